@@ -1,0 +1,39 @@
+# Two commands for a fresh machine:
+#   make repro   set up .venv (pinned dependencies) and run the pipeline (`dvc repro`)
+#   make test    set up .venv and run the test suite
+# The pipeline itself is defined once, in dvc.yaml; this file only prepares and calls it.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Stage commands run `python -m mprabench...`: put the project's interpreter first.
+RUN    := PATH="$(CURDIR)/$(BIN):$$PATH"
+
+.PHONY: setup repro test params lock
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+repro: $(STAMP)
+	$(RUN) $(BIN)/dvc repro
+
+test: $(STAMP)
+	$(RUN) $(BIN)/python -m pytest
+
+# Regenerate params.yaml from conf/ exactly as `dvc exp run` composes it.
+params: $(STAMP)
+	$(BIN)/python -c 'from dvc.utils.hydra import compose_and_dump; \
+	  compose_and_dump("params.yaml", "$(CURDIR)/conf", None, "config", "$(CURDIR)", [])'
+
+# Re-pin every dependency after changing pyproject.toml (run in a fresh venv).
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet --disable-pip-version-check ".[test]"
+	.venv-lock/bin/python -m pip freeze --exclude-editable | grep -v '^mprabench' > requirements.lock
+	rm -rf .venv-lock

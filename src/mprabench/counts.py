@@ -1,0 +1,93 @@
+"""Reading GSE84888 count tables into one validated oligo table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mprabench.config import CountsFile
+from mprabench.errors import InputDataError
+from mprabench.names import parse_oligo_name
+
+COUNT_COLUMNS = {"name": "name", "tags": "tags", "counts.rna": "rna", "counts.plasmid": "plasmid"}
+_HEADER_LINES = 1
+
+
+def read_counts_file(path: Path, spec: CountsFile) -> pd.DataFrame:
+    """One pool's counts with parsed names: one row per oligo, in file order."""
+    table = _read_table(path)
+    _require_count_integers(table, path)
+    _require_unique_names(table, path)
+    parsed = [
+        parse_oligo_name(name, spec.design_grammar, source=str(path), line=index + 1 + _HEADER_LINES)
+        for index, name in enumerate(table["name"])
+    ]
+    oligos = pd.DataFrame(
+        {
+            "row_id": table["name"],
+            "pool": spec.pool,
+            "element_id": [p.element_id for p in parsed],
+            "chrom": [p.chrom for p in parsed],
+            "start": np.array([p.start for p in parsed], dtype=np.int64),
+            "end": np.array([p.end for p in parsed], dtype=np.int64),
+            "strand": [p.strand for p in parsed],
+            "motif": [p.motif for p in parsed],
+            "design": [p.design for p in parsed],
+            "tf_labels": [list(p.tf_labels) for p in parsed],
+            "is_wild_type": np.array([p.is_wild_type for p in parsed], dtype=bool),
+        }
+    )
+    for column in ("tags", "rna", "plasmid"):
+        oligos[column] = table[column].to_numpy(dtype=np.int64)
+    return oligos
+
+
+def read_library(raw_dir: Path, specs: list[CountsFile]) -> pd.DataFrame:
+    """All pools of the dataset, concatenated in config order."""
+    pools = [read_counts_file(raw_dir / spec.name, spec) for spec in specs]
+    library = pd.concat(pools, ignore_index=True)
+    _require_unique_across_pools(library)
+    return library
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise InputDataError(f"{path}: counts file not found. Run the fetch stage first (`dvc repro fetch`).")
+    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    if list(table.columns) != list(COUNT_COLUMNS):
+        raise InputDataError(
+            f"{path}, line 1: header {list(table.columns)} is not the GSE84888 layout {list(COUNT_COLUMNS)}"
+        )
+    return table.rename(columns=COUNT_COLUMNS)
+
+
+def _require_count_integers(table: pd.DataFrame, path: Path) -> None:
+    for column in ("tags", "rna", "plasmid"):
+        values = table[column]
+        bad = ~values.str.fullmatch(r"\d+")
+        if bad.any():
+            index = int(np.flatnonzero(bad.to_numpy())[0])
+            raise InputDataError(
+                f"{path}, line {index + 1 + _HEADER_LINES}: {column} = {values.iloc[index]!r} for "
+                f"{table['name'].iloc[index]!r} is not a non-negative integer count "
+                f"({int(bad.sum())} such row(s) in the file)"
+            )
+
+
+def _require_unique_names(table: pd.DataFrame, path: Path) -> None:
+    duplicated = table["name"].duplicated(keep=False)
+    if duplicated.any():
+        lines = (np.flatnonzero(duplicated.to_numpy()) + 1 + _HEADER_LINES).tolist()
+        raise InputDataError(
+            f"{path}: oligo name {table['name'][duplicated].iloc[0]!r} occurs more than once "
+            f"(lines {lines[:10]}); every oligo must be named once"
+        )
+
+
+def _require_unique_across_pools(library: pd.DataFrame) -> None:
+    duplicated = library["row_id"].duplicated(keep=False)
+    if duplicated.any():
+        names = library.loc[duplicated, ["row_id", "pool"]].drop_duplicates().head(5)
+        raise InputDataError(f"oligo names occur in more than one pool: {names.to_dict('records')}")

@@ -1,0 +1,27 @@
+"""FASTA files the pipeline writes and reads back (records on one line each; read with pyfaidx)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import pyfaidx
+
+from mprabench.files import atomic_path
+
+
+def write_fasta(path: Path, records: Mapping[str, str]) -> None:
+    """Write records atomically, sorted by name, and drop any stale pyfaidx index."""
+    with atomic_path(path) as temporary:
+        with open(temporary, "w", encoding="ascii") as handle:
+            for name in sorted(records):
+                handle.write(f">{name}\n{records[name]}\n")
+    Path(f"{path}.fai").unlink(missing_ok=True)
+
+
+def read_fasta(path: Path) -> dict[str, str]:
+    """Every record of a FASTA, upper-cased; an empty file has none."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return {}
+    with pyfaidx.Fasta(str(path), as_raw=True, sequence_always_upper=True) as fasta:
+        return {name: str(fasta[name][:]) for name in fasta.keys()}

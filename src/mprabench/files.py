@@ -1,0 +1,67 @@
+"""File primitives: atomic writes (temporary file, then rename) and content hashes."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+_CHUNK = 1 << 20
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
+@contextlib.contextmanager
+def scratch_path(directory: Path, name: str) -> Iterator[Path]:
+    """Yield a hidden temporary path in `directory`, deleted when the block ends."""
+    directory.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    os.close(handle)
+    temporary_path = Path(temporary)
+    temporary_path.chmod(0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual mode
+    try:
+        yield temporary_path
+    finally:
+        temporary_path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_path(final: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `final`; rename it over `final` only if the block succeeds.
+
+    A reader never sees a half-written `final`, and a failure (or a kill) leaves at
+    most a hidden `.tmp` file, never a partial file at the output path.
+    """
+    final = Path(final)
+    with scratch_path(final.parent, final.name) as temporary:
+        yield temporary
+        os.replace(temporary, final)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    with atomic_path(path) as temporary:
+        temporary.write_text(text, encoding="utf-8")
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False, allow_nan=False) + "\n")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,87 @@
+"""Fetching the dataset's count files from GEO (HTTPS) or from a local copy, verified by SHA-256."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from mprabench.config import CountsFile, DatasetConfig
+from mprabench.errors import DownloadError
+from mprabench.files import atomic_path, scratch_path, sha256_file
+from mprabench.sources.http import HttpClient
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def is_remote(source: str) -> bool:
+    return urlparse(source).scheme in ("http", "https")
+
+
+def local_directory(source: str) -> Path:
+    """A `file://` URL or a plain path, as a directory."""
+    parsed = urlparse(source)
+    return Path(unquote(parsed.path)) if parsed.scheme == "file" else Path(source)
+
+
+def fetch_counts_files(dataset: DatasetConfig, out_dir: Path, progress: bool = True) -> list[Path]:
+    """Fetch every configured counts file into `out_dir`, decompressed and checksum-verified."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    client = HttpClient(dataset.http, progress=progress) if is_remote(dataset.source) else None
+    return [_fetch_one(spec, dataset, out_dir, client) for spec in dataset.files]
+
+
+def _fetch_one(spec: CountsFile, dataset: DatasetConfig, out_dir: Path, client: HttpClient | None) -> Path:
+    final = out_dir / spec.name
+    with scratch_path(out_dir, f"{spec.name}.download") as fetched, atomic_path(final) as content:
+        origin = _obtain(spec, dataset, fetched, client)
+        _decompress_if_gzip(fetched, content)
+        _verify_sha256(content, spec, origin)
+    return final
+
+
+def _obtain(spec: CountsFile, dataset: DatasetConfig, destination: Path, client: HttpClient | None) -> str:
+    """Copy or download the file's bytes to `destination`; return where they came from."""
+    if client is not None:
+        url = f"{dataset.source.rstrip('/')}/{spec.name}{dataset.remote_suffix}"
+        client.download(url, destination, label=spec.name)
+        return url
+    origin = _find_local(spec, dataset)
+    shutil.copyfile(origin, destination)
+    return str(origin)
+
+
+def _find_local(spec: CountsFile, dataset: DatasetConfig) -> Path:
+    directory = local_directory(dataset.source)
+    candidates = [directory / spec.name]
+    if dataset.remote_suffix:
+        candidates.append(directory / f"{spec.name}{dataset.remote_suffix}")
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise DownloadError(
+        f"{spec.name}: not found in local source {directory} (looked for "
+        f"{', '.join(c.name for c in candidates)}). Set dataset.source to the folder holding it."
+    )
+
+
+def _decompress_if_gzip(source: Path, destination: Path) -> None:
+    with open(source, "rb") as handle:
+        compressed = handle.read(2) == GZIP_MAGIC
+    opener = gzip.open if compressed else open
+    try:
+        with opener(source, "rb") as reader, open(destination, "wb") as writer:
+            shutil.copyfileobj(reader, writer)
+    except (OSError, EOFError) as error:
+        raise DownloadError(f"{source.name}: cannot decompress ({error}); the download is damaged.") from None
+
+
+def _verify_sha256(path: Path, spec: CountsFile, origin: str) -> None:
+    actual = sha256_file(path)
+    if actual != spec.sha256:
+        raise DownloadError(
+            f"{spec.name}: SHA-256 mismatch for the file from {origin}: expected {spec.sha256}, "
+            f"got {actual}. The source holds a different file; nothing was written. If the "
+            "source is right and GEO changed the file, update sha256 in conf/dataset/."
+        )

@@ -1,0 +1,29 @@
+"""What every stage entry point shares: argument parsing, logging and user-facing errors."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from mprabench.errors import BenchmarkError
+
+
+def stage_parser(description: str | None) -> argparse.ArgumentParser:
+    """A parser with `--params`; each stage adds the paths dvc.yaml passes it."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="the composed params file")
+    return parser
+
+
+def run(main: Callable[[], None]) -> None:
+    """Run a stage; a BenchmarkError becomes one clear message and exit status 1."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+    try:
+        main()
+    except BenchmarkError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,89 @@
+"""Shared fixtures: a tiny synthetic genome and library, and the real conf/ composed by Hydra."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from mprabench.files import sha256_file
+from mprabench.testing.synthetic import (
+    SyntheticElement,
+    SyntheticGenome,
+    pair_spacing_names,
+    site_replacement_names,
+    write_counts_file,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+POOL6_DESIGNS = ["cebp_10_20_ap1", "rxr_30_45_nf1", "ap1_49_57_ap2", "nf1_60_75_cebp"]
+POOL7_PAIRS = [("ap2", "ap2"), ("cebp", "fos")]
+
+
+def compose_config(overrides: list[str] | None = None) -> dict:
+    """conf/ composed exactly as `dvc exp run` does it (Hydra compose + resolve)."""
+    with initialize_config_dir(str(REPO / "conf"), version_base=None):
+        config = compose(config_name="config", overrides=overrides or [])
+    OmegaConf.resolve(config)
+    return OmegaConf.to_container(config)  # type: ignore[return-value]
+
+
+def write_params(path: Path, overrides: list[str] | None = None, **sections: dict) -> Path:
+    """params.yaml from the real conf/ plus overrides; `sections` replace whole keys."""
+    params = compose_config(overrides)
+    for key, value in sections.items():
+        params[key] = value
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    return path
+
+
+@dataclass
+class TinyLibrary:
+    """Two pools on a small synthetic genome, elements on both strands."""
+
+    genome: SyntheticGenome
+    elements: list[SyntheticElement]
+    counts_dir: Path
+    files: list[dict]
+
+    def dataset_section(self, source: str | None = None) -> dict:
+        section = compose_config()["dataset"]
+        section["source"] = source or str(self.counts_dir)
+        section["files"] = self.files
+        return section
+
+
+def make_tiny_library(directory: Path, seed: int = 7) -> TinyLibrary:
+    rng = np.random.default_rng(seed)
+    motifs = ["AGGTCAAAGGTCAGTA", "TGACCTTTGACCTCAG", "CAGAGGCCAAAGGGCA", "TTTAGGGCAAAGGTCT"]
+    elements = [
+        SyntheticElement("PPREwt_1", "chr1", 5_000, "+", motifs[0]),
+        SyntheticElement("PPREwt_2", "chr1", 15_000, "-", motifs[1]),
+        SyntheticElement("MAC", "chr2", 8_000, "+", motifs[2]),
+        SyntheticElement("MAC", "chr2", 12_000, "-", motifs[3]),
+    ]
+    genome = SyntheticGenome({"chr1": 30_000, "chr2": 20_000}, [e.planted_site() for e in elements], seed=seed)
+    pool6 = [n for e in elements[:2] for n in site_replacement_names(e, POOL6_DESIGNS)]
+    pool7 = [n for e in elements[2:] for n in pair_spacing_names(e, POOL7_PAIRS)]
+    counts_dir = directory / "counts"
+    files = []
+    for pool, grammar, names in (("Pool6", "site_replacement", pool6), ("Pool7", "pair_spacing", pool7)):
+        path = counts_dir / f"TINY_{pool}_MPRA.txt"
+        write_counts_file(path, names, rng)
+        files.append({"name": path.name, "pool": pool, "design_grammar": grammar, "sha256": sha256_file(path)})
+    return TinyLibrary(genome, elements, counts_dir, files)
+
+
+@pytest.fixture
+def tiny_library(tmp_path: Path) -> TinyLibrary:
+    return make_tiny_library(tmp_path)
+
+
+@pytest.fixture
+def read_yaml():
+    return lambda path: yaml.safe_load(Path(path).read_text())

@@ -1,0 +1,136 @@
+"""fetch against a real HTTP server on 127.0.0.1: gzip, checksums, transient and permanent failures."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from mprabench.config import CountsFile, DatasetConfig, DesignGrammar, HttpConfig
+from mprabench.errors import DownloadError
+from mprabench.sources.geo import fetch_counts_files
+from mprabench.testing.http_server import LocalHttpServer
+
+SUPPL = "/geo/series/GSE1nnn/GSE1/suppl"
+
+
+def dataset(tiny_library, source: str, sha256: str | None = None) -> DatasetConfig:
+    files = [
+        CountsFile(f["name"], f["pool"], DesignGrammar(f["design_grammar"]), sha256 or f["sha256"])
+        for f in tiny_library.files
+    ]
+    return DatasetConfig(name="tiny", source=source, remote_suffix=".gz", files=files,
+                         http=HttpConfig(retries=3, backoff_s=0.01, timeout_s=5))
+
+
+def serve_gzipped(server: LocalHttpServer, tiny_library) -> dict[str, str]:
+    paths = {}
+    for spec in tiny_library.files:
+        path = f"{SUPPL}/{spec['name']}.gz"
+        server.add_file(path, gzip.compress((tiny_library.counts_dir / spec["name"]).read_bytes()))
+        paths[spec["name"]] = path
+    return paths
+
+
+def leftovers(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
+
+
+def test_gzipped_files_are_downloaded_decompressed_and_verified(tiny_library, tmp_path):
+    with LocalHttpServer() as server:
+        serve_gzipped(server, tiny_library)
+        fetched = fetch_counts_files(dataset(tiny_library, server.url + SUPPL), tmp_path / "raw", progress=False)
+    for path in fetched:
+        assert path.read_bytes() == (tiny_library.counts_dir / path.name).read_bytes()
+    assert leftovers(tmp_path / "raw") == sorted(f["name"] for f in tiny_library.files)
+
+
+def test_checksum_mismatch_stops_naming_file_and_url_and_leaves_nothing(tiny_library, tmp_path):
+    with LocalHttpServer() as server:
+        serve_gzipped(server, tiny_library)
+        with pytest.raises(DownloadError) as raised:
+            fetch_counts_files(dataset(tiny_library, server.url + SUPPL, sha256="0" * 64), tmp_path / "raw")
+    message = str(raised.value)
+    first = tiny_library.files[0]["name"]
+    assert f"{first}: SHA-256 mismatch" in message
+    assert f"{server.url}{SUPPL}/{first}.gz" in message
+    assert leftovers(tmp_path / "raw") == []
+
+
+def test_transient_503_is_retried_then_succeeds(tiny_library, tmp_path):
+    with LocalHttpServer() as server:
+        paths = serve_gzipped(server, tiny_library)
+        first = paths[tiny_library.files[0]["name"]]
+        server.fail(first, statuses=[503, 503])
+        fetch_counts_files(dataset(tiny_library, server.url + SUPPL), tmp_path / "raw", progress=False)
+        assert server.requests[first] == 3
+
+
+def test_truncated_body_is_retried_and_never_left_at_the_output_path(tiny_library, tmp_path):
+    with LocalHttpServer() as server:
+        paths = serve_gzipped(server, tiny_library)
+        first = paths[tiny_library.files[0]["name"]]
+        server.fail(first, truncations=2)
+        fetched = fetch_counts_files(dataset(tiny_library, server.url + SUPPL), tmp_path / "raw", progress=False)
+        assert server.requests[first] == 3
+    assert fetched[0].read_bytes() == (tiny_library.counts_dir / fetched[0].name).read_bytes()
+
+
+def test_body_that_keeps_breaking_off_fails_without_a_partial_file(tiny_library, tmp_path):
+    with LocalHttpServer() as server:
+        paths = serve_gzipped(server, tiny_library)
+        server.fail(paths[tiny_library.files[0]["name"]], truncations=10)
+        with pytest.raises(DownloadError, match="broke off 4 times"):
+            fetch_counts_files(dataset(tiny_library, server.url + SUPPL), tmp_path / "raw", progress=False)
+    assert leftovers(tmp_path / "raw") == []
+
+
+def test_persistent_5xx_gives_up_after_the_configured_retries(tiny_library, tmp_path):
+    with LocalHttpServer() as server:
+        paths = serve_gzipped(server, tiny_library)
+        first = paths[tiny_library.files[0]["name"]]
+        server.fail(first, statuses=[503] * 10)
+        with pytest.raises(DownloadError, match="HTTP 503 after 3 retries"):
+            fetch_counts_files(dataset(tiny_library, server.url + SUPPL), tmp_path / "raw", progress=False)
+        assert server.requests[first] == 4
+    assert leftovers(tmp_path / "raw") == []
+
+
+def test_404_stops_naming_file_and_url(tiny_library, tmp_path):
+    with LocalHttpServer() as server:
+        with pytest.raises(DownloadError) as raised:
+            fetch_counts_files(dataset(tiny_library, server.url + SUPPL), tmp_path / "raw", progress=False)
+        assert sum(server.requests.values()) == 1, "a 404 is permanent: no retry"
+    first = tiny_library.files[0]["name"]
+    assert f"{first}: {server.url}{SUPPL}/{first}.gz does not exist (HTTP 404)" in str(raised.value)
+    assert leftovers(tmp_path / "raw") == []
+
+
+def test_unreachable_server_says_to_check_network_or_go_offline(tiny_library, tmp_path):
+    with LocalHttpServer() as server:
+        url = server.url
+    with pytest.raises(DownloadError, match="could not reach .* local copy"):
+        fetch_counts_files(dataset(tiny_library, url + SUPPL), tmp_path / "raw", progress=False)
+
+
+@pytest.mark.parametrize("form", ["plain", "gzipped", "file_url"])
+def test_local_source_plain_gzipped_or_file_url(tiny_library, tmp_path, form):
+    source_dir = tmp_path / "copy"
+    source_dir.mkdir()
+    for spec in tiny_library.files:
+        content = (tiny_library.counts_dir / spec["name"]).read_bytes()
+        if form == "gzipped":
+            (source_dir / f"{spec['name']}.gz").write_bytes(gzip.compress(content))
+        else:
+            (source_dir / spec["name"]).write_bytes(content)
+    source = source_dir.as_uri() if form == "file_url" else str(source_dir)
+    fetched = fetch_counts_files(dataset(tiny_library, source), tmp_path / "raw", progress=False)
+    for path in fetched:
+        assert path.read_bytes() == (tiny_library.counts_dir / path.name).read_bytes()
+
+
+def test_local_source_missing_file_says_where_it_looked(tiny_library, tmp_path):
+    with pytest.raises(DownloadError, match=r"not found in local source .*empty \(looked for"):
+        (tmp_path / "empty").mkdir()
+        fetch_counts_files(dataset(tiny_library, str(tmp_path / "empty")), tmp_path / "raw")
