@@ -8,10 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 
 from mprabench.files import sha256_file
+from mprabench.testing import params as testing_params
 from mprabench.testing.synthetic import (
     SyntheticElement,
     SyntheticGenome,
@@ -27,19 +26,12 @@ POOL7_PAIRS = [("ap2", "ap2"), ("cebp", "fos")]
 
 def compose_config(overrides: list[str] | None = None) -> dict:
     """conf/ composed exactly as `dvc exp run` does it (Hydra compose + resolve)."""
-    with initialize_config_dir(str(REPO / "conf"), version_base=None):
-        config = compose(config_name="config", overrides=overrides or [])
-    OmegaConf.resolve(config)
-    return OmegaConf.to_container(config)  # type: ignore[return-value]
+    return testing_params.compose_config(REPO / "conf", overrides)
 
 
 def write_params(path: Path, overrides: list[str] | None = None, **sections: dict) -> Path:
     """params.yaml from the real conf/ plus overrides; `sections` replace whole keys."""
-    params = compose_config(overrides)
-    for key, value in sections.items():
-        params[key] = value
-    path.write_text(yaml.safe_dump(params, sort_keys=False))
-    return path
+    return testing_params.write_params(path, REPO / "conf", overrides, **sections)
 
 
 @dataclass

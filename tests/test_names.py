@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from mprabench.config import DesignGrammar
-from mprabench.names import NameGrammarError, parse_oligo_name
+from mprabench.names import NameGrammarError, parse_oligo_name, parse_oligo_names
 
 POOL6 = DesignGrammar.site_replacement
 POOL7 = DesignGrammar.pair_spacing
@@ -85,3 +86,32 @@ def test_malformed_names_name_file_line_and_reason(name: str, grammar: DesignGra
     assert "Pool6.txt, line 42" in message
     assert repr(name) in message
     assert reason in message
+
+
+VALID = {
+    POOL6: ["PPREwt_129_chr5_51987228_51987244_-_AGTAGGGGAAAGAGTA_wt",
+            "PPREwt_129_chr5_51987228_51987244_-_AGTAGGGGAAAGAGTA_ap1_49_57_atf3",
+            "PPREwt_31_chr6_89535948_89535964_-_ACTGGGTTAAAGGCTA_ctf1_12_25_nr2f2",
+            "PPREwt_129_chr5_51987228_51987244_-_agtaggggaaagagta_ap1_49_57_ap1"],
+    POOL7: ["MAC_chr13_46069370_46069386_+_TGAAGGTCAGAGTTTA",
+            "MAC_chr13_46069370_46069386_+_TGAAGGTCAGAGTTTA_cebp_fos_4_2",
+            "MAC_chr13_46069370_46069386_+_TGAAGGTCAGAGTTTA_ap2_ap2_2_1"],
+}
+
+
+@pytest.mark.parametrize("grammar", [POOL6, POOL7])
+def test_column_parser_agrees_with_the_scalar_parser(grammar):
+    names = pd.Series(VALID[grammar])
+    parsed = parse_oligo_names(names, grammar, "f.txt", first_line=2)
+    for (_, row), name in zip(parsed.iterrows(), names, strict=True):
+        one = parse_oligo_name(name, grammar)
+        assert (row.prefix, row.chrom, row.start, row.end, row.strand, row.motif, row.design) == (
+            one.prefix, one.chrom, one.start, one.end, one.strand, one.motif, one.design)
+        assert (row.element_id, tuple(row.tf_labels), row.is_wild_type) == (one.element_id, one.tf_labels,
+                                                                            one.is_wild_type)
+
+
+def test_column_parser_reports_the_first_malformed_name_with_its_line():
+    names = pd.Series(VALID[POOL7] + ["MAC_chr13_46069370_46069386_+_TGAAGGTCAGAGTTTA_cebp_fos_5_2"] + VALID[POOL7])
+    with pytest.raises(NameGrammarError, match=r"f\.txt, line 5: .*spacing '5'"):
+        parse_oligo_names(names, POOL7, "f.txt", first_line=2)

@@ -1,20 +1,44 @@
-"""End to end: `dvc exp run` of the pipeline in a temporary git copy of the repo, on fixtures."""
+"""End to end: the whole DVC pipeline in a temporary git copy of the repo, on fixtures.
+
+The default predictor (AlphaGenome) runs against the local gRPC server implementing the
+SDK's DnaModelService, started here; the stages reach it over 127.0.0.1.
+"""
 
 from __future__ import annotations
 
+import json
+import re
+import secrets
+
+import mlflow
 import pandas as pd
 import pytest
+import yaml
 
 from mprabench.fasta import read_fasta
+from mprabench.testing import params as testing_params
+from mprabench.testing.alphagenome_server import LocalAlphaGenomeServer
 from tests.conftest import compose_config
-from tests.repo_copy import make_repo_copy
+from tests.repo_copy import RepoCopy, make_repo_copy
 
 pytestmark = pytest.mark.e2e
 
+SENTINEL = f"SENTINEL-{secrets.token_hex(16)}"  # made at run time, so no copied source file holds it
+HEADLINE = ["n_rows", "n_unique_inputs", "n_elements", "pearson_r", "pearson_p", "spearman_r", "spearman_p", "auroc",
+            "pearson_r_ci_low", "pearson_r_ci_high", "element_pearson_r", "element_p", "bonferroni_significant"]
+FAST_EVALUATION = ["evaluate.n_bootstrap=200", "evaluate.n_permutations=500"]
+
 
 @pytest.fixture
-def repo(tmp_path, tiny_library):
+def server():
+    with LocalAlphaGenomeServer(expected_api_key=SENTINEL) as running:
+        yield running
+
+
+@pytest.fixture
+def repo(tmp_path, tiny_library, server):
     copy = make_repo_copy(tmp_path / "repo")
+    copy.env["ALPHAGENOME_API_KEY"] = SENTINEL
     fasta = tmp_path / "genome.fa"
     tiny_library.genome.write_chromosome_fasta(fasta)
     copy.add_config("dataset", "tiny", tiny_library.dataset_section())
@@ -22,26 +46,77 @@ def repo(tmp_path, tiny_library):
     return copy
 
 
-def run_experiment(repo, name: str, *overrides: str) -> None:
-    repo.dvc("exp", "run", "-n", name, "-S", "dataset=tiny", "-S", "genome=tiny", "-S", f"experiment={name}",
-             *[arg for override in overrides for arg in ("-S", override)])
+def local_server_overrides(server: LocalAlphaGenomeServer) -> list[str]:
+    return [f"predictor.address={server.address}", "predictor.insecure=true", "predictor.initial_backoff_s=0.05"]
 
 
-def test_v1_and_v2_fetch_and_prepare(repo, tiny_library):
-    run_experiment(repo, "v1")
+def exp_run(repo: RepoCopy, name: str, overrides: list[str]) -> str:
+    args = ["exp", "run", "-n", name, "-S", "dataset=tiny", "-S", "genome=tiny"]
+    result = repo.dvc(*args, *[a for o in overrides for a in ("-S", o)])
+    return result.stdout + result.stderr
+
+
+def test_v1_and_v2_experiments_diff_and_log_one_mlflow_run_each(repo, server):
+    logs = exp_run(repo, "v1", ["experiment=v1", *local_server_overrides(server), *FAST_EVALUATION])
     qc = repo.json("metrics/qc.json")
     assert (qc["rows_in"], qc["benchmark_rows"], qc["elements"], qc["distinct_inputs"]) == (48, 4, 4, 4)
-    rows = pd.read_parquet(repo.root / "data/prepared/rows.parquet")
-    assert rows["n_oligos"].sum() == 48
+    assert server.counters().predict_calls == 4
 
-    run_experiment(repo, "v2")
+    logs += exp_run(repo, "v2", ["experiment=v2", *local_server_overrides(server), *FAST_EVALUATION])
     qc = repo.json("metrics/qc.json")
     assert (qc["rows_in"], qc["benchmark_rows"], qc["elements"], qc["distinct_inputs"]) == (48, 48, 4, 4)
     assert (qc["motif_checked"], qc["motif_matches_reference"]) == (48, 48)
+    assert server.counters().predict_calls == 8, "v2 requests its 4 distinct inputs once"
     rows = pd.read_parquet(repo.root / "data/prepared/rows.parquet")
-    inputs = read_fasta(repo.root / "data/prepared/inputs.fa")
-    assert set(rows["input_sha256"]) == set(inputs)
-    assert all(len(sequence) == 2048 for sequence in inputs.values())
+    assert set(rows["input_sha256"]) == set(read_fasta(repo.root / "data/prepared/inputs.fa"))
 
-    experiments = repo.dvc("exp", "show", "--no-pager", "--csv").stdout
-    assert "v1" in experiments and "v2" in experiments
+    summary = repo.json("metrics/summary.json")
+    assert summary["dnase_center"]["n_rows"] == 48 and summary["dnase_center"]["n_unique_inputs"] == 4
+    report = (repo.root / "metrics/report.md").read_text()
+    assert "48 rows carry **4 distinct model inputs** from **4 base elements**" in report
+    assert "Within-element effects" in report and "Not estimable: model inputs do not vary" in report
+
+    diff = json.loads(repo.dvc("metrics", "diff", "v1", "v2", "--all", "--json").stdout)
+    keys = set(diff["metrics/summary.json"])
+    for feature in ("dnase_center", "dnase_mean", "cage_center", "cage_mean", "rna_center", "rna_mean"):
+        for metric in HEADLINE:
+            assert f"{feature}.{metric}" in keys, f"{feature}.{metric} missing from dvc metrics diff"
+    assert diff["metrics/summary.json"]["dnase_center.n_rows"] == {"old": 4, "new": 48, "diff": 44}
+
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{repo.root / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("mprabench-GSE84888")
+    runs = {run.info.run_name: run for run in client.search_runs([experiment.experiment_id])}
+    assert set(runs) == {"v1", "v2"}, "exactly one MLflow run per experiment"
+    assert runs["v1"].data.params["experiment.inputs"] == "aggregated"
+    assert runs["v2"].data.params["experiment.inputs"] == "individual"
+    assert runs["v2"].info.run_id in report
+    assert SENTINEL not in logs
+    assert server.counters().api_keys_seen == {SENTINEL}, "the key was sent to the server"
+
+
+def test_the_api_key_reaches_no_file(repo, server):
+    logs = exp_run(repo, "v2", ["experiment=v2", *local_server_overrides(server), *FAST_EVALUATION])
+    assert server.counters().api_keys_seen == {SENTINEL}
+    assert SENTINEL not in logs
+    leaks = [p for p in repo.root.rglob("*") if p.is_file() and SENTINEL.encode() in p.read_bytes()]
+    assert leaks == [], f"API key written to {leaks}"
+    for name in ("params.yaml", "dvc.lock", "mlflow.db"):
+        assert (repo.root / name).is_file(), f"{name} should exist and was scanned"
+
+
+def test_dvc_repro_default_chain_then_nothing_then_only_evaluate(repo, server):
+    overrides = ["dataset=tiny", "genome=tiny", *local_server_overrides(server), *FAST_EVALUATION]
+    params = testing_params.compose_config(repo.root / "conf", overrides)
+    (repo.root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    first = repo.dvc("repro").stdout
+    assert all(f"Running stage '{stage}'" in first for stage in ("fetch", "prepare", "predict", "evaluate", "report"))
+    assert server.counters().predict_calls == 4
+
+    again = repo.dvc("repro").stdout
+    assert "Running stage" not in again and server.counters().predict_calls == 4
+
+    params["evaluate"]["n_bootstrap"] = 300
+    (repo.root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    changed = repo.dvc("repro").stdout
+    assert set(re.findall(r"Running stage '(\w+)'", changed)) == {"evaluate", "report"}
+    assert server.counters().predict_calls == 4

@@ -143,7 +143,7 @@ class MotifConfig:
     jaspar_release: str = MISSING
     matrix_ids: list[str] = field(default_factory=list)
     width: int = 200
-    pseudocount: float = 0.8
+    pseudocount: float = 0.5
 
 
 @dataclass

@@ -9,7 +9,7 @@ import pandas as pd
 
 from mprabench.config import CountsFile
 from mprabench.errors import InputDataError
-from mprabench.names import parse_oligo_name
+from mprabench.names import parse_oligo_names
 
 COUNT_COLUMNS = {"name": "name", "tags": "tags", "counts.rna": "rna", "counts.plasmid": "plasmid"}
 _HEADER_LINES = 1
@@ -20,25 +20,10 @@ def read_counts_file(path: Path, spec: CountsFile) -> pd.DataFrame:
     table = _read_table(path)
     _require_count_integers(table, path)
     _require_unique_names(table, path)
-    parsed = [
-        parse_oligo_name(name, spec.design_grammar, source=str(path), line=index + 1 + _HEADER_LINES)
-        for index, name in enumerate(table["name"])
-    ]
-    oligos = pd.DataFrame(
-        {
-            "row_id": table["name"],
-            "pool": spec.pool,
-            "element_id": [p.element_id for p in parsed],
-            "chrom": [p.chrom for p in parsed],
-            "start": np.array([p.start for p in parsed], dtype=np.int64),
-            "end": np.array([p.end for p in parsed], dtype=np.int64),
-            "strand": [p.strand for p in parsed],
-            "motif": [p.motif for p in parsed],
-            "design": [p.design for p in parsed],
-            "tf_labels": [list(p.tf_labels) for p in parsed],
-            "is_wild_type": np.array([p.is_wild_type for p in parsed], dtype=bool),
-        }
-    )
+    parsed = parse_oligo_names(table["name"], spec.design_grammar, str(path), first_line=1 + _HEADER_LINES)
+    oligos = pd.DataFrame({"row_id": table["name"], "pool": spec.pool})
+    for column in ("element_id", "chrom", "start", "end", "strand", "motif", "design", "tf_labels", "is_wild_type"):
+        oligos[column] = parsed[column]
     for column in ("tags", "rna", "plasmid"):
         oligos[column] = table[column].to_numpy(dtype=np.int64)
     return oligos

@@ -7,17 +7,21 @@ from pathlib import Path
 import pandas as pd
 
 from mprabench.config import InputMode, Params
+from mprabench.design import local_design_path, read_design
+from mprabench.errors import ConfigError
 from mprabench.genome import read_windows
 from mprabench.sequences import (
     BuiltInputs,
     build_aggregated_inputs,
+    build_designed_inputs,
     build_individual_inputs,
     centred_window,
+    designed_window,
     element_sites,
 )
 
 
-def build_experiment_inputs(oligos: pd.DataFrame, params: Params, genome_cache: Path) -> BuiltInputs:
+def build_experiment_inputs(oligos: pd.DataFrame, params: Params, genome_cache: Path, raw_dir: Path) -> BuiltInputs:
     """Rows and distinct inputs as `experiment.inputs` says."""
     experiment = params.experiment
     if experiment.inputs is InputMode.aggregated:
@@ -26,7 +30,22 @@ def build_experiment_inputs(oligos: pd.DataFrame, params: Params, genome_cache: 
         windows = {s.element_id: centred_window(s, experiment.window) for s in element_sites(oligos)}
         references = read_windows(windows.values(), params.genome, genome_cache)
         return build_individual_inputs(oligos, windows, references, experiment.seed_strand_bug)
-    raise NotImplementedError(f"experiment.inputs = {experiment.inputs.value}")
+    return _designed_inputs(oligos, params, genome_cache, raw_dir)
+
+
+def _designed_inputs(oligos: pd.DataFrame, params: Params, genome_cache: Path, raw_dir: Path) -> BuiltInputs:
+    if not params.dataset.design:
+        raise ConfigError(
+            f"experiment {params.experiment.name} builds inputs from the library design: set dataset.design "
+            "to its FASTA/TSV/CSV (a path or URL), e.g. `dvc exp run -S dataset.design=path/to/design.tsv`"
+        )
+    design = read_design(local_design_path(params.dataset.design, raw_dir))
+    lengths = oligos["row_id"].map(lambda name: len(design.get(name, "")))
+    margins = lengths.groupby(oligos["element_id"]).max()
+    sites = [s for s in element_sites(oligos) if margins[s.element_id] > 0]
+    windows = {s.element_id: designed_window(s, params.experiment.window, int(margins[s.element_id])) for s in sites}
+    references = read_windows(windows.values(), params.genome, genome_cache)
+    return build_designed_inputs(oligos, design, params.experiment.window, windows, references)
 
 
 def qc_metrics(
@@ -35,11 +54,12 @@ def qc_metrics(
     """metrics/qc.json: what went in, what was excluded and why, what the model will see."""
     return {
         "rows_in": len(library),
-        "rows_used": len(oligos),
-        "excluded": dict(excluded),
+        "rows_used": len(oligos) - sum(built.excluded.values()),
+        "excluded": dict(excluded) | built.excluded,
         "benchmark_rows": len(built.rows),
         "elements": int(built.rows["element_id"].nunique()),
         "distinct_inputs": len(built.inputs),
         "motif_checked": built.motif_checked,
         "motif_matches_reference": built.motif_matches,
+        **built.notes,
     }

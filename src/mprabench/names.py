@@ -12,6 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
+import pandas as pd
+
 from mprabench.config import DesignGrammar
 from mprabench.errors import InputDataError
 
@@ -142,3 +145,37 @@ def _require_label(token: str, role: str) -> None:
 def _unique(*labels: str) -> tuple[str, ...]:
     """Labels in order of appearance, each once (a `cebp_cebp` pair is one label)."""
     return tuple(dict.fromkeys(labels))
+
+
+def parse_oligo_names(names: pd.Series, grammar: DesignGrammar, source: str, first_line: int) -> pd.DataFrame:
+    """Parse a whole column at once: one regex pass, each distinct design parsed once.
+
+    Columns: prefix, chrom, start, end, strand, motif, design, element_id, tf_labels,
+    is_wild_type. The first malformed name raises NameGrammarError exactly as
+    `parse_oligo_name` would (it is re-parsed one by one for the message).
+    """
+    parts = names.str.extract(_NAME)
+    designs = parts["design"].astype(object).where(parts["design"].notna(), None)
+    parsed_designs = {d: _try_design(d, grammar) for d in pd.unique(designs)}
+    bad = parts["chrom"].isna()
+    bad |= (parts["end"].astype(float) - parts["start"].astype(float)) != parts["motif"].str.len()
+    bad |= designs.map(lambda d: parsed_designs[d] is None)
+    if bad.any():
+        index = int(np.flatnonzero(bad.to_numpy())[0])
+        parse_oligo_name(names.iloc[index], grammar, source, first_line + index)
+        raise AssertionError(f"{source}: vectorised and scalar name parsing disagree on line {first_line + index}")
+    parts["start"], parts["end"] = parts["start"].astype(np.int64), parts["end"].astype(np.int64)
+    parts["motif"] = parts["motif"].str.upper()
+    parts["design"] = designs
+    parts["element_id"] = (parts["prefix"] + "_" + parts["chrom"] + "_" + parts["start"].astype(str) + "_"
+                           + parts["end"].astype(str) + "_" + parts["strand"] + "_" + parts["motif"])
+    parts["tf_labels"] = designs.map(lambda d: list(parsed_designs[d][0]))
+    parts["is_wild_type"] = designs.map(lambda d: parsed_designs[d][1]).astype(bool)
+    return parts
+
+
+def _try_design(design: str | None, grammar: DesignGrammar) -> tuple[tuple[str, ...], bool] | None:
+    try:
+        return _design_labels(design, grammar)
+    except ValueError:
+        return None

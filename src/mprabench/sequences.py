@@ -7,7 +7,7 @@ padding, so two rows with the same input are one prediction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -39,6 +39,8 @@ class BuiltInputs:
     inputs: dict[str, str]
     motif_checked: int
     motif_matches: int
+    excluded: dict[str, int] = field(default_factory=dict)  # rows dropped here, by reason
+    notes: dict[str, int] = field(default_factory=dict)  # further QC counts
 
 
 def element_sites(oligos: pd.DataFrame) -> list[MotifSite]:
@@ -124,12 +126,92 @@ def build_individual_inputs(
 
 
 def _with_inputs(rows: pd.DataFrame, sequences: list[str], motif_checked: int, motif_matches: int) -> BuiltInputs:
-    distinct = {sequence_sha256(s): s.upper() for s in dict.fromkeys(sequences)}
-    by_sequence = {s: h for h, s in distinct.items()}
+    # Rows often share one sequence object: hash each distinct sequence once, never copy per row.
+    sha_of = {s: sequence_sha256(s) for s in dict.fromkeys(sequences)}
+    distinct = {sha: s.upper() for s, sha in sha_of.items()}
     rows = rows.copy()
-    rows["input_sha256"] = [by_sequence[s.upper()] for s in sequences]
+    rows["input_sha256"] = [sha_of[s] for s in sequences]
     return BuiltInputs(rows.reset_index(drop=True), distinct, motif_checked, motif_matches)
 
 
 def _label_union(labels: pd.Series) -> list[str]:
     return sorted({label for row in labels for label in row})
+
+
+# V3: each oligo's designed sequence in its element's genomic window.
+DESIGN_EXCLUSIONS = ("missing_design_sequence", "no_wild_type_design", "wild_type_not_in_reference")
+
+
+def designed_window(site: MotifSite, width: int, margin: int) -> GenomicWindow:
+    """The reference needed around a site: the model window plus room to centre any oligo."""
+    return centred_window(site, width + 2 * margin)
+
+
+def locate_wild_type(oriented_reference: str, wild_type: str) -> tuple[int, bool] | None:
+    """Start of the one exact match of the wild-type oligo (or its reverse complement), or None."""
+    for candidate, flipped in ((wild_type, False), (reverse_complement(wild_type), True)):
+        first = oriented_reference.find(candidate)
+        if first >= 0 and oriented_reference.find(candidate, first + 1) < 0:
+            return first, flipped
+    return None
+
+
+def embed_oligo(oriented_reference: str, offset: int, wild_type_length: int, oligo: str, width: int) -> str:
+    """`oligo` in place of the wild type's span, centred in a `width`-bp window of reference flanks.
+
+    For the wild-type oligo itself the result is the reference window, unchanged.
+    """
+    left = (width - len(oligo)) // 2
+    start, end = offset - left, offset + wild_type_length + (width - len(oligo) - left)
+    if len(oligo) > width or start < 0 or end > len(oriented_reference):
+        raise ValueError(f"a {len(oligo)}-bp oligo does not fit a {width}-bp window here")
+    return oriented_reference[start:offset] + oligo + oriented_reference[offset + wild_type_length : end]
+
+
+def build_designed_inputs(
+    oligos: pd.DataFrame, design: dict[str, str], width: int, windows: dict[str, GenomicWindow],
+    references: dict[GenomicWindow, str],
+) -> BuiltInputs:
+    """V3: one row per oligo whose input is its own designed sequence inside its genomic window."""
+    excluded = dict.fromkeys(DESIGN_EXCLUSIONS, 0)
+    has_design = oligos["row_id"].isin(design.keys())
+    excluded["missing_design_sequence"] = int((~has_design).sum())
+    kept, sequences, flipped_elements, checked, matched = [], [], 0, 0, 0
+    for site in element_sites(oligos[has_design]):
+        members = oligos[has_design & (oligos["element_id"] == site.element_id)]
+        placement, reason = _place_element(site, members, design, windows, references)
+        if placement is None:
+            excluded[reason] += len(members)
+            continue
+        oriented, offset, flipped, wild_type_length = placement
+        flipped_elements += flipped
+        for name in members["row_id"]:
+            oligo = reverse_complement(design[name]) if flipped else design[name]
+            sequences.append(embed_oligo(oriented, offset, wild_type_length, oligo, width))
+        kept.append(members)
+        window = windows[site.element_id]
+        checked += len(members)
+        matched += len(members) * motif_matches_reference(site, window, references[window])
+    rows = pd.concat(kept, ignore_index=True) if kept else oligos.iloc[:0].copy()
+    rows["n_oligos"] = 1
+    built = _with_inputs(rows, sequences, checked, matched)
+    built.excluded = excluded
+    built.notes = {"design_records": len(design),
+                   "design_without_counts": len(set(design) - set(oligos["row_id"])),
+                   "design_elements_reverse_complemented": flipped_elements}
+    return built
+
+
+def _place_element(site, members, design, windows, references):
+    """(oriented reference, wild-type offset, flipped, wild-type length), or (None, reason)."""
+    wild_types = members.loc[members["is_wild_type"], "row_id"].tolist()
+    if not wild_types:
+        return None, "no_wild_type_design"
+    window = windows[site.element_id]
+    reference = references[window]
+    oriented = reference if site.strand == "+" else reverse_complement(reference)
+    wild_type = design[wild_types[0]]
+    located = locate_wild_type(oriented, wild_type)
+    if located is None:
+        return None, "wild_type_not_in_reference"
+    return (oriented, located[0], located[1], len(wild_type)), None

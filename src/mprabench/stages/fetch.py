@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from mprabench.config import load_params
+from mprabench.design import fetch_design
 from mprabench.sources.geo import fetch_counts_files
 from mprabench.stages._cli import run, stage_parser
 
@@ -19,6 +20,9 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params(args.params)
     for path in fetch_counts_files(params.dataset, args.out):
         log.info("fetched %s", path)
+    design = fetch_design(params.dataset, args.out)
+    if design is not None:
+        log.info("fetched the library design into %s", design)
 
 
 if __name__ == "__main__":

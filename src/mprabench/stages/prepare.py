@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     library = read_library(args.raw, params.dataset.files)
     oligos, excluded = add_activity(library, params.dataset.activity)
     ensure_cache_file(args.genome_cache)
-    built = build_experiment_inputs(oligos, params, args.genome_cache)
+    built = build_experiment_inputs(oligos, params, args.genome_cache, args.raw)
 
     with atomic_path(args.rows) as temporary:
         built.rows.to_parquet(temporary, index=False)

@@ -127,3 +127,69 @@ def write_counts_file(path: Path, names: Sequence[str], rng: np.random.Generator
     lines += [f"{n}\t{t}\t{r}\t{p}" for n, t, r, p in zip(names, tags, rna, plasmid, strict=True)]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines), encoding="ascii")
+
+
+def wild_type_oligo(genome: SyntheticGenome, element: SyntheticElement, length: int, motif_offset: int) -> str:
+    """The element's unperturbed oligo, read in the element's orientation, motif at `motif_offset`."""
+    if element.strand == "+":
+        start = element.start - motif_offset
+        return genome.sequence(element.chrom, start, start + length)
+    end = element.end + motif_offset
+    return reverse_complement(genome.sequence(element.chrom, end - length, end))
+
+
+def replace_span(oligo: str, start: int, replacement: str) -> str:
+    """A designed oligo: `replacement` written over the oligo from `start` (same length)."""
+    return oligo[:start] + replacement + oligo[start + len(replacement) :]
+
+
+# Oligos per base element in GSE84888 (Pool6: 15 elements, Pool7: 3), for libraries of the same shape.
+GSE84888_POOL6_SIZES = (313, 118, 235, 40, 196, 196, 664, 547, 313, 157, 196, 196, 196, 118, 235)
+GSE84888_POOL7_SIZES = (1081, 1081, 1081)
+_LABELS = ("ap1", "ap2", "cebp", "rxr", "nf1", "fos", "jun", "myc", "lxr", "ppar", "hnf4", "err1")
+
+
+@dataclass
+class ShapedLibrary:
+    """A synthetic library shaped like GSE84888, `scale` times over, on a synthetic genome."""
+
+    genome: SyntheticGenome
+    elements: list[SyntheticElement]
+    files: list[dict]
+
+
+def gse84888_shaped_library(directory: Path, scale: int = 1, seed: int = 0, spacing: int = 40_000) -> ShapedLibrary:
+    """Counts files with GSE84888's pools and oligos per element, `scale` copies of each element."""
+    rng = np.random.default_rng(seed)
+    sizes = [("Pool6", n) for n in GSE84888_POOL6_SIZES] + [("Pool7", n) for n in GSE84888_POOL7_SIZES]
+    elements, names = [], {"Pool6": [], "Pool7": []}
+    for index, (pool, size) in enumerate(sizes * scale):
+        chrom, position = f"chr{index % 19 + 1}", spacing * (index // 19 + 1)
+        prefix = f"PPREwt_{index}" if pool == "Pool6" else f"MAC{index}"
+        element = SyntheticElement(prefix, chrom, position, "+-"[index % 2], random_motif(rng))
+        elements.append(element)
+        names[pool] += _pool6_names(element, size) if pool == "Pool6" else _pool7_names(element, size)
+    sizes_by_chrom = {f"chr{i + 1}": spacing * (len(elements) // 19 + 3) for i in range(19)}
+    genome = SyntheticGenome(sizes_by_chrom, [e.planted_site() for e in elements], seed=seed)
+    files = []
+    for pool, grammar in (("Pool6", "site_replacement"), ("Pool7", "pair_spacing")):
+        path = directory / f"SHAPED_{pool}_MPRA.txt"
+        write_counts_file(path, names[pool], rng)
+        files.append({"name": path.name, "pool": pool, "design_grammar": grammar, "sha256": _sha256(path)})
+    return ShapedLibrary(genome, elements, files)
+
+
+def _pool6_names(element: SyntheticElement, size: int) -> list[str]:
+    designs = [f"{_LABELS[i % 12]}_{i // 12 + 1}_{i // 12 + 9}_{_LABELS[(i * 5 + 1) % 12]}" for i in range(size - 1)]
+    return site_replacement_names(element, designs)
+
+
+def _pool7_names(element: SyntheticElement, size: int) -> list[str]:
+    pairs = [(_LABELS[i % 12], f"{_LABELS[i // 12 % 12]}{i // 144}") for i in range((size - 1) // 9)]
+    return pair_spacing_names(element, pairs)
+
+
+def _sha256(path: Path) -> str:
+    from mprabench.files import sha256_file
+
+    return sha256_file(path)

@@ -1,0 +1,143 @@
+"""render_figures: every figure of an evaluation, drawn once, in parallel where possible."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import matplotlib as mpl
+import pandas as pd
+from matplotlib.figure import Figure
+
+from mprabench.evaluation import Evaluation
+from mprabench.plots.data import input_level_table, stratum_bar_data
+from mprabench.plots.figures import (
+    distribution_figure,
+    heatmap_figure,
+    roc_figure,
+    scatter_figure,
+    strata_figure,
+    within_element_features,
+    within_element_figure,
+)
+from mprabench.plots.layout import save_figure
+from mprabench.plots.style import RC_PARAMS, feature_styles
+
+SCATTER_FIGURE = "scatter.png"
+ROC_FIGURE = "roc.png"
+HEATMAP_FIGURE = "spearman_heatmap.png"
+DISTRIBUTION_FIGURE = "distributions.png"
+WITHIN_ELEMENT_FIGURE = "within_element.png"
+STRATUM_FIGURE_KINDS = ("tf", "strand", "chrom")
+
+
+def strata_figure_name(kind: str) -> str:
+    return f"strata_{kind}.png"
+
+
+def strata_bars(evaluation: Evaluation) -> dict[str, pd.DataFrame]:
+    """Bar data of the family features for each drawn stratum kind that has strata."""
+    if evaluation.strata.empty:
+        return {}
+    bars = {kind: stratum_bar_data(evaluation.strata, kind, evaluation.family)
+            for kind in STRATUM_FIGURE_KINDS}
+    return {kind: frame for kind, frame in bars.items() if not frame.empty}
+
+
+def figure_builders(table: pd.DataFrame, evaluation: Evaluation) -> dict[str, Callable[[], Figure]]:
+    """File name → builder for every figure this evaluation supports (each drawn once)."""
+    styles = feature_styles(evaluation.features)
+    inputs = input_level_table(table, evaluation.features, evaluation.target)
+    # Most expensive first, so parallel workers finish at about the same time.
+    builders: dict[str, Callable[[], Figure]] = {
+        SCATTER_FIGURE: lambda: scatter_figure(table, evaluation),
+    }
+    within = within_element_features(evaluation)
+    if within:
+        builders[WITHIN_ELEMENT_FIGURE] = (
+            lambda: within_element_figure(table, evaluation, within, styles))
+    for kind, bars in strata_bars(evaluation).items():
+        builders[strata_figure_name(kind)] = (
+            lambda bars=bars, kind=kind: strata_figure(bars, kind, evaluation, styles))
+    builders[DISTRIBUTION_FIGURE] = lambda: distribution_figure(inputs, evaluation, styles)
+    builders[HEATMAP_FIGURE] = lambda: heatmap_figure(inputs, evaluation)
+    builders[ROC_FIGURE] = lambda: roc_figure(table, evaluation, styles)
+    return builders
+
+
+def render_figures(table: pd.DataFrame, evaluation: Evaluation, out_dir: Path, dpi: int,
+                   workers: int | None = None) -> list[Path]:
+    """Draw every figure into out_dir as PNG; returns the written paths (stable names).
+
+    ``workers``: processes drawing in parallel (default: one per available core, at most one
+    per figure). Matplotlib spends most of its time in pure Python, so separate processes
+    are the only way to use more than one core. Figures this evaluation does not support
+    (e.g. within-element effects in V2) are removed if an earlier run left them in out_dir.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    builders = figure_builders(table, evaluation)
+    remove_stale_figures(out_dir, set(builders))
+    workers = min(available_cores(), len(builders)) if workers is None else workers
+    with mpl.rc_context(RC_PARAMS):
+        if workers > 1 and can_fork_safely():
+            return render_in_processes(builders, out_dir, dpi, workers)
+        return [save_figure(build(), out_dir / name, dpi) for name, build in builders.items()]
+
+
+def remove_stale_figures(out_dir: Path, current: set[str]) -> None:
+    """Delete this module's optional figures that the current evaluation does not draw."""
+    optional = {WITHIN_ELEMENT_FIGURE, *(strata_figure_name(k) for k in STRATUM_FIGURE_KINDS)}
+    for name in optional - current:
+        (out_dir / name).unlink(missing_ok=True)
+
+
+# Builders handed to forked workers: a fork inherits them, so no figure code is pickled.
+_FORKED_BUILDERS: dict[str, Callable[[], Figure]] = {}
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def can_fork_safely() -> bool:
+    """Fork only where it exists and no other Python thread could hold a lock at fork time."""
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+
+
+def render_in_processes(builders: dict[str, Callable[[], Figure]], out_dir: Path, dpi: int,
+                        workers: int) -> list[Path]:
+    """Each figure drawn in one of `workers` forked processes (rcParams are inherited).
+
+    A worker's exception is re-raised here; a worker that dies raises BrokenProcessPool
+    instead of hanging.
+    """
+    _FORKED_BUILDERS.update(builders)
+    try:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            jobs = [(name, str(out_dir), dpi) for name in builders]
+            return [Path(path) for path in pool.map(_render_forked, jobs)]
+    finally:
+        _FORKED_BUILDERS.clear()
+
+
+def _render_forked(job: tuple[str, str, int]) -> str:
+    name, out_dir, dpi = job
+    return str(save_figure(_FORKED_BUILDERS[name](), Path(out_dir) / name, dpi))
+
+
+def expected_figure_names(evaluation: Evaluation) -> list[str]:
+    """The file names render_figures writes for this evaluation, without drawing anything."""
+    names = [SCATTER_FIGURE]
+    names += [WITHIN_ELEMENT_FIGURE] if within_element_features(evaluation) else []
+    names += [strata_figure_name(kind) for kind in strata_bars(evaluation)]
+    return names + [DISTRIBUTION_FIGURE, HEATMAP_FIGURE, ROC_FIGURE]
+

@@ -1,0 +1,336 @@
+"""k-mer ridge baseline: out-of-fold ridge predictions from k-mer frequencies.
+
+Folds are grouped by base element, so no element is ever in both the training and the
+test part of a fold; every distinct model input gets exactly one out-of-fold prediction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import Ridge
+from sklearn.model_selection import GroupKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from mprabench.config import KmerConfig
+from mprabench.dna import sequence_sha256
+from mprabench.errors import InputDataError
+from mprabench.predictors.base import PredictionReport, Predictor, ResultSink
+from mprabench.predictors.gc import (
+    BASE_CODE_N,
+    central_window,
+    describe_input,
+    encode_bases,
+    n_free_starts,
+)
+
+DEFAULT_K = 5
+DEFAULT_ALPHA = 1.0
+DEFAULT_N_FOLDS = 5
+DEFAULT_SEED = 0
+KMER_COLUMN = "kmer_ridge_oof"
+
+FOLD_STRATEGY_SKLEARN = "sklearn.GroupKFold(shuffle=True, random_state=seed)"
+FOLD_STRATEGY_SEEDED = "seeded group permutation (replica of GroupKFold shuffle=True)"
+_RIDGE_STEP = "ridge"
+_SCALE_STEP = "scale"
+
+
+@dataclass(frozen=True)
+class KmerOutOfFold:
+    """Out-of-fold predictions and the fold bookkeeping behind them.
+
+    ``predictions``: float Series indexed by input id (name :data:`KMER_COLUMN`).
+    ``inputs``: DataFrame indexed by input id with columns ``group``, ``fold``, ``n_rows``
+    and ``target_mean`` (the per-input training target).
+    ``fold_strategy``: which group-fold implementation produced ``inputs.fold``.
+    """
+
+    predictions: pd.Series
+    inputs: pd.DataFrame
+    fold_strategy: str
+
+    def groups_in_train_and_test(self) -> dict[int, set[Hashable]]:
+        """Per fold, the groups present in both its training and its test inputs (empty if no leak)."""
+        overlap: dict[int, set[Hashable]] = {}
+        for fold in sorted(self.inputs["fold"].unique()):
+            in_test = self.inputs["fold"] == fold
+            test_groups = set(self.inputs.loc[in_test, "group"])
+            train_groups = set(self.inputs.loc[~in_test, "group"])
+            overlap[int(fold)] = test_groups & train_groups
+        return overlap
+
+
+def kmer_feature_names(k: int) -> list[str]:
+    """Feature names ``kmer_<KMER>`` in lexicographic (A<C<G<T) order, matching matrix columns."""
+    _check_k(k)
+    names = [""]
+    for _ in range(k):
+        names = [prefix + base for prefix in names for base in "ACGT"]
+    return [f"kmer_{name}" for name in names]
+
+
+def kmer_frequencies(sequence: str, k: int) -> np.ndarray:
+    """Counts of each k-mer divided by the number of N-free k-mers (k-mers with N are skipped)."""
+    _check_k(k)
+    codes = encode_bases(sequence).astype(np.int64)
+    valid = n_free_starts(codes == BASE_CODE_N, k)
+    n_valid = int(valid.sum())
+    if n_valid == 0:
+        raise ValueError(f"no N-free {k}-mer in a sequence of length {len(sequence)}")
+    n_positions = valid.size
+    index = np.zeros(n_positions, dtype=np.int64)
+    for offset in range(k):
+        # Base-4 positional code; N positions produce garbage indices but are masked out below.
+        index = index * 4 + codes[offset : offset + n_positions]
+    counts = np.bincount(index[valid], minlength=4**k)[: 4**k]
+    return counts / n_valid
+
+
+def kmer_frequency_matrix(sequences: Sequence[str], k: int, width: int | None = None) -> np.ndarray:
+    """``(len(sequences), 4**k)`` float64 matrix of k-mer frequencies, one row per sequence.
+
+    ``width``: if given, only the central window (same rule as the other baselines) is read;
+    ``None`` (default) reads the whole sequence.
+    """
+    _check_k(k)
+    matrix = np.empty((len(sequences), 4**k), dtype=np.float64)
+    for row, sequence in enumerate(sequences):
+        region = sequence if width is None else central_window(sequence, width)
+        try:
+            matrix[row] = kmer_frequencies(region, k)
+        except ValueError as error:
+            raise ValueError(f"{describe_input(row, sequence)}: {error}") from None
+    return matrix
+
+
+def index_sequences(row_sequences: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """Per-row input ids (SHA-256 of the sequence) and the id -> sequence mapping of distinct inputs."""
+    row_ids = [sequence_sha256(sequence) for sequence in row_sequences]
+    return row_ids, dict(zip(row_ids, row_sequences))
+
+
+def group_kfold_supports_shuffle() -> bool:
+    """Whether the installed scikit-learn's GroupKFold has ``shuffle`` (added in 1.6)."""
+    return "shuffle" in inspect.signature(GroupKFold).parameters
+
+
+def assign_group_folds(
+    groups: Sequence[Hashable], n_folds: int = DEFAULT_N_FOLDS, seed: int = DEFAULT_SEED
+) -> tuple[np.ndarray, str]:
+    """Fold number (0..n_folds-1) per item such that all items of a group share a fold.
+
+    Uses ``GroupKFold(shuffle=True, random_state=seed)`` when available, otherwise an
+    identical seeded permutation of the sorted unique groups split into ``n_folds``
+    near-equal batches. Returns ``(folds, strategy_description)``.
+    """
+    group_array = np.asarray(groups)
+    _check_fold_count(group_array, n_folds)
+    folds = np.full(group_array.size, -1, dtype=np.int64)
+    if group_kfold_supports_shuffle():
+        splitter = GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+        splits = splitter.split(np.zeros((group_array.size, 1)), groups=group_array)
+        for fold, (_, test_index) in enumerate(splits):
+            folds[test_index] = fold
+        return folds, FOLD_STRATEGY_SKLEARN
+    return seeded_group_folds(group_array, n_folds, seed), FOLD_STRATEGY_SEEDED
+
+
+def seeded_group_folds(groups: Sequence[Hashable], n_folds: int, seed: int) -> np.ndarray:
+    """Fallback fold assignment: same algorithm as sklearn>=1.6 ``GroupKFold(shuffle=True)``."""
+    group_array = np.asarray(groups)
+    _check_fold_count(group_array, n_folds)
+    unique_groups = np.unique(group_array)
+    shuffled = np.random.RandomState(seed).permutation(unique_groups)
+    folds = np.full(group_array.size, -1, dtype=np.int64)
+    for fold, fold_groups in enumerate(np.array_split(shuffled, n_folds)):
+        folds[np.isin(group_array, fold_groups)] = fold
+    return folds
+
+
+def make_kmer_ridge(alpha: float = DEFAULT_ALPHA, standardize: bool = True) -> Pipeline:
+    """Unfitted model: optional per-feature standardisation followed by ``Ridge(alpha)``."""
+    # k-mer frequencies are ~1/4**k in scale, so without standardisation any usual alpha
+    # shrinks every coefficient to ~0; scaling inside the pipeline is fitted on training folds only.
+    steps = [(_SCALE_STEP, StandardScaler())] if standardize else []
+    steps.append((_RIDGE_STEP, Ridge(alpha=alpha)))
+    return Pipeline(steps)
+
+
+def fit_kmer_ridge(
+    features: np.ndarray,
+    targets: np.ndarray,
+    sample_weight: np.ndarray | None = None,
+    alpha: float = DEFAULT_ALPHA,
+    standardize: bool = True,
+) -> Pipeline:
+    """Fit :func:`make_kmer_ridge` with the same weights for scaler and ridge."""
+    model = make_kmer_ridge(alpha=alpha, standardize=standardize)
+    fit_params = {}
+    if sample_weight is not None:
+        fit_params[f"{_RIDGE_STEP}__sample_weight"] = sample_weight
+        if standardize:
+            fit_params[f"{_SCALE_STEP}__sample_weight"] = sample_weight
+    return model.fit(features, targets, **fit_params)
+
+
+def summarise_inputs(
+    row_input_ids: Sequence[str], row_targets: Sequence[float], row_groups: Sequence[Hashable]
+) -> pd.DataFrame:
+    """One row per distinct input (first-appearance order): group, n_rows, target_mean.
+
+    Raises ValueError if lengths differ, a target is not finite, or an input belongs to
+    several groups (its rows could then land on both sides of a fold).
+    """
+    n_rows = len(row_input_ids)
+    if not (len(row_targets) == n_rows == len(row_groups)):
+        raise ValueError(
+            f"row_input_ids, row_targets and row_groups must have equal lengths, got "
+            f"{n_rows}, {len(row_targets)}, {len(row_groups)}"
+        )
+    if n_rows == 0:
+        raise ValueError("no rows given")
+    rows = pd.DataFrame(
+        {
+            "input_id": list(row_input_ids),
+            "target": np.asarray(row_targets, dtype=np.float64),
+            "group": list(row_groups),
+        }
+    )
+    if not np.isfinite(rows["target"]).all():
+        bad = rows.loc[~np.isfinite(rows["target"]), "input_id"].iloc[0]
+        raise ValueError(f"targets must be finite; first non-finite target is for input {bad!r}")
+    if rows["group"].isna().any():
+        raise ValueError("row_groups contains missing values")
+    by_input = rows.groupby("input_id", sort=False)
+    n_groups_per_input = by_input["group"].nunique()
+    multi = n_groups_per_input[n_groups_per_input > 1]
+    if not multi.empty:
+        example = multi.index[0]
+        example_groups = sorted(map(str, rows.loc[rows["input_id"] == example, "group"].unique()))
+        raise ValueError(
+            f"{multi.size} input(s) belong to more than one group, e.g. input {example!r} in "
+            f"groups {example_groups}; an input shared by elements cannot be kept out of "
+            f"training when either element is tested"
+        )
+    return pd.DataFrame(
+        {
+            "group": by_input["group"].first(),
+            "n_rows": by_input.size(),
+            "target_mean": by_input["target"].mean(),
+        }
+    )
+
+
+def kmer_ridge_out_of_fold(
+    row_input_ids: Sequence[str],
+    row_targets: Sequence[float],
+    row_groups: Sequence[Hashable],
+    input_sequences: Mapping[str, str],
+    *,
+    k: int = DEFAULT_K,
+    alpha: float = DEFAULT_ALPHA,
+    n_folds: int = DEFAULT_N_FOLDS,
+    seed: int = DEFAULT_SEED,
+    standardize: bool = True,
+    width: int | None = None,
+) -> KmerOutOfFold:
+    """Out-of-fold ridge predictions on k-mer frequencies, folds grouped by element.
+
+    Rows are (input id, target, group); ``input_sequences`` maps input id -> sequence (see
+    :func:`index_sequences` for per-row sequences). Features are computed once per distinct
+    input. Fitting on the distinct inputs with their mean target, weighted by their row
+    count, is exactly equivalent to fitting on the rows themselves (same squared loss up
+    to a constant) and cheaper. ``width`` restricts k-mers to the central window.
+    """
+    if alpha < 0:
+        raise ValueError(f"alpha must be non-negative, got {alpha}")
+    inputs = summarise_inputs(row_input_ids, row_targets, row_groups)
+    missing = [input_id for input_id in inputs.index if input_id not in input_sequences]
+    if missing:
+        raise ValueError(f"{len(missing)} input id(s) have no sequence, e.g. {missing[0]!r}")
+    folds, strategy = assign_group_folds(inputs["group"].to_numpy(), n_folds=n_folds, seed=seed)
+    inputs.insert(1, "fold", folds)
+    features = kmer_frequency_matrix([input_sequences[i] for i in inputs.index], k, width=width)
+    targets = inputs["target_mean"].to_numpy()
+    weights = inputs["n_rows"].to_numpy(dtype=np.float64)
+    predictions = np.full(len(inputs), np.nan)
+    for fold in range(n_folds):
+        test = folds == fold
+        model = fit_kmer_ridge(
+            features[~test], targets[~test], weights[~test], alpha=alpha, standardize=standardize
+        )
+        predictions[test] = model.predict(features[test])
+    return KmerOutOfFold(
+        predictions=pd.Series(predictions, index=inputs.index, name=KMER_COLUMN),
+        inputs=inputs,
+        fold_strategy=strategy,
+    )
+
+
+def _check_k(k: int) -> None:
+    if not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+
+
+def _check_fold_count(groups: np.ndarray, n_folds: int) -> None:
+    if not isinstance(n_folds, (int, np.integer)) or n_folds < 2:
+        raise ValueError(f"n_folds must be an integer >= 2, got {n_folds!r}")
+    try:
+        n_groups = np.unique(groups).size
+    except TypeError as error:
+        raise ValueError(f"group labels must be mutually sortable (e.g. all str): {error}") from None
+    if n_groups < n_folds:
+        raise ValueError(
+            f"only {n_groups} distinct group(s) (elements) exist, fewer than n_folds={n_folds}; "
+            f"lower n_folds or add elements"
+        )
+
+
+class KmerPredictor(Predictor):
+    """Offline baseline trained on activity: out-of-fold ridge on k-mer frequencies.
+
+    Its answer depends on the training rows, so their content is part of the fingerprint.
+    """
+
+    def __init__(self, config: KmerConfig, rows: Path):
+        self.config = config
+        self.rows = pd.read_parquet(rows, columns=["input_sha256", "element_id", config.target])
+        if not np.isfinite(self.rows[config.target].to_numpy(float)).all():
+            raise InputDataError(f"{rows}: target {config.target} has non-finite values")
+
+    def fingerprint(self) -> dict[str, Any]:
+        training = pd.util.hash_pandas_object(self.rows, index=False).to_numpy().tobytes()
+        return {
+            "predictor": "kmer",
+            "k": self.config.k,
+            "alpha": self.config.alpha,
+            "n_folds": self.config.n_folds,
+            "seed": self.config.seed,
+            "target": self.config.target,
+            "standardize": True,
+            "training_rows_sha256": hashlib.sha256(training).hexdigest(),
+        }
+
+    def predict(self, inputs: Mapping[str, str], sink: ResultSink) -> PredictionReport:
+        needed = set(self.rows["input_sha256"])
+        if not needed <= set(inputs):
+            raise InputDataError(
+                "the k-mer model is trained on every row at once, but some inputs are already stored for this "
+                "training set; delete this fingerprint's folder in the prediction store and rerun"
+            )
+        result = kmer_ridge_out_of_fold(
+            self.rows["input_sha256"].tolist(), self.rows[self.config.target].to_numpy(float),
+            self.rows["element_id"].tolist(), inputs, k=self.config.k, alpha=self.config.alpha,
+            n_folds=self.config.n_folds, seed=self.config.seed,
+        )
+        sink.put_many({sha: {KMER_COLUMN: float(value)} for sha, value in result.predictions.items()})
+        return PredictionReport(requested=len(result.predictions))

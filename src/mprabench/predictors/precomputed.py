@@ -1,0 +1,78 @@
+"""Predictions made elsewhere (another machine, a GPU cluster, an earlier run), read from a file."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mprabench.config import PrecomputedConfig
+from mprabench.dna import sequence_sha256
+from mprabench.errors import InputDataError
+from mprabench.files import sha256_file
+from mprabench.predictors.base import PredictionReport, Predictor, ResultSink
+from mprabench.predictors.store import KEY_COLUMN
+
+_SHOWN = 5
+
+
+class PrecomputedPredictor(Predictor):
+    """CSV or Parquet with a `sequence` or `input_sha256` column and one column per feature."""
+
+    def __init__(self, config: PrecomputedConfig):
+        self.path = Path(config.path)
+        self.table = _keyed_table(self.path)
+        self.features = config.features or _numeric_columns(self.table)
+        _require_usable(self.table, self.features, self.path)
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"predictor": "precomputed", "file_sha256": sha256_file(self.path), "features": self.features}
+
+    def predict(self, inputs: Mapping[str, str], sink: ResultSink) -> PredictionReport:
+        absent = [sha for sha in inputs if sha not in self.table.index]
+        if absent:
+            raise InputDataError(
+                f"{self.path}: {len(absent)} of {len(inputs)} model inputs have no prediction in the file, "
+                f"e.g. {absent[:_SHOWN]}. Predict them too (the inputs are data/prepared/inputs.fa, "
+                "one record per SHA-256) or choose another predictor."
+            )
+        chosen = self.table.loc[list(inputs), self.features]
+        sink.put_many(chosen.to_dict(orient="index"))
+        return PredictionReport(requested=len(inputs))
+
+
+def _keyed_table(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise InputDataError(f"predictor.path = {path}: no such file")
+    table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    if KEY_COLUMN in table:
+        keys = table[KEY_COLUMN].astype(str)
+    elif "sequence" in table:
+        keys = table["sequence"].astype(str).map(sequence_sha256)
+    else:
+        raise InputDataError(f"{path}: needs an `{KEY_COLUMN}` or a `sequence` column; it has {list(table.columns)}")
+    table = table.drop(columns=[c for c in (KEY_COLUMN, "sequence") if c in table]).set_index(keys.rename(KEY_COLUMN))
+    duplicated = table.index[table.index.duplicated()]
+    if len(duplicated):
+        raise InputDataError(f"{path}: {len(duplicated)} inputs appear more than once, e.g. {list(duplicated[:_SHOWN])}")
+    return table
+
+
+def _numeric_columns(table: pd.DataFrame) -> list[str]:
+    return [c for c in table.columns if pd.api.types.is_numeric_dtype(table[c])]
+
+
+def _require_usable(table: pd.DataFrame, features: list[str], path: Path) -> None:
+    unknown = [f for f in features if f not in table]
+    if unknown or not features:
+        raise InputDataError(f"{path}: feature columns {unknown or features} not found; it has {list(table.columns)}")
+    values = table[features].to_numpy(dtype=float)
+    bad_rows = np.flatnonzero(~np.isfinite(values).all(axis=1))
+    if len(bad_rows):
+        raise InputDataError(
+            f"{path}: {len(bad_rows)} rows have missing or non-finite features, "
+            f"e.g. line(s) {[int(i) + 2 for i in bad_rows[:_SHOWN]]} (CSV numbering); fix or drop them."
+        )

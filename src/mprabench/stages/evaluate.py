@@ -1,0 +1,54 @@
+"""evaluate: every feature against activity, with effective sample size and element-aware statistics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from mprabench.config import load_params
+from mprabench.evaluation import evaluate, evaluation_table, feature_columns
+from mprabench.files import atomic_path, write_json_atomic
+from mprabench.plots import render_figures, write_plot_data
+from mprabench.stages._cli import run, stage_parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = stage_parser(__doc__)
+    parser.add_argument("--rows", type=Path, required=True, help="benchmark rows (Parquet)")
+    parser.add_argument("--features", type=Path, required=True, help="features per input (Parquet)")
+    parser.add_argument("--summary", type=Path, required=True, help="headline metrics (JSON)")
+    parser.add_argument("--details", type=Path, required=True, help="methods, reasons, families (JSON)")
+    parser.add_argument("--tables", type=Path, required=True, help="folder for strata and within-element tables")
+    parser.add_argument("--figures", type=Path, required=True, help="folder for PNG figures")
+    parser.add_argument("--roc", type=Path, required=True, help="ROC curve data for `dvc plots` (CSV)")
+    parser.add_argument("--scatter", type=Path, required=True, help="scatter data for `dvc plots` (CSV)")
+    args = parser.parse_args(argv)
+    config = load_params(args.params).evaluate
+
+    features = pd.read_parquet(args.features)
+    table = evaluation_table(pd.read_parquet(args.rows), features, config.target)
+    evaluation = evaluate(table, feature_columns(features), config)
+
+    write_json_atomic(args.summary, evaluation.summary())
+    write_json_atomic(args.details, evaluation.details())
+    write_tables(evaluation, args.tables)
+    render_figures(table, evaluation, args.figures, config.dpi)
+    write_plot_data(table, evaluation, roc=args.roc, scatter=args.scatter)
+
+
+def write_tables(evaluation, folder: Path) -> None:
+    """One CSV per kind of stratum, and the per-element within-element effects."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for kind, strata in evaluation.strata.groupby("kind", sort=False):
+        _write_csv(strata, folder / f"strata_{kind}.csv")
+    _write_csv(evaluation.within_element_table(), folder / "within_element.csv")
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    with atomic_path(path) as temporary:
+        frame.to_csv(temporary, index=False)
+
+
+if __name__ == "__main__":
+    run(main)

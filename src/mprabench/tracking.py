@@ -1,0 +1,114 @@
+"""MLflow logging: one run per pipeline run, made by the report stage only.
+
+The tracking location is MLFLOW_TRACKING_URI when set, otherwise an absolute
+`sqlite:///<repository root>/<local_store>`; the repository root is DVC_ROOT when DVC
+sets it, because queued and `--temp` experiments run in a temporary copy whose files
+vanish. Only params.yaml values are logged as params: secrets never enter it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import subprocess
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+MAX_PARAM_LENGTH = 6000  # MLflow's limit on a param value
+LOCAL_ARTIFACTS = "mlartifacts"
+
+
+def repository_root(default: Path) -> Path:
+    """DVC_ROOT (the real repository, also for temporary experiment copies) or `default`."""
+    return Path(os.environ.get("DVC_ROOT") or default).resolve()
+
+
+def tracking_uri(root: Path, local_store: str) -> str:
+    configured = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
+    return configured or f"sqlite:///{root / local_store}"
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested dicts/lists as dotted keys (`dataset.files.0.sha256`)."""
+    if isinstance(data, Mapping):
+        items: Iterable[tuple[Any, Any]] = data.items()
+    elif isinstance(data, list):
+        items = enumerate(data)
+    else:
+        return {prefix: data}
+    flat: dict[str, Any] = {}
+    for key, value in items:
+        flat |= flatten(value, f"{prefix}.{key}" if prefix else str(key))
+    return flat
+
+
+def as_params(params: Mapping[str, Any]) -> dict[str, str]:
+    return {key: _text(value)[:MAX_PARAM_LENGTH] for key, value in flatten(params).items()}
+
+
+def as_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """Numeric leaves only; None (not estimable) is left out, booleans become 0/1."""
+    numeric = {}
+    for key, value in flatten(metrics).items():
+        if isinstance(value, bool):
+            numeric[key] = float(value)
+        elif isinstance(value, (int, float)):
+            numeric[key] = float(value)
+    return numeric
+
+
+def git_commit(root: Path) -> str:
+    result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True)
+    return result.stdout.strip() if result.returncode == 0 else "unknown"
+
+
+class TrackedRun:
+    """An open MLflow run: params, metrics, tags and files go to it."""
+
+    def __init__(self, mlflow: Any, run_id: str, uri: str):
+        self._mlflow = mlflow
+        self.run_id = run_id
+        self.tracking_uri = uri
+
+    def log(self, params: Mapping[str, Any], metrics: Mapping[str, Any], tags: Mapping[str, str]) -> None:
+        self._mlflow.log_params(as_params(params))
+        self._mlflow.log_metrics(as_metrics(metrics))
+        self._mlflow.set_tags(dict(tags))
+
+    def log_files(self, folder: str | None, paths: Iterable[Path]) -> None:
+        for path in paths:
+            self._mlflow.log_artifact(str(path), artifact_path=folder)
+
+
+@contextlib.contextmanager
+def mlflow_run(root: Path, local_store: str, experiment_name: str, run_name: str) -> Iterator[TrackedRun]:
+    """One MLflow run; it ends FINISHED, or FAILED if the block raises."""
+    import mlflow  # slow to import; only the report stage needs it
+
+    uri = tracking_uri(root, local_store)
+    mlflow.set_tracking_uri(uri)
+    experiment_id = _experiment_id(mlflow, experiment_name, uri, root)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+        yield TrackedRun(mlflow, run.info.run_id, uri)
+    log.info("MLflow run %s logged to %s", run.info.run_id, uri)
+
+
+def _experiment_id(mlflow: Any, name: str, uri: str, root: Path) -> str:
+    existing = mlflow.get_experiment_by_name(name)
+    if existing is not None:
+        return existing.experiment_id
+    # A local store keeps its artifacts beside it, not in the (possibly temporary) working copy.
+    location = (root / LOCAL_ARTIFACTS).as_uri() if uri.startswith("sqlite:") else None
+    return mlflow.create_experiment(name, artifact_location=location)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)

@@ -1,0 +1,245 @@
+"""Figures and DVC plot data: files, ROC/scatter CSV invariants, no numbers for n.e. strata."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+from PIL import Image
+from sklearn.metrics import roc_auc_score
+
+from mprabench.config import EvaluateConfig
+from mprabench.evaluation import Evaluation, evaluate
+from mprabench.plots import expected_figure_names, render_figures, write_plot_data
+from mprabench.plots.data import (
+    input_level_table,
+    roc_on_grid,
+    roc_points,
+    stratum_bar_data,
+    within_element_deltas,
+)
+from mprabench.plots.figures import scatter_stats_text
+from mprabench.plots.render import WITHIN_ELEMENT_FIGURE, render_in_processes
+
+N_ELEMENTS, ROWS_PER_ELEMENT, N_WILD_TYPE = 12, 20, 2
+FEATURES = ["signal_a", "signal_b", "flat"]  # "flat" is constant: nothing about it is estimable
+RARE_TF = "RARE"  # carried by one element only: fewer distinct inputs than a stratum needs
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+TEST_DPI = 50  # small files, quick tests; the layout does not depend on dpi
+
+
+def synthetic_table(vary_within_elements: bool, seed: int = 0) -> pd.DataFrame:
+    """12 elements x 20 rows; V2-like (one input per element) or V3-like (one input per oligo)."""
+    rng = np.random.default_rng(seed)
+    n = N_ELEMENTS * ROWS_PER_ELEMENT
+    element = np.repeat(np.arange(N_ELEMENTS), ROWS_PER_ELEMENT)
+    position = np.tile(np.arange(ROWS_PER_ELEMENT), N_ELEMENTS)
+    wild = position < N_WILD_TYPE
+    if vary_within_elements:  # wild-type rows share the wild-type input, every mutant has its own
+        inputs = [f"E{e}-wt" if w else f"E{e}-m{p}" for e, p, w in zip(element, position, wild)]
+    else:
+        inputs = [f"E{e}" for e in element]
+    tfs = [["PPARG", "RXRA"][p % 2:] + ([RARE_TF] if e == 0 else [])
+           for e, p in zip(element, position)]
+    table = pd.DataFrame({
+        "row_id": [f"r{i}" for i in range(n)], "element_id": [f"E{e:02d}" for e in element],
+        "input_sha256": inputs, "strand": np.where(element % 2 == 0, "+", "-"),
+        "chrom": [f"chr{e % 3 + 1}" for e in element], "tf_labels": tfs, "is_wild_type": wild,
+    })  # fmt: skip
+    between = rng.normal(size=N_ELEMENTS)[element]
+    per_input = pd.Series(rng.normal(size=len(set(inputs))), index=sorted(set(inputs)))
+    within = per_input.reindex(inputs).to_numpy()
+    table["signal_a"] = between + within
+    table["signal_b"] = rng.normal(size=N_ELEMENTS)[element] + 0.5 * within
+    table["flat"] = 1.0
+    table["log2_ratio"] = 0.6 * between + 0.4 * within + rng.normal(scale=0.5, size=n)
+    table["activity"] = 2.0 ** table["log2_ratio"]
+    return table
+
+
+def config() -> EvaluateConfig:
+    return EvaluateConfig(primary_features=["signal_a", "signal_b"], n_bootstrap=200,
+                          n_permutations=500, strata=["tf", "strand", "chrom"])
+
+
+@pytest.fixture(scope="module", params=["v2", "v3"])
+def case(request, tmp_path_factory) -> tuple[str, pd.DataFrame, Evaluation, Path, list, list]:
+    """One evaluation per configuration, its figures and plot data rendered once."""
+    table = synthetic_table(vary_within_elements=request.param == "v3")
+    evaluation = evaluate(table, FEATURES, config())
+    out = tmp_path_factory.mktemp(request.param)
+    figures = render_figures(table, evaluation, out / "figures", dpi=TEST_DPI)
+    data = write_plot_data(table, evaluation, out / "data")
+    return request.param, table, evaluation, out, figures, data
+
+
+def test_figures_are_the_expected_valid_pngs(case):
+    _, _, evaluation, out, figures, _ = case
+    assert [p.name for p in figures] == expected_figure_names(evaluation)
+    assert sorted(p.name for p in (out / "figures").iterdir()) == sorted(p.name for p in figures)
+    for path in figures:
+        assert path.read_bytes()[:8] == PNG_SIGNATURE
+        assert path.stat().st_size > 5_000, path.name
+        with Image.open(path) as image:
+            pixels = np.asarray(image.convert("L"))
+        assert min(pixels.shape) > 100, path.name
+        assert pixels.std() > 5, f"{path.name} is (nearly) blank"
+
+
+def test_every_drawn_figure_kind_is_there(case):
+    _, _, _, _, figures, _ = case
+    names = {p.name for p in figures}
+    assert {"scatter.png", "roc.png", "spearman_heatmap.png", "distributions.png",
+            "strata_tf.png", "strata_strand.png", "strata_chrom.png"} <= names
+
+
+def test_within_element_figure_exists_only_when_inputs_vary_within_elements(case):
+    name, _, evaluation, out, _, _ = case
+    exists = (out / "figures" / WITHIN_ELEMENT_FIGURE).exists()
+    assert exists == (name == "v3")
+    assert evaluation.results["signal_a"].within.estimable == (name == "v3")
+
+
+def test_sequential_rendering_writes_the_same_files_and_drops_stale_ones(case, tmp_path):
+    name, table, evaluation, _, figures, _ = case
+    stale = tmp_path / WITHIN_ELEMENT_FIGURE  # as if left by an earlier V3 run
+    stale.write_bytes(b"old")
+    sequential = render_figures(table, evaluation, tmp_path, dpi=TEST_DPI, workers=1)
+    assert [p.name for p in sequential] == [p.name for p in figures]
+    assert all(p.read_bytes()[:8] == PNG_SIGNATURE for p in sequential)
+    # The within-element figure is redrawn in V3 and must not survive from before in V2.
+    assert stale.exists() == (name == "v3")
+
+
+def test_roc_csv_curves_are_monotone_from_origin_to_one_and_match_sklearn(case):
+    _, table, evaluation, out, _, _ = case
+    roc = pd.read_csv(out / "data" / "roc.csv")
+    assert list(roc.columns) == ["feature", "fpr", "tpr"]
+    # A constant feature has no AUROC, so it has no curve either.
+    assert set(roc["feature"]) == {"signal_a", "signal_b"}
+    y = table[evaluation.target].to_numpy(float)
+    for feature, curve in roc.groupby("feature", sort=False):
+        fpr, tpr = curve["fpr"].to_numpy(), curve["tpr"].to_numpy()
+        assert (fpr[0], tpr[0]) == (0.0, 0.0) and (fpr[-1], tpr[-1]) == (1.0, 1.0)
+        assert np.all(np.diff(fpr) >= 0) and np.all(np.diff(tpr) >= 0)
+        assert len(curve) <= 102  # a 101-point grid plus the origin
+        expected = roc_auc_score(y > np.median(y), table[feature])
+        # Sampling the trapezoidal ROC on a 0.01 grid cuts each vertical jump's corner by at
+        # most half a step, so the area error is at most 0.005.
+        assert np.trapezoid(tpr, fpr) == pytest.approx(expected, abs=0.005)
+        assert evaluation.results[feature].pooled.auroc == pytest.approx(expected)
+
+
+def test_roc_on_grid_keeps_area_for_a_step_curve_with_few_thresholds():
+    rng = np.random.default_rng(3)
+    x = np.repeat(rng.normal(size=5), 40)  # five distinct values: a coarse step ROC
+    y = x + rng.normal(size=x.size)
+    fpr, tpr = roc_on_grid(*roc_points(x, y), n_points=101)
+    assert np.trapezoid(tpr, fpr) == pytest.approx(roc_auc_score(y > np.median(y), x), abs=0.005)
+
+
+def test_scatter_csv_has_one_row_per_feature_and_distinct_input(case):
+    _, table, evaluation, out, _, _ = case
+    scatter = pd.read_csv(out / "data" / "scatter.csv")
+    assert list(scatter.columns) == ["feature", "prediction", "target_mean", "n_rows", "element_id"]
+    n_inputs = table["input_sha256"].nunique()
+    assert scatter.groupby("feature").size().to_dict() == {f: n_inputs for f in FEATURES}
+    assert scatter.groupby("feature")["n_rows"].sum().to_dict() == {f: len(table) for f in FEATURES}
+    target = evaluation.target
+    for _, points in scatter.groupby("feature"):
+        weighted = np.average(points["target_mean"], weights=points["n_rows"])
+        assert weighted == pytest.approx(table[target].mean(), rel=1e-4)
+    assert set(scatter["element_id"]) == set(table["element_id"])
+
+
+def test_input_level_table_keeps_each_inputs_prediction_and_element():
+    table = synthetic_table(vary_within_elements=True)
+    inputs = input_level_table(table, FEATURES, "log2_ratio")
+    first = table.groupby("input_sha256")[["signal_a", "element_id"]].first()
+    pd.testing.assert_series_equal(inputs["signal_a"], first["signal_a"])
+    assert (inputs["element_id"] == first["element_id"]).all()
+
+
+def test_not_estimable_strata_carry_no_numbers(case):
+    name, _, evaluation, _, _, _ = case
+    bars = stratum_bar_data(evaluation.strata, "tf", evaluation.family)
+    rare = bars[bars["stratum"] == RARE_TF]
+    assert len(rare) == len(evaluation.family)
+    if name == "v2":  # one element = one input < min_unique_inputs
+        assert not rare["estimable"].any()
+        assert rare[["r", "ci_low", "ci_high"]].isna().all().all()
+    common = bars[bars["stratum"] == "PPARG"]
+    assert common["estimable"].all() and common["r"].notna().all()
+
+
+def test_stratum_bar_data_hides_numbers_that_a_non_estimable_row_carries():
+    strata = pd.DataFrame({
+        "feature": ["f", "f"], "kind": ["chrom", "chrom"], "stratum": ["chr10", "chr2"],
+        "n_rows": [5, 50], "n_unique_inputs": [1, 9], "n_elements": [1, 9],
+        "estimable": [False, True], "pearson_r": [0.0, 0.4], "ci_low": [0.0, 0.1],
+        "ci_high": [0.0, 0.6],
+    })  # fmt: skip
+    bars = stratum_bar_data(strata, "chrom", ["f"])
+    assert list(bars["stratum"]) == ["chr2", "chr10"]  # natural chromosome order
+    hidden = bars[bars["stratum"] == "chr10"].iloc[0]
+    assert not hidden["estimable"]
+    assert pd.isna(hidden["r"]) and pd.isna(hidden["ci_low"]) and pd.isna(hidden["ci_high"])
+    assert bars.loc[bars["stratum"] == "chr2", "r"].iloc[0] == pytest.approx(0.4)
+
+
+def test_stratum_bar_data_keeps_only_requested_kind_and_features(case):
+    _, _, evaluation, _, _, _ = case
+    bars = stratum_bar_data(evaluation.strata, "strand", ["signal_a"])
+    assert set(bars["feature"]) == {"signal_a"}
+    assert set(bars["stratum"]) == {"+", "-"}
+
+
+def test_within_element_deltas_are_relative_to_the_wild_type_mean():
+    table = synthetic_table(vary_within_elements=True)
+    deltas = within_element_deltas(table, ["signal_a"], "log2_ratio")
+    assert len(deltas) == (~table["is_wild_type"]).sum()
+    element = table[table["element_id"] == "E03"]
+    wild = element[element["is_wild_type"]]
+    mutant = element[~element["is_wild_type"]].iloc[0]
+    row = deltas[deltas["element_id"] == "E03"].iloc[0]
+    assert row["signal_a"] == pytest.approx(mutant["signal_a"] - wild["signal_a"].mean())
+    assert row["delta_target"] == pytest.approx(mutant["log2_ratio"] - wild["log2_ratio"].mean())
+
+
+def test_stats_text_shows_not_estimable_instead_of_numbers(case):
+    _, _, evaluation, _, _, _ = case
+    text = scatter_stats_text(evaluation.results["flat"])
+    assert "n.e." in text and "nan" not in text.lower()
+    assert "n.e." not in scatter_stats_text(evaluation.results["signal_a"])
+
+
+def small_figure() -> Figure:
+    fig = Figure(figsize=(2, 2))
+    fig.add_subplot().plot([0, 1], [0, 1])
+    return fig
+
+
+def failing_figure() -> Figure:
+    raise RuntimeError("builder failed")
+
+
+def test_forked_workers_write_figures_and_pass_errors_on(tmp_path):
+    written = render_in_processes({"a.png": small_figure, "b.png": small_figure}, tmp_path, 50, 2)
+    assert [p.name for p in written] == ["a.png", "b.png"]
+    assert all(p.read_bytes()[:8] == PNG_SIGNATURE for p in written)
+    with pytest.raises(RuntimeError, match="builder failed"):
+        render_in_processes({"ok.png": small_figure, "bad.png": failing_figure}, tmp_path, 50, 2)
+
+
+
+def test_plot_data_can_go_to_explicit_paths(case, tmp_path):
+    _, table, evaluation, out, _, _ = case
+    roc, scatter = tmp_path / "a" / "curves.csv", tmp_path / "b" / "points.csv"
+    assert write_plot_data(table, evaluation, roc=roc, scatter=scatter) == [roc, scatter]
+    assert roc.read_text() == (out / "data" / "roc.csv").read_text()
+    assert scatter.read_text() == (out / "data" / "scatter.csv").read_text()
+    with pytest.raises(ValueError, match="out_dir or both"):
+        write_plot_data(table, evaluation, roc=roc)

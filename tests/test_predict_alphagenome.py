@@ -1,0 +1,261 @@
+"""The predict stage with the AlphaGenome predictor against a real local gRPC server.
+
+The server implements the SDK's DnaModelService; the stage uses the SDK's real DnaClient.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pandas as pd
+import pytest
+
+from mprabench.dna import sequence_sha256
+from mprabench.errors import BenchmarkError, ConfigError
+from mprabench.fasta import write_fasta
+from mprabench.predictors.alphagenome import SUPPORTED_LENGTHS, MissingApiKey
+from mprabench.predictors.features import pad_for_model
+from mprabench.predictors.runner import PredictionsFailed
+from mprabench.predictors.store import PredictionStore
+from mprabench.stages import predict
+from mprabench.testing.alphagenome_server import LocalAlphaGenomeServer, sequence_key, track_values
+from tests.conftest import write_params
+
+KEY = "test-key-0000"
+K562 = "EFO:0002067"
+
+
+def random_sequences(count: int, length: int = 2_048, seed: int = 0) -> dict[str, str]:
+    rng = np.random.default_rng(seed)
+    sequences = ["".join(rng.choice(list("ACGT"), length)) for _ in range(count)]
+    return {sequence_sha256(s): s for s in sequences}
+
+
+@dataclass
+class PredictRun:
+    directory: Path
+    server: LocalAlphaGenomeServer
+    inputs: dict[str, str]
+    overrides: list[str] = field(default_factory=list)
+
+    def write(self, rows_per_input: int = 3) -> None:
+        write_fasta(self.directory / "inputs.fa", self.inputs)
+        rows = [(f"oligo_{i}_{j}", sha) for i, sha in enumerate(self.inputs) for j in range(rows_per_input)]
+        pd.DataFrame(rows, columns=["row_id", "input_sha256"]).to_parquet(self.directory / "rows.parquet")
+        write_params(self.directory / "params.yaml", [
+            f"predictor.address='{self.server.address}'", "predictor.insecure=true", "predictor.timeout_s=1.0",
+            "predictor.connect_timeout_s=5", "predictor.initial_backoff_s=0.01", "predictor.max_backoff_s=0.05",
+            *self.overrides,
+        ])
+
+    def argv(self, store: str = "store") -> list[str]:
+        d = self.directory
+        return ["--params", str(d / "params.yaml"), "--inputs", str(d / "inputs.fa"), "--rows", str(d / "rows.parquet"),
+                "--store", str(d / store), "--features", str(d / "features.parquet"), "--metrics",
+                str(d / "predict.json"), "--dotenv", str(d / ".env"), "--no-progress"]
+
+    def run(self, store: str = "store") -> dict:
+        predict.main(self.argv(store))
+        return pd.read_json(self.directory / "predict.json", typ="series").to_dict()
+
+    def features(self) -> pd.DataFrame:
+        return pd.read_parquet(self.directory / "features.parquet").set_index("input_sha256")
+
+    def server_key(self, sha: str) -> str:
+        return sequence_key(pad_for_model(self.inputs[sha], SUPPORTED_LENGTHS)[0])
+
+
+@pytest.fixture
+def server():
+    with LocalAlphaGenomeServer() as running:
+        yield running
+
+
+@pytest.fixture
+def run_in(tmp_path, server, monkeypatch):
+    monkeypatch.setenv("ALPHAGENOME_API_KEY", KEY)
+
+    def make(count: int = 6, overrides: list[str] | None = None, seed: int = 0) -> PredictRun:
+        setup = PredictRun(tmp_path, server, random_sequences(count, seed=seed), overrides or [])
+        setup.write()
+        return setup
+
+    return make
+
+
+def test_k_distinct_inputs_cost_exactly_k_requests_and_a_rerun_none(run_in, server):
+    setup = run_in(count=6)  # 18 rows share 6 inputs
+    metrics = setup.run()
+    assert server.counters().predict_calls == 6
+    assert set(server.counters().completed_calls_by_sequence.values()) == {1}
+    assert (metrics["distinct_inputs"], metrics["requested"], metrics["served_from_store"]) == (6, 6, 0)
+    assert set(setup.features().index) == set(setup.inputs)
+
+    metrics = setup.run()
+    assert server.counters().predict_calls == 6, "a second run requests nothing"
+    assert (metrics["requested"], metrics["served_from_store"]) == (0, 6)
+
+
+def test_features_are_read_from_the_original_positions_of_every_track(run_in, server):
+    setup = run_in(count=2)
+    setup.run()
+    features = setup.features()
+    for sha, sequence in setup.inputs.items():
+        padded, placement = pad_for_model(sequence, SUPPORTED_LENGTHS)
+        own = slice(placement.offset, placement.offset + placement.length)
+        centre = slice(placement.offset + 924, placement.offset + 1_124)
+        for output, prefix, tracks in (("DNASE", "dnase", 1), ("CAGE", "cage", 2), ("RNA_SEQ", "rna", 2)):
+            matrix = np.stack([track_values(padded, output, i, K562) for i in range(tracks)], axis=1)
+            assert features.loc[sha, f"{prefix}_mean"] == pytest.approx(matrix[own].mean(), rel=1e-6)
+            assert features.loc[sha, f"{prefix}_max"] == pytest.approx(matrix[own].max(), rel=1e-6)
+            assert features.loc[sha, f"{prefix}_center"] == pytest.approx(matrix[centre].mean(), rel=1e-6)
+
+
+def test_one_and_four_workers_give_identical_predictions(run_in, server):
+    setup = run_in(count=8, overrides=["predictor.max_workers=1"])
+    setup.run(store="store1")
+    one = setup.features()
+    setup.overrides = ["predictor.max_workers=4"]
+    setup.write()
+    setup.run(store="store4")
+    pd.testing.assert_frame_equal(one, setup.features())
+
+
+def test_thirty_percent_transient_faults_still_complete(run_in, server):
+    setup = run_in(count=10, overrides=["predictor.max_retries=12"])
+    server.set_failure_rate(0.3, [grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED], seed=3)
+    metrics = setup.run()
+    counters = server.counters()
+    assert metrics["failed"] == 0 and len(setup.features()) == 10
+    assert metrics["retries"] > 0
+    assert counters.predict_calls == 10 + metrics["retries"]
+    assert set(counters.completed_calls_by_sequence.values()) == {1}
+
+
+def test_a_hang_ends_at_the_deadline_and_is_retried(run_in, server):
+    setup = run_in(count=2, overrides=["predictor.timeout_s=0.5"])
+    server.hang_next(1, seconds=30)
+    started = time.monotonic()
+    metrics = setup.run()
+    assert time.monotonic() - started < 10
+    assert metrics["retries"] == 1 and metrics["failed"] == 0
+    assert server.counters().predict_calls == 3
+
+
+def test_permanent_faults_fail_the_stage_listing_inputs_and_keep_successes(run_in, server):
+    setup = run_in(count=5)
+    bad = sorted(setup.inputs)[:2]
+    bad_keys = {setup.server_key(sha) for sha in bad}
+    server.reject_sequences(lambda sequence: sequence_key(sequence) in bad_keys)
+    with pytest.raises(PredictionsFailed) as raised:
+        setup.run()
+    message = str(raised.value)
+    assert "2 of 5 model inputs failed" in message
+    for sha in bad:
+        assert sha in message
+    assert "INVALID_ARGUMENT" in message and "oligo_" in message, "failures name rows and the status"
+    stored = PredictionStore(setup.directory / "store", _fingerprint(setup)).load()
+    assert set(stored.index) == set(setup.inputs) - set(bad)
+    assert pd.read_json(setup.directory / "predict.json", typ="series")["failed"] == 2
+
+    server.reject_sequences(None)
+    metrics = setup.run()
+    assert metrics["requested"] == 2 and metrics["served_from_store"] == 3
+
+
+def test_unauthenticated_is_a_clear_error(run_in, server):
+    server.expected_api_key = "another-key"
+    setup = run_in(count=2)
+    with pytest.raises(BenchmarkError, match="UNAUTHENTICATED.*ALPHAGENOME_API_KEY"):
+        setup.run()
+    assert server.counters().predict_calls == 0
+
+
+def test_missing_key_stops_before_any_request(run_in, server, monkeypatch):
+    setup = run_in(count=2)
+    monkeypatch.delenv("ALPHAGENOME_API_KEY")
+    with pytest.raises(MissingApiKey) as raised:
+        setup.run()
+    message = str(raised.value)
+    assert "ALPHAGENOME_API_KEY is not set" in message
+    assert "https://deepmind.google.com/science/alphagenome" in message
+    assert "-S predictor=gc" in message and ".env" in message
+    counters = server.counters()
+    assert counters.predict_calls == 0 and counters.metadata_calls == 0
+
+
+def test_key_from_a_dotenv_file(run_in, server, monkeypatch):
+    setup = run_in(count=1)
+    monkeypatch.delenv("ALPHAGENOME_API_KEY")
+    (setup.directory / ".env").write_text(f"ALPHAGENOME_API_KEY={KEY}\n")
+    setup.run()
+    assert server.counters().api_keys_seen == {KEY}
+
+
+def test_ontology_term_without_tracks_is_refused(run_in, server):
+    setup = run_in(count=1, overrides=["predictor.ontology_terms=[EFO:0001084]"])  # a mouse term
+    with pytest.raises(ConfigError, match=r"no DNASE track for HOMO_SAPIENS .*EFO:0001084.*Available terms"):
+        setup.run()
+    assert server.counters().predict_calls == 0
+
+
+def test_mouse_outputs_for_adipocyte_terms(run_in, server):
+    setup = run_in(count=1, overrides=[
+        "predictor.organism=MUS_MUSCULUS", "predictor.outputs=[DNASE,RNA_SEQ]",
+        "predictor.ontology_terms=[EFO:0001084,UBERON:0001013]"])
+    setup.run()
+    assert set(setup.features().columns) == {"dnase_mean", "dnase_max", "dnase_center", "rna_mean", "rna_max",
+                                             "rna_center"}
+
+
+def test_sentinel_key_is_sent_but_never_written(run_in, server, capfd, monkeypatch):
+    sentinel = "SENTINEL-KEY-7f3a9c"
+    setup = run_in(count=2)
+    monkeypatch.setenv("ALPHAGENOME_API_KEY", sentinel)
+    setup.run()
+    assert server.counters().api_keys_seen == {sentinel}
+    output = capfd.readouterr()
+    written = [p for p in setup.directory.rglob("*") if p.is_file()]
+    assert all(sentinel.encode() not in p.read_bytes() for p in written)
+    assert sentinel not in output.out + output.err
+
+
+def test_killed_mid_run_then_rerun_requests_no_answered_input_again(run_in, server, tmp_path):
+    setup = run_in(count=8)
+    server.set_latency(0.3)
+    records = setup.directory / "store"
+    env = {**os.environ, "ALPHAGENOME_API_KEY": KEY}
+    process = subprocess.Popen([sys.executable, "-m", "mprabench.stages.predict", *setup.argv()], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while len(list(records.rglob("records/*.json"))) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    server.wait_until_idle()
+    first = server.counters()
+    answered_first = {k for k, n in first.completed_calls_by_sequence.items() if n}
+    assert 3 <= len(answered_first) < 8, "killed mid-run"
+
+    server.set_latency(0.0)
+    server.reset_counters()
+    metrics = setup.run()
+    second = server.counters()
+    assert set(second.predict_calls_by_sequence).isdisjoint(answered_first), "an answered input was requested again"
+    assert metrics["served_from_store"] >= len(answered_first) and metrics["failed"] == 0
+    assert len(setup.features()) == 8
+
+
+def _fingerprint(setup: PredictRun) -> dict:
+    from mprabench.config import load_params
+    from mprabench.predictors.alphagenome import AlphaGenomePredictor
+
+    return AlphaGenomePredictor(load_params(setup.directory / "params.yaml").predictor).fingerprint()
