@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 import pytest
+from statsmodels.regression import mixed_linear_model
 from scipy import stats
 
 from mprabench.stats import clustered
@@ -256,12 +257,12 @@ class _NonConvergingMixedLM(_RaisingMixedLM):
 
 def test_mixedlm_failure_is_reported_not_replaced(monkeypatch):
     x, y, cl = clustered_data(6)
-    monkeypatch.setattr(clustered, "MixedLM", _RaisingMixedLM)
+    monkeypatch.setattr(mixed_linear_model, "MixedLM", _RaisingMixedLM)
     failed = element_level_association(x, y, cl, method="mixedlm")
     assert failed.p is None and failed.converged is None
     assert failed.p_reason == "MixedLM fit raised LinAlgError: Singular matrix"
     assert failed.r is not None and failed.method == "mixedlm"
-    monkeypatch.setattr(clustered, "MixedLM", _NonConvergingMixedLM)
+    monkeypatch.setattr(mixed_linear_model, "MixedLM", _NonConvergingMixedLM)
     stuck = element_level_association(x, y, cl, method="mixedlm")
     assert stuck.p is None and stuck.converged is False
     assert stuck.p_reason == "MixedLM did not converge"

@@ -144,3 +144,12 @@ def test_results_do_not_depend_on_row_order():
 def test_unknown_kind_is_an_error():
     with pytest.raises(ValueError, match="unknown stratum kind"):
         stratified_association(evaluation_table(), "feat", "log2_ratio", "motif")
+
+
+def test_several_features_at_once_equal_one_at_a_time():
+    table = evaluation_table(8)
+    table["other"] = table["feat"] * -2 + np.arange(len(table)) % 3
+    together = stratified_association(table, ["feat", "other"], "log2_ratio", "tf", n_boot=100, seed=1)
+    apart = pd.concat([stratified_association(table, f, "log2_ratio", "tf", n_boot=100, seed=1)
+                       for f in ("feat", "other")], ignore_index=True)
+    pd.testing.assert_frame_equal(together, apart)

@@ -139,9 +139,7 @@ def evaluate(table: pd.DataFrame, features: list[str], config: EvaluateConfig) -
     family = [f for f in config.primary_features if f in features] or list(features)
     pooled = _significant(family, {f: results[f].pooled.pearson_p for f in family}, config.alpha)
     element = _significant(family, {f: results[f].element.p for f in family}, config.alpha)
-    strata = pd.concat(
-        [_strata(table, f, kind, config) for kind in config.strata for f in features], ignore_index=True
-    )
+    strata = pd.concat([_strata(table, features, kind, config) for kind in config.strata], ignore_index=True)
     return Evaluation(target, list(features), effective_sample_size(table), results, family, pooled, element,
                       strata, config)
 
@@ -170,8 +168,8 @@ def _significant(family: list[str], pvalues: dict[str, float | None], alpha: flo
     return dict(zip(family, result.reject, strict=True))
 
 
-def _strata(table: pd.DataFrame, feature: str, kind: str, config: EvaluateConfig) -> pd.DataFrame:
+def _strata(table: pd.DataFrame, features: list[str], kind: str, config: EvaluateConfig) -> pd.DataFrame:
     return stratified_association(
-        table, feature, config.target, kind, min_unique_inputs=config.min_unique_inputs,
+        table, features, config.target, kind, min_unique_inputs=config.min_unique_inputs,
         n_boot=config.n_bootstrap, level=config.ci_level, seed=config.seed, alpha=config.alpha,
     )

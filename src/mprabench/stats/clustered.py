@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
-from statsmodels.regression.mixed_linear_model import MixedLM
 
 from mprabench.stats.association import (
     REASON_CONSTANT_FEATURE,
@@ -305,6 +304,8 @@ def mixedlm_slope_test(x: np.ndarray, y: np.ndarray, clusters: Any) -> MixedLMSl
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
+            from statsmodels.regression.mixed_linear_model import MixedLM  # slow import, rarely used
+
             result = MixedLM(y, exog, groups=codes).fit(reml=True)
         except Exception as error:  # noqa: BLE001 - any fit failure must become a reason
             messages = tuple(dict.fromkeys(str(w.message) for w in caught))

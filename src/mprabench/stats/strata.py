@@ -3,6 +3,7 @@ element stratum, with its effective sample size, an element-resampling CI and BH
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -114,7 +115,7 @@ def tidy_types(frame: pd.DataFrame) -> pd.DataFrame:
 
 def stratified_association(
     table: pd.DataFrame,
-    feature: str,
+    features: str | Sequence[str],
     target: str,
     kind: StratumKind,
     min_unique_inputs: int = 3,
@@ -124,24 +125,28 @@ def stratified_association(
     alpha: float = 0.05,
     min_valid_fraction: float = 0.9,
 ) -> pd.DataFrame:
-    """One tidy row per stratum of ``kind`` with sizes, Pearson/Spearman, CI and BH q (Pearson).
+    """One tidy row per (feature, stratum of ``kind``): sizes, Pearson/Spearman, CI and BH q (Pearson).
 
     ``min_unique_inputs`` (default 3): strata with fewer distinct model inputs are not
     estimable. The CI resamples the stratum's elements (RNG key "feature|kind|stratum");
-    ``min_valid_fraction`` is passed to :func:`cluster_bootstrap_pearson_ci`.
+    ``min_valid_fraction`` is passed to :func:`cluster_bootstrap_pearson_ci`. BH runs over
+    the strata of each feature separately. Memberships are computed once for all features.
     """
-    x, y = as_finite_array(table[feature], feature), as_finite_array(table[target], target)
+    features = [features] if isinstance(features, str) else list(features)
+    y = as_finite_array(table[target], target)
     input_codes = pd.factorize(table["input_sha256"])[0]
     element_codes = pd.factorize(table["element_id"], sort=True)[0]
     bootstrap = dict(n_boot=n_boot, level=level, seed=seed, min_valid_fraction=min_valid_fraction)
-    rows = []
-    members = stratum_memberships(table, kind)
-    for stratum, positions in members.groupby("stratum", sort=True)["position"]:
-        p = positions.to_numpy()
-        key = f"{feature}|{kind}|{stratum}"
-        stats_ = analyse_stratum(
-            x[p], y[p], input_codes[p], element_codes[p], key, min_unique_inputs, bootstrap
-        )
-        rows.append(dict(feature=feature, kind=kind, stratum=str(stratum)) | stats_)
-    frame = pd.DataFrame(rows, columns=RESULT_COLUMNS)
-    return tidy_types(add_benjamini_hochberg(frame, alpha))
+    strata = [(str(stratum), positions.to_numpy())
+              for stratum, positions in stratum_memberships(table, kind).groupby("stratum", sort=True)["position"]]
+    frames = []
+    for feature in features:
+        x = as_finite_array(table[feature], feature)
+        rows = [
+            dict(feature=feature, kind=kind, stratum=stratum)
+            | analyse_stratum(x[p], y[p], input_codes[p], element_codes[p], f"{feature}|{kind}|{stratum}",
+                              min_unique_inputs, bootstrap)
+            for stratum, p in strata
+        ]
+        frames.append(add_benjamini_hochberg(pd.DataFrame(rows, columns=RESULT_COLUMNS), alpha))
+    return tidy_types(pd.concat(frames, ignore_index=True))
