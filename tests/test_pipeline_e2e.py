@@ -18,8 +18,8 @@ import yaml
 from mprabench.fasta import read_fasta
 from mprabench.testing import params as testing_params
 from mprabench.testing.alphagenome_server import LocalAlphaGenomeServer
-from tests.conftest import compose_config
-from tests.repo_copy import RepoCopy, make_repo_copy
+from tests.conftest import REPO, compose_config
+from mprabench.testing.repo_copy import RepoCopy, make_repo_copy
 
 pytestmark = pytest.mark.e2e
 
@@ -37,7 +37,7 @@ def server():
 
 @pytest.fixture
 def repo(tmp_path, tiny_library, server):
-    copy = make_repo_copy(tmp_path / "repo")
+    copy = make_repo_copy(REPO, tmp_path / "repo")
     copy.env["ALPHAGENOME_API_KEY"] = SENTINEL
     fasta = tmp_path / "genome.fa"
     tiny_library.genome.write_chromosome_fasta(fasta)

@@ -20,8 +20,8 @@ from mprabench.testing.synthetic import (
     replace_span,
     wild_type_oligo,
 )
-from tests.conftest import compose_config
-from tests.repo_copy import make_repo_copy
+from tests.conftest import REPO, compose_config
+from mprabench.testing.repo_copy import make_repo_copy
 
 pytestmark = pytest.mark.e2e
 
@@ -67,7 +67,7 @@ def planted(tmp_path):
     from mprabench.files import sha256_file
 
     counts, design_path, design = planted_library(tmp_path, np.random.default_rng(5))
-    repo = make_repo_copy(tmp_path / "repo")
+    repo = make_repo_copy(REPO, tmp_path / "repo")
     dataset = compose_config()["dataset"]
     dataset.update(source=str(counts.parent), files=[{"name": counts.name, "pool": "Pool6",
                    "design_grammar": "site_replacement", "sha256": sha256_file(counts)}])

@@ -1,4 +1,4 @@
-"""A temporary git copy of this repository's working tree, for end-to-end `dvc exp run` tests."""
+"""A temporary git copy of a repository's working tree, for end-to-end DVC runs (tests, benchmarks)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-
-from tests.conftest import REPO
 
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "mprabench tests",
@@ -52,14 +50,14 @@ class RepoCopy:
         return json.loads((self.root / relative).read_text())
 
 
-def make_repo_copy(destination: Path) -> RepoCopy:
+def make_repo_copy(source_repo: Path, destination: Path) -> RepoCopy:
     """Copy tracked and untracked-but-not-ignored files (the working tree as a user sees it)."""
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=REPO, capture_output=True, text=True, check=True,
+        cwd=source_repo, capture_output=True, text=True, check=True,
     ).stdout.split("\0")
     for relative in filter(None, listed):
-        source = REPO / relative
+        source = source_repo / relative
         if source.is_file():
             target = destination / relative
             target.parent.mkdir(parents=True, exist_ok=True)

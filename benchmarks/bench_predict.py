@@ -1,0 +1,125 @@
+"""predict against the local AlphaGenome server (50 ms latency per request).
+
+Prints: requests per distinct input (target exactly 1), requests on a warm rerun (target 0),
+throughput at 1, 4 and 8 workers with parallel efficiency (target >= 80 % at 4 workers), and
+peak RSS for 7,000 distinct 16 kb inputs (target <= 1 GB: only features are kept).
+Run: python benchmarks/bench_predict.py [--rss-inputs 7000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import CONF, measure, report, stage  # noqa: E402
+
+from mprabench.dna import sequence_sha256  # noqa: E402
+from mprabench.fasta import write_fasta  # noqa: E402
+from mprabench.testing.params import write_params  # noqa: E402
+
+LATENCY_MS = 50
+KEY = "benchmark-key"
+
+
+class ServerProcess:
+    """The local AlphaGenome server as its own process, so its CPU is not the client's."""
+
+    def __init__(self, directory: Path):
+        port_file = directory / "port"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mprabench.testing.alphagenome_server", "--port", "0", "--latency-ms",
+             str(LATENCY_MS), "--port-file", str(port_file), "--max-workers", "32", "--log-level", "WARNING"],
+            stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while not port_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.address = f"127.0.0.1:{port_file.read_text().strip()}"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def inputs_and_rows(directory: Path, distinct: int, rows_per_input: int, length: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 4, size=(distinct, length), dtype=np.uint8)
+    sequences = [np.frombuffer(b"ACGT", np.uint8)[row].tobytes().decode() for row in codes]
+    inputs = {sequence_sha256(s): s for s in sequences}
+    write_fasta(directory / "inputs.fa", inputs)
+    rows = [(f"o{i}_{j}", sha) for i, sha in enumerate(inputs) for j in range(rows_per_input)]
+    pd.DataFrame(rows, columns=["row_id", "input_sha256"]).to_parquet(directory / "rows.parquet")
+
+
+def predict(directory: Path, address: str, workers: int, store: str) -> tuple[dict, float, float]:
+    params = write_params(directory / f"params_{workers}.yaml", CONF, [
+        f"predictor.address={address}", "predictor.insecure=true", f"predictor.max_workers={workers}"])
+    command = stage("predict", "--params", str(params), "--inputs", str(directory / "inputs.fa"), "--rows",
+                    str(directory / "rows.parquet"), "--store", str(directory / store), "--features",
+                    str(directory / "features.parquet"), "--metrics", str(directory / "predict.json"),
+                    "--no-progress")
+    result = measure(command, env={**os.environ, "ALPHAGENOME_API_KEY": KEY})
+    metrics = json.loads((directory / "predict.json").read_text())
+    return metrics, result.wall_s, result.peak_rss_mb
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--throughput-inputs", type=int, default=160)
+    parser.add_argument("--rss-inputs", type=int, default=7_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        directory = Path(scratch)
+        server = ServerProcess(directory)
+        try:
+            economy(directory, server.address)
+            throughput(directory, server.address, args.throughput_inputs)
+            memory(directory, server.address, args.rss_inputs)
+        finally:
+            server.stop()
+
+
+def economy(directory: Path, address: str) -> None:
+    inputs_and_rows(directory, distinct=18, rows_per_input=387, length=2_048, seed=1)  # the V2 shape
+    cold, _, _ = predict(directory, address, 1, "store-economy")
+    warm, _, _ = predict(directory, address, 1, "store-economy")
+    report("request economy (6,966 rows over 18 distinct 2 kb inputs)", ["run", "distinct", "requested",
+           "served from store", "requests per distinct input"], [
+        ["cold", cold["distinct_inputs"], cold["requested"], cold["served_from_store"],
+         f"{cold['requested'] / cold['distinct_inputs']:.2f}"],
+        ["warm", warm["distinct_inputs"], warm["requested"], warm["served_from_store"], "-"]])
+
+
+def throughput(directory: Path, address: str, count: int) -> None:
+    inputs_and_rows(directory, distinct=count, rows_per_input=1, length=2_048, seed=2)
+    rows, base = [], None
+    for workers in (1, 4, 8):
+        metrics, wall, _ = predict(directory, address, workers, f"store-throughput-{workers}")
+        rate = metrics["requested"] / metrics["wall_seconds"]
+        base = base or rate
+        rows.append([workers, metrics["requested"], f"{metrics['wall_seconds']:.1f}", f"{rate:.1f}",
+                     f"{rate / (base * workers):.0%}", metrics["retries"], metrics["failed"]])
+    report(f"throughput, {count} distinct 2 kb inputs (padded to 16 kb), {LATENCY_MS} ms server latency",
+           ["workers", "requests", "predict s", "inputs/s", "parallel efficiency", "retries", "failed"], rows)
+    print(f"efficiency at 4 workers: {rows[1][4]} (target >= 80 %)")
+
+
+def memory(directory: Path, address: str, count: int) -> None:
+    inputs_and_rows(directory, distinct=count, rows_per_input=1, length=16_384, seed=3)
+    metrics, wall, rss = predict(directory, address, 8, "store-memory")
+    report(f"memory, {count} distinct 16 kb inputs, 8 workers", ["requested", "failed", "wall s", "peak RSS MB"],
+           [[metrics["requested"], metrics["failed"], f"{wall:.0f}", f"{rss:.0f}"]])
+    print(f"peak RSS {rss:.0f} MB {'meets' if rss <= 1024 else 'MISSES'} the target of <= 1,024 MB")
+
+
+if __name__ == "__main__":
+    main()
