@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -163,3 +165,11 @@ def test_design_location_for_urls_and_paths(tmp_path):
     assert local_design_path("https://x.org/a/lib.tsv.gz", tmp_path) == tmp_path / "design" / "lib.tsv.gz"
     assert local_design_path("file:///data/lib.tsv", tmp_path).as_posix() == "/data/lib.tsv"
     assert local_design_path("lib.fa", tmp_path).as_posix() == "lib.fa"
+
+
+def test_an_oligo_longer_than_the_window_is_an_error_naming_it(tmp_path):
+    oligos, design = library(tmp_path)
+    name = f"{PLUS.name_stem}_cebp_10_20_ap1"
+    design[name] = design[name] + "A" * 3_000
+    with pytest.raises(InputDataError, match=re.escape(f"design oligo {name!r}") + ".*raise experiment.window"):
+        build(oligos, design)

@@ -259,3 +259,12 @@ def _fingerprint(setup: PredictRun) -> dict:
     from mprabench.predictors.alphagenome import AlphaGenomePredictor
 
     return AlphaGenomePredictor(load_params(setup.directory / "params.yaml").predictor).fingerprint()
+
+
+def test_transient_metadata_failure_is_retried_and_the_tracks_used_are_recorded(run_in, server):
+    setup = run_in(count=1)
+    server.fail_metadata_next(2, grpc.StatusCode.UNAVAILABLE)
+    setup.run()
+    assert server.counters().metadata_calls == 3
+    provenance = next((setup.directory / "store").glob("*/provenance.json")).read_text()
+    assert '"DNASE"' in provenance and '"CAGE"' in provenance and '"RNA_SEQ"' in provenance

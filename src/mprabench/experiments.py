@@ -40,7 +40,7 @@ def _designed_inputs(oligos: pd.DataFrame, params: Params, genome_cache: Path, r
             "to its FASTA/TSV/CSV (a path or URL), e.g. `dvc exp run -S dataset.design=path/to/design.tsv`"
         )
     design = read_design(local_design_path(params.dataset.design, raw_dir))
-    lengths = oligos["row_id"].map(lambda name: len(design.get(name, "")))
+    lengths = oligos["row_id"].map(design).str.len().fillna(0)
     margins = lengths.groupby(oligos["element_id"]).max()
     sites = [s for s in element_sites(oligos) if margins[s.element_id] > 0]
     windows = {s.element_id: designed_window(s, params.experiment.window, int(margins[s.element_id])) for s in sites}

@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,23 +14,13 @@ from typing import Any
 _CHUNK = 1 << 20
 
 
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
-
-
 @contextlib.contextmanager
 def scratch_path(directory: Path, name: str) -> Iterator[Path]:
     """Yield a hidden temporary path in `directory`, deleted when the block ends."""
     directory.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
-    os.close(handle)
-    temporary_path = Path(temporary)
-    temporary_path.chmod(0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual mode
+    temporary_path = directory / f".{name}.{secrets.token_hex(6)}.tmp"
+    # O_EXCL: never reuse a name; mode 0o666 lets the umask give the usual permissions.
+    os.close(os.open(temporary_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     try:
         yield temporary_path
     finally:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from mprabench.dna import reverse_complement, sequence_sha256
+from mprabench.errors import InputDataError
 from mprabench.genome import GenomicWindow
 
 ELEMENT_COLUMNS = ["element_id", "pool", "chrom", "start", "end", "strand", "motif"]
@@ -176,20 +177,23 @@ def build_designed_inputs(
     excluded = dict.fromkeys(DESIGN_EXCLUSIONS, 0)
     has_design = oligos["row_id"].isin(design.keys())
     excluded["missing_design_sequence"] = int((~has_design).sum())
+    sites = {site.element_id: site for site in element_sites(oligos)}
     kept, sequences, flipped_elements, checked, matched = [], [], 0, 0, 0
-    for site in element_sites(oligos[has_design]):
-        members = oligos[has_design & (oligos["element_id"] == site.element_id)]
-        placement, reason = _place_element(site, members, design, windows, references)
-        if placement is None:
-            excluded[reason] += len(members)
+    for element_id, members in oligos[has_design].groupby("element_id", sort=False):
+        site, window = sites[element_id], windows[element_id]
+        placement = _place_element(site, members, design, references[window])
+        if isinstance(placement, str):
+            excluded[placement] += len(members)
             continue
         oriented, offset, flipped, wild_type_length = placement
         flipped_elements += flipped
         for name in members["row_id"]:
             oligo = reverse_complement(design[name]) if flipped else design[name]
-            sequences.append(embed_oligo(oriented, offset, wild_type_length, oligo, width))
+            try:
+                sequences.append(embed_oligo(oriented, offset, wild_type_length, oligo, width))
+            except ValueError as problem:
+                raise InputDataError(f"design oligo {name!r}: {problem}; raise experiment.window") from None
         kept.append(members)
-        window = windows[site.element_id]
         checked += len(members)
         matched += len(members) * motif_matches_reference(site, window, references[window])
     rows = pd.concat(kept, ignore_index=True) if kept else oligos.iloc[:0].copy()
@@ -202,16 +206,16 @@ def build_designed_inputs(
     return built
 
 
-def _place_element(site, members, design, windows, references):
-    """(oriented reference, wild-type offset, flipped, wild-type length), or (None, reason)."""
+def _place_element(
+    site: MotifSite, members: pd.DataFrame, design: dict[str, str], reference: str
+) -> tuple[str, int, bool, int] | str:
+    """(oriented reference, wild-type offset, flipped, wild-type length), or the exclusion reason."""
     wild_types = members.loc[members["is_wild_type"], "row_id"].tolist()
     if not wild_types:
-        return None, "no_wild_type_design"
-    window = windows[site.element_id]
-    reference = references[window]
+        return "no_wild_type_design"
     oriented = reference if site.strand == "+" else reverse_complement(reference)
     wild_type = design[wild_types[0]]
     located = locate_wild_type(oriented, wild_type)
     if located is None:
-        return None, "wild_type_not_in_reference"
-    return (oriented, located[0], located[1], len(wild_type)), None
+        return "wild_type_not_in_reference"
+    return oriented, located[0], located[1], len(wild_type)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from alphagenome.models import dna_client
@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from mprabench.config import AlphaGenomeConfig
 from mprabench.errors import BenchmarkError, ConfigError
 from mprabench.predictors.base import PredictionFailure, PredictionReport, Predictor, ResultSink
-from mprabench.predictors.features import FeatureError, output_prefix, pad_for_model, track_features
+from mprabench.predictors.features import FeatureError, Placement, output_prefix, pad_for_model, track_features
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ FEATURE_CODE_VERSION = 1  # bump when features.py changes what a stored feature 
 # that retries happen once, here, where they are counted and include DEADLINE_EXCEEDED.
 _PREDICT_SEQUENCE = getattr(dna_client.DnaClient.predict_sequence, "__wrapped__", dna_client.DnaClient.predict_sequence)
 _SLEEP: Callable[[float], None] = time.sleep
+T = TypeVar("T")
 
 
 class MissingApiKey(BenchmarkError):
@@ -129,6 +130,15 @@ def open_client(config: AlphaGenomeConfig, api_key: str) -> dna_client.DnaClient
     )
 
 
+class _CallFailed(Exception):
+    """An RPC that failed permanently or ran out of retries."""
+
+    def __init__(self, error: grpc.RpcError, retries: int):
+        super().__init__(str(error))
+        self.error = error
+        self.retries = retries
+
+
 @dataclass(frozen=True)
 class _Outcome:
     features: dict[str, float] | None
@@ -188,40 +198,51 @@ class AlphaGenomePredictor(Predictor):
                     report.failures.append(PredictionFailure(sha, outcome.error or "unknown error"))
         return report
 
+    def provenance(self) -> dict[str, Any]:
+        return {"tracks_averaged_per_output": self.tracks_used} if self.tracks_used else {}
+
     def _metadata(self, client: dna_client.DnaClient) -> dna_client.OutputMetadata:
         try:
-            return client.output_metadata(self.organism)
-        except grpc.RpcError as error:
+            return self._with_retries(lambda: client.output_metadata(self.organism))[0]
+        except _CallFailed as failed:
+            code = failed.error.code()
             hint = (
                 f" Check {self.config.api_key_env}: the service did not accept the key."
-                if error.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED)
+                if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED)
                 else ""
             )
             raise BenchmarkError(
-                f"AlphaGenome track metadata request failed: {error.code().name}: {error.details()}.{hint}"
+                f"AlphaGenome track metadata request failed: {code.name}: {failed.error.details()}.{hint}"
             ) from None
 
     def _predict_one(self, client: dna_client.DnaClient, sequence: str) -> _Outcome:
         padded, placement = pad_for_model(sequence, SUPPORTED_LENGTHS)
+        retries = 0
+        try:
+            output, retries = self._with_retries(lambda: _PREDICT_SEQUENCE(
+                client, padded, organism=self.organism, requested_outputs=self.outputs,
+                ontology_terms=self.config.ontology_terms,
+            ))
+            return _Outcome(self._features(output, placement), None, retries)
+        except _CallFailed as failed:
+            return _Outcome(None, f"{failed.error.code().name}: {failed.error.details()}", failed.retries)
+        except ValueError as error:  # the SDK's input validation, or unusable tracks (FeatureError)
+            return _Outcome(None, f"{type(error).__name__}: {error}", retries)
+
+    def _with_retries(self, call: Callable[[], T]) -> tuple[T, int]:
+        """`call()` and how many retries it took; RESOURCE_EXHAUSTED, UNAVAILABLE and
+        DEADLINE_EXCEEDED are retried with backoff up to max_retries, anything else fails at once."""
         attempt = 0
         while True:
             try:
-                output = _PREDICT_SEQUENCE(
-                    client, padded, organism=self.organism, requested_outputs=self.outputs,
-                    ontology_terms=self.config.ontology_terms,
-                )
-                return _Outcome(self._features(output, placement), None, attempt)
+                return call(), attempt
             except grpc.RpcError as error:
-                code = error.code()
-                if code in RETRYABLE and attempt < self.config.max_retries:
-                    _SLEEP(self._backoff(attempt))
-                    attempt += 1
-                    continue
-                return _Outcome(None, f"{code.name}: {error.details()}", attempt)
-            except (ValueError, FeatureError) as error:  # SDK input validation or unusable tracks
-                return _Outcome(None, f"{type(error).__name__}: {error}", attempt)
+                if error.code() not in RETRYABLE or attempt >= self.config.max_retries:
+                    raise _CallFailed(error, attempt) from None
+                _SLEEP(self._backoff(attempt))
+                attempt += 1
 
-    def _features(self, output: dna_client.Output, placement) -> dict[str, float]:
+    def _features(self, output: dna_client.Output, placement: Placement) -> dict[str, float]:
         features: dict[str, float] = {}
         for output_type in self.outputs:
             tracks = output.get(output_type)

@@ -51,3 +51,7 @@ class Predictor(abc.ABC):
 
     def prepare(self) -> None:
         """Checks that must pass before any request (credentials, reachability); default none."""
+
+    def provenance(self) -> dict[str, Any]:
+        """What a run learned that explains its predictions (e.g. the tracks averaged); default none."""
+        return {}

@@ -12,6 +12,7 @@ import pandas as pd
 from mprabench.dna import sequence_sha256
 from mprabench.errors import BenchmarkError, InputDataError
 from mprabench.fasta import read_fasta
+from mprabench.files import write_json_atomic
 from mprabench.predictors.base import PredictionFailure, PredictionReport, Predictor
 from mprabench.predictors.store import KEY_COLUMN, PredictionStore
 
@@ -70,6 +71,8 @@ def predict_with_store(predictor: Predictor, inputs: Mapping[str, str], store_ro
     if missing:
         predictor.prepare()
         report = predictor.predict(missing, store)
+        if predictor.provenance():
+            write_json_atomic(store.directory / "provenance.json", predictor.provenance())
     store.compact()
     complete = store.load()
     available = [sha for sha in sorted(inputs) if sha in complete.index]

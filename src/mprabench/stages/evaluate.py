@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from mprabench.config import load_params
-from mprabench.evaluation import evaluate, evaluation_table, feature_columns
+from mprabench.evaluation import Evaluation, evaluate, evaluation_table, feature_columns
 from mprabench.files import atomic_path, write_json_atomic
 from mprabench.plots import render_figures, write_plot_data
 from mprabench.stages._cli import run, stage_parser
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     write_plot_data(table, evaluation, roc=args.roc, scatter=args.scatter)
 
 
-def write_tables(evaluation, folder: Path) -> None:
+def write_tables(evaluation: Evaluation, folder: Path) -> None:
     """One CSV per kind of stratum, and the per-element within-element effects."""
     folder.mkdir(parents=True, exist_ok=True)
     for kind, strata in evaluation.strata.groupby("kind", sort=False):

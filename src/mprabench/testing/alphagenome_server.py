@@ -519,6 +519,8 @@ class LocalAlphaGenomeServer:
         self._expected_api_key = expected_api_key
         self._latency_s = 0.0
         self._fail_remaining = 0
+        self._metadata_fail_remaining = 0
+        self._metadata_fail_code = grpc.StatusCode.UNAVAILABLE
         self._fail_code = grpc.StatusCode.UNAVAILABLE
         self._fail_message = ""
         self._hang_remaining = 0
@@ -655,11 +657,17 @@ class LocalAlphaGenomeServer:
         needles = tuple(s.upper() for s in substrings)
         self.reject_sequences(lambda sequence: any(needle in sequence for needle in needles))
 
+    def fail_metadata_next(self, n: int, code: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE) -> None:
+        """Fail the next `n` GetMetadata calls with `code`."""
+        with self._lock:
+            self._metadata_fail_remaining, self._metadata_fail_code = n, code
+
     def clear_faults(self) -> None:
         """Remove every fault and the latency (the API-key check is left as is)."""
         with self._lock:
             self._latency_s = 0.0
             self._fail_remaining = 0
+            self._metadata_fail_remaining = 0
             self._hang_remaining = 0
             self._failure_rate = 0.0
             self._reject = None
@@ -899,7 +907,11 @@ class LocalAlphaGenomeServer:
     ) -> Iterator[dna_model_service_pb2.MetadataResponse]:
         with self._lock:
             self._metadata_calls += 1
+            failing = self._metadata_fail_remaining > 0
+            self._metadata_fail_remaining -= failing
         self._check_api_key(context)
+        if failing:
+            context.abort(self._metadata_fail_code, f"injected failure: {self._metadata_fail_code.name}")
         organism_tracks = self._catalogue.get(request.organism)
         if organism_tracks is None:
             context.abort(
