@@ -134,3 +134,19 @@ def test_local_source_missing_file_says_where_it_looked(tiny_library, tmp_path):
     with pytest.raises(DownloadError, match=r"not found in local source .*empty \(looked for"):
         (tmp_path / "empty").mkdir()
         fetch_counts_files(dataset(tiny_library, str(tmp_path / "empty")), tmp_path / "raw")
+
+
+def test_a_design_given_as_a_url_is_fetched_into_the_raw_folder(tiny_library, tmp_path):
+    from mprabench.design import fetch_design, local_design_path, read_design
+
+    with LocalHttpServer() as server:
+        server.add_file("/designs/library.tsv", b"name\tsequence\noligo_a\tACGT\n")
+        server.fail("/designs/library.tsv", statuses=[503])
+        config = dataset(tiny_library, str(tiny_library.counts_dir))
+        config.design = f"{server.url}/designs/library.tsv"
+        fetched = fetch_design(config, tmp_path / "raw", progress=False)
+        assert server.requests["/designs/library.tsv"] == 2
+    assert fetched == local_design_path(config.design, tmp_path / "raw") == tmp_path / "raw" / "design" / "library.tsv"
+    assert read_design(fetched) == {"oligo_a": "ACGT"}
+    config.design = str(fetched)
+    assert fetch_design(config, tmp_path / "raw2") is None, "a local design is read where it is"
