@@ -72,3 +72,9 @@ def test_library_concatenates_pools(tiny_library):
     library = read_library(tiny_library.counts_dir, specs)
     assert library["pool"].value_counts().to_dict() == {"Pool6": 10, "Pool7": 38}
     assert library["element_id"].nunique() == 4
+
+
+def test_an_optional_sequence_column_is_kept(tmp_path):
+    path = tmp_path / "pool7.txt"
+    path.write_text("\n".join([HEADER + "\tsequence", f"{WT}\t1\t2\t3\tacgtn"]))
+    assert read_counts_file(path, SPEC)["sequence"].tolist() == ["ACGTN"]

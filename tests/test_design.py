@@ -173,3 +173,20 @@ def test_an_oligo_longer_than_the_window_is_an_error_naming_it(tmp_path):
     design[name] = design[name] + "A" * 3_000
     with pytest.raises(InputDataError, match=re.escape(f"design oligo {name!r}") + ".*raise experiment.window"):
         build(oligos, design)
+
+
+def test_a_sequence_column_in_the_fetched_counts_is_the_design_when_none_is_configured(tmp_path):
+    from types import SimpleNamespace
+
+    from mprabench.errors import ConfigError
+    from mprabench.experiments import library_design
+
+    oligos, design = library(tmp_path)
+    params = SimpleNamespace(dataset=SimpleNamespace(design=None), experiment=SimpleNamespace(name="v3"))
+    with pytest.raises(ConfigError, match="no `sequence` column: set dataset.design"):
+        library_design(oligos, params, tmp_path)
+    oligos["sequence"] = oligos["row_id"].map(design)
+    oligos.loc[0, "sequence"] = ""  # an oligo the file gives no sequence for
+    from_counts = library_design(oligos, params, tmp_path)
+    assert from_counts == {n: s for n, s in design.items() if n != oligos.loc[0, "row_id"]}
+    assert build(oligos, from_counts).excluded["missing_design_sequence"] == 1

@@ -12,6 +12,7 @@ from mprabench.errors import InputDataError
 from mprabench.names import parse_oligo_names
 
 COUNT_COLUMNS = {"name": "name", "tags": "tags", "counts.rna": "rna", "counts.plasmid": "plasmid"}
+SEQUENCE_COLUMN = "sequence"  # optional: a counts file that also lists each oligo's designed sequence
 _HEADER_LINES = 1
 
 
@@ -26,6 +27,8 @@ def read_counts_file(path: Path, spec: CountsFile) -> pd.DataFrame:
         oligos[column] = parsed[column]
     for column in ("tags", "rna", "plasmid"):
         oligos[column] = table[column].to_numpy(dtype=np.int64)
+    if SEQUENCE_COLUMN in table:
+        oligos[SEQUENCE_COLUMN] = table[SEQUENCE_COLUMN].str.upper().to_numpy()
     return oligos
 
 
@@ -41,9 +44,10 @@ def _read_table(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise InputDataError(f"{path}: counts file not found. Run the fetch stage first (`dvc repro fetch`).")
     table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    if list(table.columns) != list(COUNT_COLUMNS):
+    if list(table.columns) not in (list(COUNT_COLUMNS), [*COUNT_COLUMNS, SEQUENCE_COLUMN]):
         raise InputDataError(
-            f"{path}, line 1: header {list(table.columns)} is not the GSE84888 layout {list(COUNT_COLUMNS)}"
+            f"{path}, line 1: header {list(table.columns)} is not the GSE84888 layout {list(COUNT_COLUMNS)} "
+            f"(optionally followed by `{SEQUENCE_COLUMN}`)"
         )
     return table.rename(columns=COUNT_COLUMNS)
 

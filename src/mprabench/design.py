@@ -44,16 +44,30 @@ def fetch_design(dataset: DatasetConfig, raw_dir: Path, progress: bool = True) -
     return destination
 
 
+def design_from_counts(oligos: pd.DataFrame) -> dict[str, str]:
+    """name -> sequence from a `sequence` column that fetched counts files may carry (empty: none)."""
+    if "sequence" not in oligos:
+        return {}
+    given = oligos[oligos["sequence"].fillna("") != ""]
+    records = dict(zip(given["row_id"], given["sequence"], strict=True))
+    _require_bases(records, "the counts files' sequence column")
+    return records
+
+
 def read_design(path: Path) -> dict[str, str]:
     """name -> upper-case designed sequence; a bad record is an error naming file and record."""
     if not path.is_file():
         raise InputDataError(f"dataset.design = {path}: no such file")
     records = read_fasta(path) if path.suffix.lower() in FASTA_SUFFIXES else _read_table(path)
+    _require_bases(records, str(path))
+    return records
+
+
+def _require_bases(records: dict[str, str], source: str) -> None:
     for name, sequence in records.items():
         bad = invalid_bases(sequence)
         if bad or not sequence:
-            raise InputDataError(f"{path}: record {name!r}: sequence is empty or has characters {sorted(bad)}")
-    return records
+            raise InputDataError(f"{source}: record {name!r}: sequence is empty or has characters {sorted(bad)}")
 
 
 def _read_table(path: Path) -> dict[str, str]:

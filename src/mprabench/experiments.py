@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from mprabench.config import InputMode, Params
-from mprabench.design import local_design_path, read_design
+from mprabench.design import design_from_counts, local_design_path, read_design
 from mprabench.errors import ConfigError
 from mprabench.genome import read_windows
 from mprabench.sequences import (
@@ -34,18 +34,27 @@ def build_experiment_inputs(oligos: pd.DataFrame, params: Params, genome_cache: 
 
 
 def _designed_inputs(oligos: pd.DataFrame, params: Params, genome_cache: Path, raw_dir: Path) -> BuiltInputs:
-    if not params.dataset.design:
-        raise ConfigError(
-            f"experiment {params.experiment.name} builds inputs from the library design: set dataset.design "
-            "to its FASTA/TSV/CSV (a path or URL), e.g. `dvc exp run -S dataset.design=path/to/design.tsv`"
-        )
-    design = read_design(local_design_path(params.dataset.design, raw_dir))
+    design = library_design(oligos, params, raw_dir)
     lengths = oligos["row_id"].map(design).str.len().fillna(0)
     margins = lengths.groupby(oligos["element_id"]).max()
     sites = [s for s in element_sites(oligos) if margins[s.element_id] > 0]
     windows = {s.element_id: designed_window(s, params.experiment.window, int(margins[s.element_id])) for s in sites}
     references = read_windows(windows.values(), params.genome, genome_cache)
     return build_designed_inputs(oligos, design, params.experiment.window, windows, references)
+
+
+def library_design(oligos: pd.DataFrame, params: Params, raw_dir: Path) -> dict[str, str]:
+    """The design file when dataset.design is set, else a `sequence` column of the fetched counts files."""
+    if params.dataset.design:
+        return read_design(local_design_path(params.dataset.design, raw_dir))
+    design = design_from_counts(oligos)
+    if not design:
+        raise ConfigError(
+            f"experiment {params.experiment.name} builds inputs from the library design, and the fetched counts "
+            "files have no `sequence` column: set dataset.design to its FASTA/TSV/CSV (a path or URL), e.g. "
+            "`dvc exp run -S dataset.design=path/to/design.tsv`"
+        )
+    return design
 
 
 def qc_metrics(
