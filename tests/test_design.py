@@ -163,7 +163,7 @@ def test_bad_design_records_are_errors(tmp_path):
 
 def test_design_location_for_urls_and_paths(tmp_path):
     assert local_design_path("https://x.org/a/lib.tsv.gz", tmp_path) == tmp_path / "design" / "lib.tsv.gz"
-    assert local_design_path("file:///data/lib.tsv", tmp_path).as_posix() == "/data/lib.tsv"
+    assert local_design_path("file:///data/my%20lib.tsv", tmp_path).as_posix() == "/data/my lib.tsv"
     assert local_design_path("lib.fa", tmp_path).as_posix() == "lib.fa"
 
 

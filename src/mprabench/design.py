@@ -13,13 +13,10 @@ from mprabench.errors import InputDataError
 from mprabench.fasta import read_fasta
 from mprabench.files import atomic_path
 from mprabench.sources.http import HttpClient
+from mprabench.sources.locations import is_remote, local_path
 
 FASTA_SUFFIXES = (".fa", ".fasta", ".fna")
 DESIGN_FOLDER = "design"  # inside the raw data folder, for a design fetched from a URL
-
-
-def is_url(location: str) -> bool:
-    return urlparse(location).scheme in ("http", "https")
 
 
 def design_file_name(location: str) -> str:
@@ -28,15 +25,14 @@ def design_file_name(location: str) -> str:
 
 def local_design_path(location: str, raw_dir: Path) -> Path:
     """Where prepare reads the design: the fetched copy for a URL, else the given path."""
-    if is_url(location):
+    if is_remote(location):
         return raw_dir / DESIGN_FOLDER / design_file_name(location)
-    parsed = urlparse(location)
-    return Path(parsed.path) if parsed.scheme == "file" else Path(location)
+    return local_path(location)
 
 
 def fetch_design(dataset: DatasetConfig, raw_dir: Path, progress: bool = True) -> Path | None:
     """Download a design given as an http(s) URL into the raw folder; local designs stay where they are."""
-    if not dataset.design or not is_url(dataset.design):
+    if not dataset.design or not is_remote(dataset.design):
         return None
     destination = local_design_path(dataset.design, raw_dir)
     with atomic_path(destination) as temporary:

@@ -5,24 +5,14 @@ from __future__ import annotations
 import gzip
 import shutil
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 from mprabench.config import CountsFile, DatasetConfig
 from mprabench.errors import DownloadError
 from mprabench.files import atomic_path, scratch_path, sha256_file
 from mprabench.sources.http import HttpClient
+from mprabench.sources.locations import is_remote, local_path
 
 GZIP_MAGIC = b"\x1f\x8b"
-
-
-def is_remote(source: str) -> bool:
-    return urlparse(source).scheme in ("http", "https")
-
-
-def local_directory(source: str) -> Path:
-    """A `file://` URL or a plain path, as a directory."""
-    parsed = urlparse(source)
-    return Path(unquote(parsed.path)) if parsed.scheme == "file" else Path(source)
 
 
 def fetch_counts_files(dataset: DatasetConfig, out_dir: Path, progress: bool = True) -> list[Path]:
@@ -53,7 +43,7 @@ def _obtain(spec: CountsFile, dataset: DatasetConfig, destination: Path, client:
 
 
 def _find_local(spec: CountsFile, dataset: DatasetConfig) -> Path:
-    directory = local_directory(dataset.source)
+    directory = local_path(dataset.source)
     candidates = [directory / spec.name]
     if dataset.remote_suffix:
         candidates.append(directory / f"{spec.name}{dataset.remote_suffix}")
