@@ -19,8 +19,9 @@ def test_put_load_compact_round_trip(tmp_path):
     store.put("a" * 64, {"f": 1.0, "g": 2.0})
     store.put("b" * 64, {"f": 3.0, "g": 4.0})
     assert store.load().loc["b" * 64, "g"] == 4.0
-    store.compact()
+    compacted = store.compact()
     assert not list(store.records.glob("*.json"))
+    assert compacted.to_dict(orient="index") == {"a" * 64: {"f": 1.0, "g": 2.0}, "b" * 64: {"f": 3.0, "g": 4.0}}
     reloaded = PredictionStore(tmp_path, FP).load()
     assert reloaded.to_dict(orient="index") == {"a" * 64: {"f": 1.0, "g": 2.0}, "b" * 64: {"f": 3.0, "g": 4.0}}
     assert (store.directory / "fingerprint.json").exists()

@@ -71,10 +71,10 @@ def predict_with_store(predictor: Predictor, inputs: Mapping[str, str], store_ro
     if missing:
         predictor.prepare()
         report = predictor.predict(missing, store)
-        if predictor.provenance():
-            write_json_atomic(store.directory / "provenance.json", predictor.provenance())
-    store.compact()
-    complete = store.load()
+        provenance = predictor.provenance()
+        if provenance:
+            write_json_atomic(store.directory / "provenance.json", provenance)
+    complete = store.compact()
     available = [sha for sha in sorted(inputs) if sha in complete.index]
     features = complete.loc[available]
     features.index.name = KEY_COLUMN

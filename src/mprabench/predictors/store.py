@@ -69,13 +69,18 @@ class PredictionStore:
         new.index.name = KEY_COLUMN
         self._write_table(pd.concat([self.load(), new]))
 
-    def compact(self) -> None:
-        """Fold records into the table, then delete them (a kill in between only duplicates rows)."""
+    def compact(self) -> pd.DataFrame:
+        """Fold records into the table, then delete them (a kill in between only duplicates rows).
+
+        Returns every stored prediction, as `load` would.
+        """
         record_files = list(self.records.glob("*.json")) if self.records.is_dir() else []
+        complete = self.load()
         if record_files:
-            self._write_table(self.load())
+            self._write_table(complete)
             for path in record_files:
                 path.unlink()
+        return complete
 
     def _register(self) -> None:
         description = self.directory / "fingerprint.json"
