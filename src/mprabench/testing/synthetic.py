@@ -16,6 +16,7 @@ import numpy as np
 
 from mprabench.dna import reverse_complement
 from mprabench.fasta import write_fasta
+from mprabench.files import sha256_file
 
 _BASES = np.frombuffer(b"ACGT", dtype=np.uint8)
 _BLOCK = 4096
@@ -175,7 +176,7 @@ def gse84888_shaped_library(directory: Path, scale: int = 1, seed: int = 0, spac
     for pool, grammar in (("Pool6", "site_replacement"), ("Pool7", "pair_spacing")):
         path = directory / f"SHAPED_{pool}_MPRA.txt"
         write_counts_file(path, names[pool], rng)
-        files.append({"name": path.name, "pool": pool, "design_grammar": grammar, "sha256": _sha256(path)})
+        files.append({"name": path.name, "pool": pool, "design_grammar": grammar, "sha256": sha256_file(path)})
     return ShapedLibrary(genome, elements, files)
 
 
@@ -187,9 +188,3 @@ def _pool6_names(element: SyntheticElement, size: int) -> list[str]:
 def _pool7_names(element: SyntheticElement, size: int) -> list[str]:
     pairs = [(_LABELS[i % 12], f"{_LABELS[i // 12 % 12]}{i // 144}") for i in range((size - 1) // 9)]
     return pair_spacing_names(element, pairs)
-
-
-def _sha256(path: Path) -> str:
-    from mprabench.files import sha256_file
-
-    return sha256_file(path)
