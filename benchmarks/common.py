@@ -21,10 +21,11 @@ class Measurement:
     wall_s: float
     peak_rss_mb: float
     output: str
+    cpu_s: float  # user + system time of the child
 
 
 def measure(command: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> Measurement:
-    """Wall time and peak resident memory of one child process (its own rusage, via wait4)."""
+    """Wall time, CPU time and peak resident memory of one child process (its own rusage, via wait4)."""
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output = process.stdout.read() if process.stdout else ""
@@ -32,7 +33,7 @@ def measure(command: list[str], cwd: Path | None = None, env: dict[str, str] | N
     wall = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{output}")
-    return Measurement(wall, usage.ru_maxrss / 1024, output)
+    return Measurement(wall, usage.ru_maxrss / 1024, output, usage.ru_utime + usage.ru_stime)
 
 
 def stage(name: str, *args: str) -> list[str]:
