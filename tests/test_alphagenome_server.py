@@ -14,15 +14,18 @@ from collections.abc import Iterator
 import grpc
 import ml_dtypes
 import numpy as np
+import pandas as pd
 import pytest
-from alphagenome.data import ontology
+from alphagenome.data import ontology, track_data
 from alphagenome.models import dna_client
+from alphagenome.models.v1 import track_data_utils
 from alphagenome.protos.v1 import dna_model_service_pb2, dna_model_service_pb2_grpc
 
 from mprabench.testing.alphagenome_server import (
     DEFAULT_SCORED_MOTIFS,
     LocalAlphaGenomeServer,
     default_catalogue,
+    expected_track_matrix,
     sequence_key,
     track_indices,
     track_values,
@@ -265,6 +268,33 @@ def test_output_without_matching_tracks_is_sent_with_zero_columns(client):
     assert list(output.cage.metadata.columns) == ["name", "strand"] and output.cage.metadata.empty
     assert output.atac is not None and output.atac.values.shape == (L16, 0)
     assert output.dnase.values.shape == (L16, 1)
+
+
+@pytest.mark.parametrize(
+    "curies", [None, [K562], ["EFO:0001084"]], ids=["all", "k562", "none-match"]
+)
+def test_responses_are_the_sdk_serialisation_of_the_expected_tracks(server, channel, curies):
+    """Every message equals track_data_utils.to_protos of the documented values and metadata."""
+    sequence = random_sequence(11, motif_at=(5000,))
+    request = raw_request(sequence, outputs=(OT.CAGE, OT.DNASE))
+    request.ontology_terms.extend(ontology.from_curie(c).to_proto() for c in curies or [])
+    for attempt in range(2):  # the answer must not change once the selection is prepared
+        responses = iter(raw_call(channel, request))
+        for output in ("CAGE", "DNASE"):
+            frame = pd.DataFrame(default_catalogue()["ORGANISM_HOMO_SAPIENS"][output])
+            if curies is not None:
+                frame = frame[frame["ontology_curie"].isin(curies)].reset_index(drop=True)
+            if frame.empty:
+                frame = pd.DataFrame(columns=["name", "strand"])
+            values = expected_track_matrix(sequence, output, frame)
+            proto, chunks = track_data_utils.to_protos(
+                track_data.TrackData(values, frame), bytes_per_chunk=256 * 1024
+            )
+            header = next(responses)
+            assert header.output.output_type == OT[output].to_proto(), attempt
+            assert header.output.track_data == proto, (output, attempt)
+            assert [next(responses).tensor_chunk for _ in chunks] == list(chunks), (output, attempt)
+        assert next(responses, None) is None
 
 
 def test_values_are_chunked_and_reassembled(server, channel):

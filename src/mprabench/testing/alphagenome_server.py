@@ -22,7 +22,8 @@ Wire behaviour of ``PredictSequence``
 * For each requested output (in request order, de-duplicated) it sends
   ``PredictSequenceResponse(output=Output(output_type, track_data))`` followed
   by ``track_data.values.chunk_count`` ``PredictSequenceResponse(tensor_chunk)``
-  messages, packed by the SDK's own ``track_data_utils.to_protos``. An output
+  messages: exactly what the SDK's own ``track_data_utils.to_protos`` packs (the
+  track selection and its metadata proto are built once and reused). An output
   with no matching tracks is still sent, with values of shape ``(L, 0)``.
 * Values are float32 on the wire by default (``wire_dtype`` can switch to
   bfloat16/float16, which the SDK client up-casts to float32).
@@ -105,7 +106,8 @@ import grpc
 import ml_dtypes
 import numpy as np
 import pandas as pd
-from alphagenome.data import ontology, track_data
+from alphagenome import tensor_utils
+from alphagenome.data import ontology
 from alphagenome.models.v1 import dna_client, track_data_utils
 from alphagenome.protos import tensor_pb2
 from alphagenome.protos.v1 import dna_model_pb2, dna_model_service_pb2, dna_model_service_pb2_grpc
@@ -283,14 +285,26 @@ def _scaled_matrix(
     output_type: dna_client.OutputType | int | str,
     metadata: pd.DataFrame,
 ) -> np.ndarray:
-    """Stack float32(signal * scale) columns for each metadata row."""
+    """float32(signal * scale) with one column per metadata row."""
+    return _apply_scales(signal_values, _track_scales(output_type, metadata))
+
+
+def _track_scales(
+    output_type: dna_client.OutputType | int | str, metadata: pd.DataFrame
+) -> np.ndarray:
+    """The float64 scale of each metadata row's track."""
     curies = _curies(metadata)
     indices = _running_count(curies)
-    matrix = np.empty((len(signal_values), len(metadata)), dtype=np.float32)
-    for column, (curie, index) in enumerate(zip(curies, indices, strict=True)):
-        scale = track_scale(output_type, int(index), curie)
-        matrix[:, column] = (signal_values * scale).astype(np.float32)
-    return matrix
+    scales = [
+        track_scale(output_type, int(index), curie)
+        for curie, index in zip(curies, indices, strict=True)
+    ]
+    return np.array(scales, dtype=np.float64)
+
+
+def _apply_scales(signal_values: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    """(L, n_tracks) float32: each column is float32(signal * scale) computed in float64."""
+    return (signal_values[:, np.newaxis] * scales[np.newaxis, :]).astype(np.float32)
 
 
 # ----------------------------------------------------------------------- catalogue
@@ -374,10 +388,41 @@ def _tracks_frame(tracks: Sequence[Mapping[str, Any]], where: str) -> pd.DataFra
 
 
 @dataclasses.dataclass(frozen=True)
+class _PreparedTracks:
+    """What every response for one (organism, output, curies) shares, built once.
+
+    Selecting tracks and converting their metadata to a proto is pandas work that costs
+    more CPU than computing the values; doing it per request made this stand-in server
+    compete with the client under test for the machine's cores.
+    """
+
+    metadata: Sequence[dna_model_pb2.TrackMetadata]
+    scales: np.ndarray
+
+
+def _prepare_tracks(metadata: pd.DataFrame, output: str) -> _PreparedTracks:
+    return _PreparedTracks(
+        metadata=track_data_utils.metadata_to_proto(metadata).metadata,
+        scales=_track_scales(output, metadata),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
 class _OrganismTracks:
     """Per-output-type metadata frames of one organism, keyed by output name."""
 
     frames: Mapping[str, pd.DataFrame]
+    _prepared: dict[tuple[str, frozenset[str] | None], _PreparedTracks] = dataclasses.field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def prepared(self, output: str, curies: frozenset[str] | None) -> _PreparedTracks:
+        """`select(output, curies)` as a metadata proto and track scales, cached."""
+        key = (output, curies)
+        if key not in self._prepared:
+            # Two handler threads may both build it; they build the same value.
+            self._prepared[key] = _prepare_tracks(self.select(output, curies), output)
+        return self._prepared[key]
 
     def select(self, output: str, curies: frozenset[str] | None) -> pd.DataFrame:
         """Tracks of one output restricted to `curies` (None = all); empty frame if none."""
@@ -887,13 +932,14 @@ class LocalAlphaGenomeServer:
     ) -> Iterator[dna_model_service_pb2.PredictSequenceResponse]:
         """Output message then its tensor chunks, for each requested output."""
         for output in outputs:
-            metadata = organism_tracks.select(output, curies)
-            values = _scaled_matrix(signal_values, output, metadata).astype(self._wire_dtype)
-            proto, chunks = track_data_utils.to_protos(
-                track_data.TrackData(values, metadata, resolution=1),
-                bytes_per_chunk=self._bytes_per_chunk,
-                compression_type=self._compression,
+            tracks = organism_tracks.prepared(output, curies)
+            values = _apply_scales(signal_values, tracks.scales).astype(self._wire_dtype)
+            # The same messages as track_data_utils.to_protos(TrackData(values, metadata)),
+            # with the metadata proto built once per selection instead of per request.
+            tensor, chunks = tensor_utils.pack_tensor(
+                values, bytes_per_chunk=self._bytes_per_chunk, compression_type=self._compression
             )
+            proto = dna_model_pb2.TrackData(values=tensor, metadata=tracks.metadata, resolution=1)
             yield dna_model_service_pb2.PredictSequenceResponse(
                 output=dna_model_pb2.Output(
                     output_type=dna_client.OutputType[output].to_proto(), track_data=proto
