@@ -9,7 +9,10 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _CHUNK = 1 << 20
 
@@ -47,6 +50,11 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 def write_json_atomic(path: Path, data: Any) -> None:
     write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False, allow_nan=False) + "\n")
+
+
+def write_parquet_atomic(path: Path, frame: pd.DataFrame, *, index: bool = False) -> None:
+    with atomic_path(path) as temporary:
+        frame.to_parquet(temporary, index=index)
 
 
 def sha256_file(path: Path) -> str:

@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from mprabench.errors import BenchmarkError
-from mprabench.files import atomic_path, write_json_atomic
+from mprabench.files import write_json_atomic, write_parquet_atomic
 
 KEY_COLUMN = "input_sha256"
 _KEY_LENGTH = 16
@@ -110,8 +110,7 @@ class PredictionStore:
     def _write_table(self, table: pd.DataFrame) -> None:
         table = table[~table.index.duplicated(keep="last")].sort_index()
         table.index.name = KEY_COLUMN
-        with atomic_path(self.table_path) as temporary:
-            table.to_parquet(temporary)
+        write_parquet_atomic(self.table_path, table, index=True)
 
     def _require_complete(self, table: pd.DataFrame) -> None:
         incomplete = table.index[table.isna().any(axis=1)]

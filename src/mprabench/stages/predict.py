@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from mprabench.config import load_params
-from mprabench.files import atomic_path, write_json_atomic
+from mprabench.files import write_json_atomic, write_parquet_atomic
 from mprabench.predictors.registry import build_predictor
 from mprabench.predictors.runner import PredictionsFailed, predict_with_store, read_model_inputs
 from mprabench.stages._cli import run, stage_parser
@@ -33,8 +33,7 @@ def main(argv: list[str] | None = None) -> None:
         rows = pd.read_parquet(args.rows, columns=["row_id", "input_sha256"])
         by_input = rows.groupby("input_sha256")["row_id"].agg(list).to_dict()
         raise PredictionsFailed(result.report.failures, by_input, total=len(inputs))
-    with atomic_path(args.features) as temporary:
-        result.features.reset_index().to_parquet(temporary, index=False)
+    write_parquet_atomic(args.features, result.features.reset_index())
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from mprabench.activity import add_activity
 from mprabench.config import load_params
 from mprabench.counts import read_library
 from mprabench.fasta import write_fasta
-from mprabench.files import atomic_path, write_json_atomic
+from mprabench.files import write_json_atomic, write_parquet_atomic
 from mprabench.genome import ensure_cache_file
 from mprabench.experiments import build_experiment_inputs, qc_metrics
 from mprabench.stages._cli import run, stage_parser
@@ -29,8 +29,7 @@ def main(argv: list[str] | None = None) -> None:
     ensure_cache_file(args.genome_cache)
     built = build_experiment_inputs(oligos, params, args.genome_cache, args.raw)
 
-    with atomic_path(args.rows) as temporary:
-        built.rows.to_parquet(temporary, index=False)
+    write_parquet_atomic(args.rows, built.rows)
     write_fasta(args.inputs, built.inputs)
     write_json_atomic(args.qc, qc_metrics(library, oligos, excluded, built))
 
