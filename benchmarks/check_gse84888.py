@@ -65,14 +65,16 @@ def main() -> None:
                          qc["distinct_inputs"], f"{qc['motif_matches_reference']}/{qc['motif_checked']}",
                          json.dumps(qc["excluded"]), f"{qc['pool_offset_log2']:.3f}"])
             pools += [[label, pool, p["rows"], f"{p['mean_log2_ratio']:.3f}", f"{p['median_log2_ratio']:.3f}",
-                       f"{p['subtracted']:.3f}"] for pool, p in details["pools"].items()]
+                       f"{p['subtracted']:.3f}", f"{p['log2_total_rna_over_plasmid']:.3f}"]
+                      for pool, p in details["pools"].items()]
             if label == "v1":
                 elements = pd.read_parquet(out / "rows.parquet")
                 flagged = dropout
     report(f"prepare on the real GSE84888 counts in {args.counts}",
            ["run", "rows in", "rows used", "benchmark rows", "elements", "distinct inputs", "motif matches", "excluded",
             "pool offset log2"], rows)
-    report("per-pool log2 ratio over the rows used", ["run", "pool", "rows", "mean", "median", "subtracted"], pools)
+    report("per-pool log2 ratio over the rows used", ["run", "pool", "rows", "mean", "median", "subtracted",
+                                                         "log2 total rna/plasmid"], pools)
     report(f"zero-RNA dropouts (rule: rna == 0, plasmid >= {flagged['min_plasmid']}, tags >= {flagged['min_tags']})",
            ["candidates", "flagged", "by pool", "by element", "median tags", "median plasmid"],
            [[flagged["candidates"], flagged["flagged"], json.dumps(flagged["candidates_by_pool"]),

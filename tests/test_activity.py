@@ -179,6 +179,9 @@ def test_pool_offset_is_stated_and_normalising_removes_it(centre):
     np.testing.assert_allclose(normalised.oligos["log2_ratio"], log2 - shift)
     np.testing.assert_allclose(normalised.oligos["activity"], frame["rna"] / (frame["plasmid"] + 1) / 2**shift)
     assert normalised.details["pools"]["P2"]["subtracted"] == pytest.approx(centres["P2"])
+    p2 = frame[frame["pool"] == "P2"]
+    assert plain.details["pools"]["P2"]["log2_total_rna_over_plasmid"] == pytest.approx(
+        np.log2(p2["rna"].sum() / p2["plasmid"].sum()))
     assert plain.details["pools"]["P2"]["subtracted"] == 0.0
 
 
@@ -190,3 +193,13 @@ def test_filters_come_before_the_dropout_rule_under_cpm():
     assert prepared.excluded["tags_below_min"] == 2
     assert prepared.excluded["zero_rna_dropout"] == 2
     assert len(prepared.oligos) == len(frame) - 2
+
+
+def test_pool_centre_and_dropout_keys_are_validated_when_loaded(tmp_path):
+    from mprabench.config import load_params
+    from tests.conftest import write_params
+
+    with pytest.raises(ConfigError, match="dataset.activity.pool_centre"):
+        load_params(write_params(tmp_path / "p.yaml", ["dataset.activity.pool_centre=mode"]))
+    with pytest.raises(ConfigError, match="dataset.activity.zero_rna_dropout.exclude"):
+        load_params(write_params(tmp_path / "q.yaml", ["dataset.activity.zero_rna_dropout.exclude=maybe"]))

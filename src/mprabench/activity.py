@@ -90,6 +90,14 @@ def pool_log2_summary(oligos: pd.DataFrame, used: pd.Series) -> pd.DataFrame:
     return summary
 
 
+def library_depth_ratio(library: pd.DataFrame) -> pd.Series:
+    """Per pool, log2(total RNA reads / total plasmid reads) over every row: the sequencing-depth part
+    of the offset, which CPM removes."""
+    totals = library.groupby("pool")[["rna", "plasmid"]].sum().astype(float)
+    with np.errstate(divide="ignore"):
+        return np.log2(totals["rna"] / totals["plasmid"])
+
+
 def pool_offset(centres: pd.Series) -> float:
     """Largest minus smallest pool centre; 0 with fewer than two measured pools."""
     measured = centres.dropna()
@@ -122,7 +130,8 @@ def prepare_activity(library: pd.DataFrame, config: ActivityConfig) -> PreparedA
     pools = pool_log2_summary(oligos, ~flagged)
     centres = pools[f"{config.pool_centre.value}_log2_ratio"]
     offset = pool_offset(centres)
-    subtracted = centres if config.normalise_within_pool else centres * 0.0
+    depth = library_depth_ratio(library)
+    subtracted = centres if config.normalise_within_pool else pd.Series(0.0, index=centres.index)
     if config.normalise_within_pool:
         oligos = normalise_within_pools(oligos, centres)
     details = {
@@ -134,7 +143,8 @@ def prepare_activity(library: pd.DataFrame, config: ActivityConfig) -> PreparedA
         "pool_offset_log2": offset,
         "pools": {str(pool): {"rows": int(row.rows), "mean_log2_ratio": _number(row.mean_log2_ratio),
                               "median_log2_ratio": _number(row.median_log2_ratio),
-                              "subtracted": _number(subtracted[pool])}
+                              "subtracted": _number(subtracted[pool]),
+                              "log2_total_rna_over_plasmid": _number(depth[pool])}
                   for pool, row in pools.iterrows()},
     }
     return PreparedActivity(oligos, excluded | {DROPOUT_REASON: int(flagged.sum())}, offset, details)
