@@ -65,7 +65,8 @@ def shaped_workspace(directory: Path, scale: int, overrides: list[str] | None = 
 def prepare_command(workspace: Workspace) -> list[str]:
     w = workspace
     return stage("prepare", "--params", str(w.params), "--raw", w.path("raw"), "--genome-cache", w.path("cache.fa"),
-                 "--rows", w.path("rows.parquet"), "--inputs", w.path("inputs.fa"), "--qc", w.path("qc.json"))
+                 "--rows", w.path("rows.parquet"), "--inputs", w.path("inputs.fa"), "--qc", w.path("qc.json"),
+                 "--qc-details", w.path("qc_details.json"))
 
 
 def report(title: str, header: list[str], rows: list[list[object]]) -> None:

@@ -94,7 +94,8 @@ def test_v3_recovers_the_planted_within_element_effect_that_v2_cannot_see(plante
         assert "Not estimable: model inputs do not vary" in (repo.root / "metrics/report.md").read_text()
 
         summary, qc = run(repo, server, "v3", f"dataset.design={design_path}")
-        assert (qc["benchmark_rows"], qc["distinct_inputs"], qc["design_records"]) == (n_oligos, n_oligos, n_oligos)
+        design_records = repo.json("metrics/qc_details.json")["design"]["design_records"]
+        assert (qc["benchmark_rows"], qc["distinct_inputs"], design_records) == (n_oligos, n_oligos, n_oligos)
         assert sum(qc["excluded"].values()) == 0
         headline = summary["dnase_center"]
         assert headline["n_unique_inputs"] == n_oligos

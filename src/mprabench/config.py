@@ -32,6 +32,13 @@ class ActivityMethod(str, enum.Enum):
     cpm_log2_ratio = "cpm_log2_ratio"  # depth-normalised per library, with barcode/plasmid filters
 
 
+class PoolCentre(str, enum.Enum):
+    """The per-pool statistic of log2 ratio that states the pool offset and is subtracted to normalise."""
+
+    median = "median"
+    mean = "mean"
+
+
 class DesignGrammar(str, enum.Enum):
     """The `design` part of an oligo name differs between pools (PROTOCOL.md, grammar)."""
 
@@ -60,11 +67,23 @@ class CountsFile:
 
 
 @dataclass
+class ZeroRnaDropoutConfig:
+    """A row with 0 RNA reads but at least min_plasmid plasmid reads and min_tags barcodes is a dropout."""
+
+    exclude: bool = MISSING
+    min_plasmid: int = MISSING
+    min_tags: int = MISSING
+
+
+@dataclass
 class ActivityConfig:
     method: ActivityMethod = ActivityMethod.raw_log2_ratio
     pseudocount: float = 1.0
     min_tags: int = 0
     min_plasmid: int = 0
+    zero_rna_dropout: ZeroRnaDropoutConfig = MISSING
+    normalise_within_pool: bool = MISSING
+    pool_centre: PoolCentre = MISSING
 
 
 @dataclass

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from mprabench.activity import DROPOUT_COLUMN, PreparedActivity
 from mprabench.config import InputMode, Params
 from mprabench.design import design_from_counts, local_design_path, read_design
 from mprabench.errors import ConfigError
@@ -57,18 +58,50 @@ def library_design(oligos: pd.DataFrame, params: Params, raw_dir: Path) -> dict[
     return design
 
 
-def qc_metrics(
-    library: pd.DataFrame, oligos: pd.DataFrame, excluded: dict[str, int], built: BuiltInputs
-) -> dict[str, object]:
-    """metrics/qc.json: what went in, what was excluded and why, what the model will see."""
+def qc_metrics(library: pd.DataFrame, prepared: PreparedActivity, built: BuiltInputs) -> dict[str, object]:
+    """metrics/qc.json, a DVC metric kept small: what went in, what was excluded and why, what the model sees.
+
+    `rows_used` counts the oligo rows whose target enters the headline: flagged dropouts
+    stay among the benchmark rows of per-oligo experiments but are not used.
+    """
+    excluded = dict(prepared.excluded) | built.excluded
     return {
         "rows_in": len(library),
-        "rows_used": len(oligos) - sum(built.excluded.values()),
-        "excluded": dict(excluded) | built.excluded,
+        "rows_used": rows_used(built.rows),
+        "excluded": excluded,
         "benchmark_rows": len(built.rows),
         "elements": int(built.rows["element_id"].nunique()),
         "distinct_inputs": len(built.inputs),
         "motif_checked": built.motif_checked,
         "motif_matches_reference": built.motif_matches,
-        **built.notes,
+        "pool_offset_log2": prepared.pool_offset_log2,
     }
+
+
+def rows_used(rows: pd.DataFrame) -> int:
+    """Oligos behind the headline targets: n_oligos of V1 elements, or the unflagged per-oligo rows."""
+    return int(rows.loc[~rows[DROPOUT_COLUMN].astype(bool), "n_oligos"].sum())
+
+
+def qc_details(prepared: PreparedActivity, built: BuiltInputs) -> dict[str, object]:
+    """metrics/qc_details.json (not a metric): everything else prepare knows, for the report."""
+    mismatch_rows: dict[str, int] = {}
+    for record in built.motif_mismatches:
+        mismatch_rows[str(record["reason"])] = mismatch_rows.get(str(record["reason"]), 0) + int(record["rows"])
+    return {
+        "activity": prepared.details,
+        "motif_mismatches": built.motif_mismatches,
+        "motif_mismatch_rows": mismatch_rows,
+        "elements_without_target": built.elements_without_target,
+        "design": dict(built.notes),
+    }
+
+
+def motif_mismatch_warning(built: BuiltInputs) -> str | None:
+    """One line naming every element whose motif differs from the reference, or None."""
+    if not built.motif_mismatches:
+        return None
+    named = "; ".join(f"{r['element_id']} ({r['rows']:,} rows, {r['reason']}: reference {r['reference_motif']} "
+                      f"vs name {r['name_motif']})" for r in built.motif_mismatches)
+    return (f"the name's motif does not match the reference for {len(built.motif_mismatches)} element(s), "
+            f"{built.motif_checked - built.motif_matches:,} of {built.motif_checked:,} rows: {named}")

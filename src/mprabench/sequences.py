@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from mprabench.activity import DROPOUT_COLUMN
 from mprabench.dna import reverse_complement, sequence_sha256
 from mprabench.errors import InputDataError
 from mprabench.genome import GenomicWindow
@@ -42,6 +43,9 @@ class BuiltInputs:
     motif_matches: int
     excluded: dict[str, int] = field(default_factory=dict)  # rows dropped here, by reason
     notes: dict[str, int] = field(default_factory=dict)  # further QC counts
+    # One record per element whose name's motif differs from the reference (see motif_mismatch_records)
+    motif_mismatches: list[dict[str, object]] = field(default_factory=list)
+    elements_without_target: list[str] = field(default_factory=list)  # V1: every oligo a dropout
 
 
 def element_sites(oligos: pd.DataFrame) -> list[MotifSite]:
@@ -70,8 +74,50 @@ def centred_window(site: MotifSite, width: int) -> GenomicWindow:
 
 def motif_matches_reference(site: MotifSite, window: GenomicWindow, reference: str) -> bool:
     """Does the name's motif equal the reference at [start, end), read on the site's strand?"""
+    return _reference_site(site, window, reference) == site.plus_strand_motif
+
+
+# Why a name's motif differs from the reference: the reference has unknown bases (an N run of
+# the assembly) over the site, or real bases that differ.
+MOTIF_N_RUN = "n_run_in_reference"
+MOTIF_SEQUENCE_MISMATCH = "sequence_mismatch"
+
+
+def motif_mismatch_reason(site: MotifSite, window: GenomicWindow, reference: str) -> str | None:
+    """None when the motif matches the reference, else MOTIF_N_RUN or MOTIF_SEQUENCE_MISMATCH."""
+    found = _reference_site(site, window, reference)
+    if found == site.plus_strand_motif:
+        return None
+    return MOTIF_N_RUN if "N" in found else MOTIF_SEQUENCE_MISMATCH
+
+
+def motif_mismatch_record(site: MotifSite, window: GenomicWindow, reference: str, rows: int) -> dict[str, object]:
+    """What the report shows for one element whose motif does not match: reference read on the site's strand."""
+    found = _reference_site(site, window, reference)
+    oriented = found if site.strand == "+" else reverse_complement(found)
+    return {
+        "element_id": site.element_id, "rows": int(rows), "reason": motif_mismatch_reason(site, window, reference),
+        "site": f"{site.chrom}:{site.start}-{site.end}({site.strand})", "name_motif": site.motif,
+        "reference_motif": oriented, "differing_bases": sum(a != b for a, b in zip(oriented, site.motif)),
+    }
+
+
+def motif_mismatch_records(
+    oligos: pd.DataFrame, windows: dict[str, GenomicWindow], references: dict[GenomicWindow, str]
+) -> list[dict[str, object]]:
+    """One record per element of `oligos` whose motif does not match its reference window."""
+    rows = oligos["element_id"].value_counts()
+    records = []
+    for site in element_sites(oligos):
+        window = windows[site.element_id]
+        if motif_mismatch_reason(site, window, references[window]) is not None:
+            records.append(motif_mismatch_record(site, window, references[window], rows[site.element_id]))
+    return records
+
+
+def _reference_site(site: MotifSite, window: GenomicWindow, reference: str) -> str:
     offset = site.start - window.start
-    return reference[offset : offset + len(site.motif)].upper() == site.plus_strand_motif
+    return reference[offset : offset + len(site.motif)].upper()
 
 
 def oriented_element_input(
@@ -91,21 +137,40 @@ def oriented_element_input(
 
 
 def build_aggregated_inputs(oligos: pd.DataFrame, width: int) -> BuiltInputs:
-    """V1: one row per element, activity = mean log2 ratio of its oligos, motif centred in N."""
-    grouped = oligos.groupby("element_id", sort=False)
-    rows = grouped[ELEMENT_COLUMNS].first().reset_index(drop=True)
+    """V1: one row per element, activity = mean log2 ratio of its oligos, motif centred in N.
+
+    Oligos flagged in a `zero_rna_dropout` column are left out of the element's target,
+    counts, std and n_oligos; `log2_ratio_with_dropouts` / `activity_with_dropouts` are the
+    means over every oligo, and `n_dropouts` counts the ones left out. An element whose
+    every oligo is a dropout has no target: it is dropped and listed in elements_without_target.
+    """
+    dropout = oligos[DROPOUT_COLUMN].astype(bool) if DROPOUT_COLUMN in oligos else pd.Series(False, oligos.index)
+    every = oligos.groupby("element_id", sort=False)
+    used = oligos.loc[~dropout].groupby("element_id", sort=False)
+    rows = every[ELEMENT_COLUMNS].first()
     rows.insert(0, "row_id", rows["element_id"])
     rows["design"] = None
-    rows["tf_labels"] = grouped["tf_labels"].agg(_label_union).to_numpy()
+    rows["tf_labels"] = every["tf_labels"].agg(_label_union)
     rows["is_wild_type"] = False
+    rows[DROPOUT_COLUMN] = False  # the dropouts are already out of this element's target
     for column in ("tags", "rna", "plasmid"):
-        rows[column] = grouped[column].sum().to_numpy()
-    rows["log2_ratio"] = grouped["log2_ratio"].mean().to_numpy()
-    rows["log2_ratio_std"] = grouped["log2_ratio"].std(ddof=1).fillna(0.0).to_numpy()
-    rows["activity"] = grouped["activity"].mean().to_numpy()
-    rows["n_oligos"] = grouped.size().to_numpy()
+        rows[column] = used[column].sum()
+    rows["log2_ratio"] = used["log2_ratio"].mean()
+    rows["log2_ratio_std"] = used["log2_ratio"].std(ddof=1)
+    rows["activity"] = used["activity"].mean()
+    rows["n_oligos"] = used.size()
+    rows["log2_ratio_with_dropouts"] = every["log2_ratio"].mean()
+    rows["activity_with_dropouts"] = every["activity"].mean()
+    rows["n_dropouts"] = dropout.groupby(oligos["element_id"], sort=False).sum()
+    without_target = rows.index[rows["n_oligos"].isna()].tolist()
+    rows = rows.drop(index=without_target).reset_index(drop=True)
+    rows["log2_ratio_std"] = rows["log2_ratio_std"].fillna(0.0)
+    for column in ("tags", "rna", "plasmid", "n_oligos", "n_dropouts"):
+        rows[column] = rows[column].astype("int64")
     sequences = [n_padded_motif(motif, width) for motif in rows["motif"]]
-    return _with_inputs(rows, sequences, motif_checked=0, motif_matches=0)
+    built = _with_inputs(rows, sequences, motif_checked=0, motif_matches=0)
+    built.elements_without_target = [str(e) for e in without_target]
+    return built
 
 
 def build_individual_inputs(
@@ -123,7 +188,9 @@ def build_individual_inputs(
     rows = oligos.copy()
     rows["n_oligos"] = 1
     matched = int(rows["element_id"].map(matches).sum())
-    return _with_inputs(rows, rows["element_id"].map(by_element).tolist(), len(rows), matched)
+    built = _with_inputs(rows, rows["element_id"].map(by_element).tolist(), len(rows), matched)
+    built.motif_mismatches = motif_mismatch_records(oligos, windows, references)
+    return built
 
 
 def _with_inputs(rows: pd.DataFrame, sequences: list[str], motif_checked: int, motif_matches: int) -> BuiltInputs:
@@ -200,6 +267,7 @@ def build_designed_inputs(
     rows["n_oligos"] = 1
     built = _with_inputs(rows, sequences, checked, matched)
     built.excluded = excluded
+    built.motif_mismatches = motif_mismatch_records(rows, windows, references) if len(rows) else []
     built.notes = {"design_records": len(design),
                    "design_without_counts": len(set(design) - set(oligos["row_id"])),
                    "design_elements_reverse_complemented": flipped_elements}

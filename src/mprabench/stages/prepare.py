@@ -1,17 +1,21 @@
-"""prepare: parse names, compute activity, build each row's model input, write QC metrics."""
+"""prepare: parse names, compute activity, build each row's model input, write QC metrics and details."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
-from mprabench.activity import add_activity
+from mprabench.activity import prepare_activity
 from mprabench.config import load_params
 from mprabench.counts import read_library
+from mprabench.experiments import build_experiment_inputs, motif_mismatch_warning, qc_details, qc_metrics
 from mprabench.fasta import write_fasta
 from mprabench.files import write_json_atomic, write_parquet_atomic
 from mprabench.genome import ensure_cache_file
-from mprabench.experiments import build_experiment_inputs, qc_metrics
+from mprabench.sequences import BuiltInputs
 from mprabench.stages._cli import run, stage_parser
+
+log = logging.getLogger("mprabench.prepare")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -20,18 +24,30 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--genome-cache", type=Path, required=True, help="regions FASTA of UCSC windows")
     parser.add_argument("--rows", type=Path, required=True, help="benchmark rows (Parquet)")
     parser.add_argument("--inputs", type=Path, required=True, help="distinct model inputs (FASTA)")
-    parser.add_argument("--qc", type=Path, required=True, help="QC metrics (JSON)")
+    parser.add_argument("--qc", type=Path, required=True, help="QC metrics (JSON, a DVC metric: small)")
+    parser.add_argument("--qc-details", type=Path, required=True, help="everything else prepare knows (JSON)")
     args = parser.parse_args(argv)
     params = load_params(args.params)
 
     library = read_library(args.raw, params.dataset.files)
-    oligos, excluded = add_activity(library, params.dataset.activity)
+    prepared = prepare_activity(library, params.dataset.activity)
     ensure_cache_file(args.genome_cache)
-    built = build_experiment_inputs(oligos, params, args.genome_cache, args.raw)
+    built = build_experiment_inputs(prepared.oligos, params, args.genome_cache, args.raw)
+    _log_warnings(built)
 
     write_parquet_atomic(args.rows, built.rows)
     write_fasta(args.inputs, built.inputs)
-    write_json_atomic(args.qc, qc_metrics(library, oligos, excluded, built))
+    write_json_atomic(args.qc_details, qc_details(prepared, built))
+    write_json_atomic(args.qc, qc_metrics(library, prepared, built))
+
+
+def _log_warnings(built: BuiltInputs) -> None:
+    warning = motif_mismatch_warning(built)
+    if warning:
+        log.warning(warning)
+    if built.elements_without_target:
+        log.warning("every oligo of %s is a zero-RNA dropout: no element target, left out of the rows",
+                    ", ".join(built.elements_without_target))
 
 
 if __name__ == "__main__":
