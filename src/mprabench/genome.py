@@ -20,6 +20,7 @@ from mprabench.config import GenomeConfig
 from mprabench.dna import invalid_bases
 from mprabench.errors import InputDataError
 from mprabench.fasta import read_fasta, write_fasta
+from mprabench.sources.locations import local_path
 from mprabench.sources.ucsc import UcscClient
 
 _REGION_NAME = re.compile(r"^(?P<chrom>[^:\s]+):(?P<start>\d+)-(?P<end>\d+)$")
@@ -50,7 +51,7 @@ def read_windows(
     """Upper-case sequence of every window, validated (chromosome, bounds, bases, N fraction)."""
     windows = list(dict.fromkeys(windows))
     if config.fasta:
-        sequences = _read_local(Path(config.fasta), windows)
+        sequences = _read_local(local_path(config.fasta), windows)
     else:
         sequences = _read_through_cache(windows, config, cache, progress)
     for window, sequence in sequences.items():

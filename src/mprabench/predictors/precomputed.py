@@ -15,6 +15,7 @@ from mprabench.errors import InputDataError
 from mprabench.files import sha256_file
 from mprabench.predictors.base import PredictionReport, Predictor, ResultSink
 from mprabench.predictors.store import KEY_COLUMN
+from mprabench.sources.locations import local_path
 
 _SHOWN = 5
 
@@ -23,7 +24,7 @@ class PrecomputedPredictor(Predictor):
     """CSV or Parquet with a `sequence` or `input_sha256` column and one column per feature."""
 
     def __init__(self, config: PrecomputedConfig):
-        self.path = Path(config.path)
+        self.path = local_path(config.path)
         self.table = _keyed_table(self.path)
         self.features = config.features or _numeric_columns(self.table)
         _require_usable(self.table, self.features, self.path)

@@ -37,12 +37,13 @@ def _obtain(spec: CountsFile, dataset: DatasetConfig, destination: Path, client:
         url = f"{dataset.source.rstrip('/')}/{spec.name}{dataset.remote_suffix}"
         client.download(url, destination, label=spec.name)
         return url
-    origin = _find_local(spec, dataset)
+    origin = find_local_counts_file(spec, dataset)
     shutil.copyfile(origin, destination)
     return str(origin)
 
 
-def _find_local(spec: CountsFile, dataset: DatasetConfig) -> Path:
+def find_local_counts_file(spec: CountsFile, dataset: DatasetConfig) -> Path:
+    """The plain or gzipped copy of one counts file in a local `dataset.source`."""
     directory = local_path(dataset.source)
     candidates = [directory / spec.name]
     if dataset.remote_suffix:

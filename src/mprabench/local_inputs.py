@@ -1,0 +1,63 @@
+"""Fingerprints of the local files that params.yaml names, so DVC reruns the stages that read them.
+
+params.yaml holds these files' paths, not their content: edited in place, DVC would call the
+pipeline up to date. The always-run `local_inputs` stage writes one small JSON per input,
+and each stage that reads an input depends on its JSON. DVC compares dependency hashes, so
+a stage reruns only when a fingerprint it depends on changed.
+
+- counts files and the design file: SHA-256 (they are small);
+- the genome FASTA: size and modification time only. Hashing a 3 GB genome on every run
+  would be slow; prepare reads the windows it needs, and its outputs (the model inputs)
+  change only if those windows did, so nothing downstream of prepare reruns for an edit
+  outside them;
+- the precomputed predictions file: SHA-256.
+
+Remote sources (GEO, UCSC, a design URL) get an empty fingerprint: params pin their
+content (URL, SHA-256, assembly) and checking them would cost requests. A missing local
+file is recorded as missing, so creating it reruns its reader, which reports it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mprabench.config import DatasetConfig, GenomeConfig, Params, PrecomputedConfig
+from mprabench.files import sha256_file
+from mprabench.sources.geo import find_local_counts_file
+from mprabench.sources.locations import is_remote, local_path
+
+Fingerprint = dict[str, Any]
+
+
+def counts_fingerprint(dataset: DatasetConfig) -> Fingerprint:
+    """SHA-256 of each configured counts file in a local `dataset.source` (the plain or gzipped copy fetch reads)."""
+    if is_remote(dataset.source):
+        return {}
+    return {spec.name: sha256_file(find_local_counts_file(spec, dataset)) for spec in dataset.files}
+
+
+def design_fingerprint(dataset: DatasetConfig) -> Fingerprint:
+    if not dataset.design or is_remote(dataset.design):
+        return {}
+    return _content_fingerprint(local_path(dataset.design))
+
+
+def genome_fingerprint(genome: GenomeConfig) -> Fingerprint:
+    if not genome.fasta:
+        return {}
+    path = local_path(genome.fasta)
+    if not path.is_file():
+        return {"missing": True}
+    status = path.stat()
+    return {"size": status.st_size, "mtime_ns": status.st_mtime_ns}
+
+
+def predictions_fingerprint(params: Params) -> Fingerprint:
+    if not isinstance(params.predictor, PrecomputedConfig):
+        return {}
+    return _content_fingerprint(local_path(params.predictor.path))
+
+
+def _content_fingerprint(path: Path) -> Fingerprint:
+    return {"sha256": sha256_file(path)} if path.is_file() else {"missing": True}

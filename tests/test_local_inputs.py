@@ -1,0 +1,63 @@
+"""Local input paths resolve against the repository root; their fingerprints follow content, remote ones are empty."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mprabench.config import load_params
+from mprabench.local_inputs import (
+    counts_fingerprint,
+    design_fingerprint,
+    genome_fingerprint,
+    predictions_fingerprint,
+)
+from mprabench.sources.locations import local_path
+from tests.conftest import write_params
+
+
+def test_relative_paths_resolve_against_dvc_root_not_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path / "repo"))
+    assert local_path("../shared/x") == tmp_path / "repo" / "../shared/x"
+    assert local_path("/abs/x") == Path("/abs/x")
+    assert local_path("file:///abs/my%20x") == Path("/abs/my x")
+    monkeypatch.delenv("DVC_ROOT")
+    assert local_path("x") == tmp_path / "x", "outside DVC: the working directory"
+
+
+def test_remote_routes_fingerprint_nothing(tmp_path):
+    params = load_params(write_params(tmp_path / "params.yaml", ["dataset.design=https://example.invalid/d.tsv"]))
+    assert params.dataset.source.startswith("https://") and params.genome.fasta is None
+    fingerprints = [counts_fingerprint(params.dataset), design_fingerprint(params.dataset),
+                    genome_fingerprint(params.genome), predictions_fingerprint(params)]
+    assert fingerprints == [{}, {}, {}, {}]
+
+
+def test_fingerprints_change_with_content_and_record_missing_files(tmp_path, tiny_library):
+    design, predictions, genome = tmp_path / "design.tsv", tmp_path / "p.csv", tmp_path / "genome.fa"
+    overrides = ["predictor=precomputed", f"predictor.path={predictions}", f"dataset.design={design}",
+                 f"genome.fasta={genome}"]
+    path = write_params(tmp_path / "params.yaml", overrides, dataset=tiny_library.dataset_section()
+                        | {"design": str(design)})
+    params = load_params(path)
+    assert design_fingerprint(params.dataset) == {"missing": True} == predictions_fingerprint(params)
+    assert genome_fingerprint(params.genome) == {"missing": True}
+
+    design.write_text("name\tsequence\na\tACGT\n")
+    predictions.write_text("input_sha256,x\nk,1\n")
+    tiny_library.genome.write_chromosome_fasta(genome)
+    first = [design_fingerprint(params.dataset), predictions_fingerprint(params), genome_fingerprint(params.genome),
+             counts_fingerprint(params.dataset)]
+    assert set(first[3]) == {f["name"] for f in tiny_library.files}
+    assert first[3] == {f["name"]: f["sha256"] for f in tiny_library.files}
+
+    design.write_text("name\tsequence\na\tACGA\n")
+    predictions.write_text("input_sha256,x\nk,-1\n")
+    os.utime(genome, ns=(0, genome.stat().st_mtime_ns + 1))
+    counts = tiny_library.counts_dir / tiny_library.files[0]["name"]
+    counts.write_text(counts.read_text() + "\n")
+    second = [design_fingerprint(params.dataset), predictions_fingerprint(params), genome_fingerprint(params.genome),
+              counts_fingerprint(params.dataset)]
+    assert [a != b for a, b in zip(first, second, strict=True)] == [True, True, True, True]
+    assert second[3][tiny_library.files[1]["name"]] == first[3][tiny_library.files[1]["name"]]
