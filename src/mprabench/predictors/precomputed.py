@@ -25,8 +25,9 @@ class PrecomputedPredictor(Predictor):
     def __init__(self, config: PrecomputedConfig):
         self.path = Path(config.path)
         self.table = _keyed_table(self.path)
-        self.features = config.features or _numeric_columns(self.table)
+        self.features = config.features or _feature_columns(self.table)
         _require_usable(self.table, self.features, self.path)
+        self.table[self.features] = self.table[self.features].astype(float)
 
     def fingerprint(self) -> dict[str, Any]:
         return {"predictor": "precomputed", "file_sha256": sha256_file(self.path), "features": self.features}
@@ -36,8 +37,8 @@ class PrecomputedPredictor(Predictor):
         if absent:
             raise InputDataError(
                 f"{self.path}: {len(absent)} of {len(inputs)} model inputs have no prediction in the file, "
-                f"e.g. {absent[:_SHOWN]}. Predict them too (the inputs are data/prepared/inputs.fa, "
-                "one record per SHA-256) or choose another predictor."
+                f"e.g. {absent[:_SHOWN]}.{_key_case_hint(self.table.index, absent)} Predict them too (the "
+                "inputs are data/prepared/inputs.fa, one record per SHA-256) or choose another predictor."
             )
         chosen = self.table.loc[list(inputs), self.features]
         sink.put_many(chosen.to_dict(orient="index"))
@@ -61,18 +62,47 @@ def _keyed_table(path: Path) -> pd.DataFrame:
     return table
 
 
-def _numeric_columns(table: pd.DataFrame) -> list[str]:
-    return [c for c in table.columns if pd.api.types.is_numeric_dtype(table[c])]
+def _feature_columns(table: pd.DataFrame) -> list[str]:
+    """Every column holding at least one number: a stray text cell in one is an error, not a dropped column."""
+    return [c for c in table.columns if pd.to_numeric(table[c], errors="coerce").notna().any()]
+
+
+def _key_case_hint(keys: pd.Index, absent: list[str]) -> str:
+    lowered = set(keys.astype(str).str.lower())
+    if any(key != key.lower() for key in keys.astype(str)) and any(sha in lowered for sha in absent):
+        return (
+            f" The file's `{KEY_COLUMN}` values are upper case; SHA-256 keys are lower-case hex "
+            "(as `sha256sum` prints them): lower-case that column."
+        )
+    return ""
 
 
 def _require_usable(table: pd.DataFrame, features: list[str], path: Path) -> None:
     unknown = [f for f in features if f not in table]
     if unknown or not features:
-        raise InputDataError(f"{path}: feature columns {unknown or features} not found; it has {list(table.columns)}")
+        raise InputDataError(
+            f"{path}: feature columns {unknown or features} not found; it has {list(table.columns)}. "
+            "Set predictor.features to columns of the file (or null for every numeric column)."
+        )
+    for column in features:
+        _require_numbers(table[column], column, path)
     values = table[features].to_numpy(dtype=float)
     bad_rows = np.flatnonzero(~np.isfinite(values).all(axis=1))
     if len(bad_rows):
         raise InputDataError(
             f"{path}: {len(bad_rows)} rows have missing or non-finite features, "
             f"e.g. line(s) {[int(i) + 2 for i in bad_rows[:_SHOWN]]} (CSV numbering); fix or drop them."
+        )
+
+
+def _require_numbers(values: pd.Series, column: str, path: Path) -> None:
+    """Every present cell of a feature column parses as a number; else name the column, line and cell."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    text = numbers.isna() & values.notna()
+    if text.any():
+        position = int(np.flatnonzero(text.to_numpy())[0])
+        raise InputDataError(
+            f"{path}, line {position + 2} (CSV numbering): feature column `{column}` holds "
+            f"{values.iloc[position]!r}, not a number ({int(text.sum())} such cell(s) in the column). "
+            "Fix the file, or leave the column out with predictor.features."
         )

@@ -27,3 +27,11 @@ def run(main: Callable[[], None]) -> None:
     except BenchmarkError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(1)
+    except OSError as error:  # a file system fault (permissions, full disk) the user can act on
+        where = error.filename or "a file"
+        print(
+            f"error: {where}: {error.strerror or error}. Check the file's folder (permissions, free space) "
+            "and rerun; outputs are replaced only when completely written.",
+            file=sys.stderr,
+        )
+        sys.exit(1)
