@@ -271,7 +271,7 @@ CASES = [
          ("chromosome chr1 is not in g.fa", "UCSC names")),
     Case("genome missing", "prepare", _settings(genome__fasta="absent.fa"), ("genome.fasta = absent.fa", "no such file")),
     # outputs
-    Case("metrics/ not writable", "prepare", _metrics_is_a_file, ("metrics/qc.json", "cannot write", "no output")),
+    Case("metrics/ not writable", "prepare", _metrics_is_a_file, ("metrics/qc.json", "metrics is a file, not a folder", "no output")),
     # precomputed predictions
     Case("text cell in a feature column", "predict", lambda p: _precomputed(p, ALPHAGENOME_SIX, _text_cell),
          ("predictions.csv, line 4", "`dnase_center`", "'high'")),

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from omegaconf import MISSING, DictConfig, OmegaConf
-from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
+from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, OmegaConfBaseException
 
 from mprabench.errors import ConfigError
 
@@ -337,7 +337,11 @@ def _describe(error: OmegaConfBaseException, source: Path | str, prefix: str = "
             f"{source}: `{key}` must be set (it is ??? in the config). "
             f"Set it in conf/ or on the command line, e.g. `dvc exp run -S {key}=...`."
         )
-    return f"{source}: invalid value at `{key}`: {message}"
+    if isinstance(error, ConfigKeyError):
+        schema = getattr(error, "object_type", None)
+        known = f"; the settings there are {[f.name for f in fields(schema)]}" if is_dataclass(schema) else ""
+        return f"{source}: `{key}` is not a setting (a typo?){known}. Remove or rename it."
+    return f"{source}: invalid value at `{key}`: {message}. Fix it in conf/ or with `dvc exp run -S {key}=...`."
 
 
 def to_plain_dict(params: Params) -> dict[str, Any]:

@@ -53,6 +53,12 @@ def require_writable(*outputs: Path) -> None:
 
     for output in map(Path, outputs):
         folder = output if output.is_dir() else output.parent
+        blocking = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+        if blocking is not None:
+            raise OutputError(
+                f"{output}: cannot write here: {blocking} is a file, not a folder. Move it away and rerun; "
+                "no output of this stage was changed."
+            )
         try:
             with scratch_path(folder, "write-check"):
                 pass
