@@ -3,7 +3,13 @@
 `dvc exp run` composes `conf/` with Hydra and writes `params.yaml`; `dvc repro` reads
 the committed file as is. Stages never compose: they load `params.yaml` through
 `load_params`, which merges it into OmegaConf structured configs so that an unknown
-key, a wrong type or a missing mandatory value (`???`) fails before any work starts.
+key, a wrong type, a missing mandatory value (`???`) or a value outside its range fails
+before any work starts.
+
+Every value lives in conf/ only: a schema field has no default (MISSING) and declares its
+type and, for numbers, its allowed range (`setting(ge=..., lt=...)`), checked by
+`load_params` with a message naming the key, the value and the range. The `predictor`
+section is typed by the schema registered for `predictor.name` (predictors/registry.py).
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from mprabench.predictors.base import PredictionReport, Predictor, ResultSink
 from mprabench.predictors.store import KEY_COLUMN
 
 _SHOWN = 5
+log = logging.getLogger(__name__)
 
 
 class PrecomputedPredictor(Predictor):
@@ -64,7 +66,11 @@ def _keyed_table(path: Path) -> pd.DataFrame:
 
 def _feature_columns(table: pd.DataFrame) -> list[str]:
     """Every column holding at least one number: a stray text cell in one is an error, not a dropped column."""
-    return [c for c in table.columns if pd.to_numeric(table[c], errors="coerce").notna().any()]
+    chosen = [c for c in table.columns if pd.to_numeric(table[c], errors="coerce").notna().any()]
+    skipped = [c for c in table.columns if c not in chosen]
+    if skipped:
+        log.info("precomputed: columns without any number are not features: %s", skipped)
+    return chosen
 
 
 def _key_case_hint(keys: pd.Index, absent: list[str]) -> str:
