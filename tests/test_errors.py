@@ -147,6 +147,11 @@ def _precomputed(project: Project, columns: list[str], mutate: Callable[[pd.Data
         mutate(table)
     table.to_csv(project.path("predictions.csv"), index=False)
     project.use_predictor("precomputed", path="predictions.csv", features=features)
+    project.base["evaluate"]["primary_features"] = features or ALPHAGENOME_SIX
+
+
+def _precomputed_primary_elsewhere(project: Project) -> None:
+    _precomputed(project, ALPHAGENOME_SIX, features=["dnase_center", "cage_center"])
     project.base["evaluate"]["primary_features"] = ALPHAGENOME_SIX
 
 
@@ -283,6 +288,9 @@ CASES = [
          ("predictions.csv", "upper case", "lower-case")),
     Case("unknown named feature", "predict", lambda p: _precomputed(p, ALPHAGENOME_SIX, features=["dnase_centre"]),
          ("predictions.csv", "['dnase_centre'] not found")),
+    Case("named features evaluate does not expect", "predict",
+         _precomputed_primary_elsewhere,
+         ("`evaluate.primary_features`", "`predictor.features` = ['dnase_center', 'cage_center']")),
     Case("features evaluate expects but cannot find", "evaluate",
          lambda p: (_precomputed(p, ["dnase_centre", "cage_centre"]), _evaluate_after_predict(p)),
          ("evaluate.primary_features", "dnase_center", "dnase_centre")),

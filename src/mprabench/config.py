@@ -319,6 +319,12 @@ def _cross_setting_problems(params: Params) -> Iterator[str]:
     if window < motif:
         yield f"`experiment.window` = {window} is shorter than the {motif}-bp motif (dataset.motif_length)"
     features = getattr(params.predictor, "features", None)
+    primary = params.evaluate.primary_features
+    if isinstance(features, list) and primary is not None and set(primary) - set(features):
+        yield (
+            f"`evaluate.primary_features` = {primary} names features that `predictor.features` = {features} "
+            "does not produce; list the same names in both (or set evaluate.primary_features to null)"
+        )
     if isinstance(features, FeatureWindowConfig) and features.center_start is not None:
         end = features.center_start + features.center_width
         if end > window:
