@@ -253,7 +253,7 @@ CASES = [
     Case("pool with only its header", "prepare", lambda p: (_truncate(p.path(COUNTS["Pool7"]), 1), _checksum_follows_file(p)),
          ("TINY_Pool7_MPRA.txt, line 2", "Pool7", "no oligo rows", "dataset.files")),
     Case("count not an integer", "prepare", lambda p: _damage_line(p.path(COUNTS["Pool6"]), 3, column=1, value="x"),
-         ("TINY_Pool6_MPRA.txt, line 3", "tags = 'x'", "not a non-negative integer count")),
+         ("TINY_Pool6_MPRA.txt, line 3", "tags = 'x'", "not a non-negative integer count", "dvc repro fetch")),
     Case("counts file missing", "prepare", lambda p: p.path(COUNTS["Pool6"]).unlink(),
          ("TINY_Pool6_MPRA.txt", "not found", "fetch")),
     Case("bad oligo name", "prepare", lambda p: _replace_in_counts(p, "Pool6", "PPREwt_1_chr1", "PPREwt_1_chrX_y"),
@@ -291,16 +291,36 @@ CASES = [
     Case("named features evaluate does not expect", "predict",
          _precomputed_primary_elsewhere,
          ("`evaluate.primary_features`", "`predictor.features` = ['dnase_center', 'cage_center']")),
+    Case("empty predictions file", "predict",
+         lambda p: (p.path("predictions.csv").write_text(""), p.use_predictor("precomputed", path="predictions.csv")),
+         ("predictor.path = predictions.csv", "cannot be read as CSV")),
+    Case("predictions not Parquet", "predict",
+         lambda p: (p.path("predictions.parquet").write_text("a,b\n1,2\n"),
+                    p.use_predictor("precomputed", path="predictions.parquet")),
+         ("predictor.path = predictions.parquet", "cannot be read as Parquet")),
+    Case("rows not prepared yet", "evaluate", lambda p: p.path("prepared/rows.parquet").unlink(),
+         ("prepared/rows.parquet: not found", "dvc repro")),
     Case("features evaluate expects but cannot find", "evaluate",
          lambda p: (_precomputed(p, ["dnase_centre", "cage_centre"]), _evaluate_after_predict(p)),
          ("evaluate.primary_features", "dnase_center", "dnase_centre")),
 ]
 
 
+def _outputs(project: Project) -> dict[str, str]:
+    """Digest of every stage output in the project (pyfaidx's .fai indexes are caches, not outputs)."""
+    return {
+        str(path.relative_to(project.root)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for folder in ("prepared", "metrics", "plots", "fetched")
+        if project.path(folder).is_dir()
+        for path in sorted(project.path(folder).rglob("*"))
+        if path.is_file() and path.suffix != ".fai"
+    }
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_each_fault_ends_with_one_clear_message(project, case):
-    rows_before = project.path("prepared/rows.parquet").read_bytes()
     case.damage(project)
+    outputs_before = _outputs(project)
     result = project.run(case.stage)
     assert result.returncode == 1, f"exit {result.returncode}\n{result.stderr}"
     assert "Traceback" not in result.stderr, result.stderr
@@ -308,7 +328,7 @@ def test_each_fault_ends_with_one_clear_message(project, case):
     for words in case.words:
         assert words in message, f"{words!r} not in:\n{message}"
     assert ".tmp" not in message, "a message must name the user's file, not a temporary one"
-    assert project.path("prepared/rows.parquet").read_bytes() == rows_before, "a failed stage changed an output"
+    assert _outputs(project) == outputs_before, "a failed stage changed an output"
 
 
 def test_settings_are_rejected_before_any_file_is_read(project):

@@ -76,7 +76,7 @@ def _require_count_integers(table: pd.DataFrame, path: Path) -> None:
             raise InputDataError(
                 f"{path}, line {index + 1 + _HEADER_LINES}: {column} = {values.iloc[index]!r} for "
                 f"{table['name'].iloc[index]!r} is not a non-negative integer count "
-                f"({int(bad.sum())} such row(s) in the file)"
+                f"({int(bad.sum())} such row(s) in the file). Fetch the file again (`dvc repro fetch`) or fix it."
             )
 
 

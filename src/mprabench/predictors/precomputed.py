@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from mprabench.config import PrecomputedConfig
 from mprabench.dna import sequence_sha256
@@ -50,7 +51,14 @@ class PrecomputedPredictor(Predictor):
 def _keyed_table(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise InputDataError(f"predictor.path = {path}: no such file")
-    table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    try:
+        table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    except (ValueError, UnicodeDecodeError, pa.ArrowException) as error:  # pandas' parser errors are ValueErrors
+        kind = "Parquet" if path.suffix == ".parquet" else "CSV"
+        raise InputDataError(
+            f"predictor.path = {path}: cannot be read as {kind} ({str(error).strip()}). Give a CSV, or a "
+            "Parquet file named *.parquet, with an `input_sha256` or `sequence` column and one column per feature."
+        ) from None
     if KEY_COLUMN in table:
         keys = table[KEY_COLUMN].astype(str)
     elif "sequence" in table:
