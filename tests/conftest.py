@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -32,6 +33,11 @@ def compose_config(overrides: list[str] | None = None) -> dict:
 def write_params(path: Path, overrides: list[str] | None = None, **sections: dict) -> Path:
     """params.yaml from the real conf/ plus overrides; `sections` replace whole keys."""
     return testing_params.write_params(path, REPO / "conf", overrides, **sections)
+
+
+def configured(schema: type, key: str, **values: Any) -> Any:
+    """The typed section `key` of the real conf/ (its one home), with `values` replacing fields."""
+    return testing_params.configured_section(schema, key, REPO / "conf", None, **values)
 
 
 @dataclass

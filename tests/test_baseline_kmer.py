@@ -132,7 +132,7 @@ def test_fold_assignment_never_splits_a_group():
 
 
 def test_out_of_fold_result_reports_no_group_in_train_and_test():
-    result = kmer_ridge_out_of_fold(*_group_constant_library(), k=K, n_folds=5, seed=1)
+    result = kmer_ridge_out_of_fold(*_group_constant_library(), k=K, alpha=1.0, n_folds=5, seed=1)
     overlap = result.groups_in_train_and_test()
     assert sorted(overlap) == list(range(5))
     assert all(not groups for groups in overlap.values())
@@ -162,28 +162,28 @@ def test_fallback_path_is_used_without_shuffle_support_and_gives_the_same_folds(
 
 def test_fewer_groups_than_folds_is_an_error_stating_the_count():
     with pytest.raises(ValueError, match=r"only 3 distinct group\(s\)"):
-        assign_group_folds(["a", "b", "c", "a"], n_folds=5)
+        assign_group_folds(["a", "b", "c", "a"], n_folds=5, seed=0)
     rows = (["i1", "i2", "i3"], [1.0, 2.0, 3.0], ["a", "b", "c"], {"i1": "ACGT", "i2": "GGCC", "i3": "TTAA"})
     with pytest.raises(ValueError, match="only 3"):
-        kmer_ridge_out_of_fold(*rows, k=2, n_folds=5)
+        kmer_ridge_out_of_fold(*rows, k=2, alpha=1.0, n_folds=5, seed=0)
 
 
 def test_input_in_several_groups_is_an_error():
     row_ids, targets, groups, sequences = _group_constant_library(n_groups=6, n_variants=2)
     groups[1] = "elem05"  # second row of input elem00_v0 now claims another element
     with pytest.raises(ValueError, match=r"more than one group.*elem00_v0"):
-        kmer_ridge_out_of_fold(row_ids, targets, groups, sequences, k=2, n_folds=3)
+        kmer_ridge_out_of_fold(row_ids, targets, groups, sequences, k=2, alpha=1.0, n_folds=3, seed=0)
 
 
 def test_missing_sequence_and_bad_targets_are_errors():
     row_ids, targets, groups, sequences = _group_constant_library(n_groups=6, n_variants=2)
     del sequences[row_ids[0]]
     with pytest.raises(ValueError, match="no sequence"):
-        kmer_ridge_out_of_fold(row_ids, targets, groups, sequences, k=2, n_folds=3)
+        kmer_ridge_out_of_fold(row_ids, targets, groups, sequences, k=2, alpha=1.0, n_folds=3, seed=0)
     row_ids, targets, groups, sequences = _group_constant_library(n_groups=6, n_variants=2)
     targets[3] = float("nan")
     with pytest.raises(ValueError, match="finite"):
-        kmer_ridge_out_of_fold(row_ids, targets, groups, sequences, k=2, n_folds=3)
+        kmer_ridge_out_of_fold(row_ids, targets, groups, sequences, k=2, alpha=1.0, n_folds=3, seed=0)
 
 
 # --- model behaviour ------------------------------------------------------------------------
@@ -198,7 +198,7 @@ def test_planted_kmer_signal_is_recovered_out_of_fold():
 
 def test_group_constant_targets_fit_in_sample_but_not_out_of_fold():
     row_ids, targets, groups, sequences = _group_constant_library()
-    result = kmer_ridge_out_of_fold(row_ids, targets, groups, sequences, k=K, alpha=1.0, seed=0)
+    result = kmer_ridge_out_of_fold(row_ids, targets, groups, sequences, k=K, alpha=1.0, n_folds=5, seed=0)
     inputs = result.inputs
     y = inputs["target_mean"].to_numpy()
     features = kmer_frequency_matrix([sequences[i] for i in inputs.index], K)
@@ -221,7 +221,7 @@ def test_fitting_on_distinct_inputs_equals_fitting_on_rows():
     keep = [i for i in range(len(row_ids)) if i % 6 != 1]
     row_ids, groups = [row_ids[i] for i in keep], [groups[i] for i in keep]
     targets = [targets[i] + 0.3 * (i % 2) for i in keep]  # rows of one input now disagree
-    result = kmer_ridge_out_of_fold(row_ids, targets, groups, sequences, k=3, alpha=2.0, n_folds=3)
+    result = kmer_ridge_out_of_fold(row_ids, targets, groups, sequences, k=3, alpha=2.0, n_folds=3, seed=0)
     assert set(result.inputs["n_rows"]) == {1, 2}
     row_features = kmer_frequency_matrix([sequences[i] for i in row_ids], 3)
     row_folds = result.inputs.loc[row_ids, "fold"].to_numpy()
@@ -235,9 +235,9 @@ def test_fitting_on_distinct_inputs_equals_fitting_on_rows():
 
 def test_same_seed_same_result_and_seed_changes_folds():
     library = _planted_library(n_groups=12, n_variants=4)
-    first = kmer_ridge_out_of_fold(*library, k=3, seed=5)
-    second = kmer_ridge_out_of_fold(*library, k=3, seed=5)
-    other = kmer_ridge_out_of_fold(*library, k=3, seed=6)
+    first = kmer_ridge_out_of_fold(*library, k=3, alpha=1.0, n_folds=5, seed=5)
+    second = kmer_ridge_out_of_fold(*library, k=3, alpha=1.0, n_folds=5, seed=5)
+    other = kmer_ridge_out_of_fold(*library, k=3, alpha=1.0, n_folds=5, seed=6)
     np.testing.assert_array_equal(first.predictions.to_numpy(), second.predictions.to_numpy())
     np.testing.assert_array_equal(first.inputs["fold"], second.inputs["fold"])
     assert not np.array_equal(first.inputs["fold"], other.inputs["fold"])

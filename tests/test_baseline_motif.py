@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 from mprabench.dna import reverse_complement
+from tests.conftest import compose_config
 from mprabench.predictors.motif import (
-    DEFAULT_JASPAR_RELEASE,
-    DEFAULT_MATRIX_IDS,
     ScoringMatrix,
     best_motif_scores,
     fetch_jaspar_motif,
@@ -19,13 +18,17 @@ from mprabench.predictors.motif import (
     motif_column_name,
 )
 
+# The motif baseline's settings as conf/predictor/motif.yaml gives them (their one home).
+CONFIGURED = compose_config(["predictor=motif"])["predictor"]
+RELEASE, MATRIX_IDS, PSEUDOCOUNT = CONFIGURED["jaspar_release"], CONFIGURED["matrix_ids"], CONFIGURED["pseudocount"]
+
 # Biopython's PSSM.calculate works in float32; pssm.max is float64.
 SCORE_RTOL = 1e-5
 
 
 @pytest.fixture(scope="module")
 def matrices() -> tuple[ScoringMatrix, ...]:
-    return load_scoring_matrices()
+    return load_scoring_matrices(MATRIX_IDS, RELEASE, PSEUDOCOUNT)
 
 
 @pytest.fixture(scope="module")
@@ -52,20 +55,19 @@ def _single_score(sequence: str, matrix: ScoringMatrix, width: int) -> float:
 
 
 def test_default_matrices_load_from_shipped_release(matrices):
-    assert DEFAULT_JASPAR_RELEASE == "JASPAR2026"
-    assert [m.matrix_id for m in matrices] == list(DEFAULT_MATRIX_IDS) == ["MA0065.3", "MA0102.5"]
+    assert [m.matrix_id for m in matrices] == MATRIX_IDS == ["MA0065.3", "MA0102.5"]
     assert [m.name for m in matrices] == ["Pparg::Rxra", "CEBPA"]
     assert [m.column for m in matrices] == ["motif_MA0065.3_Pparg_Rxra", "motif_MA0102.5_CEBPA"]
     assert [m.length for m in matrices] == [13, 10]
-    assert all(m.release == DEFAULT_JASPAR_RELEASE for m in matrices)
+    assert all(m.release == RELEASE for m in matrices)
 
 
 def test_default_matrices_are_the_latest_versions_in_the_shipped_sqlite():
     from pyjaspar.utils import get_jaspardb_path
 
-    path = get_jaspardb_path(f"{DEFAULT_JASPAR_RELEASE}.sqlite")
+    path = get_jaspardb_path(f"{RELEASE}.sqlite")
     with sqlite3.connect(path) as connection:
-        for matrix_id in DEFAULT_MATRIX_IDS:
+        for matrix_id in MATRIX_IDS:
             base_id, version = matrix_id.split(".")
             (latest,) = connection.execute(
                 "select max(VERSION) from MATRIX where BASE_ID = ?", (base_id,)
@@ -75,18 +77,18 @@ def test_default_matrices_are_the_latest_versions_in_the_shipped_sqlite():
 
 def test_unknown_release_or_matrix_or_unversioned_id_is_an_error():
     with pytest.raises(ValueError, match="unknown JASPAR release"):
-        load_scoring_matrices(release="JASPAR1999")
+        load_scoring_matrices(MATRIX_IDS, "JASPAR1999", PSEUDOCOUNT)
     with pytest.raises(ValueError, match="not in release JASPAR2022"):
-        load_scoring_matrices(["MA0065.3"], release="JASPAR2022")  # .3 first appears in 2024
+        load_scoring_matrices(["MA0065.3"], "JASPAR2022", PSEUDOCOUNT)  # .3 first appears in 2024
     with pytest.raises(ValueError, match="versioned"):
-        load_scoring_matrices(["MA0065"])
+        load_scoring_matrices(["MA0065"], RELEASE, PSEUDOCOUNT)
 
 
 def test_loading_is_cached():
     before = fetch_jaspar_motif.cache_info().hits
-    load_scoring_matrices()
-    load_scoring_matrices()
-    assert fetch_jaspar_motif.cache_info().hits >= before + len(DEFAULT_MATRIX_IDS)
+    load_scoring_matrices(MATRIX_IDS, RELEASE, PSEUDOCOUNT)
+    load_scoring_matrices(MATRIX_IDS, RELEASE, PSEUDOCOUNT)
+    assert fetch_jaspar_motif.cache_info().hits >= before + len(MATRIX_IDS)
 
 
 def test_planted_max_site_scores_the_pssm_maximum(matrices):
@@ -226,14 +228,14 @@ def test_characters_outside_acgtn_are_rejected_naming_the_input(pparg):
 
 
 def test_background_and_pseudocount_are_applied():
-    uniform = load_scoring_matrices(["MA0102.5"])[0]
-    at_rich = load_scoring_matrices(["MA0102.5"], background={"A": 0.3, "C": 0.2, "G": 0.2, "T": 0.3})[0]
+    uniform = load_scoring_matrices(["MA0102.5"], RELEASE, PSEUDOCOUNT)[0]
+    at_rich = load_scoring_matrices(["MA0102.5"], RELEASE, PSEUDOCOUNT, background={"A": 0.3, "C": 0.2, "G": 0.2, "T": 0.3})[0]
     # CEBPA's best site is AT-rich, so an AT-rich background lowers its maximum log-odds.
     assert at_rich.max_score < uniform.max_score
     with pytest.raises(ValueError, match="sum to 1"):
-        load_scoring_matrices(background={"A": 0.5, "C": 0.5, "G": 0.5, "T": 0.5})
+        load_scoring_matrices(MATRIX_IDS, RELEASE, PSEUDOCOUNT, background={"A": 0.5, "C": 0.5, "G": 0.5, "T": 0.5})
     with pytest.raises(ValueError, match="pseudocount"):
-        load_scoring_matrices(pseudocount=0.0)
+        load_scoring_matrices(MATRIX_IDS, RELEASE, pseudocount=0.0)
 
 
 def test_column_name_slug():

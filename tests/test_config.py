@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+import typing
 from pathlib import Path
 
 import pytest
 import yaml
+from omegaconf import MISSING
 
-from mprabench.config import AlphaGenomeConfig, GcConfig, InputMode, load_params
+from mprabench.config import (
+    ActivityConfig,
+    AlphaGenomeConfig,
+    GcConfig,
+    InputMode,
+    Params,
+    Range,
+    load_params,
+    setting,
+)
 from mprabench.errors import ConfigError
-from tests.conftest import REPO, compose_config, write_params
+from tests.conftest import REPO, compose_config, configured, write_params
 
 EXPERIMENTS = sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml"))
-PREDICTORS = sorted(p.stem for p in (REPO / "conf" / "predictor").glob("*.yaml"))
+PREDICTORS = PREDICTORS_IN_CONF = sorted(p.stem for p in (REPO / "conf" / "predictor").glob("*.yaml"))
 
 
 def test_committed_params_yaml_is_the_composition_of_the_defaults():
@@ -100,3 +113,134 @@ def test_every_param_a_stage_declares_exists():
 def test_no_secret_can_live_in_params():
     text = (REPO / "params.yaml").read_text().lower()
     assert "api_key:" not in text and "api_key=" not in text
+
+
+# --- one home per value, ranges declared on the schema ---------------------------------------------------------
+
+
+def _schemas() -> dict[str, type]:
+    """Every section schema by its key prefix: Params' sections and each registered predictor's."""
+    from mprabench.predictors.registry import PREDICTORS
+
+    found: dict[str, type] = {}
+
+    def walk(schema: type, prefix: str) -> None:
+        found[prefix] = schema
+        for name, hint in typing.get_type_hints(schema).items():
+            if dataclasses.is_dataclass(hint):
+                walk(hint, f"{prefix}.{name}" if prefix else name)
+
+    walk(Params, "")
+    for name, registration in PREDICTORS.items():
+        walk(registration.schema, f"predictor[{name}]")
+    return found
+
+
+def test_no_schema_field_holds_a_second_copy_of_a_value():
+    for prefix, schema in _schemas().items():
+        for spec in dataclasses.fields(schema):
+            assert spec.default == MISSING and spec.default_factory is dataclasses.MISSING, (
+                f"{prefix}.{spec.name} has a default in config.py; its value belongs in conf/ only"
+            )
+
+
+def test_every_predictor_config_file_has_exactly_one_registration():
+    from mprabench.predictors.registry import PREDICTORS
+
+    assert sorted(PREDICTORS) == PREDICTORS_IN_CONF
+
+
+def _ranged_settings() -> list[tuple[str, str, Range]]:
+    """(predictor option, dotted key, range) for every field that declares a range."""
+    settings = []
+    for prefix, schema in _schemas().items():
+        predictor = prefix[len("predictor["):prefix.index("]")] if prefix.startswith("predictor[") else "gc"
+        key_prefix = re.sub(r"^predictor\[\w+\]", "predictor", prefix)
+        for spec in dataclasses.fields(schema):
+            if "range" in spec.metadata:
+                settings.append((predictor, f"{key_prefix}.{spec.name}".lstrip("."), spec.metadata["range"]))
+    return settings
+
+
+RANGED = _ranged_settings()
+
+
+def _outside(allowed: Range, window: int) -> float:
+    if allowed.ge is not None:
+        return allowed.ge - 1
+    if allowed.gt is not None:
+        return allowed.gt
+    if allowed.at_most_key:
+        return window + 2
+    raise AssertionError(f"no lower bound in {allowed}")
+
+
+@pytest.mark.parametrize(("predictor", "key", "allowed"), RANGED, ids=[k for _, k, _ in RANGED])
+def test_every_ranged_setting_rejects_a_value_outside_and_accepts_its_bound(tmp_path, predictor, key, allowed):
+    window = compose_config()["experiment"]["window"]
+    bad = _outside(allowed, window)
+    path = write_params(tmp_path / "p.yaml", [f"predictor={predictor}", f"{key}={bad}"])
+    shown = re.escape(f"`{key}` = {bad}") + r"(\.0)? " + re.escape(f"is out of range: allowed {allowed.describe()}")
+    with pytest.raises(ConfigError, match=shown):
+        load_params(path)
+    bound = allowed.ge if allowed.ge is not None else None
+    if bound is not None and not allowed.even:
+        value = int(bound) if float(bound).is_integer() else bound
+        assert load_params(write_params(tmp_path / "q.yaml", [f"predictor={predictor}", f"{key}={value}"]))
+
+
+@pytest.mark.parametrize(("override", "words"), [
+    ("evaluate.n_permutations=0", ">= 99"),
+    ("evaluate.n_bootstrap=-5", ">= 199"),
+    ("evaluate.ci_level=1.5", "> 0 and < 1"),
+    ("evaluate.ci_level=0", "> 0 and < 1"),
+    ("evaluate.alpha=1", "> 0 and < 1"),
+    ("experiment.window=2047", "even"),
+    ("experiment.window=8", "shorter than the 16-bp motif"),
+    ("predictor.max_workers=0", ">= 1"),
+    ("predictor.features.center_width=4096", "<= experiment.window (= 2048)"),
+    ("predictor.features.center_start=1900", "center_start` + `center_width` = 2100 runs past the 2048-bp input"),
+])
+def test_issue_settings_are_checked_with_key_value_and_range(tmp_path, override, words):
+    with pytest.raises(ConfigError, match=re.escape(words)) as raised:
+        load_params(write_params(tmp_path / "p.yaml", [override]))
+    assert override.split("=")[0].rsplit(".", 1)[-1] in str(raised.value)
+
+
+def test_a_new_predictor_is_one_registration(tmp_path):
+    from mprabench.predictors.base import PredictionReport, Predictor
+    from mprabench.predictors.registry import PREDICTORS, build_predictor, register
+
+    @dataclasses.dataclass
+    class ToyConfig:
+        name: str = MISSING
+        scale: float = setting(gt=0)
+
+    class Toy(Predictor):
+        def __init__(self, config: ToyConfig):
+            self.config = config
+
+        def fingerprint(self):
+            return {"predictor": "toy", "scale": self.config.scale}
+
+        def predict(self, inputs, sink):
+            sink.put_many({sha: {"toy": self.config.scale * len(seq)} for sha, seq in inputs.items()})
+            return PredictionReport(requested=len(inputs))
+
+    register("toy", ToyConfig)(lambda config, context: Toy(config))
+    try:
+        path = write_params(tmp_path / "p.yaml", predictor={"name": "toy", "scale": 2.0})
+        params = load_params(path)
+        assert isinstance(params.predictor, ToyConfig)
+        assert build_predictor(params.predictor, tmp_path / "rows.parquet", None).fingerprint()["scale"] == 2.0
+        with pytest.raises(ConfigError, match=re.escape("`predictor.scale` = -1.0 is out of range")):
+            load_params(write_params(tmp_path / "q.yaml", predictor={"name": "toy", "scale": -1.0}))
+    finally:
+        del PREDICTORS["toy"]
+
+
+def test_tests_build_configs_from_the_yaml():
+    activity = configured(ActivityConfig, "dataset.activity")
+    assert activity.min_tags == compose_config()["dataset"]["activity"]["min_tags"]
+    with pytest.raises(ConfigError, match="dataset.activity.min_plasmid"):
+        configured(ActivityConfig, "dataset.activity", min_plasmid=-3)

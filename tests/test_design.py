@@ -31,6 +31,7 @@ from mprabench.testing.synthetic import (
     wild_type_oligo,
     write_counts_file,
 )
+from tests.conftest import configured
 
 PLUS = SyntheticElement("PPREwt_1", "chr1", 20_000, "+", "AGGTCAAAGGTCAGTA")
 MINUS = SyntheticElement("PPREwt_2", "chr1", 45_000, "-", "TGACCTTTGACCTCAG")
@@ -43,7 +44,7 @@ def library(tmp_path, elements=(PLUS, MINUS), flip_minus=False, drop=()):
     names = [n for e in elements for n in site_replacement_names(e, DESIGNS)]
     write_counts_file(tmp_path / "pool.txt", names, np.random.default_rng(0))
     spec = CountsFile(name="pool.txt", pool="Pool6", design_grammar=DesignGrammar.site_replacement, sha256="-")
-    oligos, _ = add_activity(read_counts_file(tmp_path / "pool.txt", spec), ActivityConfig())
+    oligos, _ = add_activity(read_counts_file(tmp_path / "pool.txt", spec), configured(ActivityConfig, "dataset.activity"))
     design = {}
     for element in elements:
         wild_type = wild_type_oligo(GENOME, element, LENGTH, OFFSET)

@@ -7,6 +7,7 @@ import pytest
 
 from mprabench.config import FeatureWindowConfig
 from mprabench.predictors.features import FeatureError, center_span, feature_names, pad_for_model, track_features
+from tests.conftest import configured
 
 SUPPORTED = (16_384, 131_072)
 
@@ -35,8 +36,8 @@ def test_too_long_input_is_an_error():
 
 
 def test_centre_window_defaults_to_the_true_centre_and_can_reproduce_the_original():
-    assert center_span(2_048, FeatureWindowConfig(center_width=200)) == (924, 1_124)
-    assert center_span(2_048, FeatureWindowConfig(center_width=200, center_start=900)) == (900, 1_100)
+    assert center_span(2_048, configured(FeatureWindowConfig, "predictor.features", center_width=200)) == (924, 1_124)
+    assert center_span(2_048, configured(FeatureWindowConfig, "predictor.features", center_width=200, center_start=900)) == (900, 1_100)
 
 
 def test_features_ignore_the_padding():
@@ -45,7 +46,7 @@ def test_features_ignore_the_padding():
     own = np.arange(2_048, dtype=float)
     values[placement.offset : placement.offset + 2_048, 0] = own
     values[placement.offset : placement.offset + 2_048, 1] = 2 * own
-    features = track_features(values, 1, placement, FeatureWindowConfig(200), "dnase")
+    features = track_features(values, 1, placement, configured(FeatureWindowConfig, "predictor.features", center_width=200), "dnase")
     assert features["dnase_mean"] == pytest.approx(1.5 * own.mean())
     assert features["dnase_max"] == pytest.approx(2 * 2_047)
     assert features["dnase_center"] == pytest.approx(1.5 * own[924:1_124].mean())
@@ -55,13 +56,13 @@ def test_coarser_resolution_uses_whole_bins():
     _, placement = pad_for_model("A" * 2_048, SUPPORTED)
     values = np.zeros((16_384 // 128, 1))
     values[placement.offset // 128 : (placement.offset + 2_048) // 128] = 1.0
-    assert track_features(values, 128, placement, FeatureWindowConfig(200), "x")["x_mean"] == 1.0
+    assert track_features(values, 128, placement, configured(FeatureWindowConfig, "predictor.features", center_width=200), "x")["x_mean"] == 1.0
 
 
 def test_zero_tracks_is_an_error_not_a_nan():
     _, placement = pad_for_model("A" * 2_048, SUPPORTED)
     with pytest.raises(FeatureError, match="no tracks"):
-        track_features(np.zeros((16_384, 0)), 1, placement, FeatureWindowConfig(200), "cage")
+        track_features(np.zeros((16_384, 0)), 1, placement, configured(FeatureWindowConfig, "predictor.features", center_width=200), "cage")
 
 
 def test_feature_names():

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from mprabench.config import CountsFile, DatasetConfig, DesignGrammar, HttpConfig
+from mprabench.config import CountsFile, DatasetConfig, DesignGrammar
 from mprabench.errors import DownloadError
 from mprabench.sources.geo import fetch_counts_files
 from mprabench.testing.http_server import LocalHttpServer
+from tests.conftest import configured
 
 SUPPL = "/geo/series/GSE1nnn/GSE1/suppl"
 
@@ -20,8 +21,8 @@ def dataset(tiny_library, source: str, sha256: str | None = None) -> DatasetConf
         CountsFile(f["name"], f["pool"], DesignGrammar(f["design_grammar"]), sha256 or f["sha256"])
         for f in tiny_library.files
     ]
-    return DatasetConfig(name="tiny", source=source, remote_suffix=".gz", files=files,
-                         http=HttpConfig(retries=3, backoff_s=0.01, timeout_s=5))
+    return configured(DatasetConfig, "dataset", name="tiny", source=source, remote_suffix=".gz", files=files,
+                      http={"retries": 3, "backoff_s": 0.01, "timeout_s": 5})
 
 
 def serve_gzipped(server: LocalHttpServer, tiny_library) -> dict[str, str]:

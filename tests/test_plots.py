@@ -23,6 +23,7 @@ from mprabench.plots.data import (
 )
 from mprabench.plots.figures import scatter_stats_text
 from mprabench.plots.render import WITHIN_ELEMENT_FIGURE, render_in_processes
+from tests.conftest import configured
 
 N_ELEMENTS, ROWS_PER_ELEMENT, N_WILD_TYPE = 12, 20, 2
 FEATURES = ["signal_a", "signal_b", "flat"]  # "flat" is constant: nothing about it is estimable
@@ -61,8 +62,8 @@ def synthetic_table(vary_within_elements: bool, seed: int = 0) -> pd.DataFrame:
 
 
 def config() -> EvaluateConfig:
-    return EvaluateConfig(primary_features=["signal_a", "signal_b"], n_bootstrap=200,
-                          n_permutations=500, strata=["tf", "strand", "chrom"])
+    return configured(EvaluateConfig, "evaluate", primary_features=["signal_a", "signal_b"], n_bootstrap=200,
+                      n_permutations=500, strata=["tf", "strand", "chrom"])
 
 
 @pytest.fixture(scope="module", params=["v2", "v3"])

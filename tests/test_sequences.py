@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from mprabench.activity import add_activity
-from mprabench.config import ActivityConfig, CountsFile, DesignGrammar, GenomeConfig, HttpConfig
+from mprabench.config import ActivityConfig, CountsFile, DesignGrammar, GenomeConfig
 from mprabench.counts import read_counts_file
 from mprabench.dna import reverse_complement, sequence_sha256
 from mprabench.genome import WindowError, read_windows
@@ -22,6 +22,7 @@ from mprabench.sequences import (
     n_padded_motif,
 )
 from mprabench.testing.synthetic import SyntheticElement, SyntheticGenome, site_replacement_names, write_counts_file
+from tests.conftest import configured
 
 PLUS = SyntheticElement("PPREwt_1", "chr1", 5_000, "+", "AGGTCAAAGGTCAGTA")
 MINUS = SyntheticElement("PPREwt_2", "chr1", 15_000, "-", "TGACCTTTGACCTCAG")
@@ -32,13 +33,12 @@ def oligo_table(tmp_path: Path, elements: list[SyntheticElement]) -> pd.DataFram
     path = tmp_path / "pool.txt"
     write_counts_file(path, [n for e in elements for n in site_replacement_names(e, DESIGNS)], np.random.default_rng(0))
     spec = CountsFile(name=path.name, pool="Pool6", design_grammar=DesignGrammar.site_replacement, sha256="-")
-    table, _ = add_activity(read_counts_file(path, spec), ActivityConfig())
+    table, _ = add_activity(read_counts_file(path, spec), configured(ActivityConfig, "dataset.activity"))
     return table
 
 
 def genome_config(fasta: Path, max_n_fraction: float = 0.5) -> GenomeConfig:
-    return GenomeConfig(assembly="mm9", fasta=str(fasta), ucsc_api="http://unused", max_n_fraction=max_n_fraction,
-                        http=HttpConfig())
+    return configured(GenomeConfig, "genome", fasta=str(fasta), ucsc_api="http://unused", max_n_fraction=max_n_fraction)
 
 
 def individual(tmp_path: Path, genome: SyntheticGenome, elements: list[SyntheticElement], width: int = 2048,

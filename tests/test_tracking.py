@@ -54,7 +54,8 @@ def synthetic_evaluation_inputs(directory: Path) -> None:
 
 
 def run_evaluate_and_report(directory: Path) -> Path:
-    params = write_params(directory / "params.yaml", ["evaluate.n_bootstrap=200", "evaluate.n_permutations=500"])
+    params = write_params(directory / "params.yaml", ["evaluate.n_bootstrap=200", "evaluate.n_permutations=500",
+                                                       "evaluate.primary_features=[dnase_center,dnase_mean]"])
     synthetic_evaluation_inputs(directory)
     (directory / "qc.json").write_text(json.dumps({
         "rows_in": 120, "rows_used": 120, "excluded": {"tags_below_min": 0}, "benchmark_rows": 120,

@@ -13,14 +13,16 @@ from mprabench.genome import GenomicWindow, WindowError, read_windows
 from mprabench.sources.ucsc import UcscClient
 from mprabench.testing.http_server import LocalHttpServer
 from mprabench.testing.synthetic import SyntheticGenome
+from tests.conftest import configured
 
 GENOME = SyntheticGenome({"chr1": 30_000, "chr2": 20_000}, seed=3)
-HTTP = HttpConfig(retries=2, backoff_s=0.01, timeout_s=5)
+HTTP = configured(HttpConfig, "genome.http", retries=2, backoff_s=0.01, timeout_s=5)
 WINDOWS = [GenomicWindow("e1", "chr1", 1_000, 3_048), GenomicWindow("e2", "chr2", 5_000, 7_048)]
 
 
 def config(url: str, max_n_fraction: float = 0.5) -> GenomeConfig:
-    return GenomeConfig(assembly="mm9", fasta=None, ucsc_api=url, max_n_fraction=max_n_fraction, http=HTTP)
+    return configured(GenomeConfig, "genome", fasta=None, ucsc_api=url, max_n_fraction=max_n_fraction,
+                      http=vars(HTTP))
 
 
 def test_client_reads_sequence_and_chromosome_sizes():

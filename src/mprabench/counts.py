@@ -19,6 +19,11 @@ _HEADER_LINES = 1
 def read_counts_file(path: Path, spec: CountsFile) -> pd.DataFrame:
     """One pool's counts with parsed names: one row per oligo, in file order."""
     table = _read_table(path)
+    if table.empty:
+        raise InputDataError(
+            f"{path}, line 2: pool {spec.pool} has a header but no oligo rows. Every configured pool must "
+            "contribute rows: fetch the file again (`dvc repro fetch`) or remove the pool from dataset.files."
+        )
     _require_count_integers(table, path)
     _require_unique_names(table, path)
     parsed = parse_oligo_names(table["name"], spec.design_grammar, str(path), first_line=1 + _HEADER_LINES)
@@ -43,7 +48,17 @@ def read_library(raw_dir: Path, specs: list[CountsFile]) -> pd.DataFrame:
 def _read_table(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise InputDataError(f"{path}: counts file not found. Run the fetch stage first (`dvc repro fetch`).")
-    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    try:
+        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise InputDataError(
+            f"{path}, line 1: the file is empty (no header, no rows). Fetch it again (`dvc repro fetch`) "
+            f"or check dataset.source; it must start with the header {list(COUNT_COLUMNS)}."
+        ) from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise InputDataError(
+            f"{path}: not a tab-separated counts table ({str(error).strip()}). Check dataset.source."
+        ) from None
     if list(table.columns) not in (list(COUNT_COLUMNS), [*COUNT_COLUMNS, SEQUENCE_COLUMN]):
         raise InputDataError(
             f"{path}, line 1: header {list(table.columns)} is not the GSE84888 layout {list(COUNT_COLUMNS)} "
@@ -61,7 +76,7 @@ def _require_count_integers(table: pd.DataFrame, path: Path) -> None:
             raise InputDataError(
                 f"{path}, line {index + 1 + _HEADER_LINES}: {column} = {values.iloc[index]!r} for "
                 f"{table['name'].iloc[index]!r} is not a non-negative integer count "
-                f"({int(bad.sum())} such row(s) in the file)"
+                f"({int(bad.sum())} such row(s) in the file). Fetch the file again (`dvc repro fetch`) or fix it."
             )
 
 

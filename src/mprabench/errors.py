@@ -17,3 +17,7 @@ class InputDataError(BenchmarkError):
 
 class DownloadError(BenchmarkError):
     """A download failed permanently (names the file and URL)."""
+
+
+class OutputError(BenchmarkError):
+    """An output cannot be written (names the path); the stage stops before any output is replaced."""

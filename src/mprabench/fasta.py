@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pyfaidx
 
+from mprabench.errors import InputDataError
 from mprabench.files import atomic_path
 
 
@@ -23,5 +24,10 @@ def read_fasta(path: Path) -> dict[str, str]:
     """Every record of a FASTA, upper-cased; an empty file has none."""
     if not path.is_file() or path.stat().st_size == 0:
         return {}
-    with pyfaidx.Fasta(str(path), as_raw=True, sequence_always_upper=True) as fasta:
-        return {name: str(fasta[name][:]) for name in fasta.keys()}
+    try:
+        with pyfaidx.Fasta(str(path), as_raw=True, sequence_always_upper=True) as fasta:
+            return {name: str(fasta[name][:]) for name in fasta.keys()}
+    except pyfaidx.FastaIndexingError as error:
+        raise InputDataError(f"{path}: not a FASTA file ({error}); delete it and rerun the stage that writes it.") from None
+    except OSError as error:  # e.g. the index (.fai) beside it cannot be written
+        raise InputDataError(f"{path}: cannot be read or indexed ({error}); make its folder writable.") from None

@@ -43,6 +43,32 @@ def atomic_path(final: Path) -> Iterator[Path]:
         os.replace(temporary, final)
 
 
+def require_writable(*outputs: Path) -> None:
+    """Fail before any work if an output cannot be written, so no stage leaves a half-updated set.
+
+    Each output is written to a temporary file beside it and renamed, so its folder must
+    accept a new file: that is probed here (an existing folder output is probed itself).
+    """
+    from mprabench.errors import OutputError
+
+    for output in map(Path, outputs):
+        folder = output if output.is_dir() else output.parent
+        blocking = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+        if blocking is not None:
+            raise OutputError(
+                f"{output}: cannot write here: {blocking} is a file, not a folder. Move it away and rerun; "
+                "no output of this stage was changed."
+            )
+        try:
+            with scratch_path(folder, "write-check"):
+                pass
+        except OSError as error:
+            raise OutputError(
+                f"{output}: cannot write here ({error.strerror or error}; in {folder}). Make the folder "
+                "writable (or free space) and rerun; no output of this stage was changed."
+            ) from None
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     with atomic_path(path) as temporary:
         temporary.write_text(text, encoding="utf-8")

@@ -68,21 +68,61 @@ def ensure_cache_file(cache: Path) -> None:
 def _read_local(path: Path, windows: list[GenomicWindow]) -> dict[GenomicWindow, str]:
     if not path.is_file():
         raise InputDataError(f"genome.fasta = {path}: no such file. Set genome.fasta to a FASTA, or null for UCSC.")
-    with pyfaidx.Fasta(str(path), as_raw=True, sequence_always_upper=True) as fasta:
+    with _open_fasta(path) as fasta:
         names = list(fasta.keys())
         if names and all(_REGION_NAME.match(name) for name in names):
             regions = _RegionIndex(fasta)
             found = {w: regions.lookup(w) for w in windows}
             for window, sequence in found.items():
                 if sequence is None:
-                    raise WindowError(window, f"not covered by any record of the regions FASTA {path}")
+                    raise WindowError(
+                        window, f"not covered by any record of the regions FASTA {path}{_naming_hint(window, regions.by_chrom)}"
+                    )
             return found  # type: ignore[return-value]
         return {w: _read_chromosome_window(fasta, w, path) for w in windows}
 
 
+def _open_fasta(path: Path) -> pyfaidx.Fasta:
+    """pyfaidx's FASTA, or an InputDataError naming the file and the fix (never a pyfaidx traceback)."""
+    with open(path, "rb") as handle:
+        magic = handle.read(2)
+    if magic == b"\x1f\x8b":
+        raise InputDataError(
+            f"genome.fasta = {path}: the file is gzip-compressed; the genome is read by random access, "
+            f"which needs an uncompressed (or bgzip) FASTA. Run `gunzip -k {path}` and point genome.fasta "
+            "at the result."
+        )
+    try:
+        return pyfaidx.Fasta(str(path), as_raw=True, sequence_always_upper=True)
+    except pyfaidx.FastaIndexingError as error:
+        raise InputDataError(
+            f"genome.fasta = {path}: not a FASTA file ({error}). Point genome.fasta at a FASTA with "
+            "UCSC chromosome names, or set it to null to fetch windows from UCSC."
+        ) from None
+    except OSError as error:  # the index (.fai) beside the FASTA cannot be written
+        raise InputDataError(
+            f"genome.fasta = {path}: cannot build its index {path}.fai ({error}). Make the folder writable, "
+            f"build the index once with `samtools faidx {path}`, or copy the FASTA to a writable folder."
+        ) from None
+
+
+def _naming_hint(window: GenomicWindow, names_by_chrom: Mapping[str, object]) -> str:
+    """Point at UCSC naming when the file names chromosomes differently (`5` for `chr5`)."""
+    if window.chrom in names_by_chrom:
+        return ""
+    bare = window.chrom.removeprefix("chr")
+    if bare in names_by_chrom or f"chr{window.chrom}" in names_by_chrom:
+        return (
+            f". The file names chromosomes {bare!r}-style, the oligo names use UCSC names ({window.chrom!r}): "
+            f"rename the records to UCSC names, e.g. `{window.chrom}:start-end`"
+        )
+    return f" (no record on {window.chrom}; it has {_some(names_by_chrom)})"
+
+
 def _read_chromosome_window(fasta: pyfaidx.Fasta, window: GenomicWindow, path: Path) -> str:
     if window.chrom not in fasta:
-        raise WindowError(window, f"chromosome {window.chrom} is not in {path} ({_some(fasta.keys())})")
+        hint = _naming_hint(window, {name: None for name in fasta.keys()})
+        raise WindowError(window, f"chromosome {window.chrom} is not in {path}{hint}")
     _check_bounds(window, len(fasta[window.chrom]))
     return str(fasta[window.chrom][window.start : window.end])
 

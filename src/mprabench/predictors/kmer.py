@@ -32,10 +32,6 @@ from mprabench.predictors.gc import (
     n_free_starts,
 )
 
-DEFAULT_K = 5
-DEFAULT_ALPHA = 1.0
-DEFAULT_N_FOLDS = 5
-DEFAULT_SEED = 0
 KMER_COLUMN = "kmer_ridge_oof"
 
 FOLD_STRATEGY_SKLEARN = "sklearn.GroupKFold(shuffle=True, random_state=seed)"
@@ -124,7 +120,7 @@ def group_kfold_supports_shuffle() -> bool:
 
 
 def assign_group_folds(
-    groups: Sequence[Hashable], n_folds: int = DEFAULT_N_FOLDS, seed: int = DEFAULT_SEED
+    groups: Sequence[Hashable], n_folds: int, seed: int
 ) -> tuple[np.ndarray, str]:
     """Fold number (0..n_folds-1) per item such that all items of a group share a fold.
 
@@ -156,7 +152,7 @@ def seeded_group_folds(groups: Sequence[Hashable], n_folds: int, seed: int) -> n
     return folds
 
 
-def make_kmer_ridge(alpha: float = DEFAULT_ALPHA, standardize: bool = True) -> Pipeline:
+def make_kmer_ridge(alpha: float, standardize: bool = True) -> Pipeline:
     """Unfitted model: optional per-feature standardisation followed by ``Ridge(alpha)``."""
     # k-mer frequencies are ~1/4**k in scale, so without standardisation any usual alpha
     # shrinks every coefficient to ~0; scaling inside the pipeline is fitted on training folds only.
@@ -169,7 +165,8 @@ def fit_kmer_ridge(
     features: np.ndarray,
     targets: np.ndarray,
     sample_weight: np.ndarray | None = None,
-    alpha: float = DEFAULT_ALPHA,
+    *,
+    alpha: float,
     standardize: bool = True,
 ) -> Pipeline:
     """Fit :func:`make_kmer_ridge` with the same weights for scaler and ridge."""
@@ -236,10 +233,10 @@ def kmer_ridge_out_of_fold(
     row_groups: Sequence[Hashable],
     input_sequences: Mapping[str, str],
     *,
-    k: int = DEFAULT_K,
-    alpha: float = DEFAULT_ALPHA,
-    n_folds: int = DEFAULT_N_FOLDS,
-    seed: int = DEFAULT_SEED,
+    k: int,
+    alpha: float,
+    n_folds: int,
+    seed: int,
     standardize: bool = True,
     width: int | None = None,
 ) -> KmerOutOfFold:

@@ -29,17 +29,6 @@ from mprabench.predictors.gc import (
     n_free_starts,
 )
 
-# JASPAR2026 is the newest release shipped in pyjaspar 4.0.0 (its own default). The two
-# default matrices are the current versions there and are identical in JASPAR2024.
-DEFAULT_JASPAR_RELEASE = "JASPAR2026"
-# MA0065.3 = Pparg::Rxra heterodimer (mouse ChIP-seq; the 13-column core of MA0065.2);
-# MA0102.5 = CEBPA (current version since JASPAR2024).
-DEFAULT_MATRIX_IDS: tuple[str, ...] = ("MA0065.3", "MA0102.5")
-# Per-nucleotide pseudocount added to the counts before normalisation (Biopython's
-# ``normalize(pseudocounts=...)``). It only has to keep zero counts finite: 0.5 is
-# negligible next to the sites behind the defaults (MA0065.3: 860, MA0102.5: 79,003).
-DEFAULT_PSEUDOCOUNT = 0.5
-
 DNA_LETTERS = "ACGT"
 _MATRIX_ID_PATTERN = re.compile(r"^[A-Z]{2}\d{4}\.\d+$")
 # Window bases scored per Biopython call: amortises Biopython's per-call overhead while
@@ -116,9 +105,9 @@ def _open_jaspar_release(release: str):
 
 
 def load_scoring_matrices(
-    matrix_ids: Sequence[str] = DEFAULT_MATRIX_IDS,
-    release: str = DEFAULT_JASPAR_RELEASE,
-    pseudocount: float = DEFAULT_PSEUDOCOUNT,
+    matrix_ids: Sequence[str],
+    release: str,
+    pseudocount: float,
     background: Mapping[str, float] | None = None,
 ) -> tuple[ScoringMatrix, ...]:
     """Load JASPAR matrices and turn them into log-odds PSSMs (both strands).

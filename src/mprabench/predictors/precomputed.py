@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from mprabench.config import PrecomputedConfig
 from mprabench.dna import sequence_sha256
@@ -18,6 +20,7 @@ from mprabench.predictors.store import KEY_COLUMN
 from mprabench.sources.locations import local_path
 
 _SHOWN = 5
+log = logging.getLogger(__name__)
 
 
 class PrecomputedPredictor(Predictor):
@@ -26,8 +29,9 @@ class PrecomputedPredictor(Predictor):
     def __init__(self, config: PrecomputedConfig):
         self.path = local_path(config.path)
         self.table = _keyed_table(self.path)
-        self.features = config.features or _numeric_columns(self.table)
+        self.features = config.features or _feature_columns(self.table)
         _require_usable(self.table, self.features, self.path)
+        self.table[self.features] = self.table[self.features].astype(float)
 
     def fingerprint(self) -> dict[str, Any]:
         return {"predictor": "precomputed", "file_sha256": sha256_file(self.path), "features": self.features}
@@ -37,8 +41,8 @@ class PrecomputedPredictor(Predictor):
         if absent:
             raise InputDataError(
                 f"{self.path}: {len(absent)} of {len(inputs)} model inputs have no prediction in the file, "
-                f"e.g. {absent[:_SHOWN]}. Predict them too (the inputs are data/prepared/inputs.fa, "
-                "one record per SHA-256) or choose another predictor."
+                f"e.g. {absent[:_SHOWN]}.{_key_case_hint(self.table.index, absent)} Predict them too (the "
+                "inputs are data/prepared/inputs.fa, one record per SHA-256) or choose another predictor."
             )
         chosen = self.table.loc[list(inputs), self.features]
         sink.put_many(chosen.to_dict(orient="index"))
@@ -48,7 +52,14 @@ class PrecomputedPredictor(Predictor):
 def _keyed_table(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise InputDataError(f"predictor.path = {path}: no such file")
-    table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    try:
+        table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    except (ValueError, UnicodeDecodeError, pa.ArrowException) as error:  # pandas' parser errors are ValueErrors
+        kind = "Parquet" if path.suffix == ".parquet" else "CSV"
+        raise InputDataError(
+            f"predictor.path = {path}: cannot be read as {kind} ({str(error).strip()}). Give a CSV, or a "
+            "Parquet file named *.parquet, with an `input_sha256` or `sequence` column and one column per feature."
+        ) from None
     if KEY_COLUMN in table:
         keys = table[KEY_COLUMN].astype(str)
     elif "sequence" in table:
@@ -62,18 +73,51 @@ def _keyed_table(path: Path) -> pd.DataFrame:
     return table
 
 
-def _numeric_columns(table: pd.DataFrame) -> list[str]:
-    return [c for c in table.columns if pd.api.types.is_numeric_dtype(table[c])]
+def _feature_columns(table: pd.DataFrame) -> list[str]:
+    """Every column holding at least one number: a stray text cell in one is an error, not a dropped column."""
+    chosen = [c for c in table.columns if pd.to_numeric(table[c], errors="coerce").notna().any()]
+    skipped = [c for c in table.columns if c not in chosen]
+    if skipped:
+        log.info("precomputed: columns without any number are not features: %s", skipped)
+    return chosen
+
+
+def _key_case_hint(keys: pd.Index, absent: list[str]) -> str:
+    lowered = set(keys.astype(str).str.lower())
+    if any(key != key.lower() for key in keys.astype(str)) and any(sha in lowered for sha in absent):
+        return (
+            f" The file's `{KEY_COLUMN}` values are upper case; SHA-256 keys are lower-case hex "
+            "(as `sha256sum` prints them): lower-case that column."
+        )
+    return ""
 
 
 def _require_usable(table: pd.DataFrame, features: list[str], path: Path) -> None:
     unknown = [f for f in features if f not in table]
     if unknown or not features:
-        raise InputDataError(f"{path}: feature columns {unknown or features} not found; it has {list(table.columns)}")
+        raise InputDataError(
+            f"{path}: feature columns {unknown or features} not found; it has {list(table.columns)}. "
+            "Set predictor.features to columns of the file (or null for every numeric column)."
+        )
+    for column in features:
+        _require_numbers(table[column], column, path)
     values = table[features].to_numpy(dtype=float)
     bad_rows = np.flatnonzero(~np.isfinite(values).all(axis=1))
     if len(bad_rows):
         raise InputDataError(
             f"{path}: {len(bad_rows)} rows have missing or non-finite features, "
             f"e.g. line(s) {[int(i) + 2 for i in bad_rows[:_SHOWN]]} (CSV numbering); fix or drop them."
+        )
+
+
+def _require_numbers(values: pd.Series, column: str, path: Path) -> None:
+    """Every present cell of a feature column parses as a number; else name the column, line and cell."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    text = numbers.isna() & values.notna()
+    if text.any():
+        position = int(np.flatnonzero(text.to_numpy())[0])
+        raise InputDataError(
+            f"{path}, line {position + 2} (CSV numbering): feature column `{column}` holds "
+            f"{values.iloc[position]!r}, not a number ({int(text.sum())} such cell(s) in the column). "
+            "Fix the file, or leave the column out with predictor.features."
         )

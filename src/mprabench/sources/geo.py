@@ -26,7 +26,7 @@ def _fetch_one(spec: CountsFile, dataset: DatasetConfig, out_dir: Path, client: 
     final = out_dir / spec.name
     with scratch_path(out_dir, f"{spec.name}.download") as fetched, atomic_path(final) as content:
         origin = _obtain(spec, dataset, fetched, client)
-        _decompress_if_gzip(fetched, content)
+        _decompress_if_gzip(fetched, content, origin)
         _verify_sha256(content, spec, origin)
     return final
 
@@ -57,7 +57,8 @@ def find_local_counts_file(spec: CountsFile, dataset: DatasetConfig) -> Path:
     )
 
 
-def _decompress_if_gzip(source: Path, destination: Path) -> None:
+def _decompress_if_gzip(source: Path, destination: Path, origin: str) -> None:
+    """Decompress `source` (a scratch copy of `origin`) into `destination`; copy it if not gzipped."""
     with open(source, "rb") as handle:
         compressed = handle.read(2) == GZIP_MAGIC
     opener = gzip.open if compressed else open
@@ -65,7 +66,10 @@ def _decompress_if_gzip(source: Path, destination: Path) -> None:
         with opener(source, "rb") as reader, open(destination, "wb") as writer:
             shutil.copyfileobj(reader, writer)
     except (OSError, EOFError) as error:
-        raise DownloadError(f"{source.name}: cannot decompress ({error}); the download is damaged.") from None
+        raise DownloadError(
+            f"{origin}: cannot decompress ({error}): the gzip file is damaged or cut short. Nothing was "
+            "written. Run the fetch stage again; if it fails again, replace the file at dataset.source."
+        ) from None
 
 
 def _verify_sha256(path: Path, spec: CountsFile, origin: str) -> None:

@@ -27,3 +27,17 @@ def run(main: Callable[[], None]) -> None:
     except BenchmarkError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(1)
+    except OSError as error:  # a file system fault (missing input, permissions, full disk) the user can act on
+        print(f"error: {describe_os_error(error)}", file=sys.stderr)
+        sys.exit(1)
+
+
+def describe_os_error(error: OSError) -> str:
+    """One line naming the file and what to do, instead of a traceback."""
+    where = error.filename or "a file"
+    if isinstance(error, FileNotFoundError):
+        return f"{where}: not found. Run the stages before this one first (`dvc repro`), or check the path."
+    return (
+        f"{where}: {error.strerror or error}. Check the file's folder (permissions, free space) and rerun; "
+        "outputs are replaced only when completely written."
+    )

@@ -7,8 +7,9 @@ from pathlib import Path
 import pandas as pd
 
 from mprabench.config import load_params
+from mprabench.errors import ConfigError
 from mprabench.evaluation import Evaluation, evaluate, evaluation_table, feature_columns
-from mprabench.files import atomic_path, write_json_atomic
+from mprabench.files import atomic_path, require_writable, write_json_atomic
 from mprabench.plots import render_figures, write_plot_data
 from mprabench.stages._cli import run, stage_parser
 
@@ -25,8 +26,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scatter", type=Path, required=True, help="scatter data for `dvc plots` (CSV)")
     args = parser.parse_args(argv)
     config = load_params(args.params).evaluate
+    require_writable(args.summary, args.details, args.tables, args.figures, args.roc, args.scatter)
 
     features = pd.read_parquet(args.features)
+    config.primary_features = primary_family(config.primary_features, feature_columns(features), args.features)
     table = evaluation_table(pd.read_parquet(args.rows), features, config.target)
     evaluation = evaluate(table, feature_columns(features), config)
 
@@ -35,6 +38,20 @@ def main(argv: list[str] | None = None) -> None:
     write_tables(evaluation, args.tables)
     render_figures(table, evaluation, args.figures, config.dpi)
     write_plot_data(table, evaluation, roc=args.roc, scatter=args.scatter)
+
+
+def primary_family(configured: list[str] | None, available: list[str], source: Path) -> list[str]:
+    """The Bonferroni family: evaluate.primary_features, every one of which the predictions must have."""
+    if configured is None:
+        return list(available)
+    missing = [name for name in configured if name not in available]
+    if missing:
+        raise ConfigError(
+            f"evaluate.primary_features lists {missing}, which the predictions ({source}) do not have; they "
+            f"have {available}. Set evaluate.primary_features to the features to test, e.g. "
+            f"`dvc exp run -S 'evaluate.primary_features=[{','.join(available[:2])}]'` (null: all of them)."
+        )
+    return list(configured)
 
 
 def write_tables(evaluation: Evaluation, folder: Path) -> None:

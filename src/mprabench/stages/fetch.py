@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from mprabench.config import load_params
+from mprabench.files import require_writable
 from mprabench.design import fetch_design
 from mprabench.sources.geo import fetch_counts_files
 from mprabench.stages._cli import run, stage_parser
@@ -18,6 +19,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True, help="folder for the raw count files")
     args = parser.parse_args(argv)
     params = load_params(args.params)
+    require_writable(args.out)
     for path in fetch_counts_files(params.dataset, args.out):
         log.info("fetched %s", path)
     design = fetch_design(params.dataset, args.out)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from mprabench.config import load_params
-from mprabench.files import write_json_atomic, write_parquet_atomic
+from mprabench.files import require_writable, write_json_atomic, write_parquet_atomic
 from mprabench.predictors.registry import build_predictor
 from mprabench.predictors.runner import PredictionsFailed, predict_with_store, read_model_inputs
 from mprabench.stages._cli import run, stage_parser
@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     params = load_params(args.params)
+    require_writable(args.features, args.metrics, args.store)
 
     predictor = build_predictor(params.predictor, rows=args.rows, dotenv=args.dotenv, progress=not args.no_progress)
     inputs = read_model_inputs(args.inputs)

@@ -10,7 +10,7 @@ from mprabench.config import load_params
 from mprabench.counts import read_library
 from mprabench.experiments import build_experiment_inputs, motif_mismatch_warning, qc_details, qc_metrics
 from mprabench.fasta import write_fasta
-from mprabench.files import write_json_atomic, write_parquet_atomic
+from mprabench.files import require_writable, write_json_atomic, write_parquet_atomic
 from mprabench.genome import ensure_cache_file
 from mprabench.sequences import BuiltInputs
 from mprabench.stages._cli import run, stage_parser
@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--qc-details", type=Path, required=True, help="everything else prepare knows (JSON)")
     args = parser.parse_args(argv)
     params = load_params(args.params)
+    require_writable(args.rows, args.inputs, args.qc, args.qc_details, args.genome_cache)
 
     library = read_library(args.raw, params.dataset.files)
     prepared = prepare_activity(library, params.dataset.activity)
@@ -35,10 +36,12 @@ def main(argv: list[str] | None = None) -> None:
     built = build_experiment_inputs(prepared.oligos, params, args.genome_cache, args.raw)
     _log_warnings(built)
 
+    # computed before any output is replaced
+    qc, details = qc_metrics(library, prepared, built), qc_details(prepared, built)
     write_parquet_atomic(args.rows, built.rows)
     write_fasta(args.inputs, built.inputs)
-    write_json_atomic(args.qc_details, qc_details(prepared, built))
-    write_json_atomic(args.qc, qc_metrics(library, prepared, built))
+    write_json_atomic(args.qc_details, details)
+    write_json_atomic(args.qc, qc)
 
 
 def _log_warnings(built: BuiltInputs) -> None:

@@ -10,7 +10,7 @@ import pandas as pd
 import yaml
 
 from mprabench.config import load_params
-from mprabench.files import write_text_atomic
+from mprabench.files import require_writable, write_text_atomic
 from mprabench.report import ReportInputs, render_report
 from mprabench.stages._cli import run, stage_parser
 from mprabench.tracking import git_commit, mlflow_run, repository_root
@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--report", type=Path, required=True, help="the report (Markdown)")
     args = parser.parse_args(argv)
     typed = load_params(args.params)  # validates; the raw file is what gets logged
+    require_writable(args.report)
     params = yaml.safe_load(args.params.read_text())
     metrics = {name: _json(getattr(args, name)) for name in ("qc", "prediction", "summary")}
     tables = sorted(args.tables.glob("*.csv"))

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
+
+from mprabench.config import load_section
+
+T = TypeVar("T")
 
 
 def compose_config(conf_dir: Path, overrides: list[str] | None = None) -> dict[str, Any]:
@@ -24,3 +28,15 @@ def write_params(path: Path, conf_dir: Path, overrides: list[str] | None = None,
     params.update(sections)
     path.write_text(yaml.safe_dump(params, sort_keys=False))
     return path
+
+
+def configured_section(schema: type[T], key: str, conf_dir: Path, overrides: list[str] | None = None,
+                       **values: Any) -> T:
+    """The typed section `key` (e.g. "dataset.activity") of conf/ as composed, `values` replacing fields.
+
+    Tests build configs from the YAML, the one home of every value, not from code defaults.
+    """
+    section: Any = compose_config(conf_dir, overrides)
+    for part in key.split("."):
+        section = section[part]
+    return load_section(schema, {**section, **values}, key)

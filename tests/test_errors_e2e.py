@@ -1,0 +1,51 @@
+"""Two faults of tests/test_errors.py run through `dvc exp run` in a temporary git copy, as a user meets them."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from mprabench.testing.repo_copy import RepoCopy, make_repo_copy
+from tests.conftest import REPO, compose_config
+
+pytestmark = pytest.mark.e2e
+
+EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
+@pytest.fixture
+def repo(tmp_path, tiny_library) -> RepoCopy:
+    copy = make_repo_copy(REPO, tmp_path / "repo")
+    fasta = tmp_path / "genome.fa"
+    tiny_library.genome.write_chromosome_fasta(fasta)
+    copy.add_config("dataset", "tiny", tiny_library.dataset_section())
+    copy.add_config("genome", "tiny", {**compose_config()["genome"], "fasta": str(fasta)})
+    return copy
+
+
+def exp_run_fails(repo: RepoCopy, overrides: list[str]) -> str:
+    args = ["exp", "run", "-S", "genome=tiny", "-S", "predictor=gc"]
+    result = repo.dvc(*args, *[a for o in overrides for a in ("-S", o)], check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "Traceback" not in output, output
+    return output
+
+
+def test_odd_window_stops_the_first_stage_naming_the_key(repo):
+    output = exp_run_fails(repo, ["dataset=tiny", "experiment.window=2047"])
+    assert "`experiment.window` = 2047 is out of range: allowed >= 1 and even" in output
+    assert "failed to reproduce 'fetch'" in output  # stopped before any download or file was read
+
+
+def test_empty_counts_file_with_overridden_checksum_names_the_file(repo, tiny_library, tmp_path):
+    counts = tmp_path / "damaged"
+    shutil.copytree(tiny_library.counts_dir, counts)
+    files = [dict(spec) for spec in tiny_library.files]
+    (counts / files[0]["name"]).write_text("")
+    files[0]["sha256"] = EMPTY_SHA256
+    repo.add_config("dataset", "damaged", {**tiny_library.dataset_section(str(counts)), "files": files})
+    output = exp_run_fails(repo, ["dataset=damaged"])
+    assert f"{files[0]['name']}, line 1: the file is empty" in output
+    assert "failed to reproduce 'prepare'" in output
