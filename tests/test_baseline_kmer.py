@@ -230,7 +230,7 @@ def test_fitting_on_distinct_inputs_equals_fitting_on_rows():
         model = fit_kmer_ridge(row_features[row_folds != fold], row_targets[row_folds != fold], alpha=2.0)
         test_ids = result.inputs.index[result.inputs["fold"] == fold]
         test_features = kmer_frequency_matrix([sequences[i] for i in test_ids], 3)
-        np.testing.assert_allclose(model.predict(test_features), result.predictions[test_ids], atol=1e-8)
+        np.testing.assert_allclose(model.predict(test_features), result.full_predictions[test_ids], atol=1e-8)
 
 
 def test_same_seed_same_result_and_seed_changes_folds():

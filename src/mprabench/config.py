@@ -39,11 +39,6 @@ class DesignGrammar(str, enum.Enum):
     pair_spacing = "pair_spacing"  # Pool7: {tf1}_{tf2}_{spacing}_{replicate} | absent
 
 
-class ElementTest(str, enum.Enum):
-    permutation = "permutation"
-    mixedlm = "mixedlm"
-
-
 @dataclass
 class HttpConfig:
     retries: int = 5
@@ -154,6 +149,7 @@ class KmerConfig:
     n_folds: int = 5
     seed: int = 0
     target: str = "log2_ratio"
+    n_permutations: int = MISSING  # refit null of the whole out-of-fold fit (element-permuted targets)
 
 
 PREDICTOR_SCHEMAS: dict[str, type] = {
@@ -168,6 +164,14 @@ PredictorConfig = AlphaGenomeConfig | PrecomputedConfig | GcConfig | MotifConfig
 
 
 @dataclass
+class CalibrationConfig:
+    """The `calibrate` stage: null simulations with the dataset's own structure."""
+
+    n_replicates: int = MISSING
+    within_slope_sd: float = MISSING
+
+
+@dataclass
 class EvaluateConfig:
     target: str = "log2_ratio"
     primary_features: list[str] = field(default_factory=list)
@@ -175,9 +179,10 @@ class EvaluateConfig:
     n_bootstrap: int = 1000
     ci_level: float = 0.95
     seed: int = 0
-    element_test: ElementTest = ElementTest.permutation
     n_permutations: int = 10000
     min_unique_inputs: int = 3
+    min_elements_ci: int = MISSING
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     strata: list[str] = field(default_factory=lambda: ["tf", "strand", "chrom", "element"])
     dpi: int = 150
 

@@ -1,0 +1,236 @@
+"""Calibration by simulation: null predictions with the dataset's own structure.
+
+Every replicate draws one null feature per distinct model input,
+``x_j = u_e + b_e * (ybar_j - ybar_e) + eps_j``, with ``u_e, eps_j ~ N(0, 1)`` and, where
+inputs vary within elements, an element-specific within-element slope ``b_e ~ N(0, slope_sd²)``
+(mean 0: elements differ in their true effect, but on average there is none). ``ybar_j`` is the
+mean target over the input's rows and ``ybar_e`` the element's row mean, so the element-mean
+feature stays independent of the element-mean target: every between-element null is true, and
+the random-effects within-element null (mean effect 0) is true. The real target is kept fixed.
+
+Every test statistic the summary reports is computed for all replicates at once (matrix
+products, no per-replicate pandas) with exactly the functions evaluate uses, and its rejection
+rate at ``alpha`` and the coverage of each CI are returned with Monte-Carlo standard errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mprabench.stats.association import derive_rng
+from mprabench.stats.clustered import element_permutations, fisher_z_interval, permutation_pvalues, unit_scaled
+from mprabench.stats.within_element import MIN_POOLED_ELEMENTS, fisher_z_variance, random_effects_hartung_knapp
+
+# Replicates simulated per batch: bounds memory at (batch x distinct inputs) floats.
+REPLICATE_BATCH = 250
+
+
+@dataclass(frozen=True)
+class DesignStructure:
+    """What the simulation keeps from the data: elements, inputs per element, rows per input, target."""
+
+    input_element: np.ndarray    # element code of each distinct input (J)
+    input_rows: np.ndarray       # rows per distinct input (J)
+    input_target: np.ndarray     # mean target over the input's rows (J)
+    element_target: np.ndarray   # row mean of the target per element (E)
+    element_strand: np.ndarray   # strand label per element (E), for the strand strata
+    n_rows: int
+
+    @property
+    def n_elements(self) -> int:
+        return len(self.element_target)
+
+    @property
+    def n_inputs(self) -> int:
+        return len(self.input_element)
+
+    @property
+    def inputs_per_element(self) -> np.ndarray:
+        return np.bincount(self.input_element, minlength=self.n_elements)
+
+    @property
+    def inputs_vary_within_elements(self) -> bool:
+        return bool((self.inputs_per_element > 1).any())
+
+    def label(self) -> str:
+        """v3-like when inputs vary within elements, else v2-like (one input per element)."""
+        return "within-element inputs" if self.inputs_vary_within_elements else "one input per element"
+
+
+def design_structure(rows: pd.DataFrame, target: str) -> DesignStructure:
+    """The structure of a rows table (element_id, input_sha256, strand, target)."""
+    element_ids, element_code = np.unique(rows["element_id"].astype(str).to_numpy(), return_inverse=True)
+    frame = pd.DataFrame({"element": element_code, "input": rows["input_sha256"].to_numpy(),
+                          "y": rows[target].to_numpy(float)})
+    inputs = frame.groupby("input", sort=True).agg(element=("element", "first"), rows=("y", "size"),
+                                                   y=("y", "mean"), n_elements=("element", "nunique"))
+    if (inputs["n_elements"] > 1).any():
+        raise ValueError("an input is shared by several elements; the element is no longer the unit of replication")
+    element_target = frame.groupby("element")["y"].mean().to_numpy()
+    strand = rows.groupby(element_code)["strand"].first().astype(str).to_numpy() if "strand" in rows else \
+        np.array(["."] * len(element_ids))
+    return DesignStructure(inputs["element"].to_numpy(np.int64), inputs["rows"].to_numpy(np.int64),
+                           inputs["y"].to_numpy(float), element_target, strand, len(rows))
+
+
+@dataclass(frozen=True)
+class SimulationSettings:
+    n_replicates: int
+    n_permutations: int
+    alpha: float
+    ci_level: float
+    within_slope_sd: float
+    min_elements_ci: int
+    n_primary_features: int
+    seed: int
+
+
+def simulate_null_features(structure: DesignStructure, n: int, slope_sd: float, rng: np.random.Generator) -> np.ndarray:
+    """(n x J) null features per distinct input (see module docstring)."""
+    e, j = structure.n_elements, structure.n_inputs
+    centred = structure.input_target - structure.element_target[structure.input_element]
+    features = rng.standard_normal((n, e))[:, structure.input_element] + rng.standard_normal((n, j))
+    if structure.inputs_vary_within_elements and slope_sd > 0:
+        slopes = rng.normal(0.0, slope_sd, size=(n, e))
+        features += slopes[:, structure.input_element] * centred
+    return features
+
+
+def element_mean_matrix(structure: DesignStructure) -> np.ndarray:
+    """(J x E) matrix mapping input features to element means over rows."""
+    weights = np.zeros((structure.n_inputs, structure.n_elements))
+    rows_per_element = np.bincount(structure.input_element, weights=structure.input_rows, minlength=structure.n_elements)
+    weights[np.arange(structure.n_inputs), structure.input_element] = structure.input_rows / rows_per_element[structure.input_element]
+    return weights
+
+
+def within_element_correlations(structure: DesignStructure, features: np.ndarray, used: np.ndarray) -> np.ndarray:
+    """(n x k) Pearson r over the distinct inputs of each used element (unweighted, as evaluate)."""
+    indicator = np.zeros((structure.n_inputs, structure.n_elements))
+    indicator[np.arange(structure.n_inputs), structure.input_element] = 1.0
+    indicator = indicator[:, used]
+    m = indicator.sum(0)
+    y = structure.input_target
+    sx, sxx, sxy = features @ indicator, (features * features) @ indicator, (features * y) @ indicator
+    sy, syy = y @ indicator, (y * y) @ indicator
+    cov = sxy - sx * sy / m
+    var_x, var_y = sxx - sx * sx / m, syy - sy * sy / m
+    return cov / np.sqrt(var_x * var_y)
+
+
+def rate_with_mcse(hits: np.ndarray) -> dict[str, float]:
+    """Proportion of True and its binomial Monte-Carlo standard error."""
+    rate = float(np.mean(hits))
+    return {"rate": rate, "mcse": float(np.sqrt(rate * (1 - rate) / len(hits)))}
+
+
+@dataclass
+class CalibrationResult:
+    structure: DesignStructure
+    settings: SimulationSettings
+    pvalues: dict[str, np.ndarray]          # test key -> p per replicate
+    covered: dict[str, np.ndarray]          # interval key -> covered per replicate
+    flags: dict[str, np.ndarray]            # flag key -> raised per replicate
+    not_estimable: dict[str, str]
+
+    def to_dict(self, structure_name: str) -> dict[str, Any]:
+        """metrics/calibration.json (the contract in HELPER_RULES.md plus flags and reasons)."""
+        s = self.settings
+        tests = {}
+        for key, p in self.pvalues.items():
+            r = rate_with_mcse(p <= s.alpha)
+            tests[key] = {"type_I": r["rate"], "mcse": r["mcse"]}
+        intervals = {}
+        for key, covered in self.covered.items():
+            r = rate_with_mcse(covered)
+            intervals[key] = {"coverage": r["rate"], "mcse": r["mcse"]}
+        flags = {}
+        for key, raised in self.flags.items():
+            r = rate_with_mcse(raised)
+            flags[key] = {"rate": r["rate"], "mcse": r["mcse"]}
+        return {
+            "structure": structure_name, "n_replicates": s.n_replicates, "alpha": s.alpha,
+            "ci_level": s.ci_level, "tests": tests, "intervals": intervals,
+            "flags": flags, "not_estimable": self.not_estimable,
+            "design": {"n_rows": self.structure.n_rows, "n_elements": self.structure.n_elements,
+                       "n_unique_inputs": self.structure.n_inputs},
+            "simulation": {"within_slope_sd": s.within_slope_sd, "n_permutations": s.n_permutations,
+                           "seed": s.seed},
+        }
+
+
+def _strand_strata(structure: DesignStructure) -> dict[str, np.ndarray]:
+    """Element masks of each strand stratum."""
+    return {str(label): structure.element_strand == label for label in np.unique(structure.element_strand)}
+
+
+def calibrate(structure: DesignStructure, settings: SimulationSettings) -> CalibrationResult:
+    """Simulate ``n_replicates`` null features and evaluate every reported test on each."""
+    s = settings
+    rng = derive_rng(s.seed, "calibration")
+    e = structure.n_elements
+    to_means = element_mean_matrix(structure)
+    zy = unit_scaled(structure.element_target)
+    permutations = element_permutations(e, s.n_permutations, derive_rng(s.seed, "calibration|permutations"))
+    strata = {k: m for k, m in _strand_strata(structure).items() if m.sum() >= 3}
+    strata_perms = {k: element_permutations(int(m.sum()), s.n_permutations, derive_rng(s.seed, f"calibration|{k}"))
+                    for k, m in strata.items()}
+    used = structure.inputs_per_element >= 4
+    within = structure.inputs_vary_within_elements and used.sum() >= MIN_POOLED_ELEMENTS
+    pvalues: dict[str, list[np.ndarray]] = {"element_p": []}
+    covered: dict[str, list[np.ndarray]] = {"pearson_r_ci": []}
+    not_estimable: dict[str, str] = {}
+    if within:
+        pvalues["within_element_p"], covered["within_element_r_ci"] = [], []
+    else:
+        not_estimable["within_element_p"] = "model inputs do not vary within elements"
+    for key in strata:
+        pvalues[f"strata_strand_{key}_element_p"] = []
+    ci_ok = e >= max(s.min_elements_ci, 4)
+    if not ci_ok:
+        not_estimable["pearson_r_ci"] = f"fewer than {s.min_elements_ci} elements"
+        covered.pop("pearson_r_ci")
+    for start in range(0, s.n_replicates, REPLICATE_BATCH):
+        n = min(REPLICATE_BATCH, s.n_replicates - start)
+        features = simulate_null_features(structure, n, s.within_slope_sd, rng)
+        means = features @ to_means
+        zx = unit_scaled(means)
+        pvalues["element_p"].append(permutation_pvalues(zx, zy, permutations))
+        if ci_ok:
+            low, high = fisher_z_interval(zx @ zy, e, s.ci_level)
+            covered["pearson_r_ci"].append((low <= 0) & (high >= 0))
+        for key, mask in strata.items():
+            p = permutation_pvalues(unit_scaled(means[:, mask]), unit_scaled(structure.element_target[mask]),
+                                    strata_perms[key])
+            pvalues[f"strata_strand_{key}_element_p"].append(p)
+        if within:
+            r = within_element_correlations(structure, features, used)
+            z = np.arctanh(np.clip(r, -1 + 1e-12, 1 - 1e-12))
+            pool = random_effects_hartung_knapp(z, fisher_z_variance(structure.inputs_per_element[used]))
+            pvalues["within_element_p"].append(pool.p)
+            low, high = pool.interval(s.ci_level)
+            covered["within_element_r_ci"].append((low <= 0) & (high >= 0))
+    p_arrays = {k: np.concatenate(v) for k, v in pvalues.items()}
+    flags = {"element_bonferroni_significant": p_arrays["element_p"] <= s.alpha / max(1, s.n_primary_features)}
+    return CalibrationResult(structure, s, p_arrays, {k: np.concatenate(v) for k, v in covered.items()},
+                             flags, not_estimable)
+
+
+def within_tolerance(result: dict[str, Any], type_i_tolerance: float, coverage_tolerance: float) -> bool:
+    """Whether every type-I rate and coverage in a calibration.json dict is within tolerance."""
+    ok = all(abs(t["type_I"] - result["alpha"]) <= type_i_tolerance for t in result["tests"].values())
+    return ok and all(abs(c["coverage"] - result["ci_level"]) <= coverage_tolerance
+                      for c in result["intervals"].values())
+
+
+def uniform_quantiles(n: int) -> np.ndarray:
+    """Expected order statistics of n uniforms, for QQ plots."""
+    return (np.arange(1, n + 1) - 0.5) / n
+
+
+__all__ = ["DesignStructure", "SimulationSettings", "CalibrationResult", "design_structure", "calibrate",
+           "simulate_null_features", "within_tolerance", "uniform_quantiles"]
