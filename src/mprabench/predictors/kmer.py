@@ -304,6 +304,15 @@ def weighted_standardizer(features: np.ndarray, weights: np.ndarray) -> tuple[np
     return mean, np.where(scale > 10 * np.finfo(float).eps * np.maximum(np.abs(mean), 1.0), scale, 1.0)
 
 
+def weighted_ridge_coefficients(xc: np.ndarray, yc: np.ndarray, w: np.ndarray, alpha: float) -> np.ndarray:
+    """argmin Σ w (yc − xc β)² + α|β|² for every column of yc; the smaller of primal and dual systems."""
+    root = np.sqrt(w)[:, None]
+    xw, yw = xc * root, yc * root
+    if xw.shape[0] < xw.shape[1]:  # few training inputs (V1/V2: one per element): n x n dual system
+        return xw.T @ np.linalg.solve(xw @ xw.T + alpha * np.eye(xw.shape[0]), yw)
+    return np.linalg.solve(xw.T @ xw + alpha * np.eye(xw.shape[1]), xw.T @ yw)
+
+
 def ridge_out_of_fold(
     features: np.ndarray, targets: np.ndarray, weights: np.ndarray, folds: np.ndarray, *, alpha: float,
     standardize: bool = True,
@@ -326,8 +335,7 @@ def ridge_out_of_fold(
         x_offset = w @ x / w.sum()
         y_offset = w @ y / w.sum()
         xc = x - x_offset
-        gram = xc.T @ (xc * w[:, None]) + alpha * np.eye(x.shape[1])
-        coef = np.linalg.solve(gram, xc.T @ ((y - y_offset) * w[:, None]))
+        coef = weighted_ridge_coefficients(xc, y - y_offset, w, alpha)
         kmer_part[test] = (x_test - x_offset) @ coef
         fold_means[test] = y_offset
     return OutOfFoldFit(kmer_part, fold_means)
