@@ -169,9 +169,14 @@ def evaluation_table(rows: pd.DataFrame, features: pd.DataFrame, target: str) ->
         )
     if not np.isfinite(table[target].to_numpy(dtype=float)).all():
         raise InputDataError(f"target {target} has non-finite values; check the prepare stage")
-    if DROPOUT_COLUMN not in table:  # rows from before the zero-RNA dropout flag: no dropouts
-        table[DROPOUT_COLUMN] = False
-    return table
+    return with_dropout_column(table)
+
+
+def with_dropout_column(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows from before the zero-RNA dropout flag have no dropouts: add the column as all False."""
+    if DROPOUT_COLUMN in table:
+        return table
+    return table.assign(**{DROPOUT_COLUMN: False})
 
 
 def feature_columns(features: pd.DataFrame) -> list[str]:
@@ -188,6 +193,7 @@ def evaluate(
 ) -> Evaluation:
     """Headline, details, strata and the zero-RNA dropout sensitivity of every feature."""
     training = training or {}
+    table = with_dropout_column(table)
     rows = headline_rows(table)
     results = {f: _evaluate_feature(rows, f, config, config.target, training.get(f)) for f in features}
     family = [f for f in config.primary_features if f in features] or list(features)
