@@ -38,7 +38,7 @@ def band(rate: float, n: int) -> float:
 def test_every_reported_test_and_interval_is_calibrated_on_the_gse84888_structure(within):
     rows = gse84888_like_rows(np.random.default_rng(2), within)
     result = calibrate(design_structure(rows, "log2_ratio"), settings()).to_dict("test")
-    expected_tests = {"element_p"} | ({"within_element_p"} if within else set())
+    expected_tests = {"element_p", "strata_strand_p", "strata_chrom_p"} | ({"within_element_p", "strata_tf_p"} if within else set())
     assert expected_tests <= set(result["tests"])
     assert ("within_element_p" in result["not_estimable"]) is not within
     for key, test in result["tests"].items():

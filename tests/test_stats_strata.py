@@ -75,7 +75,7 @@ def test_tf_stratum_sizes_follow_the_labels():
         assert row.n_rows == has_label.sum()
         assert row.n_elements == table.loc[has_label, "element_id"].nunique()
         assert row.n_unique_inputs == table.loc[has_label, "input_sha256"].nunique()
-        assert row.estimable and "random-effects" in row.method
+        assert row.estimable and "t-test across elements" in row.method
 
 
 def test_tf_strata_are_not_estimable_when_inputs_do_not_vary_within_elements():

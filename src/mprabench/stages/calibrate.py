@@ -24,7 +24,7 @@ from mprabench.stats.calibration import (  # noqa: E402
     uniform_quantiles,
 )
 
-ROW_COLUMNS = ["element_id", "input_sha256", "strand"]
+ROW_COLUMNS = ["element_id", "input_sha256", "strand", "chrom", "tf_labels"]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -22,8 +22,19 @@ import numpy as np
 import pandas as pd
 
 from mprabench.stats.association import derive_rng
-from mprabench.stats.clustered import element_permutations, fisher_z_interval, permutation_pvalues, unit_scaled
-from mprabench.stats.within_element import MIN_POOLED_ELEMENTS, fisher_z_variance, random_effects_hartung_knapp
+from mprabench.stats.clustered import MIN_PERMUTATION_ELEMENTS, element_permutations, fisher_z_interval, permutation_pvalues, unit_scaled
+from mprabench.stats.within_element import (
+    MIN_POOLED_ELEMENTS,
+    RandomEffectsPool,
+    pool_fisher_z,
+)
+
+# An element's within-element r needs 4 distinct inputs (Fisher-z variance 1/(m - 3)), as in evaluate.
+MIN_WITHIN_INPUTS = 4
+
+# Strata defined by an element attribute: their element-aware p is the element permutation p.
+ELEMENT_STRATUM_KINDS = ("strand", "chrom")
+MIN_STRATUM_ELEMENTS = MIN_PERMUTATION_ELEMENTS
 
 # Replicates simulated per batch: bounds memory at (batch x distinct inputs) floats.
 REPLICATE_BATCH = 250
@@ -37,7 +48,8 @@ class DesignStructure:
     input_rows: np.ndarray       # rows per distinct input (J)
     input_target: np.ndarray     # mean target over the input's rows (J)
     element_target: np.ndarray   # row mean of the target per element (E)
-    element_strand: np.ndarray   # strand label per element (E), for the strand strata
+    element_strata: dict[str, np.ndarray]  # kind (strand, chrom) -> label per element (E)
+    input_labels: dict[str, np.ndarray]    # TF label -> which inputs carry it (J), where inputs vary
     n_rows: int
 
     @property
@@ -62,7 +74,7 @@ class DesignStructure:
 
 
 def design_structure(rows: pd.DataFrame, target: str) -> DesignStructure:
-    """The structure of a rows table (element_id, input_sha256, strand, target)."""
+    """The structure of a rows table (element_id, input_sha256, target; strand, chrom, tf_labels if present)."""
     element_ids, element_code = np.unique(rows["element_id"].astype(str).to_numpy(), return_inverse=True)
     frame = pd.DataFrame({"element": element_code, "input": rows["input_sha256"].to_numpy(),
                           "y": rows[target].to_numpy(float)})
@@ -71,10 +83,16 @@ def design_structure(rows: pd.DataFrame, target: str) -> DesignStructure:
     if (inputs["n_elements"] > 1).any():
         raise ValueError("an input is shared by several elements; the element is no longer the unit of replication")
     element_target = frame.groupby("element")["y"].mean().to_numpy()
-    strand = rows.groupby(element_code)["strand"].first().astype(str).to_numpy() if "strand" in rows else \
-        np.array(["."] * len(element_ids))
+    element_strata = {kind: rows.groupby(element_code)[kind].first().astype(str).to_numpy()
+                      for kind in ELEMENT_STRATUM_KINDS if kind in rows}
+    labels: dict[str, np.ndarray] = {}
+    if "tf_labels" in rows and (inputs["element"].value_counts() > 1).any():
+        members = pd.DataFrame({"input": rows["input_sha256"].to_numpy(), "label": rows["tf_labels"].to_numpy()})
+        members = members.explode("label").dropna().drop_duplicates()
+        for label, group in members.groupby("label"):
+            labels[str(label)] = inputs.index.isin(group["input"])
     return DesignStructure(inputs["element"].to_numpy(np.int64), inputs["rows"].to_numpy(np.int64),
-                           inputs["y"].to_numpy(float), element_target, strand, len(rows))
+                           inputs["y"].to_numpy(float), element_target, element_strata, labels, len(rows))
 
 
 @dataclass(frozen=True)
@@ -108,10 +126,13 @@ def element_mean_matrix(structure: DesignStructure) -> np.ndarray:
     return weights
 
 
-def within_element_correlations(structure: DesignStructure, features: np.ndarray, used: np.ndarray) -> np.ndarray:
-    """(n x k) Pearson r over the distinct inputs of each used element (unweighted, as evaluate)."""
+def within_element_correlations(structure: DesignStructure, features: np.ndarray, used: np.ndarray,
+                                inputs: np.ndarray | None = None) -> np.ndarray:
+    """(n x k) Pearson r over the distinct inputs (all, or the ``inputs`` mask) of each used element."""
     indicator = np.zeros((structure.n_inputs, structure.n_elements))
     indicator[np.arange(structure.n_inputs), structure.input_element] = 1.0
+    if inputs is not None:
+        indicator[~inputs] = 0.0
     indicator = indicator[:, used]
     m = indicator.sum(0)
     y = structure.input_target
@@ -163,24 +184,53 @@ class CalibrationResult:
         }
 
 
-def _strand_strata(structure: DesignStructure) -> dict[str, np.ndarray]:
-    """Element masks of each strand stratum."""
-    return {str(label): structure.element_strand == label for label in np.unique(structure.element_strand)}
+def element_attribute_strata(structure: DesignStructure) -> dict[str, list[np.ndarray]]:
+    """Per kind, the element masks of its strata with enough elements for a permutation p."""
+    strata = {}
+    for kind, labels in structure.element_strata.items():
+        masks = [labels == label for label in np.unique(labels)]
+        strata[kind] = [m for m in masks if m.sum() >= MIN_STRATUM_ELEMENTS]
+    return {kind: masks for kind, masks in strata.items() if masks}
+
+
+def tf_strata(structure: DesignStructure, min_inputs: int) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per TF label (inputs varying within elements only): input mask, used elements, inputs per used element."""
+    strata = {}
+    for label, inputs in structure.input_labels.items():
+        per_element = np.bincount(structure.input_element[inputs], minlength=structure.n_elements)
+        used = per_element >= min_inputs
+        if used.sum() >= MIN_POOLED_ELEMENTS:
+            strata[label] = (inputs, used, per_element[used])
+    return strata
+
+
+def pooled_within_p(structure: DesignStructure, features: np.ndarray, used: np.ndarray, per_element: np.ndarray,
+                    inputs: np.ndarray | None = None, pooling: str = "random_effects") -> tuple[np.ndarray, RandomEffectsPool]:
+    """Pooled within-element p of every replicate, as evaluate computes it (same pooling function)."""
+    r = within_element_correlations(structure, features, used, inputs)
+    pool = pool_fisher_z(np.arctanh(np.clip(r, -1 + 1e-12, 1 - 1e-12)), per_element, pooling)
+    return pool.p, pool
 
 
 def calibrate(structure: DesignStructure, settings: SimulationSettings) -> CalibrationResult:
-    """Simulate ``n_replicates`` null features and evaluate every reported test on each."""
+    """Simulate ``n_replicates`` null features and evaluate every reported test on each.
+
+    Strata p-values are pooled per kind (``strata_<kind>_p``: the rejection rate over all
+    estimable strata and replicates), so that calibration.json stays small.
+    """
     s = settings
     rng = derive_rng(s.seed, "calibration")
     e = structure.n_elements
     to_means = element_mean_matrix(structure)
     zy = unit_scaled(structure.element_target)
     permutations = element_permutations(e, s.n_permutations, derive_rng(s.seed, "calibration|permutations"))
-    strata = {k: m for k, m in _strand_strata(structure).items() if m.sum() >= 3}
-    strata_perms = {k: element_permutations(int(m.sum()), s.n_permutations, derive_rng(s.seed, f"calibration|{k}"))
-                    for k, m in strata.items()}
-    used = structure.inputs_per_element >= 4
+    element_strata = element_attribute_strata(structure)
+    strata_perms = {(kind, i): element_permutations(int(m.sum()), s.n_permutations,
+                                                     derive_rng(s.seed, f"calibration|{kind}|{i}"))
+                    for kind, masks in element_strata.items() for i, m in enumerate(masks)}
+    used = structure.inputs_per_element >= MIN_WITHIN_INPUTS
     within = structure.inputs_vary_within_elements and used.sum() >= MIN_POOLED_ELEMENTS
+    labels = tf_strata(structure, MIN_WITHIN_INPUTS) if within else {}
     pvalues: dict[str, list[np.ndarray]] = {"element_p": []}
     covered: dict[str, list[np.ndarray]] = {"pearson_r_ci": []}
     not_estimable: dict[str, str] = {}
@@ -188,8 +238,11 @@ def calibrate(structure: DesignStructure, settings: SimulationSettings) -> Calib
         pvalues["within_element_p"], covered["within_element_r_ci"] = [], []
     else:
         not_estimable["within_element_p"] = "model inputs do not vary within elements"
-    for key in strata:
-        pvalues[f"strata_strand_{key}_element_p"] = []
+        not_estimable["strata_tf_p"] = "the TF perturbation never reaches the model (inputs do not vary within elements)"
+    for kind in element_strata:
+        pvalues[f"strata_{kind}_p"] = []
+    if labels:
+        pvalues["strata_tf_p"] = []
     ci_ok = e >= max(s.min_elements_ci, 4)
     if not ci_ok:
         not_estimable["pearson_r_ci"] = f"fewer than {s.min_elements_ci} elements"
@@ -203,17 +256,19 @@ def calibrate(structure: DesignStructure, settings: SimulationSettings) -> Calib
         if ci_ok:
             low, high = fisher_z_interval(zx @ zy, e, s.ci_level)
             covered["pearson_r_ci"].append((low <= 0) & (high >= 0))
-        for key, mask in strata.items():
-            p = permutation_pvalues(unit_scaled(means[:, mask]), unit_scaled(structure.element_target[mask]),
-                                    strata_perms[key])
-            pvalues[f"strata_strand_{key}_element_p"].append(p)
+        for kind, masks in element_strata.items():
+            for i, mask in enumerate(masks):
+                p = permutation_pvalues(unit_scaled(means[:, mask]), unit_scaled(structure.element_target[mask]),
+                                        strata_perms[(kind, i)])
+                pvalues[f"strata_{kind}_p"].append(p)
         if within:
-            r = within_element_correlations(structure, features, used)
-            z = np.arctanh(np.clip(r, -1 + 1e-12, 1 - 1e-12))
-            pool = random_effects_hartung_knapp(z, fisher_z_variance(structure.inputs_per_element[used]))
-            pvalues["within_element_p"].append(pool.p)
+            p, pool = pooled_within_p(structure, features, used, structure.inputs_per_element[used])
+            pvalues["within_element_p"].append(p)
             low, high = pool.interval(s.ci_level)
             covered["within_element_r_ci"].append((low <= 0) & (high >= 0))
+            for inputs, label_used, per_element in labels.values():
+                pvalues["strata_tf_p"].append(
+                    pooled_within_p(structure, features, label_used, per_element, inputs, "t_test")[0])
     p_arrays = {k: np.concatenate(v) for k, v in pvalues.items()}
     flags = {"element_bonferroni_significant": p_arrays["element_p"] <= s.alpha / max(1, s.n_primary_features)}
     return CalibrationResult(structure, s, p_arrays, {k: np.concatenate(v) for k, v in covered.items()},

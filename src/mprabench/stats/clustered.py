@@ -38,8 +38,11 @@ PERMUTATION_TIE_TOLERANCE = 1e-12
 # Cap on the entries of one (permutations x elements) block, to bound memory for many elements.
 PERMUTATION_BLOCK_ENTRIES = 2_000_000
 
-# The Fisher-z interval needs n - 3 > 0; below this many elements the r itself is not reported.
+# Pearson r of element means needs 3 elements.
 MIN_ELEMENTS_R = 3
+# With fewer elements a two-sided permutation p can never fall to 0.05 (4 elements: 24 orders,
+# smallest p 1/12), so the test could never reject: it is reported as not estimable instead.
+MIN_PERMUTATION_ELEMENTS = 5
 
 
 def element_count_reason(n_elements: int, min_elements: int, what: str = "") -> str | None:
@@ -159,7 +162,9 @@ def element_level_from_means(
         return ElementLevelAssociation(**common, r=None, r_reason=reason, p=None, p_reason=reason,
                                        ci_low=None, ci_high=None, ci_reason=reason)
     r = pearson_test(mean_x, mean_y).estimate
-    if n_permutations > 0:
+    if n < MIN_PERMUTATION_ELEMENTS:
+        p, p_reason = None, element_count_reason(n, MIN_PERMUTATION_ELEMENTS, "a permutation p that can reach 0.05")
+    elif n_permutations > 0:
         p, p_reason = permutation_pvalue(mean_x, mean_y, n_permutations, rng), None
     else:
         p, p_reason = None, "evaluate.n_permutations = 0: no permutation test was run"

@@ -41,6 +41,12 @@ SUMMARY_METHOD = (
     "Hartung-Knapp variance, t on k - 1 df"
 )
 
+T_TEST_METHOD = (
+    "per element: Pearson r over its distinct inputs (mean target per input); pooled: one-sample t-test of the "
+    "per-element Fisher z across elements (unweighted, k - 1 df)"
+)
+POOLING_METHODS = ("random_effects", "t_test")
+
 # |r| is clipped here before arctanh so a perfect element correlation gives a finite z.
 DEFAULT_MAX_ABS_R = 1.0 - 1e-12
 PAULE_MANDEL_ITERATIONS = 100
@@ -155,6 +161,27 @@ def random_effects_hartung_knapp(z: np.ndarray, v: np.ndarray) -> RandomEffectsP
     return RandomEffectsPool(mean=mean, se=se, tau2=tau2, p=np.where(se > 0, p, np.nan), df=k - 1)
 
 
+def t_test_of_z(z: np.ndarray) -> RandomEffectsPool:
+    """Unweighted one-sample t-test of Fisher z (… x k) across elements; tau2 is not estimated (NaN)."""
+    z = np.asarray(z, dtype=float)
+    k = z.shape[-1]
+    mean = z.mean(-1)
+    se = z.std(-1, ddof=1) / np.sqrt(k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = 2.0 * stats.t.sf(np.abs(mean) / se, k - 1)
+    return RandomEffectsPool(mean=mean, se=se, tau2=np.full(mean.shape, np.nan), p=np.where(se > 0, p, np.nan),
+                             df=k - 1)
+
+
+def pool_fisher_z(z: np.ndarray, n_distinct_inputs: np.ndarray, pooling: str) -> RandomEffectsPool:
+    """Pool per-element z by random effects (weighted by distinct inputs) or by an unweighted t-test."""
+    if pooling == "random_effects":
+        return random_effects_hartung_knapp(z, fisher_z_variance(n_distinct_inputs))
+    if pooling == "t_test":
+        return t_test_of_z(z)
+    raise ValueError(f"unknown pooling {pooling!r}; expected one of {POOLING_METHODS}")
+
+
 def fisher_z_variance(n_distinct_inputs: np.ndarray) -> np.ndarray:
     """Sampling variance of atanh(r) over m distinct inputs: 1 / (m − 3)."""
     return 1.0 / (np.asarray(n_distinct_inputs, dtype=float) - 3.0)
@@ -192,27 +219,31 @@ def element_effect(
                          pearson_p=pearson.p, fisher_z=z, weight=None)
 
 
-def pool_element_effects(effects: tuple[ElementEffect, ...], level: float) -> tuple[WithinElementSummary, tuple[ElementEffect, ...]]:
-    """Random-effects summary of the estimable elements; effects returned with their weights."""
+def pool_element_effects(
+    effects: tuple[ElementEffect, ...], level: float, pooling: str = "random_effects"
+) -> tuple[WithinElementSummary, tuple[ElementEffect, ...]]:
+    """Pooled summary of the estimable elements; effects returned with their relative weights."""
     excluded = {e.element_id: str(e.reason) for e in effects if not e.estimable}
     used = [e for e in effects if e.estimable]
-    common = dict(method=SUMMARY_METHOD, level=level, n_elements_used=len(used), excluded_elements=excluded)
+    method = SUMMARY_METHOD if pooling == "random_effects" else T_TEST_METHOD
+    common = dict(method=method, level=level, n_elements_used=len(used), excluded_elements=excluded)
     if len(used) < MIN_POOLED_ELEMENTS:
         reason = f"fewer than {MIN_POOLED_ELEMENTS} elements with an estimable correlation ({len(used)})"
         return WithinElementSummary(**common, pooled_r=None, ci_low=None, ci_high=None, p=None, tau2=None,
                                     reason=reason), effects
     z = np.array([e.fisher_z for e in used])
-    v = fisher_z_variance([e.n_distinct_inputs for e in used])
-    pool = random_effects_hartung_knapp(z, v)
+    m = np.array([e.n_distinct_inputs for e in used])
+    pool = pool_fisher_z(z, m, pooling)
     low, high = pool.interval(level)
-    weights = 1.0 / (v + pool.tau2)
+    weights = 1.0 / (fisher_z_variance(m) + pool.tau2) if pooling == "random_effects" else np.ones(len(used))
     weight_of = dict(zip([e.element_id for e in used], weights / weights.sum()))
     weighted = tuple(
         ElementEffect(**{**asdict(e), "weight": float(weight_of[e.element_id])}) if e.estimable else e for e in effects
     )
     summary = WithinElementSummary(
         **common, pooled_r=finite_or_none(np.tanh(pool.mean)), ci_low=finite_or_none(np.tanh(low)),
-        ci_high=finite_or_none(np.tanh(high)), p=finite_or_none(pool.p), tau2=finite_or_none(pool.tau2),
+        ci_high=finite_or_none(np.tanh(high)), p=finite_or_none(pool.p),
+        tau2=finite_or_none(pool.tau2) if np.isfinite(pool.tau2) else None,
         reason=None if np.isfinite(pool.p) else "zero spread of the per-element z values",
     )
     return summary, weighted
@@ -224,9 +255,15 @@ def inputs_vary_within_some_element(table: pd.DataFrame) -> bool:
 
 
 def within_element_effects(
-    table: pd.DataFrame, feature: str, target: str, min_distinct_inputs: int = 4, level: float = 0.95
+    table: pd.DataFrame, feature: str, target: str, min_distinct_inputs: int = 4, level: float = 0.95,
+    pooling: str = "random_effects",
 ) -> WithinElementResult:
-    """Per-element correlations over distinct inputs and their random-effects summary."""
+    """Per-element correlations over distinct inputs and their pooled summary.
+
+    ``pooling``: ``random_effects`` (PM + Hartung-Knapp, weighted by distinct inputs; the headline)
+    or ``t_test`` (unweighted t-test of z; TF strata, where calibration showed that elements with
+    4-8 inputs of a label make the weighted pooling liberal).
+    """
     if table.empty or not inputs_vary_within_some_element(table):
         reason = REASON_EMPTY_TABLE if table.empty else REASON_NO_WITHIN_ELEMENT_VARIATION
         return WithinElementResult(feature, target, False, reason, (), None)
@@ -236,5 +273,5 @@ def within_element_effects(
         element_effect(element_id, group, feature, target, min_distinct_inputs)
         for element_id, group in table.groupby("element_id", sort=True)
     )
-    summary, effects = pool_element_effects(effects, level)
+    summary, effects = pool_element_effects(effects, level, pooling)
     return WithinElementResult(feature, target, True, None, effects, summary)
