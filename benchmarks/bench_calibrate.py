@@ -58,7 +58,8 @@ def main() -> None:
                                    f"{interval['mcse']:.4f}", f"{result['ci_level']} ± {COVERAGE_TOLERANCE}",
                                    "yes" if ok else "NO"])
             for key, flag in result["flags"].items():
-                rows_table.append([experiment, key, "flag rate", f"{flag['rate']:.4f}", f"{flag['mcse']:.4f}",
+                mcse = (flag["rate"] * (1 - flag["rate"]) / result["n_replicates"]) ** 0.5
+                rows_table.append([experiment, key, "flag rate", f"{flag['rate']:.4f}", f"{mcse:.4f}",
                                    f"≤ {result['alpha']}", "yes" if flag["rate"] <= result["alpha"] else "NO"])
     report(f"calibrate stage on the real GSE84888 structure ({args.counts})",
            ["structure", "statistic", "measure", "value", "MC SE", "goal", "met"], rows_table)

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from mprabench.stats.association import derive_rng
 from mprabench.stats.clustered import MIN_PERMUTATION_ELEMENTS, element_permutations, fisher_z_interval, permutation_pvalues, unit_scaled
@@ -126,14 +127,17 @@ def element_mean_matrix(structure: DesignStructure) -> np.ndarray:
     return weights
 
 
-def within_element_correlations(structure: DesignStructure, features: np.ndarray, used: np.ndarray,
-                                inputs: np.ndarray | None = None) -> np.ndarray:
-    """(n x k) Pearson r over the distinct inputs (all, or the ``inputs`` mask) of each used element."""
+def element_indicator(structure: DesignStructure, used: np.ndarray, inputs: np.ndarray | None = None) -> np.ndarray:
+    """(J x k) 0/1 matrix: input j belongs to used element i (and to the ``inputs`` mask, if given)."""
     indicator = np.zeros((structure.n_inputs, structure.n_elements))
     indicator[np.arange(structure.n_inputs), structure.input_element] = 1.0
     if inputs is not None:
         indicator[~inputs] = 0.0
-    indicator = indicator[:, used]
+    return indicator[:, used]
+
+
+def correlations_over_columns(structure: DesignStructure, features: np.ndarray, indicator: np.ndarray) -> np.ndarray:
+    """(n x columns) Pearson r of features vs input target over the inputs of each indicator column."""
     m = indicator.sum(0)
     y = structure.input_target
     sx, sxx, sxy = features @ indicator, (features * features) @ indicator, (features * y) @ indicator
@@ -141,6 +145,12 @@ def within_element_correlations(structure: DesignStructure, features: np.ndarray
     cov = sxy - sx * sy / m
     var_x, var_y = sxx - sx * sx / m, syy - sy * sy / m
     return cov / np.sqrt(var_x * var_y)
+
+
+def within_element_correlations(structure: DesignStructure, features: np.ndarray, used: np.ndarray,
+                                inputs: np.ndarray | None = None) -> np.ndarray:
+    """(n x k) Pearson r over the distinct inputs (all, or the ``inputs`` mask) of each used element."""
+    return correlations_over_columns(structure, features, element_indicator(structure, used, inputs))
 
 
 def rate_with_mcse(hits: np.ndarray) -> dict[str, float]:
@@ -172,15 +182,15 @@ class CalibrationResult:
         flags = {}
         for key, raised in self.flags.items():
             r = rate_with_mcse(raised)
-            flags[key] = {"rate": r["rate"], "mcse": r["mcse"]}
+            flags[key] = {"rate": r["rate"]}
         return {
             "structure": structure_name, "n_replicates": s.n_replicates, "alpha": s.alpha,
             "ci_level": s.ci_level, "tests": tests, "intervals": intervals,
             "flags": flags, "not_estimable": self.not_estimable,
-            # Strings, not numbers: `dvc metrics diff` must stay within 100 rows over all metrics files.
+            # Few leaves: `dvc metrics diff` must stay within 100 rows over all metrics files (the
+            # simulation settings are params: evaluate.calibration, n_permutations, seed).
             "design": f"{self.structure.n_rows} rows, {self.structure.n_inputs} distinct inputs, "
                       f"{self.structure.n_elements} elements",
-            "simulation": f"within-element slope SD {s.within_slope_sd}, {s.n_permutations} permutations, seed {s.seed}",
         }
 
 
@@ -231,6 +241,13 @@ def calibrate(structure: DesignStructure, settings: SimulationSettings) -> Calib
     used = structure.inputs_per_element >= MIN_WITHIN_INPUTS
     within = structure.inputs_vary_within_elements and used.sum() >= MIN_POOLED_ELEMENTS
     labels = tf_strata(structure, MIN_WITHIN_INPUTS) if within else {}
+    label_indicator, label_columns, start_column = None, [], 0
+    if labels:
+        blocks = [element_indicator(structure, used_l, inputs) for inputs, used_l, _ in labels.values()]
+        label_indicator = np.concatenate(blocks, axis=1)
+        for block, (_, _, per_element) in zip(blocks, labels.values()):
+            label_columns.append((start_column, start_column + block.shape[1], per_element))
+            start_column += block.shape[1]
     pvalues: dict[str, list[np.ndarray]] = {"element_p": []}
     covered: dict[str, list[np.ndarray]] = {"pearson_r_ci": []}
     not_estimable: dict[str, str] = {}
@@ -243,6 +260,8 @@ def calibrate(structure: DesignStructure, settings: SimulationSettings) -> Calib
         pvalues[f"strata_{kind}_p"] = []
     if labels:
         pvalues["strata_tf_p"] = []
+    if within:
+        pvalues["strata_element_p"] = []
     ci_ok = e >= max(s.min_elements_ci, 4)
     if not ci_ok:
         not_estimable["pearson_r_ci"] = f"fewer than {s.min_elements_ci} elements"
@@ -266,9 +285,17 @@ def calibrate(structure: DesignStructure, settings: SimulationSettings) -> Calib
             pvalues["within_element_p"].append(p)
             low, high = pool.interval(s.ci_level)
             covered["within_element_r_ci"].append((low <= 0) & (high >= 0))
-            for inputs, label_used, per_element in labels.values():
-                pvalues["strata_tf_p"].append(
-                    pooled_within_p(structure, features, label_used, per_element, inputs, "t_test")[0])
+            # An element stratum tests that one element's own effect: its null needs slope 0 in that element.
+            flat = simulate_null_features(structure, n, 0.0, rng)
+            r = within_element_correlations(structure, flat, used)
+            df = structure.inputs_per_element[used] - 2
+            t = r * np.sqrt(df / (1 - r * r))
+            pvalues["strata_element_p"].append((2 * stats.t.sf(np.abs(t), df)).ravel())
+            if labels:  # all labels' element columns in one product: one pass over the features
+                r_labels = correlations_over_columns(structure, features, label_indicator)
+                for start_column, stop_column, per_element in label_columns:
+                    z = np.arctanh(np.clip(r_labels[:, start_column:stop_column], -1 + 1e-12, 1 - 1e-12))
+                    pvalues["strata_tf_p"].append(pool_fisher_z(z, per_element, "t_test").p)
     p_arrays = {k: np.concatenate(v) for k, v in pvalues.items()}
     flags = {"element_bonferroni_significant": p_arrays["element_p"] <= s.alpha / max(1, s.n_primary_features)}
     return CalibrationResult(structure, s, p_arrays, {k: np.concatenate(v) for k, v in covered.items()},
