@@ -100,3 +100,12 @@ def test_null_features_raise_the_flag_rarely_on_the_gse84888_structure():
     assert (p <= 0.05).mean() <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 60)
     covered = [evaluation.results[f].element.ci_low <= 0 <= evaluation.results[f].element.ci_high for f in names]
     assert np.mean(covered) >= 0.95 - 3 * np.sqrt(0.05 * 0.95 / 60)
+
+
+def test_a_baseline_trained_on_another_target_gets_no_p_with_the_reason():
+    table = with_features(gse84888_like_rows(np.random.default_rng(5), within=False), 6, names=("kmer_ridge_oof",))
+    training = {"kmer_ridge_oof": {"element_p": 0.01, "target": "activity"}}
+    evaluation = evaluate(table, ["kmer_ridge_oof"], config(primary_features=[]), training)
+    assert evaluation.summary()["kmer_ridge_oof"]["element_p"] is None
+    reason = evaluation.details()["per_feature"]["kmer_ridge_oof"]["trained_baseline"]["element_p_reason"]
+    assert "predictor.target=log2_ratio" in reason

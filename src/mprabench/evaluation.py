@@ -192,7 +192,7 @@ def evaluate(
     table: pd.DataFrame, features: list[str], config: EvaluateConfig, training: dict[str, Any] | None = None
 ) -> Evaluation:
     """Headline, details, strata and the zero-RNA dropout sensitivity of every feature."""
-    training = training or {}
+    training = {f: matching_training(stats_, config.target) for f, stats_ in (training or {}).items()}
     table = with_dropout_column(table)
     rows = headline_rows(table)
     results = {f: _evaluate_feature(rows, f, config, config.target, training.get(f)) for f in features}
@@ -204,6 +204,16 @@ def evaluate(
     strata_frame = pd.concat(strata, ignore_index=True) if strata else pd.DataFrame()
     return Evaluation(config.target, list(features), effective_sample_size(rows), results, family, element,
                       strata_frame, config, {"with_zero_rna_dropouts": dropout_sensitivity(table, family, config)})
+
+
+def matching_training(statistics: dict[str, Any], target: str) -> dict[str, Any]:
+    """A trained baseline's refit-null p is about its own training target; another target gets no p."""
+    trained_on = statistics.get("target", target)
+    if trained_on == target:
+        return statistics
+    reason = (f"the baseline was trained and its null refitted on {trained_on!r}, but evaluate.target is {target!r}; "
+              f"set predictor.target={target}")
+    return statistics | {"element_p": None, "element_p_reason": reason}
 
 
 def dropout_sensitivity(table: pd.DataFrame, features: list[str], config: EvaluateConfig) -> dict[str, Any]:
