@@ -109,3 +109,16 @@ def test_a_baseline_trained_on_another_target_gets_no_p_with_the_reason():
     assert evaluation.summary()["kmer_ridge_oof"]["element_p"] is None
     reason = evaluation.details()["per_feature"]["kmer_ridge_oof"]["trained_baseline"]["element_p_reason"]
     assert "predictor.target=log2_ratio" in reason
+
+
+def test_v1_sensitivity_uses_the_target_recomputed_with_dropouts():
+    rows = gse84888_like_rows(np.random.default_rng(12), within=False).groupby("element_id", as_index=False).agg(
+        row_id=("row_id", "first"), input_sha256=("input_sha256", "first"), strand=("strand", "first"),
+        log2_ratio=("log2_ratio", "mean"))
+    table = with_features(rows, 13)
+    table["log2_ratio_with_dropouts"] = table["log2_ratio"] - np.where(table.index == 3, 1.2, 0.0)
+    table["zero_rna_dropout"] = False  # V1 aggregated rows are never flagged themselves
+    sensitivity = evaluate(table, ["a", "b"], config()).details()["sensitivity"]["with_zero_rna_dropouts"]
+    assert sensitivity["target"] == "log2_ratio_with_dropouts" and sensitivity["n_rows"] == 18
+    assert sensitivity["per_feature"]["a"]["element_pearson_r"] == pytest.approx(
+        stats.pearsonr(table["a"], table["log2_ratio_with_dropouts"]).statistic)
