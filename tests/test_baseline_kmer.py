@@ -10,6 +10,10 @@ from sklearn.model_selection import KFold
 
 from mprabench.predictors import kmer as kmer_module
 from mprabench.predictors.kmer import (
+    column_pearson,
+    element_average,
+    kmer_training_statistics,
+    ridge_out_of_fold,
     FOLD_STRATEGY_SEEDED,
     FOLD_STRATEGY_SKLEARN,
     KMER_COLUMN,
@@ -230,7 +234,7 @@ def test_fitting_on_distinct_inputs_equals_fitting_on_rows():
         model = fit_kmer_ridge(row_features[row_folds != fold], row_targets[row_folds != fold], alpha=2.0)
         test_ids = result.inputs.index[result.inputs["fold"] == fold]
         test_features = kmer_frequency_matrix([sequences[i] for i in test_ids], 3)
-        np.testing.assert_allclose(model.predict(test_features), result.predictions[test_ids], atol=1e-8)
+        np.testing.assert_allclose(model.predict(test_features), result.full_predictions[test_ids], atol=1e-8)
 
 
 def test_same_seed_same_result_and_seed_changes_folds():
@@ -242,3 +246,49 @@ def test_same_seed_same_result_and_seed_changes_folds():
     np.testing.assert_array_equal(first.inputs["fold"], second.inputs["fold"])
     assert not np.array_equal(first.inputs["fold"], other.inputs["fold"])
     assert list(first.predictions.index) == list(dict.fromkeys(library[0]))
+
+
+# --- the refit null (element_p of a trained baseline) ----------------------------------------
+
+
+def _null_kmer_dataset(rng: np.random.Generator, n_elements: int = 18, inputs_per_element: int = 1):
+    groups = np.repeat([f"E{e:02d}" for e in range(n_elements)], inputs_per_element)
+    sequences = ["".join(rng.choice(list("ACGT"), 200)) for _ in groups]
+    targets = np.repeat(rng.normal(size=n_elements), inputs_per_element) + 0.5 * rng.normal(size=groups.size)
+    return kmer_frequency_matrix(sequences, 3), targets, groups
+
+
+def test_ridge_out_of_fold_equals_sklearn_per_fold_and_target():
+    rng = np.random.default_rng(0)
+    features, _, groups = _null_kmer_dataset(rng, 12, 5)
+    targets = rng.normal(size=(groups.size, 3))
+    weights = rng.integers(1, 4, groups.size).astype(float)
+    folds, _ = assign_group_folds(groups, 4, 0)
+    fit = ridge_out_of_fold(features, targets, weights, folds, alpha=2.0)
+    for fold in range(4):
+        test = folds == fold
+        for column in range(3):
+            model = fit_kmer_ridge(features[~test], targets[~test, column], weights[~test], alpha=2.0)
+            full = fit.kmer_part[test, column] + fit.fold_means[test, column]
+            np.testing.assert_allclose(full, model.predict(features[test]), atol=1e-8)
+
+
+@pytest.mark.parametrize("inputs_per_element", [1, 6], ids=["v2-like", "v3-like"])
+def test_a_baseline_trained_on_a_null_target_gets_a_calibrated_p(inputs_per_element):
+    rng = np.random.default_rng(inputs_per_element)
+    n_datasets, p_values, r_oof, r_fold_mean = 300, [], [], []
+    for dataset in range(n_datasets):
+        features, targets, groups = _null_kmer_dataset(rng, inputs_per_element=inputs_per_element)
+        weights = np.ones(groups.size)
+        folds, _ = assign_group_folds(groups, 5, dataset)
+        statistics = kmer_training_statistics(features, targets, weights, groups, folds, alpha=1.0,
+                                              n_permutations=99, seed=dataset)
+        p_values.append(statistics["element_p"])
+        r_oof.append(statistics["element_pearson_r"])
+        fit = ridge_out_of_fold(features, targets[:, None], weights, folds, alpha=1.0)
+        element_y = element_average(targets[:, None], groups, weights)
+        r_fold_mean.append(column_pearson(element_average(fit.fold_means, groups, weights), element_y)[0])
+    rate = np.mean(np.array(p_values) <= 0.05)
+    assert abs(rate - 0.05) <= 3 * np.sqrt(0.05 * 0.95 / n_datasets)
+    assert abs(np.mean(r_oof)) < 0.06  # the reported k-mer part carries no leave-out-mean signal ...
+    assert np.mean(r_fold_mean) < -0.2  # ... which the training-fold mean alone does (control)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -31,7 +33,7 @@ def run_stage(tmp_path, inputs: dict[str, str], overrides: list[str], rows: pd.D
     predict.main(["--params", str(tmp_path / "params.yaml"), "--inputs", str(tmp_path / "inputs.fa"),
                   "--rows", str(tmp_path / "rows.parquet"), "--store", str(tmp_path / "store"),
                   "--features", str(tmp_path / "features.parquet"), "--metrics", str(tmp_path / "predict.json"),
-                  "--no-progress"])
+                  "--training", str(tmp_path / "training.json"), "--no-progress"])
     return pd.read_parquet(tmp_path / "features.parquet").set_index("input_sha256")
 
 
@@ -40,6 +42,7 @@ def test_gc_baseline_through_the_stage(tmp_path):
     features = run_stage(tmp_path, inputs, ["predictor=gc", "predictor.width=1000"])
     expected = {sha: (s.count("G") + s.count("C")) / len(s) for sha, s in inputs.items()}
     assert features["gc_fraction"].to_dict() == pytest.approx(expected)
+    assert json.loads((tmp_path / "training.json").read_text()) == {"features": {}}, "an untrained predictor"
 
 
 def test_motif_baseline_scores_a_planted_site_highest(tmp_path):
@@ -70,6 +73,15 @@ def test_kmer_baseline_fingerprint_follows_the_training_rows(tmp_path):
     second = run_stage(tmp_path, inputs, ["predictor=kmer", "predictor.k=4", "predictor.n_folds=4"], frame)
     assert not np.allclose(first["kmer_ridge_oof"], second["kmer_ridge_oof"]), "new training data, new predictions"
     assert len(list((tmp_path / "store").iterdir())) == 2
+    training = json.loads((tmp_path / "training.json").read_text())["features"]["kmer_ridge_oof"]
+    assert training["n_permutations"] == 999 and 0 < training["element_p"] <= 1 and training["n_elements"] == 12
+    assert training["oof_r2"] is not None
+
+    frame["zero_rna_dropout"] = frame["row_id"].str.endswith("_0")  # trained on the other rows only
+    third = run_stage(tmp_path, inputs, ["predictor=kmer", "predictor.k=4", "predictor.n_folds=4"], frame)
+    assert len(third) == 36 and np.isfinite(third["kmer_ridge_oof"]).all()
+    training = json.loads((tmp_path / "training.json").read_text())["features"]["kmer_ridge_oof"]
+    assert training["n_inputs"] == 24
 
 
 @pytest.mark.parametrize("form", ["csv_sequence", "parquet_sha"])

@@ -27,6 +27,6 @@ def test_within_element_not_estimable_gives_the_reason_and_no_numbers():
 
 def test_within_element_estimable_gives_the_fisher_z_table():
     summary = {"method": "fixed-effect Fisher-z", "n_elements_used": 8, "pooled_r": 0.91, "ci_low": 0.85,
-               "ci_high": 0.95, "p": 1e-12, "sign_agreement": 0.75, "reason": None}
+               "ci_high": 0.95, "p": 1e-12, "tau2": 0.75, "reason": None}
     text = _within_element({"per_feature": {"dnase_center": within(True, summary, None)}})
     assert "| `dnase_center` | 8 | 0.910 | [0.850, 0.950] | 1.00e-12 | 0.750 |" in text

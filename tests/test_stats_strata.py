@@ -8,13 +8,29 @@ import pytest
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from mprabench.stats.strata import RESULT_COLUMNS, stratified_association, stratum_memberships
+from mprabench.stats.strata import (
+    REASON_TF_INVISIBLE,
+    RESULT_COLUMNS,
+    StrataSettings,
+    stratified_association,
+    stratum_memberships,
+)
+from mprabench.testing.null_rows import gse84888_like_rows
+
+
+def settings(**changes) -> StrataSettings:
+    values = dict(min_unique_inputs=3, n_permutations=999, level=0.95, seed=0, alpha=0.05, min_elements_ci=10)
+    return StrataSettings(**(values | changes))
+
+
+def element_means(rows: pd.DataFrame, feature: str, target: str) -> pd.DataFrame:
+    return rows.groupby("element_id")[[feature, target]].mean()
 
 
 def evaluation_table(
     seed: int = 0, n_elements: int = 10, rows_per_element: int = 30
 ) -> pd.DataFrame:
-    """Elements with five distinct inputs each, random strand/TF labels, one chrom per element."""
+    """Elements with five distinct inputs each, strand per element, random TF labels, one chrom per element."""
     rng = np.random.default_rng(seed)
     n = n_elements * rows_per_element
     element = np.repeat(np.arange(n_elements), rows_per_element)
@@ -25,7 +41,7 @@ def evaluation_table(
             "element_id": [f"E{e}" for e in element],
             # five distinct model inputs per element
             "input_sha256": [f"E{e}-in{i % 5}" for i, e in enumerate(element)],
-            "strand": rng.choice(["+", "-"], n),
+            "strand": np.where(element % 2 == 0, "+", "-"),
             "chrom": [f"chr{e % 3 + 1}" for e in element],
             "tf_labels": [
                 np.array(rng.choice(labels, rng.integers(0, 3), replace=False), dtype=str)
@@ -34,7 +50,9 @@ def evaluation_table(
             "is_wild_type": np.arange(n) % rows_per_element == 0,
         }
     )
-    table["feat"] = rng.normal(size=n) + rng.normal(size=n_elements)[element]
+    # One feature value per model input (rows sharing an input share its prediction).
+    input_codes = pd.factorize(table["input_sha256"])[0]
+    table["feat"] = rng.normal(size=input_codes.max() + 1)[input_codes] + rng.normal(size=n_elements)[element]
     table["log2_ratio"] = 0.3 * table["feat"] + rng.normal(size=n)
     return table
 
@@ -50,106 +68,134 @@ def test_tf_explode_counts_a_row_once_in_each_of_its_labels():
 
 
 def test_tf_stratum_sizes_follow_the_labels():
-    table = evaluation_table(1)
-    frame = stratified_association(table, "feat", "log2_ratio", "tf", n_boot=200)
+    table = evaluation_table(1, n_elements=12)
+    frame = stratified_association(table, "feat", "log2_ratio", "tf", settings())
     for _, row in frame.iterrows():
         has_label = table["tf_labels"].apply(lambda labels, s=row.stratum: s in list(labels))
         assert row.n_rows == has_label.sum()
         assert row.n_elements == table.loc[has_label, "element_id"].nunique()
         assert row.n_unique_inputs == table.loc[has_label, "input_sha256"].nunique()
+        assert row.estimable and "t-test across elements" in row.method
 
 
-def test_stratum_numbers_equal_scipy_on_the_stratum_rows():
-    table = evaluation_table(2)
-    frame = stratified_association(table, "feat", "log2_ratio", "strand", n_boot=200)
-    assert list(frame.columns) == RESULT_COLUMNS
-    assert list(frame.stratum) == ["+", "-"]
+def test_tf_strata_are_not_estimable_when_inputs_do_not_vary_within_elements():
+    table = evaluation_table(1)
+    table["input_sha256"] = table["element_id"]
+    frame = stratified_association(table, "feat", "log2_ratio", "tf", settings(min_unique_inputs=1))
+    assert not frame.estimable.any() and set(frame.reason) == {REASON_TF_INVISIBLE}
+    assert frame.p.isna().all() and frame.bh_q.isna().all()
+    assert frame.naive_pearson_r.notna().all()  # descriptions stay, labelled naive
+
+
+def test_strand_stratum_is_element_level_and_naive_numbers_are_scipy():
+    table = evaluation_table(2, n_elements=24)
+    frame = stratified_association(table, "feat", "log2_ratio", "strand", settings())
+    assert list(frame.columns) == RESULT_COLUMNS and list(frame.stratum) == ["+", "-"]
     for _, row in frame.iterrows():
         rows = table[table.strand == row.stratum]
-        assert row.pearson_r == stats.pearsonr(rows.feat, rows.log2_ratio).statistic
-        assert row.spearman_p == stats.spearmanr(rows.feat, rows.log2_ratio).pvalue
-        assert row.ci_low < row.pearson_r < row.ci_high
-        assert row.estimable and row.reason is None and row.feature == "feat"
+        means = element_means(rows, "feat", "log2_ratio")
+        golden = stats.pearsonr(means.feat, means.log2_ratio)
+        assert row.r == pytest.approx(golden.statistic, abs=1e-12)
+        assert (row.ci_low, row.ci_high) == pytest.approx(golden.confidence_interval(0.95), abs=1e-12)
+        assert row.naive_pearson_r == stats.pearsonr(rows.feat, rows.log2_ratio).statistic
+        assert 0 < row.p <= 1 and row.n_elements == 12 and row.estimable
+
+
+def test_stratum_ci_needs_min_elements_with_reason():
+    frame = stratified_association(evaluation_table(2, n_elements=10), "feat", "log2_ratio", "strand", settings())
+    assert frame.estimable.all() and frame.ci_low.isna().all()
+    assert all(reason.startswith("fewer than 10 elements (5)") for reason in frame.ci_reason)
 
 
 def test_stratum_with_fewer_than_three_inputs_is_not_estimable_with_reason():
     table = evaluation_table(3)
-    # chr1 holds elements 0, 3, 6, 9; give all its rows only two model inputs.
     chr1 = table.chrom == "chr1"
     table.loc[chr1, "input_sha256"] = np.where(np.arange(chr1.sum()) % 2, "x", "y")
-    frame = stratified_association(table, "feat", "log2_ratio", "chrom", n_boot=200)
+    frame = stratified_association(table, "feat", "log2_ratio", "chrom", settings())
     row = frame.set_index("stratum").loc["chr1"]
     assert not row.estimable
     assert row.reason == "fewer than 3 distinct model inputs (2)"
-    assert row.n_unique_inputs == 2 and row.n_rows == chr1.sum()
-    for column in ["pearson_r", "pearson_p", "spearman_rho", "ci_low", "bh_q", "bh_significant"]:
+    for column in ["r", "p", "ci_low", "bh_q", "bh_significant"]:
         assert row[column] is pd.NA
 
 
-def test_constant_feature_or_target_stratum_says_which():
-    table = evaluation_table(4)
-    table.loc[table.strand == "+", "feat"] = 1.0
-    table.loc[table.strand == "-", "log2_ratio"] = 0.0
-    frame = stratified_association(table, "feat", "log2_ratio", "strand", n_boot=100)
-    assert frame.set_index("stratum")["reason"].to_dict() == {
-        "+": "constant feature",
-        "-": "constant target",
-    }
-
-
-def test_bh_is_over_estimable_strata_only():
-    table = evaluation_table(5)
+def test_bh_runs_on_the_element_aware_p_of_estimable_strata_only():
+    table = evaluation_table(5, n_elements=30)
+    table["chrom"] = [f"chr{int(e[1:]) % 3 + 1}" for e in table.element_id]
     table.loc[table.chrom == "chr2", "input_sha256"] = "single"
-    frame = stratified_association(table, "feat", "log2_ratio", "chrom", n_boot=100, alpha=0.1)
+    frame = stratified_association(table, "feat", "log2_ratio", "chrom", settings(alpha=0.1))
     estimable = frame[frame.estimable]
     assert len(estimable) == 2 and frame.loc[~frame.estimable, "bh_q"].isna().all()
-    reject, q, _, _ = multipletests(estimable.pearson_p.astype(float), alpha=0.1, method="fdr_bh")
+    reject, q, _, _ = multipletests(estimable.p.astype(float), alpha=0.1, method="fdr_bh")
     np.testing.assert_allclose(estimable.bh_q.astype(float), q, rtol=1e-12)
     assert list(estimable.bh_significant) == list(reject)
 
 
-def test_element_strata_have_no_bootstrap_ci_with_reason():
-    frame = stratified_association(evaluation_table(6), "feat", "log2_ratio", "element", n_boot=100)
-    assert len(frame) == 10 and frame.estimable.all()
-    assert (frame.n_elements == 1).all()
-    assert frame.ci_low.isna().all() and set(frame.ci_reason) == {"fewer than 2 elements (1)"}
+def test_element_strata_use_the_elements_distinct_inputs():
+    table = evaluation_table(6)
+    table["input_sha256"] = [f"{e}-{i % 10}" for i, e in enumerate(table.element_id)]
+    frame = stratified_association(table, "feat", "log2_ratio", "element", settings())
+    assert len(frame) == 10 and frame.estimable.all() and (frame.n_elements == 1).all()
+    first = table[table.element_id == "E0"].groupby("input_sha256").agg(f=("feat", "first"), y=("log2_ratio", "mean"))
+    golden = stats.pearsonr(first.f, first.y)
+    row = frame.set_index("stratum").loc["E0"]
+    assert row.r == pytest.approx(golden.statistic) and row.p == pytest.approx(golden.pvalue)
 
 
 def test_no_nan_only_finite_numbers_or_na():
-    table = evaluation_table(7)
+    table = evaluation_table(7, n_elements=12)
     table.loc[table.chrom == "chr3", "feat"] = 2.0
     for kind in ["tf", "strand", "chrom", "element"]:
-        frame = stratified_association(table, "feat", "log2_ratio", kind, n_boot=100)
-        for column in ["pearson_r", "pearson_p", "spearman_rho", "spearman_p", "ci_low", "bh_q"]:
+        frame = stratified_association(table, "feat", "log2_ratio", kind, settings())
+        for column in ["r", "p", "ci_low", "bh_q", "naive_pearson_r"]:
             values = frame[column]
             assert values.dtype == "Float64"
             assert np.isfinite(values.dropna().to_numpy(dtype=float)).all()
-            if column == "ci_low":  # also missing, with ci_reason, for single-element strata
-                assert values[~frame.estimable].isna().all()
-                assert frame.ci_reason[values.isna()].notna().all()
-            else:
-                assert (values.isna() == ~frame.estimable).all()
-            assert frame.reason[~frame.estimable].notna().all()
+        assert (frame.p.isna() == ~frame.estimable).all()
+        assert frame.reason[~frame.estimable].notna().all()
 
 
 def test_results_do_not_depend_on_row_order():
-    table = evaluation_table(8)
+    table = evaluation_table(8, n_elements=12)
     shuffled = table.sample(frac=1.0, random_state=1)
-    a = stratified_association(table, "feat", "log2_ratio", "tf", n_boot=300, seed=3)
-    b = stratified_association(shuffled, "feat", "log2_ratio", "tf", n_boot=300, seed=3)
-    for column in ["pearson_r", "ci_low", "ci_high", "bh_q"]:
-        np.testing.assert_allclose(a[column].astype(float), b[column].astype(float), atol=1e-12)
+    for kind in ("tf", "strand"):
+        a = stratified_association(table, "feat", "log2_ratio", kind, settings(seed=3))
+        b = stratified_association(shuffled, "feat", "log2_ratio", kind, settings(seed=3))
+        for column in ["r", "p", "ci_low", "ci_high", "bh_q"]:
+            np.testing.assert_allclose(a[column].astype(float), b[column].astype(float), atol=1e-12)
 
 
 def test_unknown_kind_is_an_error():
     with pytest.raises(ValueError, match="unknown stratum kind"):
-        stratified_association(evaluation_table(), "feat", "log2_ratio", "motif")
+        stratified_association(evaluation_table(), "feat", "log2_ratio", "motif", settings())
 
 
 def test_several_features_at_once_equal_one_at_a_time():
     table = evaluation_table(8)
     table["other"] = table["feat"] * -2 + np.arange(len(table)) % 3
-    together = stratified_association(table, ["feat", "other"], "log2_ratio", "tf", n_boot=100, seed=1)
-    apart = pd.concat([stratified_association(table, f, "log2_ratio", "tf", n_boot=100, seed=1)
+    together = stratified_association(table, ["feat", "other"], "log2_ratio", "strand", settings(seed=1))
+    apart = pd.concat([stratified_association(table, f, "log2_ratio", "strand", settings(seed=1))
                        for f in ("feat", "other")], ignore_index=True)
     pd.testing.assert_frame_equal(together, apart)
+
+
+@pytest.mark.parametrize("within", [False, True])
+def test_strata_p_values_are_calibrated_under_the_null_on_the_gse84888_structure(within):
+    """Null features on the real element structure: each stratum kind rejects at ~alpha (small B)."""
+    rng = np.random.default_rng(11 + within)
+    rows = gse84888_like_rows(rng, within)
+    n_features, kinds = 40, ["strand", "tf"] if within else ["strand"]
+    inputs = rows["input_sha256"].unique()
+    element_of_input = rows.groupby("input_sha256")["element_id"].first().reindex(inputs)
+    codes = pd.factorize(element_of_input)[0]
+    for f in range(n_features):
+        values = rng.normal(size=codes.max() + 1)[codes] + rng.normal(size=len(inputs))
+        rows[f"f{f}"] = rows["input_sha256"].map(dict(zip(inputs, values)))
+    features = [f"f{f}" for f in range(n_features)]
+    for kind in kinds:
+        frame = stratified_association(rows, features, "log2_ratio", kind, settings(n_permutations=199))
+        p = frame.loc[frame.estimable, "p"].astype(float)
+        n = len(p)
+        assert n >= n_features * 2
+        # Strata of one feature share rows, so tests are not independent: a wide binomial band.
+        assert abs((p <= 0.05).mean() - 0.05) <= 4 * np.sqrt(0.05 * 0.95 / n) + 0.01

@@ -122,7 +122,8 @@ def test_report_logs_one_run_to_a_real_mlflow_server(mlflow_server, tmp_path, mo
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert run.info.run_name == "v2-test"
     assert run.data.params["experiment.name"] == "v2" and run.data.params["predictor.name"] == "alphagenome"
-    assert run.data.metrics["summary.dnase_center.pearson_r"] == pytest.approx(summary["dnase_center"]["pearson_r"])
+    assert run.data.metrics["summary.dnase_center.element_pearson_r"] == pytest.approx(
+        summary["dnase_center"]["element_pearson_r"])
     assert run.data.metrics["qc.distinct_inputs"] == 12
     assert run.data.tags["dvc_exp_name"] == "v2-test"
     assert run.data.tags["dataset.sha256.GSE84888_Pool6_MPRA.txt"].startswith("e32e2837")

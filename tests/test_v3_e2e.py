@@ -98,18 +98,18 @@ def test_v3_recovers_the_planted_within_element_effect_that_v2_cannot_see(plante
         assert (qc["benchmark_rows"], qc["distinct_inputs"], design_records) == (n_oligos, n_oligos, n_oligos)
         assert sum(qc["excluded"].values()) == 0
         headline = summary["dnase_center"]
-        assert headline["n_unique_inputs"] == n_oligos
-        assert headline["within_element_r"] > 0.8 and headline["within_element_p"] < 1e-6
-        # DR1 oligos agree in sign (~1); neutral ones change activity only by noise (~0.5 by chance).
-        assert 0.6 < headline["within_element_sign_agreement"] < 0.95
-        assert headline["within_element_n_elements"] == ELEMENTS
+        assert summary["design"]["n_unique_inputs"] == n_oligos
+        # 8 elements pooled with random effects (t on 7 df): strong, but not 1e-6 strong.
+        assert headline["within_element_r"] > 0.8 and headline["within_element_p"] < 1e-3
+        details = repo.json("metrics/details.json")
+        assert details["per_feature"]["dnase_center"]["within_element"]["summary"]["n_elements_used"] == ELEMENTS
         report = (repo.root / "metrics/report.md").read_text()
         assert "**Within-element variant effects**" in report
         assert (repo.root / "plots/figures/within_element.png").is_file()
 
         calls_before = server.counters().predict_calls
         summary, qc = run(repo, server, "v3_mouse", f"dataset.design={design_path}")
-        assert set(summary) == {f"{o}_{k}" for o in ("dnase", "rna") for k in ("mean", "max", "center")}
+        assert set(summary) == {"design"} | {f"{o}_{k}" for o in ("dnase", "rna") for k in ("mean", "center")}
         assert summary["dnase_center"]["within_element_r"] > 0.8
         counters = server.counters()
         assert counters.predict_calls - calls_before == n_oligos, "one request per distinct 16 kb input"

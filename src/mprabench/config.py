@@ -55,11 +55,6 @@ class DesignGrammar(str, enum.Enum):
     pair_spacing = "pair_spacing"  # Pool7: {tf1}_{tf2}_{spacing}_{replicate} | absent
 
 
-class ElementTest(str, enum.Enum):
-    permutation = "permutation"
-    mixedlm = "mixedlm"
-
-
 @dataclass(frozen=True)
 class Range:
     """The values a numeric setting may take; `at_most_key` names another setting it may not exceed."""
@@ -225,6 +220,15 @@ class KmerConfig:
     n_folds: int = setting(ge=2)
     seed: int = setting(ge=0)
     target: str = MISSING
+    n_permutations: int = setting(ge=99)  # refit null of the whole out-of-fold fit (element-permuted targets)
+
+
+@dataclass
+class CalibrationConfig:
+    """The `calibrate` stage: null simulations with the dataset's own structure."""
+
+    n_replicates: int = setting(ge=100)
+    within_slope_sd: float = setting(ge=0)
 
 
 @dataclass
@@ -236,9 +240,10 @@ class EvaluateConfig:
     n_bootstrap: int = setting(ge=199)
     ci_level: float = setting(gt=0, lt=1)
     seed: int = setting(ge=0)
-    element_test: ElementTest = MISSING
     n_permutations: int = setting(ge=99)
     min_unique_inputs: int = setting(ge=3)
+    min_elements_ci: int = setting(ge=3)
+    calibration: CalibrationConfig = MISSING
     strata: list[str] = MISSING
     dpi: int = setting(ge=1)
 

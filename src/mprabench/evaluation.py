@@ -1,12 +1,16 @@
-"""The evaluation of every prediction feature against measured activity (PROTOCOL.md, Evaluation).
+"""The evaluation of every prediction feature against measured activity (PROTOCOL.md, Evaluation
+and Inference).
 
-Pooled numbers always travel with their effective sample size and with element-aware
-inference, because rows of one element share a model input and are not independent.
+The element is the unit of replication. The headline per feature is the Pearson r of element
+means with its permutation p over elements and the Fisher-z CI of that same r; where inputs vary
+within elements (V3) the random-effects within-element effect is added. Row-level pooled
+numbers are descriptions only (``naive_*`` in details.json) and never feed a flag or BH.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -22,26 +26,45 @@ from mprabench.stats.association import (
     effective_sample_size,
     pooled_association,
 )
-from mprabench.stats.clustered import (
-    BOOTSTRAP_METHOD,
-    ClusterBootstrapCI,
-    ElementLevelAssociation,
-    cluster_bootstrap_pearson_ci,
-    element_level_association,
+from mprabench.stats.clustered import CI_METHOD, PERMUTATION_METHOD, ElementLevelAssociation, element_level_association
+from mprabench.stats.strata import StrataSettings, stratified_association
+from mprabench.stats.within_element import (
+    SUMMARY_METHOD,
+    WithinElementResult,
+    inputs_vary_within_some_element,
+    within_element_effects,
 )
-from mprabench.stats.strata import stratified_association
-from mprabench.stats.within_element import WithinElementResult, within_element_effects
 
 TARGETS = ("log2_ratio", "activity")
+DROPOUT_COLUMN = "zero_rna_dropout"
+WITH_DROPOUTS_SUFFIX = "_with_dropouts"
+REASON_TRAINED_CI = (
+    "trained predictor: out-of-fold predictions share their training elements, so the Fisher-z interval "
+    "of independent element means does not apply; see the out-of-fold R² in details"
+)
 
 
 @dataclass(frozen=True)
 class FeatureEvaluation:
     feature: str
-    pooled: PooledAssociation
-    bootstrap: ClusterBootstrapCI
-    element: ElementLevelAssociation
+    pooled: PooledAssociation          # naive row-level description
+    element: ElementLevelAssociation   # headline: element means, permutation p, Fisher-z CI
     within: WithinElementResult
+    trained: dict[str, Any] | None = None  # out-of-fold fit statistics of a trained baseline
+
+    @property
+    def element_p(self) -> float | None:
+        """The element-level p: the refit null of a trained baseline, else the permutation p."""
+        if self.trained is not None:
+            return self.trained.get("element_p")
+        return self.element.p
+
+    @property
+    def ci(self) -> tuple[float | None, float | None]:
+        """CI of the element r (None for trained baselines)."""
+        if self.trained is not None:
+            return None, None
+        return self.element.ci_low, self.element.ci_high
 
 
 @dataclass
@@ -51,26 +74,36 @@ class Evaluation:
     sizes: EffectiveSampleSize
     results: dict[str, FeatureEvaluation]
     family: list[str]
-    pooled_significant: dict[str, bool | None]
     element_significant: dict[str, bool | None]
     strata: pd.DataFrame
     config: EvaluateConfig
+    sensitivity: dict[str, Any] = field(default_factory=dict)
 
-    def summary(self) -> dict[str, dict[str, Any]]:
-        """metrics/summary.json: the headline numbers of each feature, for `dvc metrics diff`."""
-        return {feature: self._headline(feature) for feature in self.features}
+    def summary(self) -> dict[str, Any]:
+        """metrics/summary.json: design sizes and the headline of each family (primary) feature."""
+        return {"design": self.sizes.to_dict()} | {f: self._headline(f) for f in self.family}
 
     def details(self) -> dict[str, Any]:
-        """Everything behind the headline: methods, reasons, the Bonferroni family."""
+        """Everything behind the headline: methods, naive descriptions, reasons, sensitivity."""
         return {
             "target": self.target,
             "features": self.features,
             "effective_sample_size": self.sizes.to_dict(),
             "bonferroni_family": self.family,
             "alpha": self.config.alpha,
-            "bootstrap": {"method": BOOTSTRAP_METHOD, "n_bootstrap": self.config.n_bootstrap,
-                          "level": self.config.ci_level, "seed": self.config.seed},
+            "methods": {
+                "element_p": PERMUTATION_METHOD + f"; {self.config.n_permutations} permutations",
+                "pearson_r_ci": CI_METHOD + f"; level {self.config.ci_level}; needs "
+                                f"{self.config.min_elements_ci} elements (evaluate.min_elements_ci)",
+                "within_element": SUMMARY_METHOD,
+                "element_bonferroni_significant": f"Bonferroni over the element p of the {len(self.family)} "
+                                                  f"family features at alpha {self.config.alpha}",
+                "naive": "row-level scipy Pearson/Spearman and AUROC, rows treated as independent: descriptions only",
+                "trained_baseline": "element_p of a trained predictor comes from re-running its whole out-of-fold "
+                                    "fit under element-permuted targets (predict stage, training.json)",
+            },
             "per_feature": {f: self._feature_details(f) for f in self.features},
+            "sensitivity": self.sensitivity,
         }
 
     def within_element_table(self) -> pd.DataFrame:
@@ -80,36 +113,46 @@ class Evaluation:
     def _headline(self, feature: str) -> dict[str, Any]:
         result = self.results[feature]
         summary = result.within.summary
+        low, high = result.ci
+        within_p = summary.p if summary else None
         return {
-            **self.sizes.to_dict(),
-            "pearson_r": result.pooled.pearson_r,
-            "pearson_p": result.pooled.pearson_p,
-            "spearman_r": result.pooled.spearman_rho,
-            "spearman_p": result.pooled.spearman_p,
-            "auroc": result.pooled.auroc,
-            "pearson_r_ci_low": result.bootstrap.ci_low,
-            "pearson_r_ci_high": result.bootstrap.ci_high,
             "element_pearson_r": result.element.r,
-            "element_p": result.element.p,
-            "bonferroni_significant": self.pooled_significant.get(feature),
+            "pearson_r_ci_low": low,
+            "pearson_r_ci_high": high,
+            "element_p": result.element_p,
+            "element_neglog10_p": neglog10(result.element_p),
+            "within_element_r": summary.pooled_r if summary and summary.p is not None else None,
+            "within_element_p": within_p,
+            "within_element_neglog10_p": neglog10(within_p),
             "element_bonferroni_significant": self.element_significant.get(feature),
-            "within_element_r": summary.pooled_r if summary else None,
-            "within_element_p": summary.p if summary else None,
-            "within_element_sign_agreement": summary.sign_agreement if summary else None,
-            "within_element_n_elements": summary.n_elements_used if summary else 0,
         }
 
     def _feature_details(self, feature: str) -> dict[str, Any]:
         result = self.results[feature]
         within = result.within.to_dict()
         within.pop("elements")  # per element: metrics/tables/within_element.csv
+        pooled = result.pooled.to_dict()
+        naive = {
+            "n_rows": pooled["n"], "naive_pearson_r": pooled["pearson_r"], "naive_pearson_p": pooled["pearson_p"],
+            "naive_spearman_rho": pooled["spearman_rho"], "naive_spearman_p": pooled["spearman_p"],
+            "auroc": pooled["auroc"],
+            "reasons": {k: pooled[k] for k in ("pearson_reason", "spearman_reason", "auroc_reason") if pooled[k]},
+        }
+        element = result.element.to_dict()
+        if result.trained is not None:
+            element |= {"p": result.element_p, "p_source": "trained baseline refit null (training.json)",
+                        "ci_low": None, "ci_high": None, "ci_reason": REASON_TRAINED_CI}
         return {
-            "pooled": result.pooled.to_dict(),
-            "cluster_bootstrap": result.bootstrap.to_dict(),
-            "element_level": result.element.to_dict(),
+            "naive": naive,
+            "element_level": element,
             "within_element": within,
+            "trained_baseline": result.trained,
             "in_bonferroni_family": feature in self.family,
         }
+
+
+def neglog10(p: float | None) -> float | None:
+    return None if p is None else -math.log10(p)
 
 
 def evaluation_table(rows: pd.DataFrame, features: pd.DataFrame, target: str) -> pd.DataFrame:
@@ -126,39 +169,86 @@ def evaluation_table(rows: pd.DataFrame, features: pd.DataFrame, target: str) ->
         )
     if not np.isfinite(table[target].to_numpy(dtype=float)).all():
         raise InputDataError(f"target {target} has non-finite values; check the prepare stage")
-    return table
+    return with_dropout_column(table)
+
+
+def with_dropout_column(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows from before the zero-RNA dropout flag have no dropouts: add the column as all False."""
+    if DROPOUT_COLUMN in table:
+        return table
+    return table.assign(**{DROPOUT_COLUMN: False})
 
 
 def feature_columns(features: pd.DataFrame) -> list[str]:
     return [c for c in features.columns if c != KEY_COLUMN]
 
 
-def evaluate(table: pd.DataFrame, features: list[str], config: EvaluateConfig) -> Evaluation:
-    target = config.target
-    results = {f: _evaluate_feature(table, f, config) for f in features}
+def headline_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows the headline rests on: every row not flagged as a zero-RNA dropout."""
+    return table.loc[~table[DROPOUT_COLUMN].astype(bool)].reset_index(drop=True)
+
+
+def evaluate(
+    table: pd.DataFrame, features: list[str], config: EvaluateConfig, training: dict[str, Any] | None = None
+) -> Evaluation:
+    """Headline, details, strata and the zero-RNA dropout sensitivity of every feature."""
+    training = {f: matching_training(stats_, config.target) for f, stats_ in (training or {}).items()}
+    table = with_dropout_column(table)
+    rows = headline_rows(table)
+    results = {f: _evaluate_feature(rows, f, config, config.target, training.get(f)) for f in features}
     family = [f for f in config.primary_features if f in features] or list(features)
-    pooled = _significant(family, {f: results[f].pooled.pearson_p for f in family}, config.alpha)
-    element = _significant(family, {f: results[f].element.p for f in family}, config.alpha)
-    strata = pd.concat([_strata(table, features, kind, config) for kind in config.strata], ignore_index=True)
-    return Evaluation(target, list(features), effective_sample_size(table), results, family, pooled, element,
-                      strata, config)
+    element = _significant(family, {f: results[f].element_p for f in family}, config.alpha)
+    settings = StrataSettings(config.min_unique_inputs, config.n_permutations, config.ci_level, config.seed,
+                              config.alpha, config.min_elements_ci)
+    strata = [stratified_association(rows, features, config.target, kind, settings) for kind in config.strata]
+    strata_frame = pd.concat(strata, ignore_index=True) if strata else pd.DataFrame()
+    return Evaluation(config.target, list(features), effective_sample_size(rows), results, family, element,
+                      strata_frame, config, {"with_zero_rna_dropouts": dropout_sensitivity(table, family, config)})
 
 
-def _evaluate_feature(table: pd.DataFrame, feature: str, config: EvaluateConfig) -> FeatureEvaluation:
-    x, y = table[feature].to_numpy(float), table[config.target].to_numpy(float)
+def matching_training(statistics: dict[str, Any], target: str) -> dict[str, Any]:
+    """A trained baseline's refit-null p is about its own training target; another target gets no p."""
+    trained_on = statistics.get("target", target)
+    if trained_on == target:
+        return statistics
+    reason = (f"the baseline was trained and its null refitted on {trained_on!r}, but evaluate.target is {target!r}; "
+              f"set predictor.target={target}")
+    return statistics | {"element_p": None, "element_p_reason": reason}
+
+
+def dropout_sensitivity(table: pd.DataFrame, features: list[str], config: EvaluateConfig) -> dict[str, Any]:
+    """The headline element statistics on all rows, zero-RNA dropouts included."""
+    target = config.target
+    if f"{target}{WITH_DROPOUTS_SUFFIX}" in table:  # V1: element targets recomputed with the dropouts
+        target = f"{target}{WITH_DROPOUTS_SUFFIX}"
+    n_dropouts = int(table[DROPOUT_COLUMN].astype(bool).sum())
+    per_feature = {}
+    for feature in features:
+        element = element_level_association(
+            table[feature].to_numpy(float), table[target].to_numpy(float), table["element_id"].to_numpy(),
+            n_permutations=config.n_permutations, seed=config.seed, key=f"{feature}|with_dropouts",
+            level=config.ci_level, min_elements_ci=config.min_elements_ci,
+        )
+        per_feature[feature] = {"element_pearson_r": element.r, "pearson_r_ci_low": element.ci_low,
+                                "pearson_r_ci_high": element.ci_high, "element_p": element.p}
+    return {"n_rows": len(table), "n_dropout_rows": n_dropouts, "target": target, "per_feature": per_feature}
+
+
+def _evaluate_feature(
+    table: pd.DataFrame, feature: str, config: EvaluateConfig, target: str, trained: dict[str, Any] | None
+) -> FeatureEvaluation:
+    x, y = table[feature].to_numpy(float), table[target].to_numpy(float)
     elements = table["element_id"].to_numpy()
     return FeatureEvaluation(
         feature=feature,
         pooled=pooled_association(x, y),
-        bootstrap=cluster_bootstrap_pearson_ci(
-            x, y, elements, n_boot=config.n_bootstrap, level=config.ci_level, seed=config.seed, key=feature
-        ),
         element=element_level_association(
-            x, y, elements, method=config.element_test.value, n_permutations=config.n_permutations,
-            seed=config.seed, key=feature,
+            x, y, elements, n_permutations=config.n_permutations, seed=config.seed, key=feature,
+            level=config.ci_level, min_elements_ci=config.min_elements_ci,
         ),
-        within=within_element_effects(table, feature, config.target, min_distinct_inputs=config.min_unique_inputs,
+        within=within_element_effects(table, feature, target, min_distinct_inputs=max(config.min_unique_inputs, 4),
                                       level=config.ci_level),
+        trained=trained,
     )
 
 
@@ -168,8 +258,5 @@ def _significant(family: list[str], pvalues: dict[str, float | None], alpha: flo
     return dict(zip(family, result.reject, strict=True))
 
 
-def _strata(table: pd.DataFrame, features: list[str], kind: str, config: EvaluateConfig) -> pd.DataFrame:
-    return stratified_association(
-        table, features, config.target, kind, min_unique_inputs=config.min_unique_inputs,
-        n_boot=config.n_bootstrap, level=config.ci_level, seed=config.seed, alpha=config.alpha,
-    )
+__all__ = ["Evaluation", "FeatureEvaluation", "evaluate", "evaluation_table", "feature_columns",
+           "inputs_vary_within_some_element"]

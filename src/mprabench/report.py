@@ -99,8 +99,8 @@ def _configuration(params: Mapping[str, Any]) -> str:
         ("genome", f"{genome['assembly']}, " + (f"FASTA `{genome['fasta']}`" if genome["fasta"] else
                                                 f"UCSC API `{genome['ucsc_api']}`")),
         ("predictor", ", ".join(f"{k} `{v}`" for k, v in predictor.items() if k not in ("api_key_help",))),
-        ("evaluation", f"target `{evaluate['target']}`, {evaluate['n_bootstrap']} cluster-bootstrap resamples, "
-                       f"element test `{evaluate['element_test']}`, α = {evaluate['alpha']}, seed {evaluate['seed']}"),
+        ("evaluation", f"target `{evaluate['target']}`, {evaluate['n_permutations']} element permutations, "
+                       f"CI from {evaluate['min_elements_ci']} elements, α = {evaluate['alpha']}, seed {evaluate['seed']}"),
     ]
     return "## Configuration\n\n" + _table(["", "setting"], rows)
 
@@ -121,43 +121,47 @@ def _effective_n(details: Mapping[str, Any]) -> str:
         text += (
             f" Rows that share an input share its prediction exactly, so pooled p-values over {rows:,} rows "
             f"treat copies as independent evidence and are far too small. The element-level analysis "
-            f"(n = {elements}) and the cluster-bootstrap intervals are the numbers to trust."
+            f"(n = {elements}) and its intervals are the numbers to trust."
         )
     return text
 
 
 def _headline(summary: Mapping[str, Mapping[str, Any]], details: Mapping[str, Any]) -> str:
-    header = ["feature", "n rows / inputs / elements", "pooled r [95% cluster CI]", "pooled p", "Spearman ρ",
-              "AUROC", "element r", "element p", "Bonferroni pooled / element"]
+    header = ["feature", "n rows / inputs / elements", "element r [CI]", "element p", "within-element r",
+              "within-element p", "naive row r (p)", "Bonferroni (element p)"]
+    design = summary.get("design", details["effective_sample_size"])
     rows = []
     for feature, s in summary.items():
+        if feature == "design":
+            continue
+        naive = details["per_feature"][feature]["naive"]
         rows.append((
             f"`{feature}`" + (" *" if feature in details["bonferroni_family"] else ""),
-            f"{s['n_rows']:,} / {s['n_unique_inputs']:,} / {s['n_elements']:,}",
-            f"{fmt(s['pearson_r'])} [{fmt(s['pearson_r_ci_low'])}, {fmt(s['pearson_r_ci_high'])}]",
-            fmt(s["pearson_p"]), fmt(s["spearman_r"]), fmt(s["auroc"]), fmt(s["element_pearson_r"]),
-            fmt(s["element_p"]),
-            f"{fmt(s['bonferroni_significant'])} / {fmt(s['element_bonferroni_significant'])}",
+            f"{design['n_rows']:,} / {design['n_unique_inputs']:,} / {design['n_elements']:,}",
+            f"{fmt(s['element_pearson_r'])} [{fmt(s['pearson_r_ci_low'])}, {fmt(s['pearson_r_ci_high'])}]",
+            fmt(s["element_p"]), fmt(s["within_element_r"]), fmt(s["within_element_p"]),
+            f"{fmt(naive['naive_pearson_r'])} ({fmt(naive['naive_pearson_p'])})",
+            fmt(s["element_bonferroni_significant"]),
         ))
     return (
         "## Headline\n\n" + _table(header, rows) + "\n\n"
         f"\\* in the Bonferroni family ({len(details['bonferroni_family'])} features, α = {details['alpha']}); "
-        f"{NOT_ESTIMABLE} = not estimable (reasons below). AUROC: target above its median is positive."
+        f"{NOT_ESTIMABLE} = not estimable (reasons below). The naive row-level r and p treat rows as "
+        "independent: descriptions only, never a verdict."
     )
 
 
 def _element_aware(details: Mapping[str, Any]) -> str:
     per_feature = details["per_feature"]
-    first = next(iter(per_feature.values()))
     lines = [
         "## Element-aware results",
-        f"Element-level p: {first['element_level']['method_description']}.",
-        f"Intervals: {details['bootstrap']['method']}, {details['bootstrap']['n_bootstrap']} resamples.",
+        f"Element-level p: {details['methods']['element_p']}.",
+        f"Intervals: {details['methods']['pearson_r_ci']}.",
     ]
     reasons = [
-        f"- `{f}`: {d['element_level']['p_reason'] or d['element_level']['r_reason'] or d['cluster_bootstrap']['reason']}"
+        f"- `{f}`: {d['element_level']['p_reason'] or d['element_level']['r_reason'] or d['element_level']['ci_reason']}"
         for f, d in per_feature.items()
-        if d["element_level"]["p"] is None or d["cluster_bootstrap"]["ci_low"] is None
+        if d["element_level"]["p"] is None or d["element_level"]["ci_low"] is None
     ]
     if reasons:
         lines.append("Not estimable:\n" + "\n".join(reasons))
@@ -166,7 +170,7 @@ def _element_aware(details: Mapping[str, Any]) -> str:
 
 def _within_element(details: Mapping[str, Any]) -> str:
     per_feature = details["per_feature"]
-    heading = "## Within-element effects (Δ relative to each element's wild type)"
+    heading = "## Within-element effects (per element over its distinct inputs, random-effects pooled)"
     if not any(d["within_element"]["estimable"] for d in per_feature.values()):
         reason = next(iter(per_feature.values()))["within_element"]["reason"]
         return f"{heading}\n\nNot estimable: {reason}."
@@ -175,10 +179,10 @@ def _within_element(details: Mapping[str, Any]) -> str:
         summary = d["within_element"]["summary"] or {}
         rows.append((f"`{feature}`", fmt(summary.get("n_elements_used")), fmt(summary.get("pooled_r")),
                      f"[{fmt(summary.get('ci_low'))}, {fmt(summary.get('ci_high'))}]", fmt(summary.get("p")),
-                     fmt(summary.get("sign_agreement")), summary.get("reason") or d["within_element"]["reason"] or ""))
+                     fmt(summary.get("tau2")), summary.get("reason") or d["within_element"]["reason"] or ""))
     method = next(d["within_element"]["summary"]["method"] for d in per_feature.values() if d["within_element"]["summary"])
     return (f"{heading}\n\n{method}. Per element: `metrics/tables/within_element.csv`.\n\n"
-            + _table(["feature", "elements", "Fisher-z r", "95% CI", "p", "sign agreement", "note"], rows))
+            + _table(["feature", "elements", "random-effects r", "95% CI", "p", "τ² (z scale)", "note"], rows))
 
 
 def _strata(strata: Mapping[str, pd.DataFrame], details: Mapping[str, Any]) -> str:
@@ -194,9 +198,9 @@ def _strata(strata: Mapping[str, pd.DataFrame], details: Mapping[str, Any]) -> s
     return (
         "## Strata\n\nPer stratum kind and feature of the Bonferroni family: strata, how many are estimable "
         "(≥ the minimum distinct inputs, non-constant feature and target), and how many pass "
-        "Benjamini–Hochberg within the kind. Stratum p-values are row-level, so where a stratum's rows "
-        "share few inputs they overstate the evidence: read them with the distinct inputs and the "
-        "cluster-bootstrap intervals. Full tables: `metrics/tables/strata_<kind>.csv`.\n\n"
+        "Benjamini–Hochberg within the kind, on element-aware p-values (element permutation for strand and "
+        "chromosome, random-effects within-element for TF labels, distinct inputs for one element). "
+        "Full tables: `metrics/tables/strata_<kind>.csv`.\n\n"
         + _table(["kind", "feature", "strata", "estimable", "BH significant", "strongest |r| (n inputs)"], rows)
     )
 
@@ -204,8 +208,8 @@ def _strata(strata: Mapping[str, pd.DataFrame], details: Mapping[str, Any]) -> s
 def _top_stratum(frame: pd.DataFrame) -> str:
     if frame.empty:
         return NOT_ESTIMABLE
-    best = frame.loc[frame["pearson_r"].astype(float).abs().idxmax()]
-    return f"{best['stratum']}: r = {fmt(float(best['pearson_r']))} ({int(best['n_unique_inputs'])})"
+    best = frame.loc[frame["r"].astype(float).abs().idxmax()]
+    return f"{best['stratum']}: r = {fmt(float(best['r']))} ({int(best['n_unique_inputs'])})"
 
 
 def _qc(qc: Mapping[str, Any], params: Mapping[str, Any]) -> str:

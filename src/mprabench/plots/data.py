@@ -157,7 +157,7 @@ def stratum_bar_data(strata: pd.DataFrame, kind: str, features: Sequence[str]) -
         "feature": rows["feature"].to_numpy(), "stratum": rows["stratum"].astype(str).to_numpy(),
         "n_rows": rows["n_rows"].to_numpy(), "n_unique_inputs": rows["n_unique_inputs"].to_numpy(),
         "estimable": rows["estimable"].to_numpy(bool),
-        "r": rows["pearson_r"].astype("Float64").to_numpy(),
+        "r": rows["r"].astype("Float64").to_numpy(),
         "ci_low": rows["ci_low"].astype("Float64").to_numpy(),
         "ci_high": rows["ci_high"].astype("Float64").to_numpy(),
     })  # fmt: skip

@@ -62,20 +62,18 @@ STRATA_MAX_COLUMNS = 6
 
 
 def element_test_label(evaluation: Evaluation) -> str:
-    config = evaluation.config
-    if config.element_test.value == "permutation":
-        return f"permutation test ({config.n_permutations:,} permutations of element means)"
-    return "MixedLM slope test (random intercept per element, row-level data)"
+    return f"permutation test ({evaluation.config.n_permutations:,} permutations of element means)"
 
 
 def scatter_stats_text(result: FeatureEvaluation) -> str:
     """The numbers printed under one scatter panel (methods and n are in the figure's notes)."""
-    pooled, boot, element = result.pooled, result.bootstrap, result.element
+    pooled, element = result.pooled, result.element
+    low, high = result.ci
     return "\n".join([
-        f"Pearson r = {fmt_r(pooled.pearson_r)}   (row-level p = {fmt_p(pooled.pearson_p)})",
-        (f"{boot.level:.0%} CI of r {fmt_interval(boot.ci_low, boot.ci_high)}"
-         f"   Spearman ρ = {fmt_r(pooled.spearman_rho)}"),
-        f"element means: r = {fmt_r(element.r)}, p = {fmt_p(element.p)}",
+        f"element means: r = {fmt_r(element.r)}, p = {fmt_p(result.element_p)}",
+        f"{element.ci_level:.0%} CI of element r {fmt_interval(low, high)}",
+        (f"naive row-level r = {fmt_r(pooled.pearson_r)} (p = {fmt_p(pooled.pearson_p)}), "
+         f"ρ = {fmt_r(pooled.spearman_rho)}"),
     ])  # fmt: skip
 
 
@@ -85,7 +83,7 @@ def scatter_notes(evaluation: Evaluation) -> str:
     return (
         f"Row-level p treats the {sizes.n_rows:,} rows as independent; they carry only "
         f"{sizes.n_unique_inputs:,} distinct model inputs from {sizes.n_elements:,} elements.\n"
-        f"CI: percentile cluster bootstrap, {config.n_bootstrap:,} resamples of whole elements. "
+        f"CI: Fisher-z interval of the element-mean r (n = elements). "
         f"Element means: Pearson r over the {sizes.n_elements:,} element means, p from a "
         f"{element_test_label(evaluation)}."
     )
@@ -272,7 +270,7 @@ def strata_figure(bars: pd.DataFrame, kind: str, evaluation: Evaluation,
     config, kind_label = evaluation.config, STRATUM_KIND_LABELS.get(kind, kind)
     header = Header(
         f"Pearson r of feature vs {evaluation.target} per {kind_label} stratum (bars), "
-        f"{config.ci_level:.0%} cluster-bootstrap CI (whiskers); {sizes_text(evaluation.sizes)}; "
+        f"{config.ci_level:.0%} element-aware CI (whiskers); {sizes_text(evaluation.sizes)}; "
         f"a stratum needs {config.min_unique_inputs} distinct inputs", legend_row=True)
     ncols = min(len(features), STRATA_MAX_COLUMNS)
     fig, axes, page = panel_grid(
@@ -325,7 +323,7 @@ def add_horizontal_bars(ax: Axes, positions: np.ndarray, widths: np.ndarray, col
 def stratum_legend_handles() -> list[Line2D]:
     # No significance marks: strata p-values are row-level and would overstate precision.
     return [
-        Line2D([], [], color="black", lw=0.9, label="cluster-bootstrap CI"),
+        Line2D([], [], color="black", lw=0.9, label="element-aware CI"),
         Line2D([], [], color=NOT_ESTIMABLE_COLOR, marker="x", ls="", markeredgewidth=1.3,
                label=f"{NOT_ESTIMABLE}: not estimable (no bar)"),
     ]
@@ -351,10 +349,8 @@ def summary_elements(result: FeatureEvaluation) -> set[str]:
 
 def within_panel_title(feature: str, result: FeatureEvaluation, n_rows: int) -> str:
     s = result.within.summary
-    agreement = "n.e." if s.sign_agreement is None else f"{s.sign_agreement:.0%}"
-    return (f"{feature}\nFisher-z r = {fmt_r(s.pooled_r)} {fmt_interval(s.ci_low, s.ci_high)}, "
-            f"p = {fmt_p(s.p)}\n{s.n_elements_used} elements, {n_rows:,} rows, "
-            f"sign agreement {agreement}")
+    return (f"{feature}\nrandom-effects r = {fmt_r(s.pooled_r)} {fmt_interval(s.ci_low, s.ci_high)}, "
+            f"p = {fmt_p(s.p)}\n{s.n_elements_used} elements, {n_rows:,} rows")
 
 
 def within_element_figure(table: pd.DataFrame, evaluation: Evaluation, features: list[str],

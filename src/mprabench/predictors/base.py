@@ -55,3 +55,8 @@ class Predictor(abc.ABC):
     def provenance(self) -> dict[str, Any]:
         """What a run learned that explains its predictions (e.g. the tracks averaged); default none."""
         return {}
+
+    def training_statistics(self, inputs: Mapping[str, str]) -> dict[str, Any]:
+        """Per feature, fit statistics of a predictor trained on activity (out-of-fold R², refit-null
+        element p); default none: untrained predictors have nothing to report."""
+        return {}

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import Pipeline
@@ -33,6 +34,7 @@ from mprabench.predictors.gc import (
 )
 
 KMER_COLUMN = "kmer_ridge_oof"
+DROPOUT_COLUMN = "zero_rna_dropout"  # rows flagged by prepare as zero-RNA dropouts
 
 FOLD_STRATEGY_SKLEARN = "sklearn.GroupKFold(shuffle=True, random_state=seed)"
 FOLD_STRATEGY_SEEDED = "seeded group permutation (replica of GroupKFold shuffle=True)"
@@ -44,7 +46,13 @@ _SCALE_STEP = "scale"
 class KmerOutOfFold:
     """Out-of-fold predictions and the fold bookkeeping behind them.
 
-    ``predictions``: float Series indexed by input id (name :data:`KMER_COLUMN`).
+    ``predictions``: float Series indexed by input id (name :data:`KMER_COLUMN`): the k-mer part
+    of the out-of-fold prediction, WITHOUT the training-fold mean. With few elements the
+    training-fold mean is anti-correlated with the held-out element (leave-out mean), so keeping
+    it would make a null model look anti-predictive.
+    ``full_predictions``: the ridge prediction itself (training-fold mean + k-mer part).
+    ``fold_means``: per input, the (weighted) training-fold mean target: the baseline of the
+    out-of-fold R².
     ``inputs``: DataFrame indexed by input id with columns ``group``, ``fold``, ``n_rows``
     and ``target_mean`` (the per-input training target).
     ``fold_strategy``: which group-fold implementation produced ``inputs.fold``.
@@ -53,6 +61,8 @@ class KmerOutOfFold:
     predictions: pd.Series
     inputs: pd.DataFrame
     fold_strategy: str
+    full_predictions: pd.Series | None = None
+    fold_means: pd.Series | None = None
 
     def groups_in_train_and_test(self) -> dict[int, set[Hashable]]:
         """Per fold, the groups present in both its training and its test inputs (empty if no leak)."""
@@ -259,18 +269,137 @@ def kmer_ridge_out_of_fold(
     features = kmer_frequency_matrix([input_sequences[i] for i in inputs.index], k, width=width)
     targets = inputs["target_mean"].to_numpy()
     weights = inputs["n_rows"].to_numpy(dtype=np.float64)
-    predictions = np.full(len(inputs), np.nan)
-    for fold in range(n_folds):
-        test = folds == fold
-        model = fit_kmer_ridge(
-            features[~test], targets[~test], weights[~test], alpha=alpha, standardize=standardize
-        )
-        predictions[test] = model.predict(features[test])
+    fit = ridge_out_of_fold(features, targets[:, None], weights, folds, alpha=alpha, standardize=standardize)
     return KmerOutOfFold(
-        predictions=pd.Series(predictions, index=inputs.index, name=KMER_COLUMN),
+        predictions=pd.Series(fit.kmer_part[:, 0], index=inputs.index, name=KMER_COLUMN),
         inputs=inputs,
         fold_strategy=strategy,
+        full_predictions=pd.Series(fit.kmer_part[:, 0] + fit.fold_means[:, 0], index=inputs.index),
+        fold_means=pd.Series(fit.fold_means[:, 0], index=inputs.index),
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Closed-form ridge for many targets at once (the refit null re-runs the whole fit per permutation)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutOfFoldFit:
+    """(inputs x targets) out-of-fold k-mer part and the training-fold mean of each input's fold."""
+
+    kmer_part: np.ndarray
+    fold_means: np.ndarray
+
+
+def weighted_standardizer(features: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted mean and scale per column, as sklearn's StandardScaler(sample_weight) (scale 1 if constant)."""
+    total = weights.sum()
+    mean = weights @ features / total
+    variance = weights @ (features - mean) ** 2 / total
+    scale = np.sqrt(variance)
+    return mean, np.where(scale > 10 * np.finfo(float).eps * np.maximum(np.abs(mean), 1.0), scale, 1.0)
+
+
+def weighted_ridge_coefficients(xc: np.ndarray, yc: np.ndarray, w: np.ndarray, alpha: float) -> np.ndarray:
+    """argmin Σ w (yc − xc β)² + α|β|² for every column of yc; the smaller of primal and dual systems."""
+    root = np.sqrt(w)[:, None]
+    xw, yw = xc * root, yc * root
+    if xw.shape[0] < xw.shape[1]:  # few training inputs (V1/V2: one per element): n x n dual system
+        return xw.T @ np.linalg.solve(xw @ xw.T + alpha * np.eye(xw.shape[0]), yw)
+    return np.linalg.solve(xw.T @ xw + alpha * np.eye(xw.shape[1]), xw.T @ yw)
+
+
+def ridge_out_of_fold(
+    features: np.ndarray, targets: np.ndarray, weights: np.ndarray, folds: np.ndarray, *, alpha: float,
+    standardize: bool = True,
+) -> OutOfFoldFit:
+    """Out-of-fold weighted ridge (intercept unpenalised) for every column of ``targets`` at once.
+
+    Equals ``fit_kmer_ridge`` per fold and target (sklearn's Ridge with sample weights after a
+    weighted StandardScaler), but solves each fold's normal equations once for all targets.
+    """
+    kmer_part = np.zeros((len(features), targets.shape[1]))
+    fold_means = np.zeros_like(kmer_part)
+    for fold in np.unique(folds):
+        test, train = folds == fold, (folds != fold) & (weights > 0)
+        x, w, y = features[train], weights[train], targets[train]
+        if standardize:
+            mean, scale = weighted_standardizer(x, w)
+            x, x_test = (x - mean) / scale, (features[test] - mean) / scale
+        else:
+            x_test = features[test]
+        x_offset = w @ x / w.sum()
+        y_offset = w @ y / w.sum()
+        xc = x - x_offset
+        coef = weighted_ridge_coefficients(xc, y - y_offset, w, alpha)
+        kmer_part[test] = (x_test - x_offset) @ coef
+        fold_means[test] = y_offset
+    return OutOfFoldFit(kmer_part, fold_means)
+
+
+# --------------------------------------------------------------------------------------------
+# Element-level evaluation of the out-of-fold fit and its refit null
+# --------------------------------------------------------------------------------------------
+
+
+def element_average(values: np.ndarray, groups: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """(elements x columns) row-weighted means of per-input values (inputs x columns)."""
+    _, codes = np.unique(groups, return_inverse=True)
+    indicator = np.zeros((codes.max() + 1, len(codes)))
+    indicator[codes, np.arange(len(codes))] = weights
+    return (indicator @ values) / indicator.sum(1, keepdims=True)
+
+
+def column_pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pearson r of matching columns of a and b (elements x columns)."""
+    a, b = a - a.mean(0), b - b.mean(0)
+    return (a * b).sum(0) / np.sqrt((a * a).sum(0) * (b * b).sum(0))
+
+
+def element_permuted_targets(targets: np.ndarray, groups: np.ndarray, weights: np.ndarray, n_permutations: int,
+                             rng: np.random.Generator) -> np.ndarray:
+    """(inputs x permutations) targets whose element-level parts are permuted between elements.
+
+    Each input keeps its deviation from its element's mean; the element means move as wholes.
+    """
+    _, codes = np.unique(groups, return_inverse=True)
+    means = element_average(targets[:, None], groups, weights)[:, 0]
+    permutations = rng.permuted(np.broadcast_to(np.arange(len(means)), (n_permutations, len(means))), axis=1)
+    return (targets - means[codes])[:, None] + means[permutations].T[codes]
+
+
+def out_of_fold_r2(targets: np.ndarray, full: np.ndarray, fold_means: np.ndarray, weights: np.ndarray) -> float | None:
+    """1 − SS(prediction) / SS(training-fold mean): out-of-fold R² against the training-mean baseline."""
+    baseline = float(weights @ (targets - fold_means) ** 2)
+    return None if baseline == 0 else 1.0 - float(weights @ (targets - full) ** 2) / baseline
+
+
+def kmer_training_statistics(
+    features: np.ndarray, targets: np.ndarray, weights: np.ndarray, groups: np.ndarray, folds: np.ndarray, *,
+    alpha: float, n_permutations: int, seed: int,
+) -> dict[str, Any]:
+    """Element r of the out-of-fold k-mer part, its refit-null p, and the out-of-fold R²."""
+    fit = ridge_out_of_fold(features, targets[:, None], weights, folds, alpha=alpha)
+    element_y = element_average(targets[:, None], groups, weights)
+    r = float(column_pearson(element_average(fit.kmer_part, groups, weights), element_y)[0])
+    rng = np.random.default_rng([seed, 11])
+    permuted = element_permuted_targets(targets, groups, weights, n_permutations, rng)
+    null = ridge_out_of_fold(features, permuted, weights, folds, alpha=alpha)
+    r_null = column_pearson(element_average(null.kmer_part, groups, weights), element_average(permuted, groups, weights))
+    n_extreme = int(np.count_nonzero(np.abs(r_null) >= abs(r) - 1e-12))
+    full = fit.kmer_part[:, 0] + fit.fold_means[:, 0]
+    return {
+        "element_pearson_r": r,
+        "element_p": (1 + n_extreme) / (1 + n_permutations),
+        "n_permutations": n_permutations,
+        "null": "whole out-of-fold fit re-run under element-permuted targets (element means permuted, "
+                "within-element deviations kept), same folds",
+        "oof_r2": out_of_fold_r2(targets, full, fit.fold_means[:, 0], weights),
+        "oof_r2_baseline": "training-fold mean target (weighted by rows)",
+        "n_inputs": int((weights > 0).sum()),
+        "n_elements": int(len(np.unique(groups))),
+    }
 
 
 def _check_k(k: int) -> None:
@@ -296,13 +425,20 @@ class KmerPredictor(Predictor):
     """Offline baseline trained on activity: out-of-fold ridge on k-mer frequencies.
 
     Its answer depends on the training rows, so their content is part of the fingerprint.
+    Rows flagged as zero-RNA dropouts (``zero_rna_dropout``) are not trained on, as evaluate's
+    headline does not rest on them; their inputs still get a prediction.
     """
 
     def __init__(self, config: KmerConfig, rows: Path):
         self.config = config
-        self.rows = pd.read_parquet(rows, columns=["input_sha256", "element_id", config.target])
+        columns = ["input_sha256", "element_id", config.target]
+        available = pq.read_schema(rows).names
+        extra = [DROPOUT_COLUMN] if DROPOUT_COLUMN in available else []
+        self.rows = pd.read_parquet(rows, columns=columns + extra)
         if not np.isfinite(self.rows[config.target].to_numpy(float)).all():
             raise InputDataError(f"{rows}: target {config.target} has non-finite values")
+        dropout = self.rows[DROPOUT_COLUMN].astype(bool) if extra else pd.Series(False, index=self.rows.index)
+        self.weights = (~dropout).to_numpy(float)
 
     def fingerprint(self) -> dict[str, Any]:
         training = pd.util.hash_pandas_object(self.rows, index=False).to_numpy().tobytes()
@@ -314,20 +450,58 @@ class KmerPredictor(Predictor):
             "seed": self.config.seed,
             "target": self.config.target,
             "standardize": True,
+            "output": "out-of-fold k-mer part without the training-fold mean",
             "training_rows_sha256": hashlib.sha256(training).hexdigest(),
         }
 
-    def predict(self, inputs: Mapping[str, str], sink: ResultSink) -> PredictionReport:
-        needed = set(self.rows["input_sha256"])
-        if not needed <= set(inputs):
-            raise InputDataError(
-                "the k-mer model is trained on every row at once, but some inputs are already stored for this "
-                "training set; delete this fingerprint's folder in the prediction store and rerun"
-            )
+    def _fit(self, inputs: Mapping[str, str]) -> tuple[KmerOutOfFold, np.ndarray, np.ndarray]:
+        """Out-of-fold fit on the non-dropout rows, with per-input features and training weights."""
+        kept = self.rows.loc[self.weights > 0]
         result = kmer_ridge_out_of_fold(
             self.rows["input_sha256"].tolist(), self.rows[self.config.target].to_numpy(float),
             self.rows["element_id"].tolist(), inputs, k=self.config.k, alpha=self.config.alpha,
             n_folds=self.config.n_folds, seed=self.config.seed,
-        )
+        ) if len(kept) == len(self.rows) else self._fit_without_dropouts(kept, inputs)
+        features = kmer_frequency_matrix([inputs[i] for i in result.inputs.index], self.config.k)
+        return result, features, result.inputs["n_rows"].to_numpy(float)
+
+    def _fit_without_dropouts(self, kept: pd.DataFrame, inputs: Mapping[str, str]) -> KmerOutOfFold:
+        everything = summarise_inputs(self.rows["input_sha256"].tolist(), self.rows[self.config.target].to_numpy(float),
+                                      self.rows["element_id"].tolist())
+        training = kept.groupby("input_sha256")[self.config.target].agg(["mean", "size"])
+        everything["n_rows"] = training["size"].reindex(everything.index).fillna(0).astype(int)
+        everything["target_mean"] = training["mean"].reindex(everything.index).fillna(0.0)
+        folds, strategy = assign_group_folds(everything["group"].to_numpy(), self.config.n_folds, self.config.seed)
+        everything.insert(1, "fold", folds)
+        features = kmer_frequency_matrix([inputs[i] for i in everything.index], self.config.k)
+        fit = ridge_out_of_fold(features, everything["target_mean"].to_numpy()[:, None],
+                                everything["n_rows"].to_numpy(float), folds, alpha=self.config.alpha)
+        index = everything.index
+        return KmerOutOfFold(pd.Series(fit.kmer_part[:, 0], index=index, name=KMER_COLUMN), everything, strategy,
+                             pd.Series(fit.kmer_part[:, 0] + fit.fold_means[:, 0], index=index),
+                             pd.Series(fit.fold_means[:, 0], index=index))
+
+    def _require_all_inputs(self, inputs: Mapping[str, str]) -> None:
+        if not set(self.rows["input_sha256"]) <= set(inputs):
+            raise InputDataError(
+                "the k-mer model is trained on every row at once, but some inputs are already stored for this "
+                "training set; delete this fingerprint's folder in the prediction store and rerun"
+            )
+
+    def predict(self, inputs: Mapping[str, str], sink: ResultSink) -> PredictionReport:
+        self._require_all_inputs(inputs)
+        result, _, _ = self._fit(inputs)
         sink.put_many({sha: {KMER_COLUMN: float(value)} for sha, value in result.predictions.items()})
         return PredictionReport(requested=len(result.predictions))
+
+    def training_statistics(self, inputs: Mapping[str, str]) -> dict[str, Any]:
+        """Out-of-fold R² and the refit-null element p of the k-mer feature (predict's training.json)."""
+        self._require_all_inputs(inputs)
+        result, features, weights = self._fit(inputs)
+        frame = result.inputs
+        statistics = kmer_training_statistics(
+            features, frame["target_mean"].to_numpy(), weights, frame["group"].astype(str).to_numpy(),
+            frame["fold"].to_numpy(), alpha=self.config.alpha, n_permutations=self.config.n_permutations,
+            seed=self.config.seed,
+        )
+        return {KMER_COLUMN: statistics | {"target": self.config.target}}

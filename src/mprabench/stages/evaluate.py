@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +19,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = stage_parser(__doc__)
     parser.add_argument("--rows", type=Path, required=True, help="benchmark rows (Parquet)")
     parser.add_argument("--features", type=Path, required=True, help="features per input (Parquet)")
+    parser.add_argument("--training", type=Path, default=None,
+                        help="trained-baseline fit statistics per feature (JSON from predict; optional)")
     parser.add_argument("--summary", type=Path, required=True, help="headline metrics (JSON)")
     parser.add_argument("--details", type=Path, required=True, help="methods, reasons, families (JSON)")
     parser.add_argument("--tables", type=Path, required=True, help="folder for strata and within-element tables")
@@ -31,7 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     features = pd.read_parquet(args.features)
     config.primary_features = primary_family(config.primary_features, feature_columns(features), args.features)
     table = evaluation_table(pd.read_parquet(args.rows), features, config.target)
-    evaluation = evaluate(table, feature_columns(features), config)
+    evaluation = evaluate(table, feature_columns(features), config, read_training(args.training))
 
     write_json_atomic(args.summary, evaluation.summary())
     write_json_atomic(args.details, evaluation.details())
@@ -52,6 +55,13 @@ def primary_family(configured: list[str] | None, available: list[str], source: P
             f"`dvc exp run -S 'evaluate.primary_features=[{','.join(available[:2])}]'` (null: all of them)."
         )
     return list(configured)
+
+
+def read_training(path: Path | None) -> dict:
+    """Per-feature trained-baseline statistics (element_p from the refit null); {} if none."""
+    if path is None or not path.is_file():
+        return {}
+    return json.loads(path.read_text()).get("features", {})
 
 
 def write_tables(evaluation: Evaluation, folder: Path) -> None:

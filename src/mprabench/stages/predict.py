@@ -19,6 +19,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", type=Path, required=True, help="benchmark rows (for trained baselines)")
     parser.add_argument("--store", type=Path, required=True, help="prediction store folder")
     parser.add_argument("--features", type=Path, required=True, help="features of this run's inputs (Parquet)")
+    parser.add_argument("--training", type=Path, default=None,
+                        help="fit statistics of a trained predictor per feature (JSON; {} when untrained)")
     parser.add_argument("--metrics", type=Path, required=True, help="prediction metrics (JSON)")
     parser.add_argument("--dotenv", type=Path, default=None, help="optional .env holding the API key")
     parser.add_argument("--no-progress", action="store_true")
@@ -35,6 +37,8 @@ def main(argv: list[str] | None = None) -> None:
         by_input = rows.groupby("input_sha256")["row_id"].agg(list).to_dict()
         raise PredictionsFailed(result.report.failures, by_input, total=len(inputs))
     write_parquet_atomic(args.features, result.features.reset_index())
+    if args.training is not None:
+        write_json_atomic(args.training, {"features": predictor.training_statistics(inputs)})
 
 
 if __name__ == "__main__":

@@ -1,20 +1,21 @@
-"""Element-aware (cluster-aware) inference: element-resampling bootstrap and element-level tests.
+"""Between-element association: the element is the unit of replication.
 
-Rows of one element share a model input (and often most of their sequence), so they are not
-independent. Everything here treats the element as the unit of replication.
+The headline statistic is Pearson r of element-mean feature vs element-mean target (n =
+elements). Its p-value is a permutation p over elements (exact under exchangeable element
+means); its CI is the Fisher-z interval of that same r, computed on the element means.
+Both were chosen by calibration on the GSE84888 structure (``mprabench.stats.calibration``):
+the percentile cluster bootstrap of the row-pooled r under-covered with 18 clusters.
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from mprabench.stats.association import (
-    REASON_CONSTANT_FEATURE,
-    REASON_CONSTANT_TARGET,
     as_finite_array,
     check_same_length,
     derive_rng,
@@ -25,11 +26,11 @@ from mprabench.stats.association import (
     pearson_test,
 )
 
-BOOTSTRAP_METHOD = "percentile cluster bootstrap: whole elements resampled with replacement"
-
-# A resample whose within-resample sum of squares is below this fraction of its sum of squares
-# about the global mean has (numerically) zero variance; round-off alone is ~1e-13 of it.
-DEFAULT_ZERO_VARIANCE_RTOL = 1e-10
+PERMUTATION_METHOD = (
+    "Pearson r of element means (n = elements); two-sided permutation p over elements: "
+    "p = (1 + #{|r_perm| >= |r_obs|}) / (1 + permutations)"
+)
+CI_METHOD = "Fisher-z interval of the element-mean Pearson r: tanh(atanh(r) ± z_(1+level)/2 / sqrt(n - 3))"
 
 # Permuted |r| within this of the observed |r| count as "as extreme" (float ties, e.g. identity).
 PERMUTATION_TIE_TOLERANCE = 1e-12
@@ -37,221 +38,24 @@ PERMUTATION_TIE_TOLERANCE = 1e-12
 # Cap on the entries of one (permutations x elements) block, to bound memory for many elements.
 PERMUTATION_BLOCK_ENTRIES = 2_000_000
 
+# Pearson r of element means needs 3 elements.
+MIN_ELEMENTS_R = 3
+# With fewer elements a two-sided permutation p can never fall to 0.05 (4 elements: 24 orders,
+# smallest p 1/12), so the test could never reject: it is reported as not estimable instead.
+MIN_PERMUTATION_ELEMENTS = 5
 
-def element_count_reason(n_elements: int, min_elements: int) -> str | None:
+
+def element_count_reason(n_elements: int, min_elements: int, what: str = "") -> str | None:
     """Reason string when there are too few elements, else None."""
     if n_elements < min_elements:
-        return f"fewer than {min_elements} elements ({n_elements})"
+        suffix = f" for {what}" if what else ""
+        return f"fewer than {min_elements} elements ({n_elements}){suffix}"
     return None
-
-
-# --------------------------------------------------------------------------------------------
-# Per-element sufficient statistics
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ElementSums:
-    """Per-element n, Σx, Σy, Σx², Σy², Σxy (x, y centred on their global means)."""
-
-    element_ids: np.ndarray
-    n: np.ndarray
-    sx: np.ndarray
-    sy: np.ndarray
-    sxx: np.ndarray
-    syy: np.ndarray
-    sxy: np.ndarray
-
-    @property
-    def n_elements(self) -> int:
-        return len(self.element_ids)
 
 
 def element_codes(clusters: Any) -> tuple[np.ndarray, np.ndarray]:
     """Sorted distinct element ids and each row's index into them (independent of row order)."""
     return np.unique(np.asarray(clusters), return_inverse=True)
-
-
-def element_sums(x: np.ndarray, y: np.ndarray, clusters: Any) -> ElementSums:
-    """Sufficient statistics of Pearson r per element; columns follow sorted element ids."""
-    ids, codes = element_codes(clusters)
-    # Pearson r is shift-invariant; centring avoids cancellation in Σx² − (Σx)²/n.
-    xc, yc = x - x.mean(), y - y.mean()
-
-    def total(weights: np.ndarray | None) -> np.ndarray:
-        return np.bincount(codes, weights=weights, minlength=len(ids)).astype(float)
-
-    return ElementSums(
-        ids, total(None), total(xc), total(yc), total(xc * xc), total(yc * yc), total(xc * yc)
-    )
-
-
-def resample_counts(n_elements: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """(n_boot x n_elements) counts: how often each element is drawn in each resample.
-
-    Each resample draws ``n_elements`` element indices uniformly with replacement.
-    """
-    draws = rng.integers(0, n_elements, size=(n_boot, n_elements))
-    # Offset each resample's draws into its own block so one bincount counts all resamples.
-    flat = (draws + n_elements * np.arange(n_boot)[:, None]).ravel()
-    return np.bincount(flat, minlength=n_boot * n_elements).reshape(n_boot, n_elements)
-
-
-def pearson_for_counts(
-    sums: ElementSums, counts: np.ndarray, zero_variance_rtol: float = DEFAULT_ZERO_VARIANCE_RTOL
-) -> np.ndarray:
-    """Pearson r of every resample described by ``counts``; NaN marks zero-variance resamples."""
-    weights = np.asarray(counts, dtype=float)
-    n, sx, sy = weights @ sums.n, weights @ sums.sx, weights @ sums.sy
-    sxx, syy, sxy = weights @ sums.sxx, weights @ sums.syy, weights @ sums.sxy
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ssx, ssy = sxx - sx * sx / n, syy - sy * sy / n
-        spxy = sxy - sx * sy / n
-        degenerate = (ssx <= zero_variance_rtol * sxx) | (ssy <= zero_variance_rtol * syy)
-        r = np.clip(spxy / np.sqrt(ssx * ssy), -1.0, 1.0)
-    return np.where(degenerate, np.nan, r)
-
-
-# --------------------------------------------------------------------------------------------
-# Cluster bootstrap CI of the pooled Pearson r
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ClusterBootstrapCI:
-    """Percentile CI of the pooled Pearson r from resampling whole elements."""
-
-    r: float | None
-    ci_low: float | None
-    ci_high: float | None
-    level: float
-    n_rows: int
-    n_elements: int
-    n_boot: int
-    n_boot_used: int
-    n_boot_dropped: int
-    method: str
-    reason: str | None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict with exactly the dataclass field names as keys."""
-        return json_ready(asdict(self))
-
-
-def percentile_interval(
-    r_boot: np.ndarray, level: float, n_boot: int, min_valid_fraction: float
-) -> tuple[float | None, float | None, str | None]:
-    """Percentile interval over the finite resampled r's, or a reason if too many were dropped."""
-    valid = r_boot[np.isfinite(r_boot)]
-    if len(valid) < min_valid_fraction * n_boot or len(valid) == 0:
-        reason = (
-            f"only {len(valid)} of {n_boot} resamples had non-zero variance in feature and "
-            f"target (minimum fraction {min_valid_fraction})"
-        )
-        return None, None, reason
-    tail = (1.0 - level) / 2.0
-    low, high = np.quantile(valid, [tail, 1.0 - tail])
-    return float(low), float(high), None
-
-
-def cluster_bootstrap_ci_from_counts(
-    x: Any,
-    y: Any,
-    clusters: Any,
-    counts: np.ndarray,
-    level: float = 0.95,
-    min_valid_fraction: float = 0.9,
-    zero_variance_rtol: float = DEFAULT_ZERO_VARIANCE_RTOL,
-) -> ClusterBootstrapCI:
-    """CI from a given resample-count matrix (columns: sorted element ids).
-
-    Skips the element-count and constant-input checks of :func:`cluster_bootstrap_pearson_ci`.
-    """
-    x, y = as_finite_array(x, "x"), as_finite_array(y, "y")
-    sums = element_sums(x, y, clusters)
-    if counts.ndim != 2 or counts.shape[1] != sums.n_elements:
-        raise ValueError(f"counts must be (n_boot, {sums.n_elements}); got {counts.shape}")
-    r_boot = pearson_for_counts(sums, counts, zero_variance_rtol)
-    n_boot = len(counts)
-    low, high, reason = percentile_interval(r_boot, level, n_boot, min_valid_fraction)
-    n_used = int(np.isfinite(r_boot).sum())
-    full_sample = pearson_for_counts(sums, np.ones((1, sums.n_elements)), zero_variance_rtol)
-    return ClusterBootstrapCI(
-        r=finite_or_none(full_sample[0]),
-        ci_low=low,
-        ci_high=high,
-        level=level,
-        n_rows=len(x),
-        n_elements=sums.n_elements,
-        n_boot=n_boot,
-        n_boot_used=n_used,
-        n_boot_dropped=n_boot - n_used,
-        method=BOOTSTRAP_METHOD,
-        reason=reason,
-    )
-
-
-def cluster_bootstrap_pearson_ci(
-    x: Any,
-    y: Any,
-    clusters: Any,
-    n_boot: int = 1000,
-    level: float = 0.95,
-    seed: int = 0,
-    key: str = "",
-    min_elements: int = 2,
-    min_valid_fraction: float = 0.9,
-    zero_variance_rtol: float = DEFAULT_ZERO_VARIANCE_RTOL,
-) -> ClusterBootstrapCI:
-    """Percentile CI for pooled Pearson r, resampling elements; RNG from (seed, key).
-
-    Not estimable (CI None with reason) with fewer than ``min_elements`` elements, a constant
-    feature or target, or when fewer than ``min_valid_fraction`` of the resamples have non-zero
-    variance in both (dropping them would condition the bootstrap distribution too strongly).
-    """
-    x, y = as_finite_array(x, "x"), as_finite_array(y, "y")
-    ids, codes = element_codes(clusters)  # integer codes: sorting strings once is enough
-    check_same_length(x=x, y=y, clusters=codes)
-    n_elements = len(ids)
-    reasons = [element_count_reason(n_elements, min_elements)]
-    reasons += [REASON_CONSTANT_FEATURE if is_constant(x) else None]
-    reasons += [REASON_CONSTANT_TARGET if is_constant(y) else None]
-    reason = join_reasons([r for r in reasons if r])
-    if reason:
-        r = pearson_test(x, y).estimate
-        return ClusterBootstrapCI(
-            r, None, None, level, len(x), n_elements, n_boot, 0, 0, BOOTSTRAP_METHOD, reason
-        )
-    counts = resample_counts(n_elements, n_boot, derive_rng(seed, key))
-    return cluster_bootstrap_ci_from_counts(
-        x, y, codes, counts, level, min_valid_fraction, zero_variance_rtol
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# Element-level association
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ElementLevelAssociation:
-    """Pearson r of element means (n = elements) and a p-value that treats elements as units."""
-
-    method: str
-    method_description: str
-    n_rows: int
-    n_elements: int
-    r: float | None
-    r_reason: str | None
-    p: float | None
-    p_reason: str | None
-    converged: bool | None
-    mixedlm_slope: float | None
-    fit_warnings: tuple[str, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict with exactly the dataclass field names as keys."""
-        return json_ready(asdict(self))
 
 
 def element_means(
@@ -266,73 +70,69 @@ def element_means(
 
 
 def unit_scaled(values: np.ndarray) -> np.ndarray:
-    """Centred and scaled to unit norm, so a dot product of two such vectors is Pearson r."""
-    centred = values - values.mean()
-    return centred / np.linalg.norm(centred)
+    """Centred and scaled to unit norm along the last axis: a dot product of two is Pearson r."""
+    centred = values - values.mean(axis=-1, keepdims=True)
+    return centred / np.linalg.norm(centred, axis=-1, keepdims=True)
+
+
+def element_permutations(n_elements: int, n_permutations: int, rng: np.random.Generator) -> np.ndarray:
+    """(n_permutations x n_elements) independent uniform permutations of 0..n_elements-1."""
+    return rng.permuted(np.broadcast_to(np.arange(n_elements), (n_permutations, n_elements)), axis=1)
+
+
+def permutation_pvalues(zx: np.ndarray, zy: np.ndarray, permutations: np.ndarray) -> np.ndarray:
+    """Two-sided permutation p of r = zx·zy for every row of ``zx`` (B x E), permuting ``zy``.
+
+    ``zx``, ``zy`` are unit-scaled (:func:`unit_scaled`); ``permutations`` (P x E) index ``zy``.
+    Permuting the target means instead of the features gives the same null distribution and
+    lets many features (or simulated replicates) share one permuted block.
+    """
+    zx = np.atleast_2d(zx)
+    threshold = np.abs(zx @ zy) - PERMUTATION_TIE_TOLERANCE
+    block = max(1, PERMUTATION_BLOCK_ENTRIES // max(1, zx.shape[0]))
+    n_extreme = np.zeros(zx.shape[0], dtype=np.int64)
+    for start in range(0, len(permutations), block):
+        permuted = zy[permutations[start : start + block]]  # (block x E)
+        n_extreme += np.count_nonzero(np.abs(zx @ permuted.T) >= threshold[:, None], axis=1)
+    return (1 + n_extreme) / (1 + len(permutations))
 
 
 def permutation_pvalue(
     mean_x: np.ndarray, mean_y: np.ndarray, n_permutations: int, rng: np.random.Generator
 ) -> float:
-    """Two-sided p = (1 + #{|r_perm| >= |r_obs|}) / (1 + n_permutations), shuffling mean_x."""
-    zx, zy = unit_scaled(mean_x), unit_scaled(mean_y)
-    threshold = abs(float(zx @ zy)) - PERMUTATION_TIE_TOLERANCE
-    block = max(1, PERMUTATION_BLOCK_ENTRIES // len(zx))
-    n_extreme = 0
-    for start in range(0, n_permutations, block):
-        size = min(block, n_permutations - start)
-        shuffled = rng.permuted(np.broadcast_to(zx, (size, len(zx))), axis=1)
-        n_extreme += int(np.count_nonzero(np.abs(shuffled @ zy) >= threshold))
-    return (1 + n_extreme) / (1 + n_permutations)
+    """Two-sided permutation p of the Pearson r of two vectors (element means)."""
+    permutations = element_permutations(len(mean_x), n_permutations, rng)
+    return float(permutation_pvalues(unit_scaled(mean_x), unit_scaled(mean_y), permutations)[0])
+
+
+def fisher_z_interval(r: np.ndarray | float, n: int, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Fisher-z CI of Pearson r from n pairs (vectorised over r)."""
+    z = np.arctanh(np.clip(r, -1 + 1e-15, 1 - 1e-15))
+    half = stats.norm.ppf(0.5 + level / 2.0) / np.sqrt(n - 3)
+    return np.tanh(z - half), np.tanh(z + half)
 
 
 @dataclass(frozen=True)
-class MixedLMSlope:
-    """Slope test of a random-intercept model; p/slope None with a reason when untrustworthy."""
+class ElementLevelAssociation:
+    """Pearson r of element means (n = elements), its permutation p and its Fisher-z CI."""
 
-    slope: float | None
+    method_description: str
+    ci_method: str
+    n_rows: int
+    n_elements: int
+    r: float | None
+    r_reason: str | None
     p: float | None
-    converged: bool | None
-    reason: str | None
-    fit_warnings: tuple[str, ...]
+    p_reason: str | None
+    n_permutations: int
+    ci_low: float | None
+    ci_high: float | None
+    ci_level: float
+    ci_reason: str | None
 
-
-def mixedlm_slope_test(x: np.ndarray, y: np.ndarray, clusters: Any) -> MixedLMSlope:
-    """statsmodels MixedLM y ~ 1 + x, random intercept per element (REML); Wald p of the slope."""
-    _, codes = element_codes(clusters)
-    exog = np.column_stack([np.ones_like(x), x])
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            from statsmodels.regression.mixed_linear_model import MixedLM  # slow import, rarely used
-
-            result = MixedLM(y, exog, groups=codes).fit(reml=True)
-        except Exception as error:  # noqa: BLE001 - any fit failure must become a reason
-            messages = tuple(dict.fromkeys(str(w.message) for w in caught))
-            reason = f"MixedLM fit raised {type(error).__name__}: {error}"
-            return MixedLMSlope(None, None, None, reason, messages)
-    messages = tuple(dict.fromkeys(str(w.message) for w in caught))
-    converged = bool(result.converged)
-    if not converged:
-        return MixedLMSlope(None, None, False, "MixedLM did not converge", messages)
-    slope, p = finite_or_none(result.params[1]), finite_or_none(result.pvalues[1])
-    if slope is None or p is None:
-        reason = "MixedLM slope or its p-value is not finite"
-        return MixedLMSlope(None, None, True, reason, messages)
-    return MixedLMSlope(slope, p, True, None, messages)
-
-
-def describe_element_test(method: str, n_permutations: int) -> str:
-    """Human-readable description of how the element-level p-value was obtained."""
-    if method == "permutation":
-        return (
-            f"permutation of element-mean features between elements, {n_permutations} "
-            "permutations, two-sided, p = (1 + #{|r_perm| >= |r_obs|}) / (1 + permutations)"
-        )
-    return (
-        "statsmodels MixedLM target ~ feature with a random intercept per element (REML) on "
-        "row-level data; two-sided Wald p of the feature slope"
-    )
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict with exactly the dataclass field names as keys."""
+        return json_ready(asdict(self))
 
 
 def element_mean_reason(mean_x: np.ndarray, mean_y: np.ndarray, min_elements: int) -> str | None:
@@ -343,41 +143,54 @@ def element_mean_reason(mean_x: np.ndarray, mean_y: np.ndarray, min_elements: in
     return join_reasons([r for r in reasons if r])
 
 
+def element_level_from_means(
+    mean_x: np.ndarray,
+    mean_y: np.ndarray,
+    *,
+    n_rows: int,
+    n_permutations: int,
+    level: float,
+    min_elements_ci: int,
+    rng: np.random.Generator,
+) -> ElementLevelAssociation:
+    """r, permutation p and Fisher-z CI from element means already computed."""
+    n = len(mean_x)
+    common = dict(method_description=PERMUTATION_METHOD, ci_method=CI_METHOD, n_rows=n_rows,
+                  n_elements=n, n_permutations=n_permutations, ci_level=level)
+    reason = element_mean_reason(mean_x, mean_y, max(MIN_ELEMENTS_R, 3))
+    if reason:
+        return ElementLevelAssociation(**common, r=None, r_reason=reason, p=None, p_reason=reason,
+                                       ci_low=None, ci_high=None, ci_reason=reason)
+    r = pearson_test(mean_x, mean_y).estimate
+    if n < MIN_PERMUTATION_ELEMENTS:
+        p, p_reason = None, element_count_reason(n, MIN_PERMUTATION_ELEMENTS, "a permutation p that can reach 0.05")
+    elif n_permutations > 0:
+        p, p_reason = permutation_pvalue(mean_x, mean_y, n_permutations, rng), None
+    else:
+        p, p_reason = None, "evaluate.n_permutations = 0: no permutation test was run"
+    ci_reason = element_count_reason(n, max(min_elements_ci, 4), "a confidence interval (evaluate.min_elements_ci)")
+    low = high = None
+    if ci_reason is None and r is not None:
+        lo, hi = fisher_z_interval(r, n, level)
+        low, high = finite_or_none(lo), finite_or_none(hi)
+    return ElementLevelAssociation(**common, r=r, r_reason=None, p=p, p_reason=p_reason,
+                                   ci_low=low, ci_high=high, ci_reason=ci_reason)
+
+
 def element_level_association(
     x: Any,
     y: Any,
     clusters: Any,
-    method: Literal["permutation", "mixedlm"] = "permutation",
     n_permutations: int = 10000,
     seed: int = 0,
     key: str = "",
-    min_elements: int = 3,
+    level: float = 0.95,
+    min_elements_ci: int = 10,
 ) -> ElementLevelAssociation:
-    """Pearson r of element means plus an element-respecting p (permutation or MixedLM)."""
-    if method not in ("permutation", "mixedlm"):
-        raise ValueError(f"unknown element-level method {method!r}")
+    """Pearson r of element means plus its permutation p over elements and Fisher-z CI."""
     x, y = as_finite_array(x, "x"), as_finite_array(y, "y")
     clusters = np.asarray(clusters)
     check_same_length(x=x, y=y, clusters=clusters)
     _, mean_x, mean_y = element_means(x, y, clusters)
-    description = describe_element_test(method, n_permutations)
-    common = dict(method=method, method_description=description, n_rows=len(x))
-    common |= dict(n_elements=len(mean_x))
-    reason = element_mean_reason(mean_x, mean_y, min_elements)
-    if reason:
-        return ElementLevelAssociation(
-            **common, r=None, r_reason=reason, p=None, p_reason=reason,
-            converged=None, mixedlm_slope=None, fit_warnings=(),
-        )  # fmt: skip
-    r = pearson_test(mean_x, mean_y, min_rows=min_elements).estimate
-    if method == "permutation":
-        p = permutation_pvalue(mean_x, mean_y, n_permutations, derive_rng(seed, key))
-        return ElementLevelAssociation(
-            **common, r=r, r_reason=None, p=p, p_reason=None,
-            converged=None, mixedlm_slope=None, fit_warnings=(),
-        )  # fmt: skip
-    fit = mixedlm_slope_test(x, y, clusters)
-    return ElementLevelAssociation(
-        **common, r=r, r_reason=None, p=fit.p, p_reason=fit.reason,
-        converged=fit.converged, mixedlm_slope=fit.slope, fit_warnings=fit.fit_warnings,
-    )  # fmt: skip
+    return element_level_from_means(mean_x, mean_y, n_rows=len(x), n_permutations=n_permutations,
+                                    level=level, min_elements_ci=min_elements_ci, rng=derive_rng(seed, key))

@@ -1,9 +1,24 @@
-"""Stratified association: the feature-target correlation inside each TF / strand / chromosome /
-element stratum, with its effective sample size, an element-resampling CI and BH q-values."""
+"""Stratified association with element-aware inference (PROTOCOL.md, Inference: Strata).
+
+Per (feature, stratum), the estimate, its p and its CI are always the same quantity:
+
+- ``strand`` / ``chrom``: Pearson r of element means over the stratum's elements, permutation
+  p over those elements, Fisher-z CI (needs ``min_elements_ci`` elements);
+- ``tf``: only where inputs vary within elements (V3) can the model see a TF's perturbation;
+  then the within-element effect over the rows carrying the label: per-element Fisher z, one-sample
+  t-test across elements (unweighted: calibration on GSE84888 showed the inverse-variance weighted
+  pooling rejects ~9 % under the null here, because many elements hold only 4-8 inputs of a label). In V1/V2 every TF stratum is not estimable, with the reason;
+- ``element``: Pearson r over the element's distinct inputs (V3), t-test p and Fisher-z CI with
+  n = distinct inputs; not estimable where the element has one input.
+
+Benjamini–Hochberg runs on these p-values (per feature and kind). Row-level Pearson/Spearman
+are kept as descriptions named ``naive_*``; they never feed BH.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -13,23 +28,45 @@ from mprabench.stats.association import (
     as_finite_array,
     benjamini_hochberg,
     correlation_preconditions,
+    derive_rng,
+    finite_or_none,
     join_reasons,
     pearson_test,
     spearman_test,
 )
-from mprabench.stats.clustered import cluster_bootstrap_pearson_ci
+from mprabench.stats.clustered import element_count_reason, element_level_from_means, element_means, fisher_z_interval
+from mprabench.stats.within_element import input_level_values, inputs_vary_within_some_element, within_element_effects
 
 StratumKind = Literal["tf", "strand", "chrom", "element"]
 STRATUM_COLUMNS = {"strand": "strand", "chrom": "chrom", "element": "element_id"}
 
+REASON_TF_INVISIBLE = (
+    "the TF perturbation never reaches the model: inputs do not vary within elements (V1/V2), so a "
+    "per-TF correlation only re-tests between-element differences"
+)
+METHODS = {
+    "between": "Pearson r of element means over the stratum's elements; permutation p over elements; Fisher-z CI",
+    "within": "within-element r over the stratum's rows: per-element Fisher z over distinct inputs, one-sample "
+              "t-test across elements (p and CI)",
+    "element": "Pearson r over the element's distinct inputs; t-test p and Fisher-z CI with n = distinct inputs",
+}
+
 RESULT_COLUMNS = [
-    "feature", "kind", "stratum", "n_rows", "n_unique_inputs", "n_elements", "estimable",
-    "reason", "pearson_r", "pearson_p", "spearman_rho", "spearman_p", "ci_low", "ci_high",
-    "ci_reason", "bh_q", "bh_significant",
+    "feature", "kind", "stratum", "n_rows", "n_unique_inputs", "n_elements", "estimable", "reason", "method",
+    "r", "p", "ci_low", "ci_high", "ci_reason", "bh_q", "bh_significant",
+    "naive_pearson_r", "naive_pearson_p", "naive_spearman_rho",
 ]  # fmt: skip
-FLOAT_COLUMNS = [
-    "pearson_r", "pearson_p", "spearman_rho", "spearman_p", "ci_low", "ci_high", "bh_q",
-]  # fmt: skip
+FLOAT_COLUMNS = ["r", "p", "ci_low", "ci_high", "bh_q", "naive_pearson_r", "naive_pearson_p", "naive_spearman_rho"]
+
+
+@dataclass(frozen=True)
+class StrataSettings:
+    min_unique_inputs: int
+    n_permutations: int
+    level: float
+    seed: int
+    alpha: float
+    min_elements_ci: int
 
 
 def stratum_memberships(table: pd.DataFrame, kind: StratumKind) -> pd.DataFrame:
@@ -45,53 +82,71 @@ def stratum_memberships(table: pd.DataFrame, kind: StratumKind) -> pd.DataFrame:
     return members.drop_duplicates(ignore_index=True)
 
 
-def stratum_reasons(
-    x: np.ndarray, y: np.ndarray, n_unique_inputs: int, min_unique_inputs: int
-) -> list[str]:
-    """Why a stratum's correlation is not estimable (empty list: it is)."""
-    reasons = []
-    if n_unique_inputs < min_unique_inputs:
-        reasons.append(
-            f"fewer than {min_unique_inputs} distinct model inputs ({n_unique_inputs})"
-        )
-    # min_rows=1 here: the row-count requirement is pearson_test's own (reported if it fails).
-    return reasons + correlation_preconditions(x, y, min_rows=1)
+def naive_columns(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    """Row-level Pearson r/p and Spearman rho: descriptions only (rows are not independent)."""
+    if correlation_preconditions(x, y, 3):
+        return {}
+    pearson, spearman = pearson_test(x, y), spearman_test(x, y)
+    return dict(naive_pearson_r=pearson.estimate, naive_pearson_p=pearson.p, naive_spearman_rho=spearman.estimate)
 
 
-def analyse_stratum(
-    x: np.ndarray,
-    y: np.ndarray,
-    input_codes: np.ndarray,
-    element_codes: np.ndarray,
-    key: str,
-    min_unique_inputs: int,
-    bootstrap: dict[str, Any],
-) -> dict[str, Any]:
-    """Sample sizes, correlations and cluster-bootstrap CI for one stratum's rows."""
-    n_unique_inputs = len(np.unique(input_codes))
-    result: dict[str, Any] = dict(
-        n_rows=len(x), n_unique_inputs=n_unique_inputs, n_elements=len(np.unique(element_codes))
-    )
-    reasons = stratum_reasons(x, y, n_unique_inputs, min_unique_inputs)
-    pearson = spearman = None
-    if not reasons:
-        pearson, spearman = pearson_test(x, y), spearman_test(x, y)
-        # Only < 3 rows (possible if min_unique_inputs < 3) or a non-finite result land here.
-        reasons += list(dict.fromkeys(r for r in (pearson.reason, spearman.reason) if r))
+def between_elements(part: pd.DataFrame, feature: str, target: str, key: str, s: StrataSettings) -> dict[str, Any]:
+    x, y = part[feature].to_numpy(float), part[target].to_numpy(float)
+    _, mean_x, mean_y = element_means(x, y, part["element_id"].to_numpy())
+    result = element_level_from_means(mean_x, mean_y, n_rows=len(x), n_permutations=s.n_permutations,
+                                      level=s.level, min_elements_ci=s.min_elements_ci, rng=derive_rng(s.seed, key))
+    if result.p is None:
+        return dict(estimable=False, reason=result.p_reason or result.r_reason, ci_reason=result.ci_reason)
+    return dict(estimable=True, r=result.r, p=result.p, ci_low=result.ci_low, ci_high=result.ci_high,
+                ci_reason=result.ci_reason)
+
+
+def within_elements(part: pd.DataFrame, feature: str, target: str, s: StrataSettings) -> dict[str, Any]:
+    result = within_element_effects(part, feature, target, max(s.min_unique_inputs, 4), s.level, pooling="t_test")
+    summary = result.summary
+    if summary is None or summary.p is None:
+        reason = result.reason if summary is None else summary.reason
+        return dict(estimable=False, reason=reason, ci_reason=reason)
+    ci_reason = element_count_reason(summary.n_elements_used, s.min_elements_ci,
+                                     "a confidence interval (evaluate.min_elements_ci)")
+    low, high = (None, None) if ci_reason else (summary.ci_low, summary.ci_high)
+    return dict(estimable=True, r=summary.pooled_r, p=summary.p, ci_low=low, ci_high=high, ci_reason=ci_reason)
+
+
+def one_element(part: pd.DataFrame, feature: str, target: str, s: StrataSettings) -> dict[str, Any]:
+    x, y = input_level_values(part, feature, target)
+    reasons = correlation_preconditions(x, y, max(s.min_unique_inputs, 4), "feature", "mean target per input")
     if reasons:
         reason = join_reasons(reasons)
+        return dict(estimable=False, reason=reason, ci_reason=reason)
+    pearson = pearson_test(x, y)
+    low, high = fisher_z_interval(pearson.estimate, len(x), s.level)
+    return dict(estimable=True, r=pearson.estimate, p=pearson.p, ci_low=finite_or_none(low),
+                ci_high=finite_or_none(high), ci_reason=None)
+
+
+def analyse_stratum(part: pd.DataFrame, feature: str, target: str, kind: str, key: str,
+                    within_visible: bool, s: StrataSettings) -> dict[str, Any]:
+    """Sizes, element-aware estimate/p/CI and naive descriptions for one stratum's rows."""
+    x, y = part[feature].to_numpy(float), part[target].to_numpy(float)
+    n_inputs = int(part["input_sha256"].nunique())
+    result: dict[str, Any] = dict(n_rows=len(part), n_unique_inputs=n_inputs,
+                                  n_elements=int(part["element_id"].nunique()), **naive_columns(x, y))
+    if kind == "tf" and not within_visible:
+        return result | dict(estimable=False, reason=REASON_TF_INVISIBLE, ci_reason=REASON_TF_INVISIBLE)
+    if n_inputs < s.min_unique_inputs:
+        reason = f"fewer than {s.min_unique_inputs} distinct model inputs ({n_inputs})"
         return result | dict(estimable=False, reason=reason, ci_reason=reason)
-    ci = cluster_bootstrap_pearson_ci(x, y, element_codes, key=key, **bootstrap)
-    return result | dict(
-        estimable=True, reason=None, pearson_r=pearson.estimate, pearson_p=pearson.p,
-        spearman_rho=spearman.estimate, spearman_p=spearman.p,
-        ci_low=ci.ci_low, ci_high=ci.ci_high, ci_reason=ci.reason,
-    )  # fmt: skip
+    if kind == "tf":
+        return result | dict(method=METHODS["within"]) | within_elements(part, feature, target, s)
+    if kind == "element":
+        return result | dict(method=METHODS["element"]) | one_element(part, feature, target, s)
+    return result | dict(method=METHODS["between"]) | between_elements(part, feature, target, key, s)
 
 
 def add_benjamini_hochberg(frame: pd.DataFrame, alpha: float) -> pd.DataFrame:
-    """BH q-values of pearson_p over the estimable strata only; None elsewhere."""
-    pvalues = [p if ok else None for p, ok in zip(frame["pearson_p"], frame["estimable"])]
+    """BH q-values of the element-aware p over the estimable strata only; None elsewhere."""
+    pvalues = [p if ok and p is not None and not pd.isna(p) else None for p, ok in zip(frame["p"], frame["estimable"])]
     adjusted = benjamini_hochberg(pvalues, alpha)
     frame["bh_q"] = list(adjusted.p_adjusted)
     frame["bh_significant"] = list(adjusted.reject)
@@ -101,52 +156,33 @@ def add_benjamini_hochberg(frame: pd.DataFrame, alpha: float) -> pd.DataFrame:
 def tidy_types(frame: pd.DataFrame) -> pd.DataFrame:
     """Nullable dtypes so that non-estimable numbers are <NA>, never NaN floats."""
     frame = frame.reindex(columns=RESULT_COLUMNS)
-    # Missing entries are only the keys a non-estimable stratum never got: they become <NA>.
     frame[FLOAT_COLUMNS] = frame[FLOAT_COLUMNS].astype("Float64")
-    frame[["n_rows", "n_unique_inputs", "n_elements"]] = frame[
-        ["n_rows", "n_unique_inputs", "n_elements"]
-    ].astype("int64")
+    frame[["n_rows", "n_unique_inputs", "n_elements"]] = frame[["n_rows", "n_unique_inputs", "n_elements"]].astype("int64")
     frame["estimable"] = frame["estimable"].astype(bool)
     frame["bh_significant"] = frame["bh_significant"].astype("boolean")
-    for column in ["reason", "ci_reason"]:
+    for column in ["reason", "ci_reason", "method"]:
         frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
     return frame
 
 
 def stratified_association(
-    table: pd.DataFrame,
-    features: str | Sequence[str],
-    target: str,
-    kind: StratumKind,
-    min_unique_inputs: int = 3,
-    n_boot: int = 1000,
-    level: float = 0.95,
-    seed: int = 0,
-    alpha: float = 0.05,
-    min_valid_fraction: float = 0.9,
+    table: pd.DataFrame, features: str | Sequence[str], target: str, kind: StratumKind, settings: StrataSettings
 ) -> pd.DataFrame:
-    """One tidy row per (feature, stratum of ``kind``): sizes, Pearson/Spearman, CI and BH q (Pearson).
-
-    ``min_unique_inputs`` (default 3): strata with fewer distinct model inputs are not
-    estimable. The CI resamples the stratum's elements (RNG key "feature|kind|stratum");
-    ``min_valid_fraction`` is passed to :func:`cluster_bootstrap_pearson_ci`. BH runs over
-    the strata of each feature separately. Memberships are computed once for all features.
-    """
+    """One tidy row per (feature, stratum of ``kind``); BH per feature over its strata of this kind."""
     features = [features] if isinstance(features, str) else list(features)
-    y = as_finite_array(table[target], target)
-    input_codes = pd.factorize(table["input_sha256"])[0]
-    element_codes = pd.factorize(table["element_id"], sort=True)[0]
-    bootstrap = dict(n_boot=n_boot, level=level, seed=seed, min_valid_fraction=min_valid_fraction)
+    as_finite_array(table[target], target)
+    table = table.reset_index(drop=True)
+    within_visible = inputs_vary_within_some_element(table)
     strata = [(str(stratum), positions.to_numpy())
               for stratum, positions in stratum_memberships(table, kind).groupby("stratum", sort=True)["position"]]
     frames = []
     for feature in features:
-        x = as_finite_array(table[feature], feature)
+        as_finite_array(table[feature], feature)
         rows = [
             dict(feature=feature, kind=kind, stratum=stratum)
-            | analyse_stratum(x[p], y[p], input_codes[p], element_codes[p], f"{feature}|{kind}|{stratum}",
-                              min_unique_inputs, bootstrap)
+            | analyse_stratum(table.iloc[p], feature, target, kind, f"{feature}|{kind}|{stratum}", within_visible,
+                              settings)
             for stratum, p in strata
         ]
-        frames.append(add_benjamini_hochberg(pd.DataFrame(rows, columns=RESULT_COLUMNS), alpha))
+        frames.append(add_benjamini_hochberg(pd.DataFrame(rows, columns=RESULT_COLUMNS), settings.alpha))
     return tidy_types(pd.concat(frames, ignore_index=True))

@@ -1,10 +1,13 @@
-"""Within-element effects: do feature changes between an element's oligos track activity changes?
+"""Within-element effects: do feature changes between an element's own inputs track activity?
 
-Each non-wild-type row is compared with its element's wild type (mean over the element's
-wild-type rows): Δtarget = target − wt_target, Δfeature = feature − wt_feature. Per element we
-correlate Δtarget with Δfeature; across elements we combine by a fixed-effect Fisher-z average.
-This is the only analysis that isolates sequence-driven variation from between-element
-differences, and it is impossible when every oligo of an element has the same model input.
+Per element: Pearson r of feature vs mean target over the element's DISTINCT model inputs
+(rows sharing an input are one observation: their mean target). Across elements the per-element
+Fisher z values are pooled with random effects, because elements differ in their true effect:
+Paule–Mandel between-element variance τ², inverse-variance weights 1/(1/(m − 3) + τ²) with m the
+element's distinct inputs, and the Hartung–Knapp variance with a t distribution on k − 1 degrees
+of freedom (k = elements pooled). This is the only analysis that isolates sequence-driven
+variation from between-element differences; it is impossible when every oligo of an element has
+the same model input (V1, V2).
 """
 
 from __future__ import annotations
@@ -19,10 +22,10 @@ from scipy import stats
 from mprabench.stats.association import (
     as_finite_array,
     correlation_preconditions,
+    finite_or_none,
     join_reasons,
     json_ready,
     pearson_test,
-    spearman_test,
 )
 
 REASON_NO_WITHIN_ELEMENT_VARIATION = (
@@ -30,49 +33,47 @@ REASON_NO_WITHIN_ELEMENT_VARIATION = (
     "model input, so within-element effects cannot be estimated"
 )
 REASON_EMPTY_TABLE = "empty evaluation table"
-REASON_NO_WILD_TYPE = "no wild-type row"
-REASON_NO_SIGN_INFORMATIVE = "no row with both deltas non-zero"
-REASON_NO_SUMMARY_ELEMENTS = "no element with an estimable correlation and more than 3 rows"
+MIN_POOLED_ELEMENTS = 3
 
 SUMMARY_METHOD = (
-    "fixed-effect Fisher-z average of per-element Pearson r weighted by (n - 3); "
-    "normal-theory CI and two-sided p"
+    "per element: Pearson r over its distinct inputs (mean target per input); pooled: Fisher z, "
+    "random effects (Paule-Mandel tau^2, weights 1/(1/(m - 3) + tau^2), m = distinct inputs), "
+    "Hartung-Knapp variance, t on k - 1 df"
 )
 
-# Deltas within this relative distance of zero (vs the wild-type value) count as "no change".
-DEFAULT_ZERO_RTOL = 1e-9
+T_TEST_METHOD = (
+    "per element: Pearson r over its distinct inputs (mean target per input); pooled: one-sample t-test of the "
+    "per-element Fisher z across elements (unweighted, k - 1 df)"
+)
+POOLING_METHODS = ("random_effects", "t_test")
+
 # |r| is clipped here before arctanh so a perfect element correlation gives a finite z.
 DEFAULT_MAX_ABS_R = 1.0 - 1e-12
+PAULE_MANDEL_ITERATIONS = 100
+PAULE_MANDEL_ATOL = 1e-10
 
 
 @dataclass(frozen=True)
 class ElementEffect:
-    """Δtarget vs Δfeature inside one element (n counts its non-wild-type rows)."""
+    """Feature vs target over one element's distinct inputs."""
 
     element_id: str
-    n: int
-    n_wild_type: int
+    n_rows: int
     n_distinct_inputs: int
     estimable: bool
     reason: str | None
     pearson_r: float | None
     pearson_p: float | None
-    spearman_rho: float | None
-    spearman_p: float | None
-    sign_agreement: float | None
-    sign_agreement_reason: str | None
-    n_sign_informative: int
-    n_sign_agree: int
+    fisher_z: float | None
+    weight: float | None
 
 
-ELEMENT_FLOAT_FIELDS = [
-    "pearson_r", "pearson_p", "spearman_rho", "spearman_p", "sign_agreement",
-]  # fmt: skip
+ELEMENT_FLOAT_FIELDS = ["pearson_r", "pearson_p", "fisher_z", "weight"]
 
 
 @dataclass(frozen=True)
 class WithinElementSummary:
-    """Fisher-z combination of per-element Pearson r across elements."""
+    """Random-effects pooling of per-element Fisher z across elements."""
 
     method: str
     level: float
@@ -81,8 +82,7 @@ class WithinElementSummary:
     ci_low: float | None
     ci_high: float | None
     p: float | None
-    sign_agreement: float | None
-    n_sign_informative: int
+    tau2: float | None
     reason: str | None
     excluded_elements: dict[str, str] = field(default_factory=dict)
 
@@ -109,113 +109,144 @@ class WithinElementResult:
         return frame.astype({column: "Float64" for column in ELEMENT_FLOAT_FIELDS})
 
 
-def nonzero_delta(values: np.ndarray, reference: float, zero_rtol: float) -> np.ndarray:
-    """Mask of values that differ from the reference by more than round-off."""
-    return ~np.isclose(values, reference, rtol=zero_rtol, atol=0.0)
+# --------------------------------------------------------------------------------------------
+# Random-effects pooling (vectorised: the calibration simulation pools thousands at once)
+# --------------------------------------------------------------------------------------------
 
 
-def element_reasons(
-    n_wild_type: int, n_distinct_inputs: int, min_distinct_inputs: int
-) -> list[str]:
-    """Structural reasons (before any deltas) why an element's effect cannot be estimated."""
-    reasons = []
-    if n_wild_type == 0:
-        reasons.append(REASON_NO_WILD_TYPE)
-    if n_distinct_inputs < min_distinct_inputs:
-        reasons.append(
-            f"fewer than {min_distinct_inputs} distinct model inputs among the element's rows "
-            f"({n_distinct_inputs})"
-        )
-    return reasons
+@dataclass(frozen=True)
+class RandomEffectsPool:
+    """Arrays over the leading axes of the input: pooled mean z, its HK SE, τ², p, df."""
+
+    mean: np.ndarray
+    se: np.ndarray
+    tau2: np.ndarray
+    p: np.ndarray
+    df: int
+
+    def interval(self, level: float) -> tuple[np.ndarray, np.ndarray]:
+        """CI of the pooled mean z (t on df degrees of freedom)."""
+        half = stats.t.ppf(0.5 + level / 2.0, self.df) * self.se
+        return self.mean - half, self.mean + half
+
+
+def paule_mandel_tau2(z: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Paule–Mandel τ² per row of z (… x k), within-variances v (k or … x k); 0 when Q < k − 1."""
+    k = z.shape[-1]
+    tau2 = np.zeros(z.shape[:-1])
+    for _ in range(PAULE_MANDEL_ITERATIONS):
+        w = 1.0 / (v + tau2[..., None])
+        mean = (w * z).sum(-1) / w.sum(-1)
+        resid_sq = (z - mean[..., None]) ** 2
+        excess = (w * resid_sq).sum(-1) - (k - 1)
+        # Q(τ²) is decreasing and convex, so Newton steps from τ² = 0 approach the root from below.
+        step = np.where(excess > PAULE_MANDEL_ATOL, excess / (w * w * resid_sq).sum(-1), 0.0)
+        tau2 = tau2 + step
+        if not np.any(step):
+            break
+    return tau2
+
+
+def random_effects_hartung_knapp(z: np.ndarray, v: np.ndarray) -> RandomEffectsPool:
+    """Pool Fisher z (… x k) with PM τ² and the Hartung–Knapp variance; t on k − 1 df."""
+    z = np.asarray(z, dtype=float)
+    k = z.shape[-1]
+    tau2 = paule_mandel_tau2(z, v)
+    w = 1.0 / (v + tau2[..., None])
+    mean = (w * z).sum(-1) / w.sum(-1)
+    hk_var = (w * (z - mean[..., None]) ** 2).sum(-1) / ((k - 1) * w.sum(-1))
+    se = np.sqrt(hk_var)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = 2.0 * stats.t.sf(np.abs(mean) / se, k - 1)
+    return RandomEffectsPool(mean=mean, se=se, tau2=tau2, p=np.where(se > 0, p, np.nan), df=k - 1)
+
+
+def t_test_of_z(z: np.ndarray) -> RandomEffectsPool:
+    """Unweighted one-sample t-test of Fisher z (… x k) across elements; tau2 is not estimated (NaN)."""
+    z = np.asarray(z, dtype=float)
+    k = z.shape[-1]
+    mean = z.mean(-1)
+    se = z.std(-1, ddof=1) / np.sqrt(k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = 2.0 * stats.t.sf(np.abs(mean) / se, k - 1)
+    return RandomEffectsPool(mean=mean, se=se, tau2=np.full(mean.shape, np.nan), p=np.where(se > 0, p, np.nan),
+                             df=k - 1)
+
+
+def pool_fisher_z(z: np.ndarray, n_distinct_inputs: np.ndarray, pooling: str) -> RandomEffectsPool:
+    """Pool per-element z by random effects (weighted by distinct inputs) or by an unweighted t-test."""
+    if pooling == "random_effects":
+        return random_effects_hartung_knapp(z, fisher_z_variance(n_distinct_inputs))
+    if pooling == "t_test":
+        return t_test_of_z(z)
+    raise ValueError(f"unknown pooling {pooling!r}; expected one of {POOLING_METHODS}")
+
+
+def fisher_z_variance(n_distinct_inputs: np.ndarray) -> np.ndarray:
+    """Sampling variance of atanh(r) over m distinct inputs: 1 / (m − 3)."""
+    return 1.0 / (np.asarray(n_distinct_inputs, dtype=float) - 3.0)
+
+
+# --------------------------------------------------------------------------------------------
+# Per element
+# --------------------------------------------------------------------------------------------
+
+
+def input_level_values(group: pd.DataFrame, feature: str, target: str) -> tuple[np.ndarray, np.ndarray]:
+    """Feature and mean target per distinct input of one element's rows."""
+    by_input = group.groupby("input_sha256", sort=True)
+    return by_input[feature].first().to_numpy(float), by_input[target].mean().to_numpy(float)
 
 
 def element_effect(
-    element_id: str,
-    group: pd.DataFrame,
-    feature: str,
-    target: str,
-    min_distinct_inputs: int = 3,
-    min_rows: int = 3,
-    zero_rtol: float = DEFAULT_ZERO_RTOL,
+    element_id: str, group: pd.DataFrame, feature: str, target: str, min_distinct_inputs: int
 ) -> ElementEffect:
-    """Correlation and sign agreement of Δtarget vs Δfeature for one element's rows."""
-    wild = group["is_wild_type"].to_numpy(dtype=bool)
-    n_distinct = int(group["input_sha256"].nunique())
-    base = dict(element_id=str(element_id), n=int((~wild).sum()), n_wild_type=int(wild.sum()))
-    base |= dict(n_distinct_inputs=n_distinct)
-    reasons = element_reasons(int(wild.sum()), n_distinct, min_distinct_inputs)
-    if not reasons:
-        f, t = group[feature].to_numpy(float), group[target].to_numpy(float)
-        wt_f, wt_t = f[wild].mean(), t[wild].mean()
-        d_f, d_t = f[~wild] - wt_f, t[~wild] - wt_t
-        reasons = correlation_preconditions(d_f, d_t, min_rows, "feature delta", "target delta")
+    """Pearson r over one element's distinct inputs, with its Fisher z and pooling weight."""
+    x, y = input_level_values(group, feature, target)
+    m = len(x)
+    base = dict(element_id=str(element_id), n_rows=len(group), n_distinct_inputs=m)
+    needed = max(min_distinct_inputs, 4)  # Fisher-z variance 1/(m − 3) needs m ≥ 4
+    reasons = [] if m >= needed else [f"fewer than {needed} distinct model inputs in the element ({m})"]
+    reasons = reasons or correlation_preconditions(x, y, 3, "feature", "mean target per input")
+    pearson = pearson_test(x, y) if not reasons else None
+    if pearson is not None and pearson.reason:
+        reasons = [pearson.reason]
     if reasons:
-        return ElementEffect(
-            **base, estimable=False, reason=join_reasons(reasons), pearson_r=None,
-            pearson_p=None, spearman_rho=None, spearman_p=None, sign_agreement=None,
-            sign_agreement_reason=join_reasons(reasons), n_sign_informative=0, n_sign_agree=0,
-        )  # fmt: skip
-    pearson = pearson_test(d_f, d_t, min_rows, "feature delta", "target delta")
-    spearman = spearman_test(d_f, d_t, min_rows, "feature delta", "target delta")
-    informative = nonzero_delta(f[~wild], wt_f, zero_rtol)
-    informative &= nonzero_delta(t[~wild], wt_t, zero_rtol)
-    n_agree = int((np.sign(d_f[informative]) == np.sign(d_t[informative])).sum())
-    n_informative = int(informative.sum())
-    agreement = n_agree / n_informative if n_informative else None
-    return ElementEffect(
-        **base, estimable=pearson.reason is None, reason=pearson.reason,
-        pearson_r=pearson.estimate, pearson_p=pearson.p,
-        spearman_rho=spearman.estimate, spearman_p=spearman.p, sign_agreement=agreement,
-        sign_agreement_reason=None if n_informative else REASON_NO_SIGN_INFORMATIVE,
-        n_sign_informative=n_informative, n_sign_agree=n_agree,
-    )  # fmt: skip
+        return ElementEffect(**base, estimable=False, reason=join_reasons(reasons), pearson_r=None,
+                             pearson_p=None, fisher_z=None, weight=None)
+    z = float(np.arctanh(np.clip(pearson.estimate, -DEFAULT_MAX_ABS_R, DEFAULT_MAX_ABS_R)))
+    return ElementEffect(**base, estimable=True, reason=None, pearson_r=pearson.estimate,
+                         pearson_p=pearson.p, fisher_z=z, weight=None)
 
 
-def summary_exclusions(effects: tuple[ElementEffect, ...]) -> dict[str, str]:
-    """Elements left out of the Fisher-z summary, each with its reason."""
-    excluded = {}
-    for effect in effects:
-        if not effect.estimable:
-            excluded[effect.element_id] = str(effect.reason)
-        elif effect.n <= 3:
-            excluded[effect.element_id] = (
-                f"n = {effect.n} rows: Fisher-z weight n - 3 is not positive"
-            )
-    return excluded
-
-
-def overall_sign_agreement(effects: tuple[ElementEffect, ...]) -> tuple[float | None, int]:
-    """Fraction of sign-informative rows with agreeing signs, over all estimable elements."""
+def pool_element_effects(
+    effects: tuple[ElementEffect, ...], level: float, pooling: str = "random_effects"
+) -> tuple[WithinElementSummary, tuple[ElementEffect, ...]]:
+    """Pooled summary of the estimable elements; effects returned with their relative weights."""
+    excluded = {e.element_id: str(e.reason) for e in effects if not e.estimable}
     used = [e for e in effects if e.estimable]
-    n_informative = sum(e.n_sign_informative for e in used)
-    n_agree = sum(e.n_sign_agree for e in used)
-    return (n_agree / n_informative if n_informative else None), n_informative
-
-
-def fisher_z_summary(
-    effects: tuple[ElementEffect, ...], level: float = 0.95, max_abs_r: float = DEFAULT_MAX_ABS_R
-) -> WithinElementSummary:
-    """(n − 3)-weighted mean Fisher z of the estimable elements with n > 3, back-transformed."""
-    excluded = summary_exclusions(effects)
-    used = [e for e in effects if e.element_id not in excluded]
-    agreement, n_informative = overall_sign_agreement(effects)
-    common = dict(method=SUMMARY_METHOD, level=level, n_elements_used=len(used))
-    common |= dict(sign_agreement=agreement, n_sign_informative=n_informative)
-    if not used:
-        return WithinElementSummary(
-            **common, pooled_r=None, ci_low=None, ci_high=None, p=None,
-            reason=REASON_NO_SUMMARY_ELEMENTS, excluded_elements=excluded,
-        )  # fmt: skip
-    r = np.clip([e.pearson_r for e in used], -max_abs_r, max_abs_r)
-    weights = np.array([e.n - 3 for e in used], dtype=float)
-    z_mean = float(np.sum(weights * np.arctanh(r)) / weights.sum())
-    se = 1.0 / np.sqrt(weights.sum())
-    half_width = stats.norm.ppf(0.5 + level / 2.0) * se
-    return WithinElementSummary(
-        **common, pooled_r=float(np.tanh(z_mean)), ci_low=float(np.tanh(z_mean - half_width)),
-        ci_high=float(np.tanh(z_mean + half_width)),
-        p=float(2.0 * stats.norm.sf(abs(z_mean) / se)), reason=None, excluded_elements=excluded,
-    )  # fmt: skip
+    method = SUMMARY_METHOD if pooling == "random_effects" else T_TEST_METHOD
+    common = dict(method=method, level=level, n_elements_used=len(used), excluded_elements=excluded)
+    if len(used) < MIN_POOLED_ELEMENTS:
+        reason = f"fewer than {MIN_POOLED_ELEMENTS} elements with an estimable correlation ({len(used)})"
+        return WithinElementSummary(**common, pooled_r=None, ci_low=None, ci_high=None, p=None, tau2=None,
+                                    reason=reason), effects
+    z = np.array([e.fisher_z for e in used])
+    m = np.array([e.n_distinct_inputs for e in used])
+    pool = pool_fisher_z(z, m, pooling)
+    low, high = pool.interval(level)
+    weights = 1.0 / (fisher_z_variance(m) + pool.tau2) if pooling == "random_effects" else np.ones(len(used))
+    weight_of = dict(zip([e.element_id for e in used], weights / weights.sum()))
+    weighted = tuple(
+        ElementEffect(**{**asdict(e), "weight": float(weight_of[e.element_id])}) if e.estimable else e for e in effects
+    )
+    summary = WithinElementSummary(
+        **common, pooled_r=finite_or_none(np.tanh(pool.mean)), ci_low=finite_or_none(np.tanh(low)),
+        ci_high=finite_or_none(np.tanh(high)), p=finite_or_none(pool.p),
+        tau2=finite_or_none(pool.tau2) if np.isfinite(pool.tau2) else None,
+        reason=None if np.isfinite(pool.p) else "zero spread of the per-element z values",
+    )
+    return summary, weighted
 
 
 def inputs_vary_within_some_element(table: pd.DataFrame) -> bool:
@@ -224,19 +255,14 @@ def inputs_vary_within_some_element(table: pd.DataFrame) -> bool:
 
 
 def within_element_effects(
-    table: pd.DataFrame,
-    feature: str,
-    target: str,
-    min_distinct_inputs: int = 3,
-    min_rows: int = 3,
-    level: float = 0.95,
-    zero_rtol: float = DEFAULT_ZERO_RTOL,
+    table: pd.DataFrame, feature: str, target: str, min_distinct_inputs: int = 4, level: float = 0.95,
+    pooling: str = "random_effects",
 ) -> WithinElementResult:
-    """Per-element Δtarget vs Δfeature effects and their Fisher-z summary for one feature.
+    """Per-element correlations over distinct inputs and their pooled summary.
 
-    ``min_distinct_inputs``: an element needs this many distinct model inputs (default 3);
-    ``min_rows``: and this many non-wild-type rows for its correlation (default 3). Elements
-    with n <= 3 rows are reported but left out of the summary (Fisher-z weight n - 3).
+    ``pooling``: ``random_effects`` (PM + Hartung-Knapp, weighted by distinct inputs; the headline)
+    or ``t_test`` (unweighted t-test of z; TF strata, where calibration showed that elements with
+    4-8 inputs of a label make the weighted pooling liberal).
     """
     if table.empty or not inputs_vary_within_some_element(table):
         reason = REASON_EMPTY_TABLE if table.empty else REASON_NO_WITHIN_ELEMENT_VARIATION
@@ -244,8 +270,8 @@ def within_element_effects(
     as_finite_array(table[feature], feature)
     as_finite_array(table[target], target)
     effects = tuple(
-        element_effect(element_id, group, feature, target, min_distinct_inputs, min_rows, zero_rtol)
+        element_effect(element_id, group, feature, target, min_distinct_inputs)
         for element_id, group in table.groupby("element_id", sort=True)
     )
-    summary = fisher_z_summary(effects, level)
+    summary, effects = pool_element_effects(effects, level, pooling)
     return WithinElementResult(feature, target, True, None, effects, summary)

@@ -1,0 +1,85 @@
+"""calibrate: type-I rates and CI coverage of every reported statistic, on null predictions with this
+dataset's own structure (no predictions needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from mprabench.config import EvaluateConfig, load_params  # noqa: E402
+from mprabench.evaluation import DROPOUT_COLUMN  # noqa: E402
+from mprabench.files import atomic_path, write_json_atomic  # noqa: E402
+from mprabench.stages._cli import run, stage_parser  # noqa: E402
+from mprabench.stats.calibration import (  # noqa: E402
+    CalibrationResult,
+    SimulationSettings,
+    calibrate,
+    design_structure,
+    uniform_quantiles,
+)
+
+ROW_COLUMNS = ["element_id", "input_sha256", "strand", "chrom", "tf_labels"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = stage_parser(__doc__)
+    parser.add_argument("--rows", type=Path, required=True, help="benchmark rows (Parquet)")
+    parser.add_argument("--calibration", type=Path, required=True, help="type-I rates and coverages (JSON)")
+    parser.add_argument("--qq", type=Path, required=True, help="QQ plot of the null p-values (PNG)")
+    args = parser.parse_args(argv)
+    params = load_params(args.params)
+    config = params.evaluate
+
+    result = calibrate(design_structure(read_headline_rows(args.rows, config.target), config.target),
+                       simulation_settings(config))
+    write_json_atomic(args.calibration, result.to_dict(params.experiment.name))
+    write_qq_figure(result, args.qq, config.dpi)
+
+
+def read_headline_rows(path: Path, target: str) -> pd.DataFrame:
+    """The rows evaluate's headline rests on (zero-RNA dropouts excluded, as in evaluate)."""
+    rows = pd.read_parquet(path)
+    if DROPOUT_COLUMN in rows:
+        rows = rows.loc[~rows[DROPOUT_COLUMN].astype(bool)]
+    return rows[[c for c in [*ROW_COLUMNS, target] if c in rows]].reset_index(drop=True)
+
+
+def simulation_settings(config: EvaluateConfig) -> SimulationSettings:
+    return SimulationSettings(
+        n_replicates=config.calibration.n_replicates, n_permutations=config.n_permutations, alpha=config.alpha,
+        ci_level=config.ci_level, within_slope_sd=config.calibration.within_slope_sd,
+        min_elements_ci=config.min_elements_ci, n_primary_features=len(config.primary_features), seed=config.seed,
+    )
+
+
+def write_qq_figure(result: CalibrationResult, path: Path, dpi: int) -> None:
+    """-log10 observed vs expected p of every simulated test (the diagonal = calibrated)."""
+    fig, ax = plt.subplots(figsize=(5.0, 4.6))
+    top = 0.0
+    for key, p in result.pvalues.items():
+        expected = -np.log10(uniform_quantiles(len(p)))
+        observed = -np.log10(np.sort(p))
+        ax.plot(expected, observed, ".", ms=3, label=key)
+        top = max(top, expected.max(), observed.max())
+    ax.plot([0, top], [0, top], color="0.4", lw=0.8, ls="--")
+    ax.set_xlabel("expected −log10 p (uniform)")
+    ax.set_ylabel("observed −log10 p")
+    ax.set_title(f"Null p-values, {result.settings.n_replicates:,} replicates of this design\n"
+                 f"{result.structure.n_rows:,} rows, {result.structure.n_inputs:,} inputs, "
+                 f"{result.structure.n_elements} elements", fontsize=9)
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as temporary:
+        fig.savefig(temporary, dpi=dpi, format="png")
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    run(main)
