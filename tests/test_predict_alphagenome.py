@@ -24,7 +24,7 @@ from mprabench.fasta import write_fasta
 from mprabench.predictors.alphagenome import SUPPORTED_LENGTHS, MissingApiKey
 from mprabench.predictors.features import pad_for_model
 from mprabench.predictors.runner import PredictionsFailed
-from mprabench.predictors.store import PredictionStore
+from mprabench.predictors.store import ProfileStore
 from mprabench.stages import predict
 from mprabench.testing.alphagenome_server import LocalAlphaGenomeServer, sequence_key, track_values
 from tests.conftest import write_params
@@ -60,7 +60,8 @@ class PredictRun:
         d = self.directory
         return ["--params", str(d / "params.yaml"), "--inputs", str(d / "inputs.fa"), "--rows", str(d / "rows.parquet"),
                 "--store", str(d / store), "--features", str(d / "features.parquet"), "--metrics",
-                str(d / "predict.json"), "--dotenv", str(d / ".env"), "--no-progress"]
+                str(d / "predict.json"), "--provenance", str(d / "provenance.json"), "--dotenv", str(d / ".env"),
+                "--no-progress"]
 
     def run(self, store: str = "store") -> dict:
         predict.main(self.argv(store))
@@ -104,6 +105,11 @@ def test_k_distinct_inputs_cost_exactly_k_requests_and_a_rerun_none(run_in, serv
     assert (metrics["requested"], metrics["served_from_store"]) == (0, 6)
 
 
+# The store keeps float16: each value is rounded to within 2**-11 of itself (relative), so a
+# mean or max of non-negative values is within 2**-11 (relative) of the exact one.
+FLOAT16_REL = 2**-11 + 1e-6
+
+
 def test_features_are_read_from_the_original_positions_of_every_track(run_in, server):
     setup = run_in(count=2)
     setup.run()
@@ -114,9 +120,9 @@ def test_features_are_read_from_the_original_positions_of_every_track(run_in, se
         centre = slice(placement.offset + 924, placement.offset + 1_124)
         for output, prefix, tracks in (("DNASE", "dnase", 1), ("CAGE", "cage", 2), ("RNA_SEQ", "rna", 2)):
             matrix = np.stack([track_values(padded, output, i, K562) for i in range(tracks)], axis=1)
-            assert features.loc[sha, f"{prefix}_mean"] == pytest.approx(matrix[own].mean(), rel=1e-6)
-            assert features.loc[sha, f"{prefix}_max"] == pytest.approx(matrix[own].max(), rel=1e-6)
-            assert features.loc[sha, f"{prefix}_center"] == pytest.approx(matrix[centre].mean(), rel=1e-6)
+            assert features.loc[sha, f"{prefix}_mean"] == pytest.approx(matrix[own].mean(), rel=FLOAT16_REL)
+            assert features.loc[sha, f"{prefix}_max"] == pytest.approx(matrix[own].max(), rel=FLOAT16_REL)
+            assert features.loc[sha, f"{prefix}_center"] == pytest.approx(matrix[centre].mean(), rel=FLOAT16_REL)
 
 
 def test_one_and_four_workers_give_identical_predictions(run_in, server):
@@ -162,8 +168,8 @@ def test_permanent_faults_fail_the_stage_listing_inputs_and_keep_successes(run_i
     for sha in bad:
         assert sha in message
     assert "INVALID_ARGUMENT" in message and "oligo_" in message, "failures name rows and the status"
-    stored = PredictionStore(setup.directory / "store", _fingerprint(setup)).load()
-    assert set(stored.index) == set(setup.inputs) - set(bad)
+    store = ProfileStore(setup.directory / "store", _store_key_fields(setup))
+    assert store.stored(list(setup.inputs)) == set(setup.inputs) - set(bad)
     assert pd.read_json(setup.directory / "predict.json", typ="series")["failed"] == 2
 
     server.reject_sequences(None)
@@ -236,7 +242,7 @@ def test_killed_mid_run_then_rerun_requests_no_answered_input_again(run_in, serv
     process = subprocess.Popen([sys.executable, "-m", "mprabench.stages.predict", *setup.argv()], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
-    while len(list(records.rglob("records/*.json"))) < 3 and time.monotonic() < deadline:
+    while len(list(records.rglob("profiles/*/*.zst"))) < 3 and time.monotonic() < deadline:
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)
     process.wait()
@@ -254,11 +260,11 @@ def test_killed_mid_run_then_rerun_requests_no_answered_input_again(run_in, serv
     assert len(setup.features()) == 8
 
 
-def _fingerprint(setup: PredictRun) -> dict:
+def _store_key_fields(setup: PredictRun) -> dict:
     from mprabench.config import load_params
     from mprabench.predictors.alphagenome import AlphaGenomePredictor
 
-    return AlphaGenomePredictor(load_params(setup.directory / "params.yaml").predictor).fingerprint()
+    return AlphaGenomePredictor(load_params(setup.directory / "params.yaml").predictor).store_key_fields()
 
 
 def test_transient_metadata_failure_is_retried_and_the_tracks_used_are_recorded(run_in, server):
@@ -266,5 +272,5 @@ def test_transient_metadata_failure_is_retried_and_the_tracks_used_are_recorded(
     server.fail_metadata_next(2, grpc.StatusCode.UNAVAILABLE)
     setup.run()
     assert server.counters().metadata_calls == 3
-    provenance = next((setup.directory / "store").glob("*/provenance.json")).read_text()
-    assert '"DNASE"' in provenance and '"CAGE"' in provenance and '"RNA_SEQ"' in provenance
+    provenance = pd.read_json(setup.directory / "provenance.json", typ="series")
+    assert provenance["tracks"] == {"DNASE": 1, "CAGE": 2, "RNA_SEQ": 2}

@@ -122,6 +122,14 @@ class AlphaGenomeConfig:
     backoff_multiplier: float = 2.0
     max_backoff_s: float = 60.0
     features: FeatureWindowConfig = field(default_factory=FeatureWindowConfig)
+    # null: one store per repository (see predictors/store.py); a path points elsewhere
+    store: str | None = MISSING
+    # Circuit breaker: stop once this many requests in a row (no success between) failed as
+    # unreachable/unavailable/timed out AND that streak has lasted breaker_seconds.
+    breaker_failures: int = MISSING
+    breaker_seconds: float = MISSING
+    # RESOURCE_EXHAUSTED (quota) retries per input; they never count toward the breaker.
+    max_quota_retries: int = MISSING
 
 
 @dataclass

@@ -12,10 +12,10 @@ from mprabench.config import (
     PrecomputedConfig,
     PredictorConfig,
 )
-from mprabench.predictors.base import Predictor
+from mprabench.predictors.base import ModelPredictor, Predictor
 
 
-def build_predictor(config: PredictorConfig, rows: Path, dotenv: Path | None, progress: bool = True) -> Predictor:
+def build_predictor(config: PredictorConfig, rows: Path, dotenv: Path | None, progress: bool = True) -> Predictor | ModelPredictor:
     """`rows` (the benchmark rows) is read only by predictors trained on activity (kmer)."""
     if isinstance(config, AlphaGenomeConfig):
         from mprabench.predictors.alphagenome import AlphaGenomePredictor
