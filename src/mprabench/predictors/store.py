@@ -26,7 +26,7 @@ import os
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ _KEY_LENGTH = 16
 _FORMAT_VERSION = 1
 _ZSTD_LEVEL = 3
 _CLAIM_POLL_S = 0.05
+_FLOAT16_MAX = float(np.finfo(np.float16).max)
 
 
 class StoreError(BenchmarkError):
@@ -111,9 +112,8 @@ def encode_profile(profile: Mapping[str, TrackProfile]) -> bytes:
     header, blobs = [], []
     for output, track in profile.items():
         values = np.ascontiguousarray(track.values, dtype=np.float32)
-        compact = values.astype(np.float16)
-        exact_enough = np.isfinite(compact).all() or not np.isfinite(values).all()
-        stored = compact if exact_enough else values  # large values would overflow float16
+        fits = values.size == 0 or float(np.abs(values).max()) <= _FLOAT16_MAX
+        stored = values.astype(np.float16) if fits else values  # larger values would overflow float16
         header.append({"output": output, "shape": list(stored.shape), "dtype": stored.dtype.name,
                        "resolution": track.resolution, "lead": track.lead, "length": track.length})
         blobs.append(stored.tobytes())
@@ -165,7 +165,7 @@ class ProfileStore:
     def has(self, input_sha256: str) -> bool:
         return self.profile_path(input_sha256).is_file()
 
-    def stored(self, shas: Iterator[str] | list[str]) -> set[str]:
+    def stored(self, shas: Iterable[str]) -> set[str]:
         return {sha for sha in shas if self.has(sha)}
 
     def put(self, input_sha256: str, profile: Mapping[str, TrackProfile]) -> None:
