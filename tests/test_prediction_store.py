@@ -46,14 +46,14 @@ def test_profiles_round_trip_within_float16_rounding_and_stay_small(tmp_path):
     back = ProfileStore(tmp_path, KEY).get(SHA)
     for output, track in profile.items():
         np.testing.assert_allclose(back[output].values, track.values, rtol=2**-11, atol=2**-24)
-        assert back[output].values.dtype == np.float16
+        assert np.array_equal(back[output].values, track.values.astype(np.float16).astype(np.float32))
     assert store.profile_path(SHA).stat().st_size <= 64 * 1024
 
 
 def test_values_beyond_float16_are_kept_as_float32():
     profile = {"RNA_SEQ": TrackProfile(np.array([[1e6], [2.0]], dtype=np.float32), 1, 0, 2)}
     back = decode_profile(encode_profile(profile))
-    assert back["RNA_SEQ"].values.dtype == np.float32 and back["RNA_SEQ"].values[0, 0] == 1e6
+    assert back["RNA_SEQ"].values[0, 0] == 1e6
 
 
 @pytest.mark.parametrize("resolution", [1, 32, 128])

@@ -44,7 +44,7 @@ from tqdm.auto import tqdm
 
 from mprabench.config import AlphaGenomeConfig
 from mprabench.errors import BenchmarkError, ConfigError
-from mprabench.predictors.base import ModelPredictor, PredictionFailure, PredictionReport
+from mprabench.predictors.base import ModelPredictor, PredictionFailure, PredictionInterrupted, PredictionReport
 from mprabench.predictors.features import FeatureError, own_positions, output_prefix, pad_for_model, profile_features
 from mprabench.predictors.store import Profile, ProfileStore
 
@@ -158,10 +158,6 @@ def open_client(config: AlphaGenomeConfig, api_key: str) -> tuple[dna_client.Dna
 
 class ServiceDown(BenchmarkError):
     """The circuit breaker opened: the service looks dead; what is stored stays stored."""
-
-
-class PredictionInterrupted(BenchmarkError):
-    """Ctrl-C: the run stopped; what is stored stays stored."""
 
 
 def source_of(address: str | None) -> str:

@@ -19,8 +19,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from mprabench.errors import BenchmarkError
+
 if TYPE_CHECKING:
     from mprabench.predictors.store import Profile, ProfileStore
+
+
+class PredictionInterrupted(BenchmarkError):
+    """Ctrl-C: the run stopped; what is stored stays stored."""
 
 
 class ResultSink(Protocol):

@@ -22,6 +22,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import math
 import os
 import subprocess
 import threading
@@ -129,9 +130,11 @@ def decode_profile(data: bytes, decompressor: zstandard.ZstdDecompressor | None 
     position = newline + 1
     for item in header:
         dtype = np.dtype(item["dtype"])
-        count = int(np.prod(item["shape"]))
+        count = math.prod(item["shape"])
         values = np.frombuffer(raw, dtype=dtype, count=count, offset=position).reshape(item["shape"])
         position += count * dtype.itemsize
+        # float16 arithmetic is emulated and slow: widen once here (exact), reduce in float32/64.
+        values = values.astype(np.float32)
         profile[item["output"]] = TrackProfile(values, item["resolution"], item["lead"], item["length"])
     return profile
 

@@ -9,6 +9,7 @@ import pandas as pd
 
 from mprabench.config import AlphaGenomeConfig, load_params
 from mprabench.files import write_json_atomic, write_parquet_atomic
+from mprabench.predictors.base import PredictionInterrupted
 from mprabench.predictors.registry import build_predictor
 from mprabench.predictors.runner import PredictionsFailed, read_model_inputs, run_predictor
 from mprabench.predictors.store import resolve_store_root
@@ -34,7 +35,10 @@ def main(argv: list[str] | None = None) -> None:
     predictor = build_predictor(params.predictor, rows=args.rows, dotenv=args.dotenv, progress=not args.no_progress)
     configured = params.predictor.store if isinstance(params.predictor, AlphaGenomeConfig) else None
     inputs = read_model_inputs(args.inputs)
-    result = run_predictor(predictor, params.predictor.name, inputs, resolve_store_root(configured, args.store))
+    try:
+        result = run_predictor(predictor, params.predictor.name, inputs, resolve_store_root(configured, args.store))
+    except KeyboardInterrupt:  # outside the request loop (connecting, computing features): nothing to lose
+        raise PredictionInterrupted("interrupted (Ctrl-C); every answer received is stored, rerun to resume") from None
     write_json_atomic(args.metrics, result.metrics())
     if args.provenance is not None:
         write_json_atomic(args.provenance, result.provenance)
