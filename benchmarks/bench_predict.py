@@ -2,8 +2,10 @@
 
 Prints: requests per distinct input (target exactly 1), requests on a warm rerun (target 0),
 throughput at 1, 4 and 8 workers with parallel efficiency (target >= 80 % at 4 workers), and
-peak RSS for 7,000 distinct 16 kb inputs (target <= 1 GB: each answer is stored as it arrives).
-Run: python benchmarks/bench_predict.py [--rss-inputs 7000]
+peak RSS for 7,000 distinct 16 kb inputs (target <= 1 GB: each answer is stored as it arrives),
+and, with the default retry and breaker settings, how long a run against a dead backend takes
+to stop (target: about a minute).
+Run: python benchmarks/bench_predict.py [--rss-inputs 7000] [--only dead-service]
 """
 
 from __future__ import annotations
@@ -80,9 +82,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--throughput-inputs", type=int, default=160)
     parser.add_argument("--rss-inputs", type=int, default=7_000)
+    parser.add_argument("--only", choices=["dead-service"], default=None)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         directory = Path(scratch)
+        dead_service(directory)
+        if args.only == "dead-service":
+            return
         server = ServerProcess(directory)
         try:
             economy(directory, server.address)
@@ -90,6 +96,29 @@ def main() -> None:
             memory(directory, server.address, args.rss_inputs)
         finally:
             server.stop()
+
+
+def dead_service(directory: Path) -> None:
+    """A backend that answers every prediction UNAVAILABLE, default settings: time to stop."""
+    from mprabench.testing.alphagenome_server import LocalAlphaGenomeServer
+
+    inputs_and_rows(directory, distinct=100, rows_per_input=1, length=2_048, seed=4)
+    with LocalAlphaGenomeServer(expected_api_key=KEY) as server:
+        server.set_outage()
+        params = write_params(directory / "params_dead.yaml", CONF, [
+            f"predictor.address={server.address}", "predictor.insecure=true"])
+        started = time.perf_counter()
+        process = subprocess.run(stage("predict", "--params", str(params), "--inputs", str(directory / "inputs.fa"),
+                                       "--rows", str(directory / "rows.parquet"), "--store",
+                                       str(directory / "store-dead"), "--features", str(directory / "f.parquet"),
+                                       "--metrics", str(directory / "p.json"), "--no-progress"),
+                                 env={**os.environ, "ALPHAGENOME_API_KEY": KEY}, capture_output=True, text=True)
+        wall = time.perf_counter() - started
+        calls = server.counters().predict_calls
+    message = process.stderr.strip().splitlines()
+    report("dead backend (every prediction UNAVAILABLE), 100 inputs, default retries and breaker",
+           ["exit status", "seconds to stop", "requests"], [[process.returncode, f"{wall:.0f}", calls]])
+    print("its message:\n  " + "\n  ".join(line for line in message if not line.startswith("INFO")))
 
 
 def economy(directory: Path, address: str) -> None:
