@@ -25,7 +25,7 @@ from mprabench.fasta import write_fasta
 from mprabench.predictors.alphagenome import SUPPORTED_LENGTHS, AdaptiveLimit, MissingApiKey, ServiceDown
 from mprabench.predictors.features import pad_for_model
 from mprabench.predictors.runner import PredictionsFailed
-from mprabench.predictors.store import ProfileStore
+from mprabench.predictors.store import STORE_ENV, ProfileStore
 from mprabench.stages import predict
 from mprabench.testing.alphagenome_server import LocalAlphaGenomeServer, sequence_key, track_values
 from tests.conftest import write_params
@@ -84,6 +84,7 @@ def server():
 @pytest.fixture
 def run_in(tmp_path, server, monkeypatch):
     monkeypatch.setenv("ALPHAGENOME_API_KEY", KEY)
+    monkeypatch.delenv(STORE_ENV, raising=False)  # the --store folder under tmp_path, not a user's store
 
     def make(count: int = 6, overrides: list[str] | None = None, seed: int = 0) -> PredictRun:
         setup = PredictRun(tmp_path, server, random_sequences(count, seed=seed), overrides or [])
