@@ -116,3 +116,30 @@ def test_config_wins_over_the_environment_which_wins_over_the_default(tmp_path):
     assert resolve_store_root(str(tmp_path / "from_config"), default, environ) == tmp_path / "from_config"
     assert resolve_store_root(None, default, environ) == tmp_path / "from_env"
     assert resolve_store_root(None, tmp_path / "absolute", {"DVC_ROOT": str(tmp_path)}) == tmp_path / "absolute"
+
+
+def test_an_offline_baseline_writes_provenance_and_keeps_no_store(tmp_path):
+    import json
+
+    import pandas as pd
+
+    from mprabench.dna import sequence_sha256
+    from mprabench.fasta import write_fasta
+    from mprabench.stages import predict
+    from tests.conftest import write_params
+
+    sequences = ["ACGT" * 100, "GGCC" * 100]
+    inputs = {sequence_sha256(s): s for s in sequences}
+    write_fasta(tmp_path / "inputs.fa", inputs)
+    pd.DataFrame({"row_id": ["a", "b"], "input_sha256": list(inputs)}).to_parquet(tmp_path / "rows.parquet")
+    write_params(tmp_path / "params.yaml", ["predictor=gc"])
+    predict.main(["--params", str(tmp_path / "params.yaml"), "--inputs", str(tmp_path / "inputs.fa"),
+                  "--rows", str(tmp_path / "rows.parquet"), "--store", str(tmp_path / "store"),
+                  "--features", str(tmp_path / "features.parquet"), "--metrics", str(tmp_path / "predict.json"),
+                  "--provenance", str(tmp_path / "provenance.json"), "--no-progress"])
+    provenance = json.loads((tmp_path / "provenance.json").read_text())
+    assert provenance == {"predictor": "gc", "store_key": None, "source": "offline baseline", "model_version": None,
+                          "organism": None, "biosamples": [], "tracks": {}}
+    metrics = json.loads((tmp_path / "predict.json").read_text())
+    assert len(metrics) <= 6 and all(isinstance(v, int) for v in metrics.values())
+    assert metrics["distinct_inputs"] == 2 and not (tmp_path / "store").exists()
