@@ -618,3 +618,35 @@ def test_the_client_reads_the_retry_delay_the_server_sends(client, server):
         with pytest.raises(grpc.RpcError) as excinfo:
             predict(client, random_sequence(23))
         assert server_retry_delay(excinfo.value) == pytest.approx(0.25)
+
+
+def test_cli_quota_and_outage_toggle(tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mprabench.testing.alphagenome_server", "--quota-calls", "1",
+         "--quota-seconds", "60", "--retry-delay-ms", "250"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        port = int(process.stdout.readline().strip().rsplit(":", 1)[1])
+        ch = make_channel(f"127.0.0.1:{port}")
+        client = make_client(ch)
+        predict(client, random_sequence(24))
+        with pytest.raises(grpc.RpcError) as excinfo:
+            predict(client, random_sequence(24))
+        assert excinfo.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        process.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with pytest.raises(grpc.RpcError) as excinfo:
+                predict(client, random_sequence(24))
+            if excinfo.value.code() == grpc.StatusCode.UNAVAILABLE:
+                break
+            time.sleep(0.05)
+        assert excinfo.value.code() == grpc.StatusCode.UNAVAILABLE
+        ch.close()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -82,8 +82,9 @@ last instant is not detectable by the handler.)
 CLI
 ---
 ``python -m mprabench.testing.alphagenome_server [--host 127.0.0.1] [--port 0]
-[--latency-ms 0] [--fail-fraction 0] [--seed 0] [--port-file PATH]`` serves
-until SIGINT/SIGTERM and prints ``listening on HOST:PORT``.
+[--latency-ms 0] [--fail-fraction 0] [--seed 0] [--port-file PATH]
+[--quota-calls N --quota-seconds S --retry-delay-ms D]`` serves until SIGINT/SIGTERM and
+prints ``listening on HOST:PORT``; SIGUSR1 toggles an UNAVAILABLE outage (a dead backend).
 """
 
 from __future__ import annotations
@@ -1095,6 +1096,9 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--api-key", default=None, help="require this x-goog-api-key")
     parser.add_argument("--max-workers", type=int, default=16)
     parser.add_argument("--log-level", default="WARNING")
+    parser.add_argument("--quota-calls", type=int, default=None, help="calls accepted per quota window")
+    parser.add_argument("--quota-seconds", type=float, default=60.0, help="the quota window")
+    parser.add_argument("--retry-delay-ms", type=float, default=1000.0, help="retry delay sent with quota answers")
     return parser.parse_args(argv)
 
 
@@ -1119,9 +1123,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         failure_rate=args.fail_fraction,
         seed=args.seed,
     )
+    if args.quota_calls is not None:
+        server.set_quota(args.quota_calls, args.quota_seconds, retry_delay_s=args.retry_delay_ms / 1000)
     stop_requested = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop_requested.set())
+    outage = [False]
+
+    def toggle_outage(*_: object) -> None:
+        outage[0] = not outage[0]
+        server.set_outage(grpc.StatusCode.UNAVAILABLE if outage[0] else None)
+
+    signal.signal(signal.SIGUSR1, toggle_outage)
     server.start()
     try:
         if args.port_file:
