@@ -422,10 +422,21 @@ class AlphaGenomePredictor(ModelPredictor):
                   report: PredictionReport, bar: Any, wait_for_claims: bool) -> list[str]:
         """Request `inputs` on the pool; returns the inputs another run held a claim on."""
         deferred: list[str] = []
-        pending: set[Future] = {pool.submit(self._request_one, sha, seq, state, wait_for_claims)
-                                for sha, seq in inputs.items()}
+        queued = iter(inputs.items())
+        pending: set[Future] = set()
+
+        def submit_more() -> None:
+            # A short window of submitted inputs, not all of them: `wait` costs O(pending).
+            while len(pending) < 2 * self.config.max_workers and not state.stopping.is_set():
+                item = next(queued, None)
+                if item is None:
+                    return
+                pending.add(pool.submit(self._request_one, item[0], item[1], state, wait_for_claims))
+
+        submit_more()
         while pending:
             done, pending = wait(pending, timeout=_POLL_S, return_when=FIRST_COMPLETED)
+            submit_more()
             for future in done:
                 outcome: _Outcome = future.result()
                 report.retries += outcome.retries
