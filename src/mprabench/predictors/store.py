@@ -108,6 +108,9 @@ class TrackProfile:
 Profile = dict[str, TrackProfile]  # output name -> tracks
 
 
+_COMPRESSORS = threading.local()  # a ZstdCompressor is costly to make and not thread-safe
+
+
 def encode_profile(profile: Mapping[str, TrackProfile]) -> bytes:
     """float16 where every value fits (float32 otherwise), a JSON header, zstd over the whole."""
     header, blobs = [], []
@@ -119,7 +122,10 @@ def encode_profile(profile: Mapping[str, TrackProfile]) -> bytes:
                        "resolution": track.resolution, "lead": track.lead, "length": track.length})
         blobs.append(stored.tobytes())
     raw = json.dumps(header, separators=(",", ":")).encode() + b"\n" + b"".join(blobs)
-    return zstandard.ZstdCompressor(level=_ZSTD_LEVEL).compress(raw)
+    compressor = getattr(_COMPRESSORS, "value", None)
+    if compressor is None:
+        compressor = _COMPRESSORS.value = zstandard.ZstdCompressor(level=_ZSTD_LEVEL)
+    return compressor.compress(raw)
 
 
 def decode_profile(data: bytes, decompressor: zstandard.ZstdDecompressor | None = None) -> Profile:
