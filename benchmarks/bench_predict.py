@@ -2,8 +2,10 @@
 
 Prints: requests per distinct input (target exactly 1), requests on a warm rerun (target 0),
 throughput at 1, 4 and 8 workers with parallel efficiency (target >= 80 % at 4 workers), and
-peak RSS for 7,000 distinct 16 kb inputs (target <= 1 GB: only features are kept).
-Run: python benchmarks/bench_predict.py [--rss-inputs 7000]
+peak RSS for 7,000 distinct 16 kb inputs (target <= 1 GB: each answer is stored as it arrives),
+and, with the default retry and breaker settings, how long a run against a dead backend takes
+to stop (target: about a minute).
+Run: python benchmarks/bench_predict.py [--rss-inputs 7000] [--only dead-service]
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -73,23 +76,56 @@ def predict(directory: Path, address: str, workers: int, store: str) -> tuple[di
                     str(directory / "features.parquet"), "--metrics", str(directory / "predict.json"),
                     "--no-progress")
     result = measure(command, env={**os.environ, "ALPHAGENOME_API_KEY": KEY})
-    return json.loads((directory / "predict.json").read_text()), result
+    metrics = json.loads((directory / "predict.json").read_text())
+    # The stage logs the seconds spent predicting (python start-up and imports excluded).
+    metrics["predict_seconds"] = float(re.search(r"predict: .*, ([0-9.]+) s$", result.output, re.M).group(1))
+    return metrics, result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--throughput-inputs", type=int, default=160)
     parser.add_argument("--rss-inputs", type=int, default=7_000)
+    parser.add_argument("--only", choices=["dead-service", "throughput"], default=None)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         directory = Path(scratch)
+        if args.only in (None, "dead-service"):
+            dead_service(directory)
+        if args.only == "dead-service":
+            return
         server = ServerProcess(directory)
         try:
-            economy(directory, server.address)
+            if args.only is None:
+                economy(directory, server.address)
             throughput(directory, server, args.throughput_inputs)
-            memory(directory, server.address, args.rss_inputs)
+            if args.only is None:
+                memory(directory, server.address, args.rss_inputs)
         finally:
             server.stop()
+
+
+def dead_service(directory: Path) -> None:
+    """A backend that answers every prediction UNAVAILABLE, default settings: time to stop."""
+    from mprabench.testing.alphagenome_server import LocalAlphaGenomeServer
+
+    inputs_and_rows(directory, distinct=100, rows_per_input=1, length=2_048, seed=4)
+    with LocalAlphaGenomeServer(expected_api_key=KEY) as server:
+        server.set_outage()
+        params = write_params(directory / "params_dead.yaml", CONF, [
+            f"predictor.address={server.address}", "predictor.insecure=true"])
+        started = time.perf_counter()
+        process = subprocess.run(stage("predict", "--params", str(params), "--inputs", str(directory / "inputs.fa"),
+                                       "--rows", str(directory / "rows.parquet"), "--store",
+                                       str(directory / "store-dead"), "--features", str(directory / "f.parquet"),
+                                       "--metrics", str(directory / "p.json"), "--no-progress"),
+                                 env={**os.environ, "ALPHAGENOME_API_KEY": KEY}, capture_output=True, text=True)
+        wall = time.perf_counter() - started
+        calls = server.counters().predict_calls
+    message = process.stderr.strip().splitlines()
+    report("dead backend (every prediction UNAVAILABLE), 100 inputs, default retries and breaker",
+           ["exit status", "seconds to stop", "requests"], [[process.returncode, f"{wall:.0f}", calls]])
+    print("its message:\n  " + "\n  ".join(line for line in message if not line.startswith("INFO")))
 
 
 def economy(directory: Path, address: str) -> None:
@@ -110,15 +146,15 @@ def throughput(directory: Path, server: ServerProcess, count: int) -> None:
         server_before = server.cpu_seconds()
         metrics, cold = predict(directory, server.address, workers, f"store-throughput-{workers}")
         server_cpu = server.cpu_seconds() - server_before
-        rate = metrics["requested"] / metrics["wall_seconds"]
+        rate = metrics["requested"] / metrics["predict_seconds"]
         base = base or rate
-        rows.append([workers, metrics["requested"], f"{metrics['wall_seconds']:.1f}", f"{rate:.1f}",
+        rows.append([workers, metrics["requested"], f"{metrics['predict_seconds']:.1f}", f"{rate:.1f}",
                      f"{rate / (base * workers):.0%}", metrics["retries"], metrics["failed"]])
         if workers == 1:
             # A warm rerun (nothing requested) has the same start-up and store work: the difference is per request.
             _, warm = predict(directory, server.address, workers, f"store-throughput-{workers}")
             per_request = [(cold.cpu_s - warm.cpu_s) / count * 1e3, server_cpu / count * 1e3,
-                           metrics["wall_seconds"] / count * 1e3]
+                           metrics["predict_seconds"] / count * 1e3]
     report(f"throughput, {count} distinct 2 kb inputs (padded to 16 kb), {LATENCY_MS} ms server latency",
            ["workers", "requests", "predict s", "inputs/s", "parallel efficiency", "retries", "failed"], rows)
     print(f"per request at 1 worker: client CPU {per_request[0]:.1f} ms, local server CPU {per_request[1]:.1f} ms, "

@@ -545,3 +545,108 @@ def test_cli_serves_until_sigterm(tmp_path):
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+# ------------------------------------------------------------------ outage and quota
+
+
+def google_rpc_messages():
+    """google.rpc.Status and RetryInfo built from their published field definitions, so the
+    server's hand-written encoding is read back by protobuf itself."""
+    from google.protobuf import any_pb2, descriptor_pb2, descriptor_pool, duration_pb2, message_factory
+
+    pool = descriptor_pool.DescriptorPool()
+    for dependency in (any_pb2, duration_pb2):
+        pool.AddSerializedFile(dependency.DESCRIPTOR.serialized_pb)
+    field = descriptor_pb2.FieldDescriptorProto
+    rpc = descriptor_pb2.FileDescriptorProto(name="google/rpc/test.proto", package="google.rpc", syntax="proto3",
+                                             dependency=["google/protobuf/any.proto", "google/protobuf/duration.proto"])
+    status = rpc.message_type.add(name="Status")
+    status.field.add(name="code", number=1, type=field.TYPE_INT32, label=field.LABEL_OPTIONAL)
+    status.field.add(name="message", number=2, type=field.TYPE_STRING, label=field.LABEL_OPTIONAL)
+    status.field.add(name="details", number=3, type=field.TYPE_MESSAGE, label=field.LABEL_REPEATED,
+                     type_name=".google.protobuf.Any")
+    retry = rpc.message_type.add(name="RetryInfo")
+    retry.field.add(name="retry_delay", number=1, type=field.TYPE_MESSAGE, label=field.LABEL_OPTIONAL,
+                    type_name=".google.protobuf.Duration")
+    pool.Add(rpc)
+    return (message_factory.GetMessageClass(pool.FindMessageTypeByName("google.rpc.Status")),
+            message_factory.GetMessageClass(pool.FindMessageTypeByName("google.rpc.RetryInfo")))
+
+
+def test_an_outage_fails_every_prediction_until_lifted(client, server):
+    server.set_outage(grpc.StatusCode.UNAVAILABLE)
+    seq = random_sequence(21)
+    for _ in range(3):
+        with pytest.raises(grpc.RpcError) as excinfo:
+            predict(client, seq)
+        assert excinfo.value.code() == grpc.StatusCode.UNAVAILABLE
+    client.output_metadata(dna_client.Organism.HOMO_SAPIENS)  # the front end still answers metadata
+    server.set_outage(None)
+    predict(client, seq)
+    assert server.counters().predict_calls == 4 and server.counters().completed_calls == 1
+
+
+def test_quota_refuses_calls_beyond_the_window_with_the_retry_delay(client, server):
+    status_type, retry_info_type = google_rpc_messages()
+    server.set_quota(2, per_seconds=60, retry_delay_s=1.5, retry_info=True, pushback=True)
+    seq = random_sequence(22)
+    predict(client, seq)
+    predict(client, seq)
+    with pytest.raises(grpc.RpcError) as excinfo:
+        predict(client, seq)
+    assert excinfo.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    trailing = dict(excinfo.value.trailing_metadata())
+    assert trailing["grpc-retry-pushback-ms"] == "1500"
+    status = status_type.FromString(trailing["grpc-status-details-bin"])
+    assert status.code == grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]
+    (detail,) = status.details
+    assert detail.type_url == "type.googleapis.com/google.rpc.RetryInfo"
+    delay = retry_info_type.FromString(detail.value).retry_delay
+    assert (delay.seconds, delay.nanos) == (1, 500_000_000)
+    assert server.counters().quota_rejections == 1
+    server.set_quota(None)
+    predict(client, seq)
+
+
+def test_the_client_reads_the_retry_delay_the_server_sends(client, server):
+    from mprabench.predictors.alphagenome import server_retry_delay
+
+    for retry_info, pushback in ((True, False), (False, True)):
+        server.set_quota(1, per_seconds=60, retry_delay_s=0.25, retry_info=retry_info, pushback=pushback)
+        predict(client, random_sequence(23))
+        with pytest.raises(grpc.RpcError) as excinfo:
+            predict(client, random_sequence(23))
+        assert server_retry_delay(excinfo.value) == pytest.approx(0.25)
+
+
+def test_cli_quota_and_outage_toggle(tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mprabench.testing.alphagenome_server", "--quota-calls", "1",
+         "--quota-seconds", "60", "--retry-delay-ms", "250"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        port = int(process.stdout.readline().strip().rsplit(":", 1)[1])
+        ch = make_channel(f"127.0.0.1:{port}")
+        client = make_client(ch)
+        predict(client, random_sequence(24))
+        with pytest.raises(grpc.RpcError) as excinfo:
+            predict(client, random_sequence(24))
+        assert excinfo.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        process.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with pytest.raises(grpc.RpcError) as excinfo:
+                predict(client, random_sequence(24))
+            if excinfo.value.code() == grpc.StatusCode.UNAVAILABLE:
+                break
+            time.sleep(0.05)
+        assert excinfo.value.code() == grpc.StatusCode.UNAVAILABLE
+        ch.close()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

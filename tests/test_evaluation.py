@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
-from mprabench.config import CalibrationConfig, EvaluateConfig
+from mprabench.config import EvaluateConfig
 from mprabench.evaluation import evaluate
 from mprabench.testing.null_rows import gse84888_like_rows
+from tests.conftest import configured
 
 HEADLINE_KEYS = {
     "element_pearson_r", "pearson_r_ci_low", "pearson_r_ci_high", "element_p", "element_neglog10_p",
@@ -19,8 +22,8 @@ HEADLINE_KEYS = {
 
 def config(**changes) -> EvaluateConfig:
     values = dict(primary_features=["a", "b"], n_permutations=999, min_elements_ci=10, strata=["strand"],
-                  calibration=CalibrationConfig(n_replicates=100, within_slope_sd=0.15))
-    return EvaluateConfig(**(values | changes))
+                  calibration={"n_replicates": 100, "within_slope_sd": 0.15})
+    return configured(EvaluateConfig, "evaluate", **(values | changes))
 
 
 def with_features(rows: pd.DataFrame, seed: int, names=("a", "b", "c")) -> pd.DataFrame:
@@ -77,7 +80,7 @@ def test_headline_excludes_zero_rna_dropouts_and_the_sensitivity_keeps_them():
 def test_trained_baseline_takes_its_refit_null_p_and_reports_no_fisher_ci():
     table = with_features(gse84888_like_rows(np.random.default_rng(5), within=False), 6, names=("kmer_ridge_oof",))
     training = {"kmer_ridge_oof": {"element_p": 0.42, "oof_r2": -0.1, "element_pearson_r": 0.0}}
-    evaluation = evaluate(table, ["kmer_ridge_oof"], config(primary_features=[]), training)
+    evaluation = evaluate(table, ["kmer_ridge_oof"], config(primary_features=["kmer_ridge_oof"]), training)
     headline = evaluation.summary()["kmer_ridge_oof"]
     assert headline["element_p"] == 0.42 and headline["pearson_r_ci_low"] is None
     details = evaluation.details()["per_feature"]["kmer_ridge_oof"]
@@ -86,7 +89,7 @@ def test_trained_baseline_takes_its_refit_null_p_and_reports_no_fisher_ci():
 
 def test_no_permutations_gives_no_p_and_no_flag():
     table = with_features(gse84888_like_rows(np.random.default_rng(7), within=False), 8)
-    summary = evaluate(table, ["a", "b"], config(n_permutations=0)).summary()
+    summary = evaluate(table, ["a", "b"], dataclasses.replace(config(), n_permutations=0)).summary()
     assert summary["a"]["element_p"] is None and summary["a"]["element_bonferroni_significant"] is None
 
 
@@ -105,7 +108,7 @@ def test_null_features_raise_the_flag_rarely_on_the_gse84888_structure():
 def test_a_baseline_trained_on_another_target_gets_no_p_with_the_reason():
     table = with_features(gse84888_like_rows(np.random.default_rng(5), within=False), 6, names=("kmer_ridge_oof",))
     training = {"kmer_ridge_oof": {"element_p": 0.01, "target": "activity"}}
-    evaluation = evaluate(table, ["kmer_ridge_oof"], config(primary_features=[]), training)
+    evaluation = evaluate(table, ["kmer_ridge_oof"], config(primary_features=["kmer_ridge_oof"]), training)
     assert evaluation.summary()["kmer_ridge_oof"]["element_p"] is None
     reason = evaluation.details()["per_feature"]["kmer_ridge_oof"]["trained_baseline"]["element_p_reason"]
     assert "predictor.target=log2_ratio" in reason

@@ -90,6 +90,13 @@ def test_v1_and_v2_experiments_diff_and_log_one_mlflow_run_each(repo, server):
     assert runs["v1"].data.params["experiment.inputs"] == "aggregated"
     assert runs["v2"].data.params["experiment.inputs"] == "individual"
     assert runs["v2"].info.run_id in report
+    tags = runs["v2"].data.tags
+    experiment_commit = repo.git("rev-parse", tags["dvc_exp_ref"]).stdout.strip()  # v2's own commit
+    assert tags["git_baseline_commit"] == repo.git("rev-parse", "HEAD").stdout.strip()
+    assert repo.git("rev-parse", f"{experiment_commit}^").stdout.strip() == tags["git_baseline_commit"]
+    assert experiment_commit != tags["git_baseline_commit"]
+    assert "git_commit" not in tags, "the baseline is never recorded as the experiment's commit"
+    assert tags["predictor.store_key"] == repo.json("data/predictions/provenance.json")["store_key"]
     assert SENTINEL not in logs
     assert server.counters().api_keys_seen == {SENTINEL}, "the key was sent to the server"
 

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,10 +22,10 @@ import pytest
 from mprabench.dna import sequence_sha256
 from mprabench.errors import BenchmarkError, ConfigError
 from mprabench.fasta import write_fasta
-from mprabench.predictors.alphagenome import SUPPORTED_LENGTHS, MissingApiKey
+from mprabench.predictors.alphagenome import SUPPORTED_LENGTHS, AdaptiveLimit, MissingApiKey, ServiceDown
 from mprabench.predictors.features import pad_for_model
 from mprabench.predictors.runner import PredictionsFailed
-from mprabench.predictors.store import PredictionStore
+from mprabench.predictors.store import STORE_ENV, ProfileStore
 from mprabench.stages import predict
 from mprabench.testing.alphagenome_server import LocalAlphaGenomeServer, sequence_key, track_values
 from tests.conftest import write_params
@@ -60,7 +61,8 @@ class PredictRun:
         d = self.directory
         return ["--params", str(d / "params.yaml"), "--inputs", str(d / "inputs.fa"), "--rows", str(d / "rows.parquet"),
                 "--store", str(d / store), "--features", str(d / "features.parquet"), "--metrics",
-                str(d / "predict.json"), "--dotenv", str(d / ".env"), "--no-progress"]
+                str(d / "predict.json"), "--provenance", str(d / "provenance.json"), "--dotenv", str(d / ".env"),
+                "--no-progress"]
 
     def run(self, store: str = "store") -> dict:
         predict.main(self.argv(store))
@@ -82,6 +84,7 @@ def server():
 @pytest.fixture
 def run_in(tmp_path, server, monkeypatch):
     monkeypatch.setenv("ALPHAGENOME_API_KEY", KEY)
+    monkeypatch.delenv(STORE_ENV, raising=False)  # the --store folder under tmp_path, not a user's store
 
     def make(count: int = 6, overrides: list[str] | None = None, seed: int = 0) -> PredictRun:
         setup = PredictRun(tmp_path, server, random_sequences(count, seed=seed), overrides or [])
@@ -104,6 +107,11 @@ def test_k_distinct_inputs_cost_exactly_k_requests_and_a_rerun_none(run_in, serv
     assert (metrics["requested"], metrics["served_from_store"]) == (0, 6)
 
 
+# The store keeps float16: each value is rounded to within 2**-11 of itself (relative), so a
+# mean or max of non-negative values is within 2**-11 (relative) of the exact one.
+FLOAT16_REL = 2**-11 + 1e-6
+
+
 def test_features_are_read_from_the_original_positions_of_every_track(run_in, server):
     setup = run_in(count=2)
     setup.run()
@@ -114,9 +122,9 @@ def test_features_are_read_from_the_original_positions_of_every_track(run_in, se
         centre = slice(placement.offset + 924, placement.offset + 1_124)
         for output, prefix, tracks in (("DNASE", "dnase", 1), ("CAGE", "cage", 2), ("RNA_SEQ", "rna", 2)):
             matrix = np.stack([track_values(padded, output, i, K562) for i in range(tracks)], axis=1)
-            assert features.loc[sha, f"{prefix}_mean"] == pytest.approx(matrix[own].mean(), rel=1e-6)
-            assert features.loc[sha, f"{prefix}_max"] == pytest.approx(matrix[own].max(), rel=1e-6)
-            assert features.loc[sha, f"{prefix}_center"] == pytest.approx(matrix[centre].mean(), rel=1e-6)
+            assert features.loc[sha, f"{prefix}_mean"] == pytest.approx(matrix[own].mean(), rel=FLOAT16_REL)
+            assert features.loc[sha, f"{prefix}_max"] == pytest.approx(matrix[own].max(), rel=FLOAT16_REL)
+            assert features.loc[sha, f"{prefix}_center"] == pytest.approx(matrix[centre].mean(), rel=FLOAT16_REL)
 
 
 def test_one_and_four_workers_give_identical_predictions(run_in, server):
@@ -162,8 +170,8 @@ def test_permanent_faults_fail_the_stage_listing_inputs_and_keep_successes(run_i
     for sha in bad:
         assert sha in message
     assert "INVALID_ARGUMENT" in message and "oligo_" in message, "failures name rows and the status"
-    stored = PredictionStore(setup.directory / "store", _fingerprint(setup)).load()
-    assert set(stored.index) == set(setup.inputs) - set(bad)
+    store = ProfileStore(setup.directory / "store", _store_key_fields(setup))
+    assert store.stored(list(setup.inputs)) == set(setup.inputs) - set(bad)
     assert pd.read_json(setup.directory / "predict.json", typ="series")["failed"] == 2
 
     server.reject_sequences(None)
@@ -236,7 +244,7 @@ def test_killed_mid_run_then_rerun_requests_no_answered_input_again(run_in, serv
     process = subprocess.Popen([sys.executable, "-m", "mprabench.stages.predict", *setup.argv()], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
-    while len(list(records.rglob("records/*.json"))) < 3 and time.monotonic() < deadline:
+    while len(list(records.rglob("profiles/*/*.zst"))) < 3 and time.monotonic() < deadline:
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)
     process.wait()
@@ -254,11 +262,11 @@ def test_killed_mid_run_then_rerun_requests_no_answered_input_again(run_in, serv
     assert len(setup.features()) == 8
 
 
-def _fingerprint(setup: PredictRun) -> dict:
+def _store_key_fields(setup: PredictRun) -> dict:
     from mprabench.config import load_params
     from mprabench.predictors.alphagenome import AlphaGenomePredictor
 
-    return AlphaGenomePredictor(load_params(setup.directory / "params.yaml").predictor).fingerprint()
+    return AlphaGenomePredictor(load_params(setup.directory / "params.yaml").predictor).store_key_fields()
 
 
 def test_transient_metadata_failure_is_retried_and_the_tracks_used_are_recorded(run_in, server):
@@ -266,5 +274,143 @@ def test_transient_metadata_failure_is_retried_and_the_tracks_used_are_recorded(
     server.fail_metadata_next(2, grpc.StatusCode.UNAVAILABLE)
     setup.run()
     assert server.counters().metadata_calls == 3
-    provenance = next((setup.directory / "store").glob("*/provenance.json")).read_text()
-    assert '"DNASE"' in provenance and '"CAGE"' in provenance and '"RNA_SEQ"' in provenance
+    provenance = pd.read_json(setup.directory / "provenance.json", typ="series")
+    assert provenance["tracks"] == {"DNASE": 1, "CAGE": 2, "RNA_SEQ": 2}
+
+
+FAST_BREAKER = ["predictor.breaker_failures=3", "predictor.breaker_seconds=0.3", "predictor.max_retries=50"]
+
+
+def stored_profiles(directory: Path) -> list[Path]:
+    return list(directory.rglob("profiles/*/*.zst"))
+
+
+def test_a_dead_backend_opens_the_breaker_before_one_input_exhausts_its_retries(run_in, server):
+    setup = run_in(count=4, overrides=FAST_BREAKER)
+    server.set_outage(grpc.StatusCode.UNAVAILABLE)
+    with pytest.raises(ServiceDown) as raised:
+        setup.run()
+    message = str(raised.value)
+    assert "circuit breaker" in message and "UNAVAILABLE" in message
+    assert "Stored: 0 of the 4 inputs" in message and "Left: 4" in message and "run the same command" in message
+    assert server.counters().predict_calls < 51, "stopped before even one input used its 50 retries"
+
+
+def test_an_unreachable_server_stops_the_run_and_a_rerun_requests_only_what_is_left(run_in, server):
+    setup = run_in(count=6, overrides=[*FAST_BREAKER, "predictor.max_workers=1"])
+    server.set_latency(0.2)
+    stopper = threading.Thread(target=_stop_after_answers, args=(server, 2))
+    stopper.start()
+    with pytest.raises(ServiceDown) as raised:
+        setup.run()
+    stopper.join()
+    stored = len(stored_profiles(setup.directory / "store"))
+    assert 2 <= stored < 6
+    assert f"Stored: {stored} of the 6 inputs" in str(raised.value) and f"Left: {6 - stored}" in str(raised.value)
+
+    with LocalAlphaGenomeServer() as revived:  # the service is back, on another port
+        setup.server = revived
+        setup.write()
+        metrics = setup.run()
+        assert metrics["requested"] == 6 - stored and metrics["served_from_store"] == stored
+        assert revived.counters().predict_calls == 6 - stored
+
+
+def _stop_after_answers(server: LocalAlphaGenomeServer, answers: int) -> None:
+    deadline = time.monotonic() + 30
+    while server.counters().completed_calls < answers and time.monotonic() < deadline:
+        time.sleep(0.01)
+    server.stop(grace=0)
+
+
+@pytest.mark.parametrize("carrier", ["retry_info", "pushback"])
+def test_quota_answers_slow_the_run_down_and_it_completes(run_in, server, carrier):
+    delay = 0.2
+    # A breaker that would open at the first dead-service failure: quota answers must not count.
+    setup = run_in(count=10, overrides=["predictor.max_workers=4", "predictor.max_quota_retries=100",
+                                        "predictor.breaker_failures=1", "predictor.breaker_seconds=0"])
+    server.set_quota(3, per_seconds=0.3, retry_delay_s=delay, retry_info=carrier == "retry_info",
+                     pushback=carrier == "pushback")
+    metrics = setup.run()
+    counters = server.counters()
+    assert metrics["failed"] == 0 and len(setup.features()) == 10
+    assert counters.quota_rejections > 0 and metrics["retries"] == counters.quota_rejections
+    assert counters.predict_calls == 10 + counters.quota_rejections
+    for times in counters.predict_call_times.values():  # every call but a sequence's last was refused
+        gaps = np.diff(times)
+        assert (gaps >= delay).all(), f"retried {gaps.min():.3f} s after a refusal asking for {delay} s"
+
+
+def test_quota_answers_halve_the_requests_in_flight_and_successes_restore_them():
+    limit = AdaptiveLimit(4)
+    stopping = threading.Event()
+    for _ in range(4):
+        assert limit.acquire(stopping)
+    limit.release("quota")
+    assert limit.limit == 2
+    for _ in range(3):
+        limit.release("ok")
+    assert limit.limit == 3, "two successes in a row at limit 2 allow one more in flight"
+    stopping.set()
+    for _ in range(3):
+        assert limit.acquire(stopping)
+    assert not limit.acquire(stopping), "full, and stopping: no wait"
+
+
+def test_ctrl_c_stops_within_seconds_keeps_every_answer_and_prints_no_traceback(run_in, server):
+    setup = run_in(count=10, overrides=["predictor.max_workers=2"])
+    server.set_latency(0.3)
+    env = {**os.environ, "ALPHAGENOME_API_KEY": KEY}
+    process = subprocess.Popen([sys.executable, "-m", "mprabench.stages.predict", *setup.argv()], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while len(stored_profiles(setup.directory)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=10)  # raises if the run did not stop
+    assert process.returncode != 0
+    assert "Traceback" not in stderr and "interrupted (Ctrl-C)" in stderr, stderr
+    stored = len(stored_profiles(setup.directory))
+    assert 2 <= stored < 10 and f"Stored: {stored} of the 10" in stderr
+
+    server.set_latency(0.0)
+    server.reset_counters()
+    metrics = setup.run()
+    assert metrics["requested"] == 10 - stored and server.counters().predict_calls == 10 - stored
+
+
+def test_two_runs_sharing_a_store_request_each_input_once(run_in, server):
+    setup = run_in(count=6, overrides=["predictor.max_workers=2"])
+    server.set_latency(0.15)
+    env = {**os.environ, "ALPHAGENOME_API_KEY": KEY}
+    runs = [subprocess.Popen([sys.executable, "-m", "mprabench.stages.predict", *setup.argv()], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for process in runs:
+        _, stderr = process.communicate(timeout=60)
+        assert process.returncode == 0, stderr
+    assert server.counters().predict_calls == 6
+    assert set(server.counters().predict_calls_by_sequence.values()) == {1}
+
+
+def test_a_new_feature_window_costs_no_request(run_in, server):
+    setup = run_in(count=3)
+    setup.run()
+    before = setup.features()
+    setup.overrides = ["predictor.features.center_width=500"]
+    setup.write()
+    metrics = setup.run()
+    assert server.counters().predict_calls == 3 and metrics["requested"] == 0 and metrics["served_from_store"] == 3
+    after = setup.features()
+    assert not np.allclose(before["dnase_center"], after["dnase_center"])
+    pd.testing.assert_series_equal(before["dnase_mean"], after["dnase_mean"])
+
+
+def test_provenance_names_the_source_and_the_biosamples_from_the_service_metadata(run_in, server):
+    setup = run_in(count=1)
+    setup.run()
+    provenance = pd.read_json(setup.directory / "provenance.json", typ="series").to_dict()
+    assert provenance["source"] == "local test server (synthetic tracks)"
+    assert provenance["predictor"] == "alphagenome" and len(provenance["store_key"]) == 16
+    assert (provenance["model_version"], provenance["organism"]) == ("ALL_FOLDS", "HOMO_SAPIENS")
+    assert provenance["biosamples"] == [{"ontology_term": K562, "biosample_name": "K562",
+                                         "biosample_type": "cell_line", "organism": "HOMO_SAPIENS"}]

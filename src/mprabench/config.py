@@ -188,6 +188,14 @@ class AlphaGenomeConfig:
     backoff_multiplier: float = setting(ge=1)
     max_backoff_s: float = setting(ge=0)
     features: FeatureWindowConfig = MISSING
+    # null: one store per repository (see predictors/store.py); a path points elsewhere
+    store: str | None = MISSING
+    # Circuit breaker: stop once this many requests in a row (no success between) failed as
+    # unreachable/unavailable/timed out AND that streak has lasted breaker_seconds.
+    breaker_failures: int = setting(ge=1)
+    breaker_seconds: float = setting(ge=0)
+    # RESOURCE_EXHAUSTED (quota) retries per input; they never count toward the breaker.
+    max_quota_retries: int = setting(ge=0)
 
 
 @dataclass

@@ -66,6 +66,35 @@ def git_commit(root: Path) -> str:
     return result.stdout.strip() if result.returncode == 0 else "unknown"
 
 
+EXPERIMENT_REF_PREFIX = "refs/exps"  # where DVC keeps experiment commits: refs/exps/ab/cdef.../<name>
+
+
+def experiment_ref(baseline: str, name: str) -> str:
+    """The git ref DVC gives an experiment's commit (its own commit exists only after the run)."""
+    return f"{EXPERIMENT_REF_PREFIX}/{baseline[:2]}/{baseline[2:]}/{name}"
+
+
+def commit_tags(root: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The code a run used. Under `dvc exp run` (DVC sets DVC_EXP_BASELINE_REV and DVC_EXP_NAME)
+    the experiment's own commit is made after the run, so the run records its baseline commit
+    and the experiment's ref (`git rev-parse <ref>` gives the commit); `git_commit` is left out
+    rather than holding the baseline. Otherwise (`dvc repro`) `git_commit` is HEAD."""
+    environ = os.environ if environ is None else environ
+    baseline, name = environ.get("DVC_EXP_BASELINE_REV", ""), environ.get("DVC_EXP_NAME", "")
+    tags = {"dvc_exp_name": name} if name else {}
+    if baseline and name:
+        return tags | {"git_baseline_commit": baseline, "dvc_exp_ref": experiment_ref(baseline, name)}
+    return tags | {"git_commit": git_commit(root)}
+
+
+def predictor_tags(provenance: Mapping[str, Any] | None) -> dict[str, str]:
+    """The prediction store key and the source of the predictions (from provenance.json)."""
+    if not provenance:
+        return {}
+    return {"predictor.store_key": _text(provenance.get("store_key")),
+            "predictor.source": _text(provenance.get("source"))}
+
+
 class TrackedRun:
     """An open MLflow run: params, metrics, tags and files go to it."""
 

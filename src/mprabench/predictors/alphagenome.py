@@ -1,25 +1,41 @@
-"""AlphaGenome through its SDK's real `DnaClient`: one request per distinct input.
+"""AlphaGenome through its SDK's real `DnaClient`: at most one request per distinct input.
 
 The SDK's own helpers are not enough for a long benchmark run: `predict_sequences`
 cancels everything on the first error, `predict_sequence` retries only two status
 codes with no deadline, and none of it reports what happened per input. So this
-module adds a per-request deadline (a gRPC client interceptor), its own bounded
-worker pool, and retries with exponential backoff and jitter, and it records each
-input's success or failure on its own.
+module adds a per-request deadline (a gRPC client interceptor), its own worker pool,
+and per-input retries, and it stores each answer (the tracks over the input's own
+positions) the moment it arrives.
+
+Three kinds of failure are told apart:
+
+- a dead service (UNAVAILABLE, DEADLINE_EXCEEDED): retried with backoff; a circuit breaker
+  stops the whole run once `breaker_failures` requests in a row, with no success between,
+  failed so for `breaker_seconds`, saying what is stored, what is left and how to resume;
+- quota (RESOURCE_EXHAUSTED): not a dead service. The run slows down (fewer requests in
+  flight, backoff of at least the retry delay the server sends) and keeps going;
+- anything else (INVALID_ARGUMENT, ...): that input fails at once, the others go on.
+
+Ctrl-C (SIGINT) closes the channel, which cancels the requests in flight: the run stops
+within seconds, keeping every stored answer.
 """
 
 from __future__ import annotations
 
 import collections
+import ipaddress
+import json
 import logging
 import os
 import random
+import signal
+import threading
 import time
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import grpc
 from alphagenome.models import dna_client
@@ -28,20 +44,27 @@ from tqdm.auto import tqdm
 
 from mprabench.config import AlphaGenomeConfig
 from mprabench.errors import BenchmarkError, ConfigError
-from mprabench.predictors.base import PredictionFailure, PredictionReport, Predictor, ResultSink
-from mprabench.predictors.features import FeatureError, Placement, output_prefix, pad_for_model, track_features
+from mprabench.predictors.base import ModelPredictor, PredictionFailure, PredictionInterrupted, PredictionReport
+from mprabench.predictors.features import FeatureError, own_positions, output_prefix, pad_for_model, profile_features
+from mprabench.predictors.store import Profile, ProfileStore
 
 log = logging.getLogger(__name__)
 
-RETRYABLE = frozenset({grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+DEAD_SERVICE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+QUOTA = grpc.StatusCode.RESOURCE_EXHAUSTED
+RETRYABLE = DEAD_SERVICE | {QUOTA}
 SUPPORTED_LENGTHS = tuple(sorted(dna_client.SUPPORTED_SEQUENCE_LENGTHS.values()))
 DEFAULT_ADDRESS = "dns:///gdmscience.googleapis.com:443"  # the SDK's `create` default
-FEATURE_CODE_VERSION = 1  # bump when features.py changes what a stored feature means
+PADDING = "symmetric N to the smallest supported length"
+SOURCE_API = "AlphaGenome API"
+SOURCE_LOCAL = "local test server (synthetic tracks)"
+PUSHBACK_HEADER = "grpc-retry-pushback-ms"  # gRPC's retry pushback (A6), in milliseconds
+STATUS_DETAILS_HEADER = "grpc-status-details-bin"  # google.rpc.Status, may carry a RetryInfo
+_RETRY_INFO_TYPE = "type.googleapis.com/google.rpc.RetryInfo"
+_POLL_S = 0.2
 # `predict_sequence` carries the SDK's own retry decorator; call the undecorated method so
 # that retries happen once, here, where they are counted and include DEADLINE_EXCEEDED.
 _PREDICT_SEQUENCE = getattr(dna_client.DnaClient.predict_sequence, "__wrapped__", dna_client.DnaClient.predict_sequence)
-_SLEEP: Callable[[float], None] = time.sleep
-T = TypeVar("T")
 
 
 class MissingApiKey(BenchmarkError):
@@ -105,8 +128,10 @@ class DeadlineInterceptor(
         return continuation(self._details(details), request_iterator)
 
 
-def open_client(config: AlphaGenomeConfig, api_key: str) -> dna_client.DnaClient:
-    """A DnaClient on a channel like `dna_client.create`'s, plus the deadline interceptor."""
+def open_client(config: AlphaGenomeConfig, api_key: str) -> tuple[dna_client.DnaClient, grpc.Channel]:
+    """A DnaClient on a channel like `dna_client.create`'s, plus the deadline interceptor.
+
+    The raw channel is returned too: closing it cancels every request in flight."""
     address = config.address or DEFAULT_ADDRESS
     options = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
     if config.insecure:
@@ -123,30 +148,181 @@ def open_client(config: AlphaGenomeConfig, api_key: str) -> dna_client.DnaClient
             "predictors need no network: `dvc exp run -S predictor=gc`."
         ) from None
     intercepted = grpc.intercept_channel(channel, DeadlineInterceptor(config.timeout_s))
-    return dna_client.DnaClient(
+    client = dna_client.DnaClient(
         channel=intercepted,
         model_version=dna_client.ModelVersion[config.model_version],
         metadata=[("x-goog-api-key", api_key)],
     )
+    return client, channel
 
 
-class _CallFailed(Exception):
-    """An RPC that failed permanently or ran out of retries."""
-
-    def __init__(self, error: grpc.RpcError, retries: int):
-        super().__init__(str(error))
-        self.error = error
-        self.retries = retries
+class ServiceDown(BenchmarkError):
+    """The circuit breaker opened: the service looks dead; what is stored stays stored."""
 
 
-@dataclass(frozen=True)
+def source_of(address: str | None) -> str:
+    """'local test server (synthetic tracks)' for a loopback address, else 'AlphaGenome API'."""
+    if not address:
+        return SOURCE_API
+    host = address.split("///")[-1].rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return SOURCE_LOCAL
+    try:
+        return SOURCE_LOCAL if ipaddress.ip_address(host).is_loopback else SOURCE_API
+    except ValueError:
+        return SOURCE_API
+
+
+def server_retry_delay(error: grpc.RpcError) -> float | None:
+    """The delay the server asks for: gRPC retry pushback, or a google.rpc.RetryInfo detail."""
+    trailing = getattr(error, "trailing_metadata", lambda: None)() or ()
+    for key, value in trailing:
+        if key == PUSHBACK_HEADER:
+            try:
+                return max(0.0, int(value) / 1000)
+            except ValueError:
+                continue
+        if key == STATUS_DETAILS_HEADER and isinstance(value, bytes):
+            delay = _retry_info_delay(value)
+            if delay is not None:
+                return delay
+    return None
+
+
+def _retry_info_delay(status: bytes) -> float | None:
+    """RetryInfo.retry_delay from a serialized google.rpc.Status (its `details` are Any messages)."""
+    try:
+        for number, detail in _proto_fields(status):
+            if number != 3 or not isinstance(detail, bytes):
+                continue
+            any_fields = dict(_proto_fields(detail))
+            if any_fields.get(1) != _RETRY_INFO_TYPE.encode():
+                continue
+            duration = dict(_proto_fields(dict(_proto_fields(any_fields.get(2, b""))).get(1, b"")))
+            return int(duration.get(1, 0)) + int(duration.get(2, 0)) / 1e9
+    except (IndexError, ValueError):
+        return None  # malformed details: fall back to our own backoff
+    return None
+
+
+def _proto_fields(data: bytes) -> Iterator[tuple[int, int | bytes]]:
+    """(field number, value) of a protobuf message: varints as int, length-delimited as bytes."""
+    position = 0
+    while position < len(data):
+        tag, position = _varint(data, position)
+        number, wire_type = tag >> 3, tag & 7
+        if wire_type == 0:
+            value, position = _varint(data, position)
+            yield number, value
+        elif wire_type == 2:
+            length, position = _varint(data, position)
+            yield number, data[position : position + length]
+            position += length
+        elif wire_type in (1, 5):
+            position += 8 if wire_type == 1 else 4
+        else:
+            raise ValueError(f"unsupported wire type {wire_type}")
+
+
+def _varint(data: bytes, position: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        byte = data[position]
+        position += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, position
+        shift += 7
+
+
+class CircuitBreaker:
+    """Opens when `failures` requests in a row failed as a dead service for `seconds` or more."""
+
+    def __init__(self, failures: int, seconds: float):
+        self.failures, self.seconds = failures, seconds
+        self._lock = threading.Lock()
+        self._streak = 0
+        self._streak_started: float | None = None
+        self.last_error = ""
+
+    def success(self) -> None:
+        with self._lock:
+            self._streak, self._streak_started = 0, None
+
+    def failure(self, error: str) -> None:
+        with self._lock:
+            self._streak += 1
+            self.last_error = error
+            if self._streak_started is None:
+                self._streak_started = time.monotonic()
+
+    def is_open(self) -> bool:
+        with self._lock:
+            return (self._streak >= self.failures and self._streak_started is not None
+                    and time.monotonic() - self._streak_started >= self.seconds)
+
+    def describe(self) -> str:
+        with self._lock:
+            lasted = time.monotonic() - (self._streak_started or time.monotonic())
+            return f"{self._streak} requests in a row failed over {lasted:.0f} s (last: {self.last_error})"
+
+
+class AdaptiveLimit:
+    """How many requests may be in flight: halved on each quota answer, +1 after as many
+    successes in a row as the current limit, never above `ceiling`."""
+
+    def __init__(self, ceiling: int):
+        self.ceiling = ceiling
+        self.limit = ceiling
+        self._in_flight = 0
+        self._successes = 0
+        self._changed = threading.Condition()
+
+    def acquire(self, stopping: threading.Event) -> bool:
+        with self._changed:
+            while self._in_flight >= self.limit:
+                if stopping.is_set():
+                    return False
+                self._changed.wait(_POLL_S)
+            self._in_flight += 1
+            return True
+
+    def release(self, outcome: str) -> None:
+        with self._changed:
+            self._in_flight -= 1
+            if outcome == "quota":
+                self.limit, self._successes = max(1, self.limit // 2), 0
+            elif outcome == "ok":
+                self._successes += 1
+                if self._successes >= self.limit and self.limit < self.ceiling:
+                    self.limit, self._successes = self.limit + 1, 0
+            self._changed.notify_all()
+
+
+@dataclass
 class _Outcome:
-    features: dict[str, float] | None
-    error: str | None
-    retries: int
+    sha: str
+    status: str  # stored | stored_by_other | deferred | failed | stopped
+    error: str | None = None
+    retries: int = 0
+    requested: bool = False
 
 
-class AlphaGenomePredictor(Predictor):
+@dataclass
+class _RunState:
+    """What every worker shares during one run."""
+
+    client: dna_client.DnaClient
+    store: ProfileStore
+    channel: grpc.Channel  # closing it cancels every request in flight
+    breaker: CircuitBreaker
+    limit: AdaptiveLimit
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+
+class AlphaGenomePredictor(ModelPredictor):
+    name = "alphagenome"
+
     def __init__(self, config: AlphaGenomeConfig, dotenv: Path | None = None, progress: bool = True):
         self.config = config
         self.dotenv = dotenv
@@ -156,22 +332,24 @@ class AlphaGenomePredictor(Predictor):
         _enum(dna_client.ModelVersion, config.model_version, "predictor.model_version")
         if not self.outputs:
             raise ConfigError("predictor.outputs is empty: name at least one output (e.g. DNASE)")
+        for key in ("max_workers", "breaker_failures"):
+            if getattr(config, key) < 1:
+                raise ConfigError(f"predictor.{key} = {getattr(config, key)} must be at least 1")
+        for key in ("max_retries", "max_quota_retries", "breaker_seconds"):
+            if getattr(config, key) < 0:
+                raise ConfigError(f"predictor.{key} = {getattr(config, key)} must not be negative")
         self._api_key: str | None = None
-        self.tracks_used: dict[str, list[str]] = {}
 
-    def fingerprint(self) -> dict[str, Any]:
+    def store_key_fields(self) -> dict[str, Any]:
         return {
-            "predictor": "alphagenome",
-            "address": self.config.address or DEFAULT_ADDRESS,
+            "model": "alphagenome",
+            "source": source_of(self.config.address),
             "model_version": self.config.model_version,
             "organism": self.config.organism,
             "outputs": sorted(self.config.outputs),
             "ontology_terms": sorted(self.config.ontology_terms),
-            "padding": "symmetric N to the smallest supported length",
+            "padding": PADDING,
             "supported_lengths": list(SUPPORTED_LENGTHS),
-            "center_width": self.config.features.center_width,
-            "center_start": self.config.features.center_start,
-            "feature_code_version": FEATURE_CODE_VERSION,
         }
 
     def prepare(self) -> None:
@@ -179,89 +357,241 @@ class AlphaGenomePredictor(Predictor):
         if self._api_key is None:
             raise MissingApiKey(missing_key_message(self.config, self.dotenv))
 
-    def predict(self, inputs: Mapping[str, str], sink: ResultSink) -> PredictionReport:
+    def features(self, profile: Profile) -> dict[str, float]:
+        features: dict[str, float] = {}
+        for output in self.config.outputs:
+            prefix = output_prefix(output)
+            features |= profile_features(profile[output], self.config.features, prefix)
+        return features
+
+    def provenance(self, store: ProfileStore) -> dict[str, Any]:
+        tracks = store.tracks() or {}
+        return {
+            "predictor": self.name,
+            "store_key": store.key,
+            "source": source_of(self.config.address),
+            "model_version": self.config.model_version,
+            "organism": self.config.organism,
+            "biosamples": _biosamples(tracks, self.config.organism),
+            "tracks": {output: len(rows) for output, rows in tracks.items()},
+        }
+
+    def request_profiles(self, inputs: Mapping[str, str], store: ProfileStore) -> PredictionReport:
+        if not inputs and store.tracks() is not None:
+            return PredictionReport()
         if self._api_key is None:
             self.prepare()
-        client = open_client(self.config, self._api_key)  # type: ignore[arg-type]
-        self.tracks_used = check_tracks(self._metadata(client), self.config)
-        report = PredictionReport(requested=len(inputs))
-        with ThreadPoolExecutor(max_workers=self.config.max_workers) as pool:
-            futures = {pool.submit(self._predict_one, client, seq): sha for sha, seq in inputs.items()}
-            bar = tqdm(as_completed(futures), total=len(futures), desc="AlphaGenome", unit="input",
-                       disable=not self.progress)
-            for future in bar:
-                sha, outcome = futures[future], future.result()
-                report.retries += outcome.retries
-                if outcome.features is not None:
-                    sink.put(sha, outcome.features)
-                else:
-                    report.failures.append(PredictionFailure(sha, outcome.error or "unknown error"))
+        client, channel = open_client(self.config, self._api_key)  # type: ignore[arg-type]
+        try:
+            store.put_tracks(check_tracks(self._metadata(client), self.config))
+            state = _RunState(client, store, channel,
+                              CircuitBreaker(self.config.breaker_failures, self.config.breaker_seconds),
+                              AdaptiveLimit(self.config.max_workers))
+            return self._request_all(inputs, state)
+        finally:
+            channel.close()
+
+    def _request_all(self, inputs: Mapping[str, str], state: _RunState) -> PredictionReport:
+        report = PredictionReport()
+        pool = ThreadPoolExecutor(max_workers=self.config.max_workers, thread_name_prefix="alphagenome")
+        bar = tqdm(total=len(inputs), desc="AlphaGenome", unit="input", disable=not self.progress)
+        previous_handler = _install_second_interrupt_exit()
+        try:
+            deferred = self._run_pass(pool, inputs, state, report, bar, wait_for_claims=False)
+            # Inputs another run was requesting: wait for its answer (or take over if it died).
+            self._run_pass(pool, {sha: inputs[sha] for sha in deferred}, state, report, bar, wait_for_claims=True)
+        except KeyboardInterrupt:
+            state.stopping.set()
+            state.channel.close()  # cancels the requests in flight
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise PredictionInterrupted(self._stopped_message("interrupted (Ctrl-C)", inputs, state.store)) from None
+        finally:
+            state.stopping.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            bar.close()
+            _restore_interrupt_handler(previous_handler)
+        if state.breaker.is_open():
+            raise ServiceDown(self._stopped_message(
+                f"AlphaGenome looks unreachable: {state.breaker.describe()}; circuit breaker "
+                f"(predictor.breaker_failures={self.config.breaker_failures}, "
+                f"predictor.breaker_seconds={self.config.breaker_seconds:g}) stopped the run",
+                inputs, state.store))
         return report
 
-    def provenance(self) -> dict[str, Any]:
-        return {"tracks_averaged_per_output": self.tracks_used} if self.tracks_used else {}
+    def _run_pass(self, pool: ThreadPoolExecutor, inputs: Mapping[str, str], state: _RunState,
+                  report: PredictionReport, bar: Any, wait_for_claims: bool) -> list[str]:
+        """Request `inputs` on the pool; returns the inputs another run held a claim on."""
+        deferred: list[str] = []
+        queued = iter(inputs.items())
+        pending: set[Future] = set()
 
-    def _metadata(self, client: dna_client.DnaClient) -> dna_client.OutputMetadata:
-        try:
-            return self._with_retries(lambda: client.output_metadata(self.organism))[0]
-        except _CallFailed as failed:
-            code = failed.error.code()
-            hint = (
-                f" Check {self.config.api_key_env}: the service did not accept the key."
-                if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED)
-                else ""
-            )
-            raise BenchmarkError(
-                f"AlphaGenome track metadata request failed: {code.name}: {failed.error.details()}.{hint}"
-            ) from None
+        def submit_more() -> None:
+            # A short window of submitted inputs, not all of them: `wait` costs O(pending).
+            while len(pending) < 2 * self.config.max_workers and not state.stopping.is_set():
+                item = next(queued, None)
+                if item is None:
+                    return
+                pending.add(pool.submit(self._request_one, item[0], item[1], state, wait_for_claims))
 
-    def _predict_one(self, client: dna_client.DnaClient, sequence: str) -> _Outcome:
+        submit_more()
+        while pending:
+            done, pending = wait(pending, timeout=_POLL_S, return_when=FIRST_COMPLETED)
+            submit_more()
+            for future in done:
+                outcome: _Outcome = future.result()
+                report.retries += outcome.retries
+                report.requested += outcome.requested
+                if outcome.status == "deferred":
+                    deferred.append(outcome.sha)
+                    continue
+                if outcome.status == "stored_by_other":
+                    report.stored_by_others += 1
+                elif outcome.status == "failed":
+                    report.failures.append(PredictionFailure(outcome.sha, outcome.error or "unknown error"))
+                if outcome.status != "stopped":
+                    bar.update(1)
+            if state.breaker.is_open() and not state.stopping.is_set():
+                state.stopping.set()
+                state.channel.close()  # a request hanging until its deadline need not be awaited
+        return deferred
+
+    def _request_one(self, sha: str, sequence: str, state: _RunState, wait_for_claim: bool) -> _Outcome:
+        if state.stopping.is_set():
+            return _Outcome(sha, "stopped")
+        with state.store.claim(sha, wait=wait_for_claim, stop=state.stopping.is_set) as held:
+            if not held:
+                return _Outcome(sha, "stopped" if state.stopping.is_set() else "deferred")
+            if state.store.has(sha):
+                return _Outcome(sha, "stored_by_other")
+            return self._request_with_retries(sha, sequence, state)
+
+    def _request_with_retries(self, sha: str, sequence: str, state: _RunState) -> _Outcome:
         padded, placement = pad_for_model(sequence, SUPPORTED_LENGTHS)
-        retries = 0
-        try:
-            output, retries = self._with_retries(lambda: _PREDICT_SEQUENCE(
-                client, padded, organism=self.organism, requested_outputs=self.outputs,
-                ontology_terms=self.config.ontology_terms,
-            ))
-            return _Outcome(self._features(output, placement), None, retries)
-        except _CallFailed as failed:
-            return _Outcome(None, f"{failed.error.code().name}: {failed.error.details()}", failed.retries)
-        except ValueError as error:  # the SDK's input validation, or unusable tracks (FeatureError)
-            return _Outcome(None, f"{type(error).__name__}: {error}", retries)
-
-    def _with_retries(self, call: Callable[[], T]) -> tuple[T, int]:
-        """`call()` and how many retries it took; RESOURCE_EXHAUSTED, UNAVAILABLE and
-        DEADLINE_EXCEEDED are retried with backoff up to max_retries, anything else fails at once."""
-        attempt = 0
+        dead_attempts = quota_attempts = 0
         while True:
+            if not state.limit.acquire(state.stopping):
+                return _Outcome(sha, "stopped", retries=dead_attempts + quota_attempts, requested=True)
+            outcome, failure = "error", None
             try:
-                return call(), attempt
+                output = _PREDICT_SEQUENCE(state.client, padded, organism=self.organism,
+                                           requested_outputs=self.outputs, ontology_terms=self.config.ontology_terms)
+                outcome = "ok"
             except grpc.RpcError as error:
-                if error.code() not in RETRYABLE or attempt >= self.config.max_retries:
-                    raise _CallFailed(error, attempt) from None
-                _SLEEP(self._backoff(attempt))
-                attempt += 1
+                failure = error
+                outcome = "quota" if error.code() == QUOTA else "error"
+            except ValueError as error:  # the SDK's own input validation
+                return _Outcome(sha, "failed", f"{type(error).__name__}: {error}", dead_attempts + quota_attempts, True)
+            finally:
+                state.limit.release(outcome)
+            retries = dead_attempts + quota_attempts
+            if outcome == "ok":
+                state.breaker.success()
+                try:
+                    state.store.put(sha, self._profile(output, placement))
+                except FeatureError as error:
+                    return _Outcome(sha, "failed", f"FeatureError: {error}", retries, True)
+                return _Outcome(sha, "stored", retries=retries, requested=True)
+            assert failure is not None
+            code = failure.code()
+            message = f"{code.name}: {failure.details()}"
+            if state.stopping.is_set():
+                return _Outcome(sha, "stopped", retries=retries, requested=True)
+            if code == QUOTA:
+                quota_attempts += 1
+                if quota_attempts > self.config.max_quota_retries:
+                    return _Outcome(sha, "failed", message, retries, True)
+                delay = max(server_retry_delay(failure) or 0.0, self._backoff(quota_attempts - 1))
+            elif code in DEAD_SERVICE:
+                state.breaker.failure(message)
+                dead_attempts += 1
+                if dead_attempts > self.config.max_retries:
+                    return _Outcome(sha, "failed", message, retries, True)
+                delay = self._backoff(dead_attempts - 1)
+            else:
+                return _Outcome(sha, "failed", message, retries, True)
+            if state.stopping.wait(delay):  # interrupted by Ctrl-C or the breaker
+                return _Outcome(sha, "stopped", retries=dead_attempts + quota_attempts, requested=True)
 
-    def _features(self, output: dna_client.Output, placement: Placement) -> dict[str, float]:
-        features: dict[str, float] = {}
+    def _profile(self, output: dna_client.Output, placement) -> Profile:
+        profile: Profile = {}
         for output_type in self.outputs:
             tracks = output.get(output_type)
             if tracks is None:
                 raise FeatureError(f"{output_type.name}: missing from the response")
-            prefix = output_prefix(output_type.name)
-            features |= track_features(tracks.values, tracks.resolution, placement, self.config.features, prefix)
-        return features
+            profile[output_type.name] = own_positions(tracks.values, tracks.resolution, placement, output_type.name)
+        return profile
+
+    def _metadata(self, client: dna_client.DnaClient) -> dna_client.OutputMetadata:
+        attempt = 0
+        while True:
+            try:
+                return client.output_metadata(self.organism)
+            except grpc.RpcError as error:
+                code = error.code()
+                if code in RETRYABLE and attempt < self.config.max_retries:
+                    time.sleep(max(server_retry_delay(error) or 0.0, self._backoff(attempt)))
+                    attempt += 1
+                    continue
+                hint = (
+                    f" Check {self.config.api_key_env}: the service did not accept the key."
+                    if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED)
+                    else ""
+                )
+                raise BenchmarkError(
+                    f"AlphaGenome track metadata request failed: {code.name}: {error.details()}.{hint}"
+                ) from None
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter in [0.5, 1.5) of the nominal delay."""
         nominal = min(self.config.max_backoff_s, self.config.initial_backoff_s * self.config.backoff_multiplier**attempt)
         return nominal * random.uniform(0.5, 1.5)
 
+    def _stopped_message(self, reason: str, inputs: Mapping[str, str], store: ProfileStore) -> str:
+        stored = len(store.stored(list(inputs)))
+        return (
+            f"{reason}.\n  Stored: {stored} of the {len(inputs)} inputs this run had to request "
+            f"(kept in {store.directory}).\n  Left: {len(inputs) - stored}.\n  To resume, run the same "
+            "command again (`dvc exp run ...` or `dvc repro`): stored inputs are never requested again."
+        )
 
-def check_tracks(metadata: dna_client.OutputMetadata, config: AlphaGenomeConfig) -> dict[str, list[str]]:
-    """Refuse outputs or ontology terms with no track for the organism; return the tracks used."""
+
+def _install_second_interrupt_exit() -> Any:
+    """While requests run, a second Ctrl-C (during the first one's cleanup) exits at once,
+    quietly: every stored answer is already complete on disk."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_interrupt(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGINT, lambda *_: os._exit(130))
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    return previous
+
+
+def _restore_interrupt_handler(previous: Any) -> None:
+    if previous is not None and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, previous)
+
+
+def _biosamples(tracks: Mapping[str, list[dict[str, Any]]], organism: str) -> list[dict[str, Any]]:
+    """One entry per ontology term, from the service's own track metadata."""
+    found: dict[str, dict[str, Any]] = {}
+    for rows in tracks.values():
+        for row in rows:
+            term = row.get("ontology_curie")
+            if term and term not in found:
+                found[term] = {"ontology_term": term, "biosample_name": row.get("biosample_name"),
+                               "biosample_type": row.get("biosample_type"), "organism": organism}
+    return [found[term] for term in sorted(found)]
+
+
+def check_tracks(metadata: dna_client.OutputMetadata, config: AlphaGenomeConfig) -> dict[str, list[dict[str, Any]]]:
+    """Refuse outputs or ontology terms with no track for the organism; return the tracks used
+    (their metadata rows as the service sent them)."""
     terms = set(config.ontology_terms)
-    used: dict[str, list[str]] = {}
+    used: dict[str, list[dict[str, Any]]] = {}
     covered: set[str] = set()
     for output in config.outputs:
         frame = metadata.get(dna_client.OutputType[output])
@@ -273,7 +603,7 @@ def check_tracks(metadata: dna_client.OutputMetadata, config: AlphaGenomeConfig)
                 f"{sorted(terms)}. Available terms for {output}: {_available(frame)}. "
                 "Change predictor.ontology_terms or predictor.outputs."
             )
-        used[output] = chosen["name"].astype(str).tolist()
+        used[output] = json.loads(chosen.to_json(orient="records"))
         covered |= set(chosen["ontology_curie"])
     unused = sorted(terms - covered)
     if unused:

@@ -1,10 +1,15 @@
-"""The predictor interface: distinct inputs in, one row of named features per input out.
+"""The predictor interfaces: distinct inputs in, one row of named features per input out.
 
-A predictor states a *fingerprint* — everything that changes its answer (model, version,
-organism, outputs, ontology terms, padding, feature definitions, training data) — so
-that the prediction store can key results by (input SHA-256, fingerprint) and never
-request a stored answer again. It delivers results to a sink as they arrive, and
-reports the inputs that failed instead of inventing values for them.
+Two kinds:
+
+- `Predictor` (offline baselines: gc, motif, kmer, precomputed) computes features directly;
+  it is cheap, so it keeps no store.
+- `ModelPredictor` (AlphaGenome) asks a remote model whose answers are scarce. Its answers
+  (track profiles) go to the prediction store under a key of everything that changes the
+  model's answer; features are computed from stored profiles, so a new feature definition
+  never costs a request.
+
+Both report the inputs that failed instead of inventing values for them.
 """
 
 from __future__ import annotations
@@ -12,11 +17,20 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from mprabench.errors import BenchmarkError
+
+if TYPE_CHECKING:
+    from mprabench.predictors.store import Profile, ProfileStore
+
+
+class PredictionInterrupted(BenchmarkError):
+    """Ctrl-C: the run stopped; what is stored stays stored."""
 
 
 class ResultSink(Protocol):
-    """Where results go as soon as they exist (the prediction store)."""
+    """Where an offline predictor puts its features."""
 
     def put(self, input_sha256: str, features: Mapping[str, float]) -> None: ...
 
@@ -33,13 +47,14 @@ class PredictionFailure:
 class PredictionReport:
     """What a predictor did with the inputs it was given."""
 
-    requested: int = 0
+    requested: int = 0  # inputs this run sent a request for
     retries: int = 0
+    stored_by_others: int = 0  # answered meanwhile by a concurrent run sharing the store
     failures: list[PredictionFailure] = field(default_factory=list)
 
 
 class Predictor(abc.ABC):
-    """Turns distinct model inputs (SHA-256 -> sequence) into features per input."""
+    """An offline predictor: turns distinct inputs (SHA-256 -> sequence) into features."""
 
     @abc.abstractmethod
     def fingerprint(self) -> dict[str, Any]:
@@ -50,13 +65,30 @@ class Predictor(abc.ABC):
         """Predict every input, handing each success to `sink`; failures are reported, not raised."""
 
     def prepare(self) -> None:
-        """Checks that must pass before any request (credentials, reachability); default none."""
-
-    def provenance(self) -> dict[str, Any]:
-        """What a run learned that explains its predictions (e.g. the tracks averaged); default none."""
-        return {}
+        """Checks that must pass before any work (credentials, reachability); default none."""
 
     def training_statistics(self, inputs: Mapping[str, str]) -> dict[str, Any]:
         """Per feature, fit statistics of a predictor trained on activity (out-of-fold R², refit-null
         element p); default none: untrained predictors have nothing to report."""
         return {}
+
+class ModelPredictor(abc.ABC):
+    """A remote model whose answers (profiles) are stored and requested at most once."""
+
+    name: str
+
+    @abc.abstractmethod
+    def store_key_fields(self) -> dict[str, Any]:
+        """What changes the model's answer (model, version, organism, outputs, terms, padding)."""
+
+    @abc.abstractmethod
+    def request_profiles(self, inputs: Mapping[str, str], store: ProfileStore) -> PredictionReport:
+        """Request every input not in `store`, putting each answer there as it arrives."""
+
+    @abc.abstractmethod
+    def features(self, profile: Profile) -> dict[str, float]:
+        """The configured features of one stored answer."""
+
+    @abc.abstractmethod
+    def provenance(self, store: ProfileStore) -> dict[str, Any]:
+        """Source, model, organism, biosamples and track counts behind the stored answers."""

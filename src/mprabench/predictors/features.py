@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mprabench.config import FeatureWindowConfig
+from mprabench.predictors.store import TrackProfile
 
 # Feature-name prefix of each output; other outputs use their lower-cased name.
 OUTPUT_PREFIXES = {"DNASE": "dnase", "CAGE": "cage", "RNA_SEQ": "rna"}
@@ -67,25 +68,39 @@ def center_span(length: int, window: FeatureWindowConfig) -> tuple[int, int]:
     return start, end
 
 
-def track_features(
-    values: np.ndarray, resolution: int, placement: Placement, window: FeatureWindowConfig, prefix: str
-) -> dict[str, float]:
-    """mean / max / center of a (positions, tracks) array, over the original input's positions."""
+def own_positions(values: np.ndarray, resolution: int, placement: Placement, prefix: str) -> TrackProfile:
+    """The rows of a (positions, tracks) answer that cover the original input (what the store keeps)."""
     if values.ndim != 2 or values.shape[1] == 0:
         raise FeatureError(f"{prefix}: the model returned no tracks (shape {values.shape})")
     expected_rows = placement.padded_length // resolution
     if values.shape[0] != expected_rows:
         raise FeatureError(f"{prefix}: {values.shape[0]} positions, expected {expected_rows} at {resolution} bp")
-    own = _bins(values, resolution, placement.offset, placement.offset + placement.length)
-    lo, hi = center_span(placement.length, window)
-    centre = _bins(values, resolution, placement.offset + lo, placement.offset + hi)
-    features = {f"{prefix}_mean": own.mean(), f"{prefix}_max": own.max(), f"{prefix}_center": centre.mean()}
-    result = {name: float(value) for name, value in features.items()}
-    if not all(math.isfinite(v) for v in result.values()):
+    first, last = placement.offset // resolution, -(-(placement.offset + placement.length) // resolution)
+    own = values[first:last]
+    if not np.isfinite(own).all():
         raise FeatureError(f"{prefix}: the model returned non-finite values")
+    return TrackProfile(own, resolution, placement.offset - first * resolution, placement.length)
+
+
+def profile_features(profile: TrackProfile, window: FeatureWindowConfig, prefix: str) -> dict[str, float]:
+    """mean / max / center of one output's stored tracks (all positions of the input, all tracks)."""
+    values = profile.values
+    lo, hi = center_span(profile.length, window)
+    res, lead = profile.resolution, profile.lead
+    centre = values[(lead + lo) // res : -(-(lead + hi) // res)]
+    # float64 sums: float16 storage must not also cost precision in the reduction
+    result = {
+        f"{prefix}_mean": float(values.mean(dtype=np.float64)),
+        f"{prefix}_max": float(values.max()),
+        f"{prefix}_center": float(centre.mean(dtype=np.float64)),
+    }
+    if not all(math.isfinite(v) for v in result.values()):
+        raise FeatureError(f"{prefix}: non-finite feature values")
     return result
 
 
-def _bins(values: np.ndarray, resolution: int, start: int, end: int) -> np.ndarray:
-    """Rows of `values` covering base positions [start, end) (whole bins at coarser resolution)."""
-    return values[start // resolution : -(-end // resolution)].astype(np.float64)
+def track_features(
+    values: np.ndarray, resolution: int, placement: Placement, window: FeatureWindowConfig, prefix: str
+) -> dict[str, float]:
+    """mean / max / center of a (positions, tracks) array, over the original input's positions."""
+    return profile_features(own_positions(values, resolution, placement, prefix), window, prefix)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mprabench.config import AlphaGenomeConfig, GcConfig, KmerConfig, MotifConfig, PrecomputedConfig
-from mprabench.predictors.base import Predictor
+from mprabench.predictors.base import ModelPredictor, Predictor
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class BuildContext:
 @dataclass(frozen=True)
 class Registration:
     schema: type
-    build: Callable[[Any, BuildContext], Predictor]
+    build: Callable[[Any, BuildContext], Predictor | ModelPredictor]
 
 
 PREDICTORS: dict[str, Registration] = {}
@@ -46,7 +46,7 @@ def register(name: str, schema: type) -> Callable[[Callable[[Any, BuildContext],
     return decorate
 
 
-def build_predictor(config: Any, rows: Path, dotenv: Path | None, progress: bool = True) -> Predictor:
+def build_predictor(config: Any, rows: Path, dotenv: Path | None, progress: bool = True) -> Predictor | ModelPredictor:
     """The predictor a typed `predictor` section (from load_params) describes."""
     return PREDICTORS[config.name].build(config, BuildContext(rows=rows, dotenv=dotenv, progress=progress))
 
@@ -55,7 +55,7 @@ def build_predictor(config: Any, rows: Path, dotenv: Path | None, progress: bool
 
 
 @register("alphagenome", AlphaGenomeConfig)
-def _alphagenome(config: AlphaGenomeConfig, context: BuildContext) -> Predictor:
+def _alphagenome(config: AlphaGenomeConfig, context: BuildContext) -> ModelPredictor:
     from mprabench.predictors.alphagenome import AlphaGenomePredictor
 
     return AlphaGenomePredictor(config, dotenv=context.dotenv, progress=context.progress)

@@ -1,22 +1,33 @@
-"""Running a predictor through the prediction store: each distinct input is requested at most once."""
+"""Running a predictor: model answers come from the prediction store or are requested once.
+
+A `ModelPredictor`'s answers go to the store first; features are then computed from the
+stored profiles of this run's inputs, so only inputs missing from the store are requested
+and a change of feature definition requests nothing. Offline predictors compute features
+directly (they are cheap and need no store).
+"""
 
 from __future__ import annotations
 
+import logging
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from mprabench.dna import sequence_sha256
 from mprabench.errors import BenchmarkError, InputDataError
 from mprabench.fasta import read_fasta
-from mprabench.files import write_json_atomic
-from mprabench.predictors.base import PredictionFailure, PredictionReport, Predictor
-from mprabench.predictors.store import KEY_COLUMN, PredictionStore
+from mprabench.predictors.base import ModelPredictor, PredictionFailure, PredictionReport, Predictor
+from mprabench.predictors.store import KEY_COLUMN, ProfileStore
+
+log = logging.getLogger(__name__)
 
 _LISTED_FAILURES = 50
+OFFLINE_SOURCE = "offline baseline"
 
 
 @dataclass
@@ -25,31 +36,32 @@ class PredictRun:
     report: PredictionReport
     served_from_store: int
     wall_seconds: float
-    store_directory: Path
+    provenance: dict[str, Any]
+    store_directory: Path | None
 
-    def metrics(self) -> dict[str, float | int]:
+    def metrics(self) -> dict[str, int]:
+        """The DVC metric: counts only (a wall time is no metric; it goes to the log)."""
         return {
-            "distinct_inputs": self.served_from_store + self.report.requested,
+            "distinct_inputs": len(self.features) + len(self.report.failures),
             "served_from_store": self.served_from_store,
             "requested": self.report.requested,
             "failed": len(self.report.failures),
             "retries": self.report.retries,
-            "wall_seconds": round(self.wall_seconds, 3),
         }
 
 
 class PredictionsFailed(BenchmarkError):
-    def __init__(self, failures: list[PredictionFailure], rows_by_input: Mapping[str, list[str]], total: int):
+    def __init__(self, failures: list[PredictionFailure], rows_by_input: Mapping[str, list[str]], total: int,
+                 store: Path | None):
         lines = [
             f"  {f.input_sha256}  rows {_some(rows_by_input.get(f.input_sha256, []))}: {f.error}"
             for f in failures[:_LISTED_FAILURES]
         ]
         if len(failures) > _LISTED_FAILURES:
             lines.append(f"  ... and {len(failures) - _LISTED_FAILURES} more")
-        super().__init__(
-            f"{len(failures)} of {total} model inputs failed; every success is stored, so rerunning "
-            "requests only these:\n" + "\n".join(lines)
-        )
+        kept = (f"every answer received is stored in {store}, so rerunning requests only these"
+                if store is not None else "fix them and rerun")
+        super().__init__(f"{len(failures)} of {total} model inputs failed; {kept}:\n" + "\n".join(lines))
 
 
 def read_model_inputs(path: Path) -> dict[str, str]:
@@ -61,24 +73,63 @@ def read_model_inputs(path: Path) -> dict[str, str]:
     return inputs
 
 
-def predict_with_store(predictor: Predictor, inputs: Mapping[str, str], store_root: Path) -> PredictRun:
-    """Serve stored predictions, request only the rest, and return features for all of `inputs`."""
+def run_predictor(predictor: ModelPredictor | Predictor, name: str, inputs: Mapping[str, str],
+                  store_root: Path) -> PredictRun:
+    """Features for all of `inputs` (failed inputs are absent and listed in the report)."""
     started = time.monotonic()
-    store = PredictionStore(store_root, predictor.fingerprint())
-    stored = store.load()
-    missing = {sha: sequence for sha, sequence in inputs.items() if sha not in stored.index}
-    report = PredictionReport()
-    if missing:
-        predictor.prepare()
-        report = predictor.predict(missing, store)
-        provenance = predictor.provenance()
-        if provenance:
-            write_json_atomic(store.directory / "provenance.json", provenance)
-    complete = store.compact()
-    available = [sha for sha in sorted(inputs) if sha in complete.index]
-    features = complete.loc[available]
-    features.index.name = KEY_COLUMN
-    return PredictRun(features, report, len(inputs) - len(missing), time.monotonic() - started, store.directory)
+    if isinstance(predictor, ModelPredictor):
+        run = _run_model(predictor, inputs, store_root)
+    else:
+        run = _run_offline(predictor, name, inputs)
+    run.wall_seconds = time.monotonic() - started
+    log.info("predict: %d inputs, %d served from the store, %d requested, %.1f s", len(inputs),
+             run.served_from_store, run.report.requested, run.wall_seconds)
+    return run
+
+
+def _run_model(predictor: ModelPredictor, inputs: Mapping[str, str], store_root: Path) -> PredictRun:
+    store = ProfileStore(store_root, predictor.store_key_fields())
+    missing = {sha: sequence for sha, sequence in inputs.items() if not store.has(sha)}
+    log.info("prediction store %s: %d of %d inputs stored", store.directory, len(inputs) - len(missing), len(inputs))
+    report = predictor.request_profiles(missing, store)
+    rows = {sha: predictor.features(store.get(sha)) for sha in sorted(inputs) if store.has(sha)}
+    features = _frame(rows)
+    served = len(inputs) - len(missing) + report.stored_by_others
+    return PredictRun(features, report, served, 0.0, predictor.provenance(store), store.directory)
+
+
+def _run_offline(predictor: Predictor, name: str, inputs: Mapping[str, str]) -> PredictRun:
+    predictor.prepare()
+    sink = _MemorySink()
+    report = predictor.predict(inputs, sink)
+    provenance = {"predictor": name, "store_key": None, "source": OFFLINE_SOURCE, "model_version": None,
+                  "organism": None, "biosamples": [], "tracks": {}}
+    features = _frame({sha: sink.rows[sha] for sha in sorted(inputs) if sha in sink.rows})
+    return PredictRun(features, report, 0, 0.0, provenance, None)
+
+
+class _MemorySink:
+    """Where an offline predictor's features go (no store: recomputing them is cheap)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, dict[str, float]] = {}
+
+    def put(self, input_sha256: str, features: Mapping[str, float]) -> None:
+        values = {name: float(value) for name, value in features.items()}
+        bad = [name for name, value in values.items() if not math.isfinite(value)]
+        if bad or not values:
+            raise BenchmarkError(f"prediction for {input_sha256} has no or non-finite features {bad}")
+        self.rows[input_sha256] = values
+
+    def put_many(self, features: Mapping[str, Mapping[str, float]]) -> None:
+        for input_sha256, values in features.items():
+            self.put(input_sha256, values)
+
+
+def _frame(rows: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
+    frame = pd.DataFrame.from_dict(rows, orient="index") if rows else pd.DataFrame()
+    frame.index.name = KEY_COLUMN
+    return frame
 
 
 def _some(rows: list[str], limit: int = 3) -> str:

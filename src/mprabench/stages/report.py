@@ -13,7 +13,7 @@ from mprabench.config import load_params
 from mprabench.files import require_writable, write_text_atomic
 from mprabench.report import ReportInputs, render_report
 from mprabench.stages._cli import run, stage_parser
-from mprabench.tracking import git_commit, mlflow_run, repository_root
+from mprabench.tracking import commit_tags, mlflow_run, predictor_tags, repository_root
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--figures", type=Path, required=True, help="folder of figures")
     parser.add_argument("--lock", type=Path, required=True, help="dvc.lock, attached to the MLflow run")
     parser.add_argument("--report", type=Path, required=True, help="the report (Markdown)")
+    parser.add_argument("--provenance", type=Path, default=None, help="the predict stage's provenance (JSON)")
     args = parser.parse_args(argv)
     typed = load_params(args.params)  # validates; the raw file is what gets logged
     require_writable(args.report)
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     figures = sorted(args.figures.glob("*.png"))
     root = repository_root(Path.cwd())
     tags = run_tags(params, root)
+    tags |= predictor_tags(_json(args.provenance) if args.provenance else None)
 
     run_name = os.environ.get("DVC_EXP_NAME") or typed.experiment.name
     with mlflow_run(root, typed.tracking.local_store, typed.tracking.experiment_name, run_name) as tracked:
@@ -53,8 +55,7 @@ def main(argv: list[str] | None = None) -> None:
 def run_tags(params: dict, root: Path) -> dict[str, str]:
     """Git commit, DVC experiment name, and the checksums of the dataset files."""
     tags = {
-        "git_commit": git_commit(root),
-        "dvc_exp_name": os.environ.get("DVC_EXP_NAME", ""),
+        **commit_tags(root),
         "experiment": str(params["experiment"]["name"]),
         "predictor": str(params["predictor"]["name"]),
     }

@@ -58,6 +58,10 @@ Faults and knobs (thread-safe, changeable while serving)
 --------------------------------------------------------
 Applied to ``PredictSequence`` in this order, after the request is read and
 counted: API key check (``UNAUTHENTICATED``; also for ``GetMetadata``) ->
+outage (``set_outage``: every call fails, e.g. ``UNAVAILABLE`` like a dead backend) ->
+quota (``set_quota``: beyond ``max_calls`` accepted calls per ``per_seconds`` window,
+``RESOURCE_EXHAUSTED`` carrying the retry delay as a ``google.rpc.RetryInfo`` in
+``grpc-status-details-bin`` and/or ``grpc-retry-pushback-ms``) ->
 hang (``hang_next``, when ``after_messages == 0``) -> scripted failure
 (``fail_next``) -> random failure (``set_failure_rate``) -> fixed latency
 (``set_latency``) -> request validation -> predicate rejection
@@ -78,8 +82,9 @@ last instant is not detectable by the handler.)
 CLI
 ---
 ``python -m mprabench.testing.alphagenome_server [--host 127.0.0.1] [--port 0]
-[--latency-ms 0] [--fail-fraction 0] [--seed 0] [--port-file PATH]`` serves
-until SIGINT/SIGTERM and prints ``listening on HOST:PORT``.
+[--latency-ms 0] [--fail-fraction 0] [--seed 0] [--port-file PATH]
+[--quota-calls N --quota-seconds S --retry-delay-ms D]`` serves until SIGINT/SIGTERM and
+prints ``listening on HOST:PORT``; SIGUSR1 toggles an UNAVAILABLE outage (a dead backend).
 """
 
 from __future__ import annotations
@@ -451,6 +456,33 @@ def _normalise_catalogue(catalogue: TrackCatalogue) -> dict[int, _OrganismTracks
 # ------------------------------------------------------------------ faults, counters
 
 
+def retry_info_status(code: int, message: str, delay_s: float) -> bytes:
+    """A serialized google.rpc.Status whose one detail is a google.rpc.RetryInfo(retry_delay)."""
+    seconds = int(delay_s)
+    nanos = round((delay_s - seconds) * 1e9)
+    duration = _pb_varint_field(1, seconds) + _pb_varint_field(2, nanos)
+    retry_info = _pb_bytes_field(1, duration)
+    detail = _pb_bytes_field(1, b"type.googleapis.com/google.rpc.RetryInfo") + _pb_bytes_field(2, retry_info)
+    return _pb_varint_field(1, code) + _pb_bytes_field(2, message.encode()) + _pb_bytes_field(3, detail)
+
+
+def _pb_varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _pb_varint_field(number: int, value: int) -> bytes:
+    return _pb_varint(number << 3) + _pb_varint(value)
+
+
+def _pb_bytes_field(number: int, payload: bytes) -> bytes:
+    return _pb_varint(number << 3 | 2) + _pb_varint(len(payload)) + payload
+
+
 @dataclasses.dataclass(frozen=True)
 class ServerCounters:
     """Snapshot of what the server has seen since start or the last reset."""
@@ -462,6 +494,9 @@ class ServerCounters:
     metadata_calls: int
     api_keys_seen: frozenset[str | None]  # None = call without the header
     active_calls: int  # PredictSequence handlers currently running
+    quota_rejections: int  # calls answered RESOURCE_EXHAUSTED by the quota (set_quota)
+    predict_call_times: Mapping[str, tuple[float, ...]]  # time.monotonic() of each call, per sequence
+    peak_active_calls: int  # most PredictSequence handlers running at once
 
 
 @dataclasses.dataclass(frozen=True)
@@ -474,6 +509,7 @@ class _CallPlan:
     fail_message: str
     latency_s: float
     reject: Callable[[str], bool] | None
+    trailing: tuple[tuple[str, str | bytes], ...] = ()
 
 
 def sequence_key(sequence: str) -> str:
@@ -576,6 +612,9 @@ class LocalAlphaGenomeServer:
         self._rng = random.Random(seed)
         self._reject: Callable[[str], bool] | None = None
         self._active_calls = 0  # running PredictSequence handlers; never reset
+        self._outage_code: grpc.StatusCode | None = None
+        self._quota: tuple[int, float, float, bool, bool] | None = None
+        self._accepted_times: list[float] = []
         self.set_latency(latency_s)
         self.set_failure_rate(failure_rate, failure_codes, seed=seed)
         self._reset_counters_locked()
@@ -702,6 +741,32 @@ class LocalAlphaGenomeServer:
         needles = tuple(s.upper() for s in substrings)
         self.reject_sequences(lambda sequence: any(needle in sequence for needle in needles))
 
+    def set_outage(self, code: grpc.StatusCode | None = grpc.StatusCode.UNAVAILABLE) -> None:
+        """Fail every PredictSequence call with `code` until set_outage(None): a dead backend
+        behind a listening front end (stopping the server gives the unreachable case)."""
+        if code == grpc.StatusCode.OK:
+            raise ValueError("code must be an error code")
+        with self._lock:
+            self._outage_code = code
+
+    def set_quota(
+        self,
+        max_calls: int | None,
+        per_seconds: float = 1.0,
+        *,
+        retry_delay_s: float = 0.5,
+        retry_info: bool = True,
+        pushback: bool = False,
+    ) -> None:
+        """Accept at most `max_calls` PredictSequence calls per sliding `per_seconds` window;
+        beyond it answer RESOURCE_EXHAUSTED with the delay after which to retry, as the real
+        service does when a key exceeds its prediction tokens per minute. None lifts the quota."""
+        if max_calls is not None and (max_calls < 1 or per_seconds <= 0 or retry_delay_s < 0):
+            raise ValueError("max_calls must be >= 1, per_seconds > 0 and retry_delay_s >= 0")
+        with self._lock:
+            self._quota = None if max_calls is None else (max_calls, per_seconds, retry_delay_s, retry_info, pushback)
+            self._accepted_times = []
+
     def fail_metadata_next(self, n: int, code: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE) -> None:
         """Fail the next `n` GetMetadata calls with `code`."""
         with self._lock:
@@ -716,6 +781,8 @@ class LocalAlphaGenomeServer:
             self._hang_remaining = 0
             self._failure_rate = 0.0
             self._reject = None
+            self._outage_code = None
+            self._quota = None
 
     # ---- counters
 
@@ -730,6 +797,9 @@ class LocalAlphaGenomeServer:
                 metadata_calls=self._metadata_calls,
                 api_keys_seen=frozenset(self._api_keys_seen),
                 active_calls=self._active_calls,
+                quota_rejections=self._quota_rejections,
+                predict_call_times=MappingProxyType({k: tuple(v) for k, v in self._call_times.items()}),
+                peak_active_calls=self._peak_active_calls,
             )
 
     def reset_counters(self) -> None:
@@ -759,6 +829,9 @@ class LocalAlphaGenomeServer:
         self._completed_by_sequence: Counter[str] = Counter()
         self._metadata_calls = 0
         self._api_keys_seen: set[str | None] = set()
+        self._quota_rejections = 0
+        self._call_times: dict[str, list[float]] = {}
+        self._peak_active_calls = self._active_calls
 
     # ---- RPC implementations
 
@@ -778,6 +851,7 @@ class LocalAlphaGenomeServer:
         with self._lock:
             self._predict_calls += 1
             self._calls_by_sequence[key] += 1
+            self._call_times.setdefault(key, []).append(time.monotonic())
 
     def _record_completed(self, key: str) -> None:
         with self._lock:
@@ -787,6 +861,7 @@ class LocalAlphaGenomeServer:
     def _enter_call(self) -> None:
         with self._lock:
             self._active_calls += 1
+            self._peak_active_calls = max(self._peak_active_calls, self._active_calls)
 
     def _exit_call(self) -> None:
         with self._idle:
@@ -800,16 +875,41 @@ class LocalAlphaGenomeServer:
             if self._hang_remaining > 0:
                 self._hang_remaining -= 1
                 hang_s, hang_after = self._hang_s, self._hang_after_messages
-            fail_code, fail_message = None, ""
-            if self._fail_remaining > 0:
+            fail_code, fail_message, trailing = None, "", ()
+            quota = self._quota_answer_locked()
+            if self._outage_code is not None:
+                fail_code, fail_message = self._outage_code, f"injected outage: {self._outage_code.name}"
+            elif quota is not None:
+                fail_code, fail_message, trailing = grpc.StatusCode.RESOURCE_EXHAUSTED, quota[0], quota[1]
+            elif self._fail_remaining > 0:
                 self._fail_remaining -= 1
                 fail_code, fail_message = self._fail_code, self._fail_message
             elif self._failure_rate > 0 and self._rng.random() < self._failure_rate:
                 fail_code = self._rng.choice(self._failure_codes)
                 fail_message = f"injected random failure: {fail_code.name}"
             return _CallPlan(
-                hang_s, hang_after, fail_code, fail_message, self._latency_s, self._reject
+                hang_s, hang_after, fail_code, fail_message, self._latency_s, self._reject, trailing
             )
+
+    def _quota_answer_locked(self) -> tuple[str, tuple[tuple[str, str | bytes], ...]] | None:
+        """None if the call fits the quota (and is then counted in the window), else the
+        RESOURCE_EXHAUSTED message and trailing metadata carrying the retry delay."""
+        if self._quota is None or self._outage_code is not None:
+            return None
+        max_calls, window, delay, retry_info, pushback = self._quota
+        now = time.monotonic()
+        self._accepted_times = [t for t in self._accepted_times if now - t < window]
+        if len(self._accepted_times) < max_calls:
+            self._accepted_times.append(now)
+            return None
+        self._quota_rejections += 1
+        message = f"Quota exceeded: at most {max_calls} predictions per {window:g} s; retry in {delay:g} s"
+        trailing: list[tuple[str, str | bytes]] = []
+        if retry_info:
+            trailing.append(("grpc-status-details-bin", retry_info_status(8, message, delay)))
+        if pushback:
+            trailing.append(("grpc-retry-pushback-ms", str(round(delay * 1000))))
+        return message, tuple(trailing)
 
     def _predict_sequence(
         self,
@@ -840,6 +940,8 @@ class LocalAlphaGenomeServer:
                 logger.debug("PredictSequence %s: client left during hang", key[:12])
                 return
         if plan.fail_code is not None:
+            if plan.trailing:
+                context.set_trailing_metadata(plan.trailing)
             context.abort(plan.fail_code, plan.fail_message)
         if plan.latency_s > 0 and not _sleep_while_active(context, plan.latency_s):
             return
@@ -994,6 +1096,9 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--api-key", default=None, help="require this x-goog-api-key")
     parser.add_argument("--max-workers", type=int, default=16)
     parser.add_argument("--log-level", default="WARNING")
+    parser.add_argument("--quota-calls", type=int, default=None, help="calls accepted per quota window")
+    parser.add_argument("--quota-seconds", type=float, default=60.0, help="the quota window")
+    parser.add_argument("--retry-delay-ms", type=float, default=1000.0, help="retry delay sent with quota answers")
     return parser.parse_args(argv)
 
 
@@ -1018,9 +1123,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         failure_rate=args.fail_fraction,
         seed=args.seed,
     )
+    if args.quota_calls is not None:
+        server.set_quota(args.quota_calls, args.quota_seconds, retry_delay_s=args.retry_delay_ms / 1000)
     stop_requested = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop_requested.set())
+    outage = [False]
+
+    def toggle_outage(*_: object) -> None:
+        outage[0] = not outage[0]
+        server.set_outage(grpc.StatusCode.UNAVAILABLE if outage[0] else None)
+
+    signal.signal(signal.SIGUSR1, toggle_outage)
     server.start()
     try:
         if args.port_file:
