@@ -68,6 +68,16 @@ class ActivityConfig:
 
 
 @dataclass
+class AssayBiosampleConfig:
+    """The biosample the MPRA measured; the report compares it with the predictor's."""
+
+    species: str = MISSING
+    organism: str = MISSING
+    cell_line: str = MISSING
+    cell_type: str = MISSING
+
+
+@dataclass
 class DatasetConfig:
     name: str = MISSING
     source: str = MISSING
@@ -76,6 +86,7 @@ class DatasetConfig:
     http: HttpConfig = field(default_factory=HttpConfig)
     activity: ActivityConfig = field(default_factory=ActivityConfig)
     design: str | None = None
+    assay_biosample: AssayBiosampleConfig = field(default_factory=AssayBiosampleConfig)
 
 
 @dataclass
