@@ -197,6 +197,8 @@ class EvaluateConfig:
 class TrackingConfig:
     experiment_name: str = MISSING
     local_store: str = "mlflow.db"
+    experiment_kind: str = MISSING  # MLflow's `mlflow.experimentKind` experiment tag
+    max_metrics: int = MISSING  # metrics per MLflow run, headline first
 
 
 @dataclass
