@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import matplotlib as mpl
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -19,7 +20,7 @@ from matplotlib.lines import Line2D
 
 from mprabench.plots.data import write_csv
 from mprabench.plots.layout import Header, figure_with_axes, legend_anchor, save_figure, text_width
-from mprabench.plots.style import MUTED, OKABE_ITO, fmt_p
+from mprabench.plots.style import MUTED, OKABE_ITO, RC_PARAMS, fmt_p
 
 FOREST_COLUMNS = ["experiment", "feature", "label", "r", "ci_low", "ci_high", "p", "neglog10_p",
                   "significant"]
@@ -66,13 +67,13 @@ def forest_figure(frame: pd.DataFrame, subtitle: str, n_elements: Any, ci_level:
     label_width = 0.3 + text_width(max(labels, key=len) if labels else "", 8.0)
     row_height = 0.28 + 0.22 * k
     fig, ax, page = figure_with_axes((label_width, 0.55, 4.2, row_height * max(1, len(labels))),
-                                     right=1.3, header=header)
+                                     right=0.2 + text_width("r = -0.00, p = 1.0e-04", 7.5), header=header)
     offsets = (np.arange(k) - (k - 1) / 2) * min(0.22, 0.7 / k)
     positions = np.arange(len(labels))[::-1].astype(float)  # first feature on top
     for j, experiment in enumerate(experiments):
         part = frame[frame["experiment"] == experiment].set_index("label").reindex(labels)
         color, marker = OKABE_ITO[j % len(OKABE_ITO)] if k > 1 else "black", MARKERS[j % len(MARKERS)]
-        y = positions + offsets[j]
+        y = positions - offsets[j]  # first experiment on top
         for yi, (_, row) in zip(y, part.iterrows()):
             _draw_interval(ax, yi, row, color, marker)
     ax.axvline(0, color=MUTED, lw=0.8, ls="--")
@@ -93,7 +94,8 @@ def forest_figure(frame: pd.DataFrame, subtitle: str, n_elements: Any, ci_level:
 def _draw_interval(ax: Any, y: float, row: pd.Series, color: str, marker: str) -> None:
     r, low, high = row["r"], row["ci_low"], row["ci_high"]
     if not np.isfinite(r):
-        ax.text(0, y, "n.e.", ha="center", va="center", fontsize=8, color=MUTED)
+        ax.text(0, y, "n.e. (not estimable)", ha="center", va="center", fontsize=8, color="black",
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
         return
     if np.isfinite(low) and np.isfinite(high):
         ax.hlines(y, low, high, color=color, lw=1.6)
@@ -101,7 +103,7 @@ def _draw_interval(ax: Any, y: float, row: pd.Series, color: str, marker: str) -
     ax.plot([r], [y], marker=marker, ms=6, color=color, markerfacecolor=color if filled else "white",
             markeredgewidth=1.4, ls="")
     p = row["p"] if np.isfinite(row["p"]) else None
-    ax.annotate(f"r = {r:+.2f}, p = {fmt_p(p)}", xy=(1.07, y), xycoords=("axes fraction", "data"),
+    ax.annotate(f"r = {r:+.2f}, p = {fmt_p(p)}", xy=(1.03, y), xycoords=("axes fraction", "data"),
                 va="center", ha="left", fontsize=7.5, annotation_clip=False)
 
 
@@ -111,5 +113,6 @@ def write_forest(summary: Mapping[str, Any], experiment: str, label: Callable[[s
     frame = forest_table({experiment: summary}, label)
     n_elements = (summary.get(DESIGN) or {}).get("n_elements", "?")
     figure_path.parent.mkdir(parents=True, exist_ok=True)
-    return [write_forest_csv(frame, csv_path),
-            save_figure(forest_figure(frame, subtitle, n_elements, ci_level), figure_path, dpi)]
+    with mpl.rc_context(RC_PARAMS):
+        figure = forest_figure(frame, subtitle, n_elements, ci_level)
+        return [write_forest_csv(frame, csv_path), save_figure(figure, figure_path, dpi)]
