@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from mprabench.config import load_params
 from mprabench.evaluation import Evaluation, evaluate, evaluation_table, feature_columns
 from mprabench.files import atomic_path, write_json_atomic
 from mprabench.plots import render_figures, write_plot_data
+from mprabench.plots.labels import read_provenance, run_context
 from mprabench.stages._cli import run, stage_parser
 
 
@@ -23,8 +25,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--figures", type=Path, required=True, help="folder for PNG figures")
     parser.add_argument("--roc", type=Path, required=True, help="ROC curve data for `dvc plots` (CSV)")
     parser.add_argument("--scatter", type=Path, required=True, help="scatter data for `dvc plots` (CSV)")
+    parser.add_argument("--provenance", type=Path, default=None,
+                        help="the predict stage's provenance (JSON; figure subtitles say 'unknown' without it)")
     args = parser.parse_args(argv)
     config = load_params(args.params).evaluate
+    context = run_context(yaml.safe_load(args.params.read_text()), read_provenance(args.provenance))
 
     features = pd.read_parquet(args.features)
     table = evaluation_table(pd.read_parquet(args.rows), features, config.target)
@@ -33,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     write_json_atomic(args.summary, evaluation.summary())
     write_json_atomic(args.details, evaluation.details())
     write_tables(evaluation, args.tables)
-    render_figures(table, evaluation, args.figures, config.dpi)
+    render_figures(table, evaluation, args.figures, config.dpi, context=context)
     write_plot_data(table, evaluation, roc=args.roc, scatter=args.scatter)
 
 
