@@ -157,11 +157,11 @@ def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and not math.isfinite(value))
 
 
-def find_reason(node: Any, topics: Sequence[str]) -> str | None:
+def find_reason(node: Any, topics: Sequence[str], exclude: Sequence[str] = ()) -> str | None:
     """The first non-empty `*reason*` string under a details node whose key path names a topic."""
     for path, text in _reason_strings(node, ()):
         joined = ".".join(path).lower()
-        if any(topic in joined for topic in topics):
+        if any(topic in joined for topic in topics) and not any(word in joined for word in exclude):
             return text
     return None
 
@@ -189,7 +189,8 @@ def not_estimable_reason(details: Mapping[str, Any], summary: Mapping[str, Any],
     """Why `quantity` ('within', 'element', 'ci') of a feature is missing: details.json first."""
     topics = {"within": ("within",), "element": ("element", "permutation"),
               "ci": ("bootstrap", "ci", "interval")}[quantity]
-    reason = find_reason(feature_details(details, feature), topics)
+    exclude = () if quantity == "within" else ("within",)  # `within_element` also names "element"
+    reason = find_reason(feature_details(details, feature), topics, exclude)
     if reason:
         return reason.rstrip(".")
     design = summary.get(DESIGN) or {}
@@ -209,6 +210,12 @@ def primary_features(summary: Mapping[str, Any]) -> list[str]:
     return [k for k, v in summary.items() if k != DESIGN and isinstance(v, Mapping)]
 
 
+def design_of(summary: Mapping[str, Any], details: Mapping[str, Any]) -> Mapping[str, Any]:
+    """summary.json's `design` block (details.json's effective_sample_size before the contract)."""
+    design = summary.get(DESIGN) or details.get("effective_sample_size") or {}
+    return design if isinstance(design, Mapping) else {}
+
+
 def render_report(inputs: ReportInputs, links: Links) -> str:
     reasons = Reasons()
     sections = [
@@ -219,7 +226,7 @@ def render_report(inputs: ReportInputs, links: Links) -> str:
         reasons.legend(),
         _trained_baseline(inputs.details),
         _question(inputs.params),
-        _effective_n(inputs.summary),
+        _effective_n(design_of(inputs.summary, inputs.details)),
         _strata(inputs.strata, links),
         _qc(inputs.qc, inputs.qc_details),
         _prediction(inputs.prediction),
@@ -257,7 +264,7 @@ def _title(inputs: ReportInputs) -> str:
 
 def _headline(inputs: ReportInputs, reasons: Reasons) -> str:
     summary, details, ctx = inputs.summary, inputs.details, inputs.context
-    design = summary.get(DESIGN) or {}
+    design = design_of(summary, details)
     features = primary_features(summary)
     level = _ci_level(inputs.calibration, inputs.params)
     header = ["feature", f"element r [{level:.0%} CI]", "element p", "−log10 p", "within-element r",
@@ -386,8 +393,7 @@ def _question(params: Mapping[str, Any]) -> str:
     return "## What this experiment answers\n\n" + QUESTIONS.get(mode, f"inputs mode `{mode}`")
 
 
-def _effective_n(summary: Mapping[str, Any]) -> str:
-    design = summary.get(DESIGN) or {}
+def _effective_n(design: Mapping[str, Any]) -> str:
     rows, inputs, elements = (design.get(k) for k in ("n_rows", "n_unique_inputs", "n_elements"))
     if None in (rows, inputs, elements):
         return "## Effective sample size\n\nsummary.json has no complete `design` block."
