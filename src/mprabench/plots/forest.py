@@ -50,8 +50,12 @@ def _number(value: Any) -> float:
 
 
 def write_forest_csv(frame: pd.DataFrame, path: Path) -> Path:
+    """Numbers with six significant digits; a missing (not estimable) value is an empty cell."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    return write_csv(frame[FOREST_COLUMNS], path)
+    text = frame[FOREST_COLUMNS].astype(object)
+    for column in ("r", "ci_low", "ci_high", "p", "neglog10_p"):
+        text[column] = [format(v, ".6g") if np.isfinite(v) else "" for v in frame[column].to_numpy(float)]
+    return write_csv(text, path)
 
 
 def forest_figure(frame: pd.DataFrame, subtitle: str, n_elements: Any, ci_level: float) -> Figure:
