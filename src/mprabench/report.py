@@ -508,7 +508,8 @@ def _figures(figures: Sequence[str], links: Links) -> str:
     for name in sorted(figures, key=lambda f: (_stem(f) != "forest", f)):
         stem = _stem(name)
         caption = FIGURE_CAPTIONS.get(stem) or FIGURE_CAPTIONS.get(stem.split("_")[0], stem.replace("_", " "))
-        blocks.append(f"**{caption}**\n\n![{stem}]({links(name)})")
+        # The plain link as well: MLflow's artifact viewer shows Markdown images as text.
+        blocks.append(f"**{caption}** ([{name}]({links(name)}))\n\n![{stem}]({links(name)})")
     return "## Figures\n\n" + "\n\n".join(blocks)
 
 
@@ -560,9 +561,10 @@ def _provenance(inputs: ReportInputs) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def headline_note(context: RunContext, summary: Mapping[str, Any], calibration: Mapping[str, Any] | None) -> str:
+def headline_note(context: RunContext, summary: Mapping[str, Any], calibration: Mapping[str, Any] | None,
+                  details: Mapping[str, Any] | None = None) -> str:
     """3–5 lines for `mlflow.note.content`: what ran, the headline, its calibration, any mismatch."""
-    design = summary.get(DESIGN) or {}
+    design = design_of(summary, details or {})
     features = primary_features(summary)
     significant = [f for f in features if summary[f].get("element_bonferroni_significant") is True]
     estimable = [f for f in features if not _missing(summary[f].get("element_pearson_r"))]

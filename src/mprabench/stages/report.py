@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     files = artifact_files(args)
     root = repository_root(Path.cwd())
     tags = run_tags(params, root, context)
-    tags[NOTE_TAG] = headline_note(context, metrics["summary"], calibration)
+    tags[NOTE_TAG] = headline_note(context, metrics["summary"], calibration, details)
     selected, omitted = headline_metrics(
         [("headline", metrics["summary"]), ("headline.calibration", _calibration_metrics(calibration)),
          ("qc", metrics["qc"]), ("prediction", metrics["prediction"])], typed.tracking.max_metrics)
