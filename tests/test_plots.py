@@ -25,7 +25,12 @@ from mprabench.plots.data import (
 from mprabench.plots.figures import distribution_figure, scatter_figure, scatter_stats_text
 from mprabench.plots.forest import forest_figure, forest_table
 from mprabench.plots.labels import feature_label, is_loopback, run_context, target_label
-from mprabench.plots.render import WITHIN_ELEMENT_FIGURE, figure_builders, render_in_processes, strata_bars
+from mprabench.plots.render import (
+    WITHIN_ELEMENT_FIGURE,
+    figure_builders,
+    render_in_processes,
+    strata_bars,
+)
 from tests.conftest import compose_config
 
 N_ELEMENTS, ROWS_PER_ELEMENT, N_WILD_TYPE = 12, 20, 2

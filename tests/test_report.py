@@ -91,7 +91,7 @@ def test_every_not_estimable_cell_has_its_reason(tmp_path, monkeypatch):
     assert letters, "the fixture has a not-estimable feature and no within-element effect"
     assert text.count(NOT_ESTIMABLE) == len(letters), "an n.e. without its reason letter"
     for letter in set(letters):
-        assert re.search(rf"^- n\.e\. \({letter}\) — \S", text, re.M), f"reason ({letter}) missing"
+        assert re.search(rf"^- n\.e\. \({letter}\) — \S", text, re.MULTILINE), f"reason ({letter}) missing"
     assert "the feature is constant across elements" in text
     assert "model inputs do not vary within any element" in text
     assert "(1 features" not in text

@@ -17,7 +17,15 @@ import pytest
 import requests
 
 from mprabench.stages import report
-from mprabench.tracking import EXPERIMENT_KIND_TAG, NOTE_TAG, as_metrics, as_params, flatten, headline_metrics, tracking_uri
+from mprabench.tracking import (
+    EXPERIMENT_KIND_TAG,
+    NOTE_TAG,
+    as_metrics,
+    as_params,
+    flatten,
+    headline_metrics,
+    tracking_uri,
+)
 from tests.conftest import compose_config
 from tests.report_fixtures import make_report_fixture
 

@@ -527,8 +527,8 @@ def _configuration(params: Mapping[str, Any]) -> str:
     genome, predictor, evaluate = params.get("genome") or {}, params.get("predictor") or {}, params.get("evaluate") or {}
     activity = dataset.get("activity") or {}
     rows = [
-        ("experiment", f"{experiment.get('name')}: inputs `{experiment.get('inputs')}`, window "
-                       f"{experiment.get('window')} bp, seed_strand_bug {experiment.get('seed_strand_bug')}"),
+        ("experiment", (f"{experiment.get('name')}: inputs `{experiment.get('inputs')}`, window "
+                        f"{experiment.get('window')} bp, seed_strand_bug {experiment.get('seed_strand_bug')}")),
         ("dataset", f"{dataset.get('name')} from `{dataset.get('source')}`"),
         ("activity", f"{activity.get('method')} (pseudocount {activity.get('pseudocount')})"),
         ("genome", f"{genome.get('assembly')}, " + (f"FASTA `{genome['fasta']}`" if genome.get("fasta")
@@ -569,11 +569,11 @@ def headline_note(context: RunContext, summary: Mapping[str, Any], calibration: 
     significant = [f for f in features if summary[f].get("element_bonferroni_significant") is True]
     estimable = [f for f in features if not _missing(summary[f].get("element_pearson_r"))]
     lines = [
-        f"**{context.dataset} · experiment {context.experiment} · {context.predictor} · "
-        f"{context.biosample_text}**",
-        f"Element-level (n = {_cell(design.get('n_elements'))} elements, "
-        f"{_cell(design.get('n_unique_inputs'))} distinct inputs, {_cell(design.get('n_rows'))} rows): "
-        f"{len(significant)} of {plural(len(features), 'primary feature')} Bonferroni-significant.",
+        (f"**{context.dataset} · experiment {context.experiment} · {context.predictor} · "
+         f"{context.biosample_text}**"),
+        (f"Element-level (n = {_cell(design.get('n_elements'))} elements, "
+         f"{_cell(design.get('n_unique_inputs'))} distinct inputs, {_cell(design.get('n_rows'))} rows): "
+         f"{len(significant)} of {plural(len(features), 'primary feature')} Bonferroni-significant."),
     ]
     if estimable:
         best = max(estimable, key=lambda f: abs(summary[f]["element_pearson_r"]))

@@ -56,9 +56,7 @@ def as_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
     """Numeric leaves only; None (not estimable) is left out, booleans become 0/1."""
     numeric = {}
     for key, value in flatten(metrics).items():
-        if isinstance(value, bool):
-            numeric[key] = float(value)
-        elif isinstance(value, (int, float)):
+        if isinstance(value, (int, float)):  # bool is an int: True -> 1.0
             numeric[key] = float(value)
     return numeric
 
