@@ -22,7 +22,12 @@ from mprabench.plots.data import (
     stratum_bar_data,
     within_element_deltas,
 )
-from mprabench.plots.figures import distribution_figure, scatter_figure, scatter_stats_text
+from mprabench.plots.figures import (
+    distribution_figure,
+    scatter_figure,
+    scatter_stats_text,
+    short_element_label,
+)
 from mprabench.plots.forest import forest_figure, forest_table
 from mprabench.plots.labels import feature_label, is_loopback, run_context, target_label
 from mprabench.plots.render import (
@@ -279,6 +284,12 @@ def figure_text(fig: Figure) -> str:
         legend = ax.get_legend()
         texts += [t.get_text() for t in legend.get_texts()] if legend else []
     return "\n".join(texts)
+
+
+def test_element_labels_are_short_and_keep_prefixes_with_underscores():
+    assert short_element_label("PPREwt_12_chr9_100_116_-_AGGTCAAAGGTCAGTA") == "PPREwt_12 chr9:100 (−)"
+    assert short_element_label("MAC_chr2_8000_8016_+_TGACCTTTGACCTCAG") == "MAC chr2:8000 (+)"
+    assert short_element_label("E07") == "E07"
 
 
 def test_one_label_table_names_features_and_target():

@@ -298,7 +298,8 @@ def _headline(inputs: ReportInputs, reasons: Reasons) -> str:
         f"## Headline\n\nElement-level association (n = {_cell(n_elements)} elements; "
         f"{_cell(design.get('n_unique_inputs'))} distinct model inputs, {_cell(design.get('n_rows'))} rows): "
         f"Pearson r of the element-mean prediction against the element-mean "
-        f"{target_label(str(details.get('target', 'target')))}, its permutation p over elements, and "
+        f"{target_label(str(details.get('target') or (inputs.params.get('evaluate') or {}).get('target')))}, "
+        f"its permutation p over elements, and "
         f"Bonferroni over the {plural(len(features), 'primary feature')} at α = {_cell(alpha)}.\n\n"
         + table(header, rows)
     )

@@ -69,10 +69,15 @@ def with_subtitle(title: str, context: RunContext | None) -> str:
 
 
 def short_element_label(element_id: str) -> str:
-    """`PPREwt_chr9_100_116_-_AGG…` -> `PPREwt chr9:100 (−)`; other ids come back unchanged."""
+    """`PPREwt_12_chr9_100_116_-_AGG…` -> `PPREwt_12 chr9:100 (−)`; other ids come back unchanged.
+
+    Element ids are `{prefix}_{chrom}_{start}_{end}_{strand}_{motif}` and the prefix may itself
+    contain `_`, so the chromosome is found from the end.
+    """
     parts = str(element_id).split("_")
-    if len(parts) >= 6 and parts[2].isdigit():
-        return f"{parts[0]} {parts[1]}:{parts[2]} ({parts[4].replace('-', '−')})"
+    if len(parts) >= 6 and parts[-4].isdigit() and parts[-3].isdigit():
+        prefix, chrom, start, strand = "_".join(parts[:-5]), parts[-5], parts[-4], parts[-2]
+        return f"{prefix} {chrom}:{start} ({strand.replace('-', '−')})"
     return str(element_id)
 
 
@@ -146,8 +151,11 @@ def draw_feature_scatter(ax: Axes, feature: str, table: pd.DataFrame, elements: 
     ax.scatter(ex, ey, s=sizes, color=ACCENT, edgecolors="black", linewidths=0.5, alpha=0.9, zorder=3)
     ols_line(ax, ex, ey, color=ACCENT, lw=1.5, ls="--")
     if labelled:
+        middle = (np.nanmin(ex) + np.nanmax(ex)) / 2 if len(ex) else 0.0
         for element, xi, yi in zip(elements.index, ex, ey):
-            ax.annotate(short_element_label(element), (xi, yi), xytext=(3, 2), textcoords="offset points",
+            right_half = xi > middle  # label towards the centre, so it stays inside the panel
+            ax.annotate(short_element_label(element), (xi, yi), xytext=(-3 if right_half else 3, 2),
+                        textcoords="offset points", ha="right" if right_half else "left",
                         fontsize=5.5, color="#333333")
     label = label_of(feature, context)
     ax.set_title(label, fontweight="bold", fontsize=9)
