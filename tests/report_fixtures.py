@@ -117,6 +117,8 @@ def make_report_fixture(directory: Path, *, seed: int = 0, within: bool = False,
     tables.mkdir(parents=True, exist_ok=True)
     (tables / "strata_tf.csv").write_text("kind,stratum,feature,estimable,pearson_r\n"
                                           "tf,cebp|ap1,dnase_center,False,\n")
+    if within:
+        (tables / "within_element.csv").write_text("feature,element_id,n_inputs,r\ndnase_center,E1,12,0.4\n")
     for name in ("scatter.png", "roc.png"):
         tiny_png(directory / "plots" / "figures" / name)
     tiny_png(directory / "plots" / "calibration_qq.png")

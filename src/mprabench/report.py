@@ -224,6 +224,7 @@ def render_report(inputs: ReportInputs, links: Links) -> str:
         _calibration(inputs.calibration),
         _sensitivity(inputs, reasons),
         reasons.legend(),
+        _within_element(inputs, links),
         _trained_baseline(inputs.details),
         _question(inputs.params),
         _effective_n(design_of(inputs.summary, inputs.details)),
@@ -361,6 +362,20 @@ def _sensitivity(inputs: ReportInputs, reasons: Reasons) -> str:
     return (f"{heading}\n\n"
             + table(["feature", "element r, dropouts excluded", "element p, dropouts excluded",
                      "element r, dropouts kept", "element p, dropouts kept"], rows))
+
+
+def _within_element(inputs: ReportInputs, links: Links) -> str:
+    """Where the within-element effect stands: why it is missing, or where its per-element values are."""
+    heading = "## Within-element effects (Δ relative to each element's wild type)"
+    features = primary_features(inputs.summary)
+    missing = [f for f in features if _missing(inputs.summary[f].get("within_element_r"))]
+    if features and len(missing) == len(features):
+        reason = not_estimable_reason(inputs.details, inputs.summary, features[0], "within")
+        return f"{heading}\n\nNot estimable: {reason}."
+    per_element = [n for n in inputs.tables if n.endswith("within_element.csv")]
+    where = (f" Per-element correlations: [{per_element[0]}]({links(per_element[0])})." if per_element else "")
+    return (f"{heading}\n\nOne correlation per element over its distinct inputs, pooled with random effects "
+            f"across elements (headline columns `within-element r` and `p`).{where}")
 
 
 def find_out_of_fold_r2(details: Mapping[str, Any]) -> list[tuple[str, float]]:
