@@ -56,6 +56,7 @@ HEX_GRIDSIZE = 35
 MIN_BINS, MAX_BINS = 5, 50
 STRATA_MAX_COLUMNS = 6
 HISTOGRAM_FACE = "#BDBDBD"  # one neutral fill with black bar edges: readable in grayscale
+PANEL_INK = "#333333"  # points in titled one-feature panels
 
 
 def label_of(feature: str, context: RunContext | None) -> str:
@@ -341,7 +342,8 @@ def strata_figure(bars: pd.DataFrame, kind: str, evaluation: Evaluation,
         len(features), panel=(2.2, max(1.2, 0.19 * len(strata))), header=header, gaps=(0.2, 0.9),
         margins=(0.65 + text_width(max(labels, key=len)), 0.2, 0.3, 0.55), ncols=ncols)
     for i, (ax, feature) in enumerate(zip(axes, features)):
-        draw_stratum_bars(ax, bars[bars["feature"] == feature], strata, positions, styles[feature])
+        draw_stratum_bars(ax, bars[bars["feature"] == feature], strata, positions,
+                          LineStyle(HISTOGRAM_FACE, "-"))  # panels are titled: one grayscale-safe fill
         ax.set_title(label_of(feature, context), fontsize=8)
         ax.set_ylim(-0.7, len(strata) - 0.3)
         # Labels in the first column only; not sharey, which would lay out hidden labels everywhere.
@@ -381,7 +383,8 @@ def add_horizontal_bars(ax: Axes, positions: np.ndarray, widths: np.ndarray, col
     zero = np.zeros_like(widths)
     corners = np.stack([np.column_stack(c) for c in
                         ((zero, y0), (widths, y0), (widths, y1), (zero, y1))], axis=1)
-    ax.add_collection(PolyCollection(corners, facecolors=color, edgecolors="none"), autolim=False)
+    ax.add_collection(PolyCollection(corners, facecolors=color, edgecolors="black", linewidths=0.5),
+                      autolim=False)
 
 
 def stratum_legend_handles() -> list[Line2D]:
@@ -433,8 +436,10 @@ def within_element_figure(table: pd.DataFrame, evaluation: Evaluation, features:
     for ax, feature in zip(axes, features):
         result = evaluation.results[feature]
         used = deltas[deltas["element_id"].astype(str).isin(summary_elements(result))]
+        # One dark colour for every panel (each is titled): a pale palette colour such as
+        # yellow would vanish on white and in grayscale.
         ax.scatter(used[feature], used["delta_target"], s=5, alpha=0.35, linewidths=0,
-                   color=styles[feature].color)
+                   color=PANEL_INK)
         ax.axhline(0, color=MUTED, lw=0.7)
         ax.axvline(0, color=MUTED, lw=0.7)
         ax.set_title(within_panel_title(label_of(feature, context), result, len(used)), fontsize=8.5)
