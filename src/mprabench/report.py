@@ -228,7 +228,7 @@ def render_report(inputs: ReportInputs, links: Links) -> str:
         _trained_baseline(inputs.details),
         _question(inputs.params),
         _effective_n(design_of(inputs.summary, inputs.details)),
-        _strata(inputs.strata, links),
+        _strata(inputs.strata, links, design_of(inputs.summary, inputs.details)),
         _qc(inputs.qc, inputs.qc_details),
         _prediction(inputs.prediction),
         _figures(inputs.figures, links),
@@ -422,12 +422,19 @@ def _effective_n(design: Mapping[str, Any]) -> str:
     return text
 
 
-def _strata(strata: Mapping[str, pd.DataFrame], links: Links) -> str:
+DESIGN_STRATA = ("tf",)  # defined by the designed perturbation, which V1/V2 inputs do not contain
+
+
+def _strata(strata: Mapping[str, pd.DataFrame], links: Links, design: Mapping[str, Any]) -> str:
     if not strata:
         return ""
+    inputs_vary = (design.get("n_unique_inputs") or 0) > (design.get("n_elements") or 0)
     rows = []
     for kind, frame in strata.items():
         estimable = int(frame["estimable"].astype(bool).sum()) if "estimable" in frame else None
+        if kind in DESIGN_STRATA and not inputs_vary:
+            estimable = ("0: a TF label's perturbation is not in the model input (one input per "
+                         "element), so its r would be a between-element correlation")
         n = frame["stratum"].nunique() if "stratum" in frame else len(frame)
         rows.append((kind, fmt(int(n)), _cell(estimable), _table_link(kind, links)))
     return ("## Strata\n\nA stratum is estimable only where the model can see what defines it (≥ the minimum "
