@@ -96,6 +96,7 @@ def test_every_not_estimable_cell_has_its_reason(tmp_path, monkeypatch):
     assert "model inputs do not vary within any element" in text
     assert "(1 features" not in text
     assert "Not estimable: model inputs do not vary within any element" in text
+    assert "a TF label's perturbation is not in the model input" in text, "V2: TF strata are not estimable"
 
 
 def test_provenance_is_honest_about_the_local_test_server_and_the_biosample(tmp_path, monkeypatch):
@@ -134,6 +135,7 @@ def test_within_element_estimable_shows_numbers(tmp_path, monkeypatch):
     headline = text[text.index("## Headline"):text.index("p-values calibrated")]
     rows = [line for line in headline.splitlines() if line.startswith("| DNase")]
     assert len(rows) == 2 and all(NOT_ESTIMABLE not in row for row in rows)
+    assert "a TF label's perturbation is not in the model input" not in text
     assert "Per-element correlations: [tables/within_element.csv](tables/within_element.csv)" in text
 
 
