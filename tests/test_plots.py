@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from PIL import Image
 from sklearn.metrics import roc_auc_score
@@ -21,9 +22,21 @@ from mprabench.plots.data import (
     stratum_bar_data,
     within_element_deltas,
 )
-from mprabench.plots.figures import scatter_stats_text
-from mprabench.plots.render import WITHIN_ELEMENT_FIGURE, render_in_processes
-from tests.conftest import configured
+from mprabench.plots.figures import (
+    distribution_figure,
+    scatter_figure,
+    scatter_stats_text,
+    short_element_label,
+)
+from mprabench.plots.forest import forest_figure, forest_table
+from mprabench.plots.labels import feature_label, is_loopback, run_context, target_label
+from mprabench.plots.render import (
+    WITHIN_ELEMENT_FIGURE,
+    figure_builders,
+    render_in_processes,
+    strata_bars,
+)
+from tests.conftest import compose_config, configured
 
 N_ELEMENTS, ROWS_PER_ELEMENT, N_WILD_TYPE = 12, 20, 2
 FEATURES = ["signal_a", "signal_b", "flat"]  # "flat" is constant: nothing about it is estimable
@@ -91,10 +104,17 @@ def test_figures_are_the_expected_valid_pngs(case):
 
 
 def test_every_drawn_figure_kind_is_there(case):
-    _, _, _, _, figures, _ = case
+    name, _, evaluation, _, figures, _ = case
     names = {p.name for p in figures}
-    assert {"scatter.png", "roc.png", "spearman_heatmap.png", "distributions.png",
-            "strata_tf.png", "strata_strand.png", "strata_chrom.png"} <= names
+    assert {"scatter.png", "roc.png", "spearman_heatmap.png", "distributions.png", "strata_strand.png"} <= names
+    # A strata figure is drawn exactly when some stratum of its kind is estimable (chrom: 4
+    # elements per chromosome here, too few for an element-aware p).
+    for kind in ("strand", "chrom", "tf"):
+        estimable = bool(evaluation.strata.loc[evaluation.strata["kind"] == kind, "estimable"].any())
+        assert (f"strata_{kind}.png" in names) == estimable, kind
+    assert "strata_chrom.png" not in names
+    # A TF label's perturbation is invisible to inputs that do not vary within elements.
+    assert ("strata_tf.png" in names) == (name == "v3")
 
 
 def test_within_element_figure_exists_only_when_inputs_vary_within_elements(case):
@@ -245,3 +265,110 @@ def test_plot_data_can_go_to_explicit_paths(case, tmp_path):
     assert scatter.read_text() == (out / "data" / "scatter.csv").read_text()
     with pytest.raises(ValueError, match="out_dir or both"):
         write_plot_data(table, evaluation, roc=roc)
+
+
+# --------------------------------------------------------------------------------------------
+# Labels, subtitles, and figures fit for a paper
+# --------------------------------------------------------------------------------------------
+
+LOCAL_PROVENANCE = {"source": "local test server (synthetic tracks)", "model_version": "ALL_FOLDS",
+                    "organism": "HOMO_SAPIENS",
+                    "biosamples": [{"ontology_term": "EFO:0002067", "biosample_name": "K562",
+                                    "biosample_type": "cell_line"}]}
+
+
+def local_context():
+    params = compose_config(["predictor.address=127.0.0.1:50051", "experiment=v2"])
+    return run_context(params, LOCAL_PROVENANCE)
+
+
+def figure_text(fig: Figure) -> str:
+    texts = [t.get_text() for t in fig.texts]
+    for ax in fig.axes:
+        texts += [ax.get_title(), ax.get_xlabel(), ax.get_ylabel()]
+        texts += [t.get_text() for t in ax.get_yticklabels() + ax.get_xticklabels()]
+        legend = ax.get_legend()
+        texts += [t.get_text() for t in legend.get_texts()] if legend else []
+    return "\n".join(texts)
+
+
+def test_element_labels_are_short_and_keep_prefixes_with_underscores():
+    assert short_element_label("PPREwt_12_chr9_100_116_-_AGGTCAAAGGTCAGTA") == "PPREwt_12 chr9:100 (−)"
+    assert short_element_label("MAC_chr2_8000_8016_+_TGACCTTTGACCTCAG") == "MAC chr2:8000 (+)"
+    assert short_element_label("E07") == "E07"
+
+
+def test_one_label_table_names_features_and_target():
+    assert feature_label("dnase_center", 200) == "DNase, central 200 bp (mean)"
+    assert feature_label("rna_max", 200) == "RNA-seq, whole input (max)"
+    assert feature_label("unknown_thing") == "unknown_thing"
+    assert target_label("log2_ratio") == "MPRA activity, log2(RNA/DNA)"
+
+
+@pytest.mark.parametrize("address, loopback", [
+    ("127.0.0.1:50051", True), ("localhost:50051", True), ("[::1]:50051", True), ("127.8.0.1", True),
+    ("grpc://127.0.0.1:1", True), ("dns:///gdmscience.googleapis.com:443", False), ("10.0.0.5:50051", False),
+    (None, False)])
+def test_loopback_addresses_are_recognised(address, loopback):
+    assert is_loopback(address) == loopback
+
+
+def test_run_context_is_honest_about_local_server_biosample_and_missing_provenance():
+    context = local_context()
+    assert context.predictor == "local test server (synthetic tracks)"
+    assert "EFO:0002067 K562" in context.subtitle and "v2" in context.subtitle
+    assert "mouse 3T3-L1 adipocytes" in context.mismatch()
+    unknown = run_context(compose_config(["experiment=v2"]), None)
+    assert "provenance unknown" in unknown.predictor and "name unknown" in unknown.biosample_text
+    assert "cell type" not in (unknown.mismatch() or ""), "an unknown name is not claimed to differ"
+
+
+def test_every_figure_names_dataset_experiment_predictor_and_biosample(case):
+    _, table, evaluation, _, _, _ = case
+    context = local_context()
+    for name, build in figure_builders(table, evaluation, context).items():
+        # Titles are wrapped to the figure width: compare with line breaks as spaces.
+        assert " ".join(context.subtitle.split()) in " ".join(figure_text(build()).split()), name
+
+
+def test_one_row_per_element_gives_a_labelled_scatter_without_hexbins():
+    rows = synthetic_table(vary_within_elements=False).groupby("element_id", as_index=False).first()
+    evaluation = evaluate(rows, FEATURES, config())
+    fig = scatter_figure(rows, evaluation, local_context())
+    assert not any(isinstance(c, PolyCollection) for ax in fig.axes for c in ax.collections), "no hexbin"
+    assert len(fig.axes) == len(FEATURES), "no colour bar"
+    labels = {t.get_text() for t in fig.axes[0].texts}
+    assert {"E00", "E11"} <= labels
+
+
+def test_distributions_read_in_grayscale_one_fill_with_edges(case):
+    _, table, evaluation, _, _, _ = case
+    inputs = input_level_table(table, evaluation.features, evaluation.target)
+    fig = distribution_figure(inputs, evaluation, context=local_context())
+    bars = [p for ax in fig.axes for p in ax.patches]
+    assert bars and len({p.get_facecolor() for p in bars}) == 1
+    assert all(p.get_edgecolor()[:3] == (0.0, 0.0, 0.0) and p.get_linewidth() > 0 for p in bars)
+
+
+def test_strata_figures_show_only_estimable_strata(case):
+    _, _, evaluation, _, _, _ = case
+    for kind, (bars, hidden) in strata_bars(evaluation).items():
+        shown = bars.groupby("stratum", observed=True)["estimable"].any()
+        assert shown.all(), kind
+        assert not set(hidden) & set(bars["stratum"].astype(str)), kind
+
+
+def test_forest_plot_puts_experiments_side_by_side_from_summaries():
+    summary = {"design": {"n_rows": 10, "n_elements": 5, "n_unique_inputs": 5},
+               "dnase_center": {"element_pearson_r": 0.3, "pearson_r_ci_low": -0.1, "pearson_r_ci_high": 0.6,
+                                "element_p": 0.2, "element_neglog10_p": 0.7,
+                                "element_bonferroni_significant": False},
+               "cage_mean": {"element_pearson_r": None, "pearson_r_ci_low": None, "pearson_r_ci_high": None,
+                             "element_p": None, "element_neglog10_p": None,
+                             "element_bonferroni_significant": None}}
+    frame = forest_table({"v1": summary, "v2": summary}, feature_label)
+    assert len(frame) == 4 and set(frame["experiment"]) == {"v1", "v2"}
+    assert frame.loc[frame["feature"] == "cage_mean", "significant"].eq("n.e.").all()
+    text = figure_text(forest_figure(frame, "subtitle", 5, 0.95))
+    assert "DNase, central" in text and "n.e. (not estimable)" in "\n".join(
+        t.get_text() for t in forest_figure(frame, "s", 5, 0.95).axes[0].texts)

@@ -1,8 +1,64 @@
-"""Report rendering: number formatting and how not-estimable results are written."""
+"""report.md: valid GitHub-flavoured Markdown, links that resolve in the repository and in the
+MLflow artifacts, honest provenance, and a reason for every "n.e."."""
 
 from __future__ import annotations
 
-from mprabench.report import NOT_ESTIMABLE, _within_element, fmt
+import re
+from pathlib import Path
+
+from markdown_it import MarkdownIt
+
+from mprabench.report import NOT_ESTIMABLE, fmt, plural
+from mprabench.stages import report
+from tests.report_fixtures import MISMATCHED_ELEMENT, PRIMARY, make_report_fixture
+
+GFM = MarkdownIt("commonmark").enable("table")
+
+
+def run_report(tmp_path: Path, monkeypatch, **fixture_options) -> tuple[Path, str]:
+    """Run the report stage on contract-shaped inputs; returns (report path, tracking URI)."""
+    fixture = make_report_fixture(tmp_path, **fixture_options)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(tmp_path)
+    report.main(fixture.argv())
+    return tmp_path / "metrics" / "report.md", uri
+
+
+def table_blocks(text: str) -> list[list[str]]:
+    """Runs of consecutive lines that start with '|' (what a writer meant as tables)."""
+    blocks, current = [], []
+    for line in text.splitlines():
+        if line.startswith("|"):
+            current.append(line)
+        elif current:
+            blocks.append(current)
+            current = []
+    return blocks + ([current] if current else [])
+
+
+def assert_valid_gfm(text: str, base: Path) -> None:
+    """Every intended table parses as a table with a constant number of cells; every link resolves."""
+    tokens = GFM.parse(text)
+    tables = [i for i, t in enumerate(tokens) if t.type == "table_open"]
+    assert len(tables) == len(table_blocks(text)), "a '|' block did not parse as a table"
+    for start in tables:
+        cells_per_row, count = [], 0
+        for token in tokens[start:]:
+            if token.type in ("th_open", "td_open"):
+                count += 1
+            elif token.type == "tr_close":
+                cells_per_row.append(count)
+                count = 0
+            elif token.type == "table_close":
+                break
+        assert len(set(cells_per_row)) == 1, f"rows with different cell counts: {cells_per_row}"
+    targets = [child.attrs.get("src") or child.attrs.get("href")
+               for token in tokens if token.children for child in token.children
+               if child.type in ("image", "link_open")]
+    assert any(t.endswith(".png") for t in targets)
+    for target in targets:
+        assert (base / target).is_file(), f"link {target} does not resolve from {base}"
 
 
 def test_numbers_are_formatted_for_reading():
@@ -11,22 +67,81 @@ def test_numbers_are_formatted_for_reading():
     assert fmt(6963) == "6,963"
     assert fmt(0.04712) == "0.047"
     assert fmt(1.2e-5) == "1.20e-05"
-    assert fmt(0.0) == "0.000"
+    assert plural(1, "feature") == "1 feature" and plural(6, "feature") == "6 features"
 
 
-def within(estimable: bool, summary: dict | None, reason: str | None) -> dict:
-    return {"within_element": {"estimable": estimable, "summary": summary, "reason": reason}}
+def test_report_is_valid_gfm_and_links_resolve_in_repository_and_artifacts(tmp_path, monkeypatch):
+    import mlflow
+
+    path, uri = run_report(tmp_path, monkeypatch)
+    text = path.read_text()
+    assert_valid_gfm(text, path.parent)
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("mprabench-GSE84888").experiment_id])
+    downloaded = Path(client.download_artifacts(run.info.run_id, "", str(tmp_path / "downloaded")))
+    artifact_text = (downloaded / "report.md").read_text()
+    assert_valid_gfm(artifact_text, downloaded)
+    assert "figures/forest.png" in artifact_text and "../plots/forest.png" in text
 
 
-def test_within_element_not_estimable_gives_the_reason_and_no_numbers():
-    reason = "model inputs do not vary within any element"
-    text = _within_element({"per_feature": {"dnase_center": within(False, None, reason)}})
-    assert f"Not estimable: {reason}." in text
-    assert "|" not in text, "no table of numbers"
+def test_every_not_estimable_cell_has_its_reason(tmp_path, monkeypatch):
+    path, _ = run_report(tmp_path, monkeypatch)
+    text = path.read_text()
+    letters = re.findall(r"n\.e\. \(([a-z])\)", text)
+    assert letters, "the fixture has a not-estimable feature and no within-element effect"
+    assert text.count(NOT_ESTIMABLE) == len(letters), "an n.e. without its reason letter"
+    for letter in set(letters):
+        assert re.search(rf"^- n\.e\. \({letter}\) — \S", text, re.MULTILINE), f"reason ({letter}) missing"
+    assert "the feature is constant across elements" in text
+    assert "model inputs do not vary within any element" in text
+    assert "(1 features" not in text
+    assert "Not estimable: model inputs do not vary within any element" in text
+    assert "a TF label's perturbation is not in the model input" in text, "V2: TF strata are not estimable"
 
 
-def test_within_element_estimable_gives_the_fisher_z_table():
-    summary = {"method": "fixed-effect Fisher-z", "n_elements_used": 8, "pooled_r": 0.91, "ci_low": 0.85,
-               "ci_high": 0.95, "p": 1e-12, "tau2": 0.75, "reason": None}
-    text = _within_element({"per_feature": {"dnase_center": within(True, summary, None)}})
-    assert "| `dnase_center` | 8 | 0.910 | [0.850, 0.950] | 1.00e-12 | 0.750 |" in text
+def test_provenance_is_honest_about_the_local_test_server_and_the_biosample(tmp_path, monkeypatch):
+    path, _ = run_report(tmp_path, monkeypatch)
+    text = path.read_text()
+    title = text.splitlines()[0]
+    assert "local test server (synthetic tracks)" in title
+    assert "EFO:0002067 K562" in text
+    assert re.search(r"Biosample mismatch.*K562.*mouse 3T3-L1 adipocytes", text)
+    assert re.search(rf"Warning — the motif .* `{re.escape(MISMATCHED_ELEMENT)}`", text)
+
+
+def test_report_cites_calibration_sensitivity_and_out_of_fold_fit(tmp_path, monkeypatch):
+    path, _ = run_report(tmp_path, monkeypatch)
+    text = path.read_text()
+    assert "p-values calibrated for this design: type I 0.049 ± 0.007" in text
+    assert "dropouts kept" in text and "0.042" in text
+    assert text.index("## Headline") < text.index("p-values calibrated") < text.index("## What this")
+
+
+def test_missing_provenance_and_optional_files_say_unknown(tmp_path, monkeypatch):
+    fixture = make_report_fixture(tmp_path, address=None)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.chdir(tmp_path)
+    report.main(fixture.argv(with_optional=False))
+    text = (tmp_path / "metrics" / "report.md").read_text()
+    assert "Provenance unknown" in text and "(provenance unknown)" in text.splitlines()[0]
+    assert "not measured for this run" in text
+    assert "local test server" not in text
+    assert_valid_gfm(text, tmp_path / "metrics")
+
+
+def test_within_element_estimable_shows_numbers(tmp_path, monkeypatch):
+    path, _ = run_report(tmp_path, monkeypatch, within=True)
+    text = path.read_text()
+    headline = text[text.index("## Headline"):text.index("p-values calibrated")]
+    rows = [line for line in headline.splitlines() if line.startswith("| DNase")]
+    assert len(rows) == 2 and all(NOT_ESTIMABLE not in row for row in rows)
+    assert "a TF label's perturbation is not in the model input" not in text
+    assert "Per-element correlations: [tables/within_element.csv](tables/within_element.csv)" in text
+
+
+def test_every_primary_feature_has_a_human_label_in_the_headline(tmp_path, monkeypatch):
+    path, _ = run_report(tmp_path, monkeypatch)
+    text = path.read_text()
+    assert "| DNase, central 200 bp (mean) (`dnase_center`) |" in text
+    headline = text[text.index("## Headline"):text.index("p-values calibrated")]
+    assert all(f"(`{feature}`)" in headline for feature in PRIMARY)

@@ -13,14 +13,21 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 import requests
 
-from mprabench.stages import evaluate, report
-from mprabench.tracking import as_metrics, as_params, flatten, tracking_uri
-from tests.conftest import write_params
+from mprabench.stages import report
+from mprabench.tracking import (
+    EXPERIMENT_KIND_TAG,
+    NOTE_TAG,
+    as_metrics,
+    as_params,
+    flatten,
+    headline_metrics,
+    tracking_uri,
+)
+from tests.conftest import compose_config
+from tests.report_fixtures import make_report_fixture
 
 
 def test_flatten_and_conversions():
@@ -37,43 +44,19 @@ def test_tracking_uri_prefers_the_environment(monkeypatch, tmp_path):
     assert tracking_uri(tmp_path, "mlflow.db") == "http://127.0.0.1:5000"
 
 
-def synthetic_evaluation_inputs(directory: Path) -> None:
-    """rows.parquet and features.parquet for 12 elements x 10 oligos (features constant per element)."""
-    rng = np.random.default_rng(0)
-    rows, features = [], []
-    for element in range(12):
-        sha = f"{element:064x}"
-        features.append({"input_sha256": sha, "dnase_center": rng.normal(), "dnase_mean": rng.normal()})
-        for oligo in range(10):
-            rows.append({"row_id": f"e{element}_o{oligo}", "element_id": f"e{element}", "input_sha256": sha,
-                         "strand": "+-"[element % 2], "chrom": f"chr{element % 3 + 1}",
-                         "tf_labels": ["wt"] if oligo == 0 else ["cebp", "ap1"][oligo % 2:oligo % 2 + 1],
-                         "is_wild_type": oligo == 0, "log2_ratio": rng.normal(), "activity": rng.random()})
-    pd.DataFrame(rows).to_parquet(directory / "rows.parquet")
-    pd.DataFrame(features).to_parquet(directory / "features.parquet")
+def run_report(directory: Path) -> Path:
+    """The report stage on contract-shaped inputs (tests/report_fixtures.py); returns report.md."""
+    fixture = make_report_fixture(directory)
+    report.main(fixture.argv())
+    return directory / "metrics" / "report.md"
 
 
-def run_evaluate_and_report(directory: Path) -> Path:
-    params = write_params(directory / "params.yaml", ["evaluate.n_bootstrap=200", "evaluate.n_permutations=500",
-                                                       "evaluate.primary_features=[dnase_center,dnase_mean]"])
-    synthetic_evaluation_inputs(directory)
-    (directory / "qc.json").write_text(json.dumps({
-        "rows_in": 120, "rows_used": 120, "excluded": {"tags_below_min": 0}, "benchmark_rows": 120,
-        "elements": 12, "distinct_inputs": 12, "motif_checked": 120, "motif_matches_reference": 120}))
-    (directory / "predict.json").write_text(json.dumps({
-        "distinct_inputs": 12, "served_from_store": 0, "requested": 12, "failed": 0, "retries": 0,
-        "wall_seconds": 1.5}))
-    (directory / "dvc.lock").write_text("schema: '2.0'\n")
-    d = directory
-    evaluate.main(["--params", str(params), "--rows", str(d / "rows.parquet"), "--features",
-                   str(d / "features.parquet"), "--summary", str(d / "summary.json"), "--details",
-                   str(d / "details.json"), "--tables", str(d / "tables"), "--figures", str(d / "figures"),
-                   "--roc", str(d / "roc.csv"), "--scatter", str(d / "scatter.csv")])
-    report.main(["--params", str(params), "--qc", str(d / "qc.json"), "--prediction", str(d / "predict.json"),
-                 "--summary", str(d / "summary.json"), "--details", str(d / "details.json"), "--tables",
-                 str(d / "tables"), "--figures", str(d / "figures"), "--lock", str(d / "dvc.lock"),
-                 "--report", str(d / "report.md")])
-    return d / "report.md"
+def test_headline_metrics_come_first_and_stop_at_the_limit():
+    groups = [("headline", {"design": {"n_rows": 10}, "f": {"r": 0.1, "p": None, "flag": True}}),
+              ("qc", {"a": 1, "b": 2, "c": 3})]
+    selected, omitted = headline_metrics(groups, limit=4)
+    assert list(selected) == ["headline.design.n_rows", "headline.f.r", "headline.f.flag", "qc.a"]
+    assert omitted == 2
 
 
 def free_port() -> int:
@@ -97,9 +80,9 @@ def mlflow_server(tmp_path_factory):
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
-                if requests.get(f"{url}/health", timeout=1).ok:
+                if requests.get(f"{url}/health", timeout=5).ok:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or too busy to answer
                 time.sleep(0.5)
         else:
             pytest.fail("mlflow server did not start within 120 s")
@@ -109,27 +92,39 @@ def mlflow_server(tmp_path_factory):
         process.wait(timeout=30)
 
 
-def test_report_logs_one_run_to_a_real_mlflow_server(mlflow_server, tmp_path, monkeypatch):
+def test_report_logs_one_focused_run_to_a_real_mlflow_server(mlflow_server, tmp_path, monkeypatch):
     import mlflow
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
     monkeypatch.setenv("DVC_EXP_NAME", "v2-test")
-    report_path = run_evaluate_and_report(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    report_path = run_report(tmp_path)
 
+    tracking = compose_config()["tracking"]
     client = mlflow.MlflowClient(tracking_uri=mlflow_server)
-    experiment = client.get_experiment_by_name("mprabench-GSE84888")
+    experiment = client.get_experiment_by_name(tracking["experiment_name"])
+    assert experiment.tags[EXPERIMENT_KIND_TAG] == tracking["experiment_kind"]
     (run,) = client.search_runs([experiment.experiment_id])
-    summary = json.loads((tmp_path / "summary.json").read_text())
+    summary = json.loads((tmp_path / "metrics" / "summary.json").read_text())
     assert run.info.run_name == "v2-test"
     assert run.data.params["experiment.name"] == "v2" and run.data.params["predictor.name"] == "alphagenome"
-    assert run.data.metrics["summary.dnase_center.element_pearson_r"] == pytest.approx(
+    metrics = run.data.metrics
+    assert len(metrics) <= tracking["max_metrics"]
+    assert metrics["headline.dnase_center.element_pearson_r"] == pytest.approx(
         summary["dnase_center"]["element_pearson_r"])
-    assert run.data.metrics["qc.distinct_inputs"] == 12
-    assert run.data.tags["dvc_exp_name"] == "v2-test"
-    assert run.data.tags["dataset.sha256.GSE84888_Pool6_MPRA.txt"].startswith("e32e2837")
+    assert metrics["headline.design.n_elements"] == 18
+    assert metrics["headline.calibration.type_I.element_p"] == pytest.approx(0.049)
+    tags = run.data.tags
+    assert tags["predictor"] == "local test server (synthetic tracks)"
+    assert tags["biosample"].startswith("EFO:0002067 K562") and tags["dataset"] == "GSE84888"
+    assert tags["experiment"] == "v2" and tags["dvc_exp_name"] == "v2-test"
+    assert tags["dataset.sha256.GSE84888_Pool6_MPRA.txt"].startswith("e32e2837")
+    note = tags[NOTE_TAG].splitlines()
+    assert 3 <= len(note) <= 5 and "local test server" in note[0] and "type I 0.049" in tags[NOTE_TAG]
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
-    assert {"figures", "tables", "params.yaml", "dvc.lock", "report.md"} <= artifacts
-    assert any(a.path.endswith(".png") for a in client.list_artifacts(run.info.run_id, "figures"))
+    assert {"figures", "tables", "params.yaml", "dvc.lock", "report.md", "details.json"} <= artifacts
+    figures = {a.path for a in client.list_artifacts(run.info.run_id, "figures")}
+    assert "figures/forest.png" in figures
     assert run.info.run_id in report_path.read_text(), "the report points at its run"
 
 
@@ -142,7 +137,7 @@ def test_local_store_lives_under_dvc_root(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.setenv("DVC_ROOT", str(root))
     monkeypatch.chdir(work)
-    run_evaluate_and_report(work)
+    run_report(work)
     assert (root / "mlflow.db").exists() and not (work / "mlflow.db").exists()
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
     (run,) = client.search_runs([client.get_experiment_by_name("mprabench-GSE84888").experiment_id])

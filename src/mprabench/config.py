@@ -132,6 +132,16 @@ class ActivityConfig:
 
 
 @dataclass
+class AssayBiosampleConfig:
+    """The biosample the MPRA measured; the report compares it with the predictor's."""
+
+    species: str = MISSING
+    organism: str = MISSING
+    cell_line: str = MISSING
+    cell_type: str = MISSING
+
+
+@dataclass
 class DatasetConfig:
     name: str = MISSING
     source: str = MISSING
@@ -141,6 +151,7 @@ class DatasetConfig:
     activity: ActivityConfig = MISSING
     design: str | None = MISSING
     motif_length: int = setting(ge=1)
+    assay_biosample: AssayBiosampleConfig = MISSING
 
 
 @dataclass
@@ -260,6 +271,8 @@ class EvaluateConfig:
 class TrackingConfig:
     experiment_name: str = MISSING
     local_store: str = MISSING
+    experiment_kind: str = MISSING  # MLflow's `mlflow.experimentKind` experiment tag
+    max_metrics: int = setting(ge=1)  # metrics per MLflow run, headline first
 
 
 @dataclass

@@ -1,16 +1,26 @@
-"""report.md: the results document, generated only from metrics, tables and params."""
+"""report.md: the results document, generated only from metrics, detail files and params.
+
+The headline comes from metrics/summary.json (the contract in HELPER_RULES.md: one block per
+primary feature, plus `design`); everything else is read defensively from details.json,
+calibration.json, qc_details.json and provenance.json, any of which may be absent. Every
+table is GitHub-flavoured Markdown (cells escaped), every "n.e." carries a reason, and
+links are built from one `Links` value so the same report renders in the repository and
+in the MLflow artifact view.
+"""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
+from mprabench.plots.labels import RunContext, target_label
+
 NOT_ESTIMABLE = "n.e."
+DESIGN = "design"
 
 QUESTIONS = {
     "aggregated": (
@@ -31,43 +41,60 @@ QUESTIONS = {
     ),
 }
 
+FIGURE_CAPTIONS = {
+    "forest": "Headline: element-level Pearson r with its confidence interval, per primary feature.",
+    "scatter": "Prediction against measured activity, per feature.",
+    "roc": "ROC curves (activity above its median is positive).",
+    "spearman_heatmap": "Spearman correlations among features and the target.",
+    "distributions": "Distributions of the predictions over distinct model inputs.",
+    "within_element": "Within-element effects, relative to each element's wild type.",
+    "calibration_qq": "Calibration: null p-values against the uniform distribution.",
+}
+
+
+@dataclass(frozen=True)
+class Links:
+    """Artifact name (`figures/scatter.png`, `tables/strata_tf.csv`, `details.json`) -> link target.
+
+    In the MLflow artifacts every file sits at its artifact name beside report.md, so the
+    artifact copy uses the names as they are (`Links({})`); the repository copy maps each name
+    to its path relative to the report.
+    """
+
+    targets: Mapping[str, str] = field(default_factory=dict)
+
+    def __call__(self, name: str) -> str:
+        return self.targets.get(name, name)
+
 
 @dataclass
 class ReportInputs:
     params: Mapping[str, Any]
+    context: RunContext
     qc: Mapping[str, Any]
     prediction: Mapping[str, Any]
-    summary: Mapping[str, Mapping[str, Any]]
+    summary: Mapping[str, Any]
     details: Mapping[str, Any]
+    calibration: Mapping[str, Any] | None
+    qc_details: Mapping[str, Any] | None
+    provenance: Mapping[str, Any] | None
     strata: Mapping[str, pd.DataFrame]
-    figures: Sequence[Path]
-    report_path: Path
+    figures: Sequence[str]  # artifact names, e.g. figures/scatter.png
+    tables: Sequence[str]  # artifact names, e.g. tables/strata_tf.csv
     run_id: str
     tracking_uri: str
     tags: Mapping[str, str]
+    detail_files: Sequence[str] = field(default_factory=list)
 
 
-def render_report(inputs: ReportInputs) -> str:
-    sections = [
-        _title(inputs),
-        _configuration(inputs.params),
-        _question(inputs.params),
-        _effective_n(inputs.details),
-        _headline(inputs.summary, inputs.details),
-        _element_aware(inputs.details),
-        _within_element(inputs.details),
-        _strata(inputs.strata, inputs.details),
-        _qc(inputs.qc, inputs.params),
-        _prediction(inputs.prediction, inputs.params),
-        _figures(inputs.figures, inputs.report_path),
-        _provenance(inputs),
-    ]
-    return "\n\n".join(sections) + "\n"
+# --------------------------------------------------------------------------------------------
+# Formatting
+# --------------------------------------------------------------------------------------------
 
 
 def fmt(value: Any, digits: int = 3) -> str:
     """Numbers for tables: r to 3 decimals, small p in scientific notation, None as n.e."""
-    if value is None:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return NOT_ESTIMABLE
     if isinstance(value, bool):
         return "yes" if value else "no"
@@ -75,182 +102,510 @@ def fmt(value: Any, digits: int = 3) -> str:
         return f"{value:,}"
     if isinstance(value, float) and value != 0 and abs(value) < 10 ** (-digits):
         return f"{value:.2e}"
-    return f"{value:.{digits}f}"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """'1 feature', '6 features' (never '1 features')."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+def escape_cell(text: Any) -> str:
+    """A table cell: pipes escaped and line breaks flattened, so the row stays one GFM row."""
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    lines = ["| " + " | ".join(escape_cell(h) for h in header) + " |",
+             "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(escape_cell(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# Not-estimable reasons
+# --------------------------------------------------------------------------------------------
+
+
+class Reasons:
+    """Collects the reason of every n.e. cell; each distinct reason gets one letter."""
+
+    def __init__(self) -> None:
+        self.letters: dict[str, str] = {}
+        self.where: dict[str, list[str]] = {}
+
+    def mark(self, reason: str, where: str) -> str:
+        if reason not in self.letters:
+            self.letters[reason] = chr(ord("a") + len(self.letters) % 26)
+        self.where.setdefault(reason, []).append(where)
+        return f"{NOT_ESTIMABLE} ({self.letters[reason]})"
+
+    def cell(self, value: Any, reason: str, where: str, digits: int = 3) -> str:
+        return self.mark(reason, where) if _missing(value) else fmt(value, digits)
+
+    def legend(self) -> str:
+        if not self.letters:
+            return ""
+        lines = [f"- {NOT_ESTIMABLE} ({letter}) — {reason} ({', '.join(dict.fromkeys(self.where[reason]))})"
+                 for reason, letter in self.letters.items()]
+        return "Why each not-estimable cell is empty:\n\n" + "\n".join(lines)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and not math.isfinite(value))
+
+
+def find_reason(node: Any, topics: Sequence[str], exclude: Sequence[str] = ()) -> str | None:
+    """The first non-empty `*reason*` string under a details node whose key path names a topic."""
+    for path, text in _reason_strings(node, ()):
+        joined = ".".join(path).lower()
+        if any(topic in joined for topic in topics) and not any(word in joined for word in exclude):
+            return text
+    return None
+
+
+def _reason_strings(node: Any, path: tuple[str, ...]) -> Iterable[tuple[tuple[str, ...], str]]:
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            here = (*path, str(key))
+            if "reason" in str(key).lower() and isinstance(value, str) and value.strip():
+                yield here, value.strip()
+            else:
+                yield from _reason_strings(value, here)
+
+
+def feature_details(details: Mapping[str, Any], feature: str) -> Mapping[str, Any]:
+    for key in ("per_feature", "features_detail", "features"):
+        block = details.get(key)
+        if isinstance(block, Mapping) and isinstance(block.get(feature), Mapping):
+            return block[feature]
+    return details.get(feature) if isinstance(details.get(feature), Mapping) else {}
+
+
+def not_estimable_reason(details: Mapping[str, Any], summary: Mapping[str, Any], feature: str,
+                         quantity: str) -> str:
+    """Why `quantity` ('within', 'element', 'ci') of a feature is missing: details.json first."""
+    topics = {"within": ("within",), "element": ("element", "permutation"),
+              "ci": ("bootstrap", "ci", "interval")}[quantity]
+    exclude = () if quantity == "within" else ("within",)  # `within_element` also names "element"
+    reason = find_reason(feature_details(details, feature), topics, exclude)
+    if reason:
+        return reason.rstrip(".")
+    design = summary.get(DESIGN) or {}
+    if quantity == "within" and design and design.get("n_unique_inputs") is not None \
+            and design.get("n_unique_inputs") <= design.get("n_elements", 0):
+        return ("each element has a single distinct model input, so there is no within-element "
+                "variation to correlate")
+    return f"details.json gives no reason for the missing {quantity} value"
+
+
+# --------------------------------------------------------------------------------------------
+# The document
+# --------------------------------------------------------------------------------------------
+
+
+def primary_features(summary: Mapping[str, Any]) -> list[str]:
+    return [k for k, v in summary.items() if k != DESIGN and isinstance(v, Mapping)]
+
+
+def design_of(summary: Mapping[str, Any], details: Mapping[str, Any]) -> Mapping[str, Any]:
+    """summary.json's `design` block (details.json's effective_sample_size before the contract)."""
+    design = summary.get(DESIGN) or details.get("effective_sample_size") or {}
+    return design if isinstance(design, Mapping) else {}
+
+
+def render_report(inputs: ReportInputs, links: Links) -> str:
+    reasons = Reasons()
+    sections = [
+        _title(inputs),
+        _headline(inputs, reasons),
+        _calibration(inputs.calibration),
+        _sensitivity(inputs, reasons),
+        reasons.legend(),
+        _within_element(inputs, links),
+        _trained_baseline(inputs.details),
+        _question(inputs.params),
+        _effective_n(design_of(inputs.summary, inputs.details)),
+        _strata(inputs.strata, links, design_of(inputs.summary, inputs.details)),
+        _qc(inputs.qc, inputs.qc_details),
+        _prediction(inputs.prediction),
+        _figures(inputs.figures, links),
+        _detail_files(inputs, links),
+        _configuration(inputs.params),
+        _provenance(inputs),
+    ]
+    return "\n\n".join(s for s in sections if s) + "\n"
 
 
 def _title(inputs: ReportInputs) -> str:
-    experiment = inputs.params["experiment"]
-    return (
-        f"# MPRA benchmark — {inputs.params['dataset']['name']}, experiment `{experiment['name']}`\n\n"
-        f"{experiment.get('description', '')}\n\n"
-        f"Predictor: `{inputs.params['predictor']['name']}` · target: `{inputs.details['target']}` · "
-        f"MLflow run: `{inputs.run_id}`"
-    )
-
-
-def _configuration(params: Mapping[str, Any]) -> str:
-    experiment, dataset, genome = params["experiment"], params["dataset"], params["genome"]
-    predictor, evaluate = params["predictor"], params["evaluate"]
-    rows = [
-        ("experiment", f"{experiment['name']}: inputs `{experiment['inputs']}`, window {experiment['window']} bp, "
-                       f"seed_strand_bug {experiment['seed_strand_bug']}"),
-        ("dataset", f"{dataset['name']} from `{dataset['source']}`"),
-        ("activity", f"{dataset['activity']['method']} (pseudocount {dataset['activity']['pseudocount']})"),
-        ("genome", f"{genome['assembly']}, " + (f"FASTA `{genome['fasta']}`" if genome["fasta"] else
-                                                f"UCSC API `{genome['ucsc_api']}`")),
-        ("predictor", ", ".join(f"{k} `{v}`" for k, v in predictor.items() if k not in ("api_key_help",))),
-        ("evaluation", f"target `{evaluate['target']}`, {evaluate['n_permutations']} element permutations, "
-                       f"CI from {evaluate['min_elements_ci']} elements, α = {evaluate['alpha']}, seed {evaluate['seed']}"),
+    ctx = inputs.context
+    experiment = inputs.params.get("experiment") or {}
+    lines = [
+        f"# MPRA benchmark — {ctx.dataset}, experiment {ctx.experiment}, predictor: {ctx.predictor}",
+        str(experiment.get("description") or "").strip(),
+        "\n".join([
+            f"- **Dataset:** {ctx.dataset} (assay biosample: {ctx.assay_text})",
+            f"- **Experiment:** {ctx.experiment}",
+            f"- **Predictor:** {ctx.predictor}" + (f" (source: {ctx.source})" if ctx.source != ctx.predictor else ""),
+            f"- **Biosample of the predictions:** {ctx.biosample_text}",
+            f"- **Target:** {target_label(str((inputs.params.get('evaluate') or {}).get('target', '')))}",
+            f"- **MLflow run:** `{inputs.run_id}`",
+        ]),
     ]
-    return "## Configuration\n\n" + _table(["", "setting"], rows)
+    if not ctx.provenance_found:
+        lines.append("> **Provenance unknown:** the predict stage wrote no provenance.json, so the "
+                     "predictor's source and the biosample names could not be checked.")
+    mismatch = ctx.mismatch()
+    if mismatch:
+        lines.append(f"> **Warning — {mismatch}**")
+    return "\n\n".join(line for line in lines if line)
 
 
-def _question(params: Mapping[str, Any]) -> str:
-    mode = str(params["experiment"]["inputs"])
-    return "## What this experiment answers\n\n" + QUESTIONS.get(mode, f"inputs mode `{mode}`")
-
-
-def _effective_n(details: Mapping[str, Any]) -> str:
-    sizes = details["effective_sample_size"]
-    rows, inputs, elements = sizes["n_rows"], sizes["n_unique_inputs"], sizes["n_elements"]
+def _headline(inputs: ReportInputs, reasons: Reasons) -> str:
+    summary, details, ctx = inputs.summary, inputs.details, inputs.context
+    design = design_of(summary, details)
+    features = primary_features(summary)
+    level = _ci_level(inputs.calibration, inputs.params)
+    header = ["feature", f"element r [{level:.0%} CI]", "element p", "−log10 p", "within-element r",
+              "within-element p", "Bonferroni (element p)"]
+    rows = []
+    for feature in features:
+        s = summary[feature]
+        where = f"`{feature}`"
+        element_reason = not_estimable_reason(details, summary, feature, "element")
+        within_reason = not_estimable_reason(details, summary, feature, "within")
+        if _missing(s.get("element_pearson_r")):
+            r_and_ci = reasons.mark(element_reason, where)  # no r, so no interval of it
+        elif _missing(s.get("pearson_r_ci_low")) or _missing(s.get("pearson_r_ci_high")):
+            r_and_ci = (f"{fmt(s['element_pearson_r'])} "
+                        f"{reasons.mark(not_estimable_reason(details, summary, feature, 'ci'), where)}")
+        else:
+            r_and_ci = (f"{fmt(s['element_pearson_r'])} "
+                        f"[{fmt(s['pearson_r_ci_low'])}, {fmt(s['pearson_r_ci_high'])}]")
+        rows.append((
+            f"{ctx.feature_label(feature)} (`{feature}`)",
+            r_and_ci,
+            reasons.cell(s.get("element_p"), element_reason, where),
+            reasons.cell(s.get("element_neglog10_p"), element_reason, where, digits=2),
+            reasons.cell(s.get("within_element_r"), within_reason, where),
+            reasons.cell(s.get("within_element_p"), within_reason, where),
+            reasons.cell(s.get("element_bonferroni_significant"), element_reason, where),
+        ))
+    n_elements = design.get("n_elements")
+    alpha = details.get("alpha", (inputs.params.get("evaluate") or {}).get("alpha"))
     text = (
-        f"## Effective sample size\n\n{rows:,} rows carry **{inputs:,} distinct model inputs** from "
-        f"**{elements:,} base elements**."
+        f"## Headline\n\nElement-level association (n = {_cell(n_elements)} elements; "
+        f"{_cell(design.get('n_unique_inputs'))} distinct model inputs, {_cell(design.get('n_rows'))} rows): "
+        f"Pearson r of the element-mean prediction against the element-mean "
+        f"{target_label(str(details.get('target') or (inputs.params.get('evaluate') or {}).get('target')))}, "
+        f"its permutation p over elements, and "
+        f"Bonferroni over the {plural(len(features), 'primary feature')} at α = {_cell(alpha)}.\n\n"
+        + table(header, rows)
     )
-    if inputs < rows:
-        text += (
-            f" Rows that share an input share its prediction exactly, so pooled p-values over {rows:,} rows "
-            f"treat copies as independent evidence and are far too small. The element-level analysis "
-            f"(n = {elements}) and its intervals are the numbers to trust."
-        )
     return text
 
 
-def _headline(summary: Mapping[str, Mapping[str, Any]], details: Mapping[str, Any]) -> str:
-    header = ["feature", "n rows / inputs / elements", "element r [CI]", "element p", "within-element r",
-              "within-element p", "naive row r (p)", "Bonferroni (element p)"]
-    design = summary.get("design", details["effective_sample_size"])
+def _ci_level(calibration: Mapping[str, Any] | None, params: Mapping[str, Any]) -> float:
+    level = (calibration or {}).get("ci_level") or (params.get("evaluate") or {}).get("ci_level") or 0.95
+    return float(level)
+
+
+def calibration_sentence(calibration: Mapping[str, Any] | None) -> str:
+    """'p-values calibrated for this design: type I 0.049 ± 0.007 (...)', or why there is none."""
+    if not calibration:
+        return ("Calibration: not measured for this run (no metrics/calibration.json), so the p-values "
+                "and intervals above are not verified for this design.")
+    alpha, n = calibration.get("alpha"), calibration.get("n_replicates")
+    tests = calibration.get("tests") or {}
+    intervals = calibration.get("intervals") or {}
+    parts = [f"type I {_cell(t.get('type_I'))} ± {_cell(t.get('mcse'))} (`{k}`, nominal {_cell(alpha)})"
+             for k, t in tests.items() if isinstance(t, Mapping)]
+    covered = [f"coverage {_cell(c.get('coverage'))} ± {_cell(c.get('mcse'))} (`{k}`, nominal "
+               f"{_cell(calibration.get('ci_level'))})" for k, c in intervals.items() if isinstance(c, Mapping)]
+    text = "p-values calibrated for this design: " + ("; ".join(parts) or "no test calibrated")
+    if covered:
+        text += "; intervals: " + "; ".join(covered)
+    return (text + f" — {_cell(n)} null simulations with the dataset's structure "
+            f"(`{calibration.get('structure', 'unknown')}`).")
+
+
+def _calibration(calibration: Mapping[str, Any] | None) -> str:
+    return calibration_sentence(calibration)
+
+
+def _sensitivity(inputs: ReportInputs, reasons: Reasons) -> str:
+    """The headline with zero-RNA dropout rows kept, next to the headline without them."""
+    sensitivity = (inputs.details.get("sensitivity") or {}) if isinstance(inputs.details, Mapping) else {}
+    kept = sensitivity.get("with_zero_rna_dropouts") if isinstance(sensitivity, Mapping) else None
+    heading = "## Headline with and without zero-RNA dropouts"
+    if not isinstance(kept, Mapping) or not kept:
+        return (f"{heading}\n\nNot computed: details.json has no `sensitivity.with_zero_rna_dropouts` "
+                "(rows with 0 RNA reads but adequate plasmid reads are excluded as dropouts when the "
+                "activity config says so; see Quality control).")
     rows = []
-    for feature, s in summary.items():
-        if feature == "design":
-            continue
-        naive = details["per_feature"][feature]["naive"]
+    for feature in primary_features(inputs.summary):
+        main, other = inputs.summary[feature], kept.get(feature)
+        where = f"`{feature}` (dropouts kept)"
+        reason = "not in the sensitivity analysis of details.json"
+        other = other if isinstance(other, Mapping) else {}
         rows.append((
-            f"`{feature}`" + (" *" if feature in details["bonferroni_family"] else ""),
-            f"{design['n_rows']:,} / {design['n_unique_inputs']:,} / {design['n_elements']:,}",
-            f"{fmt(s['element_pearson_r'])} [{fmt(s['pearson_r_ci_low'])}, {fmt(s['pearson_r_ci_high'])}]",
-            fmt(s["element_p"]), fmt(s["within_element_r"]), fmt(s["within_element_p"]),
-            f"{fmt(naive['naive_pearson_r'])} ({fmt(naive['naive_pearson_p'])})",
-            fmt(s["element_bonferroni_significant"]),
+            inputs.context.feature_label(feature),
+            reasons.cell(main.get("element_pearson_r"), not_estimable_reason(
+                inputs.details, inputs.summary, feature, "element"), f"`{feature}`"),
+            reasons.cell(main.get("element_p"), not_estimable_reason(
+                inputs.details, inputs.summary, feature, "element"), f"`{feature}`"),
+            reasons.cell(other.get("element_pearson_r"), reason, where),
+            reasons.cell(other.get("element_p"), reason, where),
         ))
-    return (
-        "## Headline\n\n" + _table(header, rows) + "\n\n"
-        f"\\* in the Bonferroni family ({len(details['bonferroni_family'])} features, α = {details['alpha']}); "
-        f"{NOT_ESTIMABLE} = not estimable (reasons below). The naive row-level r and p treat rows as "
-        "independent: descriptions only, never a verdict."
-    )
+    return (f"{heading}\n\n"
+            + table(["feature", "element r, dropouts excluded", "element p, dropouts excluded",
+                     "element r, dropouts kept", "element p, dropouts kept"], rows))
 
 
-def _element_aware(details: Mapping[str, Any]) -> str:
-    per_feature = details["per_feature"]
-    lines = [
-        "## Element-aware results",
-        f"Element-level p: {details['methods']['element_p']}.",
-        f"Intervals: {details['methods']['pearson_r_ci']}.",
-    ]
-    reasons = [
-        f"- `{f}`: {d['element_level']['p_reason'] or d['element_level']['r_reason'] or d['element_level']['ci_reason']}"
-        for f, d in per_feature.items()
-        if d["element_level"]["p"] is None or d["element_level"]["ci_low"] is None
-    ]
-    if reasons:
-        lines.append("Not estimable:\n" + "\n".join(reasons))
-    return "\n\n".join(lines)
-
-
-def _within_element(details: Mapping[str, Any]) -> str:
-    per_feature = details["per_feature"]
-    heading = "## Within-element effects (per element over its distinct inputs, random-effects pooled)"
-    if not any(d["within_element"]["estimable"] for d in per_feature.values()):
-        reason = next(iter(per_feature.values()))["within_element"]["reason"]
+def _within_element(inputs: ReportInputs, links: Links) -> str:
+    """Where the within-element effect stands: why it is missing, or where its per-element values are."""
+    heading = "## Within-element effects (Δ relative to each element's wild type)"
+    features = primary_features(inputs.summary)
+    missing = [f for f in features if _missing(inputs.summary[f].get("within_element_r"))]
+    if features and len(missing) == len(features):
+        reason = not_estimable_reason(inputs.details, inputs.summary, features[0], "within")
         return f"{heading}\n\nNot estimable: {reason}."
-    rows = []
-    for feature, d in per_feature.items():
-        summary = d["within_element"]["summary"] or {}
-        rows.append((f"`{feature}`", fmt(summary.get("n_elements_used")), fmt(summary.get("pooled_r")),
-                     f"[{fmt(summary.get('ci_low'))}, {fmt(summary.get('ci_high'))}]", fmt(summary.get("p")),
-                     fmt(summary.get("tau2")), summary.get("reason") or d["within_element"]["reason"] or ""))
-    method = next(d["within_element"]["summary"]["method"] for d in per_feature.values() if d["within_element"]["summary"])
-    return (f"{heading}\n\n{method}. Per element: `metrics/tables/within_element.csv`.\n\n"
-            + _table(["feature", "elements", "random-effects r", "95% CI", "p", "τ² (z scale)", "note"], rows))
+    per_element = [n for n in inputs.tables if n.endswith("within_element.csv")]
+    where = (f" Per-element correlations: [{per_element[0]}]({links(per_element[0])})." if per_element else "")
+    return (f"{heading}\n\nOne correlation per element over its distinct inputs, pooled with random effects "
+            f"across elements (headline columns `within-element r` and `p`).{where}")
 
 
-def _strata(strata: Mapping[str, pd.DataFrame], details: Mapping[str, Any]) -> str:
-    family = details["bonferroni_family"]
+def find_out_of_fold_r2(details: Mapping[str, Any]) -> list[tuple[str, float]]:
+    """Every numeric leaf whose key names an out-of-fold R² (e.g. `oof_r2`, `out_of_fold_r2`)."""
+    found = []
+
+    def walk(node: Any, path: tuple[str, ...]) -> None:
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                walk(value, (*path, str(key)))
+        elif isinstance(node, (int, float)) and not isinstance(node, bool) and path:
+            name = ".".join(path).lower()
+            if ("r2" in name or "r_squared" in name) and ("oof" in name or "out_of_fold" in name):
+                found.append((".".join(path), float(node)))
+
+    walk(details, ())
+    return found
+
+
+def _trained_baseline(details: Mapping[str, Any]) -> str:
+    values = find_out_of_fold_r2(details)
+    if not values:
+        return ""
+    rows = [(f"`{path}`", fmt(value)) for path, value in values]
+    return ("## Trained baseline: out-of-fold fit\n\nOut-of-fold R² (folds grouped by element; details.json):"
+            "\n\n" + table(["quantity", "R²"], rows))
+
+
+def _question(params: Mapping[str, Any]) -> str:
+    mode = str((params.get("experiment") or {}).get("inputs", ""))
+    return "## What this experiment answers\n\n" + QUESTIONS.get(mode, f"inputs mode `{mode}`")
+
+
+def _effective_n(design: Mapping[str, Any]) -> str:
+    rows, inputs, elements = (design.get(k) for k in ("n_rows", "n_unique_inputs", "n_elements"))
+    if None in (rows, inputs, elements):
+        return "## Effective sample size\n\nsummary.json has no complete `design` block."
+    text = (f"## Effective sample size\n\n{plural(rows, 'row')} carry **{plural(inputs, 'distinct model input')}** "
+            f"from **{plural(elements, 'base element')}**.")
+    if inputs < rows:
+        text += (f" Rows that share an input share its prediction exactly, so a naive p-value over "
+                 f"{plural(rows, 'row')} treats copies as independent evidence and is far too small; "
+                 f"naive row-level statistics are in details.json, labelled naive, and feed no verdict.")
+    return text
+
+
+DESIGN_STRATA = ("tf",)  # defined by the designed perturbation, which V1/V2 inputs do not contain
+
+
+def _strata(strata: Mapping[str, pd.DataFrame], links: Links, design: Mapping[str, Any]) -> str:
+    if not strata:
+        return ""
+    inputs_vary = (design.get("n_unique_inputs") or 0) > (design.get("n_elements") or 0)
     rows = []
     for kind, frame in strata.items():
-        for feature in family:
-            part = frame[frame["feature"] == feature]
-            estimable = part["estimable"].astype(bool)
-            significant = part["bh_significant"].eq(True)  # missing (not estimable) counts as not significant
-            rows.append((kind, f"`{feature}`", f"{len(part):,}", f"{int(estimable.sum()):,}",
-                         f"{int(significant.sum()):,}", _top_stratum(part[estimable])))
-    return (
-        "## Strata\n\nPer stratum kind and feature of the Bonferroni family: strata, how many are estimable "
-        "(≥ the minimum distinct inputs, non-constant feature and target), and how many pass "
-        "Benjamini–Hochberg within the kind, on element-aware p-values (element permutation for strand and "
-        "chromosome, random-effects within-element for TF labels, distinct inputs for one element). "
-        "Full tables: `metrics/tables/strata_<kind>.csv`.\n\n"
-        + _table(["kind", "feature", "strata", "estimable", "BH significant", "strongest |r| (n inputs)"], rows)
-    )
+        estimable = int(frame["estimable"].astype(bool).sum()) if "estimable" in frame else None
+        if kind in DESIGN_STRATA and not inputs_vary:
+            estimable = ("0: a TF label's perturbation is not in the model input (one input per "
+                         "element), so its r would be a between-element correlation")
+        n = frame["stratum"].nunique() if "stratum" in frame else len(frame)
+        rows.append((kind, fmt(int(n)), _cell(estimable), _table_link(kind, links)))
+    return ("## Strata\n\nA stratum is estimable only where the model can see what defines it (≥ the minimum "
+            "number of distinct inputs); its p-values are not part of the headline. Per kind: strata, how many "
+            "rows of the table are estimable (feature × stratum), and the full table.\n\n"
+            + table(["kind", "strata", "estimable rows", "table"], rows))
 
 
-def _top_stratum(frame: pd.DataFrame) -> str:
-    if frame.empty:
-        return NOT_ESTIMABLE
-    best = frame.loc[frame["r"].astype(float).abs().idxmax()]
-    return f"{best['stratum']}: r = {fmt(float(best['r']))} ({int(best['n_unique_inputs'])})"
+def _table_link(kind: str, links: Links) -> str:
+    name = f"tables/strata_{kind}.csv"
+    return f"[strata_{kind}.csv]({links(name)})"
 
 
-def _qc(qc: Mapping[str, Any], params: Mapping[str, Any]) -> str:
-    excluded = ", ".join(f"{reason} {count:,}" for reason, count in qc["excluded"].items()) or "none"
-    motif = (f"{qc['motif_matches_reference']:,} of {qc['motif_checked']:,} names match the reference"
-             if qc["motif_checked"] else "not checked (this experiment reads no genome)")
-    return (
-        "## Quality control\n\n" + _table(["", "value"], [
-            ("oligo rows in", f"{qc['rows_in']:,}"),
-            ("rows used", f"{qc['rows_used']:,}"),
-            ("excluded by reason", excluded),
-            ("benchmark rows", f"{qc['benchmark_rows']:,}"),
-            ("base elements", f"{qc['elements']:,}"),
-            ("distinct model inputs", f"{qc['distinct_inputs']:,}"),
-            ("motif vs reference", motif),
-            ("activity method", str(params["dataset"]["activity"]["method"])),
-        ])
-    )
+def _qc(qc: Mapping[str, Any], qc_details: Mapping[str, Any] | None) -> str:
+    rows = [(key, _cell(value)) for key, value in _flat(qc).items()]
+    parts = ["## Quality control", table(["quantity", "value"], rows) if rows else "qc.json is empty."]
+    parts += _qc_details(qc_details)
+    return "\n\n".join(parts)
 
 
-def _prediction(prediction: Mapping[str, Any], params: Mapping[str, Any]) -> str:
-    rows = [(key.replace("_", " "), fmt(value, 1) if isinstance(value, float) else fmt(value))
-            for key, value in prediction.items()]
-    workers = params["predictor"].get("max_workers")
-    if workers is not None:
-        rows.append(("max workers", fmt(workers)))
-    return "## Predictions\n\n" + _table(["", "value"], rows)
+def _qc_details(qc_details: Mapping[str, Any] | None) -> list[str]:
+    """Whatever qc_details.json holds, as tables; a visible warning for motif mismatches."""
+    if not qc_details:
+        return ["No qc_details.json (pool offsets, dropouts, motif mismatches) for this run."]
+    parts = []
+    for key, value in qc_details.items():
+        if "motif" in key.lower() and "mismatch" in key.lower():
+            parts.append(_motif_mismatch(key, value))
+            continue
+        parts.append(f"**{key.replace('_', ' ')}**\n\n" + _any_table(value))
+    return parts
 
 
-def _figures(figures: Sequence[Path], report_path: Path) -> str:
-    images = [f"![{f.stem}]({os.path.relpath(f, report_path.parent)})" for f in sorted(figures)]
-    return "## Figures\n\n" + ("\n\n".join(images) if images else "No figures.")
+def _motif_mismatch(key: str, value: Any) -> str:
+    names = [_element_name(v) for v in value] if isinstance(value, list) else (
+        list(value) if isinstance(value, Mapping) else [])
+    if not names:
+        return f"**{key.replace('_', ' ')}**: none — every checked motif matches the reference."
+    detail = _any_table(value) if isinstance(value, (list, Mapping)) else ""
+    return (f"> **Warning — the motif in the oligo name does not match the reference for "
+            f"{plural(len(names), 'element')}:** {', '.join(f'`{n}`' for n in names)}. Their model input "
+            f"may not contain the assayed site.\n\n{detail}")
+
+
+def _element_name(item: Any) -> str:
+    if isinstance(item, Mapping):
+        for key in ("element_id", "element", "name", "id"):
+            if key in item:
+                return str(item[key])
+    return str(item)
+
+
+def _any_table(value: Any) -> str:
+    if isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
+        columns = list(dict.fromkeys(k for v in value for k in v))
+        return table(columns, [[_cell(v.get(c)) for c in columns] for v in value])
+    if isinstance(value, Mapping):
+        flat = _flat(value)
+        return table(["key", "value"], [(k, _cell(v)) for k, v in flat.items()]) if flat else "(empty)"
+    if isinstance(value, list):
+        return ", ".join(f"`{v}`" for v in value) if value else "(none)"
+    return _cell(value)
+
+
+def _cell(value: Any) -> str:
+    """A value in prose or a generic table; a missing value is 'unknown' (n.e. is for estimates)."""
+    if value is None:
+        return "unknown"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    return value if isinstance(value, str) else fmt(value)
+
+
+def _flat(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat |= _flat(value, f"{name}.")
+        else:
+            flat[name] = value
+    return flat
+
+
+def _prediction(prediction: Mapping[str, Any]) -> str:
+    rows = [(key.replace("_", " "), _cell(value)) for key, value in _flat(prediction).items()]
+    return "## Predictions\n\n" + (table(["quantity", "value"], rows) if rows else "predict.json is empty.")
+
+
+def _figures(figures: Sequence[str], links: Links) -> str:
+    if not figures:
+        return "## Figures\n\nNo figures."
+    blocks = []
+    for name in sorted(figures, key=lambda f: (_stem(f) != "forest", f)):
+        stem = _stem(name)
+        caption = FIGURE_CAPTIONS.get(stem) or FIGURE_CAPTIONS.get(stem.split("_")[0], stem.replace("_", " "))
+        # The plain link as well: MLflow's artifact viewer shows Markdown images as text.
+        blocks.append(f"**{caption}** ([{name}]({links(name)}))\n\n![{stem}]({links(name)})")
+    return "## Figures\n\n" + "\n\n".join(blocks)
+
+
+def _stem(name: str) -> str:
+    return name.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+
+
+def _detail_files(inputs: ReportInputs, links: Links) -> str:
+    items = [f"- [{name}]({links(name)})" for name in [*inputs.detail_files, *inputs.tables]]
+    return "## Detail files\n\n" + "\n".join(items) if items else ""
+
+
+def _configuration(params: Mapping[str, Any]) -> str:
+    experiment, dataset = params.get("experiment") or {}, params.get("dataset") or {}
+    genome, predictor, evaluate = params.get("genome") or {}, params.get("predictor") or {}, params.get("evaluate") or {}
+    activity = dataset.get("activity") or {}
+    rows = [
+        ("experiment", (f"{experiment.get('name')}: inputs `{experiment.get('inputs')}`, window "
+                        f"{experiment.get('window')} bp, seed_strand_bug {experiment.get('seed_strand_bug')}")),
+        ("dataset", f"{dataset.get('name')} from `{dataset.get('source')}`"),
+        ("activity", f"{activity.get('method')} (pseudocount {activity.get('pseudocount')})"),
+        ("genome", f"{genome.get('assembly')}, " + (f"FASTA `{genome['fasta']}`" if genome.get("fasta")
+                                                    else f"UCSC API `{genome.get('ucsc_api')}`")),
+        ("predictor", ", ".join(f"{k} `{v}`" for k, v in _flat(predictor).items() if not k.startswith("api_key"))),
+        ("evaluation", ", ".join(f"{k} `{v}`" for k, v in _flat(evaluate).items())),
+    ]
+    return "## Configuration\n\n" + table(["", "setting"], rows)
 
 
 def _provenance(inputs: ReportInputs) -> str:
-    rows = [("MLflow run", f"`{inputs.run_id}`"), ("tracking URI", f"`{inputs.tracking_uri}`")]
-    rows += [(key, f"`{value}`") for key, value in inputs.tags.items()]
-    return "## Provenance\n\n" + _table(["", "value"], rows)
+    ctx, provenance = inputs.context, inputs.provenance or {}
+    rows = [("MLflow run", f"`{inputs.run_id}`"), ("tracking URI", f"`{inputs.tracking_uri}`"),
+            ("predictor", ctx.predictor), ("prediction source", ctx.source),
+            ("model version", str(provenance.get("model_version", "unknown"))),
+            ("organism", ctx.organism or "unknown"), ("biosamples", ctx.biosample_text),
+            ("store key", f"`{provenance.get('store_key', 'unknown')}`")]
+    tracks = provenance.get("tracks")
+    if isinstance(tracks, Mapping):
+        rows += [(f"tracks: {k}", _cell(v) if not isinstance(v, Mapping) else ", ".join(
+            f"{a}={_cell(b)}" for a, b in _flat(v).items())) for k, v in tracks.items()]
+    shown = {"predictor", "predictor.source", "biosample", "biosample_mismatch"}
+    rows += [(key, f"`{value}`") for key, value in inputs.tags.items()
+             if not key.startswith("mlflow.") and key not in shown]
+    return "## Provenance\n\n" + table(["", "value"], rows)
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(cell).replace("|", "\\|") for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
+# --------------------------------------------------------------------------------------------
+# The MLflow run description
+# --------------------------------------------------------------------------------------------
+
+
+def headline_note(context: RunContext, summary: Mapping[str, Any], calibration: Mapping[str, Any] | None,
+                  details: Mapping[str, Any] | None = None) -> str:
+    """3–5 lines for `mlflow.note.content`: what ran, the headline, its calibration, any mismatch."""
+    design = design_of(summary, details or {})
+    features = primary_features(summary)
+    significant = [f for f in features if summary[f].get("element_bonferroni_significant") is True]
+    estimable = [f for f in features if not _missing(summary[f].get("element_pearson_r"))]
+    lines = [
+        (f"**{context.dataset} · experiment {context.experiment} · {context.predictor} · "
+         f"{context.biosample_text}**"),
+        (f"Element-level (n = {_cell(design.get('n_elements'))} elements, "
+         f"{_cell(design.get('n_unique_inputs'))} distinct inputs, {_cell(design.get('n_rows'))} rows): "
+         f"{len(significant)} of {plural(len(features), 'primary feature')} Bonferroni-significant."),
+    ]
+    if estimable:
+        best = max(estimable, key=lambda f: abs(summary[f]["element_pearson_r"]))
+        s = summary[best]
+        lines.append(f"Strongest: {context.feature_label(best)} r = {fmt(s['element_pearson_r'])} "
+                     f"[{_cell(s.get('pearson_r_ci_low'))}, {_cell(s.get('pearson_r_ci_high'))}], "
+                     f"p = {_cell(s.get('element_p'))}.")
+    lines.append(calibration_sentence(calibration))
+    mismatch = context.mismatch()
+    if mismatch:
+        lines.append(f"Warning: {mismatch}")
+    return "  \n".join(lines[:5])

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import os
 import subprocess
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 MAX_PARAM_LENGTH = 6000  # MLflow's limit on a param value
 LOCAL_ARTIFACTS = "mlartifacts"
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+NOTE_TAG = "mlflow.note.content"  # the run description shown on the run page
 
 
 def repository_root(default: Path) -> Path:
@@ -54,11 +56,26 @@ def as_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
     """Numeric leaves only; None (not estimable) is left out, booleans become 0/1."""
     numeric = {}
     for key, value in flatten(metrics).items():
-        if isinstance(value, bool):
-            numeric[key] = float(value)
-        elif isinstance(value, (int, float)):
+        if isinstance(value, (int, float)):  # bool is an int: True -> 1.0
             numeric[key] = float(value)
     return numeric
+
+
+def headline_metrics(groups: Sequence[tuple[str, Mapping[str, Any] | None]], limit: int) -> tuple[dict[str, float], int]:
+    """The numeric leaves of each (prefix, data) group in order, at most `limit` in total.
+
+    Groups come headline first, so a run always shows the headline; returns the metrics and how
+    many leaves were left out (they stay in the run's JSON artifacts).
+    """
+    selected: dict[str, float] = {}
+    omitted = 0
+    for prefix, data in groups:
+        for key, value in as_metrics(data or {}).items():
+            if len(selected) < limit:
+                selected[f"{prefix}.{key}"] = value
+            else:
+                omitted += 1
+    return selected, omitted
 
 
 def git_commit(root: Path) -> str:
@@ -103,24 +120,36 @@ class TrackedRun:
         self.run_id = run_id
         self.tracking_uri = uri
 
-    def log(self, params: Mapping[str, Any], metrics: Mapping[str, Any], tags: Mapping[str, str]) -> None:
+    def log(self, params: Mapping[str, Any], metrics: Mapping[str, float], tags: Mapping[str, str]) -> None:
+        """Params as flat strings, metrics as given (already selected and ordered), tags."""
         self._mlflow.log_params(as_params(params))
-        self._mlflow.log_metrics(as_metrics(metrics))
+        self._mlflow.log_metrics(dict(metrics))
         self._mlflow.set_tags(dict(tags))
 
     def log_files(self, folder: str | None, paths: Iterable[Path]) -> None:
         for path in paths:
             self._mlflow.log_artifact(str(path), artifact_path=folder)
 
+    def log_text(self, text: str, artifact_file: str) -> None:
+        self._mlflow.log_text(text, artifact_file)
+
 
 @contextlib.contextmanager
-def mlflow_run(root: Path, local_store: str, experiment_name: str, run_name: str) -> Iterator[TrackedRun]:
-    """One MLflow run; it ends FINISHED, or FAILED if the block raises."""
+def mlflow_run(root: Path, local_store: str, experiment_name: str, run_name: str,
+               experiment_kind: str | None = None) -> Iterator[TrackedRun]:
+    """One MLflow run; it ends FINISHED, or FAILED if the block raises.
+
+    `experiment_kind` is set as the experiment's `mlflow.experimentKind` tag (MLflow 3 opens an
+    untagged experiment on its GenAI traces page; `custom_model_development` opens the runs).
+    """
     import mlflow  # slow to import; only the report stage needs it
 
     uri = tracking_uri(root, local_store)
     mlflow.set_tracking_uri(uri)
     experiment_id = _experiment_id(mlflow, experiment_name, uri, root)
+    if experiment_kind:
+        mlflow.MlflowClient(tracking_uri=uri).set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG,
+                                                                 experiment_kind)
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
         yield TrackedRun(mlflow, run.info.run_id, uri)
     log.info("MLflow run %s logged to %s", run.info.run_id, uri)

@@ -26,6 +26,7 @@ from mprabench.plots.data import (
     stratum_labels,
     within_element_deltas,
 )
+from mprabench.plots.labels import RunContext, feature_label, target_label
 from mprabench.plots.layout import (
     Header,
     figure_with_axes,
@@ -54,6 +55,31 @@ STRATUM_KIND_LABELS = {"tf": "TF", "strand": "strand", "chrom": "chromosome", "e
 HEX_GRIDSIZE = 35
 MIN_BINS, MAX_BINS = 5, 50
 STRATA_MAX_COLUMNS = 6
+HISTOGRAM_FACE = "#BDBDBD"  # one neutral fill with black bar edges: readable in grayscale
+PANEL_INK = "#333333"  # points in titled one-feature panels
+
+
+def label_of(feature: str, context: RunContext | None) -> str:
+    """The human label of a feature (one label table: mprabench.plots.labels)."""
+    return context.feature_label(feature) if context else feature_label(feature)
+
+
+def with_subtitle(title: str, context: RunContext | None) -> str:
+    """The figure title plus a line naming dataset, experiment, predictor and biosample."""
+    return f"{title}\n{context.subtitle}" if context else title
+
+
+def short_element_label(element_id: str) -> str:
+    """`PPREwt_12_chr9_100_116_-_AGG…` -> `PPREwt_12 chr9:100 (−)`; other ids come back unchanged.
+
+    Element ids are `{prefix}_{chrom}_{start}_{end}_{strand}_{motif}` and the prefix may itself
+    contain `_`, so the chromosome is found from the end.
+    """
+    parts = str(element_id).split("_")
+    if len(parts) >= 6 and parts[-4].isdigit() and parts[-3].isdigit():
+        prefix, chrom, start, strand = "_".join(parts[:-5]), parts[-5], parts[-4], parts[-2]
+        return f"{prefix} {chrom}:{start} ({strand.replace('-', '−')})"
+    return str(element_id)
 
 
 # --------------------------------------------------------------------------------------------
@@ -81,7 +107,7 @@ def scatter_notes(evaluation: Evaluation) -> str:
     """What every panel's numbers mean, with the n each rests on."""
     sizes, config = evaluation.sizes, evaluation.config
     return (
-        f"Row-level p treats the {sizes.n_rows:,} rows as independent; they carry only "
+        f"Naive row-level p treats the {sizes.n_rows:,} rows as independent; they carry only "
         f"{sizes.n_unique_inputs:,} distinct model inputs from {sizes.n_elements:,} elements.\n"
         f"CI: Fisher-z interval of the element-mean r (n = elements). "
         f"Element means: Pearson r over the {sizes.n_elements:,} element means, p from a "
@@ -98,25 +124,42 @@ def ols_line(ax: Axes, x: np.ndarray, y: np.ndarray, **style: object) -> None:
     ax.plot(ends, intercept + slope * ends, **style)
 
 
+def one_row_per_element(evaluation: Evaluation) -> bool:
+    """V1-like tables: every row is its own element, so each point is an element and can be named."""
+    return evaluation.sizes.n_rows == evaluation.sizes.n_elements
+
+
 def draw_feature_scatter(ax: Axes, feature: str, table: pd.DataFrame, elements: pd.DataFrame,
-                         evaluation: Evaluation):
-    """Hexbin of rows, element means on top, row and element OLS lines, stats underneath."""
+                         evaluation: Evaluation, context: RunContext | None = None):
+    """Hexbin of rows, element means on top, row and element OLS lines, stats underneath.
+
+    With one row per element (V1) there is nothing to bin: every element is a labelled point.
+    """
     target = evaluation.target
     x, y = table[feature].to_numpy(float), table[target].to_numpy(float)
     density = None
-    if not is_constant(x):
+    labelled = one_row_per_element(evaluation)
+    if is_constant(x):
+        ax.text(0.5, 0.5, "constant feature", transform=ax.transAxes, ha="center", color=MUTED)
+    elif not labelled:
         density = ax.hexbin(x, y, gridsize=HEX_GRIDSIZE, norm=LogNorm(), mincnt=1,
                             cmap=SEQUENTIAL_CMAP, linewidths=0)
         ols_line(ax, x, y, color=FIT, lw=1.8)
-    else:
-        ax.text(0.5, 0.5, "constant feature", transform=ax.transAxes, ha="center", color=MUTED)
     ex, ey, n = (elements[c].to_numpy(float) for c in (feature, target, "n_rows"))
-    ax.scatter(ex, ey, s=12 + 60 * n / n.max(), color=ACCENT, edgecolors="black",
-               linewidths=0.5, alpha=0.9, zorder=3)
+    sizes = 28 if labelled else 12 + 60 * n / n.max()
+    ax.scatter(ex, ey, s=sizes, color=ACCENT, edgecolors="black", linewidths=0.5, alpha=0.9, zorder=3)
     ols_line(ax, ex, ey, color=ACCENT, lw=1.5, ls="--")
-    ax.set_title(feature, fontweight="bold")
-    ax.set_xlabel(f"{feature} (prediction)")
-    ax.set_ylabel(target)
+    if labelled:
+        middle = (np.nanmin(ex) + np.nanmax(ex)) / 2 if len(ex) else 0.0
+        for element, xi, yi in zip(elements.index, ex, ey):
+            right_half = xi > middle  # label towards the centre, so it stays inside the panel
+            ax.annotate(short_element_label(element), (xi, yi), xytext=(-3 if right_half else 3, 2),
+                        textcoords="offset points", ha="right" if right_half else "left",
+                        fontsize=5.5, color="#333333")
+    label = label_of(feature, context)
+    ax.set_title(label, fontweight="bold", fontsize=9)
+    ax.set_xlabel(f"{label}, predicted")
+    ax.set_ylabel(target_label(target))
     ax.locator_params(nbins=5)
     ax.annotate(scatter_stats_text(evaluation.results[feature]), xy=(0, 0),
                 xycoords="axes fraction", xytext=(0, -32), textcoords="offset points",
@@ -124,24 +167,27 @@ def draw_feature_scatter(ax: Axes, feature: str, table: pd.DataFrame, elements: 
     return density
 
 
-def scatter_figure(table: pd.DataFrame, evaluation: Evaluation) -> Figure:
+def scatter_figure(table: pd.DataFrame, evaluation: Evaluation, context: RunContext | None = None) -> Figure:
     """All features in one grid (one file keeps the evaluate stage inside its time budget)."""
     features, sizes = evaluation.features, evaluation.sizes
     elements = element_level_table(table, features, evaluation.target)
+    labelled = one_row_per_element(evaluation)
+    what = (f"one labelled point per element ({sizes.n_elements:,} elements, one row each)" if labelled else
+            f"hexagons count rows, markers are the {sizes.n_elements:,} element means")
     header = Header(
-        title=(f"Predicted feature vs measured {evaluation.target}: hexagons count rows, markers "
-               f"are the {sizes.n_elements:,} element means\n{sizes_text(sizes)}"),
+        title=with_subtitle(f"Predicted feature vs measured {target_label(evaluation.target)}: {what}\n"
+                            f"{sizes_text(sizes)}", context),
         notes=scatter_notes(evaluation), legend_row=True)
     fig, axes, page = panel_grid(len(features), panel=(3.6, 2.6), header=header,
                                  gaps=(0.8, 1.55), margins=(0.75, 1.1, 0.3, 1.2))
-    densities = [draw_feature_scatter(ax, f, table, elements, evaluation)
+    densities = [draw_feature_scatter(ax, f, table, elements, evaluation, context)
                  for ax, f in zip(axes, features)]
     add_shared_density_colorbar(fig, axes, [d for d in densities if d is not None])
-    handles = [
-        Line2D([], [], color=FIT, lw=1.8, label="OLS fit over rows"),
+    handles = [] if labelled else [Line2D([], [], color=FIT, lw=1.8, label="OLS fit over rows")]
+    handles += [
         Line2D([], [], color=ACCENT, lw=1.5, ls="--", label="OLS fit over element means"),
         Line2D([], [], color=ACCENT, marker="o", ls="", markeredgecolor="black",
-               label="element mean (size ∝ rows)"),
+               label="element" if labelled else "element mean (size ∝ rows)"),
     ]  # fmt: skip
     fig.legend(handles=handles, loc="upper left", ncols=3, frameon=False,
                bbox_to_anchor=legend_anchor(fig, page), borderaxespad=0)
@@ -169,15 +215,17 @@ def add_shared_density_colorbar(fig: Figure, axes: list[Axes], densities: list) 
 # --------------------------------------------------------------------------------------------
 
 
-def roc_figure(table: pd.DataFrame, evaluation: Evaluation, styles: dict[str, LineStyle]) -> Figure:
+def roc_figure(table: pd.DataFrame, evaluation: Evaluation, styles: dict[str, LineStyle],
+               context: RunContext | None = None) -> Figure:
     """ROC of every feature for target > median; AUROC in the legend, best first."""
     y = table[evaluation.target].to_numpy(float)
     order = sorted(evaluation.features, key=lambda f: -(evaluation.results[f].pooled.auroc or -1))
-    labels = {f: roc_label(f, evaluation.results[f].pooled.auroc) for f in order}
+    labels = {f: roc_label(label_of(f, context), evaluation.results[f].pooled.auroc) for f in order}
     sizes = evaluation.sizes
-    header = Header(f"ROC, {evaluation.target} > median is positive; {sizes_text(sizes)}\n"
-                    "rows of an element share one input, so a curve has at most "
-                    f"{sizes.n_unique_inputs:,} distinct thresholds")
+    header = Header(with_subtitle(
+        f"ROC, {target_label(evaluation.target)} above its median is positive; {sizes_text(sizes)}\n"
+        "rows of an element share one input, so a curve has at most "
+        f"{sizes.n_unique_inputs:,} distinct thresholds", context))
     legend_width = 0.6 + text_width(max(labels.values(), key=len))
     fig, ax, _ = figure_with_axes((0.8, 0.6, 4.4, 4.4), right=legend_width, header=header)
     for feature in order:
@@ -203,14 +251,16 @@ def roc_label(feature: str, auroc: float | None) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def heatmap_figure(inputs: pd.DataFrame, evaluation: Evaluation) -> Figure:
+def heatmap_figure(inputs: pd.DataFrame, evaluation: Evaluation, context: RunContext | None = None) -> Figure:
     """Annotated Spearman ρ among features and the per-input mean target."""
-    target_label = f"{evaluation.target} (mean per input)"
-    matrix = spearman_matrix(inputs, evaluation.features, target_label)
+    target_name = f"{target_label(evaluation.target)} (mean per input)"
+    matrix = spearman_matrix(inputs, evaluation.features, target_name)
+    matrix = matrix.rename(index=lambda f: label_of(f, context), columns=lambda f: label_of(f, context))
     n, cell = len(matrix), 0.5
     label = 0.3 + text_width(max(matrix.columns, key=len))
-    header = Header(f"Spearman ρ over {len(inputs):,} distinct inputs (one value per input; "
-                    f"the target averaged over the input's rows); {NOT_ESTIMABLE}: constant")
+    header = Header(with_subtitle(
+        f"Spearman ρ over {len(inputs):,} distinct inputs (one value per input; the target averaged "
+        f"over the input's rows); {NOT_ESTIMABLE}: not estimable, a constant feature", context))
     # x labels are rotated by 45°, so they need about 0.75 of their length vertically.
     fig, ax, _ = figure_with_axes((label, 0.75 * label, n * cell, n * cell), right=1.3,
                                   header=header)
@@ -236,20 +286,26 @@ def histogram_bins(n_values: int) -> int:
 
 
 def distribution_figure(inputs: pd.DataFrame, evaluation: Evaluation,
-                        styles: dict[str, LineStyle]) -> Figure:
-    """Histogram of each feature over distinct inputs (one value per input, not per row)."""
+                        styles: dict[str, LineStyle] | None = None, context: RunContext | None = None) -> Figure:
+    """Histogram of each feature over distinct inputs (one value per input, not per row).
+
+    Each panel is one feature and is named by its title, so every panel has the same neutral
+    fill with black bar edges: nothing depends on telling colours apart (grayscale-safe).
+    """
     features = evaluation.features
-    header = Header(f"Prediction distributions over distinct model inputs (n = {len(inputs):,} "
-                    f"per panel; the table has {evaluation.sizes.n_rows:,} rows)")
-    fig, axes, _ = panel_grid(len(features), panel=(3.0, 1.8), header=header, gaps=(0.65, 0.8),
+    header = Header(with_subtitle(
+        f"Prediction distributions over distinct model inputs (n = {len(inputs):,} per panel; "
+        f"the table has {evaluation.sizes.n_rows:,} rows)", context))
+    fig, axes, _ = panel_grid(len(features), panel=(3.0, 1.8), header=header, gaps=(0.65, 0.9),
                               margins=(0.7, 0.3, 0.3, 0.55))
     for ax, feature in zip(axes, features):
         values = inputs[feature].to_numpy(float)
         counts, edges = np.histogram(values, bins=histogram_bins(len(values)))
-        # One filled step patch instead of one Rectangle per bin (much faster with many bins).
-        ax.stairs(counts, edges, fill=True, color=styles[feature].color)
-        ax.set_title(feature, fontsize=9)
-        ax.set_xlabel("prediction")
+        ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color=HISTOGRAM_FACE,
+               edgecolor="black", linewidth=0.6)
+        label = label_of(feature, context)
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel(f"{label}, predicted", fontsize=8)
         ax.set_ylabel("distinct inputs")
         ax.locator_params(nbins=5)
     return fig
@@ -261,24 +317,32 @@ def distribution_figure(inputs: pd.DataFrame, evaluation: Evaluation,
 
 
 def strata_figure(bars: pd.DataFrame, kind: str, evaluation: Evaluation,
-                  styles: dict[str, LineStyle]) -> Figure:
-    """Horizontal bars of r per stratum (one panel per family feature), CIs as whiskers."""
+                  styles: dict[str, LineStyle], context: RunContext | None = None,
+                  hidden: list[str] | None = None) -> Figure:
+    """Horizontal bars of r per estimable stratum (one panel per family feature), CIs as whiskers.
+
+    `hidden`: strata left out because no feature is estimable in them; named in the notes.
+    """
     features = [f for f in evaluation.family if f in set(bars["feature"])]
     strata = list(bars["stratum"].cat.categories)
     positions = np.arange(len(strata))[::-1].astype(float)  # first stratum on top
     labels = stratum_labels(bars)
     config, kind_label = evaluation.config, STRATUM_KIND_LABELS.get(kind, kind)
-    header = Header(
-        f"Pearson r of feature vs {evaluation.target} per {kind_label} stratum (bars), "
+    notes = (f"Not shown, not estimable (fewer than {config.min_unique_inputs} distinct inputs or a constant "
+             f"feature): {', '.join(hidden)}." if hidden else "")
+    header = Header(with_subtitle(
+        f"Pearson r of feature vs {target_label(evaluation.target)} per {kind_label} stratum (bars), "
         f"{config.ci_level:.0%} element-aware CI (whiskers); {sizes_text(evaluation.sizes)}; "
-        f"a stratum needs {config.min_unique_inputs} distinct inputs", legend_row=True)
+        f"a stratum needs {config.min_unique_inputs} distinct inputs", context), notes=notes,
+        legend_row=True)
     ncols = min(len(features), STRATA_MAX_COLUMNS)
     fig, axes, page = panel_grid(
         len(features), panel=(2.2, max(1.2, 0.19 * len(strata))), header=header, gaps=(0.2, 0.9),
         margins=(0.65 + text_width(max(labels, key=len)), 0.2, 0.3, 0.55), ncols=ncols)
     for i, (ax, feature) in enumerate(zip(axes, features)):
-        draw_stratum_bars(ax, bars[bars["feature"] == feature], strata, positions, styles[feature])
-        ax.set_title(feature, fontsize=9)
+        draw_stratum_bars(ax, bars[bars["feature"] == feature], strata, positions,
+                          LineStyle(HISTOGRAM_FACE, "-"))  # panels are titled: one grayscale-safe fill
+        ax.set_title(label_of(feature, context), fontsize=8)
         ax.set_ylim(-0.7, len(strata) - 0.3)
         # Labels in the first column only; not sharey, which would lay out hidden labels everywhere.
         if i % ncols == 0:
@@ -317,7 +381,8 @@ def add_horizontal_bars(ax: Axes, positions: np.ndarray, widths: np.ndarray, col
     zero = np.zeros_like(widths)
     corners = np.stack([np.column_stack(c) for c in
                         ((zero, y0), (widths, y0), (widths, y1), (zero, y1))], axis=1)
-    ax.add_collection(PolyCollection(corners, facecolors=color, edgecolors="none"), autolim=False)
+    ax.add_collection(PolyCollection(corners, facecolors=color, edgecolors="black", linewidths=0.5),
+                      autolim=False)
 
 
 def stratum_legend_handles() -> list[Line2D]:
@@ -342,7 +407,7 @@ def within_element_features(evaluation: Evaluation) -> list[str]:
 
 
 def summary_elements(result: FeatureEvaluation) -> set[str]:
-    """Elements that entered the Fisher-z summary of one feature."""
+    """Elements that entered the random-effects summary of one feature."""
     excluded = result.within.summary.excluded_elements if result.within.summary else {}
     return {e.element_id for e in result.within.elements if e.element_id not in excluded}
 
@@ -354,25 +419,27 @@ def within_panel_title(feature: str, result: FeatureEvaluation, n_rows: int) -> 
 
 
 def within_element_figure(table: pd.DataFrame, evaluation: Evaluation, features: list[str],
-                          styles: dict[str, LineStyle]) -> Figure:
+                          styles: dict[str, LineStyle], context: RunContext | None = None) -> Figure:
     """Δtarget vs Δfeature (relative to each element's wild type) for the summarised elements."""
     deltas = within_element_deltas(table, features, evaluation.target)
-    header = Header(
+    header = Header(with_subtitle(
         "Within-element effects: each oligo minus its element's wild type (mean over wild-type "
         "rows), rows of the elements in the summary\nper-element Pearson r combined by "
         f"(n − 3)-weighted Fisher z, {evaluation.config.ci_level:.0%} CI; "
-        f"{sizes_text(evaluation.sizes)}")
+        f"{sizes_text(evaluation.sizes)}", context))
     fig, axes, _ = panel_grid(len(features), panel=(3.6, 3.0), header=header, gaps=(0.8, 1.3),
                               margins=(0.8, 0.3, 0.75, 0.6))
     for ax, feature in zip(axes, features):
         result = evaluation.results[feature]
         used = deltas[deltas["element_id"].astype(str).isin(summary_elements(result))]
+        # One dark colour for every panel (each is titled): a pale palette colour such as
+        # yellow would vanish on white and in grayscale.
         ax.scatter(used[feature], used["delta_target"], s=5, alpha=0.35, linewidths=0,
-                   color=styles[feature].color)
+                   color=PANEL_INK)
         ax.axhline(0, color=MUTED, lw=0.7)
         ax.axvline(0, color=MUTED, lw=0.7)
-        ax.set_title(within_panel_title(feature, result, len(used)), fontsize=8.5)
-        ax.set_xlabel(f"Δ {feature}")
-        ax.set_ylabel(f"Δ {evaluation.target}")
+        ax.set_title(within_panel_title(label_of(feature, context), result, len(used)), fontsize=8.5)
+        ax.set_xlabel(f"Δ {label_of(feature, context)}")
+        ax.set_ylabel(f"Δ {target_label(evaluation.target)}")
         ax.locator_params(nbins=5)
     return fig

@@ -24,6 +24,7 @@ from mprabench.plots.figures import (
     within_element_features,
     within_element_figure,
 )
+from mprabench.plots.labels import RunContext
 from mprabench.plots.layout import save_figure
 from mprabench.plots.style import RC_PARAMS, feature_styles
 
@@ -39,39 +40,65 @@ def strata_figure_name(kind: str) -> str:
     return f"strata_{kind}.png"
 
 
-def strata_bars(evaluation: Evaluation) -> dict[str, pd.DataFrame]:
-    """Bar data of the family features for each drawn stratum kind that has strata."""
+# Strata defined by the design (TF labels) are visible to the model only when inputs vary within
+# elements; otherwise a "per-TF" r is a between-element correlation and is not drawn (PROTOCOL.md).
+DESIGN_STRATA = ("tf",)
+
+
+def strata_bars(evaluation: Evaluation) -> dict[str, tuple[pd.DataFrame, list[str]]]:
+    """Per drawn stratum kind: bars of its estimable strata, and the names of those left out.
+
+    A kind with no estimable stratum gets no figure; nor do design strata when the model
+    inputs do not vary within elements.
+    """
     if evaluation.strata.empty:
         return {}
-    bars = {kind: stratum_bar_data(evaluation.strata, kind, evaluation.family)
-            for kind in STRATUM_FIGURE_KINDS}
-    return {kind: frame for kind, frame in bars.items() if not frame.empty}
+    inputs_vary = evaluation.sizes.n_unique_inputs > evaluation.sizes.n_elements
+    drawn = {}
+    for kind in STRATUM_FIGURE_KINDS:
+        if kind in DESIGN_STRATA and not inputs_vary:
+            continue
+        bars = stratum_bar_data(evaluation.strata, kind, evaluation.family)
+        estimable = bars.groupby("stratum", observed=True)["estimable"].any()
+        keep = [s for s in estimable.index if estimable[s]]
+        if not keep:
+            continue
+        hidden = [str(s) for s in estimable.index if not estimable[s]]
+        kept = bars[bars["stratum"].isin(keep)].copy()
+        kept["stratum"] = kept["stratum"].cat.remove_unused_categories()
+        drawn[kind] = (kept.reset_index(drop=True), hidden)
+    return drawn
 
 
-def figure_builders(table: pd.DataFrame, evaluation: Evaluation) -> dict[str, Callable[[], Figure]]:
+def figure_builders(table: pd.DataFrame, evaluation: Evaluation,
+                    context: RunContext | None = None) -> dict[str, Callable[[], Figure]]:
     """File name → builder for every figure this evaluation supports (each drawn once)."""
     styles = feature_styles(evaluation.features)
     inputs = input_level_table(table, evaluation.features, evaluation.target)
     # Most expensive first, so parallel workers finish at about the same time.
     builders: dict[str, Callable[[], Figure]] = {
-        SCATTER_FIGURE: lambda: scatter_figure(table, evaluation),
+        SCATTER_FIGURE: lambda: scatter_figure(table, evaluation, context),
     }
     within = within_element_features(evaluation)
     if within:
         builders[WITHIN_ELEMENT_FIGURE] = (
-            lambda: within_element_figure(table, evaluation, within, styles))
-    for kind, bars in strata_bars(evaluation).items():
+            lambda: within_element_figure(table, evaluation, within, styles, context))
+    for kind, (bars, hidden) in strata_bars(evaluation).items():
         builders[strata_figure_name(kind)] = (
-            lambda bars=bars, kind=kind: strata_figure(bars, kind, evaluation, styles))
-    builders[DISTRIBUTION_FIGURE] = lambda: distribution_figure(inputs, evaluation, styles)
-    builders[HEATMAP_FIGURE] = lambda: heatmap_figure(inputs, evaluation)
-    builders[ROC_FIGURE] = lambda: roc_figure(table, evaluation, styles)
+            lambda bars=bars, kind=kind, hidden=hidden: strata_figure(bars, kind, evaluation, styles,
+                                                                      context, hidden))
+    builders[DISTRIBUTION_FIGURE] = lambda: distribution_figure(inputs, evaluation, styles, context)
+    builders[HEATMAP_FIGURE] = lambda: heatmap_figure(inputs, evaluation, context)
+    builders[ROC_FIGURE] = lambda: roc_figure(table, evaluation, styles, context)
     return builders
 
 
 def render_figures(table: pd.DataFrame, evaluation: Evaluation, out_dir: Path, dpi: int,
-                   workers: int | None = None) -> list[Path]:
+                   workers: int | None = None, context: RunContext | None = None) -> list[Path]:
     """Draw every figure into out_dir as PNG; returns the written paths (stable names).
+
+    ``context``: dataset, experiment, predictor and biosample for every figure's subtitle, and
+    the feature labels (:func:`mprabench.plots.labels.run_context`); None leaves them out.
 
     ``workers``: processes drawing in parallel (default: one per available core, at most one
     per figure). Matplotlib spends most of its time in pure Python, so separate processes
@@ -80,7 +107,7 @@ def render_figures(table: pd.DataFrame, evaluation: Evaluation, out_dir: Path, d
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    builders = figure_builders(table, evaluation)
+    builders = figure_builders(table, evaluation, context)
     remove_stale_figures(out_dir, set(builders))
     workers = min(available_cores(), len(builders)) if workers is None else workers
     with mpl.rc_context(RC_PARAMS):

@@ -6,12 +6,14 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from mprabench.config import load_params
 from mprabench.errors import ConfigError
 from mprabench.evaluation import Evaluation, evaluate, evaluation_table, feature_columns
 from mprabench.files import atomic_path, require_writable, write_json_atomic
 from mprabench.plots import render_figures, write_plot_data
+from mprabench.plots.labels import read_provenance, run_context
 from mprabench.stages._cli import run, stage_parser
 
 
@@ -27,9 +29,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--figures", type=Path, required=True, help="folder for PNG figures")
     parser.add_argument("--roc", type=Path, required=True, help="ROC curve data for `dvc plots` (CSV)")
     parser.add_argument("--scatter", type=Path, required=True, help="scatter data for `dvc plots` (CSV)")
+    parser.add_argument("--provenance", type=Path, default=None,
+                        help="the predict stage's provenance (JSON; figure subtitles say 'unknown' without it)")
     args = parser.parse_args(argv)
     config = load_params(args.params).evaluate
     require_writable(args.summary, args.details, args.tables, args.figures, args.roc, args.scatter)
+    context = run_context(yaml.safe_load(args.params.read_text()), read_provenance(args.provenance))
 
     features = pd.read_parquet(args.features)
     config.primary_features = primary_family(config.primary_features, feature_columns(features), args.features)
@@ -39,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     write_json_atomic(args.summary, evaluation.summary())
     write_json_atomic(args.details, evaluation.details())
     write_tables(evaluation, args.tables)
-    render_figures(table, evaluation, args.figures, config.dpi)
+    render_figures(table, evaluation, args.figures, config.dpi, context=context)
     write_plot_data(table, evaluation, roc=args.roc, scatter=args.scatter)
 
 

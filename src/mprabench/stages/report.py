@@ -1,74 +1,158 @@
-"""report: report.md from metrics and tables, and this run's one MLflow run (logged here only)."""
+"""report: report.md, the headline forest plot, and this run's one MLflow run (logged here only).
+
+The report is written twice from one rendering function: the repository copy links figures and
+tables by their paths relative to the report; the MLflow copy (artifact `report.md`) links them
+by their artifact names (`figures/…`, `tables/…`), which sit beside it in the run's artifacts.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import yaml
 
 from mprabench.config import load_params
 from mprabench.files import require_writable, write_text_atomic
-from mprabench.report import ReportInputs, render_report
+from mprabench.plots.forest import write_forest
+from mprabench.plots.labels import RunContext, read_provenance, run_context
+from mprabench.report import DESIGN, Links, ReportInputs, headline_note, render_report
 from mprabench.stages._cli import run, stage_parser
-from mprabench.tracking import commit_tags, mlflow_run, predictor_tags, repository_root
+from mprabench.tracking import NOTE_TAG, commit_tags, headline_metrics, mlflow_run, predictor_tags, repository_root
+
+FOREST_FIGURE_ARTIFACT = "figures/forest.png"
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = stage_parser(__doc__)
     for name, help_text in (("qc", "QC metrics"), ("prediction", "prediction metrics"),
-                            ("summary", "headline metrics"), ("details", "evaluation details")):
+                            ("summary", "headline metrics (summary.json contract)"),
+                            ("details", "evaluation details")):
         parser.add_argument(f"--{name}", type=Path, required=True, help=f"{help_text} (JSON)")
+    for name, help_text in (("calibration", "calibration of p-values and intervals"),
+                            ("qc-details", "pool offsets, dropouts, motif mismatches"),
+                            ("provenance", "the predict stage's provenance")):
+        parser.add_argument(f"--{name}", type=Path, default=None, help=f"{help_text} (JSON; may be absent)")
+    parser.add_argument("--calibration-figure", type=Path, default=None, help="QQ plot of the calibration (PNG)")
     parser.add_argument("--tables", type=Path, required=True, help="folder of evaluation tables")
     parser.add_argument("--figures", type=Path, required=True, help="folder of figures")
+    parser.add_argument("--forest-csv", type=Path, required=True, help="forest plot data for `dvc plots` (CSV)")
+    parser.add_argument("--forest-figure", type=Path, required=True, help="the headline forest plot (PNG)")
     parser.add_argument("--lock", type=Path, required=True, help="dvc.lock, attached to the MLflow run")
     parser.add_argument("--report", type=Path, required=True, help="the report (Markdown)")
-    parser.add_argument("--provenance", type=Path, default=None, help="the predict stage's provenance (JSON)")
     args = parser.parse_args(argv)
     typed = load_params(args.params)  # validates; the raw file is what gets logged
     require_writable(args.report)
     params = yaml.safe_load(args.params.read_text())
     metrics = {name: _json(getattr(args, name)) for name in ("qc", "prediction", "summary")}
-    tables = sorted(args.tables.glob("*.csv"))
-    figures = sorted(args.figures.glob("*.png"))
+    details = _json(args.details)
+    calibration, qc_details = _optional_json(args.calibration), _optional_json(args.qc_details)
+    provenance = read_provenance(args.provenance)
+    context = run_context(params, provenance)
+
+    write_forest(metrics["summary"], context.experiment, context.feature_label, context.subtitle,
+                 float(typed.evaluate.ci_level), args.forest_csv, args.forest_figure, typed.evaluate.dpi)
+    files = artifact_files(args)
     root = repository_root(Path.cwd())
-    tags = run_tags(params, root)
-    tags |= predictor_tags(_json(args.provenance) if args.provenance else None)
+    tags = run_tags(params, root, context) | predictor_tags(provenance)
+    tags[NOTE_TAG] = headline_note(context, metrics["summary"], calibration, details)
+    selected, omitted = headline_metrics(
+        [("headline", features_first(metrics["summary"])),
+         ("headline.calibration", _calibration_metrics(calibration)),
+         ("qc", metrics["qc"]), ("prediction", metrics["prediction"])], typed.tracking.max_metrics)
+    tags["metrics_omitted"] = f"{omitted} (in the JSON artifacts)" if omitted else "0"
 
     run_name = os.environ.get("DVC_EXP_NAME") or typed.experiment.name
-    with mlflow_run(root, typed.tracking.local_store, typed.tracking.experiment_name, run_name) as tracked:
-        tracked.log(params, metrics, tags)
-        tracked.log_files("figures", figures)
-        tracked.log_files("tables", tables)
+    with mlflow_run(root, typed.tracking.local_store, typed.tracking.experiment_name, run_name,
+                    typed.tracking.experiment_kind) as tracked:
+        tracked.log(params, selected, tags)
+        for name, path in files.items():
+            folder = name.rsplit("/", 1)[0] if "/" in name else None
+            tracked.log_files(folder, [path])
         tracked.log_files(None, [p for p in (args.params, args.lock) if p.exists()])
-        text = render_report(ReportInputs(
-            params=params, qc=metrics["qc"], prediction=metrics["prediction"], summary=metrics["summary"],
-            details=_json(args.details), strata=_strata(tables), figures=figures, report_path=args.report,
+        inputs = ReportInputs(
+            params=params, context=context, qc=metrics["qc"], prediction=metrics["prediction"],
+            summary=metrics["summary"], details=details, calibration=calibration, qc_details=qc_details,
+            provenance=provenance, strata=_strata(args.tables),
+            figures=[n for n in files if n.startswith("figures/")],
+            tables=[n for n in files if n.startswith("tables/")],
+            detail_files=[n for n in files if "/" not in n],
             run_id=tracked.run_id, tracking_uri=tracked.tracking_uri, tags=tags,
-        ))
-        write_text_atomic(args.report, text)
-        tracked.log_files(None, [args.report])
+        )
+        write_text_atomic(args.report, render_report(inputs, repository_links(files, args.report)))
+        tracked.log_text(render_report(inputs, Links()), "report.md")
 
 
-def run_tags(params: dict, root: Path) -> dict[str, str]:
-    """Git commit, DVC experiment name, and the checksums of the dataset files."""
+def artifact_files(args: Any) -> dict[str, Path]:
+    """Artifact name -> file for everything the report links: figures, tables, detail files."""
+    files: dict[str, Path] = {f"figures/{p.name}": p for p in sorted(args.figures.glob("*.png"))}
+    files[FOREST_FIGURE_ARTIFACT] = args.forest_figure
+    if args.calibration_figure is not None and args.calibration_figure.is_file():
+        files[f"figures/{args.calibration_figure.name}"] = args.calibration_figure
+    files |= {f"tables/{p.name}": p for p in sorted(args.tables.glob("*.csv"))}
+    for path in (args.details, args.calibration, args.qc_details, args.provenance, args.forest_csv):
+        if path is not None and path.is_file():
+            files[path.name] = path
+    return files
+
+
+def repository_links(files: dict[str, Path], report: Path) -> Links:
+    """Each artifact name -> the file's path relative to the report in the repository."""
+    return Links({name: Path(os.path.relpath(path.resolve(), report.resolve().parent)).as_posix()
+                  for name, path in files.items()})
+
+
+def run_tags(params: dict, root: Path, context: RunContext) -> dict[str, str]:
+    """Predictor, experiment, biosample, dataset in words; git commit, DVC name, data checksums."""
     tags = {
         **commit_tags(root),
-        "experiment": str(params["experiment"]["name"]),
-        "predictor": str(params["predictor"]["name"]),
+        "predictor": context.predictor,
+        "predictor.name": str(params["predictor"]["name"]),
+        "predictor.source": context.source,
+        "experiment": context.experiment,
+        "biosample": context.biosample_text,
+        "dataset": context.dataset,
+        "assay_biosample": context.assay_text,
     }
+    mismatch = context.mismatch()
+    if mismatch:
+        tags["biosample_mismatch"] = mismatch
     tags |= {f"dataset.sha256.{f['name']}": f["sha256"] for f in params["dataset"]["files"]}
     return tags
+
+
+def features_first(summary: dict) -> dict:
+    """The summary with its features before `design`, so MLflow's first metric (the one its compare
+    view charts by default) is the first primary feature's element-level r."""
+    return {k: v for k, v in summary.items() if k != DESIGN} | (
+        {DESIGN: summary[DESIGN]} if DESIGN in summary else {})
+
+
+def _calibration_metrics(calibration: dict | None) -> dict[str, Any]:
+    """type I rates and coverages only (their MCSEs and the setup stay in calibration.json)."""
+    if not calibration:
+        return {}
+    tests = {k: v.get("type_I") for k, v in (calibration.get("tests") or {}).items() if isinstance(v, dict)}
+    covered = {k: v.get("coverage") for k, v in (calibration.get("intervals") or {}).items()
+               if isinstance(v, dict)}
+    return {"type_I": tests, "coverage": covered}
 
 
 def _json(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def _strata(tables: list[Path]) -> dict[str, pd.DataFrame]:
-    return {p.stem.removeprefix("strata_"): pd.read_csv(p) for p in tables if p.stem.startswith("strata_")}
+def _optional_json(path: Path | None) -> dict | None:
+    if path is None or not path.is_file():
+        return None
+    return json.loads(path.read_text())
+
+
+def _strata(tables: Path) -> dict[str, pd.DataFrame]:
+    return {p.stem.removeprefix("strata_"): pd.read_csv(p) for p in sorted(tables.glob("strata_*.csv"))}
 
 
 if __name__ == "__main__":

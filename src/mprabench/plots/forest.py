@@ -1,0 +1,122 @@
+"""The headline figure: element-level Pearson r with its CI per primary feature (a forest plot).
+
+Drawn from metrics/summary.json alone (the headline contract), so it needs no evaluation
+object: one summary gives one experiment; several summaries (e.g. from `git show
+<rev>:metrics/summary.json`) are drawn side by side, one marker per experiment. The same
+rows are written as plots/forest.csv for `dvc plots diff` (template .dvc/plots/forest.json).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from mprabench.plots.data import write_csv
+from mprabench.plots.layout import Header, figure_with_axes, legend_anchor, save_figure, text_width
+from mprabench.plots.style import MUTED, OKABE_ITO, RC_PARAMS, fmt_p
+
+FOREST_COLUMNS = ["experiment", "feature", "label", "r", "ci_low", "ci_high", "p", "neglog10_p",
+                  "significant"]
+MARKERS = ("o", "s", "D", "^", "v", "P", "X")
+DESIGN = "design"
+
+
+def forest_table(summaries: Mapping[str, Mapping[str, Any]], label: Callable[[str], str]) -> pd.DataFrame:
+    """One row per (experiment, primary feature) from each summary.json; missing values stay NaN."""
+    rows = []
+    for experiment, summary in summaries.items():
+        for feature, s in summary.items():
+            if feature == DESIGN or not isinstance(s, Mapping):
+                continue
+            rows.append({
+                "experiment": experiment, "feature": feature, "label": label(feature),
+                "r": _number(s.get("element_pearson_r")), "ci_low": _number(s.get("pearson_r_ci_low")),
+                "ci_high": _number(s.get("pearson_r_ci_high")), "p": _number(s.get("element_p")),
+                "neglog10_p": _number(s.get("element_neglog10_p")),
+                "significant": {True: "yes", False: "no"}.get(s.get("element_bonferroni_significant"), "n.e."),
+            })
+    return pd.DataFrame(rows, columns=FOREST_COLUMNS)
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else float("nan")
+
+
+def write_forest_csv(frame: pd.DataFrame, path: Path) -> Path:
+    """Numbers with six significant digits; a missing (not estimable) value is an empty cell."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = frame[FOREST_COLUMNS].astype(object)
+    for column in ("r", "ci_low", "ci_high", "p", "neglog10_p"):
+        text[column] = [format(v, ".6g") if np.isfinite(v) else "" for v in frame[column].to_numpy(float)]
+    return write_csv(text, path)
+
+
+def forest_figure(frame: pd.DataFrame, subtitle: str, n_elements: Any, ci_level: float) -> Figure:
+    """r and CI per feature (rows), experiments side by side within a row; n.e. written out."""
+    labels = list(dict.fromkeys(frame["label"]))
+    experiments = list(dict.fromkeys(frame["experiment"]))
+    k = len(experiments)
+    header = Header(
+        f"Element-level Pearson r with {ci_level:.0%} CI, per feature (n = {n_elements} elements)\n{subtitle}",
+        notes=("Filled marker: Bonferroni-significant over the primary features (element permutation p); "
+               "open: not significant. p is printed beside each interval; n.e. = not estimable."),
+        legend_row=k > 1)
+    label_width = 0.3 + text_width(max(labels, key=len) if labels else "", 8.0)
+    row_height = 0.28 + 0.22 * k
+    fig, ax, page = figure_with_axes((label_width, 0.55, 4.2, row_height * max(1, len(labels))),
+                                     right=0.2 + text_width("r = -0.00, p = 1.0e-04", 7.5), header=header)
+    offsets = (np.arange(k) - (k - 1) / 2) * min(0.22, 0.7 / k)
+    positions = np.arange(len(labels))[::-1].astype(float)  # first feature on top
+    for j, experiment in enumerate(experiments):
+        part = frame[frame["experiment"] == experiment].set_index("label").reindex(labels)
+        color, marker = OKABE_ITO[j % len(OKABE_ITO)] if k > 1 else "black", MARKERS[j % len(MARKERS)]
+        y = positions - offsets[j]  # first experiment on top
+        for yi, (_, row) in zip(y, part.iterrows()):
+            _draw_interval(ax, yi, row, color, marker)
+    ax.axvline(0, color=MUTED, lw=0.8, ls="--")
+    ax.set_xlim(-1.05, 1.05)
+    ax.set_ylim(-0.6, len(labels) - 0.4)
+    ax.set_yticks(positions, labels)
+    ax.set_xlabel("element-level Pearson r (prediction vs measured activity, element means)")
+    ax.grid(axis="x", color="#E5E5E5", lw=0.6)
+    ax.set_axisbelow(True)
+    if k > 1:
+        handles = [Line2D([], [], color=OKABE_ITO[j % len(OKABE_ITO)], marker=MARKERS[j % len(MARKERS)],
+                          label=e) for j, e in enumerate(experiments)]
+        fig.legend(handles=handles, loc="upper left", ncols=min(k, 5), frameon=False,
+                   bbox_to_anchor=legend_anchor(fig, page), borderaxespad=0, title=None)
+    return fig
+
+
+def _draw_interval(ax: Any, y: float, row: pd.Series, color: str, marker: str) -> None:
+    r, low, high = row["r"], row["ci_low"], row["ci_high"]
+    if not np.isfinite(r):
+        ax.text(0, y, "n.e. (not estimable)", ha="center", va="center", fontsize=8, color="black",
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
+        return
+    if np.isfinite(low) and np.isfinite(high):
+        ax.hlines(y, low, high, color=color, lw=1.6)
+    filled = row["significant"] == "yes"
+    ax.plot([r], [y], marker=marker, ms=6, color=color, markerfacecolor=color if filled else "white",
+            markeredgewidth=1.4, ls="")
+    p = row["p"] if np.isfinite(row["p"]) else None
+    ax.annotate(f"r = {r:+.2f}, p = {fmt_p(p)}", xy=(1.03, y), xycoords=("axes fraction", "data"),
+                va="center", ha="left", fontsize=7.5, annotation_clip=False)
+
+
+def write_forest(summary: Mapping[str, Any], experiment: str, label: Callable[[str], str], subtitle: str,
+                 ci_level: float, csv_path: Path, figure_path: Path, dpi: int) -> list[Path]:
+    """plots/forest.csv and the forest PNG of one run's summary.json."""
+    frame = forest_table({experiment: summary}, label)
+    n_elements = (summary.get(DESIGN) or {}).get("n_elements", "?")
+    figure_path.parent.mkdir(parents=True, exist_ok=True)
+    with mpl.rc_context(RC_PARAMS):
+        figure = forest_figure(frame, subtitle, n_elements, ci_level)
+        return [write_forest_csv(frame, csv_path), save_figure(figure, figure_path, dpi)]

@@ -1,0 +1,190 @@
+"""Human names for code names, and the run context every figure, report and MLflow run states.
+
+One label table for the whole project: figures, report.md and MLflow descriptions all call
+:func:`feature_label` / :func:`target_label`, so a feature is named the same everywhere.
+The run context (dataset, experiment, predictor, biosample) comes from params.yaml and the
+predict stage's provenance.json; where provenance is missing it says "unknown", never guesses.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+LOCAL_TEST_SERVER = "local test server (synthetic tracks)"
+SOURCE_API = "AlphaGenome API"
+SOURCE_OFFLINE = "offline baseline"
+UNKNOWN = "unknown"
+
+OUTPUT_LABELS = {"dnase": "DNase", "cage": "CAGE", "rna": "RNA-seq", "atac": "ATAC",
+                 "procap": "PRO-cap", "chip_histone": "histone ChIP", "chip_tf": "TF ChIP"}
+# {width} is the configured central window (predictor.features.center_width).
+AGGREGATE_LABELS = {"center": "central {width} (mean)", "mean": "whole input (mean)",
+                    "max": "whole input (max)"}
+FEATURE_LABELS = {
+    "gc_fraction": "GC fraction, central window",
+    "kmer_ridge_oof": "k-mer ridge, out-of-fold prediction",
+}
+TARGET_LABELS = {
+    "log2_ratio": "MPRA activity, log2(RNA/DNA)",
+    "activity": "MPRA activity, RNA/(DNA+1)",
+}
+
+
+def feature_label(feature: str, center_width: int | None = None) -> str:
+    """e.g. dnase_center -> 'DNase, central 200 bp (mean)'; unknown names come back unchanged."""
+    if feature in FEATURE_LABELS:
+        return FEATURE_LABELS[feature]
+    output, _, aggregate = feature.rpartition("_")
+    if output in OUTPUT_LABELS and aggregate in AGGREGATE_LABELS:
+        width = f"{center_width} bp" if center_width else "window"
+        return f"{OUTPUT_LABELS[output]}, {AGGREGATE_LABELS[aggregate].format(width=width)}"
+    if feature.startswith("motif_"):
+        return f"motif score, {feature.removeprefix('motif_')}"
+    return feature
+
+
+def target_label(target: str) -> str:
+    return TARGET_LABELS.get(target, target)
+
+
+def is_loopback(address: str | None) -> bool:
+    """True for 127.x, ::1 and localhost, with or without a port (`127.0.0.1:50051`, `[::1]:5`)."""
+    if not address:
+        return False
+    host = str(address).strip()
+    if "://" in host:
+        host = host.split("://", 1)[1]
+    if host.startswith("["):
+        host = host[1:].split("]", 1)[0]
+    elif host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class Biosample:
+    ontology_term: str
+    name: str
+    biosample_type: str = ""
+    named: bool = True  # False: the term came from params only, its name is unknown
+
+    def text(self) -> str:
+        kind = f" ({self.biosample_type.replace('_', ' ')})" if self.biosample_type else ""
+        return f"{self.ontology_term} {self.name}{kind}"
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a result is about: dataset, experiment, predictor and biosample, in words."""
+
+    dataset: str
+    experiment: str
+    predictor: str
+    source: str
+    organism: str
+    biosamples: tuple[Biosample, ...]
+    assay: Mapping[str, Any] = field(default_factory=dict)
+    center_width: int | None = None
+    provenance_found: bool = False
+
+    @property
+    def biosample_text(self) -> str:
+        if not self.biosamples:
+            return "none (sequence-only predictor)" if self.source == SOURCE_OFFLINE else UNKNOWN
+        return ", ".join(b.text() for b in self.biosamples)
+
+    @property
+    def subtitle(self) -> str:
+        return (f"{self.dataset} · experiment {self.experiment} · predictor: {self.predictor} · "
+                f"biosample: {self.biosample_text}")
+
+    @property
+    def assay_text(self) -> str:
+        if not self.assay:
+            return UNKNOWN
+        return f"{self.assay.get('species', UNKNOWN)} {self.assay.get('cell_type', UNKNOWN)}"
+
+    def mismatch(self) -> str | None:
+        """A sentence when the predicted biosample's species or cell type is not the assay's."""
+        if not self.assay or not self.biosamples:
+            return None
+        problems = []
+        organism, assay_organism = self.organism.upper(), str(self.assay.get("organism", "")).upper()
+        if organism and assay_organism and organism != assay_organism:
+            problems.append(f"species differs (predicted for {self.organism}, assay in "
+                            f"{self.assay.get('species', assay_organism)})")
+        line = str(self.assay.get("cell_line", "")).lower()
+        named = [b for b in self.biosamples if b.named]
+        if line and named and not any(line in b.name.lower() for b in named):
+            problems.append(f"cell type differs ({', '.join(b.name for b in named)} vs "
+                            f"{self.assay.get('cell_type', line)})")
+        if not problems:
+            return None
+        return (f"Biosample mismatch: predictions are for {self.biosample_text}, but the assay measured "
+                f"{self.assay_text}: {'; '.join(problems)}.")
+
+    def feature_label(self, feature: str) -> str:
+        return feature_label(feature, self.center_width)
+
+
+def read_provenance(path: Path | None) -> dict[str, Any] | None:
+    """provenance.json as a dict, or None when absent or unreadable (reported as 'unknown')."""
+    if path is None or not Path(path).is_file():
+        return None
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def predictor_description(params: Mapping[str, Any], provenance: Mapping[str, Any] | None) -> tuple[str, str]:
+    """(label, source): a loopback address always means the local test server."""
+    predictor = params.get("predictor") or {}
+    name = str(predictor.get("name", UNKNOWN))
+    source = str((provenance or {}).get("source") or "")
+    if is_loopback(predictor.get("address")) or source == LOCAL_TEST_SERVER:
+        return LOCAL_TEST_SERVER, LOCAL_TEST_SERVER
+    if name == "alphagenome":
+        version = (provenance or {}).get("model_version") or predictor.get("model_version") or UNKNOWN
+        label = f"AlphaGenome {version}"
+        return (label, source) if source else (f"{label} (provenance unknown)", UNKNOWN)
+    if source == SOURCE_OFFLINE or name in ("gc", "kmer", "motif"):
+        return f"{name} baseline (offline)", SOURCE_OFFLINE
+    return name, source or UNKNOWN
+
+
+def biosamples(params: Mapping[str, Any], provenance: Mapping[str, Any] | None) -> tuple[Biosample, ...]:
+    """Names from provenance.json (the model's own track metadata); terms alone say 'name unknown'."""
+    listed = (provenance or {}).get("biosamples")
+    if isinstance(listed, Sequence) and listed:
+        return tuple(Biosample(str(b.get("ontology_term", UNKNOWN)), str(b.get("biosample_name") or UNKNOWN),
+                               str(b.get("biosample_type") or "")) for b in listed if isinstance(b, Mapping))
+    terms = (params.get("predictor") or {}).get("ontology_terms") or []
+    return tuple(Biosample(str(t), "(name unknown: no provenance.json)", named=False) for t in terms)
+
+
+def run_context(params: Mapping[str, Any], provenance: Mapping[str, Any] | None) -> RunContext:
+    predictor = params.get("predictor") or {}
+    label, source = predictor_description(params, provenance)
+    features = predictor.get("features") or {}
+    organism = str((provenance or {}).get("organism") or predictor.get("organism") or "")
+    return RunContext(
+        dataset=str((params.get("dataset") or {}).get("name", UNKNOWN)),
+        experiment=str((params.get("experiment") or {}).get("name", UNKNOWN)),
+        predictor=label, source=source, organism=organism,
+        biosamples=biosamples(params, provenance),
+        assay=dict((params.get("dataset") or {}).get("assay_biosample") or {}),
+        center_width=features.get("center_width") if isinstance(features, Mapping) else None,
+        provenance_found=provenance is not None,
+    )

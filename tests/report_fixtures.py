@@ -1,0 +1,126 @@
+"""Inputs of the report stage in the shapes of the shared contracts (HELPER_RULES.md).
+
+summary.json is headline-only; details.json, calibration.json, qc_details.json and
+provenance.json are written as their producers describe them. Built here, not by running
+the evaluate stage, so the report is tested against the contract whatever evaluate writes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from tests.conftest import write_params
+
+PRIMARY = ["dnase_center", "dnase_mean", "cage_center", "cage_mean", "rna_center", "rna_mean"]
+LOCAL_ADDRESS = "127.0.0.1:50051"
+MISMATCHED_ELEMENT = "PPREwt_chr9_100_116_-_AGGTCAAAGGTCAGTA"
+
+
+@dataclass
+class ReportFixture:
+    directory: Path
+    params: Path
+
+    def path(self, name: str) -> Path:
+        return self.directory / name
+
+    def argv(self, *, with_optional: bool = True) -> list[str]:
+        d = self.directory
+        argv = ["--params", str(self.params), "--qc", str(d / "qc.json"), "--prediction", str(d / "predict.json"),
+                "--summary", str(d / "metrics" / "summary.json"), "--details", str(d / "metrics" / "details.json"),
+                "--tables", str(d / "metrics" / "tables"), "--figures", str(d / "plots" / "figures"),
+                "--forest-csv", str(d / "plots" / "forest.csv"), "--forest-figure", str(d / "plots" / "forest.png"),
+                "--lock", str(d / "dvc.lock"), "--report", str(d / "metrics" / "report.md")]
+        if with_optional:
+            argv += ["--calibration", str(d / "metrics" / "calibration.json"),
+                     "--qc-details", str(d / "metrics" / "qc_details.json"),
+                     "--provenance", str(d / "data" / "provenance.json"),
+                     "--calibration-figure", str(d / "plots" / "calibration_qq.png")]
+        return argv
+
+
+def headline(rng: np.random.Generator, *, within: bool) -> dict:
+    r = float(rng.uniform(-0.7, 0.7))
+    p = float(10 ** rng.uniform(-4, 0))
+    within_r = float(rng.uniform(-0.3, 0.3)) if within else None
+    within_p = float(rng.uniform(0.01, 1)) if within else None
+    return {"element_pearson_r": r, "pearson_r_ci_low": max(-1.0, r - 0.3), "pearson_r_ci_high": min(1.0, r + 0.3),
+            "element_p": p, "element_neglog10_p": -math.log10(p),
+            "within_element_r": within_r, "within_element_p": within_p,
+            "within_element_neglog10_p": -math.log10(within_p) if within else None,
+            "element_bonferroni_significant": p < 0.05 / len(PRIMARY)}
+
+
+def write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2))
+
+
+def tiny_png(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig = Figure(figsize=(1, 1))
+    fig.add_subplot().plot([0, 1], [0, 1])
+    fig.savefig(path, dpi=20)
+
+
+def make_report_fixture(directory: Path, *, seed: int = 0, within: bool = False,
+                        address: str | None = LOCAL_ADDRESS) -> ReportFixture:
+    """A V2-like run on the local test server: 18 elements, 18 inputs, 6,963 rows."""
+    rng = np.random.default_rng(seed)
+    overrides = ["evaluate.n_bootstrap=200"]
+    if address:
+        overrides += [f"predictor.address={address}", "predictor.insecure=true"]
+    params = write_params(directory / "params.yaml", overrides)
+    n_inputs = 200 if within else 18
+    summary = {"design": {"n_rows": 6963, "n_elements": 18, "n_unique_inputs": n_inputs}}
+    summary |= {f: headline(rng, within=within) for f in PRIMARY}
+    summary["cage_mean"] |= {"element_pearson_r": None, "pearson_r_ci_low": None, "pearson_r_ci_high": None,
+                             "element_p": None, "element_neglog10_p": None, "element_bonferroni_significant": None}
+    write_json(directory / "metrics" / "summary.json", summary)
+    details = {
+        "target": "log2_ratio", "alpha": 0.05,
+        "per_feature": {
+            f: {"naive_pearson_r": float(rng.uniform(-0.1, 0.1)), "naive_pearson_p": 1e-5,
+                "element_level": {"reason": "the feature is constant across elements" if f == "cage_mean" else None},
+                "within_element": {"reason": None if within else
+                                   "model inputs do not vary within any element (V1/V2 inputs omit the perturbation)"}}
+            for f in PRIMARY},
+        "sensitivity": {"with_zero_rna_dropouts": {f: headline(rng, within=within) for f in PRIMARY}},
+        "baseline_fit": {"kmer": {"out_of_fold_r2": 0.0421}},
+    }
+    write_json(directory / "metrics" / "details.json", details)
+    write_json(directory / "metrics" / "calibration.json", {
+        "structure": "v2", "n_replicates": 2000, "alpha": 0.05, "ci_level": 0.95,
+        "tests": {"element_p": {"type_I": 0.049, "mcse": 0.007}},
+        "intervals": {"pearson_r_ci": {"coverage": 0.944, "mcse": 0.005}}})
+    write_json(directory / "metrics" / "qc_details.json", {
+        "pool_offsets": {"Pool6": 0.12, "Pool7": -0.31},
+        "dropouts": {"zero_rna_adequate_plasmid": 180},
+        "motif_mismatch_elements": [{"element_id": MISMATCHED_ELEMENT, "name_motif": "AGGTCAAAGGTCAGTA",
+                                     "reference_motif": "AGGTCAAAGGTCAGTT"}]})
+    write_json(directory / "data" / "provenance.json", {
+        "predictor": "alphagenome", "store_key": "0" * 16, "source": "local test server (synthetic tracks)",
+        "model_version": "ALL_FOLDS", "organism": "HOMO_SAPIENS",
+        "biosamples": [{"ontology_term": "EFO:0002067", "biosample_name": "K562", "biosample_type": "cell_line"}],
+        "tracks": {"DNASE": 1, "CAGE": 2, "RNA_SEQ": 2}})
+    write_json(directory / "qc.json", {"rows_in": 6963, "rows_used": 6963, "excluded": {"zero_rna_dropout": 0},
+                                       "elements": 18, "distinct_inputs": n_inputs})
+    write_json(directory / "predict.json", {"distinct_inputs": n_inputs, "served_from_store": 0,
+                                            "requested": n_inputs, "failed": 0})
+    tables = directory / "metrics" / "tables"
+    tables.mkdir(parents=True, exist_ok=True)
+    (tables / "strata_tf.csv").write_text("kind,stratum,feature,estimable,pearson_r\n"
+                                          "tf,cebp|ap1,dnase_center,False,\n")
+    if within:
+        (tables / "within_element.csv").write_text("feature,element_id,n_inputs,r\ndnase_center,E1,12,0.4\n")
+    for name in ("scatter.png", "roc.png"):
+        tiny_png(directory / "plots" / "figures" / name)
+    tiny_png(directory / "plots" / "calibration_qq.png")
+    (directory / "dvc.lock").write_text("schema: '2.0'\n")
+    return ReportFixture(directory, params)
