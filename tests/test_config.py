@@ -11,6 +11,8 @@ import pytest
 import yaml
 from omegaconf import MISSING
 
+from mprabench.predictors.base import PredictionReport, Predictor
+from mprabench.predictors.registry import PREDICTORS as REGISTERED, build_predictor, register
 from mprabench.config import (
     ActivityConfig,
     AlphaGenomeConfig,
@@ -207,27 +209,28 @@ def test_issue_settings_are_checked_with_key_value_and_range(tmp_path, override,
     assert override.split("=")[0].rsplit(".", 1)[-1] in str(raised.value)
 
 
+@dataclasses.dataclass
+class ToyConfig:
+    name: str = MISSING
+    scale: float = setting(gt=0)
+
+
+class Toy(Predictor):
+    """A predictor defined outside the package, registered by the test below."""
+
+    def __init__(self, config: ToyConfig):
+        self.config = config
+
+    def fingerprint(self):
+        return {"predictor": "toy", "scale": self.config.scale}
+
+    def predict(self, inputs, sink):
+        sink.put_many({sha: {"toy": self.config.scale * len(seq)} for sha, seq in inputs.items()})
+        return PredictionReport(requested=len(inputs))
+
+
 def test_a_new_predictor_is_one_registration(tmp_path):
-    from mprabench.predictors.base import PredictionReport, Predictor
-    from mprabench.predictors.registry import PREDICTORS, build_predictor, register
-
-    @dataclasses.dataclass
-    class ToyConfig:
-        name: str = MISSING
-        scale: float = setting(gt=0)
-
-    class Toy(Predictor):
-        def __init__(self, config: ToyConfig):
-            self.config = config
-
-        def fingerprint(self):
-            return {"predictor": "toy", "scale": self.config.scale}
-
-        def predict(self, inputs, sink):
-            sink.put_many({sha: {"toy": self.config.scale * len(seq)} for sha, seq in inputs.items()})
-            return PredictionReport(requested=len(inputs))
-
-    register("toy", ToyConfig)(lambda config, context: Toy(config))
+    register("toy", ToyConfig, f"{__name__}:Toy")
     try:
         path = write_params(tmp_path / "p.yaml", predictor={"name": "toy", "scale": 2.0})
         params = load_params(path)
@@ -236,7 +239,7 @@ def test_a_new_predictor_is_one_registration(tmp_path):
         with pytest.raises(ConfigError, match=re.escape("`predictor.scale` = -1.0 is out of range")):
             load_params(write_params(tmp_path / "q.yaml", predictor={"name": "toy", "scale": -1.0}))
     finally:
-        del PREDICTORS["toy"]
+        del REGISTERED["toy"]
 
 
 def test_tests_build_configs_from_the_yaml():

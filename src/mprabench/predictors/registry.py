@@ -1,13 +1,13 @@
 """The one registry of predictors: `predictor.name` -> (typed schema, builder).
 
-Adding a predictor means one config file under conf/predictor/ and one `@register` below
+Adding a predictor means one config file under conf/predictor/ and one `register` call below
 (its schema dataclass lives in config.py). `load_params` types the `predictor` section
 with the registered schema; the predict stage builds it with the registered builder.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,22 +28,25 @@ class BuildContext:
 @dataclass(frozen=True)
 class Registration:
     schema: type
-    build: Callable[[Any, BuildContext], Predictor | ModelPredictor]
+    # "module:Class", imported only when built: loading settings must not import every predictor
+    # (the AlphaGenome SDK is slow to import), nor make every stage depend on every predictor.
+    target: str
+    context: tuple[str, ...] = ()  # BuildContext fields the constructor takes as keywords
+
+    def build(self, config: Any, context: BuildContext) -> Predictor | ModelPredictor:
+        module, _, name = self.target.partition(":")
+        predictor_class = getattr(importlib.import_module(module), name)
+        return predictor_class(config, **{field: getattr(context, field) for field in self.context})
 
 
 PREDICTORS: dict[str, Registration] = {}
 
 
-def register(name: str, schema: type) -> Callable[[Callable[[Any, BuildContext], Predictor]], Callable]:
-    """Register a builder for `predictor.name == name`, whose section is typed by `schema`."""
-
-    def decorate(build: Callable[[Any, BuildContext], Predictor]) -> Callable[[Any, BuildContext], Predictor]:
-        if name in PREDICTORS:
-            raise ValueError(f"predictor {name!r} is registered twice")
-        PREDICTORS[name] = Registration(schema, build)
-        return build
-
-    return decorate
+def register(name: str, schema: type, target: str, context: tuple[str, ...] = ()) -> None:
+    """Register `predictor.name == name`: its section is typed by `schema`, built by `target`."""
+    if name in PREDICTORS:
+        raise ValueError(f"predictor {name!r} is registered twice")
+    PREDICTORS[name] = Registration(schema, target, context)
 
 
 def build_predictor(config: Any, rows: Path, dotenv: Path | None, progress: bool = True) -> Predictor | ModelPredictor:
@@ -51,39 +54,9 @@ def build_predictor(config: Any, rows: Path, dotenv: Path | None, progress: bool
     return PREDICTORS[config.name].build(config, BuildContext(rows=rows, dotenv=dotenv, progress=progress))
 
 
-# Builders import their module lazily: the AlphaGenome SDK is slow to import and not needed offline.
-
-
-@register("alphagenome", AlphaGenomeConfig)
-def _alphagenome(config: AlphaGenomeConfig, context: BuildContext) -> ModelPredictor:
-    from mprabench.predictors.alphagenome import AlphaGenomePredictor
-
-    return AlphaGenomePredictor(config, dotenv=context.dotenv, progress=context.progress)
-
-
-@register("precomputed", PrecomputedConfig)
-def _precomputed(config: PrecomputedConfig, context: BuildContext) -> Predictor:
-    from mprabench.predictors.precomputed import PrecomputedPredictor
-
-    return PrecomputedPredictor(config)
-
-
-@register("gc", GcConfig)
-def _gc(config: GcConfig, context: BuildContext) -> Predictor:
-    from mprabench.predictors.gc import GcPredictor
-
-    return GcPredictor(config)
-
-
-@register("motif", MotifConfig)
-def _motif(config: MotifConfig, context: BuildContext) -> Predictor:
-    from mprabench.predictors.motif import MotifPredictor
-
-    return MotifPredictor(config)
-
-
-@register("kmer", KmerConfig)
-def _kmer(config: KmerConfig, context: BuildContext) -> Predictor:
-    from mprabench.predictors.kmer import KmerPredictor
-
-    return KmerPredictor(config, context.rows)
+register("alphagenome", AlphaGenomeConfig, "mprabench.predictors.alphagenome:AlphaGenomePredictor",
+         context=("dotenv", "progress"))
+register("precomputed", PrecomputedConfig, "mprabench.predictors.precomputed:PrecomputedPredictor")
+register("gc", GcConfig, "mprabench.predictors.gc:GcPredictor")
+register("motif", MotifConfig, "mprabench.predictors.motif:MotifPredictor")
+register("kmer", KmerConfig, "mprabench.predictors.kmer:KmerPredictor", context=("rows",))
