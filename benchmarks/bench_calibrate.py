@@ -22,7 +22,7 @@ from common import CONF, REPO, measure, report, stage  # noqa: E402
 from mprabench.activity import add_activity  # noqa: E402
 from mprabench.config import load_params  # noqa: E402
 from mprabench.counts import read_library  # noqa: E402
-from mprabench.testing.params import write_params  # noqa: E402
+from tests.support.params import write_params  # noqa: E402
 
 TYPE_I_TOLERANCE, COVERAGE_TOLERANCE, SECONDS_GOAL = 0.015, 0.02, 60.0
 

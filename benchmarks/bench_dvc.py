@@ -18,9 +18,9 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, report, shaped_workspace  # noqa: E402
 
-from mprabench.testing.alphagenome_server import LocalAlphaGenomeServer  # noqa: E402
-from mprabench.testing.params import compose_config  # noqa: E402
-from mprabench.testing.repo_copy import RepoCopy, make_repo_copy  # noqa: E402
+from tests.support.alphagenome.server import LocalAlphaGenomeServer  # noqa: E402
+from tests.support.params import compose_config  # noqa: E402
+from tests.support.repo_copy import RepoCopy, make_repo_copy  # noqa: E402
 
 TARGET_S = 5.0
 

@@ -28,7 +28,7 @@ from common import CONF, Measurement, measure, report, stage  # noqa: E402
 
 from mprabench.dna import sequence_sha256  # noqa: E402
 from mprabench.fasta import write_fasta  # noqa: E402
-from mprabench.testing.params import write_params  # noqa: E402
+from tests.support.params import write_params  # noqa: E402
 
 LATENCY_MS = 50
 KEY = "benchmark-key"
@@ -40,7 +40,7 @@ class ServerProcess:
     def __init__(self, directory: Path):
         port_file = directory / "port"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mprabench.testing.alphagenome_server", "--port", "0", "--latency-ms",
+            [sys.executable, "-m", "tests.support.alphagenome.server", "--port", "0", "--latency-ms",
              str(LATENCY_MS), "--port-file", str(port_file), "--max-workers", "32", "--log-level", "WARNING"],
             stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
@@ -107,7 +107,7 @@ def main() -> None:
 
 def dead_service(directory: Path) -> None:
     """A backend that answers every prediction UNAVAILABLE, default settings: time to stop."""
-    from mprabench.testing.alphagenome_server import LocalAlphaGenomeServer
+    from tests.support.alphagenome.server import LocalAlphaGenomeServer
 
     inputs_and_rows(directory, distinct=100, rows_per_input=1, length=2_048, seed=4)
     with LocalAlphaGenomeServer(expected_api_key=KEY) as server:

@@ -30,8 +30,8 @@ from mprabench.dna import sequence_sha256  # noqa: E402
 from mprabench.fasta import write_fasta  # noqa: E402
 from mprabench.predictors.alphagenome import AlphaGenomePredictor  # noqa: E402
 from mprabench.predictors.store import ProfileStore, TrackProfile  # noqa: E402
-from mprabench.testing.alphagenome_server import base_signal, default_catalogue, track_scale  # noqa: E402
-from mprabench.testing.params import write_params  # noqa: E402
+from tests.support.alphagenome.tracks import base_signal, default_catalogue, track_scale  # noqa: E402
+from tests.support.params import write_params  # noqa: E402
 
 LENGTH = 2_048
 K562 = "EFO:0002067"

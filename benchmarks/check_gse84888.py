@@ -26,8 +26,8 @@ from common import CONF, REPO, measure, report, stage  # noqa: E402
 from mprabench.config import load_params  # noqa: E402
 from mprabench.counts import read_library  # noqa: E402
 from mprabench.sequences import centred_window, element_sites  # noqa: E402
-from mprabench.testing.params import write_params  # noqa: E402
-from mprabench.testing.synthetic import PlantedSite, SyntheticGenome  # noqa: E402
+from tests.support.params import write_params  # noqa: E402
+from tests.support.synthetic import PlantedSite, SyntheticGenome  # noqa: E402
 
 
 def main() -> None:

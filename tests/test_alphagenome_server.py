@@ -21,12 +21,12 @@ from alphagenome.models import dna_client
 from alphagenome.models.v1 import track_data_utils
 from alphagenome.protos.v1 import dna_model_service_pb2, dna_model_service_pb2_grpc
 
-from mprabench.testing.alphagenome_server import (
+from tests.conftest import REPO
+from tests.support.alphagenome.server import LocalAlphaGenomeServer, sequence_key
+from tests.support.alphagenome.tracks import (
     DEFAULT_SCORED_MOTIFS,
-    LocalAlphaGenomeServer,
     default_catalogue,
     expected_track_matrix,
-    sequence_key,
     track_indices,
     track_values,
 )
@@ -522,13 +522,14 @@ def test_cli_serves_until_sigterm(tmp_path):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "mprabench.testing.alphagenome_server",
+            sys.executable, "-m", "tests.support.alphagenome.server",
             "--port-file", str(port_file), "--latency-ms", "1",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        cwd=REPO,  # `-m tests.support...` resolves from the repository root
     )
     try:
         line = process.stdout.readline().strip()
@@ -622,9 +623,9 @@ def test_the_client_reads_the_retry_delay_the_server_sends(client, server):
 
 def test_cli_quota_and_outage_toggle(tmp_path):
     process = subprocess.Popen(
-        [sys.executable, "-m", "mprabench.testing.alphagenome_server", "--quota-calls", "1",
+        [sys.executable, "-m", "tests.support.alphagenome.server", "--quota-calls", "1",
          "--quota-seconds", "60", "--retry-delay-ms", "250"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}, cwd=REPO,
     )
     try:
         port = int(process.stdout.readline().strip().rsplit(":", 1)[1])

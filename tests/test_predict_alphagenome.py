@@ -27,7 +27,8 @@ from mprabench.predictors.features import pad_for_model
 from mprabench.predictors.runner import PredictionsFailed
 from mprabench.predictors.store import STORE_ENV, ProfileStore
 from mprabench.stages import predict
-from mprabench.testing.alphagenome_server import LocalAlphaGenomeServer, sequence_key, track_values
+from tests.support.alphagenome.server import LocalAlphaGenomeServer, sequence_key
+from tests.support.alphagenome.tracks import track_values
 from tests.conftest import write_params
 
 KEY = "test-key-0000"
