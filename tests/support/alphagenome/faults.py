@@ -73,7 +73,9 @@ class FaultInjector:
         self._outage_code: grpc.StatusCode | None = None
         self._quota: _Quota | None = None
         self._accepted_times: list[float] = []
+        self._not_before: dict[str, float] = {}  # per refused sequence: when the retry may come
         self._quota_rejections = 0
+        self._early_retries = 0
         self.set_latency(latency_s)
         self.set_failure_rate(failure_rate, failure_codes, seed=seed)
 
@@ -157,6 +159,7 @@ class FaultInjector:
                 else _Quota(max_calls, per_seconds, retry_delay_s, retry_info, pushback)
             )
             self._accepted_times = []
+            self._not_before = {}
 
     def fail_metadata_next(self, n: int, code: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE) -> None:
         """Fail the next `n` GetMetadata calls with `code`."""
@@ -174,15 +177,17 @@ class FaultInjector:
             self._reject = None
             self._outage_code = None
             self._quota = None
+            self._not_before = {}
 
-    def quota_rejections(self) -> int:
-        """Calls answered RESOURCE_EXHAUSTED by the quota since start or the last reset."""
+    def quota_counts(self) -> tuple[int, int]:
+        """Since start or the last reset: calls refused by the quota, and calls that came back for
+        a refused sequence before the retry delay the refusal asked for."""
         with self._faults_lock:
-            return self._quota_rejections
+            return self._quota_rejections, self._early_retries
 
-    def reset_quota_rejections(self) -> None:
+    def reset_quota_counts(self) -> None:
         with self._faults_lock:
-            self._quota_rejections = 0
+            self._quota_rejections = self._early_retries = 0
 
     def take_metadata_failure(self) -> grpc.StatusCode | None:
         """The code the arriving GetMetadata call must fail with, or None."""
@@ -192,15 +197,16 @@ class FaultInjector:
             self._metadata_fail_remaining -= 1
             return self._metadata_fail_code
 
-    def take_call_plan(self) -> CallPlan:
-        """Consume fault budgets for one arriving PredictSequence call, atomically."""
+    def take_call_plan(self, key: str) -> CallPlan:
+        """Consume fault budgets for one arriving PredictSequence call for sequence `key`, atomically."""
         with self._faults_lock:
+            self._note_early_retry_locked(key)
             hang_s, hang_after = 0.0, 0
             if self._hang_remaining > 0:
                 self._hang_remaining -= 1
                 hang_s, hang_after = self._hang_s, self._hang_after_messages
             fail_code, fail_message, trailing = None, "", ()
-            quota = self._quota_answer_locked()
+            quota = self._quota_answer_locked(key)
             if self._outage_code is not None:
                 fail_code, fail_message = self._outage_code, f"injected outage: {self._outage_code.name}"
             elif quota is not None:
@@ -215,7 +221,12 @@ class FaultInjector:
                 hang_s, hang_after, fail_code, fail_message, self._latency_s, self._reject, trailing
             )
 
-    def _quota_answer_locked(self) -> tuple[str, TrailingMetadata] | None:
+    def _note_early_retry_locked(self, key: str) -> None:
+        not_before = self._not_before.pop(key, None)
+        if not_before is not None and time.monotonic() < not_before:
+            self._early_retries += 1
+
+    def _quota_answer_locked(self, key: str) -> tuple[str, TrailingMetadata] | None:
         """None if the call fits the quota (and is then counted in the window), else the
         RESOURCE_EXHAUSTED message and trailing metadata carrying the retry delay."""
         if self._quota is None or self._outage_code is not None:
@@ -227,6 +238,7 @@ class FaultInjector:
             self._accepted_times.append(now)
             return None
         self._quota_rejections += 1
+        self._not_before[key] = now + quota.retry_delay_s
         message = (
             f"Quota exceeded: at most {quota.max_calls} predictions per {quota.per_seconds:g} s;"
             f" retry in {quota.retry_delay_s:g} s"

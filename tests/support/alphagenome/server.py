@@ -23,7 +23,6 @@ import os
 import signal
 import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -84,7 +83,7 @@ class ServerCounters:
     api_keys_seen: frozenset[str | None]  # None = call without the header
     active_calls: int  # PredictSequence handlers currently running
     quota_rejections: int  # calls answered RESOURCE_EXHAUSTED by the quota (set_quota)
-    predict_call_times: Mapping[str, tuple[float, ...]]  # time.monotonic() of each call, per sequence
+    early_quota_retries: int  # calls for a refused sequence sooner than the refusal's retry delay
     peak_active_calls: int  # most PredictSequence handlers running at once
 
 
@@ -244,6 +243,7 @@ class LocalAlphaGenomeServer(FaultInjector):
 
     def counters(self) -> ServerCounters:
         """A consistent snapshot of all counters."""
+        quota_rejections, early_quota_retries = self.quota_counts()
         with self._lock:
             return ServerCounters(
                 predict_calls=self._predict_calls,
@@ -253,8 +253,8 @@ class LocalAlphaGenomeServer(FaultInjector):
                 metadata_calls=self._metadata_calls,
                 api_keys_seen=frozenset(self._api_keys_seen),
                 active_calls=self._active_calls,
-                quota_rejections=self.quota_rejections(),
-                predict_call_times=MappingProxyType({k: tuple(v) for k, v in self._call_times.items()}),
+                quota_rejections=quota_rejections,
+                early_quota_retries=early_quota_retries,
                 peak_active_calls=self._peak_active_calls,
             )
 
@@ -262,7 +262,7 @@ class LocalAlphaGenomeServer(FaultInjector):
         """Zero every counter (active_calls keeps tracking running handlers)."""
         with self._lock:
             self._reset_counters_locked()
-        self.reset_quota_rejections()
+        self.reset_quota_counts()
 
     def calls_for(self, sequence: str) -> int:
         """PredictSequence calls received for `sequence`."""
@@ -286,7 +286,6 @@ class LocalAlphaGenomeServer(FaultInjector):
         self._completed_by_sequence: Counter[str] = Counter()
         self._metadata_calls = 0
         self._api_keys_seen: set[str | None] = set()
-        self._call_times: dict[str, list[float]] = {}
         self._peak_active_calls = self._active_calls
 
     # ---- RPC implementations
@@ -307,7 +306,6 @@ class LocalAlphaGenomeServer(FaultInjector):
         with self._lock:
             self._predict_calls += 1
             self._calls_by_sequence[key] += 1
-            self._call_times.setdefault(key, []).append(time.monotonic())
 
     def _record_completed(self, key: str) -> None:
         with self._lock:
@@ -346,7 +344,7 @@ class LocalAlphaGenomeServer(FaultInjector):
         key = sequence_key(request.sequence)
         self._record_predict_call(key)
         self._check_api_key(context)
-        plan = self.take_call_plan()
+        plan = self.take_call_plan(key)
         logger.debug("PredictSequence %s len=%d plan=%s", key[:12], len(request.sequence), plan)
         if plan.hang_s > 0 and plan.hang_after_messages == 0:
             if not sleep_while_active(context, plan.hang_s):
