@@ -1,10 +1,10 @@
 """Scriptable faults for the local AlphaGenome server: failures, hangs, latency, outage, quota.
 
-A call takes its faults in this order: outage (every call fails, a dead backend) -> quota
-(RESOURCE_EXHAUSTED beyond ``max_calls`` per window, with the retry delay) -> scripted
-failure (``fail_next``) -> random failure (``set_failure_rate``). A hang (``hang_next``)
-comes before all of them, or just before response message ``k``; the fixed latency comes
-after them. Every knob is thread-safe and can change while the server is serving.
+An arriving call first takes a hang (``hang_next``; or just before response message ``k``),
+then at most one failure: outage (every call, a dead backend) -> quota (RESOURCE_EXHAUSTED
+beyond ``max_calls`` per window, carrying the retry delay) -> scripted (``fail_next``) ->
+random (``set_failure_rate``); then the fixed latency. Sleeps end once the client has gone.
+Every knob is thread-safe and can change while the server is serving.
 """
 
 from __future__ import annotations
@@ -198,7 +198,7 @@ class FaultInjector:
             return self._metadata_fail_code
 
     def take_call_plan(self, key: str) -> CallPlan:
-        """Consume fault budgets for one arriving PredictSequence call for sequence `key`, atomically."""
+        """Consume fault budgets for one arriving call (sequence `key`), atomically."""
         with self._faults_lock:
             self._note_early_retry_locked(key)
             hang_s, hang_after = 0.0, 0
@@ -208,7 +208,8 @@ class FaultInjector:
             fail_code, fail_message, trailing = None, "", ()
             quota = self._quota_answer_locked(key)
             if self._outage_code is not None:
-                fail_code, fail_message = self._outage_code, f"injected outage: {self._outage_code.name}"
+                fail_code = self._outage_code
+                fail_message = f"injected outage: {fail_code.name}"
             elif quota is not None:
                 fail_code, (fail_message, trailing) = grpc.StatusCode.RESOURCE_EXHAUSTED, quota
             elif self._fail_remaining > 0:

@@ -5,6 +5,7 @@ so request building, streaming, chunk reassembly, retries and deadlines are all 
 without reaching Google. It serves ``PredictSequence`` and ``GetMetadata`` (any other RPC is
 ``UNIMPLEMENTED``), validates requests like the real service (``INVALID_ARGUMENT``), and
 answers with the synthetic tracks of ``tracks.py``: for trying the pipeline, never for results.
+An expected API key, when set, is checked before anything else (``UNAUTHENTICATED``).
 Faults are scripted through ``faults.FaultInjector``; ``counters()`` says what it has seen.
 A call is *completed* once the handler resumes after its last message while the RPC is
 still active, so a call whose client cancelled or hit its deadline mid-stream never is.
@@ -118,7 +119,7 @@ class _DnaModelServicer(dna_model_service_pb2_grpc.DnaModelServiceServicer):
 
 
 class LocalAlphaGenomeServer(FaultInjector):
-    """In-process AlphaGenome DnaModelService on 127.0.0.1; the fault knobs come from FaultInjector."""
+    """In-process AlphaGenome DnaModelService on 127.0.0.1; fault knobs from FaultInjector."""
 
     def __init__(
         self,
