@@ -5,24 +5,21 @@ and the real log2 ratio after the configured activity filters (and zero-RNA drop
 prepare sets them). V2 = one distinct input per element (as prepare builds it); V3 = one distinct
 input per oligo (every oligo's designed sequence differs). No genome or predictions are needed:
 calibrate reads only rows.parquet. The stage runs as a subprocess, timed like a DVC stage.
-Run: python benchmarks/bench_calibrate.py [--counts DIR] [--replicates N]
+Run: .venv/bin/python -m benchmarks.bench_calibrate [--counts DIR] [--replicates N]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import CONF, REPO, measure, report, stage  # noqa: E402
-
-from mprabench.activity import add_activity  # noqa: E402
-from mprabench.config import load_params  # noqa: E402
-from mprabench.counts import read_library  # noqa: E402
-from mprabench.testing.params import write_params  # noqa: E402
+from benchmarks.common import CONF, REPO, measure, report, stage
+from mprabench.activity import add_activity
+from mprabench.config import load_params
+from mprabench.counts import read_library
+from tests.support.params import write_params
 
 TYPE_I_TOLERANCE, COVERAGE_TOLERANCE, SECONDS_GOAL = 0.015, 0.02, 60.0
 

@@ -2,25 +2,22 @@
 
 Prints: the cold run, a rerun with nothing changed (target <= 5 s and 0 requests), and which
 stages rerun when only an evaluate parameter changes (target: evaluate and report only).
-Run: python benchmarks/bench_dvc.py
+Run: .venv/bin/python -m benchmarks.bench_dvc
 """
 
 from __future__ import annotations
 
 import re
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, report, shaped_workspace  # noqa: E402
-
-from mprabench.testing.alphagenome_server import LocalAlphaGenomeServer  # noqa: E402
-from mprabench.testing.params import compose_config  # noqa: E402
-from mprabench.testing.repo_copy import RepoCopy, make_repo_copy  # noqa: E402
+from benchmarks.common import REPO, report, shaped_workspace
+from tests.support.alphagenome.server import LocalAlphaGenomeServer
+from tests.support.params import compose_config
+from tests.support.repo_copy import RepoCopy, make_repo_copy
 
 TARGET_S = 5.0
 

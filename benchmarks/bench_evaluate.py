@@ -1,20 +1,18 @@
 """evaluate with every feature, all strata, 1,000 cluster-bootstrap resamples and all figures.
 
 On the GSE84888 shape (V2: 6,963 rows, 18 elements) and 10x / 100x. Target: <= 8 s at 1x,
-cost growing linearly or better. Run: python benchmarks/bench_evaluate.py
+cost growing linearly or better. Run: .venv/bin/python -m benchmarks.bench_evaluate
 """
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Workspace, measure, prepare_command, report, shaped_workspace, stage  # noqa: E402
+from benchmarks.common import Workspace, measure, prepare_command, report, shaped_workspace, stage
 
 TARGET_S = 8.0
 FEATURES = [f"{o}_{k}" for o in ("dnase", "cage", "rna") for k in ("mean", "max", "center")]

@@ -5,7 +5,7 @@ throughput at 1, 4 and 8 workers with parallel efficiency (target >= 80 % at 4 w
 peak RSS for 7,000 distinct 16 kb inputs (target <= 1 GB: each answer is stored as it arrives),
 and, with the default retry and breaker settings, how long a run against a dead backend takes
 to stop (target: about a minute).
-Run: python benchmarks/bench_predict.py [--rss-inputs 7000] [--only dead-service]
+Run: .venv/bin/python -m benchmarks.bench_predict [--rss-inputs 7000] [--only dead-service]
 """
 
 from __future__ import annotations
@@ -23,12 +23,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import CONF, Measurement, measure, report, stage  # noqa: E402
-
-from mprabench.dna import sequence_sha256  # noqa: E402
-from mprabench.fasta import write_fasta  # noqa: E402
-from mprabench.testing.params import write_params  # noqa: E402
+from benchmarks.common import CONF, REPO, Measurement, measure, report, stage
+from mprabench.dna import sequence_sha256
+from mprabench.fasta import write_fasta
+from tests.support.alphagenome.server import LocalAlphaGenomeServer
+from tests.support.params import write_params
 
 LATENCY_MS = 50
 KEY = "benchmark-key"
@@ -40,9 +39,9 @@ class ServerProcess:
     def __init__(self, directory: Path):
         port_file = directory / "port"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mprabench.testing.alphagenome_server", "--port", "0", "--latency-ms",
+            [sys.executable, "-m", "tests.support.alphagenome.server", "--port", "0", "--latency-ms",
              str(LATENCY_MS), "--port-file", str(port_file), "--max-workers", "32", "--log-level", "WARNING"],
-            stdout=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, cwd=REPO)  # `-m tests.support...` resolves from the root
         deadline = time.monotonic() + 60
         while not port_file.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -107,8 +106,6 @@ def main() -> None:
 
 def dead_service(directory: Path) -> None:
     """A backend that answers every prediction UNAVAILABLE, default settings: time to stop."""
-    from mprabench.testing.alphagenome_server import LocalAlphaGenomeServer
-
     inputs_and_rows(directory, distinct=100, rows_per_input=1, length=2_048, seed=4)
     with LocalAlphaGenomeServer(expected_api_key=KEY) as server:
         server.set_outage()

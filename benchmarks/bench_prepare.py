@@ -1,17 +1,16 @@
 """prepare (V2, local FASTA) on the GSE84888 shape and 10x / 100x: wall time and peak RSS.
 
-Target: <= 2 s on 2 cores at 1x; cost grows linearly or better. Run: python benchmarks/bench_prepare.py
+Target: <= 2 s on 2 cores at 1x; cost grows linearly or better.
+Run: .venv/bin/python -m benchmarks.bench_prepare
 """
 
 from __future__ import annotations
 
 import json
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import measure, prepare_command, report, shaped_workspace  # noqa: E402
+from benchmarks.common import measure, prepare_command, report, shaped_workspace
 
 TARGET_S = 2.0
 

@@ -8,13 +8,12 @@ stage with everything stored (0 requests, no network, no API key) and times it.
 
 Prints bytes per input (target <= 64 KB) and the predict stage's wall time for N inputs
 with a new feature window (target <= 10 s for 7,000).
-Run: python benchmarks/bench_store.py [--inputs 7000]
+Run: .venv/bin/python -m benchmarks.bench_store [--inputs 7000]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,16 +21,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import CONF, measure, report, stage  # noqa: E402
-
-from mprabench.config import load_params  # noqa: E402
-from mprabench.dna import sequence_sha256  # noqa: E402
-from mprabench.fasta import write_fasta  # noqa: E402
-from mprabench.predictors.alphagenome import AlphaGenomePredictor  # noqa: E402
-from mprabench.predictors.store import ProfileStore, TrackProfile  # noqa: E402
-from mprabench.testing.alphagenome_server import base_signal, default_catalogue, track_scale  # noqa: E402
-from mprabench.testing.params import write_params  # noqa: E402
+from benchmarks.common import CONF, measure, report, stage
+from mprabench.config import load_params
+from mprabench.dna import sequence_sha256
+from mprabench.fasta import write_fasta
+from mprabench.predictors.alphagenome import AlphaGenomePredictor
+from mprabench.predictors.store import ProfileStore, TrackProfile
+from tests.support.alphagenome.tracks import base_signal, default_catalogue, track_scale
+from tests.support.params import write_params
 
 LENGTH = 2_048
 K562 = "EFO:0002067"

@@ -7,27 +7,24 @@ biology (so every motif matches here; the real mm9 mismatch is not reproduced).
 Also prints the zero-RNA dropouts the default rule flags (by pool and element, with their
 barcode and plasmid medians), the per-pool log2 ratio and the pool offset, with the
 exclusion on and off, and the effect of the dropouts on each V1 element target.
-Run: python benchmarks/check_gse84888.py [--counts DIR]
+Run: .venv/bin/python -m benchmarks.check_gse84888 [--counts DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 from pathlib import Path
 
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import CONF, REPO, measure, report, stage  # noqa: E402
-
-from mprabench.config import load_params  # noqa: E402
-from mprabench.counts import read_library  # noqa: E402
-from mprabench.sequences import centred_window, element_sites  # noqa: E402
-from mprabench.testing.params import write_params  # noqa: E402
-from mprabench.testing.synthetic import PlantedSite, SyntheticGenome  # noqa: E402
+from benchmarks.common import CONF, REPO, measure, report, stage
+from mprabench.config import load_params
+from mprabench.counts import read_library
+from mprabench.sequences import centred_window, element_sites
+from tests.support.params import write_params
+from tests.support.synthetic import PlantedSite, SyntheticGenome
 
 
 def main() -> None:

@@ -9,8 +9,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from mprabench.testing.params import write_params
-from mprabench.testing.synthetic import ShapedLibrary, gse84888_shaped_library
+from tests.support.params import compose_config, write_params
+from tests.support.synthetic import ShapedLibrary, gse84888_shaped_library
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
@@ -78,6 +78,4 @@ def report(title: str, header: list[str], rows: list[list[object]]) -> None:
 
 
 def _section(name: str) -> dict:
-    from mprabench.testing.params import compose_config
-
     return compose_config(CONF)[name]

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from mprabench.files import sha256_file
-from mprabench.testing import params as testing_params
-from mprabench.testing.synthetic import (
+from tests.support import params as testing_params
+from tests.support.synthetic import (
     SyntheticElement,
     SyntheticGenome,
     pair_spacing_names,

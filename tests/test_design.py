@@ -23,7 +23,7 @@ from mprabench.sequences import (
     locate_wild_type,
 )
 from mprabench.sources.locations import repository_root
-from mprabench.testing.synthetic import (
+from tests.support.synthetic import (
     SyntheticElement,
     SyntheticGenome,
     replace_span,

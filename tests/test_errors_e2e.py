@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from mprabench.testing.repo_copy import RepoCopy, make_repo_copy
+from tests.support.repo_copy import RepoCopy, make_repo_copy
 from tests.conftest import REPO, compose_config
 
 pytestmark = pytest.mark.e2e

@@ -11,7 +11,7 @@ from scipy import stats
 
 from mprabench.config import EvaluateConfig
 from mprabench.evaluation import evaluate
-from mprabench.testing.null_rows import gse84888_like_rows
+from tests.support.null_rows import gse84888_like_rows
 from tests.conftest import configured
 
 HEADLINE_KEYS = {

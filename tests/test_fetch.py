@@ -10,7 +10,7 @@ import pytest
 from mprabench.config import CountsFile, DatasetConfig, DesignGrammar
 from mprabench.errors import DownloadError
 from mprabench.sources.geo import fetch_counts_files
-from mprabench.testing.http_server import LocalHttpServer
+from tests.support.http_server import LocalHttpServer
 from tests.conftest import configured
 
 SUPPL = "/geo/series/GSE1nnn/GSE1/suppl"

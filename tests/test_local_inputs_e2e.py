@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from mprabench.fasta import read_fasta, write_fasta
-from mprabench.testing import params as testing_params
-from mprabench.testing.repo_copy import RepoCopy, make_repo_copy
+from tests.support import params as testing_params
+from tests.support.repo_copy import RepoCopy, make_repo_copy
 from tests.conftest import REPO, TinyLibrary, compose_config
 
 pytestmark = pytest.mark.e2e

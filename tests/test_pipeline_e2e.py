@@ -16,10 +16,10 @@ import pytest
 import yaml
 
 from mprabench.fasta import read_fasta
-from mprabench.testing import params as testing_params
-from mprabench.testing.alphagenome_server import LocalAlphaGenomeServer
+from tests.support import params as testing_params
+from tests.support.alphagenome.server import LocalAlphaGenomeServer
 from tests.conftest import REPO, compose_config
-from mprabench.testing.repo_copy import RepoCopy, make_repo_copy
+from tests.support.repo_copy import RepoCopy, make_repo_copy
 
 pytestmark = pytest.mark.e2e
 

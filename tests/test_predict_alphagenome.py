@@ -27,7 +27,8 @@ from mprabench.predictors.features import pad_for_model
 from mprabench.predictors.runner import PredictionsFailed
 from mprabench.predictors.store import STORE_ENV, ProfileStore
 from mprabench.stages import predict
-from mprabench.testing.alphagenome_server import LocalAlphaGenomeServer, sequence_key, track_values
+from tests.support.alphagenome.server import LocalAlphaGenomeServer, sequence_key
+from tests.support.alphagenome.tracks import track_values
 from tests.conftest import write_params
 
 KEY = "test-key-0000"
@@ -150,12 +151,11 @@ def test_thirty_percent_transient_faults_still_complete(run_in, server):
 
 def test_a_hang_ends_at_the_deadline_and_is_retried(run_in, server):
     setup = run_in(count=2, overrides=["predictor.timeout_s=0.5"])
-    server.hang_next(1, seconds=30)
-    started = time.monotonic()
+    server.hang_next(1, seconds=600)
     metrics = setup.run()
-    assert time.monotonic() - started < 10
     assert metrics["retries"] == 1 and metrics["failed"] == 0
-    assert server.counters().predict_calls == 3
+    counters = server.counters()
+    assert counters.predict_calls == 3 and counters.completed_calls == 2  # the hung call was cut
 
 
 def test_permanent_faults_fail_the_stage_listing_inputs_and_keep_successes(run_in, server):
@@ -336,9 +336,7 @@ def test_quota_answers_slow_the_run_down_and_it_completes(run_in, server, carrie
     assert metrics["failed"] == 0 and len(setup.features()) == 10
     assert counters.quota_rejections > 0 and metrics["retries"] == counters.quota_rejections
     assert counters.predict_calls == 10 + counters.quota_rejections
-    for times in counters.predict_call_times.values():  # every call but a sequence's last was refused
-        gaps = np.diff(times)
-        assert (gaps >= delay).all(), f"retried {gaps.min():.3f} s after a refusal asking for {delay} s"
+    assert counters.early_quota_retries == 0  # no retry came sooner than the refusal asked
 
 
 def test_quota_answers_halve_the_requests_in_flight_and_successes_restore_them():

@@ -12,7 +12,7 @@ import pytest
 from mprabench.files import sha256_file
 from mprabench.sequences import MOTIF_N_RUN, MOTIF_SEQUENCE_MISMATCH
 from mprabench.stages import prepare
-from mprabench.testing.synthetic import SyntheticGenome
+from tests.support.synthetic import SyntheticGenome
 from tests.conftest import TinyLibrary, compose_config, write_params
 
 MAX_QC_LEAVES = 15  # HELPER_RULES: qc.json is a DVC metric; `dvc metrics diff` must stay short

@@ -21,7 +21,7 @@ from mprabench.sequences import (
     element_sites,
     n_padded_motif,
 )
-from mprabench.testing.synthetic import SyntheticElement, SyntheticGenome, site_replacement_names, write_counts_file
+from tests.support.synthetic import SyntheticElement, SyntheticGenome, site_replacement_names, write_counts_file
 from tests.conftest import configured
 
 PLUS = SyntheticElement("PPREwt_1", "chr1", 5_000, "+", "AGGTCAAAGGTCAGTA")

@@ -18,7 +18,7 @@ from mprabench.stats.calibration import (
 )
 from mprabench.stats.clustered import element_level_association
 from mprabench.stats.within_element import within_element_effects
-from mprabench.testing.null_rows import gse84888_like_rows
+from tests.support.null_rows import gse84888_like_rows
 
 N_REPLICATES = 400
 

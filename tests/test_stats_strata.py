@@ -15,7 +15,7 @@ from mprabench.stats.strata import (
     stratified_association,
     stratum_memberships,
 )
-from mprabench.testing.null_rows import gse84888_like_rows
+from tests.support.null_rows import gse84888_like_rows
 
 
 def settings(**changes) -> StrataSettings:

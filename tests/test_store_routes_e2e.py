@@ -18,8 +18,8 @@ import time
 import pytest
 
 from mprabench.predictors.store import STORE_ENV
-from mprabench.testing.alphagenome_server import LocalAlphaGenomeServer
-from mprabench.testing.repo_copy import RepoCopy, make_repo_copy
+from tests.support.alphagenome.server import LocalAlphaGenomeServer
+from tests.support.repo_copy import RepoCopy, make_repo_copy
 from tests.conftest import REPO, compose_config
 
 pytestmark = pytest.mark.e2e

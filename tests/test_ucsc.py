@@ -11,8 +11,8 @@ from mprabench.errors import DownloadError
 from mprabench.fasta import read_fasta
 from mprabench.genome import GenomicWindow, WindowError, read_windows
 from mprabench.sources.ucsc import UcscClient
-from mprabench.testing.http_server import LocalHttpServer
-from mprabench.testing.synthetic import SyntheticGenome
+from tests.support.http_server import LocalHttpServer
+from tests.support.synthetic import SyntheticGenome
 from tests.conftest import configured
 
 GENOME = SyntheticGenome({"chr1": 30_000, "chr2": 20_000}, seed=3)

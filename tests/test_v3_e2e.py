@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mprabench.testing.alphagenome_server import LocalAlphaGenomeServer
-from mprabench.testing.synthetic import (
+from tests.support.alphagenome.server import LocalAlphaGenomeServer
+from tests.support.synthetic import (
     SyntheticElement,
     SyntheticGenome,
     random_motif,
@@ -21,7 +21,7 @@ from mprabench.testing.synthetic import (
     wild_type_oligo,
 )
 from tests.conftest import REPO, compose_config
-from mprabench.testing.repo_copy import make_repo_copy
+from tests.support.repo_copy import make_repo_copy
 
 pytestmark = pytest.mark.e2e
 

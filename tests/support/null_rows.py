@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mprabench.testing.synthetic import GSE84888_POOL6_SIZES, GSE84888_POOL7_SIZES
+from tests.support.synthetic import GSE84888_POOL6_SIZES, GSE84888_POOL7_SIZES
 
 GSE84888_ELEMENT_SIZES = GSE84888_POOL6_SIZES + GSE84888_POOL7_SIZES
 TF_LABELS = ("ap1", "cebp", "rxr", "nf1", "klf")

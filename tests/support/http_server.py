@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from mprabench.testing.synthetic import SyntheticGenome
+from tests.support.synthetic import SyntheticGenome
 
 
 @dataclass

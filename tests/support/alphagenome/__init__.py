@@ -1,0 +1,1 @@
+"""A local AlphaGenome service: synthetic tracks, scriptable faults, the gRPC server."""
