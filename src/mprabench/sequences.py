@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from mprabench.activity import DROPOUT_COLUMN
-from mprabench.dna import reverse_complement, sequence_sha256
+from mprabench.dna import centred_start, pad_with_n, reverse_complement, sequence_sha256
 from mprabench.errors import InputDataError
 from mprabench.genome import GenomicWindow
 
@@ -59,10 +59,7 @@ def element_sites(oligos: pd.DataFrame) -> list[MotifSite]:
 
 def n_padded_motif(motif: str, length: int) -> str:
     """The motif centred in N: V1's input (1,016 N + 16-bp motif + 1,016 N for 2,048 bp)."""
-    if length < len(motif):
-        raise ValueError(f"window {length} is shorter than the {len(motif)}-bp motif")
-    left = (length - len(motif)) // 2
-    return "N" * left + motif + "N" * (length - len(motif) - left)
+    return pad_with_n(motif, length)[0]
 
 
 def centred_window(site: MotifSite, width: int) -> GenomicWindow:
@@ -229,7 +226,7 @@ def embed_oligo(oriented_reference: str, offset: int, wild_type_length: int, oli
 
     For the wild-type oligo itself the result is the reference window, unchanged.
     """
-    left = (width - len(oligo)) // 2
+    left = centred_start(width, len(oligo))
     start, end = offset - left, offset + wild_type_length + (width - len(oligo) - left)
     if len(oligo) > width or start < 0 or end > len(oriented_reference):
         raise ValueError(f"a {len(oligo)}-bp oligo does not fit a {width}-bp window here")

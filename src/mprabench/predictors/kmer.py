@@ -7,7 +7,6 @@ test part of a fold; every distinct model input gets exactly one out-of-fold pre
 from __future__ import annotations
 
 import hashlib
-import inspect
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,22 +21,14 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from mprabench.config import KmerConfig
-from mprabench.dna import sequence_sha256
+from mprabench.dna import BASE_CODE_N, central_window, describe_input, encode_bases, n_free_starts
 from mprabench.errors import InputDataError
 from mprabench.predictors.base import PredictionReport, Predictor, ResultSink
-from mprabench.predictors.gc import (
-    BASE_CODE_N,
-    central_window,
-    describe_input,
-    encode_bases,
-    n_free_starts,
-)
 
 KMER_COLUMN = "kmer_ridge_oof"
 DROPOUT_COLUMN = "zero_rna_dropout"  # rows flagged by prepare as zero-RNA dropouts
 
 FOLD_STRATEGY_SKLEARN = "sklearn.GroupKFold(shuffle=True, random_state=seed)"
-FOLD_STRATEGY_SEEDED = "seeded group permutation (replica of GroupKFold shuffle=True)"
 _RIDGE_STEP = "ridge"
 _SCALE_STEP = "scale"
 
@@ -63,25 +54,6 @@ class KmerOutOfFold:
     fold_strategy: str
     full_predictions: pd.Series | None = None
     fold_means: pd.Series | None = None
-
-    def groups_in_train_and_test(self) -> dict[int, set[Hashable]]:
-        """Per fold, the groups present in both its training and its test inputs (empty if no leak)."""
-        overlap: dict[int, set[Hashable]] = {}
-        for fold in sorted(self.inputs["fold"].unique()):
-            in_test = self.inputs["fold"] == fold
-            test_groups = set(self.inputs.loc[in_test, "group"])
-            train_groups = set(self.inputs.loc[~in_test, "group"])
-            overlap[int(fold)] = test_groups & train_groups
-        return overlap
-
-
-def kmer_feature_names(k: int) -> list[str]:
-    """Feature names ``kmer_<KMER>`` in lexicographic (A<C<G<T) order, matching matrix columns."""
-    _check_k(k)
-    names = [""]
-    for _ in range(k):
-        names = [prefix + base for prefix in names for base in "ACGT"]
-    return [f"kmer_{name}" for name in names]
 
 
 def kmer_frequencies(sequence: str, k: int) -> np.ndarray:
@@ -118,48 +90,22 @@ def kmer_frequency_matrix(sequences: Sequence[str], k: int, width: int | None = 
     return matrix
 
 
-def index_sequences(row_sequences: Sequence[str]) -> tuple[list[str], dict[str, str]]:
-    """Per-row input ids (SHA-256 of the sequence) and the id -> sequence mapping of distinct inputs."""
-    row_ids = [sequence_sha256(sequence) for sequence in row_sequences]
-    return row_ids, dict(zip(row_ids, row_sequences))
-
-
-def group_kfold_supports_shuffle() -> bool:
-    """Whether the installed scikit-learn's GroupKFold has ``shuffle`` (added in 1.6)."""
-    return "shuffle" in inspect.signature(GroupKFold).parameters
-
-
 def assign_group_folds(
     groups: Sequence[Hashable], n_folds: int, seed: int
 ) -> tuple[np.ndarray, str]:
     """Fold number (0..n_folds-1) per item such that all items of a group share a fold.
 
-    Uses ``GroupKFold(shuffle=True, random_state=seed)`` when available, otherwise an
-    identical seeded permutation of the sorted unique groups split into ``n_folds``
-    near-equal batches. Returns ``(folds, strategy_description)``.
+    Uses ``GroupKFold(shuffle=True, random_state=seed)`` (scikit-learn >= 1.6, which the lock pins).
+    Returns ``(folds, strategy_description)``.
     """
     group_array = np.asarray(groups)
     _check_fold_count(group_array, n_folds)
     folds = np.full(group_array.size, -1, dtype=np.int64)
-    if group_kfold_supports_shuffle():
-        splitter = GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-        splits = splitter.split(np.zeros((group_array.size, 1)), groups=group_array)
-        for fold, (_, test_index) in enumerate(splits):
-            folds[test_index] = fold
-        return folds, FOLD_STRATEGY_SKLEARN
-    return seeded_group_folds(group_array, n_folds, seed), FOLD_STRATEGY_SEEDED
-
-
-def seeded_group_folds(groups: Sequence[Hashable], n_folds: int, seed: int) -> np.ndarray:
-    """Fallback fold assignment: same algorithm as sklearn>=1.6 ``GroupKFold(shuffle=True)``."""
-    group_array = np.asarray(groups)
-    _check_fold_count(group_array, n_folds)
-    unique_groups = np.unique(group_array)
-    shuffled = np.random.RandomState(seed).permutation(unique_groups)
-    folds = np.full(group_array.size, -1, dtype=np.int64)
-    for fold, fold_groups in enumerate(np.array_split(shuffled, n_folds)):
-        folds[np.isin(group_array, fold_groups)] = fold
-    return folds
+    splitter = GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    splits = splitter.split(np.zeros((group_array.size, 1)), groups=group_array)
+    for fold, (_, test_index) in enumerate(splits):
+        folds[test_index] = fold
+    return folds, FOLD_STRATEGY_SKLEARN
 
 
 def make_kmer_ridge(alpha: float, standardize: bool = True) -> Pipeline:
@@ -252,8 +198,7 @@ def kmer_ridge_out_of_fold(
 ) -> KmerOutOfFold:
     """Out-of-fold ridge predictions on k-mer frequencies, folds grouped by element.
 
-    Rows are (input id, target, group); ``input_sequences`` maps input id -> sequence (see
-    :func:`index_sequences` for per-row sequences). Features are computed once per distinct
+    Rows are (input id, target, group); ``input_sequences`` maps input id -> sequence. Features are computed once per distinct
     input. Fitting on the distinct inputs with their mean target, weighted by their row
     count, is exactly equivalent to fitting on the rows themselves (same squared loss up
     to a constant) and cheaper. ``width`` restricts k-mers to the central window.
