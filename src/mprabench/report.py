@@ -18,8 +18,8 @@ from typing import Any
 import pandas as pd
 
 from mprabench.plots.labels import RunContext, target_label
+from mprabench.plots.style import NOT_ESTIMABLE
 
-NOT_ESTIMABLE = "n.e."
 DESIGN = "design"
 
 QUESTIONS = {

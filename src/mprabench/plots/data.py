@@ -17,7 +17,7 @@ from sklearn.metrics import roc_curve
 from mprabench.evaluation import Evaluation
 from mprabench.files import atomic_path
 from mprabench.plots.style import natural_key
-from mprabench.stats.association import auroc_above_median
+from mprabench.stats.association import above_median, auroc_above_median
 
 INPUT = "input_sha256"
 ELEMENT = "element_id"
@@ -91,14 +91,9 @@ def spearman_matrix(
 # --------------------------------------------------------------------------------------------
 
 
-def positive_class(y: np.ndarray) -> np.ndarray:
-    """The binarised target used for AUROC everywhere: y above its median."""
-    return y > np.median(y)
-
-
 def roc_points(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Full-resolution ROC vertices (fpr, tpr) of feature x for y > median."""
-    fpr, tpr, _ = roc_curve(positive_class(y), x)
+    fpr, tpr, _ = roc_curve(above_median(y), x)
     return fpr, tpr
 
 

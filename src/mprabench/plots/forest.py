@@ -20,7 +20,7 @@ from matplotlib.lines import Line2D
 
 from mprabench.plots.data import write_csv
 from mprabench.plots.layout import Header, figure_with_axes, legend_anchor, save_figure, text_width
-from mprabench.plots.style import MUTED, OKABE_ITO, RC_PARAMS, fmt_p
+from mprabench.plots.style import MUTED, NOT_ESTIMABLE, OKABE_ITO, RC_PARAMS, fmt_p
 
 FOREST_COLUMNS = ["experiment", "feature", "label", "r", "ci_low", "ci_high", "p", "neglog10_p",
                   "significant"]
@@ -40,7 +40,7 @@ def forest_table(summaries: Mapping[str, Mapping[str, Any]], label: Callable[[st
                 "r": _number(s.get("element_pearson_r")), "ci_low": _number(s.get("pearson_r_ci_low")),
                 "ci_high": _number(s.get("pearson_r_ci_high")), "p": _number(s.get("element_p")),
                 "neglog10_p": _number(s.get("element_neglog10_p")),
-                "significant": {True: "yes", False: "no"}.get(s.get("element_bonferroni_significant"), "n.e."),
+                "significant": {True: "yes", False: "no"}.get(s.get("element_bonferroni_significant"), NOT_ESTIMABLE),
             })
     return pd.DataFrame(rows, columns=FOREST_COLUMNS)
 
@@ -98,7 +98,7 @@ def forest_figure(frame: pd.DataFrame, subtitle: str, n_elements: Any, ci_level:
 def _draw_interval(ax: Any, y: float, row: pd.Series, color: str, marker: str) -> None:
     r, low, high = row["r"], row["ci_low"], row["ci_high"]
     if not np.isfinite(r):
-        ax.text(0, y, "n.e. (not estimable)", ha="center", va="center", fontsize=8, color="black",
+        ax.text(0, y, f"{NOT_ESTIMABLE} (not estimable)", ha="center", va="center", fontsize=8, color="black",
                 bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
         return
     if np.isfinite(low) and np.isfinite(high):

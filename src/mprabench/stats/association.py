@@ -150,6 +150,11 @@ def spearman_test(
     return _correlation_test(stats.spearmanr, x, y, min_rows, x_name, y_name)
 
 
+def above_median(y: np.ndarray) -> np.ndarray:
+    """The binarised target used for AUROC everywhere (metrics and ROC figures): y above its median."""
+    return np.asarray(y) > np.median(y)
+
+
 def auroc_above_median(x: np.ndarray, y: np.ndarray) -> tuple[float | None, str | None]:
     """AUROC of x for the class ``y > median(y)``; (None, reason) when not estimable."""
     reasons = []
@@ -157,7 +162,7 @@ def auroc_above_median(x: np.ndarray, y: np.ndarray) -> tuple[float | None, str 
         reasons.append(REASON_CONSTANT_FEATURE)
     if is_constant(y):
         reasons.append(REASON_CONSTANT_TARGET)
-    labels = y > np.median(y)
+    labels = above_median(y)
     if not reasons and (labels.all() or not labels.any()):
         reasons.append(REASON_ONE_CLASS)
     if reasons:
