@@ -25,7 +25,7 @@ from tests.conftest import REPO, compose_config
 pytestmark = pytest.mark.e2e
 
 KEY = "route-test-key"
-FAST = ["evaluate.n_bootstrap=100", "evaluate.n_permutations=200"]
+FAST = ["evaluate.n_permutations=200"]
 
 
 @pytest.fixture

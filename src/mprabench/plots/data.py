@@ -21,8 +21,6 @@ from mprabench.stats.association import above_median, auroc_above_median
 
 INPUT = "input_sha256"
 ELEMENT = "element_id"
-ROC_FILE = "roc.csv"
-SCATTER_FILE = "scatter.csv"
 ROC_COLUMNS = ["feature", "fpr", "tpr"]
 SCATTER_COLUMNS = ["feature", "prediction", "target_mean", "n_rows", "element_id"]
 DEFAULT_ROC_POINTS = 101
@@ -216,31 +214,18 @@ def write_csv(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def write_plot_data(table: pd.DataFrame, evaluation: Evaluation, out_dir: Path | None = None, *,
-                    roc: Path | None = None, scatter: Path | None = None,
+def write_plot_data(table: pd.DataFrame, evaluation: Evaluation, *, roc: Path, scatter: Path,
                     n_roc_points: int = DEFAULT_ROC_POINTS) -> list[Path]:
-    """Write the CSVs behind `dvc plots`; returns [roc path, scatter path].
+    """Write the CSVs behind `dvc plots` (parent folders are created); returns [roc, scatter].
 
-    roc.csv: `feature, fpr, tpr` on a common FPR grid (features without an AUROC left out);
-    scatter.csv: `feature, prediction, target_mean, n_rows, element_id`, one row per feature
-    and distinct input. Give `out_dir` (files named roc.csv and scatter.csv) or explicit
-    `roc` and `scatter` paths (these win).
+    roc: `feature, fpr, tpr` on a common FPR grid (features without an AUROC left out);
+    scatter: `feature, prediction, target_mean, n_rows, element_id`, one row per feature
+    and distinct input.
     """
-    roc_path, scatter_path = plot_data_paths(out_dir, roc, scatter)
     features, target = evaluation.features, evaluation.target
     roc_frame = roc_table(table, features, target, n_roc_points)
     scatter_frame = scatter_points(input_level_table(table, features, target), features)
-    return [write_csv(roc_frame[ROC_COLUMNS], roc_path),
-            write_csv(scatter_frame[SCATTER_COLUMNS], scatter_path)]
-
-
-def plot_data_paths(out_dir: Path | None, roc: Path | None,
-                    scatter: Path | None) -> tuple[Path, Path]:
-    """Explicit paths, else the default names in out_dir; parent folders are created."""
-    if out_dir is None and (roc is None or scatter is None):
-        raise ValueError("write_plot_data needs out_dir or both roc= and scatter= paths")
-    roc_path = Path(roc) if roc is not None else Path(out_dir) / ROC_FILE
-    scatter_path = Path(scatter) if scatter is not None else Path(out_dir) / SCATTER_FILE
-    for path in (roc_path, scatter_path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-    return roc_path, scatter_path
+    for path in (roc, scatter):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return [write_csv(roc_frame[ROC_COLUMNS], Path(roc)),
+            write_csv(scatter_frame[SCATTER_COLUMNS], Path(scatter))]

@@ -9,8 +9,7 @@ report them beside :func:`effective_sample_size` and an element-aware analysis
 from __future__ import annotations
 
 import math
-import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -19,6 +18,8 @@ import pandas as pd
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 from statsmodels.stats.multitest import multipletests
+
+from mprabench.stats.json_values import json_ready
 
 # Reason strings shared by the stats modules (callers may match on them).
 REASON_CONSTANT_FEATURE = "constant feature"
@@ -33,11 +34,6 @@ DEFAULT_CONSTANT_RTOL = 1e-12
 # --------------------------------------------------------------------------------------------
 # Shared helpers
 # --------------------------------------------------------------------------------------------
-
-
-def derive_rng(seed: int, key: str) -> np.random.Generator:
-    """RNG for one named computation: depends on (seed, key) only, never on processing order."""
-    return np.random.default_rng([int(seed), zlib.crc32(key.encode("utf-8"))])
 
 
 def is_constant(values: np.ndarray, rtol: float = DEFAULT_CONSTANT_RTOL) -> bool:
@@ -71,23 +67,6 @@ def finite_or_none(value: Any) -> float | None:
 def join_reasons(reasons: Sequence[str]) -> str | None:
     """All applicable reasons in one string, or None when there are none."""
     return "; ".join(reasons) if reasons else None
-
-
-def json_ready(value: Any) -> Any:
-    """Recursively convert numpy scalars/containers to JSON-ready Python objects; refuse NaN."""
-    if isinstance(value, Mapping):
-        return {str(k): json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [json_ready(v) for v in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        if not math.isfinite(float(value)):
-            raise ValueError("refusing to report a non-finite number; use None with a reason")
-        return float(value)
-    return value
 
 
 # --------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from mprabench.stats.association import derive_rng
+from mprabench.stats.rng import derive_rng
 from mprabench.stats.clustered import MIN_PERMUTATION_ELEMENTS, element_permutations, fisher_z_interval, permutation_pvalues, unit_scaled
 from mprabench.stats.within_element import (
     MIN_POOLED_ELEMENTS,

@@ -28,12 +28,12 @@ from mprabench.stats.association import (
     as_finite_array,
     benjamini_hochberg,
     correlation_preconditions,
-    derive_rng,
     finite_or_none,
     join_reasons,
     pearson_test,
     spearman_test,
 )
+from mprabench.stats.rng import derive_rng
 from mprabench.stats.clustered import element_count_reason, element_level_from_means, element_means, fisher_z_interval
 from mprabench.stats.within_element import input_level_values, inputs_vary_within_some_element, within_element_effects
 

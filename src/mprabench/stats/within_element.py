@@ -24,9 +24,9 @@ from mprabench.stats.association import (
     correlation_preconditions,
     finite_or_none,
     join_reasons,
-    json_ready,
     pearson_test,
 )
+from mprabench.stats.json_values import json_ready
 
 REASON_NO_WITHIN_ELEMENT_VARIATION = (
     "model inputs do not vary within any element: every oligo of an element has the same "
