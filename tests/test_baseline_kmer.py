@@ -13,7 +13,6 @@ from mprabench.predictors.kmer import (
     element_average,
     kmer_training_statistics,
     ridge_out_of_fold,
-    FOLD_STRATEGY_SKLEARN,
     KMER_COLUMN,
     assign_group_folds,
     fit_kmer_ridge,

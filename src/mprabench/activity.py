@@ -14,6 +14,7 @@ import pandas as pd
 
 from mprabench.config import ActivityConfig, ActivityMethod, PoolCentre, ZeroRnaDropoutConfig
 from mprabench.errors import ConfigError
+from mprabench.schema import ZERO_RNA_DROPOUT
 
 COUNTS_PER_MILLION = 1e6
 # Reasons are checked in this order; a row is counted once, under the first that applies.
@@ -21,7 +22,6 @@ EXCLUSION_REASONS = ("tags_below_min", "plasmid_below_min")
 # Flagged rows stay in per-oligo experiments (evaluate leaves them out of the headline); V1
 # element targets are computed without them. Counted in qc.json under this reason.
 DROPOUT_REASON = "zero_rna_dropout"
-DROPOUT_COLUMN = "zero_rna_dropout"
 
 
 def log2_ratio(rna: np.ndarray, plasmid: np.ndarray, pseudocount: float) -> np.ndarray:
@@ -126,7 +126,7 @@ def prepare_activity(library: pd.DataFrame, config: ActivityConfig) -> PreparedA
     oligos, excluded = add_activity(library, config)
     candidates = zero_rna_dropouts(oligos, config.zero_rna_dropout)
     flagged = candidates & bool(config.zero_rna_dropout.exclude)
-    oligos[DROPOUT_COLUMN] = flagged.to_numpy()
+    oligos[ZERO_RNA_DROPOUT] = flagged.to_numpy()
     pools = pool_log2_summary(oligos, ~flagged)
     centres = pools[f"{config.pool_centre.value}_log2_ratio"]
     offset = pool_offset(centres)

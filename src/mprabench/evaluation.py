@@ -18,7 +18,23 @@ import pandas as pd
 
 from mprabench.config import EvaluateConfig
 from mprabench.errors import InputDataError
-from mprabench.predictors.store import KEY_COLUMN
+from mprabench.schema import (
+    DETAILS_ALPHA,
+    DETAILS_BONFERRONI_FAMILY,
+    DETAILS_EFFECTIVE_SAMPLE_SIZE,
+    DETAILS_FEATURES,
+    DETAILS_METHODS,
+    DETAILS_PER_FEATURE,
+    DETAILS_SENSITIVITY,
+    DETAILS_TARGET,
+    ELEMENT_ID,
+    FEATURES_KEY,
+    ROW_ID,
+    SUMMARY_DESIGN,
+    TARGETS,
+    WITH_DROPOUTS_SUFFIX,
+    ZERO_RNA_DROPOUT,
+)
 from mprabench.stats.association import (
     EffectiveSampleSize,
     PooledAssociation,
@@ -35,9 +51,6 @@ from mprabench.stats.within_element import (
     within_element_effects,
 )
 
-TARGETS = ("log2_ratio", "activity")
-DROPOUT_COLUMN = "zero_rna_dropout"
-WITH_DROPOUTS_SUFFIX = "_with_dropouts"
 REASON_TRAINED_CI = (
     "trained predictor: out-of-fold predictions share their training elements, so the Fisher-z interval "
     "of independent element means does not apply; see the out-of-fold R² in details"
@@ -81,17 +94,17 @@ class Evaluation:
 
     def summary(self) -> dict[str, Any]:
         """metrics/summary.json: design sizes and the headline of each family (primary) feature."""
-        return {"design": self.sizes.to_dict()} | {f: self._headline(f) for f in self.family}
+        return {SUMMARY_DESIGN: self.sizes.to_dict()} | {f: self._headline(f) for f in self.family}
 
     def details(self) -> dict[str, Any]:
         """Everything behind the headline: methods, naive descriptions, reasons, sensitivity."""
         return {
-            "target": self.target,
-            "features": self.features,
-            "effective_sample_size": self.sizes.to_dict(),
-            "bonferroni_family": self.family,
-            "alpha": self.config.alpha,
-            "methods": {
+            DETAILS_TARGET: self.target,
+            DETAILS_FEATURES: self.features,
+            DETAILS_EFFECTIVE_SAMPLE_SIZE: self.sizes.to_dict(),
+            DETAILS_BONFERRONI_FAMILY: self.family,
+            DETAILS_ALPHA: self.config.alpha,
+            DETAILS_METHODS: {
                 "element_p": PERMUTATION_METHOD + f"; {self.config.n_permutations} permutations",
                 "pearson_r_ci": CI_METHOD + f"; level {self.config.ci_level}; needs "
                                 f"{self.config.min_elements_ci} elements (evaluate.min_elements_ci)",
@@ -102,8 +115,8 @@ class Evaluation:
                 "trained_baseline": "element_p of a trained predictor comes from re-running its whole out-of-fold "
                                     "fit under element-permuted targets (predict stage, training.json)",
             },
-            "per_feature": {f: self._feature_details(f) for f in self.features},
-            "sensitivity": self.sensitivity,
+            DETAILS_PER_FEATURE: {f: self._feature_details(f) for f in self.features},
+            DETAILS_SENSITIVITY: self.sensitivity,
         }
 
     def within_element_table(self) -> pd.DataFrame:
@@ -159,12 +172,12 @@ def evaluation_table(rows: pd.DataFrame, features: pd.DataFrame, target: str) ->
     """Rows joined with their input's features; every row must have features and a finite target."""
     if target not in rows:
         raise InputDataError(f"evaluate.target = {target!r} is not a column of the rows; choose one of {TARGETS}")
-    table = rows.merge(features, on=KEY_COLUMN, how="left", validate="many_to_one")
+    table = rows.merge(features, on=FEATURES_KEY, how="left", validate="many_to_one")
     names = feature_columns(features)
     missing = table[names].isna().any(axis=1)
     if missing.any():
         raise InputDataError(
-            f"{int(missing.sum())} rows have no predictions (e.g. {table.loc[missing, 'row_id'].iloc[0]}); "
+            f"{int(missing.sum())} rows have no predictions (e.g. {table.loc[missing, ROW_ID].iloc[0]}); "
             "rerun the predict stage"
         )
     if not np.isfinite(table[target].to_numpy(dtype=float)).all():
@@ -174,18 +187,18 @@ def evaluation_table(rows: pd.DataFrame, features: pd.DataFrame, target: str) ->
 
 def with_dropout_column(table: pd.DataFrame) -> pd.DataFrame:
     """Rows from before the zero-RNA dropout flag have no dropouts: add the column as all False."""
-    if DROPOUT_COLUMN in table:
+    if ZERO_RNA_DROPOUT in table:
         return table
-    return table.assign(**{DROPOUT_COLUMN: False})
+    return table.assign(**{ZERO_RNA_DROPOUT: False})
 
 
 def feature_columns(features: pd.DataFrame) -> list[str]:
-    return [c for c in features.columns if c != KEY_COLUMN]
+    return [c for c in features.columns if c != FEATURES_KEY]
 
 
 def headline_rows(table: pd.DataFrame) -> pd.DataFrame:
     """The rows the headline rests on: every row not flagged as a zero-RNA dropout."""
-    return table.loc[~table[DROPOUT_COLUMN].astype(bool)].reset_index(drop=True)
+    return table.loc[~table[ZERO_RNA_DROPOUT].astype(bool)].reset_index(drop=True)
 
 
 def evaluate(
@@ -221,11 +234,11 @@ def dropout_sensitivity(table: pd.DataFrame, features: list[str], config: Evalua
     target = config.target
     if f"{target}{WITH_DROPOUTS_SUFFIX}" in table:  # V1: element targets recomputed with the dropouts
         target = f"{target}{WITH_DROPOUTS_SUFFIX}"
-    n_dropouts = int(table[DROPOUT_COLUMN].astype(bool).sum())
+    n_dropouts = int(table[ZERO_RNA_DROPOUT].astype(bool).sum())
     per_feature = {}
     for feature in features:
         element = element_level_association(
-            table[feature].to_numpy(float), table[target].to_numpy(float), table["element_id"].to_numpy(),
+            table[feature].to_numpy(float), table[target].to_numpy(float), table[ELEMENT_ID].to_numpy(),
             n_permutations=config.n_permutations, seed=config.seed, key=f"{feature}|with_dropouts",
             level=config.ci_level, min_elements_ci=config.min_elements_ci,
         )
@@ -238,7 +251,7 @@ def _evaluate_feature(
     table: pd.DataFrame, feature: str, config: EvaluateConfig, target: str, trained: dict[str, Any] | None
 ) -> FeatureEvaluation:
     x, y = table[feature].to_numpy(float), table[target].to_numpy(float)
-    elements = table["element_id"].to_numpy()
+    elements = table[ELEMENT_ID].to_numpy()
     return FeatureEvaluation(
         feature=feature,
         pooled=pooled_association(x, y),

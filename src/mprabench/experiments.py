@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from mprabench.activity import DROPOUT_COLUMN, PreparedActivity
+from mprabench.activity import PreparedActivity
 from mprabench.config import InputMode, Params
 from mprabench.design import design_from_counts, local_design_path, read_design
 from mprabench.errors import ConfigError
 from mprabench.genome import read_windows
+from mprabench.schema import ZERO_RNA_DROPOUT
 from mprabench.sequences import (
     BuiltInputs,
     build_aggregated_inputs,
@@ -80,7 +81,7 @@ def qc_metrics(library: pd.DataFrame, prepared: PreparedActivity, built: BuiltIn
 
 def rows_used(rows: pd.DataFrame) -> int:
     """Oligos behind the headline targets: n_oligos of V1 elements, or the unflagged per-oligo rows."""
-    return int(rows.loc[~rows[DROPOUT_COLUMN].astype(bool), "n_oligos"].sum())
+    return int(rows.loc[~rows[ZERO_RNA_DROPOUT].astype(bool), "n_oligos"].sum())
 
 
 def qc_details(prepared: PreparedActivity, built: BuiltInputs) -> dict[str, object]:

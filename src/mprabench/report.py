@@ -19,8 +19,14 @@ import pandas as pd
 
 from mprabench.plots.labels import RunContext, target_label
 from mprabench.plots.style import NOT_ESTIMABLE
+from mprabench.schema import (
+    DETAILS_ALPHA,
+    DETAILS_EFFECTIVE_SAMPLE_SIZE,
+    DETAILS_PER_FEATURE,
+    DETAILS_SENSITIVITY,
+    SUMMARY_DESIGN,
+)
 
-DESIGN = "design"
 
 QUESTIONS = {
     "aggregated": (
@@ -177,7 +183,7 @@ def _reason_strings(node: Any, path: tuple[str, ...]) -> Iterable[tuple[tuple[st
 
 
 def feature_details(details: Mapping[str, Any], feature: str) -> Mapping[str, Any]:
-    for key in ("per_feature", "features_detail", "features"):
+    for key in (DETAILS_PER_FEATURE, "features_detail", "features"):
         block = details.get(key)
         if isinstance(block, Mapping) and isinstance(block.get(feature), Mapping):
             return block[feature]
@@ -193,7 +199,7 @@ def not_estimable_reason(details: Mapping[str, Any], summary: Mapping[str, Any],
     reason = find_reason(feature_details(details, feature), topics, exclude)
     if reason:
         return reason.rstrip(".")
-    design = summary.get(DESIGN) or {}
+    design = summary.get(SUMMARY_DESIGN) or {}
     if quantity == "within" and design and design.get("n_unique_inputs") is not None \
             and design.get("n_unique_inputs") <= design.get("n_elements", 0):
         return ("each element has a single distinct model input, so there is no within-element "
@@ -207,12 +213,12 @@ def not_estimable_reason(details: Mapping[str, Any], summary: Mapping[str, Any],
 
 
 def primary_features(summary: Mapping[str, Any]) -> list[str]:
-    return [k for k, v in summary.items() if k != DESIGN and isinstance(v, Mapping)]
+    return [k for k, v in summary.items() if k != SUMMARY_DESIGN and isinstance(v, Mapping)]
 
 
 def design_of(summary: Mapping[str, Any], details: Mapping[str, Any]) -> Mapping[str, Any]:
     """summary.json's `design` block (details.json's effective_sample_size before the contract)."""
-    design = summary.get(DESIGN) or details.get("effective_sample_size") or {}
+    design = summary.get(SUMMARY_DESIGN) or details.get(DETAILS_EFFECTIVE_SAMPLE_SIZE) or {}
     return design if isinstance(design, Mapping) else {}
 
 
@@ -294,7 +300,7 @@ def _headline(inputs: ReportInputs, reasons: Reasons) -> str:
             reasons.cell(s.get("element_bonferroni_significant"), element_reason, where),
         ))
     n_elements = design.get("n_elements")
-    alpha = details.get("alpha", (inputs.params.get("evaluate") or {}).get("alpha"))
+    alpha = details.get(DETAILS_ALPHA, (inputs.params.get("evaluate") or {}).get("alpha"))
     text = (
         f"## Headline\n\nElement-level association (n = {_cell(n_elements)} elements; "
         f"{_cell(design.get('n_unique_inputs'))} distinct model inputs, {_cell(design.get('n_rows'))} rows): "
@@ -337,7 +343,7 @@ def _calibration(calibration: Mapping[str, Any] | None) -> str:
 
 def _sensitivity(inputs: ReportInputs, reasons: Reasons) -> str:
     """The headline with zero-RNA dropout rows kept, next to the headline without them."""
-    sensitivity = (inputs.details.get("sensitivity") or {}) if isinstance(inputs.details, Mapping) else {}
+    sensitivity = (inputs.details.get(DETAILS_SENSITIVITY) or {}) if isinstance(inputs.details, Mapping) else {}
     kept = sensitivity.get("with_zero_rna_dropouts") if isinstance(sensitivity, Mapping) else None
     heading = "## Headline with and without zero-RNA dropouts"
     if not isinstance(kept, Mapping) or not kept:

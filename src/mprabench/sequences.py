@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from mprabench.activity import DROPOUT_COLUMN
 from mprabench.dna import centred_start, pad_with_n, reverse_complement, sequence_sha256
 from mprabench.errors import InputDataError
 from mprabench.genome import GenomicWindow
+from mprabench.schema import ZERO_RNA_DROPOUT
 
 ELEMENT_COLUMNS = ["element_id", "pool", "chrom", "start", "end", "strand", "motif"]
 
@@ -141,7 +141,7 @@ def build_aggregated_inputs(oligos: pd.DataFrame, width: int) -> BuiltInputs:
     means over every oligo, and `n_dropouts` counts the ones left out. An element whose
     every oligo is a dropout has no target: it is dropped and listed in elements_without_target.
     """
-    dropout = oligos[DROPOUT_COLUMN].astype(bool) if DROPOUT_COLUMN in oligos else pd.Series(False, oligos.index)
+    dropout = oligos[ZERO_RNA_DROPOUT].astype(bool) if ZERO_RNA_DROPOUT in oligos else pd.Series(False, oligos.index)
     every = oligos.groupby("element_id", sort=False)
     used = oligos.loc[~dropout].groupby("element_id", sort=False)
     rows = every[ELEMENT_COLUMNS].first()
@@ -149,7 +149,7 @@ def build_aggregated_inputs(oligos: pd.DataFrame, width: int) -> BuiltInputs:
     rows["design"] = None
     rows["tf_labels"] = every["tf_labels"].agg(_label_union)
     rows["is_wild_type"] = False
-    rows[DROPOUT_COLUMN] = False  # the dropouts are already out of this element's target
+    rows[ZERO_RNA_DROPOUT] = False  # the dropouts are already out of this element's target
     for column in ("tags", "rna", "plasmid"):
         rows[column] = used[column].sum()
     rows["log2_ratio"] = used["log2_ratio"].mean()

@@ -17,12 +17,11 @@ from sklearn.metrics import roc_curve
 from mprabench.evaluation import Evaluation
 from mprabench.files import atomic_path
 from mprabench.plots.style import natural_key
+from mprabench.schema import ELEMENT_ID, INPUT_SHA256, IS_WILD_TYPE
 from mprabench.stats.association import above_median, auroc_above_median
 
-INPUT = "input_sha256"
-ELEMENT = "element_id"
 ROC_COLUMNS = ["feature", "fpr", "tpr"]
-SCATTER_COLUMNS = ["feature", "prediction", "target_mean", "n_rows", "element_id"]
+SCATTER_COLUMNS = ["feature", "prediction", "target_mean", "n_rows", ELEMENT_ID]
 DEFAULT_ROC_POINTS = 101
 CSV_FLOAT_FORMAT = ".6g"  # six significant digits keep the files small and diffs readable
 
@@ -34,22 +33,22 @@ CSV_FLOAT_FORMAT = ".6g"  # six significant digits keep the files small and diff
 
 def input_level_table(table: pd.DataFrame, features: Sequence[str], target: str) -> pd.DataFrame:
     """One row per distinct input: its features, mean target, row count and element(s)."""
-    grouped = table.groupby(INPUT, sort=True)
+    grouped = table.groupby(INPUT_SHA256, sort=True)
     # Features are joined on the input, so they are constant within it: first() is the value.
     frame = grouped[list(features)].first()
     frame["target_mean"] = grouped[target].mean()
     frame["n_rows"] = grouped.size()
-    frame[ELEMENT] = element_labels(table, grouped)
+    frame[ELEMENT_ID] = element_labels(table, grouped)
     return frame
 
 
 def element_labels(table: pd.DataFrame, grouped: pd.core.groupby.DataFrameGroupBy) -> pd.Series:
     """The element of each input; ';'-joined ids in the rare case that elements share an input."""
-    labels = grouped[ELEMENT].first().astype(str)
-    shared = grouped[ELEMENT].nunique() > 1
+    labels = grouped[ELEMENT_ID].first().astype(str)
+    shared = grouped[ELEMENT_ID].nunique() > 1
     if shared.any():
-        subset = table[table[INPUT].isin(shared.index[shared])]
-        joined = subset.groupby(INPUT)[ELEMENT].agg(lambda s: ";".join(sorted(map(str, set(s)))))
+        subset = table[table[INPUT_SHA256].isin(shared.index[shared])]
+        joined = subset.groupby(INPUT_SHA256)[ELEMENT_ID].agg(lambda s: ";".join(sorted(map(str, set(s)))))
         labels.loc[joined.index] = joined
     return labels
 
@@ -60,7 +59,7 @@ def scatter_points(inputs: pd.DataFrame, features: Sequence[str]) -> pd.DataFram
         pd.DataFrame({
             "feature": f, "prediction": inputs[f].to_numpy(float),
             "target_mean": inputs["target_mean"].to_numpy(float),
-            "n_rows": inputs["n_rows"].to_numpy(int), ELEMENT: inputs[ELEMENT].to_numpy(),
+            "n_rows": inputs["n_rows"].to_numpy(int), ELEMENT_ID: inputs[ELEMENT_ID].to_numpy(),
         })
         for f in features
     ]  # fmt: skip
@@ -69,7 +68,7 @@ def scatter_points(inputs: pd.DataFrame, features: Sequence[str]) -> pd.DataFram
 
 def element_level_table(table: pd.DataFrame, features: Sequence[str], target: str) -> pd.DataFrame:
     """Unweighted mean of every feature and the target per element, with its row count."""
-    grouped = table.groupby(ELEMENT, sort=True)
+    grouped = table.groupby(ELEMENT_ID, sort=True)
     frame = grouped[[*features, target]].mean()
     frame["n_rows"] = grouped.size()
     return frame
@@ -184,12 +183,12 @@ def within_element_deltas(
     one Δ column per feature (same name) and `delta_target`.
     """
     columns = [*features, target]
-    wild = table["is_wild_type"].to_numpy(bool)
-    reference = table.loc[wild].groupby(ELEMENT)[columns].mean()
-    mutants = table.loc[~wild & table[ELEMENT].isin(reference.index).to_numpy()]
-    ref = reference.reindex(mutants[ELEMENT]).to_numpy(float)
+    wild = table[IS_WILD_TYPE].to_numpy(bool)
+    reference = table.loc[wild].groupby(ELEMENT_ID)[columns].mean()
+    mutants = table.loc[~wild & table[ELEMENT_ID].isin(reference.index).to_numpy()]
+    ref = reference.reindex(mutants[ELEMENT_ID]).to_numpy(float)
     deltas = pd.DataFrame(mutants[columns].to_numpy(float) - ref, columns=columns)
-    deltas.insert(0, ELEMENT, mutants[ELEMENT].to_numpy())
+    deltas.insert(0, ELEMENT_ID, mutants[ELEMENT_ID].to_numpy())
     return deltas.rename(columns={target: "delta_target"})
 
 

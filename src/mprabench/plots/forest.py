@@ -21,11 +21,11 @@ from matplotlib.lines import Line2D
 from mprabench.plots.data import write_csv
 from mprabench.plots.layout import Header, figure_with_axes, legend_anchor, save_figure, text_width
 from mprabench.plots.style import MUTED, NOT_ESTIMABLE, OKABE_ITO, RC_PARAMS, fmt_p
+from mprabench.schema import SUMMARY_DESIGN
 
 FOREST_COLUMNS = ["experiment", "feature", "label", "r", "ci_low", "ci_high", "p", "neglog10_p",
                   "significant"]
 MARKERS = ("o", "s", "D", "^", "v", "P", "X")
-DESIGN = "design"
 
 
 def forest_table(summaries: Mapping[str, Mapping[str, Any]], label: Callable[[str], str]) -> pd.DataFrame:
@@ -33,7 +33,7 @@ def forest_table(summaries: Mapping[str, Mapping[str, Any]], label: Callable[[st
     rows = []
     for experiment, summary in summaries.items():
         for feature, s in summary.items():
-            if feature == DESIGN or not isinstance(s, Mapping):
+            if feature == SUMMARY_DESIGN or not isinstance(s, Mapping):
                 continue
             rows.append({
                 "experiment": experiment, "feature": feature, "label": label(feature),
@@ -115,7 +115,7 @@ def write_forest(summary: Mapping[str, Any], experiment: str, label: Callable[[s
                  ci_level: float, csv_path: Path, figure_path: Path, dpi: int) -> list[Path]:
     """plots/forest.csv and the forest PNG of one run's summary.json."""
     frame = forest_table({experiment: summary}, label)
-    n_elements = (summary.get(DESIGN) or {}).get("n_elements", "?")
+    n_elements = (summary.get(SUMMARY_DESIGN) or {}).get("n_elements", "?")
     figure_path.parent.mkdir(parents=True, exist_ok=True)
     with mpl.rc_context(RC_PARAMS):
         figure = forest_figure(frame, subtitle, n_elements, ci_level)

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import Pipeline
@@ -24,9 +23,9 @@ from mprabench.config import KmerConfig
 from mprabench.dna import BASE_CODE_N, central_window, describe_input, encode_bases, n_free_starts
 from mprabench.errors import InputDataError
 from mprabench.predictors.base import PredictionReport, Predictor, ResultSink
+from mprabench.schema import ELEMENT_ID, INPUT_SHA256, ZERO_RNA_DROPOUT, read_rows
 
 KMER_COLUMN = "kmer_ridge_oof"
-DROPOUT_COLUMN = "zero_rna_dropout"  # rows flagged by prepare as zero-RNA dropouts
 
 FOLD_STRATEGY_SKLEARN = "sklearn.GroupKFold(shuffle=True, random_state=seed)"
 _RIDGE_STEP = "ridge"
@@ -376,13 +375,11 @@ class KmerPredictor(Predictor):
 
     def __init__(self, config: KmerConfig, rows: Path):
         self.config = config
-        columns = ["input_sha256", "element_id", config.target]
-        available = pq.read_schema(rows).names
-        extra = [DROPOUT_COLUMN] if DROPOUT_COLUMN in available else []
-        self.rows = pd.read_parquet(rows, columns=columns + extra)
+        self.rows = read_rows(rows, [INPUT_SHA256, ELEMENT_ID, config.target], optional=[ZERO_RNA_DROPOUT])
         if not np.isfinite(self.rows[config.target].to_numpy(float)).all():
             raise InputDataError(f"{rows}: target {config.target} has non-finite values")
-        dropout = self.rows[DROPOUT_COLUMN].astype(bool) if extra else pd.Series(False, index=self.rows.index)
+        dropout = (self.rows[ZERO_RNA_DROPOUT].astype(bool) if ZERO_RNA_DROPOUT in self.rows
+                   else pd.Series(False, index=self.rows.index))
         self.weights = (~dropout).to_numpy(float)
 
     def fingerprint(self) -> dict[str, Any]:
@@ -403,17 +400,17 @@ class KmerPredictor(Predictor):
         """Out-of-fold fit on the non-dropout rows, with per-input features and training weights."""
         kept = self.rows.loc[self.weights > 0]
         result = kmer_ridge_out_of_fold(
-            self.rows["input_sha256"].tolist(), self.rows[self.config.target].to_numpy(float),
-            self.rows["element_id"].tolist(), inputs, k=self.config.k, alpha=self.config.alpha,
+            self.rows[INPUT_SHA256].tolist(), self.rows[self.config.target].to_numpy(float),
+            self.rows[ELEMENT_ID].tolist(), inputs, k=self.config.k, alpha=self.config.alpha,
             n_folds=self.config.n_folds, seed=self.config.seed,
         ) if len(kept) == len(self.rows) else self._fit_without_dropouts(kept, inputs)
         features = kmer_frequency_matrix([inputs[i] for i in result.inputs.index], self.config.k)
         return result, features, result.inputs["n_rows"].to_numpy(float)
 
     def _fit_without_dropouts(self, kept: pd.DataFrame, inputs: Mapping[str, str]) -> KmerOutOfFold:
-        everything = summarise_inputs(self.rows["input_sha256"].tolist(), self.rows[self.config.target].to_numpy(float),
-                                      self.rows["element_id"].tolist())
-        training = kept.groupby("input_sha256")[self.config.target].agg(["mean", "size"])
+        everything = summarise_inputs(self.rows[INPUT_SHA256].tolist(), self.rows[self.config.target].to_numpy(float),
+                                      self.rows[ELEMENT_ID].tolist())
+        training = kept.groupby(INPUT_SHA256)[self.config.target].agg(["mean", "size"])
         everything["n_rows"] = training["size"].reindex(everything.index).fillna(0).astype(int)
         everything["target_mean"] = training["mean"].reindex(everything.index).fillna(0.0)
         folds, strategy = assign_group_folds(everything["group"].to_numpy(), self.config.n_folds, self.config.seed)
@@ -427,7 +424,7 @@ class KmerPredictor(Predictor):
                              pd.Series(fit.fold_means[:, 0], index=index))
 
     def _require_all_inputs(self, inputs: Mapping[str, str]) -> None:
-        if not set(self.rows["input_sha256"]) <= set(inputs):
+        if not set(self.rows[INPUT_SHA256]) <= set(inputs):
             raise InputDataError(
                 "the k-mer model is trained on every row at once, but some inputs are already stored for this "
                 "training set; delete this fingerprint's folder in the prediction store and rerun"

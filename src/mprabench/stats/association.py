@@ -19,6 +19,7 @@ from scipy import stats
 from sklearn.metrics import roc_auc_score
 from statsmodels.stats.multitest import multipletests
 
+from mprabench.schema import ELEMENT_ID, INPUT_SHA256
 from mprabench.stats.json_values import json_ready
 
 # Reason strings shared by the stats modules (callers may match on them).
@@ -215,8 +216,8 @@ def effective_sample_size(table: pd.DataFrame) -> EffectiveSampleSize:
     """Rows, distinct ``input_sha256`` and distinct ``element_id`` of an evaluation table."""
     return EffectiveSampleSize(
         n_rows=len(table),
-        n_unique_inputs=int(table["input_sha256"].nunique()),
-        n_elements=int(table["element_id"].nunique()),
+        n_unique_inputs=int(table[INPUT_SHA256].nunique()),
+        n_elements=int(table[ELEMENT_ID].nunique()),
     )
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from mprabench.schema import ELEMENT_ID, INPUT_SHA256, TF_LABELS
 from mprabench.stats.rng import derive_rng
 from mprabench.stats.clustered import MIN_PERMUTATION_ELEMENTS, element_permutations, fisher_z_interval, permutation_pvalues, unit_scaled
 from mprabench.stats.within_element import (
@@ -76,8 +77,8 @@ class DesignStructure:
 
 def design_structure(rows: pd.DataFrame, target: str) -> DesignStructure:
     """The structure of a rows table (element_id, input_sha256, target; strand, chrom, tf_labels if present)."""
-    element_ids, element_code = np.unique(rows["element_id"].astype(str).to_numpy(), return_inverse=True)
-    frame = pd.DataFrame({"element": element_code, "input": rows["input_sha256"].to_numpy(),
+    element_ids, element_code = np.unique(rows[ELEMENT_ID].astype(str).to_numpy(), return_inverse=True)
+    frame = pd.DataFrame({"element": element_code, "input": rows[INPUT_SHA256].to_numpy(),
                           "y": rows[target].to_numpy(float)})
     inputs = frame.groupby("input", sort=True).agg(element=("element", "first"), rows=("y", "size"),
                                                    y=("y", "mean"), n_elements=("element", "nunique"))
@@ -87,8 +88,8 @@ def design_structure(rows: pd.DataFrame, target: str) -> DesignStructure:
     element_strata = {kind: rows.groupby(element_code)[kind].first().astype(str).to_numpy()
                       for kind in ELEMENT_STRATUM_KINDS if kind in rows}
     labels: dict[str, np.ndarray] = {}
-    if "tf_labels" in rows and (inputs["element"].value_counts() > 1).any():
-        members = pd.DataFrame({"input": rows["input_sha256"].to_numpy(), "label": rows["tf_labels"].to_numpy()})
+    if TF_LABELS in rows and (inputs["element"].value_counts() > 1).any():
+        members = pd.DataFrame({"input": rows[INPUT_SHA256].to_numpy(), "label": rows[TF_LABELS].to_numpy()})
         members = members.explode("label").dropna().drop_duplicates()
         for label, group in members.groupby("label"):
             labels[str(label)] = inputs.index.isin(group["input"])
