@@ -27,11 +27,20 @@ from mprabench.schema import (
     DETAILS_PER_FEATURE,
     DETAILS_SENSITIVITY,
     DETAILS_TARGET,
+    ELEMENT_BONFERRONI_SIGNIFICANT,
     ELEMENT_ID,
+    ELEMENT_NEGLOG10_P,
+    ELEMENT_P,
+    ELEMENT_PEARSON_R,
     FEATURES_KEY,
+    PEARSON_R_CI_HIGH,
+    PEARSON_R_CI_LOW,
     ROW_ID,
     SUMMARY_DESIGN,
     TARGETS,
+    WITHIN_ELEMENT_NEGLOG10_P,
+    WITHIN_ELEMENT_P,
+    WITHIN_ELEMENT_R,
     WITH_DROPOUTS_SUFFIX,
     ZERO_RNA_DROPOUT,
 )
@@ -69,7 +78,7 @@ class FeatureEvaluation:
     def element_p(self) -> float | None:
         """The element-level p: the refit null of a trained baseline, else the permutation p."""
         if self.trained is not None:
-            return self.trained.get("element_p")
+            return self.trained.get(ELEMENT_P)
         return self.element.p
 
     @property
@@ -105,11 +114,11 @@ class Evaluation:
             DETAILS_BONFERRONI_FAMILY: self.family,
             DETAILS_ALPHA: self.config.alpha,
             DETAILS_METHODS: {
-                "element_p": PERMUTATION_METHOD + f"; {self.config.n_permutations} permutations",
+                ELEMENT_P: PERMUTATION_METHOD + f"; {self.config.n_permutations} permutations",
                 "pearson_r_ci": CI_METHOD + f"; level {self.config.ci_level}; needs "
                                 f"{self.config.min_elements_ci} elements (evaluate.min_elements_ci)",
                 "within_element": SUMMARY_METHOD,
-                "element_bonferroni_significant": f"Bonferroni over the element p of the {len(self.family)} "
+                ELEMENT_BONFERRONI_SIGNIFICANT: f"Bonferroni over the element p of the {len(self.family)} "
                                                   f"family features at alpha {self.config.alpha}",
                 "naive": "row-level scipy Pearson/Spearman and AUROC, rows treated as independent: descriptions only",
                 "trained_baseline": "element_p of a trained predictor comes from re-running its whole out-of-fold "
@@ -129,15 +138,15 @@ class Evaluation:
         low, high = result.ci
         within_p = summary.p if summary else None
         return {
-            "element_pearson_r": result.element.r,
-            "pearson_r_ci_low": low,
-            "pearson_r_ci_high": high,
-            "element_p": result.element_p,
-            "element_neglog10_p": neglog10(result.element_p),
-            "within_element_r": summary.pooled_r if summary and summary.p is not None else None,
-            "within_element_p": within_p,
-            "within_element_neglog10_p": neglog10(within_p),
-            "element_bonferroni_significant": self.element_significant.get(feature),
+            ELEMENT_PEARSON_R: result.element.r,
+            PEARSON_R_CI_LOW: low,
+            PEARSON_R_CI_HIGH: high,
+            ELEMENT_P: result.element_p,
+            ELEMENT_NEGLOG10_P: neglog10(result.element_p),
+            WITHIN_ELEMENT_R: summary.pooled_r if summary and summary.p is not None else None,
+            WITHIN_ELEMENT_P: within_p,
+            WITHIN_ELEMENT_NEGLOG10_P: neglog10(within_p),
+            ELEMENT_BONFERRONI_SIGNIFICANT: self.element_significant.get(feature),
         }
 
     def _feature_details(self, feature: str) -> dict[str, Any]:
@@ -226,7 +235,7 @@ def matching_training(statistics: dict[str, Any], target: str) -> dict[str, Any]
         return statistics
     reason = (f"the baseline was trained and its null refitted on {trained_on!r}, but evaluate.target is {target!r}; "
               f"set predictor.target={target}")
-    return statistics | {"element_p": None, "element_p_reason": reason}
+    return statistics | {ELEMENT_P: None, "element_p_reason": reason}
 
 
 def dropout_sensitivity(table: pd.DataFrame, features: list[str], config: EvaluateConfig) -> dict[str, Any]:
@@ -242,8 +251,8 @@ def dropout_sensitivity(table: pd.DataFrame, features: list[str], config: Evalua
             n_permutations=config.n_permutations, seed=config.seed, key=f"{feature}|with_dropouts",
             level=config.ci_level, min_elements_ci=config.min_elements_ci,
         )
-        per_feature[feature] = {"element_pearson_r": element.r, "pearson_r_ci_low": element.ci_low,
-                                "pearson_r_ci_high": element.ci_high, "element_p": element.p}
+        per_feature[feature] = {ELEMENT_PEARSON_R: element.r, PEARSON_R_CI_LOW: element.ci_low,
+                                PEARSON_R_CI_HIGH: element.ci_high, ELEMENT_P: element.p}
     return {"n_rows": len(table), "n_dropout_rows": n_dropouts, "target": target, "per_feature": per_feature}
 
 

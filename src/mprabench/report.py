@@ -24,7 +24,15 @@ from mprabench.schema import (
     DETAILS_EFFECTIVE_SAMPLE_SIZE,
     DETAILS_PER_FEATURE,
     DETAILS_SENSITIVITY,
+    ELEMENT_BONFERRONI_SIGNIFICANT,
+    ELEMENT_NEGLOG10_P,
+    ELEMENT_P,
+    ELEMENT_PEARSON_R,
+    PEARSON_R_CI_HIGH,
+    PEARSON_R_CI_LOW,
     SUMMARY_DESIGN,
+    WITHIN_ELEMENT_P,
+    WITHIN_ELEMENT_R,
 )
 
 
@@ -282,9 +290,9 @@ def _headline(inputs: ReportInputs, reasons: Reasons) -> str:
         where = f"`{feature}`"
         element_reason = not_estimable_reason(details, summary, feature, "element")
         within_reason = not_estimable_reason(details, summary, feature, "within")
-        if _missing(s.get("element_pearson_r")):
+        if _missing(s.get(ELEMENT_PEARSON_R)):
             r_and_ci = reasons.mark(element_reason, where)  # no r, so no interval of it
-        elif _missing(s.get("pearson_r_ci_low")) or _missing(s.get("pearson_r_ci_high")):
+        elif _missing(s.get(PEARSON_R_CI_LOW)) or _missing(s.get(PEARSON_R_CI_HIGH)):
             r_and_ci = (f"{fmt(s['element_pearson_r'])} "
                         f"{reasons.mark(not_estimable_reason(details, summary, feature, 'ci'), where)}")
         else:
@@ -293,11 +301,11 @@ def _headline(inputs: ReportInputs, reasons: Reasons) -> str:
         rows.append((
             f"{ctx.feature_label(feature)} (`{feature}`)",
             r_and_ci,
-            reasons.cell(s.get("element_p"), element_reason, where),
-            reasons.cell(s.get("element_neglog10_p"), element_reason, where, digits=2),
-            reasons.cell(s.get("within_element_r"), within_reason, where),
-            reasons.cell(s.get("within_element_p"), within_reason, where),
-            reasons.cell(s.get("element_bonferroni_significant"), element_reason, where),
+            reasons.cell(s.get(ELEMENT_P), element_reason, where),
+            reasons.cell(s.get(ELEMENT_NEGLOG10_P), element_reason, where, digits=2),
+            reasons.cell(s.get(WITHIN_ELEMENT_R), within_reason, where),
+            reasons.cell(s.get(WITHIN_ELEMENT_P), within_reason, where),
+            reasons.cell(s.get(ELEMENT_BONFERRONI_SIGNIFICANT), element_reason, where),
         ))
     n_elements = design.get("n_elements")
     alpha = details.get(DETAILS_ALPHA, (inputs.params.get("evaluate") or {}).get("alpha"))
@@ -358,12 +366,12 @@ def _sensitivity(inputs: ReportInputs, reasons: Reasons) -> str:
         other = other if isinstance(other, Mapping) else {}
         rows.append((
             inputs.context.feature_label(feature),
-            reasons.cell(main.get("element_pearson_r"), not_estimable_reason(
+            reasons.cell(main.get(ELEMENT_PEARSON_R), not_estimable_reason(
                 inputs.details, inputs.summary, feature, "element"), f"`{feature}`"),
-            reasons.cell(main.get("element_p"), not_estimable_reason(
+            reasons.cell(main.get(ELEMENT_P), not_estimable_reason(
                 inputs.details, inputs.summary, feature, "element"), f"`{feature}`"),
-            reasons.cell(other.get("element_pearson_r"), reason, where),
-            reasons.cell(other.get("element_p"), reason, where),
+            reasons.cell(other.get(ELEMENT_PEARSON_R), reason, where),
+            reasons.cell(other.get(ELEMENT_P), reason, where),
         ))
     return (f"{heading}\n\n"
             + table(["feature", "element r, dropouts excluded", "element p, dropouts excluded",
@@ -374,7 +382,7 @@ def _within_element(inputs: ReportInputs, links: Links) -> str:
     """Where the within-element effect stands: why it is missing, or where its per-element values are."""
     heading = "## Within-element effects (Δ relative to each element's wild type)"
     features = primary_features(inputs.summary)
-    missing = [f for f in features if _missing(inputs.summary[f].get("within_element_r"))]
+    missing = [f for f in features if _missing(inputs.summary[f].get(WITHIN_ELEMENT_R))]
     if features and len(missing) == len(features):
         reason = not_estimable_reason(inputs.details, inputs.summary, features[0], "within")
         return f"{heading}\n\nNot estimable: {reason}."
@@ -595,8 +603,8 @@ def headline_note(context: RunContext, summary: Mapping[str, Any], calibration: 
     """3–5 lines for `mlflow.note.content`: what ran, the headline, its calibration, any mismatch."""
     design = design_of(summary, details or {})
     features = primary_features(summary)
-    significant = [f for f in features if summary[f].get("element_bonferroni_significant") is True]
-    estimable = [f for f in features if not _missing(summary[f].get("element_pearson_r"))]
+    significant = [f for f in features if summary[f].get(ELEMENT_BONFERRONI_SIGNIFICANT) is True]
+    estimable = [f for f in features if not _missing(summary[f].get(ELEMENT_PEARSON_R))]
     lines = [
         (f"**{context.dataset} · experiment {context.experiment} · {context.predictor} · "
          f"{context.biosample_text}**"),
@@ -605,7 +613,7 @@ def headline_note(context: RunContext, summary: Mapping[str, Any], calibration: 
          f"{len(significant)} of {plural(len(features), 'primary feature')} Bonferroni-significant."),
     ]
     if estimable:
-        best = max(estimable, key=lambda f: abs(summary[f]["element_pearson_r"]))
+        best = max(estimable, key=lambda f: abs(summary[f][ELEMENT_PEARSON_R]))
         s = summary[best]
         lines.append(f"Strongest: {context.feature_label(best)} r = {fmt(s['element_pearson_r'])} "
                      f"[{_cell(s.get('pearson_r_ci_low'))}, {_cell(s.get('pearson_r_ci_high'))}], "

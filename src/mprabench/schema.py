@@ -48,6 +48,18 @@ FEATURES_COLUMNS = (FEATURES_KEY,)  # plus one column per feature
 
 # --- metrics/summary.json (the DVC metric) and metrics/details.json ----------------------------
 SUMMARY_DESIGN = "design"  # the design sizes; every other top-level key is a primary feature
+# Each primary feature's headline in summary.json (HELPER_RULES.md, "Shared contracts")
+ELEMENT_PEARSON_R = "element_pearson_r"
+PEARSON_R_CI_LOW = "pearson_r_ci_low"
+PEARSON_R_CI_HIGH = "pearson_r_ci_high"
+ELEMENT_P = "element_p"
+ELEMENT_NEGLOG10_P = "element_neglog10_p"
+WITHIN_ELEMENT_R = "within_element_r"
+WITHIN_ELEMENT_P = "within_element_p"
+WITHIN_ELEMENT_NEGLOG10_P = "within_element_neglog10_p"
+ELEMENT_BONFERRONI_SIGNIFICANT = "element_bonferroni_significant"
+HEADLINE_KEYS = (ELEMENT_PEARSON_R, PEARSON_R_CI_LOW, PEARSON_R_CI_HIGH, ELEMENT_P, ELEMENT_NEGLOG10_P, WITHIN_ELEMENT_R,
+                 WITHIN_ELEMENT_P, WITHIN_ELEMENT_NEGLOG10_P, ELEMENT_BONFERRONI_SIGNIFICANT)
 DETAILS_TARGET = "target"
 DETAILS_FEATURES = "features"
 DETAILS_EFFECTIVE_SAMPLE_SIZE = "effective_sample_size"

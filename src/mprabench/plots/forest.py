@@ -21,7 +21,15 @@ from matplotlib.lines import Line2D
 from mprabench.plots.data import write_csv
 from mprabench.plots.layout import Header, figure_with_axes, legend_anchor, save_figure, text_width
 from mprabench.plots.style import MUTED, NOT_ESTIMABLE, OKABE_ITO, RC_PARAMS, fmt_p
-from mprabench.schema import SUMMARY_DESIGN
+from mprabench.schema import (
+    ELEMENT_BONFERRONI_SIGNIFICANT,
+    ELEMENT_NEGLOG10_P,
+    ELEMENT_P,
+    ELEMENT_PEARSON_R,
+    PEARSON_R_CI_HIGH,
+    PEARSON_R_CI_LOW,
+    SUMMARY_DESIGN,
+)
 
 FOREST_COLUMNS = ["experiment", "feature", "label", "r", "ci_low", "ci_high", "p", "neglog10_p",
                   "significant"]
@@ -37,10 +45,10 @@ def forest_table(summaries: Mapping[str, Mapping[str, Any]], label: Callable[[st
                 continue
             rows.append({
                 "experiment": experiment, "feature": feature, "label": label(feature),
-                "r": _number(s.get("element_pearson_r")), "ci_low": _number(s.get("pearson_r_ci_low")),
-                "ci_high": _number(s.get("pearson_r_ci_high")), "p": _number(s.get("element_p")),
-                "neglog10_p": _number(s.get("element_neglog10_p")),
-                "significant": {True: "yes", False: "no"}.get(s.get("element_bonferroni_significant"), NOT_ESTIMABLE),
+                "r": _number(s.get(ELEMENT_PEARSON_R)), "ci_low": _number(s.get(PEARSON_R_CI_LOW)),
+                "ci_high": _number(s.get(PEARSON_R_CI_HIGH)), "p": _number(s.get(ELEMENT_P)),
+                "neglog10_p": _number(s.get(ELEMENT_NEGLOG10_P)),
+                "significant": {True: "yes", False: "no"}.get(s.get(ELEMENT_BONFERRONI_SIGNIFICANT), NOT_ESTIMABLE),
             })
     return pd.DataFrame(rows, columns=FOREST_COLUMNS)
 

@@ -23,7 +23,14 @@ from mprabench.config import KmerConfig
 from mprabench.dna import BASE_CODE_N, central_window, describe_input, encode_bases, n_free_starts
 from mprabench.errors import InputDataError
 from mprabench.predictors.base import PredictionReport, Predictor, ResultSink
-from mprabench.schema import ELEMENT_ID, INPUT_SHA256, ZERO_RNA_DROPOUT, read_rows
+from mprabench.schema import (
+    ELEMENT_ID,
+    ELEMENT_P,
+    ELEMENT_PEARSON_R,
+    INPUT_SHA256,
+    ZERO_RNA_DROPOUT,
+    read_rows,
+)
 
 KMER_COLUMN = "kmer_ridge_oof"
 
@@ -334,8 +341,8 @@ def kmer_training_statistics(
     n_extreme = int(np.count_nonzero(np.abs(r_null) >= abs(r) - 1e-12))
     full = fit.kmer_part[:, 0] + fit.fold_means[:, 0]
     return {
-        "element_pearson_r": r,
-        "element_p": (1 + n_extreme) / (1 + n_permutations),
+        ELEMENT_PEARSON_R: r,
+        ELEMENT_P: (1 + n_extreme) / (1 + n_permutations),
         "n_permutations": n_permutations,
         "null": "whole out-of-fold fit re-run under element-permuted targets (element means permuted, "
                 "within-element deviations kept), same folds",

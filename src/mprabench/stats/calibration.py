@@ -22,9 +22,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from mprabench.schema import ELEMENT_ID, INPUT_SHA256, TF_LABELS
-from mprabench.stats.rng import derive_rng
+from mprabench.schema import (
+    ELEMENT_BONFERRONI_SIGNIFICANT,
+    ELEMENT_ID,
+    ELEMENT_P,
+    INPUT_SHA256,
+    TF_LABELS,
+    WITHIN_ELEMENT_P,
+)
 from mprabench.stats.clustered import MIN_PERMUTATION_ELEMENTS, element_permutations, fisher_z_interval, permutation_pvalues, unit_scaled
+from mprabench.stats.rng import derive_rng
 from mprabench.stats.within_element import (
     MIN_POOLED_ELEMENTS,
     RandomEffectsPool,
@@ -249,13 +256,13 @@ def calibrate(structure: DesignStructure, settings: SimulationSettings) -> Calib
         for block, (_, _, per_element) in zip(blocks, labels.values()):
             label_columns.append((start_column, start_column + block.shape[1], per_element))
             start_column += block.shape[1]
-    pvalues: dict[str, list[np.ndarray]] = {"element_p": []}
+    pvalues: dict[str, list[np.ndarray]] = {ELEMENT_P: []}
     covered: dict[str, list[np.ndarray]] = {"pearson_r_ci": []}
     not_estimable: dict[str, str] = {}
     if within:
-        pvalues["within_element_p"], covered["within_element_r_ci"] = [], []
+        pvalues[WITHIN_ELEMENT_P], covered["within_element_r_ci"] = [], []
     else:
-        not_estimable["within_element_p"] = "model inputs do not vary within elements"
+        not_estimable[WITHIN_ELEMENT_P] = "model inputs do not vary within elements"
         not_estimable["strata_tf_p"] = "the TF perturbation never reaches the model (inputs do not vary within elements)"
     for kind in element_strata:
         pvalues[f"strata_{kind}_p"] = []
@@ -272,7 +279,7 @@ def calibrate(structure: DesignStructure, settings: SimulationSettings) -> Calib
         features = simulate_null_features(structure, n, s.within_slope_sd, rng)
         means = features @ to_means
         zx = unit_scaled(means)
-        pvalues["element_p"].append(permutation_pvalues(zx, zy, permutations))
+        pvalues[ELEMENT_P].append(permutation_pvalues(zx, zy, permutations))
         if ci_ok:
             low, high = fisher_z_interval(zx @ zy, e, s.ci_level)
             covered["pearson_r_ci"].append((low <= 0) & (high >= 0))
@@ -283,7 +290,7 @@ def calibrate(structure: DesignStructure, settings: SimulationSettings) -> Calib
                 pvalues[f"strata_{kind}_p"].append(p)
         if within:
             p, pool = pooled_within_p(structure, features, used, structure.inputs_per_element[used])
-            pvalues["within_element_p"].append(p)
+            pvalues[WITHIN_ELEMENT_P].append(p)
             low, high = pool.interval(s.ci_level)
             covered["within_element_r_ci"].append((low <= 0) & (high >= 0))
             # An element stratum tests that one element's own effect: its null needs slope 0 in that element.
@@ -298,7 +305,7 @@ def calibrate(structure: DesignStructure, settings: SimulationSettings) -> Calib
                     z = np.arctanh(np.clip(r_labels[:, start_column:stop_column], -1 + 1e-12, 1 - 1e-12))
                     pvalues["strata_tf_p"].append(pool_fisher_z(z, per_element, "t_test").p)
     p_arrays = {k: np.concatenate(v) for k, v in pvalues.items()}
-    flags = {"element_bonferroni_significant": p_arrays["element_p"] <= s.alpha / max(1, s.n_primary_features)}
+    flags = {ELEMENT_BONFERRONI_SIGNIFICANT: p_arrays[ELEMENT_P] <= s.alpha / max(1, s.n_primary_features)}
     return CalibrationResult(structure, s, p_arrays, {k: np.concatenate(v) for k, v in covered.items()},
                              flags, not_estimable)
 
