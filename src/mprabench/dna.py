@@ -1,4 +1,4 @@
-"""DNA sequence primitives shared by every module: complement, identity, validation, encoding, centring."""
+"""DNA sequence primitives: complement, identity, validation, base encoding and centring."""
 
 from __future__ import annotations
 

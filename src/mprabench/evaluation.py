@@ -1,7 +1,6 @@
-"""The evaluation of every prediction feature against measured activity (PROTOCOL.md, Evaluation
-and Inference).
+"""Evaluation of every prediction feature against measured activity (summary and details).
 
-The element is the unit of replication. The headline per feature is the Pearson r of element
+The element is the unit of replication (PROTOCOL.md, "Evaluation" and "Inference"). The headline per feature is the Pearson r of element
 means with its permutation p over elements and the Fisher-z CI of that same r; where inputs vary
 within elements (V3) the random-effects within-element effect is added. Row-level pooled
 numbers are descriptions only (``naive_*`` in details.json) and never feed a flag or BH.

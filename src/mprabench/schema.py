@@ -1,4 +1,4 @@
-"""The tables and JSON files the stages hand on, declared once: column names, required columns, section keys.
+"""The tables and JSON files the stages hand on, declared once: their columns and section keys.
 
 rows.parquet (prepare): one row per benchmark row, keyed by `row_id`; `input_sha256` names its
 model input. features.parquet (predict): one row per distinct input, keyed by `input_sha256`,

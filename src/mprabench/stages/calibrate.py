@@ -1,5 +1,6 @@
-"""calibrate: type-I rates and CI coverage of every reported statistic, on null predictions with this
-dataset's own structure (no predictions needed)."""
+"""calibrate: type-I rates and CI coverage of every reported statistic under a simulated null.
+
+The null predictions have this dataset's own structure; no predictions are needed."""
 
 from __future__ import annotations
 

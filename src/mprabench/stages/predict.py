@@ -1,5 +1,6 @@
-"""predict: features of every distinct model input; model answers come from the prediction store
-(outside DVC's outputs) or are requested once."""
+"""predict: the features of every distinct model input, written to features.parquet.
+
+Model answers come from the prediction store (outside DVC's outputs) or are requested once."""
 
 from __future__ import annotations
 
