@@ -30,7 +30,7 @@ from tests.conftest import REPO, compose_config, make_tiny_library
 STAGE_ARGS = {
     "fetch": ["--out", "fetched"],
     "prepare": ["--raw", "counts", "--genome-cache", "cache/regions.fa", "--rows", "prepared/rows.parquet",
-                "--inputs", "prepared/inputs.fa", "--qc", "metrics/qc.json"],
+                "--inputs", "prepared/inputs.fa", "--qc", "metrics/qc.json", "--qc-details", "metrics/qc_details.json"],
     "predict": ["--inputs", "prepared/inputs.fa", "--rows", "prepared/rows.parquet", "--store", "store",
                 "--features", "prepared/features.parquet", "--metrics", "metrics/predict.json", "--no-progress"],
     "evaluate": ["--rows", "prepared/rows.parquet", "--features", "prepared/features.parquet",

@@ -50,3 +50,9 @@ def test_features_without_the_key_column_are_an_error_naming_the_predict_stage(t
     pd.DataFrame({"dnase_mean": [1.0]}).to_parquet(path)
     with pytest.raises(InputDataError, match=rf"features\.parquet: missing column\(s\) \['{FEATURES_KEY}'\].*predict"):
         read_features(path)
+
+
+def test_a_missing_file_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError) as raised:
+        read_rows(tmp_path / "rows.parquet")
+    assert raised.value.filename == str(tmp_path / "rows.parquet")

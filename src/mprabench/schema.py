@@ -8,6 +8,8 @@ sections below. Readers validate a table against its columns here where they rea
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -83,9 +85,16 @@ def require_columns(present: Iterable[str], required: Iterable[str], source: Pat
         )
 
 
+def parquet_columns(path: Path) -> list[str]:
+    """The column names of a Parquet file (FileNotFoundError names the file: pyarrow's does not)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
+    return pq.read_schema(path).names
+
+
 def read_rows(path: Path, columns: Sequence[str] | None = None, optional: Sequence[str] = ()) -> pd.DataFrame:
     """rows.parquet: every declared column (or only `columns`), plus the `optional` ones it has."""
-    available = pq.read_schema(path).names
+    available = parquet_columns(path)
     require_columns(available, ROWS_COLUMNS if columns is None else columns, path, "prepare")
     if columns is None:
         return pd.read_parquet(path)
@@ -94,5 +103,5 @@ def read_rows(path: Path, columns: Sequence[str] | None = None, optional: Sequen
 
 def read_features(path: Path) -> pd.DataFrame:
     """features.parquet: the key column and one column per feature."""
-    require_columns(pq.read_schema(path).names, FEATURES_COLUMNS, path, "predict")
+    require_columns(parquet_columns(path), FEATURES_COLUMNS, path, "predict")
     return pd.read_parquet(path)
