@@ -26,6 +26,7 @@ from mprabench.schema import (
     DETAILS_PER_FEATURE,
     DETAILS_SENSITIVITY,
     DETAILS_TARGET,
+    DETAILS_WITH_ZERO_RNA_DROPOUTS,
     ELEMENT_BONFERRONI_SIGNIFICANT,
     ELEMENT_ID,
     ELEMENT_NEGLOG10_P,
@@ -224,7 +225,7 @@ def evaluate(
     strata = [stratified_association(rows, features, config.target, kind, settings) for kind in config.strata]
     strata_frame = pd.concat(strata, ignore_index=True) if strata else pd.DataFrame()
     return Evaluation(config.target, list(features), effective_sample_size(rows), results, family, element,
-                      strata_frame, config, {"with_zero_rna_dropouts": dropout_sensitivity(table, family, config)})
+                      strata_frame, config, {DETAILS_WITH_ZERO_RNA_DROPOUTS: dropout_sensitivity(table, family, config)})
 
 
 def matching_training(statistics: dict[str, Any], target: str) -> dict[str, Any]:

@@ -20,10 +20,16 @@ import pandas as pd
 from mprabench.plots.labels import RunContext, target_label
 from mprabench.plots.style import NOT_ESTIMABLE
 from mprabench.schema import (
+    CALIBRATION_ALPHA,
+    CALIBRATION_CI_LEVEL,
+    CALIBRATION_INTERVALS,
+    CALIBRATION_N_REPLICATES,
+    CALIBRATION_TESTS,
     DETAILS_ALPHA,
     DETAILS_EFFECTIVE_SAMPLE_SIZE,
     DETAILS_PER_FEATURE,
     DETAILS_SENSITIVITY,
+    DETAILS_WITH_ZERO_RNA_DROPOUTS,
     ELEMENT_BONFERRONI_SIGNIFICANT,
     ELEMENT_NEGLOG10_P,
     ELEMENT_P,
@@ -322,7 +328,7 @@ def _headline(inputs: ReportInputs, reasons: Reasons) -> str:
 
 
 def _ci_level(calibration: Mapping[str, Any] | None, params: Mapping[str, Any]) -> float:
-    level = (calibration or {}).get("ci_level") or (params.get("evaluate") or {}).get("ci_level") or 0.95
+    level = (calibration or {}).get(CALIBRATION_CI_LEVEL) or (params.get("evaluate") or {}).get("ci_level") or 0.95
     return float(level)
 
 
@@ -331,9 +337,9 @@ def calibration_sentence(calibration: Mapping[str, Any] | None) -> str:
     if not calibration:
         return ("Calibration: not measured for this run (no metrics/calibration.json), so the p-values "
                 "and intervals above are not verified for this design.")
-    alpha, n = calibration.get("alpha"), calibration.get("n_replicates")
-    tests = calibration.get("tests") or {}
-    intervals = calibration.get("intervals") or {}
+    alpha, n = calibration.get(CALIBRATION_ALPHA), calibration.get(CALIBRATION_N_REPLICATES)
+    tests = calibration.get(CALIBRATION_TESTS) or {}
+    intervals = calibration.get(CALIBRATION_INTERVALS) or {}
     parts = [f"type I {_cell(t.get('type_I'))} ± {_cell(t.get('mcse'))} (`{k}`, nominal {_cell(alpha)})"
              for k, t in tests.items() if isinstance(t, Mapping)]
     covered = [f"coverage {_cell(c.get('coverage'))} ± {_cell(c.get('mcse'))} (`{k}`, nominal "
@@ -352,7 +358,7 @@ def _calibration(calibration: Mapping[str, Any] | None) -> str:
 def _sensitivity(inputs: ReportInputs, reasons: Reasons) -> str:
     """The headline with zero-RNA dropout rows kept, next to the headline without them."""
     sensitivity = (inputs.details.get(DETAILS_SENSITIVITY) or {}) if isinstance(inputs.details, Mapping) else {}
-    kept = sensitivity.get("with_zero_rna_dropouts") if isinstance(sensitivity, Mapping) else None
+    kept = sensitivity.get(DETAILS_WITH_ZERO_RNA_DROPOUTS) if isinstance(sensitivity, Mapping) else None
     heading = "## Headline with and without zero-RNA dropouts"
     if not isinstance(kept, Mapping) or not kept:
         return (f"{heading}\n\nNot computed: details.json has no `sensitivity.with_zero_rna_dropouts` "

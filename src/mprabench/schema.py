@@ -70,8 +70,17 @@ DETAILS_ALPHA = "alpha"
 DETAILS_METHODS = "methods"
 DETAILS_PER_FEATURE = "per_feature"
 DETAILS_SENSITIVITY = "sensitivity"
+DETAILS_WITH_ZERO_RNA_DROPOUTS = "with_zero_rna_dropouts"  # in `sensitivity`: the headline on every row
 DETAILS_SECTIONS = (DETAILS_TARGET, DETAILS_FEATURES, DETAILS_EFFECTIVE_SAMPLE_SIZE, DETAILS_BONFERRONI_FAMILY,
                     DETAILS_ALPHA, DETAILS_METHODS, DETAILS_PER_FEATURE, DETAILS_SENSITIVITY)
+
+
+# --- metrics/calibration.json (calibrate) -------------------------------------------------------
+CALIBRATION_ALPHA = "alpha"
+CALIBRATION_CI_LEVEL = "ci_level"
+CALIBRATION_N_REPLICATES = "n_replicates"
+CALIBRATION_TESTS = "tests"  # p-value key -> {"type_I", "mcse"}
+CALIBRATION_INTERVALS = "intervals"  # CI key -> {"coverage", "mcse"}
 
 
 def require_columns(present: Iterable[str], required: Iterable[str], source: Path | str, writer: str) -> None:

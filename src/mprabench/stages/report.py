@@ -20,7 +20,7 @@ from mprabench.files import require_writable, write_text_atomic
 from mprabench.plots.forest import write_forest
 from mprabench.plots.labels import RunContext, read_provenance, run_context
 from mprabench.report import Links, ReportInputs, headline_note, render_report
-from mprabench.schema import SUMMARY_DESIGN
+from mprabench.schema import CALIBRATION_INTERVALS, CALIBRATION_TESTS, SUMMARY_DESIGN
 from mprabench.stages._cli import run, stage_parser
 from mprabench.tracking import NOTE_TAG, commit_tags, headline_metrics, mlflow_run, predictor_tags, repository_root
 
@@ -136,8 +136,8 @@ def _calibration_metrics(calibration: dict | None) -> dict[str, Any]:
     """type I rates and coverages only (their MCSEs and the setup stay in calibration.json)."""
     if not calibration:
         return {}
-    tests = {k: v.get("type_I") for k, v in (calibration.get("tests") or {}).items() if isinstance(v, dict)}
-    covered = {k: v.get("coverage") for k, v in (calibration.get("intervals") or {}).items()
+    tests = {k: v.get("type_I") for k, v in (calibration.get(CALIBRATION_TESTS) or {}).items() if isinstance(v, dict)}
+    covered = {k: v.get("coverage") for k, v in (calibration.get(CALIBRATION_INTERVALS) or {}).items()
                if isinstance(v, dict)}
     return {"type_I": tests, "coverage": covered}
 

@@ -23,6 +23,11 @@ import pandas as pd
 from scipy import stats
 
 from mprabench.schema import (
+    CALIBRATION_ALPHA,
+    CALIBRATION_CI_LEVEL,
+    CALIBRATION_INTERVALS,
+    CALIBRATION_N_REPLICATES,
+    CALIBRATION_TESTS,
     ELEMENT_BONFERRONI_SIGNIFICANT,
     ELEMENT_ID,
     ELEMENT_P,
@@ -192,8 +197,8 @@ class CalibrationResult:
             r = rate_with_mcse(raised)
             flags[key] = {"rate": r["rate"]}
         return {
-            "structure": structure_name, "n_replicates": s.n_replicates, "alpha": s.alpha,
-            "ci_level": s.ci_level, "tests": tests, "intervals": intervals,
+            "structure": structure_name, CALIBRATION_N_REPLICATES: s.n_replicates, CALIBRATION_ALPHA: s.alpha,
+            CALIBRATION_CI_LEVEL: s.ci_level, CALIBRATION_TESTS: tests, CALIBRATION_INTERVALS: intervals,
             "flags": flags, "not_estimable": self.not_estimable,
             # Few leaves: `dvc metrics diff` must stay within 100 rows over all metrics files (the
             # simulation settings are params: evaluate.calibration, n_permutations, seed).
@@ -312,9 +317,10 @@ def calibrate(structure: DesignStructure, settings: SimulationSettings) -> Calib
 
 def within_tolerance(result: dict[str, Any], type_i_tolerance: float, coverage_tolerance: float) -> bool:
     """Whether every type-I rate and coverage in a calibration.json dict is within tolerance."""
-    ok = all(abs(t["type_I"] - result["alpha"]) <= type_i_tolerance for t in result["tests"].values())
+    alpha = result[CALIBRATION_ALPHA]
+    ok = all(abs(t["type_I"] - alpha) <= type_i_tolerance for t in result[CALIBRATION_TESTS].values())
     return ok and all(abs(c["coverage"] - result["ci_level"]) <= coverage_tolerance
-                      for c in result["intervals"].values())
+                      for c in result[CALIBRATION_INTERVALS].values())
 
 
 def uniform_quantiles(n: int) -> np.ndarray:
