@@ -41,9 +41,9 @@ def main() -> None:
         (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
         rows = []
-        for label, change in (("cold", None), ("nothing changed", None), ("evaluate.n_bootstrap changed", 1500)):
+        for label, change in (("cold", None), ("nothing changed", None), ("evaluate.min_unique_inputs changed", 4)):
             if change is not None:
-                params["evaluate"]["n_bootstrap"] = change
+                params["evaluate"]["min_unique_inputs"] = change
                 (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
             before = server.counters().predict_calls
             wall, stages = repro(repo)

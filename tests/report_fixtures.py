@@ -73,7 +73,7 @@ def make_report_fixture(directory: Path, *, seed: int = 0, within: bool = False,
                         address: str | None = LOCAL_ADDRESS) -> ReportFixture:
     """A V2-like run on the local test server: 18 elements, 18 inputs, 6,963 rows."""
     rng = np.random.default_rng(seed)
-    overrides = ["evaluate.n_bootstrap=200"]
+    overrides: list[str] = []
     if address:
         overrides += [f"predictor.address={address}", "predictor.insecure=true"]
     params = write_params(directory / "params.yaml", overrides)

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mprabench.activity import DROPOUT_COLUMN, add_activity, pool_log2_summary, prepare_activity
+from mprabench.activity import add_activity, pool_log2_summary, prepare_activity
+from mprabench.schema import ZERO_RNA_DROPOUT
 from mprabench.config import ActivityConfig, ActivityMethod, PoolCentre, ZeroRnaDropoutConfig
 from mprabench.errors import ConfigError
 from mprabench.sequences import build_aggregated_inputs
@@ -107,7 +108,7 @@ def test_zero_rna_rows_with_support_are_flagged_counted_and_kept():
     assert expected.sum() == 3, "fixture: 3 supported zero-RNA rows, 2 unsupported ones"
     assert prepared.excluded["zero_rna_dropout"] == 3
     assert len(prepared.oligos) == len(frame), "flagged rows stay (per-oligo experiments predict them)"
-    assert prepared.oligos[DROPOUT_COLUMN].tolist() == expected.tolist()
+    assert prepared.oligos[ZERO_RNA_DROPOUT].tolist() == expected.tolist()
     dropout = prepared.details["zero_rna_dropout"]
     assert (dropout["candidates"], dropout["flagged"]) == (3, 3)
     assert dropout["candidates_by_pool"] == {"P1": 2, "P2": 1}
@@ -119,7 +120,7 @@ def test_zero_rna_rows_with_support_are_flagged_counted_and_kept():
 def test_dropout_exclusion_off_flags_nothing_but_still_reports_candidates():
     prepared = prepare_activity(library(), config(exclude=False))
     assert prepared.excluded["zero_rna_dropout"] == 0
-    assert not prepared.oligos[DROPOUT_COLUMN].any()
+    assert not prepared.oligos[ZERO_RNA_DROPOUT].any()
     assert prepared.details["zero_rna_dropout"]["candidates"] == 3
 
 
@@ -142,7 +143,7 @@ def test_v1_targets_leave_dropouts_out_and_keep_the_original_beside_them():
         assert row["log2_ratio_with_dropouts"] == pytest.approx(members["log2_ratio"].mean())
         assert row["activity_with_dropouts"] == pytest.approx(members["activity"].mean())
         assert (row["n_oligos"], row["n_dropouts"]) == (len(kept), len(members) - len(kept))
-        assert not row[DROPOUT_COLUMN]
+        assert not row[ZERO_RNA_DROPOUT]
     # the dropouts (log2 of 1/401, 1/301) pull a1 down; leaving them out raises its target
     assert rows.loc["a1", "log2_ratio"] > rows.loc["a1", "log2_ratio_with_dropouts"] + 1
     assert rows.loc["a2", "log2_ratio"] == rows.loc["a2", "log2_ratio_with_dropouts"]
@@ -176,7 +177,7 @@ def test_pool_offset_is_stated_and_normalising_removes_it(centre):
     assert plain.details["pools"]["P1"]["mean_log2_ratio"] == pytest.approx(by_pool.mean()["P1"])
     normalised = prepare_activity(frame, config(normalise=True, centre=centre))
     assert normalised.pool_offset_log2 == pytest.approx(plain.pool_offset_log2), "the offset is stated before"
-    after = pool_log2_summary(normalised.oligos, ~normalised.oligos[DROPOUT_COLUMN])[f"{centre.value}_log2_ratio"]
+    after = pool_log2_summary(normalised.oligos, ~normalised.oligos[ZERO_RNA_DROPOUT])[f"{centre.value}_log2_ratio"]
     np.testing.assert_allclose(after.to_numpy(), 0.0, atol=1e-12)
     shift = frame["pool"].map(centres)
     np.testing.assert_allclose(normalised.oligos["log2_ratio"], log2 - shift)

@@ -5,18 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mprabench.predictors.gc import (
-    central_window,
-    central_window_bounds,
-    gc_fraction_central,
-    n_free_starts,
-)
+from mprabench.dna import central_window, central_window_bounds, n_free_starts
+from mprabench.predictors.gc import gc_fraction_central
 
 
 def _reference_gc(sequence: str, width: int) -> float:
     """Slow, obviously-correct reference: slice by the stated rule and count characters."""
     length = len(sequence)
-    start = length // 2 - width // 2
+    start = (length - width) // 2  # the left margin gets the smaller half
     window = sequence[max(start, 0) : min(start + width, length)]
     acgt = sum(window.count(base) for base in "ACGT")
     return (window.count("G") + window.count("C")) / acgt
@@ -27,8 +23,9 @@ def _reference_gc(sequence: str, width: int) -> float:
     [
         (12, 4, (4, 8)),
         (12, 8, (2, 10)),
-        (7, 3, (2, 5)),  # odd length: L//2 = 3, w//2 = 1
-        (8, 3, (3, 6)),  # odd width
+        (7, 3, (2, 5)),  # odd length, odd width: margins 2 and 2
+        (8, 3, (2, 5)),  # even length, odd width: margins 2 and 3 (left gets the smaller half)
+        (7, 4, (1, 5)),  # odd length, even width: margins 1 and 2
         (6, 10, (0, 6)),  # wider than the sequence: clipped on both sides
         (5, 1, (2, 3)),
         (0, 4, (0, 0)),
@@ -100,7 +97,7 @@ def test_vectorised_result_matches_reference_on_random_inputs():
     for _ in range(200):
         length = int(rng.integers(20, 400))
         bases = rng.choice(list("ACGTN"), size=length, p=[0.2, 0.25, 0.25, 0.2, 0.1])
-        bases[length // 2] = "A"  # guarantees at least one A/C/G/T in every window
+        bases[(length - 1) // 2] = "A"  # the middle base lies in every central window: at least one A/C/G/T
         sequences.append("".join(bases))
     widths = [1, 7, 64, 1000]
     for width in widths:

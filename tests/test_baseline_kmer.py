@@ -8,24 +8,17 @@ import numpy as np
 import pytest
 from sklearn.model_selection import KFold
 
-from mprabench.predictors import kmer as kmer_module
 from mprabench.predictors.kmer import (
     column_pearson,
     element_average,
     kmer_training_statistics,
     ridge_out_of_fold,
-    FOLD_STRATEGY_SEEDED,
-    FOLD_STRATEGY_SKLEARN,
     KMER_COLUMN,
     assign_group_folds,
     fit_kmer_ridge,
-    group_kfold_supports_shuffle,
-    index_sequences,
-    kmer_feature_names,
     kmer_frequencies,
     kmer_frequency_matrix,
     kmer_ridge_out_of_fold,
-    seeded_group_folds,
 )
 
 PLANTED = "GGCC"
@@ -86,13 +79,12 @@ def _pearson(a, b) -> float:
 
 
 def test_kmer_frequencies_known_counts_and_n_skipped():
-    names = kmer_feature_names(2)
-    assert names[:3] == ["kmer_AA", "kmer_AC", "kmer_AG"] and names[-1] == "kmer_TT"
+    names = [a + b for a in "ACGT" for b in "ACGT"]  # base-4 order, A < C < G < T
     freqs = dict(zip(names, kmer_frequencies("ACGTNAC", 2)))
     # valid 2-mers: AC, CG, GT, AC (TN and NA skipped) -> denominator 4, not 6
-    assert freqs["kmer_AC"] == pytest.approx(0.5)
-    assert freqs["kmer_CG"] == pytest.approx(0.25)
-    assert freqs["kmer_GT"] == pytest.approx(0.25)
+    assert freqs["AC"] == pytest.approx(0.5)
+    assert freqs["CG"] == pytest.approx(0.25)
+    assert freqs["GT"] == pytest.approx(0.25)
     assert sum(freqs.values()) == pytest.approx(1.0)
 
 
@@ -115,12 +107,6 @@ def test_frequency_matrix_rows_match_and_all_n_is_an_error():
     )
 
 
-def test_index_sequences_gives_one_id_per_distinct_sequence():
-    row_ids, mapping = index_sequences(["ACGT", "GGCC", "ACGT"])
-    assert row_ids[0] == row_ids[2] != row_ids[1]
-    assert len(mapping) == 2 and mapping[row_ids[1]] == "GGCC"
-
-
 # --- folds --------------------------------------------------------------------------------
 
 
@@ -137,31 +123,12 @@ def test_fold_assignment_never_splits_a_group():
 
 def test_out_of_fold_result_reports_no_group_in_train_and_test():
     result = kmer_ridge_out_of_fold(*_group_constant_library(), k=K, alpha=1.0, n_folds=5, seed=1)
-    overlap = result.groups_in_train_and_test()
-    assert sorted(overlap) == list(range(5))
-    assert all(not groups for groups in overlap.values())
+    folds = result.inputs["fold"]
+    assert sorted(folds.unique()) == list(range(5))
+    for fold in range(5):
+        in_test = folds == fold
+        assert not set(result.inputs.loc[in_test, "group"]) & set(result.inputs.loc[~in_test, "group"])
     assert (result.inputs.groupby("group")["fold"].nunique() == 1).all()
-
-
-def test_seeded_fallback_matches_sklearn_group_kfold():
-    if not group_kfold_supports_shuffle():
-        pytest.skip("installed scikit-learn GroupKFold has no shuffle; fallback is the only path")
-    groups = np.array([f"g{i % 17}" for i in range(200)])
-    folds, strategy = assign_group_folds(groups, n_folds=4, seed=11)
-    assert strategy == FOLD_STRATEGY_SKLEARN
-    np.testing.assert_array_equal(folds, seeded_group_folds(groups, n_folds=4, seed=11))
-
-
-def test_fallback_path_is_used_without_shuffle_support_and_gives_the_same_folds(monkeypatch):
-    groups = np.array([f"g{i % 13}" for i in range(120)])
-    native, _ = assign_group_folds(groups, n_folds=5, seed=2)
-    monkeypatch.setattr(kmer_module, "group_kfold_supports_shuffle", lambda: False)
-    fallback, strategy = assign_group_folds(groups, n_folds=5, seed=2)
-    assert strategy == FOLD_STRATEGY_SEEDED
-    for group in np.unique(groups):
-        assert len(set(fallback[groups == group])) == 1
-    if group_kfold_supports_shuffle():  # the real one, not the patched module attribute
-        np.testing.assert_array_equal(fallback, native)
 
 
 def test_fewer_groups_than_folds_is_an_error_stating_the_count():

@@ -193,7 +193,6 @@ def test_every_ranged_setting_rejects_a_value_outside_and_accepts_its_bound(tmp_
 
 @pytest.mark.parametrize(("override", "words"), [
     ("evaluate.n_permutations=0", ">= 99"),
-    ("evaluate.n_bootstrap=-5", ">= 199"),
     ("evaluate.ci_level=1.5", "> 0 and < 1"),
     ("evaluate.ci_level=0", "> 0 and < 1"),
     ("evaluate.alpha=1", "> 0 and < 1"),

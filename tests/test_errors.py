@@ -88,7 +88,7 @@ def _make_prepared(root: Path) -> Project:
     base = compose_config(["predictor=gc"])
     base["dataset"] = library.dataset_section(source="counts")
     base["genome"]["fasta"] = "genome.fa"
-    base["evaluate"].update({"n_bootstrap": 199, "n_permutations": 99})
+    base["evaluate"].update({"n_permutations": 99})
     project = Project(root, base)
     project.run_ok("prepare")
     project.run_ok("predict")
@@ -216,7 +216,8 @@ CASES = [
     # settings: rejected by load_params before any file is read or request made
     Case("n_permutations=0", "evaluate", _settings(evaluate__n_permutations=0),
          ("`evaluate.n_permutations` = 0", ">= 99")),
-    Case("n_bootstrap=-5", "evaluate", _settings(evaluate__n_bootstrap=-5), ("`evaluate.n_bootstrap` = -5", ">= 199")),
+    Case("min_unique_inputs=2", "evaluate", _settings(evaluate__min_unique_inputs=2),
+         ("`evaluate.min_unique_inputs` = 2", ">= 3")),
     Case("ci_level=1.5", "evaluate", _settings(evaluate__ci_level=1.5), ("`evaluate.ci_level` = 1.5", "> 0 and < 1")),
     Case("alpha=1", "evaluate", _settings(evaluate__alpha=1.0), ("`evaluate.alpha` = 1.0", "< 1")),
     Case("max_workers=0", "predict", _alphagenome(max_workers=0), ("`predictor.max_workers` = 0", ">= 1")),

@@ -10,6 +10,8 @@ import pytest
 from scipy import stats
 
 from mprabench.config import EvaluateConfig
+from mprabench.schema import DETAILS_SECTIONS, SUMMARY_DESIGN
+from mprabench.schema import HEADLINE_KEYS as DECLARED_HEADLINE_KEYS
 from mprabench.evaluation import evaluate
 from tests.support.null_rows import gse84888_like_rows
 from tests.conftest import configured
@@ -38,7 +40,9 @@ def test_summary_has_the_contract_keys_only_and_naive_numbers_go_to_details():
     table = with_features(gse84888_like_rows(np.random.default_rng(0), within=True), 1)
     evaluation = evaluate(table, ["a", "b", "c"], config())
     summary = evaluation.summary()
-    assert set(summary) == {"design", "a", "b"}
+    assert set(summary) == {"design", "a", "b"} and SUMMARY_DESIGN == "design"
+    assert set(DECLARED_HEADLINE_KEYS) == HEADLINE_KEYS  # the schema declares the contract's keys
+    assert set(evaluation.details()) == set(DETAILS_SECTIONS)  # and every top-level section of details.json
     assert summary["design"] == {"n_rows": len(table), "n_unique_inputs": len(table), "n_elements": 18}
     for feature in ("a", "b"):
         assert set(summary[feature]) == HEADLINE_KEYS

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from mprabench.config import FeatureWindowConfig
+from mprabench.dna import central_window, central_window_bounds, pad_with_n
 from mprabench.predictors.features import FeatureError, center_span, feature_names, pad_for_model, track_features
 from tests.conftest import configured
 
@@ -38,6 +39,20 @@ def test_too_long_input_is_an_error():
 def test_centre_window_defaults_to_the_true_centre_and_can_reproduce_the_original():
     assert center_span(2_048, configured(FeatureWindowConfig, "predictor.features", center_width=200)) == (924, 1_124)
     assert center_span(2_048, configured(FeatureWindowConfig, "predictor.features", center_width=200, center_start=900)) == (900, 1_100)
+
+
+@pytest.mark.parametrize("length", [2_047, 2_048])
+@pytest.mark.parametrize("width", [199, 200])
+def test_every_central_window_and_padding_follow_one_rule_for_odd_and_even_sizes(length, width):
+    """Feature centre, baseline window and N padding agree: margins differ by at most one, left smaller."""
+    lo, hi = center_span(length, configured(FeatureWindowConfig, "predictor.features", center_width=width))
+    left_margin, right_margin = lo, length - hi
+    assert hi - lo == width and 0 <= right_margin - left_margin <= 1
+    assert central_window_bounds(length, width) == (lo, hi)
+    marked = "".join("ACGT"[i % 4] for i in range(length))
+    assert central_window(marked, width) == marked[lo:hi]
+    padded, offset = pad_with_n("A" * width, length)
+    assert offset == lo and padded[lo:hi] == "A" * width and set(padded[:lo] + padded[hi:]) <= {"N"}
 
 
 def test_features_ignore_the_padding():

@@ -17,11 +17,11 @@ from mprabench.stats.association import (
     REASON_ONE_CLASS,
     benjamini_hochberg,
     bonferroni,
-    derive_rng,
     effective_sample_size,
-    json_ready,
     pooled_association,
 )
+from mprabench.stats.json_values import json_ready
+from mprabench.stats.rng import derive_rng
 
 
 def test_pooled_numbers_equal_plain_scipy_and_sklearn_calls():

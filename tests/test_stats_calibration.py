@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mprabench.stats.association import derive_rng
+from mprabench.stats.rng import derive_rng
 from mprabench.stats.calibration import (
     SimulationSettings,
     calibrate,

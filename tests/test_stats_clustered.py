@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from mprabench.stats.association import derive_rng
+from mprabench.stats.rng import derive_rng
 from mprabench.stats.clustered import (
     element_level_association,
     element_permutations,

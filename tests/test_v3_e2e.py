@@ -28,7 +28,7 @@ pytestmark = pytest.mark.e2e
 DR1 = "AGGTCAAAGGTCA"
 NEUTRAL = "ACTTGCATCCGTA"
 OLIGO, MOTIF_OFFSET, ELEMENTS, DESIGNS = 150, 60, 8, 10
-FAST = ["evaluate.n_bootstrap=200", "evaluate.n_permutations=500"]
+FAST = ["evaluate.n_permutations=500"]
 
 
 def planted_library(directory, rng):

@@ -14,14 +14,14 @@ import pandas as pd
 
 from mprabench.config import ActivityConfig, ActivityMethod, PoolCentre, ZeroRnaDropoutConfig
 from mprabench.errors import ConfigError
+from mprabench.schema import ELEMENT_ID, ZERO_RNA_DROPOUT
 
 COUNTS_PER_MILLION = 1e6
 # Reasons are checked in this order; a row is counted once, under the first that applies.
 EXCLUSION_REASONS = ("tags_below_min", "plasmid_below_min")
 # Flagged rows stay in per-oligo experiments (evaluate leaves them out of the headline); V1
 # element targets are computed without them. Counted in qc.json under this reason.
-DROPOUT_REASON = "zero_rna_dropout"
-DROPOUT_COLUMN = "zero_rna_dropout"
+DROPOUT_REASON = "zero_rna_dropout"  # the exclusion reason (same words as the row flag)
 
 
 def log2_ratio(rna: np.ndarray, plasmid: np.ndarray, pseudocount: float) -> np.ndarray:
@@ -126,7 +126,7 @@ def prepare_activity(library: pd.DataFrame, config: ActivityConfig) -> PreparedA
     oligos, excluded = add_activity(library, config)
     candidates = zero_rna_dropouts(oligos, config.zero_rna_dropout)
     flagged = candidates & bool(config.zero_rna_dropout.exclude)
-    oligos[DROPOUT_COLUMN] = flagged.to_numpy()
+    oligos[ZERO_RNA_DROPOUT] = flagged.to_numpy()
     pools = pool_log2_summary(oligos, ~flagged)
     centres = pools[f"{config.pool_centre.value}_log2_ratio"]
     offset = pool_offset(centres)
@@ -158,7 +158,7 @@ def _dropout_details(
         "exclude": bool(rule.exclude), "min_plasmid": int(rule.min_plasmid), "min_tags": int(rule.min_tags),
         "candidates": int(candidates.sum()), "flagged": int(flagged.sum()),
         "candidates_by_pool": {str(k): int(v) for k, v in chosen["pool"].value_counts(sort=False).items()},
-        "candidates_by_element": {str(k): int(v) for k, v in chosen["element_id"].value_counts().items()},
+        "candidates_by_element": {str(k): int(v) for k, v in chosen[ELEMENT_ID].value_counts().items()},
         "candidate_median_tags": _number(chosen["tags"].median()),
         "candidate_median_plasmid": _number(chosen["plasmid"].median()),
     }

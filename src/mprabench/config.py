@@ -256,7 +256,6 @@ class EvaluateConfig:
     # null: every feature the predictor produces is primary; a listed name it lacks is an error
     primary_features: list[str] | None = items(1)
     alpha: float = setting(gt=0, lt=1)
-    n_bootstrap: int = setting(ge=199)
     ci_level: float = setting(gt=0, lt=1)
     seed: int = setting(ge=0)
     n_permutations: int = setting(ge=99)
@@ -400,7 +399,3 @@ def _describe(error: OmegaConfBaseException, source: Path | str, prefix: str = "
         return f"{source}: `{key}` is not a setting (a typo?){known}. Remove or rename it."
     return f"{source}: invalid value at `{key}`: {message}. Fix it in conf/ or with `dvc exp run -S {key}=...`."
 
-
-def to_plain_dict(params: Params) -> dict[str, Any]:
-    """params as plain JSON/YAML-ready data (enums as their values)."""
-    return OmegaConf.to_container(OmegaConf.structured(params), enum_to_str=True)  # type: ignore[return-value]

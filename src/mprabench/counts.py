@@ -10,6 +10,7 @@ import pandas as pd
 from mprabench.config import CountsFile
 from mprabench.errors import InputDataError
 from mprabench.names import parse_oligo_names
+from mprabench.schema import ELEMENT_ID, IS_WILD_TYPE, ROW_ID, TF_LABELS
 
 COUNT_COLUMNS = {"name": "name", "tags": "tags", "counts.rna": "rna", "counts.plasmid": "plasmid"}
 SEQUENCE_COLUMN = "sequence"  # optional: a counts file that also lists each oligo's designed sequence
@@ -27,8 +28,8 @@ def read_counts_file(path: Path, spec: CountsFile) -> pd.DataFrame:
     _require_count_integers(table, path)
     _require_unique_names(table, path)
     parsed = parse_oligo_names(table["name"], spec.design_grammar, str(path), first_line=1 + _HEADER_LINES)
-    oligos = pd.DataFrame({"row_id": table["name"], "pool": spec.pool})
-    for column in ("element_id", "chrom", "start", "end", "strand", "motif", "design", "tf_labels", "is_wild_type"):
+    oligos = pd.DataFrame({ROW_ID: table["name"], "pool": spec.pool})
+    for column in (ELEMENT_ID, "chrom", "start", "end", "strand", "motif", "design", TF_LABELS, IS_WILD_TYPE):
         oligos[column] = parsed[column]
     for column in ("tags", "rna", "plasmid"):
         oligos[column] = table[column].to_numpy(dtype=np.int64)
@@ -91,7 +92,7 @@ def _require_unique_names(table: pd.DataFrame, path: Path) -> None:
 
 
 def _require_unique_across_pools(library: pd.DataFrame) -> None:
-    duplicated = library["row_id"].duplicated(keep=False)
+    duplicated = library[ROW_ID].duplicated(keep=False)
     if duplicated.any():
-        names = library.loc[duplicated, ["row_id", "pool"]].drop_duplicates().head(5)
+        names = library.loc[duplicated, [ROW_ID, "pool"]].drop_duplicates().head(5)
         raise InputDataError(f"oligo names occur in more than one pool: {names.to_dict('records')}")

@@ -12,6 +12,7 @@ from mprabench.dna import invalid_bases
 from mprabench.errors import InputDataError
 from mprabench.fasta import read_fasta
 from mprabench.files import atomic_path
+from mprabench.schema import ROW_ID
 from mprabench.sources.http import HttpClient
 from mprabench.sources.locations import is_remote, local_path
 
@@ -45,7 +46,7 @@ def design_from_counts(oligos: pd.DataFrame) -> dict[str, str]:
     if "sequence" not in oligos:
         return {}
     given = oligos[oligos["sequence"].fillna("") != ""]
-    records = dict(zip(given["row_id"], given["sequence"], strict=True))
+    records = dict(zip(given[ROW_ID], given["sequence"], strict=True))
     _require_bases(records, "the counts files' sequence column")
     return records
 

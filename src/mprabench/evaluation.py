@@ -1,7 +1,6 @@
-"""The evaluation of every prediction feature against measured activity (PROTOCOL.md, Evaluation
-and Inference).
+"""Evaluation of every prediction feature against measured activity (summary and details).
 
-The element is the unit of replication. The headline per feature is the Pearson r of element
+The element is the unit of replication (PROTOCOL.md, "Evaluation" and "Inference"). The headline per feature is the Pearson r of element
 means with its permutation p over elements and the Fisher-z CI of that same r; where inputs vary
 within elements (V3) the random-effects within-element effect is added. Row-level pooled
 numbers are descriptions only (``naive_*`` in details.json) and never feed a flag or BH.
@@ -18,7 +17,33 @@ import pandas as pd
 
 from mprabench.config import EvaluateConfig
 from mprabench.errors import InputDataError
-from mprabench.predictors.store import KEY_COLUMN
+from mprabench.schema import (
+    DETAILS_ALPHA,
+    DETAILS_BONFERRONI_FAMILY,
+    DETAILS_EFFECTIVE_SAMPLE_SIZE,
+    DETAILS_FEATURES,
+    DETAILS_METHODS,
+    DETAILS_PER_FEATURE,
+    DETAILS_SENSITIVITY,
+    DETAILS_TARGET,
+    DETAILS_WITH_ZERO_RNA_DROPOUTS,
+    ELEMENT_BONFERRONI_SIGNIFICANT,
+    ELEMENT_ID,
+    ELEMENT_NEGLOG10_P,
+    ELEMENT_P,
+    ELEMENT_PEARSON_R,
+    FEATURES_KEY,
+    PEARSON_R_CI_HIGH,
+    PEARSON_R_CI_LOW,
+    ROW_ID,
+    SUMMARY_DESIGN,
+    TARGETS,
+    WITHIN_ELEMENT_NEGLOG10_P,
+    WITHIN_ELEMENT_P,
+    WITHIN_ELEMENT_R,
+    WITH_DROPOUTS_SUFFIX,
+    ZERO_RNA_DROPOUT,
+)
 from mprabench.stats.association import (
     EffectiveSampleSize,
     PooledAssociation,
@@ -35,9 +60,6 @@ from mprabench.stats.within_element import (
     within_element_effects,
 )
 
-TARGETS = ("log2_ratio", "activity")
-DROPOUT_COLUMN = "zero_rna_dropout"
-WITH_DROPOUTS_SUFFIX = "_with_dropouts"
 REASON_TRAINED_CI = (
     "trained predictor: out-of-fold predictions share their training elements, so the Fisher-z interval "
     "of independent element means does not apply; see the out-of-fold R² in details"
@@ -56,7 +78,7 @@ class FeatureEvaluation:
     def element_p(self) -> float | None:
         """The element-level p: the refit null of a trained baseline, else the permutation p."""
         if self.trained is not None:
-            return self.trained.get("element_p")
+            return self.trained.get(ELEMENT_P)
         return self.element.p
 
     @property
@@ -81,29 +103,29 @@ class Evaluation:
 
     def summary(self) -> dict[str, Any]:
         """metrics/summary.json: design sizes and the headline of each family (primary) feature."""
-        return {"design": self.sizes.to_dict()} | {f: self._headline(f) for f in self.family}
+        return {SUMMARY_DESIGN: self.sizes.to_dict()} | {f: self._headline(f) for f in self.family}
 
     def details(self) -> dict[str, Any]:
         """Everything behind the headline: methods, naive descriptions, reasons, sensitivity."""
         return {
-            "target": self.target,
-            "features": self.features,
-            "effective_sample_size": self.sizes.to_dict(),
-            "bonferroni_family": self.family,
-            "alpha": self.config.alpha,
-            "methods": {
-                "element_p": PERMUTATION_METHOD + f"; {self.config.n_permutations} permutations",
+            DETAILS_TARGET: self.target,
+            DETAILS_FEATURES: self.features,
+            DETAILS_EFFECTIVE_SAMPLE_SIZE: self.sizes.to_dict(),
+            DETAILS_BONFERRONI_FAMILY: self.family,
+            DETAILS_ALPHA: self.config.alpha,
+            DETAILS_METHODS: {
+                ELEMENT_P: PERMUTATION_METHOD + f"; {self.config.n_permutations} permutations",
                 "pearson_r_ci": CI_METHOD + f"; level {self.config.ci_level}; needs "
                                 f"{self.config.min_elements_ci} elements (evaluate.min_elements_ci)",
                 "within_element": SUMMARY_METHOD,
-                "element_bonferroni_significant": f"Bonferroni over the element p of the {len(self.family)} "
+                ELEMENT_BONFERRONI_SIGNIFICANT: f"Bonferroni over the element p of the {len(self.family)} "
                                                   f"family features at alpha {self.config.alpha}",
                 "naive": "row-level scipy Pearson/Spearman and AUROC, rows treated as independent: descriptions only",
                 "trained_baseline": "element_p of a trained predictor comes from re-running its whole out-of-fold "
                                     "fit under element-permuted targets (predict stage, training.json)",
             },
-            "per_feature": {f: self._feature_details(f) for f in self.features},
-            "sensitivity": self.sensitivity,
+            DETAILS_PER_FEATURE: {f: self._feature_details(f) for f in self.features},
+            DETAILS_SENSITIVITY: self.sensitivity,
         }
 
     def within_element_table(self) -> pd.DataFrame:
@@ -116,15 +138,15 @@ class Evaluation:
         low, high = result.ci
         within_p = summary.p if summary else None
         return {
-            "element_pearson_r": result.element.r,
-            "pearson_r_ci_low": low,
-            "pearson_r_ci_high": high,
-            "element_p": result.element_p,
-            "element_neglog10_p": neglog10(result.element_p),
-            "within_element_r": summary.pooled_r if summary and summary.p is not None else None,
-            "within_element_p": within_p,
-            "within_element_neglog10_p": neglog10(within_p),
-            "element_bonferroni_significant": self.element_significant.get(feature),
+            ELEMENT_PEARSON_R: result.element.r,
+            PEARSON_R_CI_LOW: low,
+            PEARSON_R_CI_HIGH: high,
+            ELEMENT_P: result.element_p,
+            ELEMENT_NEGLOG10_P: neglog10(result.element_p),
+            WITHIN_ELEMENT_R: summary.pooled_r if summary and summary.p is not None else None,
+            WITHIN_ELEMENT_P: within_p,
+            WITHIN_ELEMENT_NEGLOG10_P: neglog10(within_p),
+            ELEMENT_BONFERRONI_SIGNIFICANT: self.element_significant.get(feature),
         }
 
     def _feature_details(self, feature: str) -> dict[str, Any]:
@@ -159,12 +181,12 @@ def evaluation_table(rows: pd.DataFrame, features: pd.DataFrame, target: str) ->
     """Rows joined with their input's features; every row must have features and a finite target."""
     if target not in rows:
         raise InputDataError(f"evaluate.target = {target!r} is not a column of the rows; choose one of {TARGETS}")
-    table = rows.merge(features, on=KEY_COLUMN, how="left", validate="many_to_one")
+    table = rows.merge(features, on=FEATURES_KEY, how="left", validate="many_to_one")
     names = feature_columns(features)
     missing = table[names].isna().any(axis=1)
     if missing.any():
         raise InputDataError(
-            f"{int(missing.sum())} rows have no predictions (e.g. {table.loc[missing, 'row_id'].iloc[0]}); "
+            f"{int(missing.sum())} rows have no predictions (e.g. {table.loc[missing, ROW_ID].iloc[0]}); "
             "rerun the predict stage"
         )
     if not np.isfinite(table[target].to_numpy(dtype=float)).all():
@@ -174,18 +196,18 @@ def evaluation_table(rows: pd.DataFrame, features: pd.DataFrame, target: str) ->
 
 def with_dropout_column(table: pd.DataFrame) -> pd.DataFrame:
     """Rows from before the zero-RNA dropout flag have no dropouts: add the column as all False."""
-    if DROPOUT_COLUMN in table:
+    if ZERO_RNA_DROPOUT in table:
         return table
-    return table.assign(**{DROPOUT_COLUMN: False})
+    return table.assign(**{ZERO_RNA_DROPOUT: False})
 
 
 def feature_columns(features: pd.DataFrame) -> list[str]:
-    return [c for c in features.columns if c != KEY_COLUMN]
+    return [c for c in features.columns if c != FEATURES_KEY]
 
 
 def headline_rows(table: pd.DataFrame) -> pd.DataFrame:
     """The rows the headline rests on: every row not flagged as a zero-RNA dropout."""
-    return table.loc[~table[DROPOUT_COLUMN].astype(bool)].reset_index(drop=True)
+    return table.loc[~table[ZERO_RNA_DROPOUT].astype(bool)].reset_index(drop=True)
 
 
 def evaluate(
@@ -203,7 +225,7 @@ def evaluate(
     strata = [stratified_association(rows, features, config.target, kind, settings) for kind in config.strata]
     strata_frame = pd.concat(strata, ignore_index=True) if strata else pd.DataFrame()
     return Evaluation(config.target, list(features), effective_sample_size(rows), results, family, element,
-                      strata_frame, config, {"with_zero_rna_dropouts": dropout_sensitivity(table, family, config)})
+                      strata_frame, config, {DETAILS_WITH_ZERO_RNA_DROPOUTS: dropout_sensitivity(table, family, config)})
 
 
 def matching_training(statistics: dict[str, Any], target: str) -> dict[str, Any]:
@@ -213,7 +235,7 @@ def matching_training(statistics: dict[str, Any], target: str) -> dict[str, Any]
         return statistics
     reason = (f"the baseline was trained and its null refitted on {trained_on!r}, but evaluate.target is {target!r}; "
               f"set predictor.target={target}")
-    return statistics | {"element_p": None, "element_p_reason": reason}
+    return statistics | {ELEMENT_P: None, "element_p_reason": reason}
 
 
 def dropout_sensitivity(table: pd.DataFrame, features: list[str], config: EvaluateConfig) -> dict[str, Any]:
@@ -221,16 +243,16 @@ def dropout_sensitivity(table: pd.DataFrame, features: list[str], config: Evalua
     target = config.target
     if f"{target}{WITH_DROPOUTS_SUFFIX}" in table:  # V1: element targets recomputed with the dropouts
         target = f"{target}{WITH_DROPOUTS_SUFFIX}"
-    n_dropouts = int(table[DROPOUT_COLUMN].astype(bool).sum())
+    n_dropouts = int(table[ZERO_RNA_DROPOUT].astype(bool).sum())
     per_feature = {}
     for feature in features:
         element = element_level_association(
-            table[feature].to_numpy(float), table[target].to_numpy(float), table["element_id"].to_numpy(),
+            table[feature].to_numpy(float), table[target].to_numpy(float), table[ELEMENT_ID].to_numpy(),
             n_permutations=config.n_permutations, seed=config.seed, key=f"{feature}|with_dropouts",
             level=config.ci_level, min_elements_ci=config.min_elements_ci,
         )
-        per_feature[feature] = {"element_pearson_r": element.r, "pearson_r_ci_low": element.ci_low,
-                                "pearson_r_ci_high": element.ci_high, "element_p": element.p}
+        per_feature[feature] = {ELEMENT_PEARSON_R: element.r, PEARSON_R_CI_LOW: element.ci_low,
+                                PEARSON_R_CI_HIGH: element.ci_high, ELEMENT_P: element.p}
     return {"n_rows": len(table), "n_dropout_rows": n_dropouts, "target": target, "per_feature": per_feature}
 
 
@@ -238,7 +260,7 @@ def _evaluate_feature(
     table: pd.DataFrame, feature: str, config: EvaluateConfig, target: str, trained: dict[str, Any] | None
 ) -> FeatureEvaluation:
     x, y = table[feature].to_numpy(float), table[target].to_numpy(float)
-    elements = table["element_id"].to_numpy()
+    elements = table[ELEMENT_ID].to_numpy()
     return FeatureEvaluation(
         feature=feature,
         pooled=pooled_association(x, y),

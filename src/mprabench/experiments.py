@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from mprabench.activity import DROPOUT_COLUMN, PreparedActivity
+from mprabench.activity import PreparedActivity
 from mprabench.config import InputMode, Params
 from mprabench.design import design_from_counts, local_design_path, read_design
 from mprabench.errors import ConfigError
 from mprabench.genome import read_windows
+from mprabench.schema import ELEMENT_ID, N_OLIGOS, ROW_ID, ZERO_RNA_DROPOUT
 from mprabench.sequences import (
     BuiltInputs,
     build_aggregated_inputs,
@@ -36,8 +37,8 @@ def build_experiment_inputs(oligos: pd.DataFrame, params: Params, genome_cache: 
 
 def _designed_inputs(oligos: pd.DataFrame, params: Params, genome_cache: Path, raw_dir: Path) -> BuiltInputs:
     design = library_design(oligos, params, raw_dir)
-    lengths = oligos["row_id"].map(design).str.len().fillna(0)
-    margins = lengths.groupby(oligos["element_id"]).max()
+    lengths = oligos[ROW_ID].map(design).str.len().fillna(0)
+    margins = lengths.groupby(oligos[ELEMENT_ID]).max()
     sites = [s for s in element_sites(oligos) if margins[s.element_id] > 0]
     windows = {s.element_id: designed_window(s, params.experiment.window, int(margins[s.element_id])) for s in sites}
     references = read_windows(windows.values(), params.genome, genome_cache)
@@ -70,7 +71,7 @@ def qc_metrics(library: pd.DataFrame, prepared: PreparedActivity, built: BuiltIn
         "rows_used": rows_used(built.rows),
         "excluded": excluded,
         "benchmark_rows": len(built.rows),
-        "elements": int(built.rows["element_id"].nunique()),
+        "elements": int(built.rows[ELEMENT_ID].nunique()),
         "distinct_inputs": len(built.inputs),
         "motif_checked": built.motif_checked,
         "motif_matches_reference": built.motif_matches,
@@ -80,7 +81,7 @@ def qc_metrics(library: pd.DataFrame, prepared: PreparedActivity, built: BuiltIn
 
 def rows_used(rows: pd.DataFrame) -> int:
     """Oligos behind the headline targets: n_oligos of V1 elements, or the unflagged per-oligo rows."""
-    return int(rows.loc[~rows[DROPOUT_COLUMN].astype(bool), "n_oligos"].sum())
+    return int(rows.loc[~rows[ZERO_RNA_DROPOUT].astype(bool), N_OLIGOS].sum())
 
 
 def qc_details(prepared: PreparedActivity, built: BuiltInputs) -> dict[str, object]:
@@ -101,7 +102,7 @@ def motif_mismatch_warning(built: BuiltInputs) -> str | None:
     """One line naming every element whose motif differs from the reference, or None."""
     if not built.motif_mismatches:
         return None
-    named = "; ".join(f"{r['element_id']} ({r['rows']:,} rows, {r['reason']}: reference {r['reference_motif']} "
+    named = "; ".join(f"{r[ELEMENT_ID]} ({r['rows']:,} rows, {r['reason']}: reference {r['reference_motif']} "
                       f"vs name {r['name_motif']})" for r in built.motif_mismatches)
     return (f"the name's motif does not match the reference for {len(built.motif_mismatches)} element(s), "
             f"{built.motif_checked - built.motif_matches:,} of {built.motif_checked:,} rows: {named}")

@@ -17,6 +17,7 @@ import pandas as pd
 
 from mprabench.config import DesignGrammar
 from mprabench.errors import InputDataError
+from mprabench.schema import ELEMENT_ID, IS_WILD_TYPE, TF_LABELS
 
 WILD_TYPE_LABEL = "wt"
 # Pool7's designed spacings and replicates, as the protocol defines them.
@@ -167,10 +168,10 @@ def parse_oligo_names(names: pd.Series, grammar: DesignGrammar, source: str, fir
     parts["start"], parts["end"] = parts["start"].astype(np.int64), parts["end"].astype(np.int64)
     parts["motif"] = parts["motif"].str.upper()
     parts["design"] = designs
-    parts["element_id"] = (parts["prefix"] + "_" + parts["chrom"] + "_" + parts["start"].astype(str) + "_"
+    parts[ELEMENT_ID] = (parts["prefix"] + "_" + parts["chrom"] + "_" + parts["start"].astype(str) + "_"
                            + parts["end"].astype(str) + "_" + parts["strand"] + "_" + parts["motif"])
-    parts["tf_labels"] = designs.map(lambda d: list(parsed_designs[d][0]))
-    parts["is_wild_type"] = designs.map(lambda d: parsed_designs[d][1]).astype(bool)
+    parts[TF_LABELS] = designs.map(lambda d: list(parsed_designs[d][0]))
+    parts[IS_WILD_TYPE] = designs.map(lambda d: parsed_designs[d][1]).astype(bool)
     return parts
 
 

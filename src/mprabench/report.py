@@ -18,9 +18,29 @@ from typing import Any
 import pandas as pd
 
 from mprabench.plots.labels import RunContext, target_label
+from mprabench.plots.style import NOT_ESTIMABLE
+from mprabench.schema import (
+    CALIBRATION_ALPHA,
+    CALIBRATION_CI_LEVEL,
+    CALIBRATION_INTERVALS,
+    CALIBRATION_N_REPLICATES,
+    CALIBRATION_TESTS,
+    DETAILS_ALPHA,
+    DETAILS_EFFECTIVE_SAMPLE_SIZE,
+    DETAILS_PER_FEATURE,
+    DETAILS_SENSITIVITY,
+    DETAILS_WITH_ZERO_RNA_DROPOUTS,
+    ELEMENT_BONFERRONI_SIGNIFICANT,
+    ELEMENT_NEGLOG10_P,
+    ELEMENT_P,
+    ELEMENT_PEARSON_R,
+    PEARSON_R_CI_HIGH,
+    PEARSON_R_CI_LOW,
+    SUMMARY_DESIGN,
+    WITHIN_ELEMENT_P,
+    WITHIN_ELEMENT_R,
+)
 
-NOT_ESTIMABLE = "n.e."
-DESIGN = "design"
 
 QUESTIONS = {
     "aggregated": (
@@ -177,7 +197,7 @@ def _reason_strings(node: Any, path: tuple[str, ...]) -> Iterable[tuple[tuple[st
 
 
 def feature_details(details: Mapping[str, Any], feature: str) -> Mapping[str, Any]:
-    for key in ("per_feature", "features_detail", "features"):
+    for key in (DETAILS_PER_FEATURE, "features_detail", "features"):
         block = details.get(key)
         if isinstance(block, Mapping) and isinstance(block.get(feature), Mapping):
             return block[feature]
@@ -193,7 +213,7 @@ def not_estimable_reason(details: Mapping[str, Any], summary: Mapping[str, Any],
     reason = find_reason(feature_details(details, feature), topics, exclude)
     if reason:
         return reason.rstrip(".")
-    design = summary.get(DESIGN) or {}
+    design = summary.get(SUMMARY_DESIGN) or {}
     if quantity == "within" and design and design.get("n_unique_inputs") is not None \
             and design.get("n_unique_inputs") <= design.get("n_elements", 0):
         return ("each element has a single distinct model input, so there is no within-element "
@@ -207,12 +227,12 @@ def not_estimable_reason(details: Mapping[str, Any], summary: Mapping[str, Any],
 
 
 def primary_features(summary: Mapping[str, Any]) -> list[str]:
-    return [k for k, v in summary.items() if k != DESIGN and isinstance(v, Mapping)]
+    return [k for k, v in summary.items() if k != SUMMARY_DESIGN and isinstance(v, Mapping)]
 
 
 def design_of(summary: Mapping[str, Any], details: Mapping[str, Any]) -> Mapping[str, Any]:
     """summary.json's `design` block (details.json's effective_sample_size before the contract)."""
-    design = summary.get(DESIGN) or details.get("effective_sample_size") or {}
+    design = summary.get(SUMMARY_DESIGN) or details.get(DETAILS_EFFECTIVE_SAMPLE_SIZE) or {}
     return design if isinstance(design, Mapping) else {}
 
 
@@ -276,9 +296,9 @@ def _headline(inputs: ReportInputs, reasons: Reasons) -> str:
         where = f"`{feature}`"
         element_reason = not_estimable_reason(details, summary, feature, "element")
         within_reason = not_estimable_reason(details, summary, feature, "within")
-        if _missing(s.get("element_pearson_r")):
+        if _missing(s.get(ELEMENT_PEARSON_R)):
             r_and_ci = reasons.mark(element_reason, where)  # no r, so no interval of it
-        elif _missing(s.get("pearson_r_ci_low")) or _missing(s.get("pearson_r_ci_high")):
+        elif _missing(s.get(PEARSON_R_CI_LOW)) or _missing(s.get(PEARSON_R_CI_HIGH)):
             r_and_ci = (f"{fmt(s['element_pearson_r'])} "
                         f"{reasons.mark(not_estimable_reason(details, summary, feature, 'ci'), where)}")
         else:
@@ -287,14 +307,14 @@ def _headline(inputs: ReportInputs, reasons: Reasons) -> str:
         rows.append((
             f"{ctx.feature_label(feature)} (`{feature}`)",
             r_and_ci,
-            reasons.cell(s.get("element_p"), element_reason, where),
-            reasons.cell(s.get("element_neglog10_p"), element_reason, where, digits=2),
-            reasons.cell(s.get("within_element_r"), within_reason, where),
-            reasons.cell(s.get("within_element_p"), within_reason, where),
-            reasons.cell(s.get("element_bonferroni_significant"), element_reason, where),
+            reasons.cell(s.get(ELEMENT_P), element_reason, where),
+            reasons.cell(s.get(ELEMENT_NEGLOG10_P), element_reason, where, digits=2),
+            reasons.cell(s.get(WITHIN_ELEMENT_R), within_reason, where),
+            reasons.cell(s.get(WITHIN_ELEMENT_P), within_reason, where),
+            reasons.cell(s.get(ELEMENT_BONFERRONI_SIGNIFICANT), element_reason, where),
         ))
     n_elements = design.get("n_elements")
-    alpha = details.get("alpha", (inputs.params.get("evaluate") or {}).get("alpha"))
+    alpha = details.get(DETAILS_ALPHA, (inputs.params.get("evaluate") or {}).get("alpha"))
     text = (
         f"## Headline\n\nElement-level association (n = {_cell(n_elements)} elements; "
         f"{_cell(design.get('n_unique_inputs'))} distinct model inputs, {_cell(design.get('n_rows'))} rows): "
@@ -308,7 +328,7 @@ def _headline(inputs: ReportInputs, reasons: Reasons) -> str:
 
 
 def _ci_level(calibration: Mapping[str, Any] | None, params: Mapping[str, Any]) -> float:
-    level = (calibration or {}).get("ci_level") or (params.get("evaluate") or {}).get("ci_level") or 0.95
+    level = (calibration or {}).get(CALIBRATION_CI_LEVEL) or (params.get("evaluate") or {}).get("ci_level") or 0.95
     return float(level)
 
 
@@ -317,9 +337,9 @@ def calibration_sentence(calibration: Mapping[str, Any] | None) -> str:
     if not calibration:
         return ("Calibration: not measured for this run (no metrics/calibration.json), so the p-values "
                 "and intervals above are not verified for this design.")
-    alpha, n = calibration.get("alpha"), calibration.get("n_replicates")
-    tests = calibration.get("tests") or {}
-    intervals = calibration.get("intervals") or {}
+    alpha, n = calibration.get(CALIBRATION_ALPHA), calibration.get(CALIBRATION_N_REPLICATES)
+    tests = calibration.get(CALIBRATION_TESTS) or {}
+    intervals = calibration.get(CALIBRATION_INTERVALS) or {}
     parts = [f"type I {_cell(t.get('type_I'))} ± {_cell(t.get('mcse'))} (`{k}`, nominal {_cell(alpha)})"
              for k, t in tests.items() if isinstance(t, Mapping)]
     covered = [f"coverage {_cell(c.get('coverage'))} ± {_cell(c.get('mcse'))} (`{k}`, nominal "
@@ -337,8 +357,8 @@ def _calibration(calibration: Mapping[str, Any] | None) -> str:
 
 def _sensitivity(inputs: ReportInputs, reasons: Reasons) -> str:
     """The headline with zero-RNA dropout rows kept, next to the headline without them."""
-    sensitivity = (inputs.details.get("sensitivity") or {}) if isinstance(inputs.details, Mapping) else {}
-    kept = sensitivity.get("with_zero_rna_dropouts") if isinstance(sensitivity, Mapping) else None
+    sensitivity = (inputs.details.get(DETAILS_SENSITIVITY) or {}) if isinstance(inputs.details, Mapping) else {}
+    kept = sensitivity.get(DETAILS_WITH_ZERO_RNA_DROPOUTS) if isinstance(sensitivity, Mapping) else None
     heading = "## Headline with and without zero-RNA dropouts"
     if not isinstance(kept, Mapping) or not kept:
         return (f"{heading}\n\nNot computed: details.json has no `sensitivity.with_zero_rna_dropouts` "
@@ -352,12 +372,12 @@ def _sensitivity(inputs: ReportInputs, reasons: Reasons) -> str:
         other = other if isinstance(other, Mapping) else {}
         rows.append((
             inputs.context.feature_label(feature),
-            reasons.cell(main.get("element_pearson_r"), not_estimable_reason(
+            reasons.cell(main.get(ELEMENT_PEARSON_R), not_estimable_reason(
                 inputs.details, inputs.summary, feature, "element"), f"`{feature}`"),
-            reasons.cell(main.get("element_p"), not_estimable_reason(
+            reasons.cell(main.get(ELEMENT_P), not_estimable_reason(
                 inputs.details, inputs.summary, feature, "element"), f"`{feature}`"),
-            reasons.cell(other.get("element_pearson_r"), reason, where),
-            reasons.cell(other.get("element_p"), reason, where),
+            reasons.cell(other.get(ELEMENT_PEARSON_R), reason, where),
+            reasons.cell(other.get(ELEMENT_P), reason, where),
         ))
     return (f"{heading}\n\n"
             + table(["feature", "element r, dropouts excluded", "element p, dropouts excluded",
@@ -368,7 +388,7 @@ def _within_element(inputs: ReportInputs, links: Links) -> str:
     """Where the within-element effect stands: why it is missing, or where its per-element values are."""
     heading = "## Within-element effects (Δ relative to each element's wild type)"
     features = primary_features(inputs.summary)
-    missing = [f for f in features if _missing(inputs.summary[f].get("within_element_r"))]
+    missing = [f for f in features if _missing(inputs.summary[f].get(WITHIN_ELEMENT_R))]
     if features and len(missing) == len(features):
         reason = not_estimable_reason(inputs.details, inputs.summary, features[0], "within")
         return f"{heading}\n\nNot estimable: {reason}."
@@ -589,8 +609,8 @@ def headline_note(context: RunContext, summary: Mapping[str, Any], calibration: 
     """3–5 lines for `mlflow.note.content`: what ran, the headline, its calibration, any mismatch."""
     design = design_of(summary, details or {})
     features = primary_features(summary)
-    significant = [f for f in features if summary[f].get("element_bonferroni_significant") is True]
-    estimable = [f for f in features if not _missing(summary[f].get("element_pearson_r"))]
+    significant = [f for f in features if summary[f].get(ELEMENT_BONFERRONI_SIGNIFICANT) is True]
+    estimable = [f for f in features if not _missing(summary[f].get(ELEMENT_PEARSON_R))]
     lines = [
         (f"**{context.dataset} · experiment {context.experiment} · {context.predictor} · "
          f"{context.biosample_text}**"),
@@ -599,7 +619,7 @@ def headline_note(context: RunContext, summary: Mapping[str, Any], calibration: 
          f"{len(significant)} of {plural(len(features), 'primary feature')} Bonferroni-significant."),
     ]
     if estimable:
-        best = max(estimable, key=lambda f: abs(summary[f]["element_pearson_r"]))
+        best = max(estimable, key=lambda f: abs(summary[f][ELEMENT_PEARSON_R]))
         s = summary[best]
         lines.append(f"Strongest: {context.feature_label(best)} r = {fmt(s['element_pearson_r'])} "
                      f"[{_cell(s.get('pearson_r_ci_low'))}, {_cell(s.get('pearson_r_ci_high'))}], "

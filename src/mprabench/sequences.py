@@ -11,12 +11,20 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from mprabench.activity import DROPOUT_COLUMN
-from mprabench.dna import reverse_complement, sequence_sha256
+from mprabench.dna import centred_start, pad_with_n, reverse_complement, sequence_sha256
 from mprabench.errors import InputDataError
 from mprabench.genome import GenomicWindow
+from mprabench.schema import (
+    ELEMENT_ID,
+    INPUT_SHA256,
+    IS_WILD_TYPE,
+    N_OLIGOS,
+    ROW_ID,
+    TF_LABELS,
+    ZERO_RNA_DROPOUT,
+)
 
-ELEMENT_COLUMNS = ["element_id", "pool", "chrom", "start", "end", "strand", "motif"]
+ELEMENT_COLUMNS = [ELEMENT_ID, "pool", "chrom", "start", "end", "strand", "motif"]
 
 
 @dataclass(frozen=True)
@@ -50,7 +58,7 @@ class BuiltInputs:
 
 def element_sites(oligos: pd.DataFrame) -> list[MotifSite]:
     """One site per base element, in order of first appearance."""
-    elements = oligos.drop_duplicates("element_id")
+    elements = oligos.drop_duplicates(ELEMENT_ID)
     return [
         MotifSite(r.element_id, r.chrom, int(r.start), int(r.end), r.strand, r.motif)
         for r in elements.itertuples(index=False)
@@ -59,10 +67,7 @@ def element_sites(oligos: pd.DataFrame) -> list[MotifSite]:
 
 def n_padded_motif(motif: str, length: int) -> str:
     """The motif centred in N: V1's input (1,016 N + 16-bp motif + 1,016 N for 2,048 bp)."""
-    if length < len(motif):
-        raise ValueError(f"window {length} is shorter than the {len(motif)}-bp motif")
-    left = (length - len(motif)) // 2
-    return "N" * left + motif + "N" * (length - len(motif) - left)
+    return pad_with_n(motif, length)[0]
 
 
 def centred_window(site: MotifSite, width: int) -> GenomicWindow:
@@ -96,7 +101,7 @@ def motif_mismatch_record(site: MotifSite, window: GenomicWindow, reference: str
     found = _reference_site(site, window, reference)
     oriented = found if site.strand == "+" else reverse_complement(found)
     return {
-        "element_id": site.element_id, "rows": int(rows), "reason": motif_mismatch_reason(site, window, reference),
+        ELEMENT_ID: site.element_id, "rows": int(rows), "reason": motif_mismatch_reason(site, window, reference),
         "site": f"{site.chrom}:{site.start}-{site.end}({site.strand})", "name_motif": site.motif,
         "reference_motif": oriented, "differing_bases": sum(a != b for a, b in zip(oriented, site.motif)),
     }
@@ -106,7 +111,7 @@ def motif_mismatch_records(
     oligos: pd.DataFrame, windows: dict[str, GenomicWindow], references: dict[GenomicWindow, str]
 ) -> list[dict[str, object]]:
     """One record per element of `oligos` whose motif does not match its reference window."""
-    rows = oligos["element_id"].value_counts()
+    rows = oligos[ELEMENT_ID].value_counts()
     records = []
     for site in element_sites(oligos):
         window = windows[site.element_id]
@@ -144,28 +149,28 @@ def build_aggregated_inputs(oligos: pd.DataFrame, width: int) -> BuiltInputs:
     means over every oligo, and `n_dropouts` counts the ones left out. An element whose
     every oligo is a dropout has no target: it is dropped and listed in elements_without_target.
     """
-    dropout = oligos[DROPOUT_COLUMN].astype(bool) if DROPOUT_COLUMN in oligos else pd.Series(False, oligos.index)
-    every = oligos.groupby("element_id", sort=False)
-    used = oligos.loc[~dropout].groupby("element_id", sort=False)
+    dropout = oligos[ZERO_RNA_DROPOUT].astype(bool) if ZERO_RNA_DROPOUT in oligos else pd.Series(False, oligos.index)
+    every = oligos.groupby(ELEMENT_ID, sort=False)
+    used = oligos.loc[~dropout].groupby(ELEMENT_ID, sort=False)
     rows = every[ELEMENT_COLUMNS].first()
-    rows.insert(0, "row_id", rows["element_id"])
+    rows.insert(0, ROW_ID, rows[ELEMENT_ID])
     rows["design"] = None
-    rows["tf_labels"] = every["tf_labels"].agg(_label_union)
-    rows["is_wild_type"] = False
-    rows[DROPOUT_COLUMN] = False  # the dropouts are already out of this element's target
+    rows[TF_LABELS] = every[TF_LABELS].agg(_label_union)
+    rows[IS_WILD_TYPE] = False
+    rows[ZERO_RNA_DROPOUT] = False  # the dropouts are already out of this element's target
     for column in ("tags", "rna", "plasmid"):
         rows[column] = used[column].sum()
     rows["log2_ratio"] = used["log2_ratio"].mean()
     rows["log2_ratio_std"] = used["log2_ratio"].std(ddof=1)
     rows["activity"] = used["activity"].mean()
-    rows["n_oligos"] = used.size()
+    rows[N_OLIGOS] = used.size()
     rows["log2_ratio_with_dropouts"] = every["log2_ratio"].mean()
     rows["activity_with_dropouts"] = every["activity"].mean()
-    rows["n_dropouts"] = dropout.groupby(oligos["element_id"], sort=False).sum()
-    without_target = rows.index[rows["n_oligos"].isna()].tolist()
+    rows["n_dropouts"] = dropout.groupby(oligos[ELEMENT_ID], sort=False).sum()
+    without_target = rows.index[rows[N_OLIGOS].isna()].tolist()
     rows = rows.drop(index=without_target).reset_index(drop=True)
     rows["log2_ratio_std"] = rows["log2_ratio_std"].fillna(0.0)
-    for column in ("tags", "rna", "plasmid", "n_oligos", "n_dropouts"):
+    for column in ("tags", "rna", "plasmid", N_OLIGOS, "n_dropouts"):
         rows[column] = rows[column].astype("int64")
     sequences = [n_padded_motif(motif, width) for motif in rows["motif"]]
     built = _with_inputs(rows, sequences, motif_checked=0, motif_matches=0)
@@ -186,9 +191,9 @@ def build_individual_inputs(
         by_element[site.element_id] = oriented_element_input(site, window, reference, seed_strand_bug)
         matches[site.element_id] = motif_matches_reference(site, window, reference)
     rows = oligos.copy()
-    rows["n_oligos"] = 1
-    matched = int(rows["element_id"].map(matches).sum())
-    built = _with_inputs(rows, rows["element_id"].map(by_element).tolist(), len(rows), matched)
+    rows[N_OLIGOS] = 1
+    matched = int(rows[ELEMENT_ID].map(matches).sum())
+    built = _with_inputs(rows, rows[ELEMENT_ID].map(by_element).tolist(), len(rows), matched)
     built.motif_mismatches = motif_mismatch_records(oligos, windows, references)
     return built
 
@@ -198,7 +203,7 @@ def _with_inputs(rows: pd.DataFrame, sequences: list[str], motif_checked: int, m
     sha_of = {s: sequence_sha256(s) for s in dict.fromkeys(sequences)}
     distinct = {sha: s.upper() for s, sha in sha_of.items()}
     rows = rows.copy()
-    rows["input_sha256"] = [sha_of[s] for s in sequences]
+    rows[INPUT_SHA256] = [sha_of[s] for s in sequences]
     return BuiltInputs(rows.reset_index(drop=True), distinct, motif_checked, motif_matches)
 
 
@@ -229,7 +234,7 @@ def embed_oligo(oriented_reference: str, offset: int, wild_type_length: int, oli
 
     For the wild-type oligo itself the result is the reference window, unchanged.
     """
-    left = (width - len(oligo)) // 2
+    left = centred_start(width, len(oligo))
     start, end = offset - left, offset + wild_type_length + (width - len(oligo) - left)
     if len(oligo) > width or start < 0 or end > len(oriented_reference):
         raise ValueError(f"a {len(oligo)}-bp oligo does not fit a {width}-bp window here")
@@ -242,11 +247,11 @@ def build_designed_inputs(
 ) -> BuiltInputs:
     """V3: one row per oligo whose input is its own designed sequence inside its genomic window."""
     excluded = dict.fromkeys(DESIGN_EXCLUSIONS, 0)
-    has_design = oligos["row_id"].isin(design.keys())
+    has_design = oligos[ROW_ID].isin(design.keys())
     excluded["missing_design_sequence"] = int((~has_design).sum())
     sites = {site.element_id: site for site in element_sites(oligos)}
     kept, sequences, flipped_elements, checked, matched = [], [], 0, 0, 0
-    for element_id, members in oligos[has_design].groupby("element_id", sort=False):
+    for element_id, members in oligos[has_design].groupby(ELEMENT_ID, sort=False):
         site, window = sites[element_id], windows[element_id]
         placement = _place_element(site, members, design, references[window])
         if isinstance(placement, str):
@@ -254,7 +259,7 @@ def build_designed_inputs(
             continue
         oriented, offset, flipped, wild_type_length = placement
         flipped_elements += flipped
-        for name in members["row_id"]:
+        for name in members[ROW_ID]:
             oligo = reverse_complement(design[name]) if flipped else design[name]
             try:
                 sequences.append(embed_oligo(oriented, offset, wild_type_length, oligo, width))
@@ -264,12 +269,12 @@ def build_designed_inputs(
         checked += len(members)
         matched += len(members) * motif_matches_reference(site, window, references[window])
     rows = pd.concat(kept, ignore_index=True) if kept else oligos.iloc[:0].copy()
-    rows["n_oligos"] = 1
+    rows[N_OLIGOS] = 1
     built = _with_inputs(rows, sequences, checked, matched)
     built.excluded = excluded
     built.motif_mismatches = motif_mismatch_records(rows, windows, references) if len(rows) else []
     built.notes = {"design_records": len(design),
-                   "design_without_counts": len(set(design) - set(oligos["row_id"])),
+                   "design_without_counts": len(set(design) - set(oligos[ROW_ID])),
                    "design_elements_reverse_complemented": flipped_elements}
     return built
 
@@ -278,7 +283,7 @@ def _place_element(
     site: MotifSite, members: pd.DataFrame, design: dict[str, str], reference: str
 ) -> tuple[str, int, bool, int] | str:
     """(oriented reference, wild-type offset, flipped, wild-type length), or the exclusion reason."""
-    wild_types = members.loc[members["is_wild_type"], "row_id"].tolist()
+    wild_types = members.loc[members[IS_WILD_TYPE], ROW_ID].tolist()
     if not wild_types:
         return "no_wild_type_design"
     oriented = reference if site.strand == "+" else reverse_complement(reference)

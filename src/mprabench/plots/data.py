@@ -17,14 +17,11 @@ from sklearn.metrics import roc_curve
 from mprabench.evaluation import Evaluation
 from mprabench.files import atomic_path
 from mprabench.plots.style import natural_key
-from mprabench.stats.association import auroc_above_median
+from mprabench.schema import ELEMENT_ID, INPUT_SHA256, IS_WILD_TYPE
+from mprabench.stats.association import above_median, auroc_above_median
 
-INPUT = "input_sha256"
-ELEMENT = "element_id"
-ROC_FILE = "roc.csv"
-SCATTER_FILE = "scatter.csv"
 ROC_COLUMNS = ["feature", "fpr", "tpr"]
-SCATTER_COLUMNS = ["feature", "prediction", "target_mean", "n_rows", "element_id"]
+SCATTER_COLUMNS = ["feature", "prediction", "target_mean", "n_rows", ELEMENT_ID]
 DEFAULT_ROC_POINTS = 101
 CSV_FLOAT_FORMAT = ".6g"  # six significant digits keep the files small and diffs readable
 
@@ -36,22 +33,22 @@ CSV_FLOAT_FORMAT = ".6g"  # six significant digits keep the files small and diff
 
 def input_level_table(table: pd.DataFrame, features: Sequence[str], target: str) -> pd.DataFrame:
     """One row per distinct input: its features, mean target, row count and element(s)."""
-    grouped = table.groupby(INPUT, sort=True)
+    grouped = table.groupby(INPUT_SHA256, sort=True)
     # Features are joined on the input, so they are constant within it: first() is the value.
     frame = grouped[list(features)].first()
     frame["target_mean"] = grouped[target].mean()
     frame["n_rows"] = grouped.size()
-    frame[ELEMENT] = element_labels(table, grouped)
+    frame[ELEMENT_ID] = element_labels(table, grouped)
     return frame
 
 
 def element_labels(table: pd.DataFrame, grouped: pd.core.groupby.DataFrameGroupBy) -> pd.Series:
     """The element of each input; ';'-joined ids in the rare case that elements share an input."""
-    labels = grouped[ELEMENT].first().astype(str)
-    shared = grouped[ELEMENT].nunique() > 1
+    labels = grouped[ELEMENT_ID].first().astype(str)
+    shared = grouped[ELEMENT_ID].nunique() > 1
     if shared.any():
-        subset = table[table[INPUT].isin(shared.index[shared])]
-        joined = subset.groupby(INPUT)[ELEMENT].agg(lambda s: ";".join(sorted(map(str, set(s)))))
+        subset = table[table[INPUT_SHA256].isin(shared.index[shared])]
+        joined = subset.groupby(INPUT_SHA256)[ELEMENT_ID].agg(lambda s: ";".join(sorted(map(str, set(s)))))
         labels.loc[joined.index] = joined
     return labels
 
@@ -62,7 +59,7 @@ def scatter_points(inputs: pd.DataFrame, features: Sequence[str]) -> pd.DataFram
         pd.DataFrame({
             "feature": f, "prediction": inputs[f].to_numpy(float),
             "target_mean": inputs["target_mean"].to_numpy(float),
-            "n_rows": inputs["n_rows"].to_numpy(int), ELEMENT: inputs[ELEMENT].to_numpy(),
+            "n_rows": inputs["n_rows"].to_numpy(int), ELEMENT_ID: inputs[ELEMENT_ID].to_numpy(),
         })
         for f in features
     ]  # fmt: skip
@@ -71,7 +68,7 @@ def scatter_points(inputs: pd.DataFrame, features: Sequence[str]) -> pd.DataFram
 
 def element_level_table(table: pd.DataFrame, features: Sequence[str], target: str) -> pd.DataFrame:
     """Unweighted mean of every feature and the target per element, with its row count."""
-    grouped = table.groupby(ELEMENT, sort=True)
+    grouped = table.groupby(ELEMENT_ID, sort=True)
     frame = grouped[[*features, target]].mean()
     frame["n_rows"] = grouped.size()
     return frame
@@ -91,14 +88,9 @@ def spearman_matrix(
 # --------------------------------------------------------------------------------------------
 
 
-def positive_class(y: np.ndarray) -> np.ndarray:
-    """The binarised target used for AUROC everywhere: y above its median."""
-    return y > np.median(y)
-
-
 def roc_points(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Full-resolution ROC vertices (fpr, tpr) of feature x for y > median."""
-    fpr, tpr, _ = roc_curve(positive_class(y), x)
+    fpr, tpr, _ = roc_curve(above_median(y), x)
     return fpr, tpr
 
 
@@ -191,12 +183,12 @@ def within_element_deltas(
     one Δ column per feature (same name) and `delta_target`.
     """
     columns = [*features, target]
-    wild = table["is_wild_type"].to_numpy(bool)
-    reference = table.loc[wild].groupby(ELEMENT)[columns].mean()
-    mutants = table.loc[~wild & table[ELEMENT].isin(reference.index).to_numpy()]
-    ref = reference.reindex(mutants[ELEMENT]).to_numpy(float)
+    wild = table[IS_WILD_TYPE].to_numpy(bool)
+    reference = table.loc[wild].groupby(ELEMENT_ID)[columns].mean()
+    mutants = table.loc[~wild & table[ELEMENT_ID].isin(reference.index).to_numpy()]
+    ref = reference.reindex(mutants[ELEMENT_ID]).to_numpy(float)
     deltas = pd.DataFrame(mutants[columns].to_numpy(float) - ref, columns=columns)
-    deltas.insert(0, ELEMENT, mutants[ELEMENT].to_numpy())
+    deltas.insert(0, ELEMENT_ID, mutants[ELEMENT_ID].to_numpy())
     return deltas.rename(columns={target: "delta_target"})
 
 
@@ -221,31 +213,18 @@ def write_csv(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def write_plot_data(table: pd.DataFrame, evaluation: Evaluation, out_dir: Path | None = None, *,
-                    roc: Path | None = None, scatter: Path | None = None,
+def write_plot_data(table: pd.DataFrame, evaluation: Evaluation, *, roc: Path, scatter: Path,
                     n_roc_points: int = DEFAULT_ROC_POINTS) -> list[Path]:
-    """Write the CSVs behind `dvc plots`; returns [roc path, scatter path].
+    """Write the CSVs behind `dvc plots` (parent folders are created); returns [roc, scatter].
 
-    roc.csv: `feature, fpr, tpr` on a common FPR grid (features without an AUROC left out);
-    scatter.csv: `feature, prediction, target_mean, n_rows, element_id`, one row per feature
-    and distinct input. Give `out_dir` (files named roc.csv and scatter.csv) or explicit
-    `roc` and `scatter` paths (these win).
+    roc: `feature, fpr, tpr` on a common FPR grid (features without an AUROC left out);
+    scatter: `feature, prediction, target_mean, n_rows, element_id`, one row per feature
+    and distinct input.
     """
-    roc_path, scatter_path = plot_data_paths(out_dir, roc, scatter)
     features, target = evaluation.features, evaluation.target
     roc_frame = roc_table(table, features, target, n_roc_points)
     scatter_frame = scatter_points(input_level_table(table, features, target), features)
-    return [write_csv(roc_frame[ROC_COLUMNS], roc_path),
-            write_csv(scatter_frame[SCATTER_COLUMNS], scatter_path)]
-
-
-def plot_data_paths(out_dir: Path | None, roc: Path | None,
-                    scatter: Path | None) -> tuple[Path, Path]:
-    """Explicit paths, else the default names in out_dir; parent folders are created."""
-    if out_dir is None and (roc is None or scatter is None):
-        raise ValueError("write_plot_data needs out_dir or both roc= and scatter= paths")
-    roc_path = Path(roc) if roc is not None else Path(out_dir) / ROC_FILE
-    scatter_path = Path(scatter) if scatter is not None else Path(out_dir) / SCATTER_FILE
-    for path in (roc_path, scatter_path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-    return roc_path, scatter_path
+    for path in (roc, scatter):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return [write_csv(roc_frame[ROC_COLUMNS], Path(roc)),
+            write_csv(scatter_frame[SCATTER_COLUMNS], Path(scatter))]

@@ -49,6 +49,7 @@ from mprabench.plots.style import (
     fmt_p,
     fmt_r,
 )
+from mprabench.schema import ELEMENT_ID
 from mprabench.stats.association import is_constant
 
 STRATUM_KIND_LABELS = {"tf": "TF", "strand": "strand", "chrom": "chromosome", "element": "element"}
@@ -431,7 +432,7 @@ def within_element_figure(table: pd.DataFrame, evaluation: Evaluation, features:
                               margins=(0.8, 0.3, 0.75, 0.6))
     for ax, feature in zip(axes, features):
         result = evaluation.results[feature]
-        used = deltas[deltas["element_id"].astype(str).isin(summary_elements(result))]
+        used = deltas[deltas[ELEMENT_ID].astype(str).isin(summary_elements(result))]
         # One dark colour for every panel (each is titled): a pale palette colour such as
         # yellow would vanish on white and in grayscale.
         ax.scatter(used[feature], used["delta_target"], s=5, alpha=0.35, linewidths=0,

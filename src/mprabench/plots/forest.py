@@ -20,12 +20,20 @@ from matplotlib.lines import Line2D
 
 from mprabench.plots.data import write_csv
 from mprabench.plots.layout import Header, figure_with_axes, legend_anchor, save_figure, text_width
-from mprabench.plots.style import MUTED, OKABE_ITO, RC_PARAMS, fmt_p
+from mprabench.plots.style import MUTED, NOT_ESTIMABLE, OKABE_ITO, RC_PARAMS, fmt_p
+from mprabench.schema import (
+    ELEMENT_BONFERRONI_SIGNIFICANT,
+    ELEMENT_NEGLOG10_P,
+    ELEMENT_P,
+    ELEMENT_PEARSON_R,
+    PEARSON_R_CI_HIGH,
+    PEARSON_R_CI_LOW,
+    SUMMARY_DESIGN,
+)
 
 FOREST_COLUMNS = ["experiment", "feature", "label", "r", "ci_low", "ci_high", "p", "neglog10_p",
                   "significant"]
 MARKERS = ("o", "s", "D", "^", "v", "P", "X")
-DESIGN = "design"
 
 
 def forest_table(summaries: Mapping[str, Mapping[str, Any]], label: Callable[[str], str]) -> pd.DataFrame:
@@ -33,14 +41,14 @@ def forest_table(summaries: Mapping[str, Mapping[str, Any]], label: Callable[[st
     rows = []
     for experiment, summary in summaries.items():
         for feature, s in summary.items():
-            if feature == DESIGN or not isinstance(s, Mapping):
+            if feature == SUMMARY_DESIGN or not isinstance(s, Mapping):
                 continue
             rows.append({
                 "experiment": experiment, "feature": feature, "label": label(feature),
-                "r": _number(s.get("element_pearson_r")), "ci_low": _number(s.get("pearson_r_ci_low")),
-                "ci_high": _number(s.get("pearson_r_ci_high")), "p": _number(s.get("element_p")),
-                "neglog10_p": _number(s.get("element_neglog10_p")),
-                "significant": {True: "yes", False: "no"}.get(s.get("element_bonferroni_significant"), "n.e."),
+                "r": _number(s.get(ELEMENT_PEARSON_R)), "ci_low": _number(s.get(PEARSON_R_CI_LOW)),
+                "ci_high": _number(s.get(PEARSON_R_CI_HIGH)), "p": _number(s.get(ELEMENT_P)),
+                "neglog10_p": _number(s.get(ELEMENT_NEGLOG10_P)),
+                "significant": {True: "yes", False: "no"}.get(s.get(ELEMENT_BONFERRONI_SIGNIFICANT), NOT_ESTIMABLE),
             })
     return pd.DataFrame(rows, columns=FOREST_COLUMNS)
 
@@ -98,7 +106,7 @@ def forest_figure(frame: pd.DataFrame, subtitle: str, n_elements: Any, ci_level:
 def _draw_interval(ax: Any, y: float, row: pd.Series, color: str, marker: str) -> None:
     r, low, high = row["r"], row["ci_low"], row["ci_high"]
     if not np.isfinite(r):
-        ax.text(0, y, "n.e. (not estimable)", ha="center", va="center", fontsize=8, color="black",
+        ax.text(0, y, f"{NOT_ESTIMABLE} (not estimable)", ha="center", va="center", fontsize=8, color="black",
                 bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
         return
     if np.isfinite(low) and np.isfinite(high):
@@ -115,7 +123,7 @@ def write_forest(summary: Mapping[str, Any], experiment: str, label: Callable[[s
                  ci_level: float, csv_path: Path, figure_path: Path, dpi: int) -> list[Path]:
     """plots/forest.csv and the forest PNG of one run's summary.json."""
     frame = forest_table({experiment: summary}, label)
-    n_elements = (summary.get(DESIGN) or {}).get("n_elements", "?")
+    n_elements = (summary.get(SUMMARY_DESIGN) or {}).get("n_elements", "?")
     figure_path.parent.mkdir(parents=True, exist_ok=True)
     with mpl.rc_context(RC_PARAMS):
         figure = forest_figure(frame, subtitle, n_elements, ci_level)

@@ -160,11 +160,3 @@ def _render_forked(job: tuple[str, str, int]) -> str:
     name, out_dir, dpi = job
     return str(save_figure(_FORKED_BUILDERS[name](), Path(out_dir) / name, dpi))
 
-
-def expected_figure_names(evaluation: Evaluation) -> list[str]:
-    """The file names render_figures writes for this evaluation, without drawing anything."""
-    names = [SCATTER_FIGURE]
-    names += [WITHIN_ELEMENT_FIGURE] if within_element_features(evaluation) else []
-    names += [strata_figure_name(kind) for kind in strata_bars(evaluation)]
-    return names + [DISTRIBUTION_FIGURE, HEATMAP_FIGURE, ROC_FIGURE]
-

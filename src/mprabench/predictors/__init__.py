@@ -1,0 +1,1 @@
+"""Predictors: models and offline baselines that turn distinct model inputs into features."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mprabench.config import FeatureWindowConfig
+from mprabench.dna import centred_start, pad_with_n
 from mprabench.predictors.store import TrackProfile
 
 # Feature-name prefix of each output; other outputs use their lower-cased name.
@@ -54,14 +55,13 @@ def model_length(length: int, supported: Iterable[int]) -> int:
 def pad_for_model(sequence: str, supported: Iterable[int]) -> tuple[str, Placement]:
     """Symmetric N padding to the smallest supported length (left gets the smaller half)."""
     target = model_length(len(sequence), supported)
-    left = (target - len(sequence)) // 2
-    padded = "N" * left + sequence + "N" * (target - len(sequence) - left)
+    padded, left = pad_with_n(sequence, target)
     return padded, Placement(left, len(sequence), target)
 
 
 def center_span(length: int, window: FeatureWindowConfig) -> tuple[int, int]:
-    """[start, end) of the centre window within the original input."""
-    start = (length - window.center_width) // 2 if window.center_start is None else window.center_start
+    """[start, end) of the centre window within the original input (the rule of :func:`mprabench.dna.centred_start`)."""
+    start = centred_start(length, window.center_width) if window.center_start is None else window.center_start
     end = start + window.center_width
     if start < 0 or end > length:
         raise FeatureError(f"centre window [{start}, {end}) does not fit a {length}-bp input")

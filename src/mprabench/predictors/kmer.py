@@ -7,7 +7,6 @@ test part of a fold; every distinct model input gets exactly one out-of-fold pre
 from __future__ import annotations
 
 import hashlib
-import inspect
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,29 +14,27 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from mprabench.config import KmerConfig
-from mprabench.dna import sequence_sha256
+from mprabench.dna import BASE_CODE_N, central_window, describe_input, encode_bases, n_free_starts
 from mprabench.errors import InputDataError
 from mprabench.predictors.base import PredictionReport, Predictor, ResultSink
-from mprabench.predictors.gc import (
-    BASE_CODE_N,
-    central_window,
-    describe_input,
-    encode_bases,
-    n_free_starts,
+from mprabench.schema import (
+    ELEMENT_ID,
+    ELEMENT_P,
+    ELEMENT_PEARSON_R,
+    INPUT_SHA256,
+    ZERO_RNA_DROPOUT,
+    read_rows,
 )
 
 KMER_COLUMN = "kmer_ridge_oof"
-DROPOUT_COLUMN = "zero_rna_dropout"  # rows flagged by prepare as zero-RNA dropouts
 
 FOLD_STRATEGY_SKLEARN = "sklearn.GroupKFold(shuffle=True, random_state=seed)"
-FOLD_STRATEGY_SEEDED = "seeded group permutation (replica of GroupKFold shuffle=True)"
 _RIDGE_STEP = "ridge"
 _SCALE_STEP = "scale"
 
@@ -63,25 +60,6 @@ class KmerOutOfFold:
     fold_strategy: str
     full_predictions: pd.Series | None = None
     fold_means: pd.Series | None = None
-
-    def groups_in_train_and_test(self) -> dict[int, set[Hashable]]:
-        """Per fold, the groups present in both its training and its test inputs (empty if no leak)."""
-        overlap: dict[int, set[Hashable]] = {}
-        for fold in sorted(self.inputs["fold"].unique()):
-            in_test = self.inputs["fold"] == fold
-            test_groups = set(self.inputs.loc[in_test, "group"])
-            train_groups = set(self.inputs.loc[~in_test, "group"])
-            overlap[int(fold)] = test_groups & train_groups
-        return overlap
-
-
-def kmer_feature_names(k: int) -> list[str]:
-    """Feature names ``kmer_<KMER>`` in lexicographic (A<C<G<T) order, matching matrix columns."""
-    _check_k(k)
-    names = [""]
-    for _ in range(k):
-        names = [prefix + base for prefix in names for base in "ACGT"]
-    return [f"kmer_{name}" for name in names]
 
 
 def kmer_frequencies(sequence: str, k: int) -> np.ndarray:
@@ -118,48 +96,22 @@ def kmer_frequency_matrix(sequences: Sequence[str], k: int, width: int | None = 
     return matrix
 
 
-def index_sequences(row_sequences: Sequence[str]) -> tuple[list[str], dict[str, str]]:
-    """Per-row input ids (SHA-256 of the sequence) and the id -> sequence mapping of distinct inputs."""
-    row_ids = [sequence_sha256(sequence) for sequence in row_sequences]
-    return row_ids, dict(zip(row_ids, row_sequences))
-
-
-def group_kfold_supports_shuffle() -> bool:
-    """Whether the installed scikit-learn's GroupKFold has ``shuffle`` (added in 1.6)."""
-    return "shuffle" in inspect.signature(GroupKFold).parameters
-
-
 def assign_group_folds(
     groups: Sequence[Hashable], n_folds: int, seed: int
 ) -> tuple[np.ndarray, str]:
     """Fold number (0..n_folds-1) per item such that all items of a group share a fold.
 
-    Uses ``GroupKFold(shuffle=True, random_state=seed)`` when available, otherwise an
-    identical seeded permutation of the sorted unique groups split into ``n_folds``
-    near-equal batches. Returns ``(folds, strategy_description)``.
+    Uses ``GroupKFold(shuffle=True, random_state=seed)`` (scikit-learn >= 1.6, which the lock pins).
+    Returns ``(folds, strategy_description)``.
     """
     group_array = np.asarray(groups)
     _check_fold_count(group_array, n_folds)
     folds = np.full(group_array.size, -1, dtype=np.int64)
-    if group_kfold_supports_shuffle():
-        splitter = GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-        splits = splitter.split(np.zeros((group_array.size, 1)), groups=group_array)
-        for fold, (_, test_index) in enumerate(splits):
-            folds[test_index] = fold
-        return folds, FOLD_STRATEGY_SKLEARN
-    return seeded_group_folds(group_array, n_folds, seed), FOLD_STRATEGY_SEEDED
-
-
-def seeded_group_folds(groups: Sequence[Hashable], n_folds: int, seed: int) -> np.ndarray:
-    """Fallback fold assignment: same algorithm as sklearn>=1.6 ``GroupKFold(shuffle=True)``."""
-    group_array = np.asarray(groups)
-    _check_fold_count(group_array, n_folds)
-    unique_groups = np.unique(group_array)
-    shuffled = np.random.RandomState(seed).permutation(unique_groups)
-    folds = np.full(group_array.size, -1, dtype=np.int64)
-    for fold, fold_groups in enumerate(np.array_split(shuffled, n_folds)):
-        folds[np.isin(group_array, fold_groups)] = fold
-    return folds
+    splitter = GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    splits = splitter.split(np.zeros((group_array.size, 1)), groups=group_array)
+    for fold, (_, test_index) in enumerate(splits):
+        folds[test_index] = fold
+    return folds, FOLD_STRATEGY_SKLEARN
 
 
 def make_kmer_ridge(alpha: float, standardize: bool = True) -> Pipeline:
@@ -252,8 +204,7 @@ def kmer_ridge_out_of_fold(
 ) -> KmerOutOfFold:
     """Out-of-fold ridge predictions on k-mer frequencies, folds grouped by element.
 
-    Rows are (input id, target, group); ``input_sequences`` maps input id -> sequence (see
-    :func:`index_sequences` for per-row sequences). Features are computed once per distinct
+    Rows are (input id, target, group); ``input_sequences`` maps input id -> sequence. Features are computed once per distinct
     input. Fitting on the distinct inputs with their mean target, weighted by their row
     count, is exactly equivalent to fitting on the rows themselves (same squared loss up
     to a constant) and cheaper. ``width`` restricts k-mers to the central window.
@@ -390,8 +341,8 @@ def kmer_training_statistics(
     n_extreme = int(np.count_nonzero(np.abs(r_null) >= abs(r) - 1e-12))
     full = fit.kmer_part[:, 0] + fit.fold_means[:, 0]
     return {
-        "element_pearson_r": r,
-        "element_p": (1 + n_extreme) / (1 + n_permutations),
+        ELEMENT_PEARSON_R: r,
+        ELEMENT_P: (1 + n_extreme) / (1 + n_permutations),
         "n_permutations": n_permutations,
         "null": "whole out-of-fold fit re-run under element-permuted targets (element means permuted, "
                 "within-element deviations kept), same folds",
@@ -431,13 +382,11 @@ class KmerPredictor(Predictor):
 
     def __init__(self, config: KmerConfig, rows: Path):
         self.config = config
-        columns = ["input_sha256", "element_id", config.target]
-        available = pq.read_schema(rows).names
-        extra = [DROPOUT_COLUMN] if DROPOUT_COLUMN in available else []
-        self.rows = pd.read_parquet(rows, columns=columns + extra)
+        self.rows = read_rows(rows, [INPUT_SHA256, ELEMENT_ID, config.target], optional=[ZERO_RNA_DROPOUT])
         if not np.isfinite(self.rows[config.target].to_numpy(float)).all():
             raise InputDataError(f"{rows}: target {config.target} has non-finite values")
-        dropout = self.rows[DROPOUT_COLUMN].astype(bool) if extra else pd.Series(False, index=self.rows.index)
+        dropout = (self.rows[ZERO_RNA_DROPOUT].astype(bool) if ZERO_RNA_DROPOUT in self.rows
+                   else pd.Series(False, index=self.rows.index))
         self.weights = (~dropout).to_numpy(float)
 
     def fingerprint(self) -> dict[str, Any]:
@@ -458,17 +407,17 @@ class KmerPredictor(Predictor):
         """Out-of-fold fit on the non-dropout rows, with per-input features and training weights."""
         kept = self.rows.loc[self.weights > 0]
         result = kmer_ridge_out_of_fold(
-            self.rows["input_sha256"].tolist(), self.rows[self.config.target].to_numpy(float),
-            self.rows["element_id"].tolist(), inputs, k=self.config.k, alpha=self.config.alpha,
+            self.rows[INPUT_SHA256].tolist(), self.rows[self.config.target].to_numpy(float),
+            self.rows[ELEMENT_ID].tolist(), inputs, k=self.config.k, alpha=self.config.alpha,
             n_folds=self.config.n_folds, seed=self.config.seed,
         ) if len(kept) == len(self.rows) else self._fit_without_dropouts(kept, inputs)
         features = kmer_frequency_matrix([inputs[i] for i in result.inputs.index], self.config.k)
         return result, features, result.inputs["n_rows"].to_numpy(float)
 
     def _fit_without_dropouts(self, kept: pd.DataFrame, inputs: Mapping[str, str]) -> KmerOutOfFold:
-        everything = summarise_inputs(self.rows["input_sha256"].tolist(), self.rows[self.config.target].to_numpy(float),
-                                      self.rows["element_id"].tolist())
-        training = kept.groupby("input_sha256")[self.config.target].agg(["mean", "size"])
+        everything = summarise_inputs(self.rows[INPUT_SHA256].tolist(), self.rows[self.config.target].to_numpy(float),
+                                      self.rows[ELEMENT_ID].tolist())
+        training = kept.groupby(INPUT_SHA256)[self.config.target].agg(["mean", "size"])
         everything["n_rows"] = training["size"].reindex(everything.index).fillna(0).astype(int)
         everything["target_mean"] = training["mean"].reindex(everything.index).fillna(0.0)
         folds, strategy = assign_group_folds(everything["group"].to_numpy(), self.config.n_folds, self.config.seed)
@@ -482,7 +431,7 @@ class KmerPredictor(Predictor):
                              pd.Series(fit.fold_means[:, 0], index=index))
 
     def _require_all_inputs(self, inputs: Mapping[str, str]) -> None:
-        if not set(self.rows["input_sha256"]) <= set(inputs):
+        if not set(self.rows[INPUT_SHA256]) <= set(inputs):
             raise InputDataError(
                 "the k-mer model is trained on every row at once, but some inputs are already stored for this "
                 "training set; delete this fingerprint's folder in the prediction store and rerun"

@@ -20,22 +20,14 @@ from Bio.motifs.jaspar import Motif as JasparMotif
 from Bio.motifs.matrix import PositionSpecificScoringMatrix
 
 from mprabench.config import MotifConfig
+from mprabench.dna import BASE_CODE_N, central_window, describe_input, encode_bases, n_free_starts
 from mprabench.predictors.base import PredictionReport, Predictor, ResultSink
-from mprabench.predictors.gc import (
-    BASE_CODE_N,
-    central_window,
-    describe_input,
-    encode_bases,
-    n_free_starts,
-)
 
 DNA_LETTERS = "ACGT"
 _MATRIX_ID_PATTERN = re.compile(r"^[A-Z]{2}\d{4}\.\d+$")
 # Window bases scored per Biopython call: amortises Biopython's per-call overhead while
 # bounding temporaries (~60 bytes per base, i.e. ~60 MB per chunk).
 DEFAULT_CHUNK_BASES = 1 << 20
-# Tolerance for the background probabilities summing to one.
-BACKGROUND_SUM_TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -52,11 +44,6 @@ class ScoringMatrix:
     @property
     def length(self) -> int:
         return self.forward.length
-
-    @property
-    def max_score(self) -> float:
-        """Highest achievable log-odds score (the PSSM's ``max``)."""
-        return float(self.forward.max)
 
 
 def motif_column_name(matrix_id: str, name: str) -> str:
@@ -108,11 +95,9 @@ def load_scoring_matrices(
     matrix_ids: Sequence[str],
     release: str,
     pseudocount: float,
-    background: Mapping[str, float] | None = None,
 ) -> tuple[ScoringMatrix, ...]:
-    """Load JASPAR matrices and turn them into log-odds PSSMs (both strands).
+    """Load JASPAR matrices and turn them into log-odds PSSMs (both strands) against a uniform background.
 
-    ``background`` maps A/C/G/T to probabilities; ``None`` means uniform (0.25 each).
     Call once and pass the result to :func:`best_motif_scores`; database reads are cached.
     """
     if isinstance(matrix_ids, str):
@@ -122,24 +107,11 @@ def load_scoring_matrices(
     if not (pseudocount > 0 and math.isfinite(pseudocount)):
         # Zero would turn zero counts into -inf log-odds, i.e. non-finite features.
         raise ValueError(f"pseudocount must be a finite positive number, got {pseudocount}")
-    checked_background = _validated_background(background)
+    uniform = {letter: 1.0 / len(DNA_LETTERS) for letter in DNA_LETTERS}
     return tuple(
-        _scoring_matrix(fetch_jaspar_motif(release, matrix_id), release, pseudocount, checked_background)
+        _scoring_matrix(fetch_jaspar_motif(release, matrix_id), release, pseudocount, uniform)
         for matrix_id in matrix_ids
     )
-
-
-def _validated_background(background: Mapping[str, float] | None) -> dict[str, float]:
-    if background is None:
-        return {letter: 1.0 / len(DNA_LETTERS) for letter in DNA_LETTERS}
-    if set(background) != set(DNA_LETTERS):
-        raise ValueError(f"background must give exactly A, C, G, T; got {sorted(background)}")
-    values = {letter: float(background[letter]) for letter in DNA_LETTERS}
-    if any(not (v > 0 and math.isfinite(v)) for v in values.values()):
-        raise ValueError(f"background probabilities must be positive and finite: {values}")
-    if abs(sum(values.values()) - 1.0) > BACKGROUND_SUM_TOLERANCE:
-        raise ValueError(f"background probabilities must sum to 1, got {sum(values.values())}")
-    return values
 
 
 def _scoring_matrix(
@@ -166,7 +138,7 @@ def best_motif_scores(
     """Best log-odds score per input and matrix, over both strands, within the central window.
 
     An occurrence counts only if it lies entirely inside the window
-    (:func:`mprabench.predictors.gc.central_window`) and contains no ``N``. Returns a
+    (:func:`mprabench.dna.central_window`) and contains no ``N``. Returns a
     float64 DataFrame with a RangeIndex aligned with ``sequences`` and one column per
     matrix (:attr:`ScoringMatrix.column`). Raises ValueError, naming the input, when a
     window has no valid position for a matrix. ``chunk_bases`` bounds how many window

@@ -16,7 +16,7 @@ from mprabench.dna import sequence_sha256
 from mprabench.errors import InputDataError
 from mprabench.files import sha256_file
 from mprabench.predictors.base import PredictionReport, Predictor, ResultSink
-from mprabench.predictors.store import KEY_COLUMN
+from mprabench.schema import FEATURES_KEY
 from mprabench.sources.locations import local_path
 
 _SHOWN = 5
@@ -60,13 +60,13 @@ def _keyed_table(path: Path) -> pd.DataFrame:
             f"predictor.path = {path}: cannot be read as {kind} ({str(error).strip()}). Give a CSV, or a "
             "Parquet file named *.parquet, with an `input_sha256` or `sequence` column and one column per feature."
         ) from None
-    if KEY_COLUMN in table:
-        keys = table[KEY_COLUMN].astype(str)
+    if FEATURES_KEY in table:
+        keys = table[FEATURES_KEY].astype(str)
     elif "sequence" in table:
         keys = table["sequence"].astype(str).map(sequence_sha256)
     else:
-        raise InputDataError(f"{path}: needs an `{KEY_COLUMN}` or a `sequence` column; it has {list(table.columns)}")
-    table = table.drop(columns=[c for c in (KEY_COLUMN, "sequence") if c in table]).set_index(keys.rename(KEY_COLUMN))
+        raise InputDataError(f"{path}: needs an `{FEATURES_KEY}` or a `sequence` column; it has {list(table.columns)}")
+    table = table.drop(columns=[c for c in (FEATURES_KEY, "sequence") if c in table]).set_index(keys.rename(FEATURES_KEY))
     duplicated = table.index[table.index.duplicated()]
     if len(duplicated):
         raise InputDataError(f"{path}: {len(duplicated)} inputs appear more than once, e.g. {list(duplicated[:_SHOWN])}")
@@ -86,7 +86,7 @@ def _key_case_hint(keys: pd.Index, absent: list[str]) -> str:
     lowered = set(keys.astype(str).str.lower())
     if any(key != key.lower() for key in keys.astype(str)) and any(sha in lowered for sha in absent):
         return (
-            f" The file's `{KEY_COLUMN}` values are upper case; SHA-256 keys are lower-case hex "
+            f" The file's `{FEATURES_KEY}` values are upper case; SHA-256 keys are lower-case hex "
             "(as `sha256sum` prints them): lower-case that column."
         )
     return ""

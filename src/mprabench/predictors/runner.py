@@ -22,7 +22,8 @@ from mprabench.dna import sequence_sha256
 from mprabench.errors import BenchmarkError, InputDataError
 from mprabench.fasta import read_fasta
 from mprabench.predictors.base import ModelPredictor, PredictionFailure, PredictionReport, Predictor
-from mprabench.predictors.store import KEY_COLUMN, ProfileStore
+from mprabench.predictors.store import ProfileStore
+from mprabench.schema import FEATURES_KEY
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ class _MemorySink:
 
 def _frame(rows: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
     frame = pd.DataFrame.from_dict(rows, orient="index") if rows else pd.DataFrame()
-    frame.index.name = KEY_COLUMN
+    frame.index.name = FEATURES_KEY
     return frame
 
 

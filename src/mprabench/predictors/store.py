@@ -38,7 +38,6 @@ import zstandard
 from mprabench.errors import BenchmarkError, ConfigError
 from mprabench.files import atomic_path, write_json_atomic
 
-KEY_COLUMN = "input_sha256"
 STORE_ENV = "MPRABENCH_PREDICTION_STORE"  # names the store folder; predictor.store wins over it
 _KEY_LENGTH = 16
 _FORMAT_VERSION = 1

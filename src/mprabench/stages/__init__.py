@@ -1,0 +1,1 @@
+"""Thin DVC stage entry points (`python -m mprabench.stages.<stage>`), one module per stage."""

@@ -1,5 +1,6 @@
-"""calibrate: type-I rates and CI coverage of every reported statistic, on null predictions with this
-dataset's own structure (no predictions needed)."""
+"""calibrate: type-I rates and CI coverage of every reported statistic under a simulated null.
+
+The null predictions have this dataset's own structure; no predictions are needed."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from mprabench.config import EvaluateConfig, load_params  # noqa: E402
-from mprabench.evaluation import DROPOUT_COLUMN  # noqa: E402
 from mprabench.files import atomic_path, write_json_atomic  # noqa: E402
+from mprabench.schema import CHROM, ELEMENT_ID, INPUT_SHA256, STRAND, TF_LABELS, ZERO_RNA_DROPOUT, read_rows  # noqa: E402
 from mprabench.stages._cli import run, stage_parser  # noqa: E402
 from mprabench.stats.calibration import (  # noqa: E402
     CalibrationResult,
@@ -24,7 +25,7 @@ from mprabench.stats.calibration import (  # noqa: E402
     uniform_quantiles,
 )
 
-ROW_COLUMNS = ["element_id", "input_sha256", "strand", "chrom", "tf_labels"]
+ROW_COLUMNS = [ELEMENT_ID, INPUT_SHA256, STRAND, CHROM, TF_LABELS]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -44,10 +45,10 @@ def main(argv: list[str] | None = None) -> None:
 
 def read_headline_rows(path: Path, target: str) -> pd.DataFrame:
     """The rows evaluate's headline rests on (zero-RNA dropouts excluded, as in evaluate)."""
-    rows = pd.read_parquet(path)
-    if DROPOUT_COLUMN in rows:
-        rows = rows.loc[~rows[DROPOUT_COLUMN].astype(bool)]
-    return rows[[c for c in [*ROW_COLUMNS, target] if c in rows]].reset_index(drop=True)
+    rows = read_rows(path, [*ROW_COLUMNS, target], optional=[ZERO_RNA_DROPOUT])
+    if ZERO_RNA_DROPOUT in rows:
+        rows = rows.loc[~rows[ZERO_RNA_DROPOUT].astype(bool)]
+    return rows[[*ROW_COLUMNS, target]].reset_index(drop=True)
 
 
 def simulation_settings(config: EvaluateConfig) -> SimulationSettings:

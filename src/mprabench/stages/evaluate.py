@@ -14,6 +14,7 @@ from mprabench.evaluation import Evaluation, evaluate, evaluation_table, feature
 from mprabench.files import atomic_path, require_writable, write_json_atomic
 from mprabench.plots import render_figures, write_plot_data
 from mprabench.plots.labels import read_provenance, run_context
+from mprabench.schema import read_features, read_rows
 from mprabench.stages._cli import run, stage_parser
 
 
@@ -36,9 +37,9 @@ def main(argv: list[str] | None = None) -> None:
     require_writable(args.summary, args.details, args.tables, args.figures, args.roc, args.scatter)
     context = run_context(yaml.safe_load(args.params.read_text()), read_provenance(args.provenance))
 
-    features = pd.read_parquet(args.features)
+    features = read_features(args.features)
     config.primary_features = primary_family(config.primary_features, feature_columns(features), args.features)
-    table = evaluation_table(pd.read_parquet(args.rows), features, config.target)
+    table = evaluation_table(read_rows(args.rows), features, config.target)
     evaluation = evaluate(table, feature_columns(features), config, read_training(args.training))
 
     write_json_atomic(args.summary, evaluation.summary())

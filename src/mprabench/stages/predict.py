@@ -1,11 +1,10 @@
-"""predict: features of every distinct model input; model answers come from the prediction store
-(outside DVC's outputs) or are requested once."""
+"""predict: the features of every distinct model input, written to features.parquet.
+
+Model answers come from the prediction store (outside DVC's outputs) or are requested once."""
 
 from __future__ import annotations
 
 from pathlib import Path
-
-import pandas as pd
 
 from mprabench.config import AlphaGenomeConfig, load_params
 from mprabench.files import require_writable, write_json_atomic, write_parquet_atomic
@@ -13,6 +12,7 @@ from mprabench.predictors.base import PredictionInterrupted, Predictor
 from mprabench.predictors.registry import build_predictor
 from mprabench.predictors.runner import PredictionsFailed, read_model_inputs, run_predictor
 from mprabench.predictors.store import resolve_store_root
+from mprabench.schema import INPUT_SHA256, ROW_ID, read_rows
 from mprabench.stages._cli import run, stage_parser
 
 
@@ -47,8 +47,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.provenance is not None:
         write_json_atomic(args.provenance, result.provenance)
     if result.report.failures:
-        rows = pd.read_parquet(args.rows, columns=["row_id", "input_sha256"])
-        by_input = rows.groupby("input_sha256")["row_id"].agg(list).to_dict()
+        rows = read_rows(args.rows, [ROW_ID, INPUT_SHA256])
+        by_input = rows.groupby(INPUT_SHA256)[ROW_ID].agg(list).to_dict()
         raise PredictionsFailed(result.report.failures, by_input, total=len(inputs), store=result.store_directory)
     write_parquet_atomic(args.features, result.features.reset_index())
     if args.training is not None:

@@ -19,7 +19,8 @@ from mprabench.config import load_params
 from mprabench.files import require_writable, write_text_atomic
 from mprabench.plots.forest import write_forest
 from mprabench.plots.labels import RunContext, read_provenance, run_context
-from mprabench.report import DESIGN, Links, ReportInputs, headline_note, render_report
+from mprabench.report import Links, ReportInputs, headline_note, render_report
+from mprabench.schema import CALIBRATION_INTERVALS, CALIBRATION_TESTS, SUMMARY_DESIGN
 from mprabench.stages._cli import run, stage_parser
 from mprabench.tracking import NOTE_TAG, commit_tags, headline_metrics, mlflow_run, predictor_tags, repository_root
 
@@ -127,16 +128,16 @@ def run_tags(params: dict, root: Path, context: RunContext) -> dict[str, str]:
 def features_first(summary: dict) -> dict:
     """The summary with its features before `design`, so MLflow's first metric (the one its compare
     view charts by default) is the first primary feature's element-level r."""
-    return {k: v for k, v in summary.items() if k != DESIGN} | (
-        {DESIGN: summary[DESIGN]} if DESIGN in summary else {})
+    return {k: v for k, v in summary.items() if k != SUMMARY_DESIGN} | (
+        {SUMMARY_DESIGN: summary[SUMMARY_DESIGN]} if SUMMARY_DESIGN in summary else {})
 
 
 def _calibration_metrics(calibration: dict | None) -> dict[str, Any]:
     """type I rates and coverages only (their MCSEs and the setup stay in calibration.json)."""
     if not calibration:
         return {}
-    tests = {k: v.get("type_I") for k, v in (calibration.get("tests") or {}).items() if isinstance(v, dict)}
-    covered = {k: v.get("coverage") for k, v in (calibration.get("intervals") or {}).items()
+    tests = {k: v.get("type_I") for k, v in (calibration.get(CALIBRATION_TESTS) or {}).items() if isinstance(v, dict)}
+    covered = {k: v.get("coverage") for k, v in (calibration.get(CALIBRATION_INTERVALS) or {}).items()
                if isinstance(v, dict)}
     return {"type_I": tests, "coverage": covered}
 

@@ -1,0 +1,1 @@
+"""Statistics of the evaluation: element-aware inference, strata, within-element effects, calibration."""

@@ -9,8 +9,7 @@ report them beside :func:`effective_sample_size` and an element-aware analysis
 from __future__ import annotations
 
 import math
-import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -19,6 +18,9 @@ import pandas as pd
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 from statsmodels.stats.multitest import multipletests
+
+from mprabench.schema import ELEMENT_ID, INPUT_SHA256
+from mprabench.stats.json_values import json_ready
 
 # Reason strings shared by the stats modules (callers may match on them).
 REASON_CONSTANT_FEATURE = "constant feature"
@@ -33,11 +35,6 @@ DEFAULT_CONSTANT_RTOL = 1e-12
 # --------------------------------------------------------------------------------------------
 # Shared helpers
 # --------------------------------------------------------------------------------------------
-
-
-def derive_rng(seed: int, key: str) -> np.random.Generator:
-    """RNG for one named computation: depends on (seed, key) only, never on processing order."""
-    return np.random.default_rng([int(seed), zlib.crc32(key.encode("utf-8"))])
 
 
 def is_constant(values: np.ndarray, rtol: float = DEFAULT_CONSTANT_RTOL) -> bool:
@@ -71,23 +68,6 @@ def finite_or_none(value: Any) -> float | None:
 def join_reasons(reasons: Sequence[str]) -> str | None:
     """All applicable reasons in one string, or None when there are none."""
     return "; ".join(reasons) if reasons else None
-
-
-def json_ready(value: Any) -> Any:
-    """Recursively convert numpy scalars/containers to JSON-ready Python objects; refuse NaN."""
-    if isinstance(value, Mapping):
-        return {str(k): json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [json_ready(v) for v in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        if not math.isfinite(float(value)):
-            raise ValueError("refusing to report a non-finite number; use None with a reason")
-        return float(value)
-    return value
 
 
 # --------------------------------------------------------------------------------------------
@@ -150,6 +130,11 @@ def spearman_test(
     return _correlation_test(stats.spearmanr, x, y, min_rows, x_name, y_name)
 
 
+def above_median(y: np.ndarray) -> np.ndarray:
+    """The binarised target used for AUROC everywhere (metrics and ROC figures): y above its median."""
+    return np.asarray(y) > np.median(y)
+
+
 def auroc_above_median(x: np.ndarray, y: np.ndarray) -> tuple[float | None, str | None]:
     """AUROC of x for the class ``y > median(y)``; (None, reason) when not estimable."""
     reasons = []
@@ -157,7 +142,7 @@ def auroc_above_median(x: np.ndarray, y: np.ndarray) -> tuple[float | None, str 
         reasons.append(REASON_CONSTANT_FEATURE)
     if is_constant(y):
         reasons.append(REASON_CONSTANT_TARGET)
-    labels = y > np.median(y)
+    labels = above_median(y)
     if not reasons and (labels.all() or not labels.any()):
         reasons.append(REASON_ONE_CLASS)
     if reasons:
@@ -231,8 +216,8 @@ def effective_sample_size(table: pd.DataFrame) -> EffectiveSampleSize:
     """Rows, distinct ``input_sha256`` and distinct ``element_id`` of an evaluation table."""
     return EffectiveSampleSize(
         n_rows=len(table),
-        n_unique_inputs=int(table["input_sha256"].nunique()),
-        n_elements=int(table["element_id"].nunique()),
+        n_unique_inputs=int(table[INPUT_SHA256].nunique()),
+        n_elements=int(table[ELEMENT_ID].nunique()),
     )
 
 

@@ -22,8 +22,21 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from mprabench.stats.association import derive_rng
+from mprabench.schema import (
+    CALIBRATION_ALPHA,
+    CALIBRATION_CI_LEVEL,
+    CALIBRATION_INTERVALS,
+    CALIBRATION_N_REPLICATES,
+    CALIBRATION_TESTS,
+    ELEMENT_BONFERRONI_SIGNIFICANT,
+    ELEMENT_ID,
+    ELEMENT_P,
+    INPUT_SHA256,
+    TF_LABELS,
+    WITHIN_ELEMENT_P,
+)
 from mprabench.stats.clustered import MIN_PERMUTATION_ELEMENTS, element_permutations, fisher_z_interval, permutation_pvalues, unit_scaled
+from mprabench.stats.rng import derive_rng
 from mprabench.stats.within_element import (
     MIN_POOLED_ELEMENTS,
     RandomEffectsPool,
@@ -76,8 +89,8 @@ class DesignStructure:
 
 def design_structure(rows: pd.DataFrame, target: str) -> DesignStructure:
     """The structure of a rows table (element_id, input_sha256, target; strand, chrom, tf_labels if present)."""
-    element_ids, element_code = np.unique(rows["element_id"].astype(str).to_numpy(), return_inverse=True)
-    frame = pd.DataFrame({"element": element_code, "input": rows["input_sha256"].to_numpy(),
+    element_ids, element_code = np.unique(rows[ELEMENT_ID].astype(str).to_numpy(), return_inverse=True)
+    frame = pd.DataFrame({"element": element_code, "input": rows[INPUT_SHA256].to_numpy(),
                           "y": rows[target].to_numpy(float)})
     inputs = frame.groupby("input", sort=True).agg(element=("element", "first"), rows=("y", "size"),
                                                    y=("y", "mean"), n_elements=("element", "nunique"))
@@ -87,8 +100,8 @@ def design_structure(rows: pd.DataFrame, target: str) -> DesignStructure:
     element_strata = {kind: rows.groupby(element_code)[kind].first().astype(str).to_numpy()
                       for kind in ELEMENT_STRATUM_KINDS if kind in rows}
     labels: dict[str, np.ndarray] = {}
-    if "tf_labels" in rows and (inputs["element"].value_counts() > 1).any():
-        members = pd.DataFrame({"input": rows["input_sha256"].to_numpy(), "label": rows["tf_labels"].to_numpy()})
+    if TF_LABELS in rows and (inputs["element"].value_counts() > 1).any():
+        members = pd.DataFrame({"input": rows[INPUT_SHA256].to_numpy(), "label": rows[TF_LABELS].to_numpy()})
         members = members.explode("label").dropna().drop_duplicates()
         for label, group in members.groupby("label"):
             labels[str(label)] = inputs.index.isin(group["input"])
@@ -184,8 +197,8 @@ class CalibrationResult:
             r = rate_with_mcse(raised)
             flags[key] = {"rate": r["rate"]}
         return {
-            "structure": structure_name, "n_replicates": s.n_replicates, "alpha": s.alpha,
-            "ci_level": s.ci_level, "tests": tests, "intervals": intervals,
+            "structure": structure_name, CALIBRATION_N_REPLICATES: s.n_replicates, CALIBRATION_ALPHA: s.alpha,
+            CALIBRATION_CI_LEVEL: s.ci_level, CALIBRATION_TESTS: tests, CALIBRATION_INTERVALS: intervals,
             "flags": flags, "not_estimable": self.not_estimable,
             # Few leaves: `dvc metrics diff` must stay within 100 rows over all metrics files (the
             # simulation settings are params: evaluate.calibration, n_permutations, seed).
@@ -248,13 +261,13 @@ def calibrate(structure: DesignStructure, settings: SimulationSettings) -> Calib
         for block, (_, _, per_element) in zip(blocks, labels.values()):
             label_columns.append((start_column, start_column + block.shape[1], per_element))
             start_column += block.shape[1]
-    pvalues: dict[str, list[np.ndarray]] = {"element_p": []}
+    pvalues: dict[str, list[np.ndarray]] = {ELEMENT_P: []}
     covered: dict[str, list[np.ndarray]] = {"pearson_r_ci": []}
     not_estimable: dict[str, str] = {}
     if within:
-        pvalues["within_element_p"], covered["within_element_r_ci"] = [], []
+        pvalues[WITHIN_ELEMENT_P], covered["within_element_r_ci"] = [], []
     else:
-        not_estimable["within_element_p"] = "model inputs do not vary within elements"
+        not_estimable[WITHIN_ELEMENT_P] = "model inputs do not vary within elements"
         not_estimable["strata_tf_p"] = "the TF perturbation never reaches the model (inputs do not vary within elements)"
     for kind in element_strata:
         pvalues[f"strata_{kind}_p"] = []
@@ -271,7 +284,7 @@ def calibrate(structure: DesignStructure, settings: SimulationSettings) -> Calib
         features = simulate_null_features(structure, n, s.within_slope_sd, rng)
         means = features @ to_means
         zx = unit_scaled(means)
-        pvalues["element_p"].append(permutation_pvalues(zx, zy, permutations))
+        pvalues[ELEMENT_P].append(permutation_pvalues(zx, zy, permutations))
         if ci_ok:
             low, high = fisher_z_interval(zx @ zy, e, s.ci_level)
             covered["pearson_r_ci"].append((low <= 0) & (high >= 0))
@@ -282,7 +295,7 @@ def calibrate(structure: DesignStructure, settings: SimulationSettings) -> Calib
                 pvalues[f"strata_{kind}_p"].append(p)
         if within:
             p, pool = pooled_within_p(structure, features, used, structure.inputs_per_element[used])
-            pvalues["within_element_p"].append(p)
+            pvalues[WITHIN_ELEMENT_P].append(p)
             low, high = pool.interval(s.ci_level)
             covered["within_element_r_ci"].append((low <= 0) & (high >= 0))
             # An element stratum tests that one element's own effect: its null needs slope 0 in that element.
@@ -297,16 +310,17 @@ def calibrate(structure: DesignStructure, settings: SimulationSettings) -> Calib
                     z = np.arctanh(np.clip(r_labels[:, start_column:stop_column], -1 + 1e-12, 1 - 1e-12))
                     pvalues["strata_tf_p"].append(pool_fisher_z(z, per_element, "t_test").p)
     p_arrays = {k: np.concatenate(v) for k, v in pvalues.items()}
-    flags = {"element_bonferroni_significant": p_arrays["element_p"] <= s.alpha / max(1, s.n_primary_features)}
+    flags = {ELEMENT_BONFERRONI_SIGNIFICANT: p_arrays[ELEMENT_P] <= s.alpha / max(1, s.n_primary_features)}
     return CalibrationResult(structure, s, p_arrays, {k: np.concatenate(v) for k, v in covered.items()},
                              flags, not_estimable)
 
 
 def within_tolerance(result: dict[str, Any], type_i_tolerance: float, coverage_tolerance: float) -> bool:
     """Whether every type-I rate and coverage in a calibration.json dict is within tolerance."""
-    ok = all(abs(t["type_I"] - result["alpha"]) <= type_i_tolerance for t in result["tests"].values())
+    alpha = result[CALIBRATION_ALPHA]
+    ok = all(abs(t["type_I"] - alpha) <= type_i_tolerance for t in result[CALIBRATION_TESTS].values())
     return ok and all(abs(c["coverage"] - result["ci_level"]) <= coverage_tolerance
-                      for c in result["intervals"].values())
+                      for c in result[CALIBRATION_INTERVALS].values())
 
 
 def uniform_quantiles(n: int) -> np.ndarray:

@@ -18,13 +18,13 @@ from scipy import stats
 from mprabench.stats.association import (
     as_finite_array,
     check_same_length,
-    derive_rng,
     finite_or_none,
     is_constant,
     join_reasons,
-    json_ready,
     pearson_test,
 )
+from mprabench.stats.json_values import json_ready
+from mprabench.stats.rng import derive_rng
 
 PERMUTATION_METHOD = (
     "Pearson r of element means (n = elements); two-sided permutation p over elements: "

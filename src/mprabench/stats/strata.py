@@ -24,21 +24,22 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from mprabench.schema import CHROM, ELEMENT_ID, INPUT_SHA256, STRAND, TF_LABELS
 from mprabench.stats.association import (
     as_finite_array,
     benjamini_hochberg,
     correlation_preconditions,
-    derive_rng,
     finite_or_none,
     join_reasons,
     pearson_test,
     spearman_test,
 )
+from mprabench.stats.rng import derive_rng
 from mprabench.stats.clustered import element_count_reason, element_level_from_means, element_means, fisher_z_interval
 from mprabench.stats.within_element import input_level_values, inputs_vary_within_some_element, within_element_effects
 
 StratumKind = Literal["tf", "strand", "chrom", "element"]
-STRATUM_COLUMNS = {"strand": "strand", "chrom": "chrom", "element": "element_id"}
+STRATUM_COLUMNS = {"strand": STRAND, "chrom": CHROM, "element": ELEMENT_ID}
 
 REASON_TF_INVISIBLE = (
     "the TF perturbation never reaches the model: inputs do not vary within elements (V1/V2), so a "
@@ -72,7 +73,7 @@ class StrataSettings:
 def stratum_memberships(table: pd.DataFrame, kind: StratumKind) -> pd.DataFrame:
     """(position, stratum) pairs; for ``tf`` a row appears once per distinct label it carries."""
     if kind == "tf":
-        labels = table["tf_labels"].reset_index(drop=True).explode().dropna()
+        labels = table[TF_LABELS].reset_index(drop=True).explode().dropna()
     elif kind in STRATUM_COLUMNS:
         labels = table[STRATUM_COLUMNS[kind]].reset_index(drop=True)
     else:
@@ -92,7 +93,7 @@ def naive_columns(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
 
 def between_elements(part: pd.DataFrame, feature: str, target: str, key: str, s: StrataSettings) -> dict[str, Any]:
     x, y = part[feature].to_numpy(float), part[target].to_numpy(float)
-    _, mean_x, mean_y = element_means(x, y, part["element_id"].to_numpy())
+    _, mean_x, mean_y = element_means(x, y, part[ELEMENT_ID].to_numpy())
     result = element_level_from_means(mean_x, mean_y, n_rows=len(x), n_permutations=s.n_permutations,
                                       level=s.level, min_elements_ci=s.min_elements_ci, rng=derive_rng(s.seed, key))
     if result.p is None:
@@ -129,9 +130,9 @@ def analyse_stratum(part: pd.DataFrame, feature: str, target: str, kind: str, ke
                     within_visible: bool, s: StrataSettings) -> dict[str, Any]:
     """Sizes, element-aware estimate/p/CI and naive descriptions for one stratum's rows."""
     x, y = part[feature].to_numpy(float), part[target].to_numpy(float)
-    n_inputs = int(part["input_sha256"].nunique())
+    n_inputs = int(part[INPUT_SHA256].nunique())
     result: dict[str, Any] = dict(n_rows=len(part), n_unique_inputs=n_inputs,
-                                  n_elements=int(part["element_id"].nunique()), **naive_columns(x, y))
+                                  n_elements=int(part[ELEMENT_ID].nunique()), **naive_columns(x, y))
     if kind == "tf" and not within_visible:
         return result | dict(estimable=False, reason=REASON_TF_INVISIBLE, ci_reason=REASON_TF_INVISIBLE)
     if n_inputs < s.min_unique_inputs:

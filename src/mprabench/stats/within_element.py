@@ -19,14 +19,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from mprabench.schema import ELEMENT_ID, INPUT_SHA256
 from mprabench.stats.association import (
     as_finite_array,
     correlation_preconditions,
     finite_or_none,
     join_reasons,
-    json_ready,
     pearson_test,
 )
+from mprabench.stats.json_values import json_ready
 
 REASON_NO_WITHIN_ELEMENT_VARIATION = (
     "model inputs do not vary within any element: every oligo of an element has the same "
@@ -194,7 +195,7 @@ def fisher_z_variance(n_distinct_inputs: np.ndarray) -> np.ndarray:
 
 def input_level_values(group: pd.DataFrame, feature: str, target: str) -> tuple[np.ndarray, np.ndarray]:
     """Feature and mean target per distinct input of one element's rows."""
-    by_input = group.groupby("input_sha256", sort=True)
+    by_input = group.groupby(INPUT_SHA256, sort=True)
     return by_input[feature].first().to_numpy(float), by_input[target].mean().to_numpy(float)
 
 
@@ -251,7 +252,7 @@ def pool_element_effects(
 
 def inputs_vary_within_some_element(table: pd.DataFrame) -> bool:
     """True if at least one element has rows with more than one distinct model input."""
-    return bool((table.groupby("element_id")["input_sha256"].nunique() > 1).any())
+    return bool((table.groupby(ELEMENT_ID)[INPUT_SHA256].nunique() > 1).any())
 
 
 def within_element_effects(
@@ -271,7 +272,7 @@ def within_element_effects(
     as_finite_array(table[target], target)
     effects = tuple(
         element_effect(element_id, group, feature, target, min_distinct_inputs)
-        for element_id, group in table.groupby("element_id", sort=True)
+        for element_id, group in table.groupby(ELEMENT_ID, sort=True)
     )
     summary, effects = pool_element_effects(effects, level, pooling)
     return WithinElementResult(feature, target, True, None, effects, summary)

@@ -1,0 +1,116 @@
+"""The tables and JSON files the stages hand on, declared once: their columns and section keys.
+
+rows.parquet (prepare): one row per benchmark row, keyed by `row_id`; `input_sha256` names its
+model input. features.parquet (predict): one row per distinct input, keyed by `input_sha256`,
+one float column per feature. metrics/summary.json and metrics/details.json (evaluate): the
+sections below. Readers validate a table against its columns here where they read it.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from mprabench.errors import InputDataError
+
+# --- rows.parquet ------------------------------------------------------------------------------
+ROW_ID = "row_id"
+POOL = "pool"
+ELEMENT_ID = "element_id"  # the base element: the unit of replication
+CHROM = "chrom"
+START = "start"
+END = "end"
+STRAND = "strand"
+MOTIF = "motif"
+DESIGN = "design"
+TF_LABELS = "tf_labels"
+IS_WILD_TYPE = "is_wild_type"
+TAGS = "tags"
+RNA = "rna"
+PLASMID = "plasmid"
+LOG2_RATIO = "log2_ratio"
+ACTIVITY = "activity"
+N_OLIGOS = "n_oligos"
+INPUT_SHA256 = "input_sha256"  # the model input's identity: joins rows to features and the prediction store
+ZERO_RNA_DROPOUT = "zero_rna_dropout"  # absent in rows written before the flag: no dropouts
+
+TARGETS = (LOG2_RATIO, ACTIVITY)
+WITH_DROPOUTS_SUFFIX = "_with_dropouts"  # V1: an element target recomputed over every oligo
+ROWS_COLUMNS = (ROW_ID, POOL, ELEMENT_ID, CHROM, START, END, STRAND, MOTIF, DESIGN, TF_LABELS, IS_WILD_TYPE,
+                TAGS, RNA, PLASMID, LOG2_RATIO, ACTIVITY, N_OLIGOS, INPUT_SHA256)
+
+# --- features.parquet --------------------------------------------------------------------------
+FEATURES_KEY = INPUT_SHA256
+FEATURES_COLUMNS = (FEATURES_KEY,)  # plus one column per feature
+
+# --- metrics/summary.json (the DVC metric) and metrics/details.json ----------------------------
+SUMMARY_DESIGN = "design"  # the design sizes; every other top-level key is a primary feature
+# Each primary feature's headline in summary.json (HELPER_RULES.md, "Shared contracts")
+ELEMENT_PEARSON_R = "element_pearson_r"
+PEARSON_R_CI_LOW = "pearson_r_ci_low"
+PEARSON_R_CI_HIGH = "pearson_r_ci_high"
+ELEMENT_P = "element_p"
+ELEMENT_NEGLOG10_P = "element_neglog10_p"
+WITHIN_ELEMENT_R = "within_element_r"
+WITHIN_ELEMENT_P = "within_element_p"
+WITHIN_ELEMENT_NEGLOG10_P = "within_element_neglog10_p"
+ELEMENT_BONFERRONI_SIGNIFICANT = "element_bonferroni_significant"
+HEADLINE_KEYS = (ELEMENT_PEARSON_R, PEARSON_R_CI_LOW, PEARSON_R_CI_HIGH, ELEMENT_P, ELEMENT_NEGLOG10_P, WITHIN_ELEMENT_R,
+                 WITHIN_ELEMENT_P, WITHIN_ELEMENT_NEGLOG10_P, ELEMENT_BONFERRONI_SIGNIFICANT)
+DETAILS_TARGET = "target"
+DETAILS_FEATURES = "features"
+DETAILS_EFFECTIVE_SAMPLE_SIZE = "effective_sample_size"
+DETAILS_BONFERRONI_FAMILY = "bonferroni_family"
+DETAILS_ALPHA = "alpha"
+DETAILS_METHODS = "methods"
+DETAILS_PER_FEATURE = "per_feature"
+DETAILS_SENSITIVITY = "sensitivity"
+DETAILS_WITH_ZERO_RNA_DROPOUTS = "with_zero_rna_dropouts"  # in `sensitivity`: the headline on every row
+DETAILS_SECTIONS = (DETAILS_TARGET, DETAILS_FEATURES, DETAILS_EFFECTIVE_SAMPLE_SIZE, DETAILS_BONFERRONI_FAMILY,
+                    DETAILS_ALPHA, DETAILS_METHODS, DETAILS_PER_FEATURE, DETAILS_SENSITIVITY)
+
+
+# --- metrics/calibration.json (calibrate) -------------------------------------------------------
+CALIBRATION_ALPHA = "alpha"
+CALIBRATION_CI_LEVEL = "ci_level"
+CALIBRATION_N_REPLICATES = "n_replicates"
+CALIBRATION_TESTS = "tests"  # p-value key -> {"type_I", "mcse"}
+CALIBRATION_INTERVALS = "intervals"  # CI key -> {"coverage", "mcse"}
+
+
+def require_columns(present: Iterable[str], required: Iterable[str], source: Path | str, writer: str) -> None:
+    """Raise InputDataError naming the file and every missing column (and the stage that writes it)."""
+    have = set(present)
+    missing = [c for c in required if c not in have]
+    if missing:
+        raise InputDataError(
+            f"{source}: missing column(s) {missing} (it has {sorted(have)}); it is not a {writer} output of "
+            f"this version: rerun `dvc repro` from the {writer} stage"
+        )
+
+
+def parquet_columns(path: Path) -> list[str]:
+    """The column names of a Parquet file (FileNotFoundError names the file: pyarrow's does not)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
+    return pq.read_schema(path).names
+
+
+def read_rows(path: Path, columns: Sequence[str] | None = None, optional: Sequence[str] = ()) -> pd.DataFrame:
+    """rows.parquet: every declared column (or only `columns`), plus the `optional` ones it has."""
+    available = parquet_columns(path)
+    require_columns(available, ROWS_COLUMNS if columns is None else columns, path, "prepare")
+    if columns is None:
+        return pd.read_parquet(path)
+    return pd.read_parquet(path, columns=[*columns, *(c for c in optional if c in available)])
+
+
+def read_features(path: Path) -> pd.DataFrame:
+    """features.parquet: the key column and one column per feature."""
+    require_columns(parquet_columns(path), FEATURES_COLUMNS, path, "predict")
+    return pd.read_parquet(path)
