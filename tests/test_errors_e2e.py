@@ -36,7 +36,8 @@ def exp_run_fails(repo: RepoCopy, overrides: list[str]) -> str:
 def test_odd_window_stops_the_first_stage_naming_the_key(repo):
     output = exp_run_fails(repo, ["dataset=tiny", "experiment.window=2047"])
     assert "`experiment.window` = 2047 is out of range: allowed >= 1 and even" in output
-    assert "failed to reproduce 'fetch'" in output  # stopped before any download or file was read
+    # The first stage (local_inputs) loads the settings: stopped before any download or file was read.
+    assert "failed to reproduce 'local_inputs'" in output
 
 
 def test_empty_counts_file_with_overridden_checksum_names_the_file(repo, tiny_library, tmp_path):

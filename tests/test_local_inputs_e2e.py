@@ -22,7 +22,7 @@ from tests.conftest import REPO, TinyLibrary, compose_config
 pytestmark = pytest.mark.e2e
 
 TINY = ["dataset=tiny", "genome=tiny", "predictor=precomputed"]
-FAST_EVALUATION = ["evaluate.n_permutations=500"]
+FAST_EVALUATION = ["evaluate.n_permutations=500", "evaluate.primary_features=[dnase_center]"]
 FEATURE = "dnase_center"
 OUTSIDE_WINDOWS = 4_096  # bp from every element: beyond any experiment's window
 
