@@ -69,6 +69,9 @@ def tiny_png(path: Path) -> None:
     fig.savefig(path, dpi=20)
 
 
+SENSITIVITY_KEYS = ("element_pearson_r", "pearson_r_ci_low", "pearson_r_ci_high", "element_p")
+
+
 def make_report_fixture(directory: Path, *, seed: int = 0, within: bool = False,
                         address: str | None = LOCAL_ADDRESS) -> ReportFixture:
     """A V2-like run on the local test server: 18 elements, 18 inputs, 6,963 rows."""
@@ -91,19 +94,25 @@ def make_report_fixture(directory: Path, *, seed: int = 0, within: bool = False,
                 "within_element": {"reason": None if within else
                                    "model inputs do not vary within any element (V1/V2 inputs omit the perturbation)"}}
             for f in PRIMARY},
-        "sensitivity": {"with_zero_rna_dropouts": {f: headline(rng, within=within) for f in PRIMARY}},
-        "baseline_fit": {"kmer": {"out_of_fold_r2": 0.0421}},
+        # the shape evaluate writes (evaluation.Evaluation.details)
+        "sensitivity": {"with_zero_rna_dropouts": {
+            "n_rows": 6963, "n_dropout_rows": 175, "target": "log2_ratio",
+            "per_feature": {f: {k: headline(rng, within=within)[k] for k in SENSITIVITY_KEYS} for f in PRIMARY}}},
     }
+    details["per_feature"]["dnase_center"]["trained_baseline"] = {
+        "element_pearson_r": 0.21, "element_p": 0.4, "n_permutations": 999, "oof_r2": 0.0421}
     write_json(directory / "metrics" / "details.json", details)
     write_json(directory / "metrics" / "calibration.json", {
         "structure": "v2", "n_replicates": 2000, "alpha": 0.05, "ci_level": 0.95,
         "tests": {"element_p": {"type_I": 0.049, "mcse": 0.007}},
         "intervals": {"pearson_r_ci": {"coverage": 0.944, "mcse": 0.005}}})
-    write_json(directory / "metrics" / "qc_details.json", {
-        "pool_offsets": {"Pool6": 0.12, "Pool7": -0.31},
-        "dropouts": {"zero_rna_adequate_plasmid": 180},
-        "motif_mismatch_elements": [{"element_id": MISMATCHED_ELEMENT, "name_motif": "AGGTCAAAGGTCAGTA",
-                                     "reference_motif": "AGGTCAAAGGTCAGTT"}]})
+    write_json(directory / "metrics" / "qc_details.json", {  # the shape prepare writes
+        "activity": {"method": "raw_log2_ratio", "pool_offset_log2": 0.336,
+                     "pools": {"Pool6": {"rows": 3720, "median_log2_ratio": -1.097},
+                               "Pool7": {"rows": 3068, "median_log2_ratio": -0.761}}},
+        "motif_mismatches": [{"element_id": MISMATCHED_ELEMENT, "rows": 547, "reason": "n_run_in_reference",
+                              "name_motif": "AGGTCAAAGGTCAGTA", "reference_motif": "AGGTCAANNNNNNNNN"}],
+        "motif_mismatch_rows": {"n_run_in_reference": 547}})
     write_json(directory / "data" / "provenance.json", {
         "predictor": "alphagenome", "store_key": "0" * 16, "source": "local test server (synthetic tracks)",
         "model_version": "ALL_FOLDS", "organism": "HOMO_SAPIENS",

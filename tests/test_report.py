@@ -3,6 +3,7 @@ MLflow artifacts, honest provenance, and a reason for every "n.e."."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -114,6 +115,11 @@ def test_report_cites_calibration_sensitivity_and_out_of_fold_fit(tmp_path, monk
     text = path.read_text()
     assert "p-values calibrated for this design: type I 0.049 ± 0.007" in text
     assert "dropouts kept" in text and "0.042" in text
+    details = json.loads((path.parent / "details.json").read_text())
+    kept = details["sensitivity"]["with_zero_rna_dropouts"]["per_feature"]["dnase_center"]
+    row = next(line for line in text.splitlines() if line.startswith("| DNase, central 200 bp (mean) |")
+               and "dropouts" not in line and line.count("|") == 6)
+    assert f"{kept['element_pearson_r']:.3f}" in row.split("|")[4], row
     assert text.index("## Headline") < text.index("p-values calibrated") < text.index("## What this")
 
 

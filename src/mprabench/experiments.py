@@ -11,7 +11,7 @@ from mprabench.config import InputMode, Params
 from mprabench.design import design_from_counts, local_design_path, read_design
 from mprabench.errors import ConfigError
 from mprabench.genome import read_windows
-from mprabench.schema import ELEMENT_ID, N_OLIGOS, ROW_ID, ZERO_RNA_DROPOUT
+from mprabench.schema import ELEMENT_ID, N_OLIGOS, QC_MOTIF_MISMATCHES, ROW_ID, ZERO_RNA_DROPOUT
 from mprabench.sequences import (
     BuiltInputs,
     build_aggregated_inputs,
@@ -91,7 +91,7 @@ def qc_details(prepared: PreparedActivity, built: BuiltInputs) -> dict[str, obje
         mismatch_rows[str(record["reason"])] = mismatch_rows.get(str(record["reason"]), 0) + int(record["rows"])
     return {
         "activity": prepared.details,
-        "motif_mismatches": built.motif_mismatches,
+        QC_MOTIF_MISMATCHES: built.motif_mismatches,
         "motif_mismatch_rows": mismatch_rows,
         "elements_without_target": built.elements_without_target,
         "design": dict(built.notes),

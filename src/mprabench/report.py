@@ -36,6 +36,7 @@ from mprabench.schema import (
     ELEMENT_PEARSON_R,
     PEARSON_R_CI_HIGH,
     PEARSON_R_CI_LOW,
+    QC_MOTIF_MISMATCHES,
     SUMMARY_DESIGN,
     WITHIN_ELEMENT_P,
     WITHIN_ELEMENT_R,
@@ -366,7 +367,7 @@ def _sensitivity(inputs: ReportInputs, reasons: Reasons) -> str:
                 "activity config says so; see Quality control).")
     rows = []
     for feature in primary_features(inputs.summary):
-        main, other = inputs.summary[feature], kept.get(feature)
+        main, other = inputs.summary[feature], (kept.get(DETAILS_PER_FEATURE) or {}).get(feature)
         where = f"`{feature}` (dropouts kept)"
         reason = "not in the sensitivity analysis of details.json"
         other = other if isinstance(other, Mapping) else {}
@@ -481,7 +482,7 @@ def _qc_details(qc_details: Mapping[str, Any] | None) -> list[str]:
         return ["No qc_details.json (pool offsets, dropouts, motif mismatches) for this run."]
     parts = []
     for key, value in qc_details.items():
-        if "motif" in key.lower() and "mismatch" in key.lower():
+        if key == QC_MOTIF_MISMATCHES:
             parts.append(_motif_mismatch(key, value))
             continue
         parts.append(f"**{key.replace('_', ' ')}**\n\n" + _any_table(value))

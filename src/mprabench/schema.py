@@ -114,3 +114,6 @@ def read_features(path: Path) -> pd.DataFrame:
     """features.parquet: the key column and one column per feature."""
     require_columns(parquet_columns(path), FEATURES_COLUMNS, path, "predict")
     return pd.read_parquet(path)
+
+# metrics/qc_details.json (prepare): one record per element whose name motif differs from the reference
+QC_MOTIF_MISMATCHES = "motif_mismatches"

@@ -141,8 +141,8 @@ def roc_table(table: pd.DataFrame, features: Sequence[str], target: str,
 def stratum_bar_data(strata: pd.DataFrame, kind: str, features: Sequence[str]) -> pd.DataFrame:
     """Bars for one stratum kind: r and CI only where estimable (<NA> elsewhere), natural order.
 
-    Columns: feature, stratum, n_rows, n_unique_inputs, estimable, r, ci_low, ci_high. No
-    significance column: strata p-values are row-level, so a mark would overstate precision.
+    Columns: feature, stratum, n_rows, n_unique_inputs, estimable, r, ci_low, ci_high (the
+    element-aware p and its BH q are in the strata tables).
     """
     rows = strata[(strata["kind"] == kind) & strata["feature"].isin(list(features))]
     bars = pd.DataFrame({

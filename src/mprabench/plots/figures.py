@@ -387,7 +387,6 @@ def add_horizontal_bars(ax: Axes, positions: np.ndarray, widths: np.ndarray, col
 
 
 def stratum_legend_handles() -> list[Line2D]:
-    # No significance marks: strata p-values are row-level and would overstate precision.
     return [
         Line2D([], [], color="black", lw=0.9, label="element-aware CI"),
         Line2D([], [], color=NOT_ESTIMABLE_COLOR, marker="x", ls="", markeredgewidth=1.3,

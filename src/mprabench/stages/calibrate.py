@@ -4,6 +4,7 @@ The null predictions have this dataset's own structure; no predictions are neede
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import matplotlib
@@ -25,6 +26,8 @@ from mprabench.stats.calibration import (  # noqa: E402
     uniform_quantiles,
 )
 
+log = logging.getLogger("mprabench.calibrate")
+
 ROW_COLUMNS = [ELEMENT_ID, INPUT_SHA256, STRAND, CHROM, TF_LABELS]
 
 
@@ -39,6 +42,8 @@ def main(argv: list[str] | None = None) -> None:
 
     result = calibrate(design_structure(read_headline_rows(args.rows, config.target), config.target),
                        simulation_settings(config))
+    for key, reason in result.not_estimable.items():
+        log.info("calibrate: %s not simulated: %s", key, reason)
     write_json_atomic(args.calibration, result.to_dict(params.experiment.name))
     write_qq_figure(result, args.qq, config.dpi)
 
