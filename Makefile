@@ -23,8 +23,9 @@ setup: $(STAMP)
 repro: $(STAMP)
 	$(RUN) $(BIN)/dvc repro
 
+# Two workers (pytest-xdist): the end-to-end DVC runs are mostly subprocess waits.
 test: $(STAMP)
-	$(RUN) $(BIN)/python -m pytest
+	$(RUN) $(BIN)/python -m pytest -n 2
 
 # Regenerate params.yaml from conf/ exactly as `dvc exp run` composes it.
 params: $(STAMP)
