@@ -60,8 +60,18 @@ def simulation_settings(config: EvaluateConfig) -> SimulationSettings:
     return SimulationSettings(
         n_replicates=config.calibration.n_replicates, n_permutations=config.n_permutations, alpha=config.alpha,
         ci_level=config.ci_level, within_slope_sd=config.calibration.within_slope_sd,
-        min_elements_ci=config.min_elements_ci, n_primary_features=len(config.primary_features), seed=config.seed,
+        min_elements_ci=config.min_elements_ci, n_primary_features=bonferroni_family_size(config), seed=config.seed,
     )
+
+
+def bonferroni_family_size(config: EvaluateConfig) -> int:
+    """The listed primary features; with `null` (every feature the predictor makes, unknown before
+    predict, which calibrate does not depend on) a family of 1: the flag's largest possible rate."""
+    if config.primary_features is None:
+        log.info("calibrate: evaluate.primary_features is null (every feature), so the Bonferroni flag "
+                 "is simulated for a family of 1, an upper bound on its rate")
+        return 1
+    return len(config.primary_features)
 
 
 def write_qq_figure(result: CalibrationResult, path: Path, dpi: int) -> None:
