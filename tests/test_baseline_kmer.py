@@ -259,3 +259,32 @@ def test_a_baseline_trained_on_a_null_target_gets_a_calibrated_p(inputs_per_elem
     assert abs(rate - 0.05) <= 3 * np.sqrt(0.05 * 0.95 / n_datasets)
     assert abs(np.mean(r_oof)) < 0.06  # the reported k-mer part carries no leave-out-mean signal ...
     assert np.mean(r_fold_mean) < -0.2  # ... which the training-fold mean alone does (control)
+
+
+def test_refit_null_gives_no_p_when_the_element_r_is_not_finite():
+    # Every element has the same mean target: r of element means is NaN, which no permuted |r| can
+    # "reach"; the p must be missing with a reason, not the smallest possible 1 / (B + 1).
+    rng = np.random.default_rng(3)
+    features, _, groups = _null_kmer_dataset(rng, 12, 2)
+    targets = np.tile([-1.0, 1.0], 12)  # each element: one input at -1, one at +1
+    folds, _ = assign_group_folds(groups, 4, 0)
+    statistics = kmer_training_statistics(features, targets, np.ones(groups.size), groups, folds, alpha=1.0,
+                                          n_permutations=99, seed=0)
+    assert statistics["element_p"] is None and statistics["element_pearson_r"] is None
+    assert "not finite" in statistics["element_p_reason"]
+
+
+def test_refit_null_leaves_out_elements_whose_rows_are_all_dropouts():
+    rng = np.random.default_rng(4)
+    features, targets, groups = _null_kmer_dataset(rng, 14, 3)
+    folds, _ = assign_group_folds(groups, 4, 0)
+    weights = np.where(groups == "E00", 0.0, 1.0)  # element E00: dropouts only (zero training weight)
+    statistics = kmer_training_statistics(features, targets, weights, groups, folds, alpha=1.0,
+                                          n_permutations=99, seed=0)
+    kept = weights > 0
+    expected = kmer_training_statistics(features[kept], targets[kept], weights[kept], groups[kept], folds[kept],
+                                        alpha=1.0, n_permutations=99, seed=0)
+    assert statistics["element_pearson_r"] is not None and np.isfinite(statistics["element_pearson_r"])
+    assert statistics["element_pearson_r"] == pytest.approx(expected["element_pearson_r"])
+    assert statistics["element_p"] == expected["element_p"]
+    assert statistics["n_elements"] == 13

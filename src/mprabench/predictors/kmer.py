@@ -7,6 +7,7 @@ test part of a fold; every distinct model input gets exactly one out-of-fold pre
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,12 +32,15 @@ from mprabench.schema import (
     ZERO_RNA_DROPOUT,
     read_rows,
 )
+from mprabench.stats.clustered import ELEMENT_P_REASON, PERMUTATION_TIE_TOLERANCE
+from mprabench.stats.rng import derive_rng
 
 KMER_COLUMN = "kmer_ridge_oof"
 
 FOLD_STRATEGY_SKLEARN = "sklearn.GroupKFold(shuffle=True, random_state=seed)"
 _RIDGE_STEP = "ridge"
 _SCALE_STEP = "scale"
+REFIT_NULL_KEY = "kmer|refit_null"  # derive_rng key of the refit null's permutations
 
 
 @dataclass(frozen=True)
@@ -326,31 +330,49 @@ def out_of_fold_r2(targets: np.ndarray, full: np.ndarray, fold_means: np.ndarray
     return None if baseline == 0 else 1.0 - float(weights @ (targets - full) ** 2) / baseline
 
 
+REASON_REFIT_R_NOT_FINITE = (
+    "the element r of the out-of-fold k-mer part is not finite (a constant element-mean prediction or "
+    "target), so the refit null has no statistic to compare against"
+)
+
+
 def kmer_training_statistics(
     features: np.ndarray, targets: np.ndarray, weights: np.ndarray, groups: np.ndarray, folds: np.ndarray, *,
     alpha: float, n_permutations: int, seed: int,
 ) -> dict[str, Any]:
-    """Element r of the out-of-fold k-mer part, its refit-null p, and the out-of-fold R²."""
+    """Element r of the out-of-fold k-mer part, its refit-null p, and the out-of-fold R².
+
+    Inputs with zero weight (only zero-RNA dropout rows) are left out first: they are never trained on,
+    and an element whose rows are all dropouts has no element mean (its row weights sum to 0).
+    """
+    kept = np.asarray(weights) > 0
+    features, targets, weights = features[kept], targets[kept], weights[kept]
+    groups, folds = np.asarray(groups)[kept], np.asarray(folds)[kept]
     fit = ridge_out_of_fold(features, targets[:, None], weights, folds, alpha=alpha)
     element_y = element_average(targets[:, None], groups, weights)
-    r = float(column_pearson(element_average(fit.kmer_part, groups, weights), element_y)[0])
-    rng = np.random.default_rng([seed, 11])
-    permuted = element_permuted_targets(targets, groups, weights, n_permutations, rng)
-    null = ridge_out_of_fold(features, permuted, weights, folds, alpha=alpha)
-    r_null = column_pearson(element_average(null.kmer_part, groups, weights), element_average(permuted, groups, weights))
-    n_extreme = int(np.count_nonzero(np.abs(r_null) >= abs(r) - 1e-12))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = float(column_pearson(element_average(fit.kmer_part, groups, weights), element_y)[0])
     full = fit.kmer_part[:, 0] + fit.fold_means[:, 0]
-    return {
-        ELEMENT_PEARSON_R: r,
-        ELEMENT_P: (1 + n_extreme) / (1 + n_permutations),
+    statistics = {
+        ELEMENT_PEARSON_R: r if math.isfinite(r) else None,
+        ELEMENT_P: None,
         "n_permutations": n_permutations,
         "null": "whole out-of-fold fit re-run under element-permuted targets (element means permuted, "
                 "within-element deviations kept), same folds",
         "oof_r2": out_of_fold_r2(targets, full, fit.fold_means[:, 0], weights),
         "oof_r2_baseline": "training-fold mean target (weighted by rows)",
-        "n_inputs": int((weights > 0).sum()),
+        "n_inputs": int(len(targets)),
         "n_elements": int(len(np.unique(groups))),
     }
+    if not math.isfinite(r):
+        return statistics | {ELEMENT_P_REASON: REASON_REFIT_R_NOT_FINITE}
+    permuted = element_permuted_targets(targets, groups, weights, n_permutations, derive_rng(seed, REFIT_NULL_KEY))
+    null = ridge_out_of_fold(features, permuted, weights, folds, alpha=alpha)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r_null = column_pearson(element_average(null.kmer_part, groups, weights),
+                                element_average(permuted, groups, weights))
+    n_extreme = int(np.count_nonzero(np.abs(r_null) >= abs(r) - PERMUTATION_TIE_TOLERANCE))
+    return statistics | {ELEMENT_P: (1 + n_extreme) / (1 + n_permutations)}
 
 
 def _check_k(k: int) -> None:

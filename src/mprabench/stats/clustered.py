@@ -32,6 +32,10 @@ PERMUTATION_METHOD = (
 )
 CI_METHOD = "Fisher-z interval of the element-mean Pearson r: tanh(atanh(r) ± z_(1+level)/2 / sqrt(n - 3))"
 
+# Key beside `element_p` in a trained baseline's training statistics (training.json) when that p is None.
+# (Belongs in schema.py with the other details keys; kept here, where kmer and evaluate both import it.)
+ELEMENT_P_REASON = "element_p_reason"
+
 # Permuted |r| within this of the observed |r| count as "as extreme" (float ties, e.g. identity).
 PERMUTATION_TIE_TOLERANCE = 1e-12
 
