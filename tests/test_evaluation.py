@@ -116,6 +116,23 @@ def test_a_baseline_trained_on_another_target_gets_no_p_with_the_reason():
     assert evaluation.summary()["kmer_ridge_oof"]["element_p"] is None
     reason = evaluation.details()["per_feature"]["kmer_ridge_oof"]["trained_baseline"]["element_p_reason"]
     assert "predictor.target=log2_ratio" in reason
+    # The report reads the reason of a missing element p at one place for every feature.
+    assert evaluation.details()["per_feature"]["kmer_ridge_oof"]["element_level"]["p_reason"] == reason
+
+
+def test_a_trained_baseline_gets_no_second_kind_of_p_in_the_dropout_sensitivity():
+    """The refit null ran on the headline rows only: a plain permutation p next to it would be another test."""
+    table = with_features(gse84888_like_rows(np.random.default_rng(5), within=False), 6,
+                          names=("kmer_ridge_oof", "a"))
+    table["zero_rna_dropout"] = np.arange(len(table)) % 17 == 0
+    training = {"kmer_ridge_oof": {"element_p": 0.42, "target": "log2_ratio"}}
+    evaluation = evaluate(table, ["kmer_ridge_oof", "a"], config(primary_features=["kmer_ridge_oof", "a"]), training)
+    per_feature = evaluation.details()["sensitivity"]["with_zero_rna_dropouts"]["per_feature"]
+    trained, plain = per_feature["kmer_ridge_oof"], per_feature["a"]
+    assert trained["element_pearson_r"] is not None
+    assert trained["element_p"] is None and trained["pearson_r_ci_low"] is None and trained["pearson_r_ci_high"] is None
+    assert "headline rows only" in trained["p_reason"] and "headline rows only" in trained["ci_reason"]
+    assert plain["element_p"] is not None and plain["p_reason"] is None
 
 
 def test_v1_sensitivity_uses_the_target_recomputed_with_dropouts():

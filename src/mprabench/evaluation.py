@@ -9,6 +9,7 @@ numbers are descriptions only (``naive_*`` in details.json) and never feed a fla
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,7 +52,13 @@ from mprabench.stats.association import (
     effective_sample_size,
     pooled_association,
 )
-from mprabench.stats.clustered import CI_METHOD, PERMUTATION_METHOD, ElementLevelAssociation, element_level_association
+from mprabench.stats.clustered import (
+    CI_METHOD,
+    ELEMENT_P_REASON,
+    PERMUTATION_METHOD,
+    ElementLevelAssociation,
+    element_level_association,
+)
 from mprabench.stats.strata import StrataSettings, stratified_association
 from mprabench.stats.within_element import (
     SUMMARY_METHOD,
@@ -59,6 +66,9 @@ from mprabench.stats.within_element import (
     inputs_vary_within_some_element,
     within_element_effects,
 )
+
+# Reason keys beside the values of each feature in `sensitivity.with_zero_rna_dropouts.per_feature`.
+SENSITIVITY_R_REASON, SENSITIVITY_P_REASON, SENSITIVITY_CI_REASON = "r_reason", "p_reason", "ci_reason"
 
 REASON_TRAINED_CI = (
     "trained predictor: out-of-fold predictions share their training elements, so the Fisher-z interval "
@@ -162,8 +172,10 @@ class Evaluation:
         }
         element = result.element.to_dict()
         if result.trained is not None:
+            p_reason = None if result.element_p is not None else (
+                result.trained.get(ELEMENT_P_REASON) or "training.json gives no refit-null element_p")
             element |= {"p": result.element_p, "p_source": "trained baseline refit null (training.json)",
-                        "ci_low": None, "ci_high": None, "ci_reason": REASON_TRAINED_CI}
+                        "p_reason": p_reason, "ci_low": None, "ci_high": None, "ci_reason": REASON_TRAINED_CI}
         return {
             "naive": naive,
             "element_level": element,
@@ -224,8 +236,9 @@ def evaluate(
                               config.alpha, config.min_elements_ci)
     strata = [stratified_association(rows, features, config.target, kind, settings) for kind in config.strata]
     strata_frame = pd.concat(strata, ignore_index=True) if strata else pd.DataFrame()
+    sensitivity = dropout_sensitivity(table, family, config, trained=set(training))
     return Evaluation(config.target, list(features), effective_sample_size(rows), results, family, element,
-                      strata_frame, config, {DETAILS_WITH_ZERO_RNA_DROPOUTS: dropout_sensitivity(table, family, config)})
+                      strata_frame, config, {DETAILS_WITH_ZERO_RNA_DROPOUTS: sensitivity})
 
 
 def matching_training(statistics: dict[str, Any], target: str) -> dict[str, Any]:
@@ -235,11 +248,23 @@ def matching_training(statistics: dict[str, Any], target: str) -> dict[str, Any]
         return statistics
     reason = (f"the baseline was trained and its null refitted on {trained_on!r}, but evaluate.target is {target!r}; "
               f"set predictor.target={target}")
-    return statistics | {ELEMENT_P: None, "element_p_reason": reason}
+    return statistics | {ELEMENT_P: None, ELEMENT_P_REASON: reason}
 
 
-def dropout_sensitivity(table: pd.DataFrame, features: list[str], config: EvaluateConfig) -> dict[str, Any]:
-    """The headline element statistics on all rows, zero-RNA dropouts included."""
+REASON_SENSITIVITY_TRAINED = (
+    "trained predictor: its element p is the refit null of the whole out-of-fold fit, which was run on the "
+    "headline rows only (dropouts excluded); a plain permutation p or Fisher-z interval here would be a "
+    "different test, not comparable with the headline"
+)
+
+
+def dropout_sensitivity(table: pd.DataFrame, features: list[str], config: EvaluateConfig,
+                        trained: Collection[str] = ()) -> dict[str, Any]:
+    """The headline element statistics on all rows, zero-RNA dropouts included.
+
+    ``trained``: features of trained baselines; they get their element r only (p and CI None, with
+    the reason), because their headline p is not a permutation p of these rows.
+    """
     target = config.target
     if f"{target}{WITH_DROPOUTS_SUFFIX}" in table:  # V1: element targets recomputed with the dropouts
         target = f"{target}{WITH_DROPOUTS_SUFFIX}"
@@ -251,8 +276,13 @@ def dropout_sensitivity(table: pd.DataFrame, features: list[str], config: Evalua
             n_permutations=config.n_permutations, seed=config.seed, key=f"{feature}|with_dropouts",
             level=config.ci_level, min_elements_ci=config.min_elements_ci,
         )
-        per_feature[feature] = {ELEMENT_PEARSON_R: element.r, PEARSON_R_CI_LOW: element.ci_low,
-                                PEARSON_R_CI_HIGH: element.ci_high, ELEMENT_P: element.p}
+        values = {ELEMENT_PEARSON_R: element.r, PEARSON_R_CI_LOW: element.ci_low, PEARSON_R_CI_HIGH: element.ci_high,
+                  ELEMENT_P: element.p, SENSITIVITY_R_REASON: element.r_reason,
+                  SENSITIVITY_P_REASON: element.p_reason, SENSITIVITY_CI_REASON: element.ci_reason}
+        if feature in trained:
+            values |= {PEARSON_R_CI_LOW: None, PEARSON_R_CI_HIGH: None, ELEMENT_P: None,
+                       SENSITIVITY_P_REASON: REASON_SENSITIVITY_TRAINED, SENSITIVITY_CI_REASON: REASON_SENSITIVITY_TRAINED}
+        per_feature[feature] = values
     return {"n_rows": len(table), "n_dropout_rows": n_dropouts, "target": target, "per_feature": per_feature}
 
 
