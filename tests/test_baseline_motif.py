@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import sqlite3
 
 import numpy as np
@@ -244,3 +246,17 @@ def test_pseudocount_is_applied():
 def test_column_name_slug():
     assert motif_column_name("MA0065.2", "PPARG::RXRA") == "motif_MA0065.2_PPARG_RXRA"
     assert motif_column_name("MA0102.5", "CEBPA") == "motif_MA0102.5_CEBPA"
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"width": 5}, "predictor.width = 5 is shorter than the longest matrix"),
+    ({"jaspar_release": "JASPAR1999"}, "unknown JASPAR release"),
+])
+def test_a_bad_setting_is_a_config_error_before_any_input_is_read(changes, words):
+    from mprabench.config import load_section, MotifConfig
+    from mprabench.errors import ConfigError
+    from mprabench.predictors.motif import MotifPredictor
+
+    config = load_section(MotifConfig, {**CONFIGURED, **changes}, "predictor")
+    with pytest.raises(ConfigError, match=re.escape(words)):
+        MotifPredictor(config)

@@ -29,7 +29,10 @@ from mprabench.plots.figures import (
     short_element_label,
 )
 from mprabench.plots.forest import forest_figure, forest_table
-from mprabench.plots.labels import feature_label, is_loopback, run_context, target_label
+from mprabench.plots.labels import feature_label, run_context, target_label
+from mprabench.predictors.alphagenome import source_of
+from mprabench.predictors.base import SOURCE_API, SOURCE_LOCAL
+from mprabench.sources.locations import is_loopback
 from mprabench.plots.render import (
     WITHIN_ELEMENT_FIGURE,
     figure_builders,
@@ -305,9 +308,13 @@ def test_one_label_table_names_features_and_target():
 @pytest.mark.parametrize("address, loopback", [
     ("127.0.0.1:50051", True), ("localhost:50051", True), ("[::1]:50051", True), ("127.8.0.1", True),
     ("grpc://127.0.0.1:1", True), ("dns:///gdmscience.googleapis.com:443", False), ("10.0.0.5:50051", False),
-    (None, False)])
+    (None, False), ("::1", True), ("LOCALHOST:1", True), ("ipv4:127.0.0.1:50051", True),
+    ("dns:///localhost:50051", True), ("ipv6:[::1]:50051", True), ("unix:/tmp/ag.sock", True),
+    ("ipv4:10.1.2.3:443", False)])
 def test_loopback_addresses_are_recognised(address, loopback):
+    """One rule for labels and for the prediction store key (synthetic answers never pass as the API's)."""
     assert is_loopback(address) == loopback
+    assert source_of(address) == (SOURCE_LOCAL if loopback else SOURCE_API)
 
 
 def test_run_context_is_honest_about_local_server_biosample_and_missing_provenance():

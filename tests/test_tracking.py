@@ -143,3 +143,15 @@ def test_local_store_lives_under_dvc_root(tmp_path, monkeypatch):
     (run,) = client.search_runs([client.get_experiment_by_name("mprabench-GSE84888").experiment_id])
     assert run.info.artifact_uri.startswith((root / "mlartifacts").as_uri())
     assert (root / "mlartifacts").is_dir()
+
+
+@pytest.mark.parametrize("uri, shown", [
+    ("https://alice:s3cret@mlflow.example.org/", "https://mlflow.example.org/"),
+    ("http://token@10.0.0.1:5000", "http://10.0.0.1:5000"),
+    ("sqlite:////repo/mlflow.db", "sqlite:////repo/mlflow.db"),
+    ("http://127.0.0.1:5000", "http://127.0.0.1:5000"),
+])
+def test_a_tracking_uri_is_shown_without_credentials(uri, shown):
+    from mprabench.tracking import displayed_uri
+
+    assert displayed_uri(uri) == shown

@@ -89,7 +89,7 @@ def _open_fasta(path: Path) -> pyfaidx.Fasta:
     if magic == b"\x1f\x8b":
         raise InputDataError(
             f"genome.fasta = {path}: the file is gzip-compressed; the genome is read by random access, "
-            f"which needs an uncompressed (or bgzip) FASTA. Run `gunzip -k {path}` and point genome.fasta "
+            f"which needs an uncompressed FASTA. Run `gunzip -k {path}` and point genome.fasta "
             "at the result."
         )
     try:

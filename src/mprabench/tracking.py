@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from urllib.parse import urlsplit, urlunsplit
 import subprocess
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -24,14 +25,17 @@ EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 NOTE_TAG = "mlflow.note.content"  # the run description shown on the run page
 
 
-def repository_root(default: Path) -> Path:
-    """DVC_ROOT (the real repository, also for temporary experiment copies) or `default`."""
-    return Path(os.environ.get("DVC_ROOT") or default).resolve()
-
-
 def tracking_uri(root: Path, local_store: str) -> str:
     configured = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
     return configured or f"sqlite:///{root / local_store}"
+
+
+def displayed_uri(uri: str) -> str:
+    """A tracking URI fit to print or commit: any user:password@ part removed."""
+    parts = urlsplit(uri)
+    if parts.username is None and parts.password is None:
+        return uri
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]))
 
 
 def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
@@ -151,8 +155,8 @@ def mlflow_run(root: Path, local_store: str, experiment_name: str, run_name: str
         mlflow.MlflowClient(tracking_uri=uri).set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG,
                                                                  experiment_kind)
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
-        yield TrackedRun(mlflow, run.info.run_id, uri)
-    log.info("MLflow run %s logged to %s", run.info.run_id, uri)
+        yield TrackedRun(mlflow, run.info.run_id, displayed_uri(uri))  # printed in report.md
+    log.info("MLflow run %s logged to %s", run.info.run_id, displayed_uri(uri))
 
 
 def _experiment_id(mlflow: Any, name: str, uri: str, root: Path) -> str:

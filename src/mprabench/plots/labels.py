@@ -8,16 +8,15 @@ predict stage's provenance.json; where provenance is missing it says "unknown", 
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-LOCAL_TEST_SERVER = "local test server (synthetic tracks)"
-SOURCE_API = "AlphaGenome API"
-SOURCE_OFFLINE = "offline baseline"
+from mprabench.predictors.base import SOURCE_API, SOURCE_LOCAL, SOURCE_OFFLINE
+from mprabench.sources.locations import is_loopback
+
 UNKNOWN = "unknown"
 
 OUTPUT_LABELS = {"dnase": "DNase", "cage": "CAGE", "rna": "RNA-seq", "atac": "ATAC",
@@ -50,25 +49,6 @@ def feature_label(feature: str, center_width: int | None = None) -> str:
 
 def target_label(target: str) -> str:
     return TARGET_LABELS.get(target, target)
-
-
-def is_loopback(address: str | None) -> bool:
-    """True for 127.x, ::1 and localhost, with or without a port (`127.0.0.1:50051`, `[::1]:5`)."""
-    if not address:
-        return False
-    host = str(address).strip()
-    if "://" in host:
-        host = host.split("://", 1)[1]
-    if host.startswith("["):
-        host = host[1:].split("]", 1)[0]
-    elif host.count(":") == 1:
-        host = host.split(":", 1)[0]
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True)
@@ -153,8 +133,8 @@ def predictor_description(params: Mapping[str, Any], provenance: Mapping[str, An
     predictor = params.get("predictor") or {}
     name = str(predictor.get("name", UNKNOWN))
     source = str((provenance or {}).get("source") or "")
-    if is_loopback(predictor.get("address")) or source == LOCAL_TEST_SERVER:
-        return LOCAL_TEST_SERVER, LOCAL_TEST_SERVER
+    if is_loopback(predictor.get("address")) or source == SOURCE_LOCAL:
+        return SOURCE_LOCAL, SOURCE_LOCAL
     if name == "alphagenome":
         version = (provenance or {}).get("model_version") or predictor.get("model_version") or UNKNOWN
         label = f"AlphaGenome {version}"

@@ -23,7 +23,6 @@ within seconds, keeping every stored answer.
 from __future__ import annotations
 
 import collections
-import ipaddress
 import json
 import logging
 import os
@@ -44,9 +43,17 @@ from tqdm.auto import tqdm
 
 from mprabench.config import AlphaGenomeConfig
 from mprabench.errors import BenchmarkError, ConfigError
-from mprabench.predictors.base import ModelPredictor, PredictionFailure, PredictionInterrupted, PredictionReport
+from mprabench.predictors.base import (
+    SOURCE_API,
+    SOURCE_LOCAL,
+    ModelPredictor,
+    PredictionFailure,
+    PredictionInterrupted,
+    PredictionReport,
+)
 from mprabench.predictors.features import FeatureError, own_positions, output_prefix, pad_for_model, profile_features
 from mprabench.predictors.store import Profile, ProfileStore
+from mprabench.sources.locations import is_loopback
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +63,6 @@ RETRYABLE = DEAD_SERVICE | {QUOTA}
 SUPPORTED_LENGTHS = tuple(sorted(dna_client.SUPPORTED_SEQUENCE_LENGTHS.values()))
 DEFAULT_ADDRESS = "dns:///gdmscience.googleapis.com:443"  # the SDK's `create` default
 PADDING = "symmetric N to the smallest supported length"
-SOURCE_API = "AlphaGenome API"
-SOURCE_LOCAL = "local test server (synthetic tracks)"
 PUSHBACK_HEADER = "grpc-retry-pushback-ms"  # gRPC's retry pushback (A6), in milliseconds
 STATUS_DETAILS_HEADER = "grpc-status-details-bin"  # google.rpc.Status, may carry a RetryInfo
 _RETRY_INFO_TYPE = "type.googleapis.com/google.rpc.RetryInfo"
@@ -161,16 +166,8 @@ class ServiceDown(BenchmarkError):
 
 
 def source_of(address: str | None) -> str:
-    """'local test server (synthetic tracks)' for a loopback address, else 'AlphaGenome API'."""
-    if not address:
-        return SOURCE_API
-    host = address.split("///")[-1].rsplit(":", 1)[0].strip("[]")
-    if host == "localhost":
-        return SOURCE_LOCAL
-    try:
-        return SOURCE_LOCAL if ipaddress.ip_address(host).is_loopback else SOURCE_API
-    except ValueError:
-        return SOURCE_API
+    """The local test server for a loopback address (never for results), else the AlphaGenome API."""
+    return SOURCE_LOCAL if is_loopback(address) else SOURCE_API
 
 
 def server_retry_delay(error: grpc.RpcError) -> float | None:
@@ -330,14 +327,6 @@ class AlphaGenomePredictor(ModelPredictor):
         self.organism = _enum(dna_client.Organism, config.organism, "predictor.organism")
         self.outputs = [_enum(dna_client.OutputType, o, "predictor.outputs") for o in config.outputs]
         _enum(dna_client.ModelVersion, config.model_version, "predictor.model_version")
-        if not self.outputs:
-            raise ConfigError("predictor.outputs is empty: name at least one output (e.g. DNASE)")
-        for key in ("max_workers", "breaker_failures"):
-            if getattr(config, key) < 1:
-                raise ConfigError(f"predictor.{key} = {getattr(config, key)} must be at least 1")
-        for key in ("max_retries", "max_quota_retries", "breaker_seconds"):
-            if getattr(config, key) < 0:
-                raise ConfigError(f"predictor.{key} = {getattr(config, key)} must not be negative")
         self._api_key: str | None = None
 
     def store_key_fields(self) -> dict[str, Any]:

@@ -25,6 +25,12 @@ if TYPE_CHECKING:
     from mprabench.predictors.store import Profile, ProfileStore
 
 
+# Where predictions come from, as provenance.json, the report, the figures and MLflow name it.
+SOURCE_API = "AlphaGenome API"
+SOURCE_LOCAL = "local test server (synthetic tracks)"  # any loopback address: never for results
+SOURCE_OFFLINE = "offline baseline"
+
+
 class PredictionInterrupted(BenchmarkError):
     """Ctrl-C: the run stopped; what is stored stays stored."""
 

@@ -20,6 +20,7 @@ from Bio.motifs.jaspar import Motif as JasparMotif
 from Bio.motifs.matrix import PositionSpecificScoringMatrix
 
 from mprabench.config import MotifConfig
+from mprabench.errors import ConfigError
 from mprabench.dna import BASE_CODE_N, central_window, describe_input, encode_bases, n_free_starts
 from mprabench.predictors.base import PredictionReport, Predictor, ResultSink
 
@@ -235,7 +236,16 @@ class MotifPredictor(Predictor):
 
     def __init__(self, config: MotifConfig):
         self.config = config
-        self.matrices = load_scoring_matrices(tuple(config.matrix_ids), config.jaspar_release, config.pseudocount)
+        try:
+            self.matrices = load_scoring_matrices(tuple(config.matrix_ids), config.jaspar_release, config.pseudocount)
+        except ValueError as error:  # a setting names a matrix or release that is not shipped
+            raise ConfigError(f"predictor.matrix_ids / predictor.jaspar_release: {error}") from None
+        longest = max(matrix.length for matrix in self.matrices)
+        if config.width < longest:
+            raise ConfigError(
+                f"predictor.width = {config.width} is shorter than the longest matrix ({longest} bp), which "
+                f"would never fit in the window; set predictor.width >= {longest}"
+            )
 
     def fingerprint(self) -> dict[str, Any]:
         return {

@@ -10,10 +10,12 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mprabench.config import AlphaGenomeConfig, GcConfig, KmerConfig, MotifConfig, PrecomputedConfig
-from mprabench.predictors.base import ModelPredictor, Predictor
+
+if TYPE_CHECKING:  # types only: loading settings must not import the predictor interface
+    from mprabench.predictors.base import ModelPredictor, Predictor
 
 
 @dataclass(frozen=True)

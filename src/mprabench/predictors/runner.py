@@ -21,14 +21,13 @@ import pandas as pd
 from mprabench.dna import sequence_sha256
 from mprabench.errors import BenchmarkError, InputDataError
 from mprabench.fasta import read_fasta
-from mprabench.predictors.base import ModelPredictor, PredictionFailure, PredictionReport, Predictor
+from mprabench.predictors.base import SOURCE_OFFLINE, ModelPredictor, PredictionFailure, PredictionReport, Predictor
 from mprabench.predictors.store import ProfileStore
 from mprabench.schema import FEATURES_KEY
 
 log = logging.getLogger(__name__)
 
 _LISTED_FAILURES = 50
-OFFLINE_SOURCE = "offline baseline"
 
 
 @dataclass
@@ -103,7 +102,7 @@ def _run_offline(predictor: Predictor, name: str, inputs: Mapping[str, str]) -> 
     predictor.prepare()
     sink = _MemorySink()
     report = predictor.predict(inputs, sink)
-    provenance = {"predictor": name, "store_key": None, "source": OFFLINE_SOURCE, "model_version": None,
+    provenance = {"predictor": name, "store_key": None, "source": SOURCE_OFFLINE, "model_version": None,
                   "organism": None, "biosamples": [], "tracks": {}}
     features = _frame({sha: sink.rows[sha] for sha in sorted(inputs) if sha in sink.rows})
     return PredictRun(features, report, 0, 0.0, provenance, None)

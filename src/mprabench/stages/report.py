@@ -22,7 +22,8 @@ from mprabench.plots.labels import RunContext, read_provenance, run_context
 from mprabench.report import Links, ReportInputs, headline_note, render_report
 from mprabench.schema import CALIBRATION_INTERVALS, CALIBRATION_TESTS, SUMMARY_DESIGN
 from mprabench.stages._cli import run, stage_parser
-from mprabench.tracking import NOTE_TAG, commit_tags, headline_metrics, mlflow_run, predictor_tags, repository_root
+from mprabench.sources.locations import repository_root
+from mprabench.tracking import NOTE_TAG, commit_tags, headline_metrics, mlflow_run, predictor_tags
 
 FOREST_FIGURE_ARTIFACT = "figures/forest.png"
 
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--report", type=Path, required=True, help="the report (Markdown)")
     args = parser.parse_args(argv)
     typed = load_params(args.params)  # validates; the raw file is what gets logged
-    require_writable(args.report)
+    require_writable(args.report, args.forest_csv, args.forest_figure)
     params = yaml.safe_load(args.params.read_text())
     metrics = {name: _json(getattr(args, name)) for name in ("qc", "prediction", "summary")}
     details = _json(args.details)
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     write_forest(metrics["summary"], context.experiment, context.feature_label, context.subtitle,
                  float(typed.evaluate.ci_level), args.forest_csv, args.forest_figure, typed.evaluate.dpi)
     files = artifact_files(args)
-    root = repository_root(Path.cwd())
+    root = repository_root().resolve()
     tags = run_tags(params, root, context) | predictor_tags(provenance)
     tags[NOTE_TAG] = headline_note(context, metrics["summary"], calibration, details)
     selected, omitted = headline_metrics(
