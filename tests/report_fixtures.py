@@ -90,9 +90,11 @@ def make_report_fixture(directory: Path, *, seed: int = 0, within: bool = False,
         "target": "log2_ratio", "alpha": 0.05,
         "per_feature": {
             f: {"naive_pearson_r": float(rng.uniform(-0.1, 0.1)), "naive_pearson_p": 1e-5,
-                "element_level": {"reason": "the feature is constant across elements" if f == "cage_mean" else None},
+                "element_level": {key: "the feature is constant across elements" if f == "cage_mean" else None
+                                  for key in ("r_reason", "p_reason", "ci_reason")},
                 "within_element": {"reason": None if within else
-                                   "model inputs do not vary within any element (V1/V2 inputs omit the perturbation)"}}
+                                   "model inputs do not vary within any element (V1/V2 inputs omit the perturbation)",
+                                   "summary": {"reason": None} if within else None}}
             for f in PRIMARY},
         # the shape evaluate writes (evaluation.Evaluation.details)
         "sensitivity": {"with_zero_rna_dropouts": {

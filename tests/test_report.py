@@ -151,3 +151,71 @@ def test_every_primary_feature_has_a_human_label_in_the_headline(tmp_path, monke
     assert "| DNase, central 200 bp (mean) (`dnase_center`) |" in text
     headline = text[text.index("## Headline"):text.index("p-values calibrated")]
     assert all(f"(`{feature}`)" in headline for feature in PRIMARY)
+
+
+def test_a_missing_p_of_a_trained_baseline_cites_its_p_reason_not_the_interval_reason():
+    import dataclasses
+
+    import numpy as np
+
+    from mprabench.config import EvaluateConfig
+    from mprabench.evaluation import REASON_TRAINED_CI, evaluate
+    from mprabench.report import not_estimable_reason
+    from tests.conftest import configured
+    from tests.support.null_rows import gse84888_like_rows
+
+    rows = gse84888_like_rows(np.random.default_rng(5), within=False)
+    rows["kmer_ridge_oof"] = np.random.default_rng(6).normal(size=len(rows))
+    config = configured(EvaluateConfig, "evaluate", primary_features=["kmer_ridge_oof"], n_permutations=99,
+                        strata=[], calibration={"n_replicates": 100, "within_slope_sd": 0.15})
+    training = {"kmer_ridge_oof": {"element_p": 0.01, "target": "activity"}}
+    details = evaluate(rows, ["kmer_ridge_oof"], dataclasses.replace(config), training).details()
+    p_reason = not_estimable_reason(details, "kmer_ridge_oof", "p")
+    assert "predictor.target=log2_ratio" in p_reason
+    assert not_estimable_reason(details, "kmer_ridge_oof", "ci") == REASON_TRAINED_CI.rstrip(".")
+    assert "within" in not_estimable_reason(details, "kmer_ridge_oof", "within")
+    assert "gives no reason" in not_estimable_reason({}, "kmer_ridge_oof", "p")
+
+
+def _rewrite_details(tmp_path: Path, change) -> None:
+    path = tmp_path / "metrics" / "details.json"
+    details = json.loads(path.read_text())
+    change(details)
+    path.write_text(json.dumps(details))
+
+
+def _report_text(tmp_path: Path, monkeypatch, change) -> str:
+    fixture = make_report_fixture(tmp_path)
+    _rewrite_details(tmp_path, change)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.chdir(tmp_path)
+    report.main(fixture.argv())
+    return (tmp_path / "metrics" / "report.md").read_text()
+
+
+def _sensitivity_section(text: str) -> str:
+    start = text.index("## Headline with and without zero-RNA dropouts")
+    return text[start:text.index("\n## ", start + 5)]
+
+
+def test_sensitivity_states_its_rows_and_target_and_says_so_when_nothing_was_dropped(tmp_path, monkeypatch):
+    def no_dropouts(details):
+        details["sensitivity"]["with_zero_rna_dropouts"]["n_dropout_rows"] = 0
+
+    section = _sensitivity_section(_report_text(tmp_path, monkeypatch, no_dropouts))
+    assert "0 of them flagged as zero-RNA dropouts" in section and "`log2_ratio`" in section
+    assert "nothing to compare" in section and "dropouts kept |" not in section
+
+
+def test_sensitivity_with_dropouts_prints_the_count_target_and_the_reason_of_a_missing_p(tmp_path, monkeypatch):
+    def trained_without_p(details):
+        kept = details["sensitivity"]["with_zero_rna_dropouts"]
+        kept["target"] = "log2_ratio_with_dropouts"
+        kept["per_feature"]["dnase_center"] |= {"element_p": None, "p_reason": "the refit null was run on the "
+                                                "headline rows only"}
+
+    text = _report_text(tmp_path, monkeypatch, trained_without_p)
+    section = _sensitivity_section(text)
+    assert "175 of them flagged as zero-RNA dropouts" in section and "`log2_ratio_with_dropouts`" in section
+    assert "element p, dropouts kept" in section
+    assert re.search(r"^- n\.e\. \([a-z]\) — the refit null was run on the headline rows only", text, re.MULTILINE)

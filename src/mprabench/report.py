@@ -26,7 +26,6 @@ from mprabench.schema import (
     CALIBRATION_N_REPLICATES,
     CALIBRATION_TESTS,
     DETAILS_ALPHA,
-    DETAILS_EFFECTIVE_SAMPLE_SIZE,
     DETAILS_PER_FEATURE,
     DETAILS_SENSITIVITY,
     DETAILS_WITH_ZERO_RNA_DROPOUTS,
@@ -178,47 +177,35 @@ def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and not math.isfinite(value))
 
 
-def find_reason(node: Any, topics: Sequence[str], exclude: Sequence[str] = ()) -> str | None:
-    """The first non-empty `*reason*` string under a details node whose key path names a topic."""
-    for path, text in _reason_strings(node, ()):
-        joined = ".".join(path).lower()
-        if any(topic in joined for topic in topics) and not any(word in joined for word in exclude):
-            return text
-    return None
-
-
-def _reason_strings(node: Any, path: tuple[str, ...]) -> Iterable[tuple[tuple[str, ...], str]]:
-    if isinstance(node, Mapping):
-        for key, value in node.items():
-            here = (*path, str(key))
-            if "reason" in str(key).lower() and isinstance(value, str) and value.strip():
-                yield here, value.strip()
-            else:
-                yield from _reason_strings(value, here)
+# Where evaluate writes each reason (evaluation.Evaluation.details): per_feature.<feature>.<block>.<key>.
+REASON_KEYS = {
+    "r": (("element_level", "r_reason"),),
+    "p": (("element_level", "p_reason"),),
+    "ci": (("element_level", "ci_reason"),),
+    "within": (("within_element", "reason"), ("within_element", "summary", "reason")),
+}
+SENSITIVITY_REASON_KEYS = {"r": "r_reason", "p": "p_reason", "ci": "ci_reason"}
 
 
 def feature_details(details: Mapping[str, Any], feature: str) -> Mapping[str, Any]:
-    for key in (DETAILS_PER_FEATURE, "features_detail", "features"):
-        block = details.get(key)
-        if isinstance(block, Mapping) and isinstance(block.get(feature), Mapping):
-            return block[feature]
-    return details.get(feature) if isinstance(details.get(feature), Mapping) else {}
+    """details.json's `per_feature.<feature>` block ({} when absent)."""
+    block = (details.get(DETAILS_PER_FEATURE) or {}).get(feature)
+    return block if isinstance(block, Mapping) else {}
 
 
-def not_estimable_reason(details: Mapping[str, Any], summary: Mapping[str, Any], feature: str,
-                         quantity: str) -> str:
-    """Why `quantity` ('within', 'element', 'ci') of a feature is missing: details.json first."""
-    topics = {"within": ("within",), "element": ("element", "permutation"),
-              "ci": ("bootstrap", "ci", "interval")}[quantity]
-    exclude = () if quantity == "within" else ("within",)  # `within_element` also names "element"
-    reason = find_reason(feature_details(details, feature), topics, exclude)
-    if reason:
-        return reason.rstrip(".")
-    design = summary.get(SUMMARY_DESIGN) or {}
-    if quantity == "within" and design and design.get("n_unique_inputs") is not None \
-            and design.get("n_unique_inputs") <= design.get("n_elements", 0):
-        return ("each element has a single distinct model input, so there is no within-element "
-                "variation to correlate")
+def _at(node: Any, path: Sequence[str]) -> Any:
+    for key in path:
+        node = node.get(key) if isinstance(node, Mapping) else None
+    return node
+
+
+def not_estimable_reason(details: Mapping[str, Any], feature: str, quantity: str) -> str:
+    """Why `quantity` ('r', 'p', 'ci' of the element r, or 'within') of a feature is missing: details.json."""
+    block = feature_details(details, feature)
+    for path in REASON_KEYS[quantity]:
+        reason = _at(block, path)
+        if isinstance(reason, str) and reason.strip():
+            return reason.strip().rstrip(".")
     return f"details.json gives no reason for the missing {quantity} value"
 
 
@@ -231,9 +218,9 @@ def primary_features(summary: Mapping[str, Any]) -> list[str]:
     return [k for k, v in summary.items() if k != SUMMARY_DESIGN and isinstance(v, Mapping)]
 
 
-def design_of(summary: Mapping[str, Any], details: Mapping[str, Any]) -> Mapping[str, Any]:
-    """summary.json's `design` block (details.json's effective_sample_size before the contract)."""
-    design = summary.get(SUMMARY_DESIGN) or details.get(DETAILS_EFFECTIVE_SAMPLE_SIZE) or {}
+def design_of(summary: Mapping[str, Any]) -> Mapping[str, Any]:
+    """summary.json's `design` block."""
+    design = summary.get(SUMMARY_DESIGN) or {}
     return design if isinstance(design, Mapping) else {}
 
 
@@ -248,8 +235,8 @@ def render_report(inputs: ReportInputs, links: Links) -> str:
         _within_element(inputs, links),
         _trained_baseline(inputs.details),
         _question(inputs.params),
-        _effective_n(design_of(inputs.summary, inputs.details)),
-        _strata(inputs.strata, links, design_of(inputs.summary, inputs.details)),
+        _effective_n(design_of(inputs.summary)),
+        _strata(inputs.strata, links, design_of(inputs.summary)),
         _qc(inputs.qc, inputs.qc_details),
         _prediction(inputs.prediction),
         _figures(inputs.figures, links),
@@ -286,7 +273,7 @@ def _title(inputs: ReportInputs) -> str:
 
 def _headline(inputs: ReportInputs, reasons: Reasons) -> str:
     summary, details, ctx = inputs.summary, inputs.details, inputs.context
-    design = design_of(summary, details)
+    design = design_of(summary)
     features = primary_features(summary)
     level = _ci_level(inputs.calibration, inputs.params)
     header = ["feature", f"element r [{level:.0%} CI]", "element p", "−log10 p", "within-element r",
@@ -295,24 +282,23 @@ def _headline(inputs: ReportInputs, reasons: Reasons) -> str:
     for feature in features:
         s = summary[feature]
         where = f"`{feature}`"
-        element_reason = not_estimable_reason(details, summary, feature, "element")
-        within_reason = not_estimable_reason(details, summary, feature, "within")
+        r_reason, p_reason = (not_estimable_reason(details, feature, q) for q in ("r", "p"))
+        within_reason = not_estimable_reason(details, feature, "within")
         if _missing(s.get(ELEMENT_PEARSON_R)):
-            r_and_ci = reasons.mark(element_reason, where)  # no r, so no interval of it
+            r_and_ci = reasons.mark(r_reason, where)  # no r, so no interval of it
         elif _missing(s.get(PEARSON_R_CI_LOW)) or _missing(s.get(PEARSON_R_CI_HIGH)):
-            r_and_ci = (f"{fmt(s['element_pearson_r'])} "
-                        f"{reasons.mark(not_estimable_reason(details, summary, feature, 'ci'), where)}")
+            r_and_ci = (f"{fmt(s[ELEMENT_PEARSON_R])} "
+                        f"{reasons.mark(not_estimable_reason(details, feature, 'ci'), where)}")
         else:
-            r_and_ci = (f"{fmt(s['element_pearson_r'])} "
-                        f"[{fmt(s['pearson_r_ci_low'])}, {fmt(s['pearson_r_ci_high'])}]")
+            r_and_ci = f"{fmt(s[ELEMENT_PEARSON_R])} [{fmt(s[PEARSON_R_CI_LOW])}, {fmt(s[PEARSON_R_CI_HIGH])}]"
         rows.append((
             f"{ctx.feature_label(feature)} (`{feature}`)",
             r_and_ci,
-            reasons.cell(s.get(ELEMENT_P), element_reason, where),
-            reasons.cell(s.get(ELEMENT_NEGLOG10_P), element_reason, where, digits=2),
+            reasons.cell(s.get(ELEMENT_P), p_reason, where),
+            reasons.cell(s.get(ELEMENT_NEGLOG10_P), p_reason, where, digits=2),
             reasons.cell(s.get(WITHIN_ELEMENT_R), within_reason, where),
             reasons.cell(s.get(WITHIN_ELEMENT_P), within_reason, where),
-            reasons.cell(s.get(ELEMENT_BONFERRONI_SIGNIFICANT), element_reason, where),
+            reasons.cell(s.get(ELEMENT_BONFERRONI_SIGNIFICANT), p_reason, where),
         ))
     n_elements = design.get("n_elements")
     alpha = details.get(DETAILS_ALPHA, (inputs.params.get("evaluate") or {}).get("alpha"))
@@ -365,22 +351,35 @@ def _sensitivity(inputs: ReportInputs, reasons: Reasons) -> str:
         return (f"{heading}\n\nNot computed: details.json has no `sensitivity.with_zero_rna_dropouts` "
                 "(rows with 0 RNA reads but adequate plasmid reads are excluded as dropouts when the "
                 "activity config says so; see Quality control).")
+    headline_target = str(inputs.details.get("target") or (inputs.params.get("evaluate") or {}).get("target") or "")
+    target, n_dropouts = str(kept.get("target") or headline_target), kept.get("n_dropout_rows")
+    intro = (f"{_cell(kept.get('n_rows'))} rows, {_cell(n_dropouts)} of them flagged as zero-RNA dropouts; "
+             f"the dropouts-kept columns use the target `{target}`")
+    if n_dropouts == 0 and target == headline_target:
+        return (f"{heading}\n\n{intro}. No row is a dropout and the target is the headline's, so the "
+                "headline above already rests on every row: there is nothing to compare.")
+    if target != headline_target:
+        intro += f" (the element targets recomputed with the dropouts; the headline uses `{headline_target}`)"
     rows = []
     for feature in primary_features(inputs.summary):
         main, other = inputs.summary[feature], (kept.get(DETAILS_PER_FEATURE) or {}).get(feature)
         where = f"`{feature}` (dropouts kept)"
-        reason = "not in the sensitivity analysis of details.json"
         other = other if isinstance(other, Mapping) else {}
+
+        def kept_reason(quantity: str, values: Mapping[str, Any] = other) -> str:
+            reason = values.get(SENSITIVITY_REASON_KEYS[quantity])
+            return reason.strip().rstrip(".") if isinstance(reason, str) and reason.strip() else (
+                "not in the sensitivity analysis of details.json")
+
         rows.append((
             inputs.context.feature_label(feature),
-            reasons.cell(main.get(ELEMENT_PEARSON_R), not_estimable_reason(
-                inputs.details, inputs.summary, feature, "element"), f"`{feature}`"),
-            reasons.cell(main.get(ELEMENT_P), not_estimable_reason(
-                inputs.details, inputs.summary, feature, "element"), f"`{feature}`"),
-            reasons.cell(other.get(ELEMENT_PEARSON_R), reason, where),
-            reasons.cell(other.get(ELEMENT_P), reason, where),
+            reasons.cell(main.get(ELEMENT_PEARSON_R), not_estimable_reason(inputs.details, feature, "r"),
+                         f"`{feature}`"),
+            reasons.cell(main.get(ELEMENT_P), not_estimable_reason(inputs.details, feature, "p"), f"`{feature}`"),
+            reasons.cell(other.get(ELEMENT_PEARSON_R), kept_reason("r"), where),
+            reasons.cell(other.get(ELEMENT_P), kept_reason("p"), where),
         ))
-    return (f"{heading}\n\n"
+    return (f"{heading}\n\n{intro}.\n\n"
             + table(["feature", "element r, dropouts excluded", "element p, dropouts excluded",
                      "element r, dropouts kept", "element p, dropouts kept"], rows))
 
@@ -391,7 +390,7 @@ def _within_element(inputs: ReportInputs, links: Links) -> str:
     features = primary_features(inputs.summary)
     missing = [f for f in features if _missing(inputs.summary[f].get(WITHIN_ELEMENT_R))]
     if features and len(missing) == len(features):
-        reason = not_estimable_reason(inputs.details, inputs.summary, features[0], "within")
+        reason = not_estimable_reason(inputs.details, features[0], "within")
         return f"{heading}\n\nNot estimable: {reason}."
     per_element = [n for n in inputs.tables if n.endswith("within_element.csv")]
     where = (f" Per-element correlations: [{per_element[0]}]({links(per_element[0])})." if per_element else "")
@@ -608,7 +607,7 @@ def _provenance(inputs: ReportInputs) -> str:
 def headline_note(context: RunContext, summary: Mapping[str, Any], calibration: Mapping[str, Any] | None,
                   details: Mapping[str, Any] | None = None) -> str:
     """3–5 lines for `mlflow.note.content`: what ran, the headline, its calibration, any mismatch."""
-    design = design_of(summary, details or {})
+    design = design_of(summary)
     features = primary_features(summary)
     significant = [f for f in features if summary[f].get(ELEMENT_BONFERRONI_SIGNIFICANT) is True]
     estimable = [f for f in features if not _missing(summary[f].get(ELEMENT_PEARSON_R))]
