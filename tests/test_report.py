@@ -219,3 +219,36 @@ def test_sensitivity_with_dropouts_prints_the_count_target_and_the_reason_of_a_m
     assert "175 of them flagged as zero-RNA dropouts" in section and "`log2_ratio_with_dropouts`" in section
     assert "element p, dropouts kept" in section
     assert re.search(r"^- n\.e\. \([a-z]\) — the refit null was run on the headline rows only", text, re.MULTILINE)
+
+
+CALIBRATED = {"structure": "v3", "n_replicates": 2000, "alpha": 0.05, "ci_level": 0.95,
+              "tests": {"element_p": {"type_I": 0.049, "mcse": 0.005}, "within_element_p": {"type_I": 0.064,
+                                                                                            "mcse": 0.005}},
+              "intervals": {"pearson_r_ci": {"coverage": 0.931, "mcse": 0.006}}}
+
+
+def test_calibration_sentence_says_calibrated_only_within_the_tolerances():
+    from mprabench.report import calibration_sentence
+
+    text = calibration_sentence(CALIBRATED)  # 0.064 is within 0.05 ± 0.015, 0.931 within 0.95 ± 0.02
+    assert text.startswith("p-values calibrated for this design: type I 0.049 ± 0.005") and "NOT" not in text
+
+
+def test_calibration_sentence_names_each_rate_outside_its_tolerance():
+    from mprabench.report import calibration_sentence
+
+    liberal = CALIBRATED | {"tests": CALIBRATED["tests"] | {"within_element_p": {"type_I": 0.081, "mcse": 0.006}},
+                            "intervals": {"pearson_r_ci": {"coverage": 0.91, "mcse": 0.006}}}
+    text = calibration_sentence(liberal)
+    assert "NOT calibrated for this design" in text and "p-values calibrated" not in text
+    assert "`within_element_p` type I 0.081 ± 0.006 (nominal 0.050)" in text
+    assert "`pearson_r_ci` coverage 0.910 ± 0.006 (nominal 0.950)" in text
+    assert "`element_p` type I" not in text.split("All simulated")[0]
+
+
+def test_calibration_tolerances_live_in_one_place():
+    from mprabench.stats.calibration import COVERAGE_TOLERANCE, TYPE_I_TOLERANCE, within_tolerance
+
+    assert (TYPE_I_TOLERANCE, COVERAGE_TOLERANCE) == (0.015, 0.02)
+    assert within_tolerance(CALIBRATED)
+    assert not within_tolerance(CALIBRATED | {"tests": {"element_p": {"type_I": 0.066, "mcse": 0.005}}})

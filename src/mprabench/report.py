@@ -19,6 +19,7 @@ import pandas as pd
 
 from mprabench.plots.labels import RunContext, target_label
 from mprabench.plots.style import NOT_ESTIMABLE
+from mprabench.stats.calibration import COVERAGE_TOLERANCE, TYPE_I_TOLERANCE, calibration_misses
 from mprabench.schema import (
     CALIBRATION_ALPHA,
     CALIBRATION_CI_LEVEL,
@@ -320,7 +321,11 @@ def _ci_level(calibration: Mapping[str, Any] | None, params: Mapping[str, Any]) 
 
 
 def calibration_sentence(calibration: Mapping[str, Any] | None) -> str:
-    """'p-values calibrated for this design: type I 0.049 ± 0.007 (...)', or why there is none."""
+    """'p-values calibrated for this design: type I 0.049 ± 0.007 (...)', 'NOT calibrated ...', or why there is none.
+
+    Calibrated means every simulated type-I rate is within TYPE_I_TOLERANCE of alpha and every coverage
+    within COVERAGE_TOLERANCE of the CI level (stats.calibration).
+    """
     if not calibration:
         return ("Calibration: not measured for this run (no metrics/calibration.json), so the p-values "
                 "and intervals above are not verified for this design.")
@@ -330,12 +335,20 @@ def calibration_sentence(calibration: Mapping[str, Any] | None) -> str:
     parts = [f"type I {_cell(t.get('type_I'))} ± {_cell(t.get('mcse'))} (`{k}`, nominal {_cell(alpha)})"
              for k, t in tests.items() if isinstance(t, Mapping)]
     covered = [f"coverage {_cell(c.get('coverage'))} ± {_cell(c.get('mcse'))} (`{k}`, nominal "
-               f"{_cell(calibration.get('ci_level'))})" for k, c in intervals.items() if isinstance(c, Mapping)]
-    text = "p-values calibrated for this design: " + ("; ".join(parts) or "no test calibrated")
+               f"{_cell(calibration.get(CALIBRATION_CI_LEVEL))})" for k, c in intervals.items() if isinstance(c, Mapping)]
+    tolerance = (f"type I within ±{TYPE_I_TOLERANCE} of α, coverage within ±{COVERAGE_TOLERANCE} of the level")
+    misses = calibration_misses(dict(calibration))
+    if misses:
+        failed = "; ".join(f"`{m.key}` {m.kind} {fmt(m.rate)} ± {_cell(m.mcse)} (nominal {_cell(m.nominal)})"
+                           for m in misses)
+        text = (f"**NOT calibrated for this design:** {failed}. Read the affected p-values and intervals with "
+                "these rates in mind. All simulated: " + "; ".join(parts))
+    else:
+        text = "p-values calibrated for this design: " + ("; ".join(parts) or "no test calibrated")
     if covered:
         text += "; intervals: " + "; ".join(covered)
     return (text + f" — {_cell(n)} null simulations with the dataset's structure "
-            f"(`{calibration.get('structure', 'unknown')}`).")
+            f"(`{calibration.get('structure', 'unknown')}`; {tolerance}).")
 
 
 def _calibration(calibration: Mapping[str, Any] | None) -> str:
