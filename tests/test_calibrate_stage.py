@@ -29,3 +29,31 @@ def test_calibrate_writes_numbers_only_for_each_predictor_setting(tmp_path, pred
     leaves = [v for test in result["tests"].values() for v in test.values()]
     assert all(isinstance(v, float) for v in leaves), "metrics hold numbers only"
     assert (tmp_path / "qq.png").stat().st_size > 0
+
+
+def test_calibrate_simulates_the_within_element_minimum_evaluate_uses(tmp_path):
+    """One rule (within_element.min_within_inputs) for both stages: an element needs
+    max(evaluate.min_unique_inputs, 4) distinct inputs for its within-element r."""
+    from mprabench.config import load_params
+    from mprabench.evaluation import evaluate
+    from mprabench.stats.within_element import min_within_inputs
+
+    rows = gse84888_like_rows(np.random.default_rng(2), within=True)  # 40 to 1,081 distinct inputs per element
+    rows.to_parquet(tmp_path / "rows.parquet")
+    results = {}
+    for minimum in (3, 1100):
+        params = write_params(tmp_path / f"params_{minimum}.yaml",
+                              [*FAST, f"evaluate.min_unique_inputs={minimum}", "evaluate.strata=[]"])
+        config = load_params(params).evaluate
+        assert calibrate.simulation_settings(config).min_within_inputs == min_within_inputs(minimum) == max(minimum, 4)
+        calibrate.main(["--params", str(params), "--rows", str(tmp_path / "rows.parquet"),
+                        "--calibration", str(tmp_path / f"calibration_{minimum}.json"),
+                        "--qq", str(tmp_path / f"qq_{minimum}.png")])
+        results[minimum] = json.loads((tmp_path / f"calibration_{minimum}.json").read_text())
+        features = rows.assign(feat=np.random.default_rng(1).normal(size=len(rows)))
+        summary = evaluate(features, ["feat"], config).summary()["feat"]
+        # evaluate has a within-element p exactly where calibrate simulates one
+        assert (summary["within_element_p"] is not None) == ("within_element_p" in results[minimum]["tests"])
+    assert "within_element_p" in results[3]["tests"]
+    # no element keeps >= 1,100 inputs: nothing to pool, as evaluate finds
+    assert "within_element_p" not in results[1100]["tests"]

@@ -64,6 +64,7 @@ from mprabench.stats.within_element import (
     SUMMARY_METHOD,
     WithinElementResult,
     inputs_vary_within_some_element,
+    min_within_inputs,
     within_element_effects,
 )
 
@@ -298,7 +299,7 @@ def _evaluate_feature(
             x, y, elements, n_permutations=config.n_permutations, seed=config.seed, key=feature,
             level=config.ci_level, min_elements_ci=config.min_elements_ci,
         ),
-        within=within_element_effects(table, feature, target, min_distinct_inputs=max(config.min_unique_inputs, 4),
+        within=within_element_effects(table, feature, target, min_distinct_inputs=min_within_inputs(config.min_unique_inputs),
                                       level=config.ci_level),
         trained=trained,
     )

@@ -18,6 +18,7 @@ from mprabench.config import EvaluateConfig, load_params  # noqa: E402
 from mprabench.files import atomic_path, write_json_atomic  # noqa: E402
 from mprabench.schema import CHROM, ELEMENT_ID, INPUT_SHA256, STRAND, TF_LABELS, ZERO_RNA_DROPOUT, read_rows  # noqa: E402
 from mprabench.stages._cli import run, stage_parser  # noqa: E402
+from mprabench.stats.within_element import min_within_inputs  # noqa: E402
 from mprabench.stats.calibration import (  # noqa: E402
     CalibrationResult,
     SimulationSettings,
@@ -61,6 +62,7 @@ def simulation_settings(config: EvaluateConfig) -> SimulationSettings:
         n_replicates=config.calibration.n_replicates, n_permutations=config.n_permutations, alpha=config.alpha,
         ci_level=config.ci_level, within_slope_sd=config.calibration.within_slope_sd,
         min_elements_ci=config.min_elements_ci, n_primary_features=bonferroni_family_size(config), seed=config.seed,
+        min_within_inputs=min_within_inputs(config.min_unique_inputs),
     )
 
 

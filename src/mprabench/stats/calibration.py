@@ -39,12 +39,10 @@ from mprabench.stats.clustered import MIN_PERMUTATION_ELEMENTS, element_permutat
 from mprabench.stats.rng import derive_rng
 from mprabench.stats.within_element import (
     MIN_POOLED_ELEMENTS,
+    MIN_WITHIN_INPUTS_FLOOR,
     RandomEffectsPool,
     pool_fisher_z,
 )
-
-# An element's within-element r needs 4 distinct inputs (Fisher-z variance 1/(m - 3)), as in evaluate.
-MIN_WITHIN_INPUTS = 4
 
 # Strata defined by an element attribute: their element-aware p is the element permutation p.
 ELEMENT_STRATUM_KINDS = ("strand", "chrom")
@@ -119,6 +117,9 @@ class SimulationSettings:
     min_elements_ci: int
     n_primary_features: int
     seed: int
+    # Distinct inputs an element needs for a within-element r: within_element.min_within_inputs(
+    # evaluate.min_unique_inputs), the rule evaluate applies.
+    min_within_inputs: int = MIN_WITHIN_INPUTS_FLOOR
 
 
 def simulate_null_features(structure: DesignStructure, n: int, slope_sd: float, rng: np.random.Generator) -> np.ndarray:
@@ -250,9 +251,9 @@ def calibrate(structure: DesignStructure, settings: SimulationSettings) -> Calib
     strata_perms = {(kind, i): element_permutations(int(m.sum()), s.n_permutations,
                                                      derive_rng(s.seed, f"calibration|{kind}|{i}"))
                     for kind, masks in element_strata.items() for i, m in enumerate(masks)}
-    used = structure.inputs_per_element >= MIN_WITHIN_INPUTS
+    used = structure.inputs_per_element >= s.min_within_inputs
     within = structure.inputs_vary_within_elements and used.sum() >= MIN_POOLED_ELEMENTS
-    labels = tf_strata(structure, MIN_WITHIN_INPUTS) if within else {}
+    labels = tf_strata(structure, s.min_within_inputs) if within else {}
     label_indicator, label_columns, start_column = None, [], 0
     if labels:
         blocks = [element_indicator(structure, used_l, inputs) for inputs, used_l, _ in labels.values()]

@@ -36,7 +36,12 @@ from mprabench.stats.association import (
 )
 from mprabench.stats.rng import derive_rng
 from mprabench.stats.clustered import element_count_reason, element_level_from_means, element_means, fisher_z_interval
-from mprabench.stats.within_element import input_level_values, inputs_vary_within_some_element, within_element_effects
+from mprabench.stats.within_element import (
+    input_level_values,
+    inputs_vary_within_some_element,
+    min_within_inputs,
+    within_element_effects,
+)
 
 StratumKind = Literal["tf", "strand", "chrom", "element"]
 STRATUM_COLUMNS = {"strand": STRAND, "chrom": CHROM, "element": ELEMENT_ID}
@@ -103,7 +108,8 @@ def between_elements(part: pd.DataFrame, feature: str, target: str, key: str, s:
 
 
 def within_elements(part: pd.DataFrame, feature: str, target: str, s: StrataSettings) -> dict[str, Any]:
-    result = within_element_effects(part, feature, target, max(s.min_unique_inputs, 4), s.level, pooling="t_test")
+    result = within_element_effects(part, feature, target, min_within_inputs(s.min_unique_inputs), s.level,
+                                   pooling="t_test")
     summary = result.summary
     if summary is None or summary.p is None:
         reason = result.reason if summary is None else summary.reason
@@ -116,7 +122,7 @@ def within_elements(part: pd.DataFrame, feature: str, target: str, s: StrataSett
 
 def one_element(part: pd.DataFrame, feature: str, target: str, s: StrataSettings) -> dict[str, Any]:
     x, y = input_level_values(part, feature, target)
-    reasons = correlation_preconditions(x, y, max(s.min_unique_inputs, 4), "feature", "mean target per input")
+    reasons = correlation_preconditions(x, y, min_within_inputs(s.min_unique_inputs), "feature", "mean target per input")
     if reasons:
         reason = join_reasons(reasons)
         return dict(estimable=False, reason=reason, ci_reason=reason)

@@ -35,6 +35,16 @@ REASON_NO_WITHIN_ELEMENT_VARIATION = (
 )
 REASON_EMPTY_TABLE = "empty evaluation table"
 MIN_POOLED_ELEMENTS = 3
+# An element's within-element r needs 4 distinct inputs: Fisher-z variance 1/(m − 3).
+MIN_WITHIN_INPUTS_FLOOR = 4
+
+
+def min_within_inputs(min_unique_inputs: int) -> int:
+    """Distinct inputs an element needs for its within-element r: evaluate.min_unique_inputs, at least 4.
+
+    The one rule for evaluate, its strata and the calibration simulation.
+    """
+    return max(int(min_unique_inputs), MIN_WITHIN_INPUTS_FLOOR)
 
 SUMMARY_METHOD = (
     "per element: Pearson r over its distinct inputs (mean target per input); pooled: Fisher z, "
@@ -206,7 +216,7 @@ def element_effect(
     x, y = input_level_values(group, feature, target)
     m = len(x)
     base = dict(element_id=str(element_id), n_rows=len(group), n_distinct_inputs=m)
-    needed = max(min_distinct_inputs, 4)  # Fisher-z variance 1/(m − 3) needs m ≥ 4
+    needed = min_within_inputs(min_distinct_inputs)
     reasons = [] if m >= needed else [f"fewer than {needed} distinct model inputs in the element ({m})"]
     reasons = reasons or correlation_preconditions(x, y, 3, "feature", "mean target per input")
     pearson = pearson_test(x, y) if not reasons else None
