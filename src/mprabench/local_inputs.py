@@ -13,8 +13,9 @@ a stage reruns only when a fingerprint it depends on changed.
 - the precomputed predictions file: SHA-256.
 
 Remote sources (GEO, UCSC, a design URL) get an empty fingerprint: params pin their
-content (URL, SHA-256, assembly) and checking them would cost requests. A missing local
-file is recorded as missing, so creating it reruns its reader, which reports it.
+content (URL, SHA-256, assembly) and checking them would cost requests. A missing design,
+genome or predictions file is recorded as missing, so creating it reruns its reader, which
+reports it; a missing counts file stops here with the message fetch would give.
 """
 
 from __future__ import annotations
