@@ -376,3 +376,56 @@ def test_forest_plot_puts_experiments_side_by_side_from_summaries():
     text = figure_text(forest_figure(frame, "subtitle", 5, 0.95))
     assert "DNase, central" in text and "n.e. (not estimable)" in "\n".join(
         t.get_text() for t in forest_figure(frame, "s", 5, 0.95).axes[0].texts)
+
+
+def _figure_texts(fig) -> str:
+    texts = [t.get_text() for t in fig.texts]
+    texts += [a.get_xlabel() for a in fig.axes] + [a.get_title() for a in fig.axes]
+    return "\n".join(texts)
+
+
+def test_strata_figures_name_what_r_is_and_why_a_stratum_is_hidden(case):
+    from mprabench.plots.figures import strata_figure
+    from mprabench.plots.style import feature_styles
+
+    name, _, evaluation, _, _, _ = case
+    for kind, (bars, hidden) in strata_bars(evaluation).items():
+        text = _figure_texts(strata_figure(bars, kind, evaluation, feature_styles(FEATURES), None, hidden))
+        expected = "pooled within-element r" if kind == "tf" else "Pearson r of element means"
+        assert expected in text, (name, kind)
+        if kind == "tf":
+            assert "Pearson r" not in text, "a TF bar is a pooled within-element r"
+        strata = evaluation.strata
+        for stratum in hidden:
+            reasons = strata.loc[(strata["kind"] == kind) & (strata["stratum"].astype(str) == stratum)
+                                 & strata["feature"].isin(evaluation.family), "reason"].dropna()
+            assert reasons.size and all(reason in text for reason in reasons), (kind, stratum)
+    if name == "v3":
+        assert strata_bars(evaluation)["tf"][1] == [RARE_TF]  # the case above does run
+
+
+def test_within_element_figure_states_the_random_effects_pooling(case):
+    from mprabench.plots.figures import within_element_figure, within_element_features
+    from mprabench.plots.style import feature_styles
+    from mprabench.stats.within_element import SUMMARY_METHOD_SHORT
+
+    name, table, evaluation, _, _, _ = case
+    features = within_element_features(evaluation)
+    if name != "v3":
+        assert not features
+        return
+    text = _figure_texts(within_element_figure(table, evaluation, features, feature_styles(FEATURES)))
+    assert SUMMARY_METHOD_SHORT in text.replace("\n", " ") and "(n − 3)-weighted" not in text
+
+
+def test_scatter_notes_give_a_trained_baseline_its_refit_null_not_a_permutation_p():
+    from mprabench.plots.figures import scatter_notes
+
+    table = synthetic_table(vary_within_elements=False)
+    table["kmer_ridge_oof"] = table["signal_b"]
+    plain = scatter_notes(evaluate(table, FEATURES, config()))
+    assert "refit null" not in plain
+    trained = evaluate(table, [*FEATURES, "kmer_ridge_oof"], config(),
+                       {"kmer_ridge_oof": {"element_p": 0.3, "target": "log2_ratio"}})
+    notes = scatter_notes(trained)
+    assert "except for the trained baseline kmer_ridge_oof" in notes and "refit null" in notes

@@ -51,6 +51,8 @@ from mprabench.plots.style import (
 )
 from mprabench.schema import ELEMENT_ID
 from mprabench.stats.association import is_constant
+from mprabench.stats.strata import METHOD_R_LABELS
+from mprabench.stats.within_element import SUMMARY_METHOD_SHORT
 
 STRATUM_KIND_LABELS = {"tf": "TF", "strand": "strand", "chrom": "chromosome", "element": "element"}
 HEX_GRIDSIZE = 35
@@ -106,14 +108,19 @@ def scatter_stats_text(result: FeatureEvaluation) -> str:
 
 def scatter_notes(evaluation: Evaluation) -> str:
     """What every panel's numbers mean, with the n each rests on."""
-    sizes, config = evaluation.sizes, evaluation.config
-    return (
+    sizes = evaluation.sizes
+    trained = [f for f in evaluation.features if evaluation.results[f].trained is not None]
+    text = (
         f"Naive row-level p treats the {sizes.n_rows:,} rows as independent; they carry only "
         f"{sizes.n_unique_inputs:,} distinct model inputs from {sizes.n_elements:,} elements.\n"
         f"CI: Fisher-z interval of the element-mean r (n = elements). "
         f"Element means: Pearson r over the {sizes.n_elements:,} element means, p from a "
-        f"{element_test_label(evaluation)}."
+        f"{element_test_label(evaluation)}"
     )
+    if not trained:
+        return text + "."
+    return (text + f", except for the trained baseline{'s' if len(trained) > 1 else ''} {', '.join(trained)}: "
+            "p from re-running its whole out-of-fold fit under element-permuted targets (refit null), no CI.")
 
 
 def ols_line(ax: Axes, x: np.ndarray, y: np.ndarray, **style: object) -> None:
@@ -329,20 +336,19 @@ def strata_figure(bars: pd.DataFrame, kind: str, evaluation: Evaluation,
     positions = np.arange(len(strata))[::-1].astype(float)  # first stratum on top
     labels = stratum_labels(bars)
     config, kind_label = evaluation.config, STRATUM_KIND_LABELS.get(kind, kind)
-    notes = (f"Not shown, not estimable (fewer than {config.min_unique_inputs} distinct inputs or a constant "
-             f"feature): {', '.join(hidden)}." if hidden else "")
+    notes = hidden_strata_notes(evaluation.strata, kind, hidden or [], features)
+    r_label = stratum_r_label(evaluation.strata, kind, features)
     header = Header(with_subtitle(
-        f"Pearson r of feature vs {target_label(evaluation.target)} per {kind_label} stratum (bars), "
-        f"{config.ci_level:.0%} element-aware CI (whiskers); {sizes_text(evaluation.sizes)}; "
-        f"a stratum needs {config.min_unique_inputs} distinct inputs", context), notes=notes,
-        legend_row=True)
+        f"{r_label} of feature vs {target_label(evaluation.target)} per {kind_label} stratum (bars), "
+        f"{config.ci_level:.0%} element-aware CI (whiskers); {sizes_text(evaluation.sizes)}", context),
+        notes=notes, legend_row=True)
     ncols = min(len(features), STRATA_MAX_COLUMNS)
     fig, axes, page = panel_grid(
         len(features), panel=(2.2, max(1.2, 0.19 * len(strata))), header=header, gaps=(0.2, 0.9),
         margins=(0.65 + text_width(max(labels, key=len)), 0.2, 0.3, 0.55), ncols=ncols)
     for i, (ax, feature) in enumerate(zip(axes, features)):
         draw_stratum_bars(ax, bars[bars["feature"] == feature], strata, positions,
-                          LineStyle(HISTOGRAM_FACE, "-"))  # panels are titled: one grayscale-safe fill
+                          LineStyle(HISTOGRAM_FACE, "-"), xlabel=r_label)  # titled panels: one grayscale-safe fill
         ax.set_title(label_of(feature, context), fontsize=8)
         ax.set_ylim(-0.7, len(strata) - 0.3)
         # Labels in the first column only; not sharey, which would lay out hidden labels everywhere.
@@ -356,8 +362,37 @@ def strata_figure(bars: pd.DataFrame, kind: str, evaluation: Evaluation,
     return fig
 
 
+def stratum_rows(strata_table: pd.DataFrame, kind: str, features: list[str]) -> pd.DataFrame:
+    """The strata table's rows of one kind and the drawn features."""
+    if strata_table.empty:
+        return strata_table
+    return strata_table[(strata_table["kind"] == kind) & strata_table["feature"].isin(features)]
+
+
+def stratum_r_label(strata_table: pd.DataFrame, kind: str, features: list[str]) -> str:
+    """What the bars are, from the strata table's `method` column (e.g. a pooled within-element r for TFs)."""
+    rows = stratum_rows(strata_table, kind, features)
+    methods = [m for m in dict.fromkeys(rows["method"].dropna()) if m] if "method" in rows else []
+    labels = list(dict.fromkeys(METHOD_R_LABELS.get(m, "r") for m in methods))
+    return " / ".join(labels) if labels else "r"
+
+
+def hidden_strata_notes(strata_table: pd.DataFrame, kind: str, hidden: list[str], features: list[str]) -> str:
+    """The strata left out, grouped by their reason as the strata table gives it."""
+    if not hidden:
+        return ""
+    rows = stratum_rows(strata_table, kind, features)
+    by_reason: dict[str, list[str]] = {}
+    for stratum in hidden:
+        reasons = rows.loc[rows["stratum"].astype(str) == stratum, "reason"].dropna() if len(rows) else []
+        reason = "; ".join(dict.fromkeys(str(r) for r in reasons if str(r))) or "no reason in the strata table"
+        by_reason.setdefault(reason, []).append(stratum)
+    parts = [f"{', '.join(names)} ({reason})" for reason, names in by_reason.items()]
+    return "Not shown, not estimable: " + "; ".join(parts) + "."
+
+
 def draw_stratum_bars(ax: Axes, bars: pd.DataFrame, strata: list[str], positions: np.ndarray,
-                      style: LineStyle) -> None:
+                      style: LineStyle, xlabel: str = "r") -> None:
     """Bars where estimable; an × at zero where not, so a missing value never reads as r = 0."""
     rows = bars.set_index("stratum").reindex(strata)
     estimable = rows["estimable"].astype("boolean").fillna(False).to_numpy(bool)
@@ -372,7 +407,7 @@ def draw_stratum_bars(ax: Axes, bars: pd.DataFrame, strata: list[str], positions
     ax.set_xticks([-1, -0.5, 0, 0.5, 1], ["−1", "−.5", "0", ".5", "1"])
     ax.grid(axis="x", color="#E5E5E5", lw=0.6)
     ax.set_axisbelow(True)
-    ax.set_xlabel("Pearson r")
+    ax.set_xlabel(xlabel)
 
 
 def add_horizontal_bars(ax: Axes, positions: np.ndarray, widths: np.ndarray, color: str,
@@ -424,8 +459,8 @@ def within_element_figure(table: pd.DataFrame, evaluation: Evaluation, features:
     deltas = within_element_deltas(table, features, evaluation.target)
     header = Header(with_subtitle(
         "Within-element effects: each oligo minus its element's wild type (mean over wild-type "
-        "rows), rows of the elements in the summary\nper-element Pearson r combined by "
-        f"(n − 3)-weighted Fisher z, {evaluation.config.ci_level:.0%} CI; "
+        f"rows), rows of the elements in the summary\n{SUMMARY_METHOD_SHORT}, "
+        f"{evaluation.config.ci_level:.0%} CI; "
         f"{sizes_text(evaluation.sizes)}", context))
     fig, axes, _ = panel_grid(len(features), panel=(3.6, 3.0), header=header, gaps=(0.8, 1.3),
                               margins=(0.8, 0.3, 0.75, 0.6))

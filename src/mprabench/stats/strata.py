@@ -56,6 +56,12 @@ METHODS = {
               "t-test across elements (p and CI)",
     "element": "Pearson r over the element's distinct inputs; t-test p and Fisher-z CI with n = distinct inputs",
 }
+# What the `r` of a stratum is, per `method` value, in a figure's few words.
+METHOD_R_LABELS = {
+    METHODS["between"]: "Pearson r of element means",
+    METHODS["within"]: "pooled within-element r",
+    METHODS["element"]: "Pearson r over the element's distinct inputs",
+}
 
 RESULT_COLUMNS = [
     "feature", "kind", "stratum", "n_rows", "n_unique_inputs", "n_elements", "estimable", "reason", "method",

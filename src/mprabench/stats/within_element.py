@@ -51,6 +51,11 @@ SUMMARY_METHOD = (
     "random effects (Paule-Mandel tau^2, weights 1/(1/(m - 3) + tau^2), m = distinct inputs), "
     "Hartung-Knapp variance, t on k - 1 df"
 )
+# The same method in a figure's few words.
+SUMMARY_METHOD_SHORT = (
+    "per-element Pearson r over distinct inputs, Fisher z pooled with random effects "
+    "(Paule–Mandel τ², Hartung–Knapp variance, t on k − 1 df)"
+)
 
 T_TEST_METHOD = (
     "per element: Pearson r over its distinct inputs (mean target per input); pooled: one-sample t-test of the "
