@@ -252,3 +252,27 @@ def test_calibration_tolerances_live_in_one_place():
     assert (TYPE_I_TOLERANCE, COVERAGE_TOLERANCE) == (0.015, 0.02)
     assert within_tolerance(CALIBRATED)
     assert not within_tolerance(CALIBRATED | {"tests": {"element_p": {"type_I": 0.066, "mcse": 0.005}}})
+
+
+def test_provenance_of_an_offline_predictor_says_not_applicable_not_none():
+    from mprabench.report import provenance_value
+
+    offline = {"predictor": "gc", "model_version": None, "store_key": None}
+    assert provenance_value(offline, "model_version") == "not applicable"
+    assert provenance_value(offline, "store_key", code=True) == "not applicable"
+    assert provenance_value({}, "model_version") == "unknown"
+    assert provenance_value({"store_key": "ab12"}, "store_key", code=True) == "`ab12`"
+
+
+def test_report_of_an_offline_predictor_prints_no_none(tmp_path, monkeypatch):
+    fixture = make_report_fixture(tmp_path)
+    path = tmp_path / "data" / "provenance.json"
+    provenance = json.loads(path.read_text()) | {"model_version": None, "store_key": None}
+    path.write_text(json.dumps(provenance))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.chdir(tmp_path)
+    report.main(fixture.argv())
+    text = (tmp_path / "metrics" / "report.md").read_text()
+    section = text[text.index("## Provenance"):]
+    assert "| model version | not applicable |" in section and "| store key | not applicable |" in section
+    assert "None" not in section

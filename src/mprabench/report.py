@@ -595,13 +595,24 @@ def _configuration(params: Mapping[str, Any]) -> str:
     return "## Configuration\n\n" + table(["", "setting"], rows)
 
 
+def provenance_value(provenance: Mapping[str, Any], key: str, code: bool = False) -> str:
+    """A provenance.json value; None (an offline predictor has no model version or store key) is
+    'not applicable', an absent key 'unknown'."""
+    if key not in provenance:
+        return "unknown"
+    value = provenance[key]
+    if value is None:
+        return "not applicable"
+    return f"`{value}`" if code else str(value)
+
+
 def _provenance(inputs: ReportInputs) -> str:
     ctx, provenance = inputs.context, inputs.provenance or {}
     rows = [("MLflow run", f"`{inputs.run_id}`"), ("tracking URI", f"`{inputs.tracking_uri}`"),
             ("predictor", ctx.predictor), ("prediction source", ctx.source),
-            ("model version", str(provenance.get("model_version", "unknown"))),
+            ("model version", provenance_value(provenance, "model_version")),
             ("organism", ctx.organism or "unknown"), ("biosamples", ctx.biosample_text),
-            ("store key", f"`{provenance.get('store_key', 'unknown')}`")]
+            ("store key", provenance_value(provenance, "store_key", code=True))]
     tracks = provenance.get("tracks")
     if isinstance(tracks, Mapping):
         rows += [(f"tracks: {k}", _cell(v) if not isinstance(v, Mapping) else ", ".join(
