@@ -29,6 +29,7 @@ from mprabench.schema import (
     DETAILS_ALPHA,
     DETAILS_PER_FEATURE,
     DETAILS_SENSITIVITY,
+    DETAILS_TARGET,
     DETAILS_WITH_ZERO_RNA_DROPOUTS,
     ELEMENT_BONFERRONI_SIGNIFICANT,
     ELEMENT_NEGLOG10_P,
@@ -307,7 +308,7 @@ def _headline(inputs: ReportInputs, reasons: Reasons) -> str:
         f"## Headline\n\nElement-level association (n = {_cell(n_elements)} elements; "
         f"{_cell(design.get('n_unique_inputs'))} distinct model inputs, {_cell(design.get('n_rows'))} rows): "
         f"Pearson r of the element-mean prediction against the element-mean "
-        f"{target_label(str(details.get('target') or (inputs.params.get('evaluate') or {}).get('target')))}, "
+        f"{target_label(str(details.get(DETAILS_TARGET) or (inputs.params.get('evaluate') or {}).get('target')))}, "
         f"its permutation p over elements, and "
         f"Bonferroni over the {plural(len(features), 'primary feature')} at α = {_cell(alpha)}.\n\n"
         + table(header, rows)
@@ -364,7 +365,7 @@ def _sensitivity(inputs: ReportInputs, reasons: Reasons) -> str:
         return (f"{heading}\n\nNot computed: details.json has no `sensitivity.with_zero_rna_dropouts` "
                 "(rows with 0 RNA reads but adequate plasmid reads are excluded as dropouts when the "
                 "activity config says so; see Quality control).")
-    headline_target = str(inputs.details.get("target") or (inputs.params.get("evaluate") or {}).get("target") or "")
+    headline_target = str(inputs.details.get(DETAILS_TARGET) or (inputs.params.get("evaluate") or {}).get("target") or "")
     target, n_dropouts = str(kept.get("target") or headline_target), kept.get("n_dropout_rows")
     intro = (f"{_cell(kept.get('n_rows'))} rows, {_cell(n_dropouts)} of them flagged as zero-RNA dropouts; "
              f"the dropouts-kept columns use the target `{target}`")
