@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import re
 import typing
-from pathlib import Path
 
 import pytest
 import yaml
@@ -220,9 +219,6 @@ class Toy(Predictor):
     def __init__(self, config: ToyConfig):
         self.config = config
 
-    def fingerprint(self):
-        return {"predictor": "toy", "scale": self.config.scale}
-
     def predict(self, inputs, sink):
         sink.put_many({sha: {"toy": self.config.scale * len(seq)} for sha, seq in inputs.items()})
         return PredictionReport(requested=len(inputs))
@@ -234,7 +230,8 @@ def test_a_new_predictor_is_one_registration(tmp_path):
         path = write_params(tmp_path / "p.yaml", predictor={"name": "toy", "scale": 2.0})
         params = load_params(path)
         assert isinstance(params.predictor, ToyConfig)
-        assert build_predictor(params.predictor, tmp_path / "rows.parquet", None).fingerprint()["scale"] == 2.0
+        predictor = build_predictor(params.predictor, tmp_path / "rows.parquet", None)
+        assert isinstance(predictor, Toy) and predictor.config.scale == 2.0
         with pytest.raises(ConfigError, match=re.escape("`predictor.scale` = -1.0 is out of range")):
             load_params(write_params(tmp_path / "q.yaml", predictor={"name": "toy", "scale": -1.0}))
     finally:

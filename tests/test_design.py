@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from mprabench.activity import add_activity
@@ -16,7 +15,6 @@ from mprabench.dna import reverse_complement
 from mprabench.errors import InputDataError
 from mprabench.sequences import (
     build_designed_inputs,
-    centred_window,
     designed_window,
     element_sites,
     embed_oligo,

@@ -55,7 +55,7 @@ def test_motif_baseline_scores_a_planted_site_highest(tmp_path):
     assert features[pparg].idxmax() == sequence_sha256(planted)
 
 
-def test_kmer_baseline_fingerprint_follows_the_training_rows(tmp_path):
+def test_kmer_baseline_follows_the_training_rows(tmp_path):
     rng = np.random.default_rng(2)
     inputs = {}
     rows = []

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mprabench.config import ActivityConfig, ActivityMethod, PoolCentre, ZeroRnaDropoutConfig
+from mprabench.config import ActivityConfig, ActivityMethod, ZeroRnaDropoutConfig
 from mprabench.errors import ConfigError
 from mprabench.schema import ELEMENT_ID, ZERO_RNA_DROPOUT
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mprabench.predictors.base import SOURCE_API, SOURCE_LOCAL, SOURCE_OFFLINE
+from mprabench.predictors.base import SOURCE_LOCAL, SOURCE_OFFLINE
 from mprabench.sources.locations import is_loopback
 
 UNKNOWN = "unknown"

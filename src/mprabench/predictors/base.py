@@ -63,15 +63,8 @@ class Predictor(abc.ABC):
     """An offline predictor: turns distinct inputs (SHA-256 -> sequence) into features."""
 
     @abc.abstractmethod
-    def fingerprint(self) -> dict[str, Any]:
-        """JSON-ready description of everything that changes the answer (never a secret)."""
-
-    @abc.abstractmethod
     def predict(self, inputs: Mapping[str, str], sink: ResultSink) -> PredictionReport:
         """Predict every input, handing each success to `sink`; failures are reported, not raised."""
-
-    def prepare(self) -> None:
-        """Checks that must pass before any work (credentials, reachability); default none."""
 
     def training_statistics(self, inputs: Mapping[str, str]) -> dict[str, Any]:
         """Per feature, fit statistics of a predictor trained on activity (out-of-fold R², refit-null

@@ -7,7 +7,6 @@ other offline baselines (``motif`` and ``kmer``), so that every baseline reads t
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 
@@ -55,8 +54,6 @@ class GcPredictor(Predictor):
     def __init__(self, config: GcConfig):
         self.config = config
 
-    def fingerprint(self) -> dict[str, Any]:
-        return {"predictor": "gc", "width": self.config.width, "column": GC_COLUMN}
 
     def predict(self, inputs: Mapping[str, str], sink: ResultSink) -> PredictionReport:
         values = gc_fraction_central(list(inputs.values()), self.config.width)

@@ -6,7 +6,6 @@ test part of a fold; every distinct model input gets exactly one out-of-fold pre
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
@@ -397,7 +396,6 @@ def _check_fold_count(groups: np.ndarray, n_folds: int) -> None:
 class KmerPredictor(Predictor):
     """Offline baseline trained on activity: out-of-fold ridge on k-mer frequencies.
 
-    Its answer depends on the training rows, so their content is part of the fingerprint.
     Rows flagged as zero-RNA dropouts (``zero_rna_dropout``) are not trained on, as evaluate's
     headline does not rest on them; their inputs still get a prediction.
     """
@@ -411,19 +409,6 @@ class KmerPredictor(Predictor):
                    else pd.Series(False, index=self.rows.index))
         self.weights = (~dropout).to_numpy(float)
 
-    def fingerprint(self) -> dict[str, Any]:
-        training = pd.util.hash_pandas_object(self.rows, index=False).to_numpy().tobytes()
-        return {
-            "predictor": "kmer",
-            "k": self.config.k,
-            "alpha": self.config.alpha,
-            "n_folds": self.config.n_folds,
-            "seed": self.config.seed,
-            "target": self.config.target,
-            "standardize": True,
-            "output": "out-of-fold k-mer part without the training-fold mean",
-            "training_rows_sha256": hashlib.sha256(training).hexdigest(),
-        }
 
     def _fit(self, inputs: Mapping[str, str]) -> tuple[KmerOutOfFold, np.ndarray, np.ndarray]:
         """Out-of-fold fit on the non-dropout rows, with per-input features and training weights."""
@@ -455,8 +440,8 @@ class KmerPredictor(Predictor):
     def _require_all_inputs(self, inputs: Mapping[str, str]) -> None:
         if not set(self.rows[INPUT_SHA256]) <= set(inputs):
             raise InputDataError(
-                "the k-mer model is trained on every row at once, but some inputs are already stored for this "
-                "training set; delete this fingerprint's folder in the prediction store and rerun"
+                "the k-mer model is trained on every row at once, but rows.parquet names inputs that inputs.fa "
+                "does not hold; rerun the prepare stage (`dvc repro prepare`)"
             )
 
     def predict(self, inputs: Mapping[str, str], sink: ResultSink) -> PredictionReport:

@@ -12,7 +12,6 @@ import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -247,15 +246,6 @@ class MotifPredictor(Predictor):
                 f"would never fit in the window; set predictor.width >= {longest}"
             )
 
-    def fingerprint(self) -> dict[str, Any]:
-        return {
-            "predictor": "motif",
-            "jaspar_release": self.config.jaspar_release,
-            "matrix_ids": list(self.config.matrix_ids),
-            "pseudocount": self.config.pseudocount,
-            "background": "uniform",
-            "width": self.config.width,
-        }
 
     def predict(self, inputs: Mapping[str, str], sink: ResultSink) -> PredictionReport:
         scores = best_motif_scores(list(inputs.values()), self.matrices, self.config.width)

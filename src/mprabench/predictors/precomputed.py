@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,7 +13,6 @@ import pyarrow as pa
 from mprabench.config import PrecomputedConfig
 from mprabench.dna import sequence_sha256
 from mprabench.errors import InputDataError
-from mprabench.files import sha256_file
 from mprabench.predictors.base import PredictionReport, Predictor, ResultSink
 from mprabench.schema import FEATURES_KEY
 from mprabench.sources.locations import local_path
@@ -33,8 +31,6 @@ class PrecomputedPredictor(Predictor):
         _require_usable(self.table, self.features, self.path)
         self.table[self.features] = self.table[self.features].astype(float)
 
-    def fingerprint(self) -> dict[str, Any]:
-        return {"predictor": "precomputed", "file_sha256": sha256_file(self.path), "features": self.features}
 
     def predict(self, inputs: Mapping[str, str], sink: ResultSink) -> PredictionReport:
         absent = [sha for sha in inputs if sha not in self.table.index]

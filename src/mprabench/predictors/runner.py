@@ -99,7 +99,6 @@ def _run_model(predictor: ModelPredictor, inputs: Mapping[str, str], store_root:
 
 
 def _run_offline(predictor: Predictor, name: str, inputs: Mapping[str, str]) -> PredictRun:
-    predictor.prepare()
     sink = _MemorySink()
     report = predictor.predict(inputs, sink)
     provenance = {"predictor": name, "store_key": None, "source": SOURCE_OFFLINE, "model_version": None,
