@@ -12,6 +12,7 @@ import yaml
 
 from mprabench.files import sha256_file
 from tests.support import params as testing_params
+from tests.support.repo_copy import RepoCopy, make_repo_copy
 from tests.support.synthetic import (
     SyntheticElement,
     SyntheticGenome,
@@ -75,6 +76,17 @@ def make_tiny_library(directory: Path, seed: int = 7) -> TinyLibrary:
         write_counts_file(path, names, rng)
         files.append({"name": path.name, "pool": pool, "design_grammar": grammar, "sha256": sha256_file(path)})
     return TinyLibrary(genome, elements, counts_dir, files)
+
+
+def tiny_repo(tmp_path: Path, library: TinyLibrary) -> RepoCopy:
+    """A git copy of the repository at tmp_path/repo with `dataset=tiny` and `genome=tiny` options
+    (the library's counts and its genome, written to tmp_path/genome.fa)."""
+    copy = make_repo_copy(REPO, tmp_path / "repo")
+    fasta = tmp_path / "genome.fa"
+    library.genome.write_chromosome_fasta(fasta)
+    copy.add_config("dataset", "tiny", library.dataset_section())
+    copy.add_config("genome", "tiny", {**compose_config()["genome"], "fasta": str(fasta)})
+    return copy
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from tests.support.repo_copy import RepoCopy, make_repo_copy
-from tests.conftest import REPO, compose_config
+from tests.support.repo_copy import RepoCopy
+from tests.conftest import tiny_repo
 
 pytestmark = pytest.mark.e2e
 
@@ -16,12 +16,7 @@ EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
 
 @pytest.fixture
 def repo(tmp_path, tiny_library) -> RepoCopy:
-    copy = make_repo_copy(REPO, tmp_path / "repo")
-    fasta = tmp_path / "genome.fa"
-    tiny_library.genome.write_chromosome_fasta(fasta)
-    copy.add_config("dataset", "tiny", tiny_library.dataset_section())
-    copy.add_config("genome", "tiny", {**compose_config()["genome"], "fasta": str(fasta)})
-    return copy
+    return tiny_repo(tmp_path, tiny_library)
 
 
 def exp_run_fails(repo: RepoCopy, overrides: list[str]) -> str:

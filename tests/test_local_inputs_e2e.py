@@ -16,8 +16,8 @@ import yaml
 
 from mprabench.fasta import read_fasta, write_fasta
 from tests.support import params as testing_params
-from tests.support.repo_copy import RepoCopy, make_repo_copy
-from tests.conftest import REPO, TinyLibrary, compose_config
+from tests.support.repo_copy import RepoCopy
+from tests.conftest import TinyLibrary, tiny_repo
 
 pytestmark = pytest.mark.e2e
 
@@ -31,10 +31,7 @@ OUTSIDE_WINDOWS = 4_096  # bp from every element: beyond any experiment's window
 def repo(tmp_path: Path, tiny_library: TinyLibrary) -> RepoCopy:
     """A repo copy with `dataset=tiny`, `genome=tiny` options and params.yaml using them with precomputed
     predictions (the file is written once the inputs are known)."""
-    copy = make_repo_copy(REPO, tmp_path / "repo")
-    tiny_library.genome.write_chromosome_fasta(tmp_path / "genome.fa")
-    copy.add_config("dataset", "tiny", tiny_library.dataset_section())
-    copy.add_config("genome", "tiny", {**compose_config()["genome"], "fasta": str(tmp_path / "genome.fa")})
+    copy = tiny_repo(tmp_path, tiny_library)
     overrides = [*TINY, f"predictor.path={tmp_path / 'predictions.csv'}", *FAST_EVALUATION]
     params = testing_params.compose_config(copy.root / "conf", overrides)
     (copy.root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

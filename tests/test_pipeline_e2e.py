@@ -18,8 +18,8 @@ import yaml
 from mprabench.fasta import read_fasta
 from tests.support import params as testing_params
 from tests.support.alphagenome.server import LocalAlphaGenomeServer
-from tests.conftest import REPO, compose_config
-from tests.support.repo_copy import RepoCopy, make_repo_copy
+from tests.conftest import tiny_repo
+from tests.support.repo_copy import RepoCopy
 
 pytestmark = pytest.mark.e2e
 
@@ -37,12 +37,8 @@ def server():
 
 @pytest.fixture
 def repo(tmp_path, tiny_library, server):
-    copy = make_repo_copy(REPO, tmp_path / "repo")
+    copy = tiny_repo(tmp_path, tiny_library)
     copy.env["ALPHAGENOME_API_KEY"] = SENTINEL
-    fasta = tmp_path / "genome.fa"
-    tiny_library.genome.write_chromosome_fasta(fasta)
-    copy.add_config("dataset", "tiny", tiny_library.dataset_section())
-    copy.add_config("genome", "tiny", {**compose_config()["genome"], "fasta": str(fasta)})
     return copy
 
 

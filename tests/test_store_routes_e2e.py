@@ -19,8 +19,8 @@ import pytest
 
 from mprabench.predictors.store import STORE_ENV
 from tests.support.alphagenome.server import LocalAlphaGenomeServer
-from tests.support.repo_copy import RepoCopy, make_repo_copy
-from tests.conftest import REPO, compose_config
+from tests.support.repo_copy import RepoCopy
+from tests.conftest import tiny_repo
 
 pytestmark = pytest.mark.e2e
 
@@ -36,13 +36,9 @@ def server():
 
 @pytest.fixture
 def repo(tmp_path, tiny_library):
-    copy = make_repo_copy(REPO, tmp_path / "repo")
+    copy = tiny_repo(tmp_path, tiny_library)
     copy.env["ALPHAGENOME_API_KEY"] = KEY
     copy.env.pop(STORE_ENV, None)  # the default store: <main worktree of the copy>/prediction_store
-    fasta = tmp_path / "genome.fa"
-    tiny_library.genome.write_chromosome_fasta(fasta)
-    copy.add_config("dataset", "tiny", tiny_library.dataset_section())
-    copy.add_config("genome", "tiny", {**compose_config()["genome"], "fasta": str(fasta)})
     return copy
 
 
