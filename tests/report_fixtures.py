@@ -1,4 +1,4 @@
-"""Inputs of the report stage in the shapes of the shared contracts (HELPER_RULES.md).
+"""Inputs of the report stage in the shapes evaluate, prepare, calibrate and predict write (schema.py).
 
 summary.json is headline-only; details.json, calibration.json, qc_details.json and
 provenance.json are written as their producers describe them. Built here, not by running

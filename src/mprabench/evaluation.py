@@ -39,11 +39,12 @@ from mprabench.schema import (
     ROW_ID,
     SUMMARY_DESIGN,
     TARGETS,
+    WITH_DROPOUTS_SUFFIX,
     WITHIN_ELEMENT_NEGLOG10_P,
     WITHIN_ELEMENT_P,
     WITHIN_ELEMENT_R,
-    WITH_DROPOUTS_SUFFIX,
-    ZERO_RNA_DROPOUT,
+    dropout_mask,
+    headline_rows,
 )
 from mprabench.stats.association import (
     EffectiveSampleSize,
@@ -204,23 +205,11 @@ def evaluation_table(rows: pd.DataFrame, features: pd.DataFrame, target: str) ->
         )
     if not np.isfinite(table[target].to_numpy(dtype=float)).all():
         raise InputDataError(f"target {target} has non-finite values; check the prepare stage")
-    return with_dropout_column(table)
-
-
-def with_dropout_column(table: pd.DataFrame) -> pd.DataFrame:
-    """Rows from before the zero-RNA dropout flag have no dropouts: add the column as all False."""
-    if ZERO_RNA_DROPOUT in table:
-        return table
-    return table.assign(**{ZERO_RNA_DROPOUT: False})
+    return table
 
 
 def feature_columns(features: pd.DataFrame) -> list[str]:
     return [c for c in features.columns if c != FEATURES_KEY]
-
-
-def headline_rows(table: pd.DataFrame) -> pd.DataFrame:
-    """The rows the headline rests on: every row not flagged as a zero-RNA dropout."""
-    return table.loc[~table[ZERO_RNA_DROPOUT].astype(bool)].reset_index(drop=True)
 
 
 def evaluate(
@@ -228,7 +217,6 @@ def evaluate(
 ) -> Evaluation:
     """Headline, details, strata and the zero-RNA dropout sensitivity of every feature."""
     training = {f: matching_training(stats_, config.target) for f, stats_ in (training or {}).items()}
-    table = with_dropout_column(table)
     rows = headline_rows(table)
     results = {f: _evaluate_feature(rows, f, config, config.target, training.get(f)) for f in features}
     family = [f for f in config.primary_features if f in features] or list(features)
@@ -269,7 +257,7 @@ def dropout_sensitivity(table: pd.DataFrame, features: list[str], config: Evalua
     target = config.target
     if f"{target}{WITH_DROPOUTS_SUFFIX}" in table:  # V1: element targets recomputed with the dropouts
         target = f"{target}{WITH_DROPOUTS_SUFFIX}"
-    n_dropouts = int(table[ZERO_RNA_DROPOUT].astype(bool).sum())
+    n_dropouts = int(dropout_mask(table).sum())
     per_feature = {}
     for feature in features:
         element = element_level_association(

@@ -1,7 +1,7 @@
 """report.md: the results document, generated only from metrics, detail files and params.
 
-The headline comes from metrics/summary.json (the contract in HELPER_RULES.md: one block per
-primary feature, plus `design`); everything else is read defensively from details.json,
+The headline comes from metrics/summary.json (declared in schema.py, described in the
+README's "Reading the numbers": one block per primary feature, plus `design`); everything else is read defensively from details.json,
 calibration.json, qc_details.json and provenance.json, any of which may be absent. Every
 table is GitHub-flavoured Markdown (cells escaped), every "n.e." carries a reason, and
 links are built from one `Links` value so the same report renders in the repository and

@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
@@ -44,13 +45,16 @@ WITH_DROPOUTS_SUFFIX = "_with_dropouts"  # V1: an element target recomputed over
 ROWS_COLUMNS = (ROW_ID, POOL, ELEMENT_ID, CHROM, START, END, STRAND, MOTIF, DESIGN, TF_LABELS, IS_WILD_TYPE,
                 TAGS, RNA, PLASMID, LOG2_RATIO, ACTIVITY, N_OLIGOS, INPUT_SHA256)
 
+# metrics/qc_details.json (prepare): one record per element whose name motif differs from the reference
+QC_MOTIF_MISMATCHES = "motif_mismatches"
+
 # --- features.parquet --------------------------------------------------------------------------
 FEATURES_KEY = INPUT_SHA256
 FEATURES_COLUMNS = (FEATURES_KEY,)  # plus one column per feature
 
 # --- metrics/summary.json (the DVC metric) and metrics/details.json ----------------------------
 SUMMARY_DESIGN = "design"  # the design sizes; every other top-level key is a primary feature
-# Each primary feature's headline in summary.json (HELPER_RULES.md, "Shared contracts")
+# Each primary feature's headline in summary.json (README, "Reading the numbers")
 ELEMENT_PEARSON_R = "element_pearson_r"
 PEARSON_R_CI_LOW = "pearson_r_ci_low"
 PEARSON_R_CI_HIGH = "pearson_r_ci_high"
@@ -110,10 +114,19 @@ def read_rows(path: Path, columns: Sequence[str] | None = None, optional: Sequen
     return pd.read_parquet(path, columns=[*columns, *(c for c in optional if c in available)])
 
 
+def dropout_mask(rows: pd.DataFrame) -> np.ndarray:
+    """True for rows flagged as zero-RNA dropouts (none in rows written before the flag existed)."""
+    if ZERO_RNA_DROPOUT not in rows:
+        return np.zeros(len(rows), dtype=bool)
+    return rows[ZERO_RNA_DROPOUT].astype(bool).to_numpy()
+
+
+def headline_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows the headline rests on: every row not flagged as a zero-RNA dropout."""
+    return rows.loc[~dropout_mask(rows)].reset_index(drop=True)
+
+
 def read_features(path: Path) -> pd.DataFrame:
     """features.parquet: the key column and one column per feature."""
     require_columns(parquet_columns(path), FEATURES_COLUMNS, path, "predict")
     return pd.read_parquet(path)
-
-# metrics/qc_details.json (prepare): one record per element whose name motif differs from the reference
-QC_MOTIF_MISMATCHES = "motif_mismatches"

@@ -22,6 +22,7 @@ from mprabench.schema import (
     ROW_ID,
     TF_LABELS,
     ZERO_RNA_DROPOUT,
+    dropout_mask,
 )
 
 ELEMENT_COLUMNS = [ELEMENT_ID, "pool", "chrom", "start", "end", "strand", "motif"]
@@ -149,7 +150,7 @@ def build_aggregated_inputs(oligos: pd.DataFrame, width: int) -> BuiltInputs:
     means over every oligo, and `n_dropouts` counts the ones left out. An element whose
     every oligo is a dropout has no target: it is dropped and listed in elements_without_target.
     """
-    dropout = oligos[ZERO_RNA_DROPOUT].astype(bool) if ZERO_RNA_DROPOUT in oligos else pd.Series(False, oligos.index)
+    dropout = pd.Series(dropout_mask(oligos), index=oligos.index)
     every = oligos.groupby(ELEMENT_ID, sort=False)
     used = oligos.loc[~dropout].groupby(ELEMENT_ID, sort=False)
     rows = every[ELEMENT_COLUMNS].first()

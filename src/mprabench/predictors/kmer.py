@@ -29,6 +29,7 @@ from mprabench.schema import (
     ELEMENT_PEARSON_R,
     INPUT_SHA256,
     ZERO_RNA_DROPOUT,
+    dropout_mask,
     read_rows,
 )
 from mprabench.stats.clustered import ELEMENT_P_REASON, PERMUTATION_TIE_TOLERANCE
@@ -405,9 +406,7 @@ class KmerPredictor(Predictor):
         self.rows = read_rows(rows, [INPUT_SHA256, ELEMENT_ID, config.target], optional=[ZERO_RNA_DROPOUT])
         if not np.isfinite(self.rows[config.target].to_numpy(float)).all():
             raise InputDataError(f"{rows}: target {config.target} has non-finite values")
-        dropout = (self.rows[ZERO_RNA_DROPOUT].astype(bool) if ZERO_RNA_DROPOUT in self.rows
-                   else pd.Series(False, index=self.rows.index))
-        self.weights = (~dropout).to_numpy(float)
+        self.weights = (~dropout_mask(self.rows)).astype(float)
 
 
     def _fit(self, inputs: Mapping[str, str]) -> tuple[KmerOutOfFold, np.ndarray, np.ndarray]:

@@ -16,9 +16,17 @@ import pandas as pd  # noqa: E402
 
 from mprabench.config import EvaluateConfig, load_params  # noqa: E402
 from mprabench.files import atomic_path, write_json_atomic  # noqa: E402
-from mprabench.schema import CHROM, ELEMENT_ID, INPUT_SHA256, STRAND, TF_LABELS, ZERO_RNA_DROPOUT, read_rows  # noqa: E402
+from mprabench.schema import (  # noqa: E402
+    CHROM,
+    ELEMENT_ID,
+    INPUT_SHA256,
+    STRAND,
+    TF_LABELS,
+    ZERO_RNA_DROPOUT,
+    headline_rows,
+    read_rows,
+)
 from mprabench.stages._cli import run, stage_parser  # noqa: E402
-from mprabench.stats.within_element import min_within_inputs  # noqa: E402
 from mprabench.stats.calibration import (  # noqa: E402
     CalibrationResult,
     SimulationSettings,
@@ -26,6 +34,7 @@ from mprabench.stats.calibration import (  # noqa: E402
     design_structure,
     uniform_quantiles,
 )
+from mprabench.stats.within_element import min_within_inputs  # noqa: E402
 
 log = logging.getLogger("mprabench.calibrate")
 
@@ -51,10 +60,8 @@ def main(argv: list[str] | None = None) -> None:
 
 def read_headline_rows(path: Path, target: str) -> pd.DataFrame:
     """The rows evaluate's headline rests on (zero-RNA dropouts excluded, as in evaluate)."""
-    rows = read_rows(path, [*ROW_COLUMNS, target], optional=[ZERO_RNA_DROPOUT])
-    if ZERO_RNA_DROPOUT in rows:
-        rows = rows.loc[~rows[ZERO_RNA_DROPOUT].astype(bool)]
-    return rows[[*ROW_COLUMNS, target]].reset_index(drop=True)
+    rows = headline_rows(read_rows(path, [*ROW_COLUMNS, target], optional=[ZERO_RNA_DROPOUT]))
+    return rows[[*ROW_COLUMNS, target]]
 
 
 def simulation_settings(config: EvaluateConfig) -> SimulationSettings:
