@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import signal
 import subprocess
@@ -518,21 +519,25 @@ def test_custom_catalogue_and_motifs_are_used():
 # ------------------------------------------------------------------------------ CLI
 
 
-def test_cli_serves_until_sigterm(tmp_path):
-    port_file = tmp_path / "port"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+@contextlib.contextmanager
+def cli_server(*flags: str) -> Iterator[subprocess.Popen]:
+    """The server's command line as a process; killed afterwards if the test left it running."""
     process = subprocess.Popen(
-        [
-            sys.executable, "-m", "tests.support.alphagenome.server",
-            "--port-file", str(port_file), "--latency-ms", "1",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
+        [sys.executable, "-m", "tests.support.alphagenome.server", *flags],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
         cwd=REPO,  # `-m tests.support...` resolves from the repository root
     )
     try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_cli_serves_until_sigterm(tmp_path):
+    port_file = tmp_path / "port"
+    with cli_server("--port-file", str(port_file), "--latency-ms", "1") as process:
         line = process.stdout.readline().strip()
         assert line.startswith("listening on 127.0.0.1:"), line
         port = int(line.rsplit(":", 1)[1])
@@ -543,10 +548,6 @@ def test_cli_serves_until_sigterm(tmp_path):
         ch.close()
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 # ------------------------------------------------------------------ outage and quota
@@ -641,12 +642,7 @@ def test_the_client_reads_the_retry_delay_the_server_sends(client, server):
 
 
 def test_cli_quota_and_outage_toggle(tmp_path):
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.alphagenome.server", "--quota-calls", "1",
-         "--quota-seconds", "60", "--retry-delay-ms", "250"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}, cwd=REPO,
-    )
-    try:
+    with cli_server("--quota-calls", "1", "--quota-seconds", "60", "--retry-delay-ms", "250") as process:
         port = int(process.stdout.readline().strip().rsplit(":", 1)[1])
         ch = make_channel(f"127.0.0.1:{port}")
         client = make_client(ch)
@@ -666,7 +662,3 @@ def test_cli_quota_and_outage_toggle(tmp_path):
         ch.close()
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
