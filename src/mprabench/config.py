@@ -34,6 +34,8 @@ class InputMode(str, enum.Enum):
     aggregated = "aggregated"  # V1: one N-padded motif per base element
     individual = "individual"  # V2: one genomic window per oligo (same for all oligos of an element)
     designed = "designed"  # V3: each oligo's designed sequence inside its genomic window
+    given = "given"  # a sequence table's insert as given, centred in N up to experiment.window
+    reference = "reference"  # an element's own span of the reference genome, on its strand, centred in N
 
 
 class ActivityMethod(str, enum.Enum):
@@ -105,10 +107,22 @@ class HttpConfig:
 
 @dataclass
 class CountsFile:
+    """One GSE84888 counts file. A checksum the deposit does not publish is null; at least one is set."""
+
     name: str = MISSING
     pool: str = MISSING
     design_grammar: DesignGrammar = MISSING
-    sha256: str = MISSING
+    sha256: str | None = MISSING
+    md5: str | None = None
+
+
+@dataclass
+class DataFile:
+    """One file of a dataset, with the checksum(s) its deposit publishes (null: not published)."""
+
+    name: str = MISSING
+    sha256: str | None = MISSING
+    md5: str | None = MISSING
 
 
 @dataclass
@@ -139,11 +153,17 @@ class AssayBiosampleConfig:
     organism: str = MISSING
     cell_line: str = MISSING
     cell_type: str = MISSING
+    ontology_term: str | None = MISSING  # e.g. EFO:0001187 (HepG2); null where none exists
 
 
 @dataclass
 class DatasetConfig:
+    """The GSE84888 counts layout (`dataset.reader: gse84888_counts`); other readers register their own
+    schema in readers/registry.py. Every dataset section has name, reader, source, files, http and
+    assay_biosample; the rest belongs to its reader."""
+
     name: str = MISSING
+    reader: str = MISSING
     source: str = MISSING
     remote_suffix: str = MISSING
     files: list[CountsFile] = items(1)
@@ -268,7 +288,7 @@ class EvaluateConfig:
 
 @dataclass
 class TrackingConfig:
-    experiment_name: str = MISSING
+    experiment_name: str | None = MISSING  # null: mprabench-<dataset.name> (experiment_name_for)
     local_store: str = MISSING
     experiment_kind: str = MISSING  # MLflow's `mlflow.experimentKind` experiment tag
     max_metrics: int = setting(ge=1)  # metrics per MLflow run, headline first
@@ -276,7 +296,7 @@ class TrackingConfig:
 
 @dataclass
 class Params:
-    dataset: DatasetConfig = MISSING
+    dataset: Any = MISSING  # typed by the registration of dataset.reader (readers/registry.py)
     genome: GenomeConfig = MISSING
     experiment: ExperimentConfig = MISSING
     predictor: Any = MISSING  # typed by the registration of predictor.name (predictors/registry.py)
@@ -297,11 +317,13 @@ def load_params(path: str | Path) -> Params:
     if not isinstance(raw, DictConfig):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     predictor = _validate_predictor(raw.get("predictor"), path)
-    try:  # `predictor` is typed Any here and replaced by the typed section above
+    dataset = _validate_dataset(raw.get("dataset"), path)
+    try:  # `predictor` and `dataset` are typed Any here and replaced by the typed sections above
         params: Params = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Params), raw))  # type: ignore[assignment]
     except OmegaConfBaseException as error:
         raise ConfigError(_describe(error, path)) from None
     params.predictor = predictor
+    params.dataset = dataset
     problems = [*_range_problems(params, params), *_cross_setting_problems(params)]
     if problems:
         raise ConfigError(
@@ -337,6 +359,25 @@ def _validate_predictor(section: Any, path: Path) -> Any:
         raise ConfigError(_describe(error, path, prefix="predictor.")) from None
 
 
+def _validate_dataset(section: Any, path: Path) -> Any:
+    from mprabench.readers.registry import READERS  # the registry imports this module
+
+    if not isinstance(section, DictConfig) or "reader" not in section:
+        raise ConfigError(f"{path}: `dataset.reader` is required (one of {sorted(READERS)})")
+    entry = READERS.get(section.reader)
+    if entry is None:
+        raise ConfigError(f"{path}: unknown dataset.reader {section.reader!r}; choose one of {sorted(READERS)}")
+    try:
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(entry.schema), section))
+    except OmegaConfBaseException as error:
+        raise ConfigError(_describe(error, path, prefix="dataset.")) from None
+
+
+def experiment_name_for(tracking: TrackingConfig, dataset_name: str) -> str:
+    """The MLflow experiment: tracking.experiment_name, or mprabench-<dataset.name> when it is null."""
+    return tracking.experiment_name or f"mprabench-{dataset_name}"
+
+
 def _range_problems(node: Any, params: Params | None, prefix: str = "") -> Iterator[str]:
     """Every field whose value lies outside the range its schema declares, as `key = value (allowed)`."""
     for spec in fields(node):
@@ -359,8 +400,8 @@ def _range_problems(node: Any, params: Params | None, prefix: str = "") -> Itera
 
 def _cross_setting_problems(params: Params) -> Iterator[str]:
     """Checks that relate two settings (ranges of one field are declared on the field)."""
-    window, motif = params.experiment.window, params.dataset.motif_length
-    if window < motif:
+    window, motif = params.experiment.window, getattr(params.dataset, "motif_length", None)
+    if motif is not None and window < motif:
         yield f"`experiment.window` = {window} is shorter than the {motif}-bp motif (dataset.motif_length)"
     features = getattr(params.predictor, "features", None)
     primary = params.evaluate.primary_features
