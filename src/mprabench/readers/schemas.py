@@ -62,6 +62,9 @@ class SequenceTableConfig:
     files: list[DataFile] = MISSING
     http: HttpConfig = MISSING
     assay_biosample: AssayBiosampleConfig = MISSING
+    # A separate library-design file fetched beside the data (GSE84888's V3); null here, where the
+    # table holds the sequences. Every dataset section has it: the fetch stage depends on it.
+    design: str | None = MISSING
     separator: str | None = MISSING  # null: `,` for *.csv(.gz), tab otherwise
     columns: TableColumns = MISSING
     # A regular expression fully matching every id, with a named group `element` and optionally
@@ -87,5 +90,6 @@ class MpraElementConfig:
     files: list[DataFile] = MISSING
     http: HttpConfig = MISSING
     assay_biosample: AssayBiosampleConfig = MISSING
+    design: str | None = MISSING  # null: sequences come from the reference genome
     assembly: str = MISSING
     class_patterns: list[ClassPattern] = MISSING
