@@ -124,3 +124,25 @@ def test_the_real_held_out_folds_match_their_readme():
     sizes = wtc11.groupby(ELEMENT_ID).size().value_counts().to_dict()
     assert (len(wtc11), wtc11[ELEMENT_ID].nunique(), sizes) == (4_622, 2_313, {2: 2_309, 1: 4})
     assert wtc11[ELEMENT_CLASS].value_counts().to_dict() == {"enhancer": 3_709, "promoter": 910, "control": 3}
+
+
+def test_full_library_layout_names_the_columns_found_and_missing(tmp_path):
+    """The Zenodo layout is unseen here: a file without its columns fails naming found and missing ones."""
+    path = write(tmp_path, "Agarwal_K562.tsv", [("ACGT", "0.1", "chr1", "10", "14")],
+                 header=("sequence", "expression", "chromosome", "start", "end"))
+    with pytest.raises(InputDataError) as error:
+        read(dataset("agarwal2025_k562"), tmp_path)
+    message = str(error.value)
+    assert str(path) in message and "line 1" in message
+    assert "missing column(s) ['averaged_expression', 'fold', 'seq']" in message
+    assert "the header has ['sequence', 'expression', 'chromosome', 'start', 'end']" in message
+
+
+def test_full_library_layout_takes_elements_from_coordinates(tmp_path):
+    header = ("seq", "expression", "averaged_expression", "fold", "chromosome", "start", "end")
+    rows = [("ACGTAC", "0.5", "0.4", "1", "chr1", "100", "106"), ("GTACGT", "0.3", "0.4", "1", "chr1", "100", "106"),
+            ("TTTTGG", "1.5", "1.5", "2", "chr2", "5", "11")]
+    write(tmp_path, "Agarwal_WTC11.tsv", rows, header=header)
+    oligos = read(dataset("agarwal2025_wtc11"), tmp_path).oligos
+    assert oligos[ELEMENT_ID].tolist() == ["chr1:100-106", "chr1:100-106", "chr2:5-11"]
+    assert oligos["start"].tolist() == [100, 100, 5] and oligos["row_id"].iloc[0] == "Agarwal_WTC11.tsv:line2"

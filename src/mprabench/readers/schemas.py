@@ -67,6 +67,9 @@ class SequenceTableConfig:
     design: str | None = MISSING
     separator: str | None = MISSING  # null: `,` for *.csv(.gz), tab otherwise
     columns: TableColumns = MISSING
+    # Further columns the layout must have although none is read (e.g. `fold`): checked with the
+    # mapped ones, so a file of another layout fails naming what it has and what is missing.
+    required_columns: list[str] = MISSING
     # A regular expression fully matching every id, with a named group `element` and optionally
     # `orientation`; null: element and orientation come from columns.
     id_pattern: str | None = MISSING

@@ -91,7 +91,8 @@ def read_table(path: Path, dataset: SequenceTableConfig) -> tuple[pd.DataFrame, 
     columns = dataset.columns
     mapped = {key: getattr(columns, key) for key in ("id", "sequence", "activity", "element", "orientation",
                                                       "element_class", "chrom", "start", "end", "strand")}
-    _require_columns(raw, path, {k: v for k, v in mapped.items() if v is not None})
+    _require_columns(raw, path, {k: v for k, v in mapped.items() if v is not None}
+                     | {f"required_columns[{i}]": name for i, name in enumerate(dataset.required_columns)})
     lines = np.arange(len(raw)) + 1 + HEADER_LINES
     where = pd.DataFrame({"_file": str(path), "_line": lines})
     ids = raw[columns.id] if columns.id else pd.Series([f"{path.name}:line{n}" for n in lines])
@@ -136,10 +137,11 @@ def _require_columns(raw: pd.DataFrame, path: Path, mapped: dict[str, str]) -> N
     hints = []
     for key, name in missing.items():
         close = difflib.get_close_matches(name, found, n=1)
-        hints.append(f"dataset.columns.{key} = {name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        setting = f"dataset.{key}" if key.startswith("required_columns") else f"dataset.columns.{key}"
+        hints.append(f"{setting} = {name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
     raise InputDataError(
         f"{path}, line 1: missing column(s) {sorted(set(missing.values()))}; the header has {found}. "
-        f"Set {', '.join(hints)} to the file's column name, e.g. `-S dataset.columns.{next(iter(missing))}=...`."
+        f"Set {', '.join(hints)} to the file's column name (`-S dataset.columns.<key>=<column>`)."
     )
 
 
