@@ -42,9 +42,8 @@ def write_fold(folder, n_elements: int, seed: int = 5) -> tuple[pd.DataFrame, pd
 def test_hepg2_fold_runs_offline_and_matches_an_independent_computation(tmp_path):
     repo = make_repo_copy(REPO, tmp_path / "repo")
     fold, features = write_fold(tmp_path / "fold", n_elements=300)
-    # each padded input is the insert centred in N: precomputed predictions keyed by that input
-    padded = features.assign(sequence=[("N" * 909) + s + ("N" * 909) for s in features["sequence"]])
-    padded.to_csv(tmp_path / "preds.csv", index=False)
+    # predictions keyed by the measured insert itself (the model input is that insert centred in N)
+    features.to_csv(tmp_path / "preds.csv", index=False)
     overrides = [
         "dataset=agarwal2025_hepg2_test", f"dataset.source={tmp_path / 'fold'}",
         f"dataset.files.0.sha256={sha256_file(tmp_path / 'fold' / 'test_HepG2.tsv')}",
@@ -80,3 +79,22 @@ def test_hepg2_fold_runs_offline_and_matches_an_independent_computation(tmp_path
     assert set(strata["stratum"]) == {"enhancer", "promoter"}
     report = (repo.root / "metrics/report.md").read_text()
     assert "agarwal2025_hepg2_test" in report
+
+
+def test_a_users_own_csv_runs_with_the_table_config_and_no_other_dataset_setting(tmp_path):
+    """README: `dvc exp run -S dataset=table -S dataset.source=my_library.csv` (an offline predictor here)."""
+    repo = make_repo_copy(REPO, tmp_path / "repo")
+    rng = np.random.default_rng(2)
+    sequences = ["".join(rng.choice(list("ACGT"), 150)) for _ in range(40)]
+    table = pd.DataFrame({"name": [f"s{i}" for i in range(40)], "sequence": sequences,
+                          "activity": rng.normal(size=40).round(3)})
+    table.to_csv(repo.root / "my_library.csv", index=False)
+    repo.dvc("exp", "run", "-n", "mine", "-S", "dataset=table", "-S", "dataset.source=my_library.csv",
+             "-S", "predictor=gc", "-S", "evaluate.n_permutations=199", "-S", "evaluate.calibration.n_replicates=100")
+    qc = repo.json("metrics/qc.json")
+    assert (qc["rows_in"], qc["benchmark_rows"], qc["elements"], qc["distinct_inputs"]) == (40, 40, 40, 40)
+    gc = np.array([(s.count("G") + s.count("C")) / 150 for s in sequences])
+    r = repo.json("metrics/summary.json")["gc_fraction"]["element_pearson_r"]
+    assert r == pytest.approx(np.corrcoef(gc, table["activity"])[0, 1], abs=1e-9)
+    assert (repo.root / "data/raw/table/my_library.csv").is_file()
+    assert repo.json("data/local/counts.json") == {"my_library.csv": sha256_file(repo.root / "my_library.csv")}
