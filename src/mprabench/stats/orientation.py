@@ -19,10 +19,11 @@ import pandas as pd
 
 from mprabench.schema import ELEMENT_ID, ORIENTATION, ORIENTATION_FORWARD, ORIENTATION_REVERSE
 from mprabench.stats.clustered import (
+    PERMUTATION_MEMORY_ENTRIES,
+    count_extreme,
     element_permutations,
     fisher_z_interval,
     permutation_pvalue,
-    permutation_pvalues,
     unit_scaled,
 )
 from mprabench.stats.rng import derive_rng
@@ -114,7 +115,11 @@ def orientation_null(d_measured: np.ndarray, n_replicates: int, n_permutations: 
     shift = rng.normal(0.0, shift_sd, size=(n_replicates, 1))
     d_model = shift + rng.standard_normal((n_replicates, n)) - rng.standard_normal((n_replicates, n))
     zx, zy = unit_scaled(d_model), unit_scaled(np.asarray(d_measured, float))
-    permutations = element_permutations(n, n_permutations, derive_rng(seed, "calibration|orientation|permutations"))
-    p = permutation_pvalues(zx, zy, permutations)
+    permutation_rng = derive_rng(seed, "calibration|orientation|permutations")
+    rows = max(1, PERMUTATION_MEMORY_ENTRIES // max(1, n))  # bounded memory with many elements
+    n_extreme = np.zeros(n_replicates, dtype=np.int64)
+    for start in range(0, n_permutations, rows):
+        n_extreme += count_extreme(zx, zy, element_permutations(n, min(rows, n_permutations - start), permutation_rng))
+    p = (1 + n_extreme) / (1 + n_permutations)
     low, high = fisher_z_interval(zx @ zy, n, level)
     return p, (low <= 0) & (high >= 0)
