@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mprabench.config import FeatureWindowConfig
 from mprabench.dna import central_window, central_window_bounds, pad_with_n
-from mprabench.predictors.features import FeatureError, center_span, feature_names, pad_for_model, track_features
+from mprabench.predictors.features import FeatureError, FeatureWindowConfig, center_span, feature_names, pad_for_model, track_features
 from tests.conftest import configured
 
 SUPPORTED = (16_384, 131_072)

@@ -17,12 +17,13 @@ import pandas as pd
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import Pipeline
+from omegaconf import MISSING
 from sklearn.preprocessing import StandardScaler
 
-from mprabench.config import KmerConfig
 from mprabench.dna import BASE_CODE_N, central_window, describe_input, encode_bases, n_free_starts
 from mprabench.errors import InputDataError
 from mprabench.predictors.base import PredictionReport, Predictor, ResultSink
+from mprabench.settings import setting
 from mprabench.schema import (
     ELEMENT_ID,
     ELEMENT_P,
@@ -394,12 +395,27 @@ def _check_fold_count(groups: np.ndarray, n_folds: int) -> None:
         )
 
 
+@dataclass
+class KmerConfig:
+    name: str = MISSING
+    k: int = setting(ge=1)
+    alpha: float = setting(ge=0)
+    n_folds: int = setting(ge=2)
+    seed: int = setting(ge=0)
+    target: str = MISSING
+    n_permutations: int = setting(ge=99)  # refit null of the whole out-of-fold fit (element-permuted targets)
+
+
 class KmerPredictor(Predictor):
     """Offline baseline trained on activity: out-of-fold ridge on k-mer frequencies.
 
     Rows flagged as zero-RNA dropouts (``zero_rna_dropout``) are not trained on, as evaluate's
     headline does not rest on them; their inputs still get a prediction.
     """
+
+    settings = KmerConfig
+    label = "kmer baseline (offline)"
+    build_context = ("rows",)
 
     def __init__(self, config: KmerConfig, rows: Path):
         self.config = config
