@@ -16,7 +16,7 @@ import re
 import sys
 from pathlib import Path
 
-from tests.test_dvc_deps import REPO, SRC, STAGE_MODULE, STAGES, import_closure, predictor_modules
+from tests.test_dvc_deps import REPO, SRC, STAGE_MODULE, STAGES, import_closure
 
 PACKAGE_ROOT = SRC / "mprabench"
 NEXT_KEY = re.compile(r"\n    (#|params:|outs:|always_changed:|metrics:|plots:)")

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -152,6 +154,13 @@ def test_the_stages_that_resolve_the_predictor_are_predict_and_the_always_run_lo
                  if resolver in import_closure(STAGE_MODULE.search(stage["cmd"]).group(1))}
     assert resolving == PREDICTOR_RUNNING_STAGES
     assert STAGES["local_inputs"].get("always_changed") is True
+
+
+def test_the_sync_script_finds_dvc_yaml_in_sync():
+    """docs/ARCHITECTURE.md's check: `python -m scripts.sync_dvc_deps` prints nothing when in sync."""
+    result = subprocess.run([sys.executable, "-m", "scripts.sync_dvc_deps"], cwd=REPO, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0 and result.stdout == "", result.stdout + result.stderr
 
 
 def test_type_checking_imports_are_not_followed(tmp_path):

@@ -65,6 +65,7 @@ def synthetic_table(vary_within_elements: bool, seed: int = 0) -> pd.DataFrame:
         "row_id": [f"r{i}" for i in range(n)], "element_id": [f"E{e:02d}" for e in element],
         "input_sha256": inputs, "strand": np.where(element % 2 == 0, "+", "-"),
         "chrom": [f"chr{e % 3 + 1}" for e in element], "tf_labels": tfs, "is_wild_type": wild,
+        "zero_rna_dropout": False,
     })  # fmt: skip
     between = rng.normal(size=N_ELEMENTS)[element]
     per_input = pd.Series(rng.normal(size=len(set(inputs))), index=sorted(set(inputs)))

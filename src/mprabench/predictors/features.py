@@ -20,7 +20,6 @@ from mprabench.settings import setting
 
 # Feature-name prefix of each output; other outputs use their lower-cased name.
 OUTPUT_PREFIXES = {"DNASE": "dnase", "CAGE": "cage", "RNA_SEQ": "rna"}
-FEATURE_KINDS = ("mean", "max", "center")
 
 
 @dataclass
@@ -54,10 +53,6 @@ class Placement:
 
 def output_prefix(output: str) -> str:
     return OUTPUT_PREFIXES.get(output, output.lower())
-
-
-def feature_names(outputs: Iterable[str]) -> list[str]:
-    return [f"{output_prefix(o)}_{kind}" for o in outputs for kind in FEATURE_KINDS]
 
 
 def model_length(length: int, supported: Iterable[int]) -> int:
@@ -113,10 +108,3 @@ def profile_features(profile: TrackProfile, window: FeatureWindowConfig, prefix:
     if not all(math.isfinite(v) for v in result.values()):
         raise FeatureError(f"{prefix}: non-finite feature values")
     return result
-
-
-def track_features(
-    values: np.ndarray, resolution: int, placement: Placement, window: FeatureWindowConfig, prefix: str
-) -> dict[str, float]:
-    """mean / max / center of a (positions, tracks) array, over the original input's positions."""
-    return profile_features(own_positions(values, resolution, placement, prefix), window, prefix)
