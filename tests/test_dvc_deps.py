@@ -13,6 +13,7 @@ import ast
 import re
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -62,11 +63,12 @@ def with_parent_packages(module: str) -> set[str]:
     return {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
 
 
-def predictor_modules() -> list[str]:
+@cache
+def predictor_modules() -> tuple[str, ...]:
     """The module of every predictor class conf/predictor/ names (`predictor._target_`)."""
     options = sorted(p.stem for p in (REPO / "conf" / "predictor").glob("*.yaml"))
-    return sorted({compose_config([f"predictor={option}"])["predictor"]["_target_"].rpartition(".")[0]
-                   for option in options})
+    return tuple(sorted({compose_config([f"predictor={option}"])["predictor"]["_target_"].rpartition(".")[0]
+                         for option in options}))
 
 
 def import_closure(module: str) -> set[Path]:
