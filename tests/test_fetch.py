@@ -157,7 +157,7 @@ def test_a_published_md5_is_verified(tmp_path):
     """Deposits like Zenodo publish MD5: a wrong one stops the fetch naming both digests, a right one passes."""
     import hashlib
 
-    from mprabench.readers.schemas import SequenceTableConfig
+    from mprabench.config import SequenceTableConfig
     from mprabench.sources.geo import fetch_counts_files
     from tests.support.params import configured_section
 

@@ -10,7 +10,7 @@ from mprabench.dna import reverse_complement
 from mprabench.errors import InputDataError
 from mprabench.genome import read_windows
 from mprabench.readers.mpra_element import read
-from mprabench.readers.schemas import MpraElementConfig
+from mprabench.config import MpraElementConfig
 from mprabench.schema import ELEMENT_CLASS, ELEMENT_ID, LOG2_RATIO, ORIENTATION
 from mprabench.sequences import build_reference_inputs, element_spans
 from tests.conftest import REPO

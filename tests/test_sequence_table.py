@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mprabench.errors import InputDataError
-from mprabench.readers.schemas import SequenceTableConfig
+from mprabench.config import SequenceTableConfig
 from mprabench.readers.sequence_table import MISSING_ACTIVITY, read
 from mprabench.schema import ELEMENT_CLASS, ELEMENT_ID, LOG2_RATIO, ORIENTATION
 from tests.conftest import REPO

@@ -16,7 +16,7 @@ import pandas as pd
 
 from mprabench.errors import InputDataError
 from mprabench.readers.base import ReadLibrary
-from mprabench.readers.schemas import MpraElementConfig
+from mprabench.config import MpraElementConfig
 from mprabench.readers.sequence_table import UNCLASSIFIED
 from mprabench.schema import (
     ACTIVITY,

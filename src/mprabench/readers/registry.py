@@ -1,8 +1,8 @@
-"""The one registry of dataset readers: `dataset.reader` -> (typed schema of the dataset section, reader).
+"""The one registry of dataset readers: `dataset.reader` -> the function that reads that layout.
 
 Adding a dataset takes one config file, conf/dataset/<name>.yaml; a new file layout also takes a
-reader module and one `register` call below. `load_params` types the `dataset` section with the
-registered schema; prepare calls the registered reader with that section only.
+reader module, its section's schema in config.DATASET_SCHEMAS (load_params types the section
+with it) and one `register` call below. prepare calls the reader with that section only.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mprabench.config import DatasetConfig
-from mprabench.readers.schemas import MpraElementConfig, SequenceTableConfig
+from mprabench.config import MpraElementConfig, SequenceTableConfig
 
 if TYPE_CHECKING:
     from mprabench.readers.base import ReadLibrary
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Registration:
-    schema: type
     target: str  # "module:function", imported only when read: loading settings stays light
 
     def reader(self) -> Callable[[Any, Path], ReadLibrary]:
@@ -33,10 +32,12 @@ class Registration:
 READERS: dict[str, Registration] = {}
 
 
-def register(name: str, schema: type, target: str) -> None:
+def register(name: str, target: str) -> None:
     if name in READERS:
         raise ValueError(f"dataset reader {name!r} is registered twice")
-    READERS[name] = Registration(schema, target)
+    if name not in DATASET_SCHEMAS:
+        raise ValueError(f"dataset reader {name!r} has no schema in config.DATASET_SCHEMAS")
+    READERS[name] = Registration(target)
 
 
 def read_dataset(dataset: Any, raw_dir: Path) -> ReadLibrary:
@@ -44,6 +45,6 @@ def read_dataset(dataset: Any, raw_dir: Path) -> ReadLibrary:
     return READERS[dataset.reader].reader()(dataset, raw_dir)
 
 
-register("gse84888_counts", DatasetConfig, "mprabench.readers.gse84888:read")
-register("sequence_table", SequenceTableConfig, "mprabench.readers.sequence_table:read")
-register("mpra_element", MpraElementConfig, "mprabench.readers.mpra_element:read")
+register("gse84888_counts", "mprabench.readers.gse84888:read")
+register("sequence_table", "mprabench.readers.sequence_table:read")
+register("mpra_element", "mprabench.readers.mpra_element:read")

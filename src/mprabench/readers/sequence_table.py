@@ -19,7 +19,7 @@ import pandas as pd
 
 from mprabench.errors import ConfigError, InputDataError
 from mprabench.readers.base import ReadLibrary
-from mprabench.readers.schemas import ActivityScale, ClassPattern, SequenceTableConfig
+from mprabench.config import ActivityScale, ClassPattern, SequenceTableConfig
 from mprabench.schema import (
     ACTIVITY,
     CHROM,

@@ -26,6 +26,7 @@ from mprabench.schema import (  # noqa: E402
     TF_LABELS,
     ZERO_RNA_DROPOUT,
     headline_rows,
+    parquet_columns,
     read_rows,
 )
 from mprabench.stages._cli import run, stage_parser  # noqa: E402
@@ -71,8 +72,10 @@ def main(argv: list[str] | None = None) -> None:
 
 def read_headline_rows(path: Path, target: str) -> pd.DataFrame:
     """The rows evaluate's headline rests on (zero-RNA dropouts excluded, as in evaluate)."""
-    rows = headline_rows(read_rows(path, [*ROW_COLUMNS, target], optional=[ZERO_RNA_DROPOUT, *OPTIONAL_COLUMNS]))
-    return rows[[*ROW_COLUMNS, *(c for c in OPTIONAL_COLUMNS if c in rows), target]]
+    available = parquet_columns(path)
+    optional = [c for c in OPTIONAL_COLUMNS if c in available]
+    rows = headline_rows(read_rows(path, [*ROW_COLUMNS, target, ZERO_RNA_DROPOUT, *optional]))
+    return rows[[*ROW_COLUMNS, *optional, target]]
 
 
 def add_orientation_null(result: CalibrationResult, rows: pd.DataFrame, config: EvaluateConfig) -> None:
