@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mprabench.config import GenomeConfig, load_section
+from mprabench.config import GenomeConfig
+from mprabench.settings import typed_section
 from mprabench.dna import reverse_complement
 from mprabench.errors import InputDataError
 from mprabench.genome import read_windows
@@ -26,7 +27,7 @@ def section(source) -> MpraElementConfig:
                                 "cell_type": "K562", "ontology_term": "EFO:0002067"},
             "design": None, "assembly": "hg38",
             "class_patterns": [{"name": "promoter", "pattern": "^promoter"}, {"name": "enhancer", "pattern": "."}]}
-    return load_section(MpraElementConfig, base, "dataset")
+    return typed_section(MpraElementConfig, base, "test", "dataset")
 
 
 BED = [
