@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mprabench.config import DatasetConfig
-from mprabench.config import MpraElementConfig, SequenceTableConfig
+from mprabench.config import DATASET_SCHEMAS
 
 if TYPE_CHECKING:
     from mprabench.readers.base import ReadLibrary
