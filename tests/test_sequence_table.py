@@ -146,3 +146,11 @@ def test_full_library_layout_takes_elements_from_coordinates(tmp_path):
     oligos = read(dataset("agarwal2025_wtc11"), tmp_path).oligos
     assert oligos[ELEMENT_ID].tolist() == ["chr1:100-106", "chr1:100-106", "chr2:5-11"]
     assert oligos["start"].tolist() == [100, 100, 5] and oligos["row_id"].iloc[0] == "Agarwal_WTC11.tsv:line2"
+
+
+def test_prepare_reaches_the_reader_through_the_registry(tmp_path):
+    """readers/registry.py hands the typed section to the reader its `reader` names."""
+    from mprabench.readers.registry import read_dataset
+
+    write(tmp_path, "test_HepG2.tsv", hepg2_rows())
+    assert read_dataset(dataset("agarwal2025_hepg2_test"), tmp_path).rows_in == 12
