@@ -210,6 +210,43 @@ class AlphaGenomeConfig:
 
 
 @dataclass
+class LocalRunConfig:
+    """How a checkpoint runs on this machine (predictors/local.py)."""
+
+    checkpoint: str = MISSING  # a path; relative = to the repository root
+    device: str = MISSING  # auto (CUDA when present, else CPU), cpu, cuda, cuda:N
+    dtype: str = MISSING  # auto (bfloat16 on a GPU, float32 on the CPU), float32, bfloat16
+    batch_size: int = setting(ge=1)  # halved automatically on an out-of-memory error
+    store: str | None = MISSING  # as AlphaGenomeConfig.store
+
+
+@dataclass
+class AlphaGenomeLocalConfig(LocalRunConfig):
+    """AlphaGenome from a checkpoint on disk (predictors/alphagenome_local.py)."""
+
+    name: str = MISSING
+    organism: str = MISSING
+    outputs: list[str] = items(1)
+    ontology_terms: list[str] = items(1)
+    # N padding up to the smallest of these that holds the input (the API route's lengths by default)
+    supported_lengths: list[int] = items(1)
+    features: FeatureWindowConfig = MISSING
+
+
+@dataclass
+class TorchScriptConfig(LocalRunConfig):
+    """A TorchScript sequence-to-activity model (predictors/torchscript.py)."""
+
+    name: str = MISSING
+    input_length: int = setting(ge=1)  # other lengths are centred: cropped or N-padded (dna.py)
+    alphabet: str = MISSING  # the base of each one-hot channel, in order, e.g. ACGT
+    channels_first: bool = MISSING  # true: (batch, 4, length); false: (batch, length, 4)
+    output_indices: list[int] = items(1)  # which model outputs are features ...
+    output_names: list[str] = items(1)  # ... and their feature names (same order)
+    reverse_complement: bool = MISSING  # true: each feature is the mean of the forward and reverse-complement outputs
+
+
+@dataclass
 class PrecomputedConfig:
     name: str = MISSING
     path: str = MISSING

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 SOURCE_API = "AlphaGenome API"
 SOURCE_LOCAL = "local test server (synthetic tracks)"  # any loopback address: never for results
 SOURCE_OFFLINE = "offline baseline"
+SOURCE_CHECKPOINT = "local checkpoint"  # a model's weights on this machine (alphagenome_local, torchscript)
 
 
 class PredictionInterrupted(BenchmarkError):

@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mprabench.config import AlphaGenomeConfig, GcConfig, KmerConfig, MotifConfig, PrecomputedConfig
+from mprabench.config import (
+    AlphaGenomeConfig,
+    AlphaGenomeLocalConfig,
+    GcConfig,
+    KmerConfig,
+    MotifConfig,
+    PrecomputedConfig,
+    TorchScriptConfig,
+)
 
 if TYPE_CHECKING:  # types only: loading settings must not import the predictor interface
     from mprabench.predictors.base import ModelPredictor, Predictor
@@ -25,6 +33,7 @@ class BuildContext:
     rows: Path  # the benchmark rows; read only by predictors trained on activity (kmer)
     dotenv: Path | None
     progress: bool
+    store_root: Path | None = None  # where local predictors record their checkpoint's hash
 
 
 @dataclass(frozen=True)
@@ -51,13 +60,19 @@ def register(name: str, schema: type, target: str, context: tuple[str, ...] = ()
     PREDICTORS[name] = Registration(schema, target, context)
 
 
-def build_predictor(config: Any, rows: Path, dotenv: Path | None, progress: bool = True) -> Predictor | ModelPredictor:
+def build_predictor(config: Any, rows: Path, dotenv: Path | None, progress: bool = True,
+                    store_root: Path | None = None) -> Predictor | ModelPredictor:
     """The predictor a typed `predictor` section (from load_params) describes."""
-    return PREDICTORS[config.name].build(config, BuildContext(rows=rows, dotenv=dotenv, progress=progress))
+    context = BuildContext(rows=rows, dotenv=dotenv, progress=progress, store_root=store_root)
+    return PREDICTORS[config.name].build(config, context)
 
 
 register("alphagenome", AlphaGenomeConfig, "mprabench.predictors.alphagenome:AlphaGenomePredictor",
          context=("dotenv", "progress"))
+register("alphagenome_local", AlphaGenomeLocalConfig,
+         "mprabench.predictors.alphagenome_local:AlphaGenomeLocalPredictor", context=("progress", "store_root"))
+register("torchscript", TorchScriptConfig, "mprabench.predictors.torchscript:TorchScriptPredictor",
+         context=("progress", "store_root"))
 register("precomputed", PrecomputedConfig, "mprabench.predictors.precomputed:PrecomputedPredictor")
 register("gc", GcConfig, "mprabench.predictors.gc:GcPredictor")
 register("motif", MotifConfig, "mprabench.predictors.motif:MotifPredictor")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mprabench.config import AlphaGenomeConfig, load_params
+from mprabench.config import load_params
 from mprabench.files import require_writable, write_json_atomic, write_parquet_atomic
 from mprabench.predictors.base import PredictionInterrupted, Predictor
 from mprabench.predictors.registry import build_predictor
@@ -34,10 +34,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     params = load_params(args.params)
     require_writable(*filter(None, (args.features, args.metrics, args.training, args.provenance)))
-    configured = params.predictor.store if isinstance(params.predictor, AlphaGenomeConfig) else None
-    store_root = resolve_store_root(configured, args.store)
+    # model predictors (the API, local checkpoints) have a `store` setting; offline baselines keep no store
+    store_root = resolve_store_root(getattr(params.predictor, "store", None), args.store)
 
-    predictor = build_predictor(params.predictor, rows=args.rows, dotenv=args.dotenv, progress=not args.no_progress)
+    # built (and a local checkpoint checked) before any input is read
+    predictor = build_predictor(params.predictor, rows=args.rows, dotenv=args.dotenv, progress=not args.no_progress,
+                                store_root=store_root)
     inputs = read_model_inputs(args.inputs)
     try:
         result = run_predictor(predictor, params.predictor.name, inputs, store_root)
