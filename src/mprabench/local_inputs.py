@@ -10,7 +10,10 @@ a stage reruns only when a fingerprint it depends on changed.
   would be slow; prepare reads the windows it needs, and its outputs (the model inputs)
   change only if those windows did, so nothing downstream of prepare reruns for an edit
   outside them;
-- the precomputed predictions file: SHA-256.
+- the precomputed predictions file: SHA-256;
+- a local model checkpoint (`predictor.checkpoint`: a file or a folder of files): size and
+  modification time of each file, like the genome. The predict stage records the weights'
+  SHA-256 once per size and mtime for the store key (predictors/local.py).
 
 Remote sources (GEO, UCSC, a design URL) get an empty fingerprint: params pin their
 content (URL, SHA-256, assembly) and checking them would cost requests. A missing design,
@@ -23,7 +26,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mprabench.config import DatasetConfig, GenomeConfig, Params, PrecomputedConfig
+from mprabench.config import DatasetConfig, GenomeConfig, LocalRunConfig, Params, PrecomputedConfig
 from mprabench.files import sha256_file
 from mprabench.sources.geo import find_local_counts_file
 from mprabench.sources.locations import is_remote, local_path
@@ -50,14 +53,29 @@ def genome_fingerprint(genome: GenomeConfig) -> Fingerprint:
     path = local_path(genome.fasta)
     if not path.is_file():
         return {"missing": True}
-    status = path.stat()
-    return {"size": status.st_size, "mtime_ns": status.st_mtime_ns}
+    return _size_and_mtime(path)
 
 
 def predictions_fingerprint(params: Params) -> Fingerprint:
-    if not isinstance(params.predictor, PrecomputedConfig):
-        return {}
-    return _content_fingerprint(local_path(params.predictor.path))
+    """The precomputed predictions file's SHA-256, or the size and mtime of a local checkpoint's files."""
+    if isinstance(params.predictor, PrecomputedConfig):
+        return _content_fingerprint(local_path(params.predictor.path))
+    if isinstance(params.predictor, LocalRunConfig):
+        return checkpoint_fingerprint(local_path(params.predictor.checkpoint))
+    return {}
+
+
+def checkpoint_fingerprint(path: Path) -> Fingerprint:
+    """Size and modification time of a checkpoint file, or of each file in a checkpoint folder."""
+    if not path.exists():
+        return {"missing": True}
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    return {str(f.relative_to(path) if path.is_dir() else f.name): _size_and_mtime(f) for f in files}
+
+
+def _size_and_mtime(path: Path) -> Fingerprint:
+    status = path.stat()
+    return {"size": status.st_size, "mtime_ns": status.st_mtime_ns}
 
 
 def _content_fingerprint(path: Path) -> Fingerprint:
