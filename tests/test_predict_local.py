@@ -332,3 +332,40 @@ def test_the_predict_stage_runs_a_torchscript_model_and_a_rerun_computes_nothing
     metrics = pd.read_json(tmp_path / "m.json", typ="series")
     assert (metrics["requested"], metrics["served_from_store"]) == (0, 4)
     assert list(pd.read_parquet(tmp_path / "f.parquet").columns) == ["input_sha256", "activity"]
+
+
+# ---------------------------------------------------------------------------- the README's commands
+
+
+def test_the_readmes_tiny_checkpoint_block_builds_a_checkpoint_the_predictor_runs(tmp_path, monkeypatch):
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("<!-- tiny-checkpoint:", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block, "README.md (tiny checkpoint)", "exec"), {})  # noqa: S102 - the README's own code
+    predictor = AlphaGenomeLocalPredictor(local_config(tmp_path / "tiny-checkpoint"), progress=False,
+                                          store_root=tmp_path)
+    run = run_predictor(predictor, "alphagenome_local", random_sequences(1, 500, seed=8), tmp_path)
+    assert run.report.requested == 1 and run.provenance["tracks"] == {"DNASE": 1, "CAGE": 1, "RNA_SEQ": 1}
+
+
+def test_the_readmes_weights_command_exists_with_the_options_it_uses():
+    import subprocess
+    import sys
+
+    command = Path(sys.executable).parent / "alphagenome-pt"
+    assert "alphagenome-pt download --local-dir alphagenome-checkpoint --fold all_folds" in \
+        (REPO / "README.md").read_text().replace(".venv/bin/", "")
+    shown = subprocess.run([str(command), "download", "--help"], capture_output=True, text=True, check=True).stdout
+    assert "--local-dir" in shown and "all_folds" in shown  # parsed only: no weights are downloaded here
+
+
+def test_the_report_names_a_local_checkpoint_run_by_its_model_and_checkpoint(tiny_checkpoint, tmp_path):
+    from mprabench.plots.labels import run_context
+    from tests.conftest import compose_config
+
+    predictor = AlphaGenomeLocalPredictor(local_config(tiny_checkpoint), progress=False, store_root=tmp_path)
+    run = run_predictor(predictor, "alphagenome_local", random_sequences(1, 300, seed=9), tmp_path)
+    params = compose_config(["predictor=alphagenome_local", f"predictor.checkpoint={tiny_checkpoint}"])
+    context = run_context(params, run.provenance)
+    assert context.predictor.startswith("AlphaGenome, checkpoint model.safetensors (sha256 "), context.predictor
+    assert context.source == "local checkpoint" and "EFO:0002067 K562" in context.subtitle

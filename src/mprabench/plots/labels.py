@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mprabench.predictors.base import SOURCE_LOCAL, SOURCE_OFFLINE
+from mprabench.predictors.base import SOURCE_CHECKPOINT, SOURCE_LOCAL, SOURCE_OFFLINE
 from mprabench.sources.locations import is_loopback
 
 UNKNOWN = "unknown"
@@ -139,6 +139,10 @@ def predictor_description(params: Mapping[str, Any], provenance: Mapping[str, An
         version = (provenance or {}).get("model_version") or predictor.get("model_version") or UNKNOWN
         label = f"AlphaGenome {version}"
         return (label, source) if source else (f"{label} (provenance unknown)", UNKNOWN)
+    if source == SOURCE_CHECKPOINT or name in ("alphagenome_local", "torchscript"):
+        model = "AlphaGenome" if name == "alphagenome_local" else "TorchScript model"
+        version = (provenance or {}).get("model_version") or predictor.get("checkpoint") or UNKNOWN
+        return f"{model}, {version}", SOURCE_CHECKPOINT
     if source == SOURCE_OFFLINE or name in ("gc", "kmer", "motif"):
         return f"{name} baseline (offline)", SOURCE_OFFLINE
     return name, source or UNKNOWN
