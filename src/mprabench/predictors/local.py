@@ -158,27 +158,29 @@ def _run_batch(fresh: Sequence[str], inputs: Mapping[str, str], store: ProfileSt
                predict_batch: Callable[[list[str]], BatchResult], report: PredictionReport,
                stats: BatchStats, device: torch.device) -> bool:
     """Predict and store one batch; False when it ran out of memory (the batch size is halved)."""
+    stats.forward_calls += 1
     try:
-        stats.forward_calls += 1
         with torch.inference_mode():
             results = predict_batch([inputs[sha] for sha in fresh])
     except Exception as error:  # noqa: BLE001 - only out-of-memory errors are handled; the rest re-raise
         if not is_out_of_memory(error):
             raise
+        failure = str(error).splitlines()[0][:200]
+    else:
+        failure = None
+    if failure is not None:
+        # outside the except block: the traceback (and the batch's tensors it holds) is released
         _release_memory(device)
         if len(fresh) == 1:
             raise OutOfMemory(
-                f"out of memory on {device} for a single input of {len(inputs[fresh[0]])} bp "
-                f"({str(error).splitlines()[0][:200]}). Use a device with more memory, "
-                "-S predictor.dtype=bfloat16 on a GPU, or shorter inputs. Every finished batch is "
-                "stored; rerun to resume."
-            ) from None
+                f"out of memory on {device} for a single input of {len(inputs[fresh[0]])} bp ({failure}). "
+                "Use a device with more memory, -S predictor.dtype=bfloat16 on a GPU, or shorter inputs. "
+                "Every finished batch is stored; rerun to resume."
+            )
         stats.batch_size = max(1, len(fresh) // 2)
         stats.halvings += 1
-        message = (f"out of memory on {device} with a batch of {len(fresh)} inputs: halving the batch to "
-                   f"{stats.batch_size} and going on")
-        log.warning(message)
-        tqdm.write(message)
+        log.warning("out of memory on %s with a batch of %d inputs: halving the batch to %d and going on",
+                    device, len(fresh), stats.batch_size)
         return False
     if len(results) != len(fresh):
         raise BenchmarkError(f"the model returned {len(results)} answers for a batch of {len(fresh)} inputs")
