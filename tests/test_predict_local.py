@@ -369,3 +369,34 @@ def test_the_report_names_a_local_checkpoint_run_by_its_model_and_checkpoint(tin
     context = run_context(params, run.provenance)
     assert context.predictor.startswith("AlphaGenome, checkpoint model.safetensors (sha256 "), context.predictor
     assert context.source == "local checkpoint" and "EFO:0002067 K562" in context.subtitle
+
+
+def test_kill_9_during_the_predict_stage_then_a_rerun_computes_only_the_unstored_inputs(tiny_checkpoint, tmp_path):
+    import subprocess
+    import sys
+
+    inputs = random_sequences(6, 1_000, seed=10)
+    write_fasta(tmp_path / "inputs.fa", inputs)
+    pd.DataFrame([(f"r{i}", sha) for i, sha in enumerate(inputs)], columns=["row_id", "input_sha256"]).to_parquet(
+        tmp_path / "rows.parquet")
+    write_params(tmp_path / "params.yaml", ["predictor=alphagenome_local", f"predictor.checkpoint={tiny_checkpoint}",
+                                            f"predictor.supported_lengths={LENGTHS}", "predictor.batch_size=1"])
+    argv = ["--params", str(tmp_path / "params.yaml"), "--inputs", str(tmp_path / "inputs.fa"),
+            "--rows", str(tmp_path / "rows.parquet"), "--store", str(tmp_path / "store"),
+            "--features", str(tmp_path / "f.parquet"), "--metrics", str(tmp_path / "m.json"), "--no-progress"]
+    process = subprocess.Popen([sys.executable, "-m", "mprabench.stages.predict", *argv], cwd=REPO,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stored = lambda: len(list((tmp_path / "store").glob("*/profiles/*/*.zst")))  # noqa: E731
+    deadline = time.monotonic() + 120
+    while stored() < 2 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert process.poll() is None, "the stage ended before it could be killed"
+    process.kill()  # SIGKILL: no cleanup runs
+    process.wait()
+    kept = stored()
+    assert 2 <= kept < 6
+
+    predict.main(argv)
+    metrics = pd.read_json(tmp_path / "m.json", typ="series")
+    assert (metrics["requested"], metrics["served_from_store"]) == (6 - kept, kept)
+    assert len(pd.read_parquet(tmp_path / "f.parquet")) == 6
