@@ -4,10 +4,11 @@ Two kinds:
 
 - `Predictor` (offline baselines: gc, motif, kmer, precomputed) computes features directly;
   it is cheap, so it keeps no store.
-- `ModelPredictor` (AlphaGenome) asks a remote model whose answers are scarce. Its answers
-  (track profiles) go to the prediction store under a key of everything that changes the
-  model's answer; features are computed from stored profiles, so a new feature definition
-  never costs a request.
+- `ModelPredictor` (AlphaGenome through the API; local checkpoints: alphagenome_local,
+  torchscript) asks a model whose answers are scarce (metered requests, or GPU time). Its
+  answers (track profiles) go to the prediction store under a key of everything that changes
+  the model's answer; features are computed from stored profiles, so a new feature
+  definition never costs a request or a forward pass.
 
 Both report the inputs that failed instead of inventing values for them.
 """
@@ -73,7 +74,7 @@ class Predictor(abc.ABC):
         return {}
 
 class ModelPredictor(abc.ABC):
-    """A remote model whose answers (profiles) are stored and requested at most once."""
+    """A model whose answers (profiles) are stored and requested (or computed) at most once."""
 
     name: str
 
