@@ -400,3 +400,16 @@ def test_kill_9_during_the_predict_stage_then_a_rerun_computes_only_the_unstored
     metrics = pd.read_json(tmp_path / "m.json", typ="series")
     assert (metrics["requested"], metrics["served_from_store"]) == (6 - kept, kept)
     assert len(pd.read_parquet(tmp_path / "f.parquet")) == 6
+
+
+def test_the_package_cannot_download_weights_at_run_time():
+    from alphagenome_pt import small_alphagenome
+    from huggingface_hub import constants
+
+    assert constants.HF_HUB_OFFLINE, "set when the alphagenome_local module loads, whatever was imported first"
+    # alphagenome-pt's loader fetches a missing file from the Hub; offline, it refuses instead
+    with pytest.raises(Exception, match="cannot find the requested files in the local cache"):
+        from alphagenome_pt import load_alphagenome_checkpoint
+
+        load_alphagenome_checkpoint(small_alphagenome(num_channels=32, transformer_layers=1),
+                                    "/nonexistent/alphagenome_all_folds.safetensors")

@@ -29,21 +29,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# alphagenome-pt downloads weights from the Hugging Face Hub when a file is absent; this
-# pipeline never downloads at run time (files are checked first; this is the second guard).
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+import huggingface_hub.constants
+import numpy as np
+import pandas as pd
+import torch
+from alphagenome_pt import DEFAULT_RAW_METADATA_FILENAME, AlphaGenome, AlphaGenomeConfig
+from alphagenome_pt import deepmind_config, load_alphagenome_checkpoint
+from safetensors import safe_open
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
-from alphagenome_pt import AlphaGenome, AlphaGenomeConfig, DEFAULT_RAW_METADATA_FILENAME  # noqa: E402
-from alphagenome_pt import deepmind_config, load_alphagenome_checkpoint  # noqa: E402
-from safetensors import safe_open  # noqa: E402
-
-from mprabench.config import AlphaGenomeLocalConfig  # noqa: E402
-from mprabench.errors import ConfigError  # noqa: E402
-from mprabench.predictors.base import SOURCE_CHECKPOINT, ModelPredictor, PredictionReport  # noqa: E402
-from mprabench.predictors.features import (  # noqa: E402
+from mprabench.config import AlphaGenomeLocalConfig
+from mprabench.errors import ConfigError
+from mprabench.predictors.base import SOURCE_CHECKPOINT, ModelPredictor, PredictionReport
+from mprabench.predictors.features import (
     FeatureError,
     Placement,
     model_length,
@@ -51,7 +48,7 @@ from mprabench.predictors.features import (  # noqa: E402
     own_positions,
     pad_for_model,
 )
-from mprabench.predictors.local import (  # noqa: E402
+from mprabench.predictors.local import (
     BatchResult,
     BatchStats,
     checkpoint_sha256,
@@ -61,9 +58,15 @@ from mprabench.predictors.local import (  # noqa: E402
     resolve_device,
     resolve_dtype,
 )
-from mprabench.predictors.store import Profile, ProfileStore  # noqa: E402
-from mprabench.predictors.tracks import biosamples, select_tracks, track_records  # noqa: E402
-from mprabench.sources.locations import local_path  # noqa: E402
+from mprabench.predictors.store import Profile, ProfileStore
+from mprabench.predictors.tracks import biosamples, select_tracks, track_records
+from mprabench.sources.locations import local_path
+
+# alphagenome-pt fetches weights from the Hugging Face Hub when a file is absent; this pipeline
+# never downloads at run time. Files are checked first; this is the second guard (the hub reads
+# the flag at call time; the environment variable covers processes started from here).
+huggingface_hub.constants.HF_HUB_OFFLINE = True
+os.environ["HF_HUB_OFFLINE"] = "1"
 
 log = logging.getLogger(__name__)
 
