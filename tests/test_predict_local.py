@@ -48,7 +48,7 @@ def random_sequences(count: int, length: int, seed: int = 0) -> dict[str, str]:
 
 def local_config(checkpoint: Path, **values) -> AlphaGenomeLocalConfig:
     return configured_section(AlphaGenomeLocalConfig, "predictor", REPO / "conf", ["predictor=alphagenome_local"],
-                              checkpoint=str(checkpoint), supported_lengths=LENGTHS, **values)
+                              checkpoint=str(checkpoint), **{"supported_lengths": LENGTHS, **values})
 
 
 def torchscript_config(checkpoint: Path, **values) -> TorchScriptConfig:
@@ -413,3 +413,21 @@ def test_the_package_cannot_download_weights_at_run_time():
 
         load_alphagenome_checkpoint(small_alphagenome(num_channels=32, transformer_layers=1),
                                     "/nonexistent/alphagenome_all_folds.safetensors")
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"organism": "DANIO_RERIO"}, r"has organisms \['human', 'mouse'\]; predictor.organism = 'DANIO_RERIO'"),
+    ({"supported_lengths": [1_000_000]}, "none fits the checkpoint's max_seq_len 16384"),
+    ({"supported_lengths": [3000]}, "3000 bp: Input sequence length must be divisible"),
+])
+def test_an_organism_or_length_the_checkpoint_cannot_take_is_refused(tiny_checkpoint, values, message):
+    with pytest.raises(ConfigError, match=message):
+        AlphaGenomeLocalPredictor(local_config(tiny_checkpoint, **values), progress=False)
+
+
+def test_mouse_tracks_come_from_the_mouse_table(tiny_checkpoint, tmp_path):
+    predictor = AlphaGenomeLocalPredictor(
+        local_config(tiny_checkpoint, organism="MUS_MUSCULUS", ontology_terms=["CL:0000136"]), progress=False,
+        store_root=tmp_path)
+    assert predictor.organism_index == 1
+    assert {o: list(rows.index) for o, rows in predictor.tracks.items()} == {o: [0, 1, 3] for o in predictor.tracks}
