@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from alphagenome.data import track_data
+from alphagenome.models import dna_output
 
 from mprabench.config import AlphaGenomeConfig, AlphaGenomeLocalConfig, TorchScriptConfig
 from mprabench.dna import central_window, reverse_complement, sequence_sha256
@@ -27,7 +29,7 @@ from mprabench.fasta import write_fasta
 from mprabench.predictors.alphagenome import AlphaGenomePredictor
 from mprabench.predictors.alphagenome_local import AlphaGenomeLocalPredictor
 from mprabench.predictors.base import PredictionInterrupted
-from mprabench.predictors.features import own_positions, pad_for_model
+from mprabench.predictors.features import pad_for_model
 from mprabench.predictors.local import CHECKPOINT_HASHES, resolve_device, resolve_dtype
 from mprabench.predictors.runner import run_predictor
 from mprabench.predictors.store import STORE_ENV
@@ -88,19 +90,22 @@ def test_alphagenome_local_features_are_the_api_routes_on_the_same_tracks(tiny_c
     run = run_predictor(predictor, "alphagenome_local", inputs, tmp_path)
     assert run.report.requested == 3 and not run.report.failures
 
-    # the checkpoint's own K562 columns, from the model directly, through the API route's feature code
+    # The checkpoint's own K562 columns, from the model directly, handed to the API route as the
+    # SDK's Output: its own profile and feature code must give the local route's features.
     api = AlphaGenomePredictor(configured_section(AlphaGenomeConfig, "predictor", REPO / "conf", None))
     k562 = [i for i, term in enumerate(TRACK_TERMS["human"]) if term == K562]
+    heads = {"DNASE": "dnase", "CAGE": "cage", "RNA_SEQ": "rna_seq"}
     for sha, sequence in inputs.items():
         padded, placement = pad_for_model(sequence, LENGTHS)
         answer = predictor.model.predict([padded], organism_index=0)
-        profile = {output: own_positions(answer[head]["predictions_1bp"][0, :, k562].float().numpy(), 1, placement,
-                                         output)
-                   for output, head in (("DNASE", "dnase"), ("CAGE", "cage"), ("RNA_SEQ", "rna_seq"))}
-        expected = api.features(profile)
+        tracks = {head: track_data.TrackData(
+            values=answer[head]["predictions_1bp"][0, :, k562].float().numpy(), resolution=1,
+            metadata=pd.DataFrame({"name": [f"K562 {i}" for i in k562], "strand": ["."] * len(k562)}))
+            for head in heads.values()}
+        expected = api.features(api._profile(dna_output.Output(**tracks), placement))
         got = run.features.loc[sha].to_dict()
         assert got.keys() == expected.keys()
-        # the store keeps float16: the features agree to its precision
+        # both go through the store's float16 in the pipeline; here only the local route did
         assert np.allclose(list(got.values()), list(expected.values()), rtol=2e-3)
     assert run.provenance["biosamples"] == [{"ontology_term": K562, "biosample_name": "K562",
                                              "biosample_type": "cell_line", "organism": "HOMO_SAPIENS"}]
