@@ -50,7 +50,7 @@ from mprabench.predictors.base import (
     PredictionInterrupted,
     PredictionReport,
 )
-from mprabench.predictors.features import FeatureError, output_features, own_positions, pad_for_model
+from mprabench.predictors.features import PADDING, FeatureError, output_features, own_positions, pad_for_model
 from mprabench.predictors.store import Profile, ProfileStore
 from mprabench.predictors.tracks import biosamples, select_tracks, track_records
 from mprabench.sources.locations import is_loopback
@@ -62,7 +62,6 @@ QUOTA = grpc.StatusCode.RESOURCE_EXHAUSTED
 RETRYABLE = DEAD_SERVICE | {QUOTA}
 SUPPORTED_LENGTHS = tuple(sorted(dna_client.SUPPORTED_SEQUENCE_LENGTHS.values()))
 DEFAULT_ADDRESS = "dns:///gdmscience.googleapis.com:443"  # the SDK's `create` default
-PADDING = "symmetric N to the smallest supported length"
 PUSHBACK_HEADER = "grpc-retry-pushback-ms"  # gRPC's retry pushback (A6), in milliseconds
 STATUS_DETAILS_HEADER = "grpc-status-details-bin"  # google.rpc.Status, may carry a RetryInfo
 _RETRY_INFO_TYPE = "type.googleapis.com/google.rpc.RetryInfo"

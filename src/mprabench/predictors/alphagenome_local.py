@@ -41,6 +41,7 @@ from mprabench.config import AlphaGenomeLocalConfig
 from mprabench.errors import ConfigError
 from mprabench.predictors.base import SOURCE_CHECKPOINT, ModelPredictor, PredictionReport
 from mprabench.predictors.features import (
+    PADDING,
     FeatureError,
     Placement,
     model_length,
@@ -74,7 +75,6 @@ CONFIG_FILE = "config.json"  # what `AlphaGenome.save` writes beside the weights
 METADATA_FILES = ("alphagenome_metadata.json", "metadata.json")  # the official download's, `AlphaGenome.save`'s
 # The conversion names organisms as alphagenome_research does (jax2pt/load.py in alphagenome-pt).
 ORGANISM_NAMES = {"HOMO_SAPIENS": "human", "MUS_MUSCULUS": "mouse"}
-PADDING = "symmetric N to the smallest supported length"
 # precision: what `dtype_policy` the model computes in for each predictor.dtype
 # (bfloat16 = the published model's own policy: float32 weights, bfloat16 compute)
 _POLICIES = {torch.float32: "float32", torch.bfloat16: "deepmind"}

@@ -21,6 +21,8 @@ from mprabench.predictors.store import Profile, TrackProfile
 # Feature-name prefix of each output; other outputs use their lower-cased name.
 OUTPUT_PREFIXES = {"DNASE": "dnase", "CAGE": "cage", "RNA_SEQ": "rna"}
 FEATURE_KINDS = ("mean", "max", "center")
+# How `pad_for_model` places an input, as the store keys of track models name it.
+PADDING = "symmetric N to the smallest supported length"
 
 
 class FeatureError(ValueError):
