@@ -29,12 +29,11 @@ import numpy as np
 import torch
 
 from benchmarks.common import CONF
-from mprabench.config import AlphaGenomeLocalConfig
 from mprabench.dna import sequence_sha256
-from mprabench.predictors.alphagenome_local import AlphaGenomeLocalPredictor
+from mprabench.predictors.alphagenome_local import AlphaGenomeLocalConfig, AlphaGenomeLocalPredictor
 from mprabench.predictors.store import ProfileStore
 from tests.support.local_models import track_table
-from tests.support.params import configured_section
+from tests.support.params import typed_predictor_settings
 
 API_INPUTS_PER_S = 3.4  # the AlphaGenome API at 16,384 bp (issue 23)
 GPU_TARGET = 20 * API_INPUTS_PER_S
@@ -81,9 +80,8 @@ def save_checkpoint(directory: Path, full_size: bool) -> Path:
 
 def measure_one(checkpoint: Path, length: int, count: int, device: str, batch_size: int) -> dict:
     """One length in this process: the predictor's real batch loop, forward passes timed by hooks."""
-    config = configured_section(AlphaGenomeLocalConfig, "predictor", CONF, ["predictor=alphagenome_local"],
-                                checkpoint=str(checkpoint), supported_lengths=[length], device=device,
-                                batch_size=batch_size)
+    config = typed_predictor_settings(AlphaGenomeLocalConfig, CONF, "alphagenome_local", checkpoint=str(checkpoint),
+                                      supported_lengths=[length], device=device, batch_size=batch_size)
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         predictor = AlphaGenomeLocalPredictor(config, progress=False, store_root=root)

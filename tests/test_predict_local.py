@@ -22,22 +22,21 @@ import torch
 from alphagenome.data import track_data
 from alphagenome.models import dna_output
 
-from mprabench.config import AlphaGenomeConfig, AlphaGenomeLocalConfig, TorchScriptConfig
 from mprabench.dna import central_window, reverse_complement, sequence_sha256
 from mprabench.errors import ConfigError
 from mprabench.fasta import write_fasta
-from mprabench.predictors.alphagenome import AlphaGenomePredictor
-from mprabench.predictors.alphagenome_local import AlphaGenomeLocalPredictor
+from mprabench.predictors.alphagenome import AlphaGenomeConfig, AlphaGenomePredictor
+from mprabench.predictors.alphagenome_local import AlphaGenomeLocalConfig, AlphaGenomeLocalPredictor
 from mprabench.predictors.base import PredictionInterrupted
 from mprabench.predictors.features import pad_for_model
 from mprabench.predictors.local import CHECKPOINT_HASHES, resolve_device, resolve_dtype
 from mprabench.predictors.runner import run_predictor
 from mprabench.predictors.store import STORE_ENV
-from mprabench.predictors.torchscript import TorchScriptPredictor, fit_length
+from mprabench.predictors.torchscript import TorchScriptConfig, TorchScriptPredictor, fit_length
 from mprabench.stages import predict
 from tests.conftest import REPO, write_params
 from tests.support.local_models import K562, TRACK_TERMS, save_tiny_alphagenome, save_tiny_torchscript
-from tests.support.params import configured_section
+from tests.support.params import typed_predictor_settings
 
 LENGTHS = [2048, 16384]  # the tiny model's lengths: short inputs keep the tests fast
 
@@ -48,16 +47,20 @@ def random_sequences(count: int, length: int, seed: int = 0) -> dict[str, str]:
     return {sequence_sha256(s): s for s in sequences}
 
 
+def predictor_settings(schema: type, option: str, **values):
+    """The typed `predictor` section of conf/predictor/<option>.yaml (its one home), `values` replacing fields."""
+    return typed_predictor_settings(schema, REPO / "conf", option, **values)
+
+
 def local_config(checkpoint: Path, **values) -> AlphaGenomeLocalConfig:
-    return configured_section(AlphaGenomeLocalConfig, "predictor", REPO / "conf", ["predictor=alphagenome_local"],
-                              checkpoint=str(checkpoint), **{"supported_lengths": LENGTHS, **values})
+    return predictor_settings(AlphaGenomeLocalConfig, "alphagenome_local", checkpoint=str(checkpoint),
+                              **{"supported_lengths": LENGTHS, **values})
 
 
 def torchscript_config(checkpoint: Path, **values) -> TorchScriptConfig:
     values = {"input_length": 40, "output_indices": [0, 1], "output_names": ["act0", "act1"], "batch_size": 4,
               **values}
-    return configured_section(TorchScriptConfig, "predictor", REPO / "conf", ["predictor=torchscript"],
-                              checkpoint=str(checkpoint), **values)
+    return predictor_settings(TorchScriptConfig, "torchscript", checkpoint=str(checkpoint), **values)
 
 
 class ForwardCounter:
@@ -92,7 +95,7 @@ def test_alphagenome_local_features_are_the_api_routes_on_the_same_tracks(tiny_c
 
     # The checkpoint's own K562 columns, from the model directly, handed to the API route as the
     # SDK's Output: its own profile and feature code must give the local route's features.
-    api = AlphaGenomePredictor(configured_section(AlphaGenomeConfig, "predictor", REPO / "conf", None))
+    api = AlphaGenomePredictor(predictor_settings(AlphaGenomeConfig, "alphagenome"))
     k562 = [i for i, term in enumerate(TRACK_TERMS["human"]) if term == K562]
     heads = {"DNASE": "dnase", "CAGE": "cage", "RNA_SEQ": "rna_seq"}
     for sha, sequence in inputs.items():
@@ -372,7 +375,7 @@ def test_the_report_names_a_local_checkpoint_run_by_its_model_and_checkpoint(tin
     run = run_predictor(predictor, "alphagenome_local", random_sequences(1, 300, seed=9), tmp_path)
     params = compose_config(["predictor=alphagenome_local", f"predictor.checkpoint={tiny_checkpoint}"])
     context = run_context(params, run.provenance)
-    assert context.predictor.startswith("AlphaGenome, checkpoint model.safetensors (sha256 "), context.predictor
+    assert context.predictor.startswith("AlphaGenome (local checkpoint model.safetensors, sha256 "), context.predictor
     assert context.source == "local checkpoint" and "EFO:0002067 K562" in context.subtitle
 
 

@@ -10,8 +10,9 @@ a stage reruns only when a fingerprint it depends on changed.
   would be slow; prepare reads the windows it needs, and its outputs (the model inputs)
   change only if those windows did, so nothing downstream of prepare reruns for an edit
   outside them;
-- the precomputed predictions file: SHA-256;
-- a local model checkpoint (`predictor.checkpoint`: a file or a folder of files): size and
+- a local file the configured predictor reads (the setting its class names in
+  `local_file_setting`, e.g. the precomputed predictions file): SHA-256; model weights (a
+  class with `local_file_by_size_and_mtime`, e.g. a checkpoint file or folder): the size and
   modification time of each file, like the genome. The predict stage records the weights'
   SHA-256 once per size and mtime for the store key (predictors/local.py).
 
@@ -26,7 +27,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mprabench.config import DatasetConfig, GenomeConfig, LocalRunConfig, Params, PrecomputedConfig
+from mprabench.config import DatasetConfig, GenomeConfig
 from mprabench.files import sha256_file
 from mprabench.sources.geo import find_local_counts_file
 from mprabench.sources.locations import is_remote, local_path
@@ -56,13 +57,12 @@ def genome_fingerprint(genome: GenomeConfig) -> Fingerprint:
     return _size_and_mtime(path)
 
 
-def predictions_fingerprint(params: Params) -> Fingerprint:
-    """The precomputed predictions file's SHA-256, or the size and mtime of a local checkpoint's files."""
-    if isinstance(params.predictor, PrecomputedConfig):
-        return _content_fingerprint(local_path(params.predictor.path))
-    if isinstance(params.predictor, LocalRunConfig):
-        return checkpoint_fingerprint(local_path(params.predictor.checkpoint))
-    return {}
+def predictions_fingerprint(path: str | None, by_size_and_mtime: bool = False) -> Fingerprint:
+    """The local file a predictor reads (None: it reads none): its SHA-256, or, for model
+    weights, the size and mtime of the file or of each file in the folder."""
+    if path is None:
+        return {}
+    return checkpoint_fingerprint(local_path(path)) if by_size_and_mtime else _content_fingerprint(local_path(path))
 
 
 def checkpoint_fingerprint(path: Path) -> Fingerprint:

@@ -35,14 +35,15 @@ import pandas as pd
 import torch
 from alphagenome_pt import DEFAULT_RAW_METADATA_FILENAME, AlphaGenome, AlphaGenomeConfig
 from alphagenome_pt import deepmind_config, load_alphagenome_checkpoint
+from omegaconf import MISSING
 from safetensors import safe_open
 
-from mprabench.config import AlphaGenomeLocalConfig
 from mprabench.errors import ConfigError
-from mprabench.predictors.base import SOURCE_CHECKPOINT, ModelPredictor, PredictionReport
+from mprabench.predictors.base import ModelPredictor, PredictionReport
 from mprabench.predictors.features import (
     PADDING,
     FeatureError,
+    FeatureWindowConfig,
     Placement,
     model_length,
     output_features,
@@ -52,6 +53,7 @@ from mprabench.predictors.features import (
 from mprabench.predictors.local import (
     BatchResult,
     BatchStats,
+    LocalRunConfig,
     checkpoint_sha256,
     describe_hardware,
     dtype_name,
@@ -61,6 +63,8 @@ from mprabench.predictors.local import (
 )
 from mprabench.predictors.store import Profile, ProfileStore
 from mprabench.predictors.tracks import biosamples, select_tracks, track_records
+from mprabench.provenance import SOURCE_CHECKPOINT
+from mprabench.settings import items
 from mprabench.sources.locations import local_path
 
 # alphagenome-pt fetches weights from the Hugging Face Hub when a file is absent; this pipeline
@@ -78,6 +82,19 @@ ORGANISM_NAMES = {"HOMO_SAPIENS": "human", "MUS_MUSCULUS": "mouse"}
 # precision: what `dtype_policy` the model computes in for each predictor.dtype
 # (bfloat16 = the published model's own policy: float32 weights, bfloat16 compute)
 _POLICIES = {torch.float32: "float32", torch.bfloat16: "deepmind"}
+
+
+@dataclass
+class AlphaGenomeLocalConfig(LocalRunConfig):
+    """AlphaGenome from a checkpoint on disk (conf/predictor/alphagenome_local.yaml)."""
+
+    name: str = MISSING
+    organism: str = MISSING
+    outputs: list[str] = items(1)
+    ontology_terms: list[str] = items(1)
+    # N padding up to the smallest of these that holds the input (the API route's lengths by default)
+    supported_lengths: list[int] = items(1)
+    features: FeatureWindowConfig = MISSING
 
 
 @dataclass(frozen=True)
@@ -158,6 +175,15 @@ def _published_architecture() -> dict[str, Any]:
 
 class AlphaGenomeLocalPredictor(ModelPredictor):
     name = "alphagenome_local"
+    settings = AlphaGenomeLocalConfig
+    label = "AlphaGenome"  # the report adds the checkpoint (model_version)
+    build_context = ("progress", "store_root")
+    local_file_setting = "checkpoint"
+    local_file_by_size_and_mtime = True  # multi-GB weights: not hashed on every run
+
+    @classmethod
+    def setting_problems(cls, settings: AlphaGenomeLocalConfig, params: Any) -> list[str]:
+        return settings.features.problems(params.experiment.window)
 
     def __init__(self, config: AlphaGenomeLocalConfig, progress: bool = True, store_root: Path | None = None):
         self.config = config
@@ -301,7 +327,7 @@ class AlphaGenomeLocalPredictor(ModelPredictor):
             "predictor": self.name,
             "store_key": store.key,
             "source": SOURCE_CHECKPOINT,
-            "model_version": f"checkpoint {self.checkpoint.weights.name} (sha256 {self._checkpoint_sha256()[:12]})",
+            "model_version": f"(local checkpoint {self.checkpoint.weights.name}, sha256 {self._checkpoint_sha256()[:12]})",
             "checkpoint": str(self.checkpoint.weights),
             "organism": self.config.organism,
             "biosamples": biosamples(tracks, self.config.organism),

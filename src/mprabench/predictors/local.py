@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from omegaconf import MISSING
 from tqdm.auto import tqdm
 
 from mprabench.errors import BenchmarkError, ConfigError
@@ -31,6 +32,7 @@ from mprabench.files import sha256_file, write_json_atomic
 from mprabench.predictors.base import PredictionFailure, PredictionInterrupted, PredictionReport
 from mprabench.predictors.features import FeatureError
 from mprabench.predictors.store import Profile, ProfileStore
+from mprabench.settings import setting
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,17 @@ CHECKPOINT_HASHES = "checkpoint_hashes"  # folder under the store root: one reco
 _CPU_OOM_MESSAGES = ("can't allocate memory", "out of memory")
 
 BatchResult = list["Profile | FeatureError"]
+
+
+@dataclass
+class LocalRunConfig:
+    """How a checkpoint runs on this machine: the settings every local checkpoint predictor shares."""
+
+    checkpoint: str = MISSING  # a path; relative = to the repository root
+    device: str = MISSING  # auto (CUDA when present, else CPU), cpu, cuda, cuda:N
+    dtype: str = MISSING  # auto (bfloat16 on a GPU, float32 on the CPU), float32, bfloat16
+    batch_size: int = setting(ge=1)  # halved automatically on an out-of-memory error
+    store: str | None = MISSING  # the prediction store, as predictor=alphagenome's
 
 
 class OutOfMemory(BenchmarkError):

@@ -17,17 +17,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
+from omegaconf import MISSING
 
-from mprabench.config import TorchScriptConfig
 from mprabench.dna import central_window, pad_with_n, reverse_complement
 from mprabench.errors import ConfigError
-from mprabench.predictors.base import SOURCE_CHECKPOINT, ModelPredictor, PredictionReport
+from mprabench.predictors.base import ModelPredictor, PredictionReport
 from mprabench.predictors.features import FeatureError
 from mprabench.predictors.local import (
     BatchResult,
     BatchStats,
+    LocalRunConfig,
     checkpoint_sha256,
     describe_hardware,
     dtype_name,
@@ -36,12 +39,27 @@ from mprabench.predictors.local import (
     resolve_dtype,
 )
 from mprabench.predictors.store import Profile, ProfileStore, TrackProfile
+from mprabench.provenance import SOURCE_CHECKPOINT
+from mprabench.settings import items, setting
 from mprabench.sources.locations import local_path
 
 log = logging.getLogger(__name__)
 
 FORWARD, REVERSE = "FORWARD", "REVERSE_COMPLEMENT"
 LENGTH_RULE = "centred: longer inputs cut to the central input_length bases, shorter ones N-padded (dna.py)"
+
+
+@dataclass
+class TorchScriptConfig(LocalRunConfig):
+    """A TorchScript sequence-to-activity model (conf/predictor/torchscript.yaml)."""
+
+    name: str = MISSING
+    input_length: int = setting(ge=1)  # other lengths are centred: cropped or N-padded (dna.py)
+    alphabet: str = MISSING  # the base of each one-hot channel, in order, e.g. ACGT
+    channels_first: bool = MISSING  # true: (batch, 4, length); false: (batch, length, 4)
+    output_indices: list[int] = items(1)  # which model outputs are features ...
+    output_names: list[str] = items(1)  # ... and their feature names (same order)
+    reverse_complement: bool = MISSING  # true: each feature is the mean of the forward and reverse-complement outputs
 
 
 def fit_length(sequence: str, length: int) -> str:
@@ -67,11 +85,23 @@ class OneHot:
 
 class TorchScriptPredictor(ModelPredictor):
     name = "torchscript"
+    settings = TorchScriptConfig
+    label = "TorchScript model"  # the report adds the file (model_version)
+    build_context = ("progress", "store_root")
+    local_file_setting = "checkpoint"
+    local_file_by_size_and_mtime = True
+
+    @classmethod
+    def setting_problems(cls, settings: TorchScriptConfig, params: Any) -> list[str]:
+        if len(settings.output_indices) == len(settings.output_names):
+            return []
+        return [f"`predictor.output_indices` = {settings.output_indices} and `predictor.output_names` = "
+                f"{settings.output_names} must have the same length (one name per output)"]
 
     def __init__(self, config: TorchScriptConfig, progress: bool = True, store_root: Path | None = None):
-        if len(config.output_indices) != len(config.output_names):
-            raise ConfigError(f"predictor.output_indices = {config.output_indices} and predictor.output_names = "
-                              f"{config.output_names} must have the same length (one name per output)")
+        problems = self.setting_problems(config, None)
+        if problems:
+            raise ConfigError("; ".join(problems))
         self.config = config
         self.progress = progress
         self.store_root = store_root
@@ -179,7 +209,7 @@ class TorchScriptPredictor(ModelPredictor):
             "predictor": self.name,
             "store_key": store.key,
             "source": SOURCE_CHECKPOINT,
-            "model_version": f"TorchScript {self.path.name} (sha256 {self._checkpoint_sha256()[:12]})",
+            "model_version": f"{self.path.name} (sha256 {self._checkpoint_sha256()[:12]})",
             "checkpoint": str(self.path),
             "organism": None,
             "biosamples": [],
