@@ -367,16 +367,13 @@ def test_the_readmes_weights_command_exists_with_the_options_it_uses():
     assert "--local-dir" in shown and "all_folds" in shown  # parsed only: no weights are downloaded here
 
 
-def test_the_report_names_a_local_checkpoint_run_by_its_model_and_checkpoint(tiny_checkpoint, tmp_path):
-    from mprabench.plots.labels import run_context
-    from tests.conftest import compose_config
-
+def test_provenance_names_a_local_checkpoint_run_by_its_model_and_checkpoint(tiny_checkpoint, tmp_path):
     predictor = AlphaGenomeLocalPredictor(local_config(tiny_checkpoint), progress=False, store_root=tmp_path)
     run = run_predictor(predictor, "alphagenome_local", random_sequences(1, 300, seed=9), tmp_path)
-    params = compose_config(["predictor=alphagenome_local", f"predictor.checkpoint={tiny_checkpoint}"])
-    context = run_context(params, run.provenance)
-    assert context.predictor.startswith("AlphaGenome (local checkpoint model.safetensors, sha256 "), context.predictor
-    assert context.source == "local checkpoint" and "EFO:0002067 K562" in context.subtitle
+    # what the report and figures name: "<label> <model_version>"
+    assert run.provenance["label"] == "AlphaGenome" and run.provenance["source"] == "local checkpoint"
+    assert run.provenance["model_version"].startswith("(local checkpoint model.safetensors, sha256 ")
+    assert run.provenance["checkpoint"] == str(tiny_checkpoint / "model.safetensors")
 
 
 def test_kill_9_during_the_predict_stage_then_a_rerun_computes_only_the_unstored_inputs(tiny_checkpoint, tmp_path):
