@@ -33,10 +33,12 @@ WORKFLOW = "workflowType=machine_learning"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    tracking = yaml.safe_load((REPOSITORY / "params.yaml").read_text())["tracking"]
+    params = yaml.safe_load((REPOSITORY / "params.yaml").read_text())
+    tracking = params["tracking"]
+    experiment = tracking["experiment_name"] or f"mprabench-{params['dataset']['name']}"  # config.experiment_name_for
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tracking-uri", default=f"sqlite:///{REPOSITORY / tracking['local_store']}")
-    parser.add_argument("--experiment", default=tracking["experiment_name"])
+    parser.add_argument("--experiment", default=experiment)
     parser.add_argument("--run-id", default=None, help="default: the newest run of the experiment")
     parser.add_argument("--out", type=Path, default=REPOSITORY / "screenshots")
     parser.add_argument("--width", type=int, default=1600, help="browser window width in pixels")

@@ -249,3 +249,15 @@ def test_tests_build_configs_from_the_yaml():
     assert activity.min_tags == compose_config()["dataset"]["activity"]["min_tags"]
     with pytest.raises(ConfigError, match="dataset.activity.min_plasmid"):
         configured(ActivityConfig, "dataset.activity", min_plasmid=-3)
+
+
+def test_the_dataset_section_is_typed_by_its_readers_schema(tmp_path):
+    """dataset.reader picks the schema: an unknown reader, or a key another reader has, is named."""
+    from mprabench.config import SequenceTableConfig
+
+    path = write_params(tmp_path / "params.yaml", ["dataset=agarwal2025_hepg2_test"])
+    assert isinstance(load_params(path).dataset, SequenceTableConfig)
+    with pytest.raises(ConfigError, match="unknown dataset.reader 'csv'"):
+        load_params(write_params(tmp_path / "p2.yaml", ["dataset=agarwal2025_hepg2_test", "dataset.reader=csv"]))
+    with pytest.raises(ConfigError, match="`dataset.activity` is not a setting"):
+        load_params(write_params(tmp_path / "p3.yaml", ["dataset=agarwal2025_hepg2_test", "+dataset.activity=1"]))

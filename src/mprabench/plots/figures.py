@@ -54,7 +54,8 @@ from mprabench.stats.association import is_constant
 from mprabench.stats.strata import METHOD_R_LABELS
 from mprabench.stats.within_element import SUMMARY_METHOD_SHORT
 
-STRATUM_KIND_LABELS = {"tf": "TF", "strand": "strand", "chrom": "chromosome", "element": "element"}
+STRATUM_KIND_LABELS = {"tf": "TF", "strand": "strand", "chrom": "chromosome", "element": "element",
+                       "class": "element class"}
 HEX_GRIDSIZE = 35
 MIN_BINS, MAX_BINS = 5, 50
 STRATA_MAX_COLUMNS = 6

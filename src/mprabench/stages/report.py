@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from mprabench.config import load_params
+from mprabench.config import experiment_name_for, load_params
 from mprabench.files import require_writable, write_text_atomic
 from mprabench.plots.forest import write_forest
 from mprabench.plots.labels import RunContext, read_provenance, run_context
@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> None:
     tags["metrics_omitted"] = f"{omitted} (in the JSON artifacts)" if omitted else "0"
 
     run_name = os.environ.get("DVC_EXP_NAME") or typed.experiment.name
-    with mlflow_run(root, typed.tracking.local_store, typed.tracking.experiment_name, run_name,
+    experiment_name = experiment_name_for(typed.tracking, typed.dataset.name)
+    with mlflow_run(root, typed.tracking.local_store, experiment_name, run_name,
                     typed.tracking.experiment_kind) as tracked:
         tracked.log(params, selected, tags)
         for name, path in files.items():
@@ -122,7 +123,8 @@ def run_tags(params: dict, root: Path, context: RunContext) -> dict[str, str]:
     mismatch = context.mismatch()
     if mismatch:
         tags["biosample_mismatch"] = mismatch
-    tags |= {f"dataset.sha256.{f['name']}": f["sha256"] for f in params["dataset"]["files"]}
+    for spec in params["dataset"]["files"]:
+        tags |= {f"dataset.{kind}.{spec['name']}": spec[kind] for kind in ("sha256", "md5") if spec.get(kind)}
     return tags
 
 
