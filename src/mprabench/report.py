@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from mprabench.plots.labels import RunContext, target_label
+from mprabench.provenance import SOURCE_OFFLINE
 from mprabench.plots.style import NOT_ESTIMABLE
 from mprabench.stats.calibration import COVERAGE_TOLERANCE, TYPE_I_TOLERANCE, calibration_misses
 from mprabench.schema import (
@@ -37,6 +38,7 @@ from mprabench.schema import (
     ELEMENT_PEARSON_R,
     PEARSON_R_CI_HIGH,
     PEARSON_R_CI_LOW,
+    QC_MOTIF_CHECKED,
     QC_MOTIF_MISMATCHES,
     SUMMARY_DESIGN,
     WITHIN_ELEMENT_P,
@@ -240,7 +242,7 @@ def render_report(inputs: ReportInputs, links: Links) -> str:
         _effective_n(design_of(inputs.summary)),
         _strata(inputs.strata, links, design_of(inputs.summary)),
         _qc(inputs.qc, inputs.qc_details),
-        _prediction(inputs.prediction),
+        _prediction(inputs.prediction, inputs.context.source),
         _figures(inputs.figures, links),
         _detail_files(inputs, links),
         _configuration(inputs.params),
@@ -485,28 +487,33 @@ def _table_link(kind: str, links: Links) -> str:
 def _qc(qc: Mapping[str, Any], qc_details: Mapping[str, Any] | None) -> str:
     rows = [(key, _cell(value)) for key, value in _flat(qc).items()]
     parts = ["## Quality control", table(["quantity", "value"], rows) if rows else "qc.json is empty."]
-    parts += _qc_details(qc_details)
+    parts += _qc_details(qc_details, qc.get(QC_MOTIF_CHECKED))
     return "\n\n".join(parts)
 
 
-def _qc_details(qc_details: Mapping[str, Any] | None) -> list[str]:
+def _qc_details(qc_details: Mapping[str, Any] | None, motif_checked: int | None) -> list[str]:
     """Whatever qc_details.json holds, as tables; a visible warning for motif mismatches."""
     if not qc_details:
         return ["No qc_details.json (pool offsets, dropouts, motif mismatches) for this run."]
     parts = []
     for key, value in qc_details.items():
         if key == QC_MOTIF_MISMATCHES:
-            parts.append(_motif_mismatch(key, value))
+            parts.append(_motif_mismatch(key, value, motif_checked))
             continue
         parts.append(f"**{key.replace('_', ' ')}**\n\n" + _any_table(value))
     return parts
 
 
-def _motif_mismatch(key: str, value: Any) -> str:
+def _motif_mismatch(key: str, value: Any, motif_checked: int | None) -> str:
     names = [_element_name(v) for v in value] if isinstance(value, list) else (
         list(value) if isinstance(value, Mapping) else [])
+    if not names and not motif_checked:
+        # No claim about a check that did not run (V1 reads no genome: its inputs are the motif in N).
+        return (f"**{key.replace('_', ' ')}**: not checked — no model input of this experiment was compared "
+                f"with the reference genome (`{QC_MOTIF_CHECKED}` = {fmt(motif_checked or 0)}).")
     if not names:
-        return f"**{key.replace('_', ' ')}**: none — every checked motif matches the reference."
+        return (f"**{key.replace('_', ' ')}**: none — the motif of all {fmt(motif_checked)} checked rows "
+                f"matches the reference.")
     detail = _any_table(value) if isinstance(value, (list, Mapping)) else ""
     return (f"> **Warning — the motif in the oligo name does not match the reference for "
             f"{plural(len(names), 'element')}:** {', '.join(f'`{n}`' for n in names)}. Their model input "
@@ -553,7 +560,10 @@ def _flat(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _prediction(prediction: Mapping[str, Any]) -> str:
+def _prediction(prediction: Mapping[str, Any], source: str) -> str:
+    if source == SOURCE_OFFLINE:  # no service behind it: no request, store or retry to report
+        return (f"## Predictions\n\nComputed offline for {fmt(prediction.get('distinct_inputs'))} distinct inputs "
+                f"({fmt(prediction.get('failed', 0))} failed): an offline baseline sends no request and keeps no store.")
     rows = [(key.replace("_", " "), _cell(value)) for key, value in _flat(prediction).items()]
     return "## Predictions\n\n" + (table(["quantity", "value"], rows) if rows else "predict.json is empty.")
 
