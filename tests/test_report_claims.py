@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from mprabench.provenance import SOURCE_OFFLINE
 from mprabench.report import _motif_mismatch, _prediction
 
@@ -20,3 +22,29 @@ def test_an_offline_predictor_reports_no_requests():
     assert "18 distinct inputs" in offline and "requested" not in offline and "sends no request" in offline
     remote = _prediction(COUNTS, "AlphaGenome API")
     assert "| requested | 18 |" in remote
+
+
+def test_the_report_opens_with_the_verdict_the_mlflow_description_carries(tmp_path, monkeypatch):
+    import mlflow
+
+    from mprabench.stages import report
+    from mprabench.tracking import NOTE_TAG
+    from tests.report_fixtures import make_report_fixture
+
+    fixture = make_report_fixture(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(tmp_path)
+    report.main(fixture.argv())
+    text = (tmp_path / "metrics" / "report.md").read_text()
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("mprabench-GSE84888").experiment_id])
+    summary = json.loads((tmp_path / "metrics" / "summary.json").read_text())
+    flags = [v.get("element_bonferroni_significant") for k, v in summary.items() if k != "design"]
+
+    first_paragraph = text.split("\n\n")[1]
+    assert first_paragraph.startswith("**Verdict: ") and first_paragraph.endswith(".**")
+    verdict = first_paragraph.strip("*")
+    assert verdict in run.data.tags[NOTE_TAG].splitlines()[1]
+    significant = sum(f is True for f in flags)
+    assert (f"Verdict: {significant} of " in verdict) if significant else ("Verdict: no primary feature" in verdict)

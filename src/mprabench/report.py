@@ -256,6 +256,7 @@ def _title(inputs: ReportInputs) -> str:
     experiment = inputs.params.get("experiment") or {}
     lines = [
         f"# MPRA benchmark — {ctx.dataset}, experiment {ctx.experiment}, predictor: {ctx.predictor}",
+        f"**{verdict_sentence(inputs.summary, inputs.details)}**",  # also the MLflow description's
         str(experiment.get("description") or "").strip(),
         "\n".join([
             f"- **Dataset:** {ctx.dataset} (assay biosample: {ctx.assay_text})",
@@ -639,19 +640,33 @@ def _provenance(inputs: ReportInputs) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+def verdict_sentence(summary: Mapping[str, Any], details: Mapping[str, Any] | None) -> str:
+    """One sentence: how many primary features predict activity across elements (the Bonferroni flag)."""
+    design = design_of(summary)
+    features = primary_features(summary)
+    flags = [summary[f].get(ELEMENT_BONFERRONI_SIGNIFICANT) for f in features]
+    alpha = (details or {}).get(DETAILS_ALPHA)
+    scope = (f"element-level permutation p, Bonferroni over {plural(len(features), 'primary feature')}"
+             + (f" at α = {fmt(alpha)}" if alpha is not None else "")
+             + f"; n = {_cell(design.get('n_elements'))} elements")
+    significant = sum(flag is True for flag in flags)
+    if significant:
+        return (f"Verdict: {significant} of {plural(len(features), 'primary feature')} "
+                f"{'predicts' if significant == 1 else 'predict'} activity across elements ({scope}).")
+    if any(flag is False for flag in flags):
+        return f"Verdict: no primary feature predicts activity across elements ({scope})."
+    return f"Verdict: not estimable, no primary feature has an element-level p ({scope})."
+
+
 def headline_note(context: RunContext, summary: Mapping[str, Any], calibration: Mapping[str, Any] | None,
                   details: Mapping[str, Any] | None = None) -> str:
     """3–5 lines for `mlflow.note.content`: what ran, the headline, its calibration, any mismatch."""
-    design = design_of(summary)
     features = primary_features(summary)
-    significant = [f for f in features if summary[f].get(ELEMENT_BONFERRONI_SIGNIFICANT) is True]
     estimable = [f for f in features if not _missing(summary[f].get(ELEMENT_PEARSON_R))]
     lines = [
         (f"**{context.dataset} · experiment {context.experiment} · {context.predictor} · "
          f"{context.biosample_text}**"),
-        (f"Element-level (n = {_cell(design.get('n_elements'))} elements, "
-         f"{_cell(design.get('n_unique_inputs'))} distinct inputs, {_cell(design.get('n_rows'))} rows): "
-         f"{len(significant)} of {plural(len(features), 'primary feature')} Bonferroni-significant."),
+        verdict_sentence(summary, details),  # the report's first sentence too
     ]
     if estimable:
         best = max(estimable, key=lambda f: abs(summary[f][ELEMENT_PEARSON_R]))
