@@ -17,6 +17,7 @@ pytestmark = pytest.mark.e2e
 SUPPL = "/geo/series/GSE84nnn/GSE84888/suppl"
 
 
+@pytest.mark.timeout(900)  # two whole pipeline runs; 2.8 min measured on a loaded 2-core machine
 def test_demo_fetches_once_runs_v1_and_v2_and_logs_one_mlflow_run_each(tmp_path, tiny_library):
     repo = tiny_repo(tmp_path, tiny_library)
     with LocalHttpServer(genome=tiny_library.genome) as server:
