@@ -100,7 +100,7 @@ def check_dvc(words: list[str], root: Path) -> str | None:
     from dvc.cli import DvcParserError, parse_args
 
     try:
-        with contextlib.redirect_stderr(io.StringIO()):  # argparse prints its usage there
+        with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):  # usage text
             parsed = parse_args(words[1:])
     except (DvcParserError, SystemExit):
         return "DVC's parser rejects it"
@@ -109,7 +109,11 @@ def check_dvc(words: list[str], root: Path) -> str | None:
 
 def check_python(words: list[str], root: Path) -> str | None:
     """The module or script exists, and each `--flag` given is one its argparse parser declares."""
+    if len(words) < 2 or words[1:] == ["-m"]:
+        return None  # prose naming the interpreter, not a command
     if words[1] == "-m":
+        if "<" in words[2]:  # a placeholder: mprabench.stages.<stage> names the package that must exist
+            words = [*words[:2], words[2].split(".<")[0], *words[3:]]
         spec = importlib.util.find_spec(words[2])
         if spec is None or spec.origin is None:
             return f"no module {words[2]}"
