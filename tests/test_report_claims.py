@@ -48,3 +48,23 @@ def test_the_report_opens_with_the_verdict_the_mlflow_description_carries(tmp_pa
     assert verdict in run.data.tags[NOTE_TAG].splitlines()[1]
     significant = sum(f is True for f in flags)
     assert (f"Verdict: {significant} of " in verdict) if significant else ("Verdict: no primary feature" in verdict)
+
+
+def test_a_dropout_sensitivity_beyond_the_ci_half_width_is_called_out(tmp_path, monkeypatch):
+    from tests.test_report import _report_text, _sensitivity_section
+
+    def summary_of(tmp_path):
+        return json.loads((tmp_path / "metrics" / "summary.json").read_text())
+
+    def move(details):
+        headline = summary_of(tmp_path)["dnase_center"]
+        half = (headline["pearson_r_ci_high"] - headline["pearson_r_ci_low"]) / 2
+        kept = details["sensitivity"]["with_zero_rna_dropouts"]["per_feature"]
+        kept["dnase_center"]["element_pearson_r"] = headline["element_pearson_r"] + 1.01 * half
+        for feature, block in kept.items():  # every other feature stays within its half-width
+            if feature != "dnase_center" and feature in summary_of(tmp_path):
+                block["element_pearson_r"] = summary_of(tmp_path)[feature]["element_pearson_r"]
+
+    section = _sensitivity_section(_report_text(tmp_path, monkeypatch, move))
+    callout = section[section.index("> **The headline depends on excluding the dropouts:**"):]
+    assert callout.count("> - ") == 1 and "DNase" in callout

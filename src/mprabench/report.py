@@ -396,9 +396,30 @@ def _sensitivity(inputs: ReportInputs, reasons: Reasons) -> str:
             reasons.cell(other.get(ELEMENT_PEARSON_R), kept_reason("r"), where),
             reasons.cell(other.get(ELEMENT_P), kept_reason("p"), where),
         ))
+    moves = _moves_beyond_ci(inputs, kept)
+    callout = ("\n\n> **The headline depends on excluding the dropouts:** keeping them moves element r by "
+               "more than the half-width of its confidence interval for\n"
+               + "\n".join(f"> - {line}" for line in moves)) if moves else ""
     return (f"{heading}\n\n{intro}.\n\n"
             + table(["feature", "element r, dropouts excluded", "element p, dropouts excluded",
-                     "element r, dropouts kept", "element p, dropouts kept"], rows))
+                     "element r, dropouts kept", "element p, dropouts kept"], rows) + callout)
+
+
+def _moves_beyond_ci(inputs: ReportInputs, kept: Mapping[str, Any]) -> list[str]:
+    """Primary features whose r with the dropouts kept lies further from the headline r than its CI half-width."""
+    moves = []
+    for feature in primary_features(inputs.summary):
+        main = inputs.summary[feature]
+        other = (kept.get(DETAILS_PER_FEATURE) or {}).get(feature) or {}
+        r, r_kept = main.get(ELEMENT_PEARSON_R), other.get(ELEMENT_PEARSON_R)
+        low, high = main.get(PEARSON_R_CI_LOW), main.get(PEARSON_R_CI_HIGH)
+        if any(_missing(v) for v in (r, r_kept, low, high)):
+            continue  # no interval to judge the move by (e.g. a trained baseline has none)
+        half_width = (high - low) / 2
+        if abs(r_kept - r) > half_width:
+            moves.append(f"{inputs.context.feature_label(feature)}: r {fmt(r)} → {fmt(r_kept)} "
+                         f"(half-width {fmt(half_width)})")
+    return moves
 
 
 def _within_element(inputs: ReportInputs, links: Links) -> str:
