@@ -80,7 +80,10 @@ def make_targets(root: Path) -> set[str]:
 
 @functools.cache
 def help_text(*command: str) -> str | None:
-    result = subprocess.run([*command, "--help"], cwd=REPOSITORY, capture_output=True, text=True, timeout=300)
+    try:
+        result = subprocess.run([*command, "--help"], cwd=REPOSITORY, capture_output=True, text=True, timeout=300)
+    except FileNotFoundError:  # not installed: reported as a problem by the caller
+        return None
     return result.stdout + result.stderr if result.returncode == 0 else None
 
 
@@ -163,7 +166,7 @@ def check_command(command: str, root: Path) -> str | None:
     installed = Path(sys.executable).parent / program  # the environment's own command (mlflow, ...)
     usage = help_text(str(installed) if installed.exists() else program, *[w for w in words[1:2] if not w.startswith("-")])
     if usage is None:
-        return f"`{program} --help` fails"
+        return f"`{program} --help` fails (is it installed? `make setup` installs the environment's commands)"
     unknown = [w.split("=")[0] for w in words if w.startswith("--") and w.split("=")[0] not in usage]
     return f"unknown options {unknown}" if unknown else None
 
