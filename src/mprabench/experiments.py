@@ -11,7 +11,7 @@ from mprabench.design import design_from_counts, local_design_path, read_design
 from mprabench.errors import ConfigError
 from mprabench.genome import read_windows
 from mprabench.readers.base import ReadLibrary
-from mprabench.schema import ELEMENT_ID, N_OLIGOS, QC_MOTIF_MISMATCHES, ROW_ID, ZERO_RNA_DROPOUT
+from mprabench.schema import ELEMENT_ID, N_OLIGOS, QC_MOTIF_CHECKED, QC_MOTIF_MISMATCHES, ROW_ID, ZERO_RNA_DROPOUT
 from mprabench.sequences import (
     BuiltInputs,
     build_aggregated_inputs,
@@ -103,7 +103,7 @@ def qc_metrics(rows_in: int, prepared: ReadLibrary, built: BuiltInputs) -> dict[
         "benchmark_rows": len(built.rows),
         "elements": int(built.rows[ELEMENT_ID].nunique()),
         "distinct_inputs": len(built.inputs),
-        "motif_checked": built.motif_checked,
+        QC_MOTIF_CHECKED: built.motif_checked,
         "motif_matches_reference": built.motif_matches,
     } | ({} if prepared.pool_offset_log2 is None else {"pool_offset_log2": prepared.pool_offset_log2})
 

@@ -54,6 +54,7 @@ ROWS_COLUMNS = (ROW_ID, POOL, ELEMENT_ID, CHROM, START, END, STRAND, MOTIF, DESI
 
 # metrics/qc_details.json (prepare): one record per element whose name motif differs from the reference
 QC_MOTIF_MISMATCHES = "motif_mismatches"
+QC_MOTIF_CHECKED = "motif_checked"  # qc.json: rows whose motif was compared with the reference
 
 # --- features.parquet --------------------------------------------------------------------------
 FEATURES_KEY = INPUT_SHA256

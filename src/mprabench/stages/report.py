@@ -20,6 +20,7 @@ from mprabench.files import require_writable, write_text_atomic
 from mprabench.plots.forest import write_forest
 from mprabench.plots.labels import RunContext, read_provenance, run_context
 from mprabench.report import Links, ReportInputs, headline_note, render_report
+from mprabench.report_html import self_contained_html
 from mprabench.schema import CALIBRATION_INTERVALS, CALIBRATION_TESTS, SUMMARY_DESIGN
 from mprabench.stages._cli import run, stage_parser
 from mprabench.sources.locations import repository_root
@@ -86,7 +87,10 @@ def main(argv: list[str] | None = None) -> None:
             run_id=tracked.run_id, tracking_uri=tracked.tracking_uri, tags=tags,
         )
         write_text_atomic(args.report, render_report(inputs, repository_links(files, args.report)))
-        tracked.log_text(render_report(inputs, Links()), "report.md")
+        mlflow_report = render_report(inputs, Links())
+        tracked.log_text(mlflow_report, "report.md")
+        # What the MLflow UI can show with its figures (it prints Markdown as text).
+        tracked.log_text(self_contained_html(mlflow_report, files, f"{context.dataset} · {run_name}"), "report.html")
 
 
 def artifact_files(args: Any) -> dict[str, Path]:
