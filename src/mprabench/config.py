@@ -207,6 +207,10 @@ class AlphaGenomeConfig:
     breaker_seconds: float = setting(ge=0)
     # RESOURCE_EXHAUSTED (quota) retries per input; they never count toward the breaker.
     max_quota_retries: int = setting(ge=0)
+    # Cost guard: a run that would send more new requests (distinct inputs not in the store)
+    # stops before the first one; seconds_per_request only turns the count into a duration.
+    max_new_requests: int = setting(ge=0)
+    seconds_per_request: float = setting(gt=0)
 
 
 @dataclass

@@ -50,6 +50,7 @@ from mprabench.predictors.base import (
     PredictionFailure,
     PredictionInterrupted,
     PredictionReport,
+    RequestBudget,
 )
 from mprabench.predictors.features import FeatureError, own_positions, output_prefix, pad_for_model, profile_features
 from mprabench.predictors.store import Profile, ProfileStore
@@ -340,6 +341,10 @@ class AlphaGenomePredictor(ModelPredictor):
             "padding": PADDING,
             "supported_lengths": list(SUPPORTED_LENGTHS),
         }
+
+    def request_budget(self) -> RequestBudget:
+        return RequestBudget(self.config.max_new_requests, "predictor.max_new_requests",
+                             self.config.seconds_per_request)
 
     def prepare(self) -> None:
         self._api_key = resolve_api_key(self.config.api_key_env, self.dotenv)

@@ -59,6 +59,22 @@ class PredictionReport:
     failures: list[PredictionFailure] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class RequestBudget:
+    """The cost guard of a model predictor: a run needing more new requests stops before the first.
+
+    `setting` names the key that raises the limit; `seconds_per_request` turns a count into a
+    rough duration for the message (None: no estimate)."""
+
+    max_new_requests: int
+    setting: str
+    seconds_per_request: float | None = None
+
+
+class TooManyRequests(BenchmarkError):
+    """A run would send more new requests than its budget allows; nothing was sent."""
+
+
 class Predictor(abc.ABC):
     """An offline predictor: turns distinct inputs (SHA-256 -> sequence) into features."""
 
@@ -75,6 +91,10 @@ class ModelPredictor(abc.ABC):
     """A remote model whose answers (profiles) are stored and requested at most once."""
 
     name: str
+
+    @abc.abstractmethod
+    def request_budget(self) -> RequestBudget:
+        """How many new requests one run may send before it must be told to go on."""
 
     @abc.abstractmethod
     def store_key_fields(self) -> dict[str, Any]:
