@@ -239,7 +239,7 @@ def test_key_from_a_dotenv_file(run_in, server, monkeypatch):
 
 def test_ontology_term_without_tracks_is_refused(run_in, server):
     setup = run_in(count=1, overrides=["predictor.ontology_terms=[EFO:0001084]"])  # a mouse term
-    with pytest.raises(ConfigError, match=r"no DNASE track for HOMO_SAPIENS .*EFO:0001084.*Available terms"):
+    with pytest.raises(ConfigError, match=r"no tracks for HOMO_SAPIENS biosample EFO:0001084 .*Closest biosamples"):
         setup.run()
     assert server.counters().predict_calls == 0
 
@@ -294,8 +294,10 @@ def test_killed_mid_run_then_rerun_requests_no_answered_input_again(run_in, serv
 def _store_key_fields(setup: PredictRun) -> dict:
     from mprabench.config import load_params
     from mprabench.predictors.alphagenome import AlphaGenomePredictor
+    from mprabench.predictors.biosample import BiosampleDefaults
 
-    return AlphaGenomePredictor(load_params(setup.directory / "params.yaml").predictor).store_key_fields()
+    params = load_params(setup.directory / "params.yaml")
+    return AlphaGenomePredictor(params.predictor, biosample=BiosampleDefaults.of(params)).store_key_fields()
 
 
 def test_transient_metadata_failure_is_retried_and_the_tracks_used_are_recorded(run_in, server):

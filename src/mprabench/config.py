@@ -15,6 +15,7 @@ section is typed by the schema registered for `predictor.name` (predictors/regis
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
@@ -139,6 +140,7 @@ class AssayBiosampleConfig:
     organism: str = MISSING
     cell_line: str = MISSING
     cell_type: str = MISSING
+    ontology_term: str | None = MISSING  # e.g. EFO:0001187 (HepG2); null where none exists
 
 
 @dataclass
@@ -164,6 +166,14 @@ class GenomeConfig:
 
 
 @dataclass
+class TracksConfig:
+    """A model predictor's organism and ontology terms, pinned by an experiment."""
+
+    organism: str = MISSING
+    ontology_terms: list[str] = items(1)
+
+
+@dataclass
 class ExperimentConfig:
     name: str = MISSING
     inputs: InputMode = MISSING
@@ -171,6 +181,9 @@ class ExperimentConfig:
     window: int = setting(ge=1, even=True)
     seed_strand_bug: bool = MISSING
     description: str = MISSING
+    # The tracks a model predictor uses for this experiment (v1/v2/v3 pin the original analysis's
+    # K562); null: the dataset's assay biosample. An explicit predictor.ontology_terms wins over both.
+    tracks: TracksConfig | None = MISSING
 
 
 @dataclass
@@ -188,9 +201,10 @@ class AlphaGenomeConfig:
     api_key_env: str = MISSING
     api_key_help: str = MISSING
     model_version: str = MISSING
-    organism: str = MISSING
+    # null (both): from experiment.tracks, else from dataset.assay_biosample (predictors/biosample.py)
+    organism: str | None = MISSING
     outputs: list[str] = items(1)
-    ontology_terms: list[str] = items(1)
+    ontology_terms: list[str] | None = items(1)
     max_workers: int = setting(ge=1)
     timeout_s: float = setting(gt=0)
     connect_timeout_s: float = setting(gt=0)
@@ -366,6 +380,7 @@ def _cross_setting_problems(params: Params) -> Iterator[str]:
     window, motif = params.experiment.window, params.dataset.motif_length
     if window < motif:
         yield f"`experiment.window` = {window} is shorter than the {motif}-bp motif (dataset.motif_length)"
+    yield from _curie_problems(params)
     features = getattr(params.predictor, "features", None)
     primary = params.evaluate.primary_features
     if isinstance(features, list) and primary is not None and set(primary) - set(features):
@@ -380,6 +395,26 @@ def _cross_setting_problems(params: Params) -> Iterator[str]:
                 f"`predictor.features.center_start` + `center_width` = {end} runs past the "
                 f"{window}-bp input (experiment.window)"
             )
+
+
+# An ontology term as AlphaGenome's track metadata names it: <prefix>:<id>, e.g. EFO:0001187.
+CURIE = re.compile(r"[A-Za-z][A-Za-z0-9_]*:[A-Za-z0-9_]+")
+
+
+def _curie_problems(params: Params) -> Iterator[str]:
+    """Every ontology term setting that is not a CURIE (checked before any request is made)."""
+    terms = [("dataset.assay_biosample.ontology_term", params.dataset.assay_biosample.ontology_term)]
+    if params.experiment.tracks is not None:
+        terms += [(f"experiment.tracks.ontology_terms[{i}]", t) for i, t in enumerate(params.experiment.tracks.ontology_terms)]
+    listed = getattr(params.predictor, "ontology_terms", None)
+    if isinstance(listed, list):
+        terms += [(f"predictor.ontology_terms[{i}]", t) for i, t in enumerate(listed)]
+    for key, term in terms:
+        if term is not None and not CURIE.fullmatch(str(term)):
+            yield (f"`{key}` = {term!r} is not an ontology CURIE (<prefix>:<id>, e.g. EFO:0001187 for HepG2); "
+                   "set the biosample's term as the service's track metadata names it"
+                   + (", or null to look the biosample up by dataset.assay_biosample.cell_line"
+                      if key.startswith("dataset.") else ""))
 
 
 def _lookup(params: Params, key: str) -> Any:

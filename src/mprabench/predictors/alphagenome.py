@@ -23,7 +23,6 @@ within seconds, keeping every stored answer.
 from __future__ import annotations
 
 import collections
-import json
 import logging
 import os
 import random
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from alphagenome.data import ontology
 from alphagenome.models import dna_client
 from dotenv import dotenv_values
 from tqdm.auto import tqdm
@@ -52,6 +52,7 @@ from mprabench.predictors.base import (
     PredictionReport,
     RequestBudget,
 )
+from mprabench.predictors.biosample import BiosampleDefaults, check_tracks, choose_tracks
 from mprabench.predictors.features import FeatureError, own_positions, output_prefix, pad_for_model, profile_features
 from mprabench.predictors.store import Profile, ProfileStore
 from mprabench.sources.locations import is_loopback
@@ -321,23 +322,38 @@ class _RunState:
 class AlphaGenomePredictor(ModelPredictor):
     name = "alphagenome"
 
-    def __init__(self, config: AlphaGenomeConfig, dotenv: Path | None = None, progress: bool = True):
+    def __init__(self, config: AlphaGenomeConfig, dotenv: Path | None = None, progress: bool = True,
+                 biosample: BiosampleDefaults | None = None):
         self.config = config
         self.dotenv = dotenv
         self.progress = progress
-        self.organism = _enum(dna_client.Organism, config.organism, "predictor.organism")
+        # organism and terms: predictor settings, else the experiment's pin, else the dataset's biosample
+        self.choice = choose_tracks(config.organism, config.ontology_terms, biosample)
+        self.organism = _enum(dna_client.Organism, self.choice.organism, "predictor.organism")
         self.outputs = [_enum(dna_client.OutputType, o, "predictor.outputs") for o in config.outputs]
         _enum(dna_client.ModelVersion, config.model_version, "predictor.model_version")
+        for term in self.choice.ontology_terms or ():
+            _ontology_term(term, self.choice.origin)
         self._api_key: str | None = None
+        self._service_metadata: dict[str, Any] | None = None
+        self._terms: tuple[str, ...] | None = self.choice.ontology_terms
+        self._tracks_used: dict[str, list[dict[str, Any]]] | None = None
+
+    def ontology_terms(self) -> tuple[str, ...]:
+        """The terms to request; a biosample chosen by name is looked up in the service's metadata."""
+        if self._terms is None:
+            self._check_against_service(None)
+        assert self._terms is not None
+        return self._terms
 
     def store_key_fields(self) -> dict[str, Any]:
         return {
             "model": "alphagenome",
             "source": source_of(self.config.address),
             "model_version": self.config.model_version,
-            "organism": self.config.organism,
+            "organism": self.choice.organism,
             "outputs": sorted(self.config.outputs),
-            "ontology_terms": sorted(self.config.ontology_terms),
+            "ontology_terms": sorted(self.ontology_terms()),
             "padding": PADDING,
             "supported_lengths": list(SUPPORTED_LENGTHS),
         }
@@ -365,8 +381,9 @@ class AlphaGenomePredictor(ModelPredictor):
             "store_key": store.key,
             "source": source_of(self.config.address),
             "model_version": self.config.model_version,
-            "organism": self.config.organism,
-            "biosamples": _biosamples(tracks, self.config.organism),
+            "organism": self.choice.organism,
+            "tracks_chosen_by": self.choice.origin,
+            "biosamples": _biosamples(tracks, self.choice.organism),
             "tracks": {output: len(rows) for output, rows in tracks.items()},
         }
 
@@ -377,7 +394,7 @@ class AlphaGenomePredictor(ModelPredictor):
             self.prepare()
         client, channel = open_client(self.config, self._api_key)  # type: ignore[arg-type]
         try:
-            store.put_tracks(check_tracks(self._metadata(client), self.config))
+            store.put_tracks(self._check_against_service(client))
             state = _RunState(client, store, channel,
                               CircuitBreaker(self.config.breaker_failures, self.config.breaker_seconds),
                               AdaptiveLimit(self.config.max_workers))
@@ -468,7 +485,7 @@ class AlphaGenomePredictor(ModelPredictor):
             outcome, failure = "error", None
             try:
                 output = _PREDICT_SEQUENCE(state.client, padded, organism=self.organism,
-                                           requested_outputs=self.outputs, ontology_terms=self.config.ontology_terms)
+                                           requested_outputs=self.outputs, ontology_terms=list(self.ontology_terms()))
                 outcome = "ok"
             except grpc.RpcError as error:
                 failure = error
@@ -514,6 +531,25 @@ class AlphaGenomePredictor(ModelPredictor):
                 raise FeatureError(f"{output_type.name}: missing from the response")
             profile[output_type.name] = own_positions(tracks.values, tracks.resolution, placement, output_type.name)
         return profile
+
+    def _check_against_service(self, client: dna_client.DnaClient | None) -> dict[str, list[dict[str, Any]]]:
+        """The service's track metadata for the chosen biosample (fetched once per run): the terms to
+        request and the tracks used. Stops before any prediction request when it has no tracks."""
+        if self._tracks_used is None:
+            if client is None:
+                if self._api_key is None:
+                    self.prepare()
+                client, channel = open_client(self.config, self._api_key)  # type: ignore[arg-type]
+                try:
+                    metadata = self._metadata(client)
+                finally:
+                    channel.close()
+            else:
+                metadata = self._metadata(client)
+            frames = {output: metadata.get(dna_client.OutputType[output]) for output in self.config.outputs}
+            self._terms, self._tracks_used = check_tracks(frames, self.config.outputs, self.choice)
+            log.info("AlphaGenome tracks: %s %s (%s)", self.choice.organism, ", ".join(self._terms), self.choice.origin)
+        return self._tracks_used
 
     def _metadata(self, client: dna_client.DnaClient) -> dna_client.OutputMetadata:
         attempt = 0
@@ -581,38 +617,13 @@ def _biosamples(tracks: Mapping[str, list[dict[str, Any]]], organism: str) -> li
     return [found[term] for term in sorted(found)]
 
 
-def check_tracks(metadata: dna_client.OutputMetadata, config: AlphaGenomeConfig) -> dict[str, list[dict[str, Any]]]:
-    """Refuse outputs or ontology terms with no track for the organism; return the tracks used
-    (their metadata rows as the service sent them)."""
-    terms = set(config.ontology_terms)
-    used: dict[str, list[dict[str, Any]]] = {}
-    covered: set[str] = set()
-    for output in config.outputs:
-        frame = metadata.get(dna_client.OutputType[output])
-        curies = frame["ontology_curie"] if frame is not None and "ontology_curie" in frame else None
-        chosen = frame[curies.isin(terms)] if curies is not None else None
-        if chosen is None or chosen.empty:
-            raise ConfigError(
-                f"AlphaGenome has no {output} track for {config.organism} and ontology terms "
-                f"{sorted(terms)}. Available terms for {output}: {_available(frame)}. "
-                "Change predictor.ontology_terms or predictor.outputs."
-            )
-        used[output] = json.loads(chosen.to_json(orient="records"))
-        covered |= set(chosen["ontology_curie"])
-    unused = sorted(terms - covered)
-    if unused:
-        raise ConfigError(
-            f"ontology term(s) {unused} have no track among outputs {config.outputs} for {config.organism}; "
-            "remove them from predictor.ontology_terms or add an output that has them."
-        )
-    return used
-
-
-def _available(frame) -> str:
-    if frame is None or "ontology_curie" not in frame:
-        return "none"
-    curies = sorted(set(frame["ontology_curie"].dropna()))
-    return ", ".join(curies[:12]) + (" ..." if len(curies) > 12 else "")
+def _ontology_term(term: str, origin: str) -> None:
+    """A term AlphaGenome can be asked for (its SDK parses the CURIE's prefix)."""
+    try:
+        ontology.from_curie(term)
+    except ValueError:
+        raise ConfigError(f"ontology term {term!r} ({origin}) is not a CURIE AlphaGenome accepts: the prefix must "
+                          f"be one of {[t.name for t in ontology.OntologyType]}, e.g. EFO:0001187") from None
 
 
 def _enum(kind, name: str, key: str):

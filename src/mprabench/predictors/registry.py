@@ -16,6 +16,7 @@ from mprabench.config import AlphaGenomeConfig, GcConfig, KmerConfig, MotifConfi
 
 if TYPE_CHECKING:  # types only: loading settings must not import the predictor interface
     from mprabench.predictors.base import ModelPredictor, Predictor
+    from mprabench.predictors.biosample import BiosampleDefaults
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class BuildContext:
     rows: Path  # the benchmark rows; read only by predictors trained on activity (kmer)
     dotenv: Path | None
     progress: bool
+    # the dataset's biosample and the experiment's pinned tracks (model predictors choose tracks by them)
+    biosample: BiosampleDefaults | None = None
 
 
 @dataclass(frozen=True)
@@ -51,13 +54,15 @@ def register(name: str, schema: type, target: str, context: tuple[str, ...] = ()
     PREDICTORS[name] = Registration(schema, target, context)
 
 
-def build_predictor(config: Any, rows: Path, dotenv: Path | None, progress: bool = True) -> Predictor | ModelPredictor:
+def build_predictor(config: Any, rows: Path, dotenv: Path | None, progress: bool = True,
+                    biosample: BiosampleDefaults | None = None) -> Predictor | ModelPredictor:
     """The predictor a typed `predictor` section (from load_params) describes."""
-    return PREDICTORS[config.name].build(config, BuildContext(rows=rows, dotenv=dotenv, progress=progress))
+    context = BuildContext(rows=rows, dotenv=dotenv, progress=progress, biosample=biosample)
+    return PREDICTORS[config.name].build(config, context)
 
 
 register("alphagenome", AlphaGenomeConfig, "mprabench.predictors.alphagenome:AlphaGenomePredictor",
-         context=("dotenv", "progress"))
+         context=("dotenv", "progress", "biosample"))
 register("precomputed", PrecomputedConfig, "mprabench.predictors.precomputed:PrecomputedPredictor")
 register("gc", GcConfig, "mprabench.predictors.gc:GcPredictor")
 register("motif", MotifConfig, "mprabench.predictors.motif:MotifPredictor")

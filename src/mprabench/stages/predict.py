@@ -9,6 +9,7 @@ from pathlib import Path
 from mprabench.config import AlphaGenomeConfig, load_params
 from mprabench.files import require_writable, write_json_atomic, write_parquet_atomic
 from mprabench.predictors.base import PredictionInterrupted, Predictor
+from mprabench.predictors.biosample import BiosampleDefaults
 from mprabench.predictors.registry import build_predictor
 from mprabench.predictors.runner import PredictionsFailed, read_model_inputs, run_predictor
 from mprabench.predictors.store import resolve_store_root
@@ -37,7 +38,8 @@ def main(argv: list[str] | None = None) -> None:
     configured = params.predictor.store if isinstance(params.predictor, AlphaGenomeConfig) else None
     store_root = resolve_store_root(configured, args.store)
 
-    predictor = build_predictor(params.predictor, rows=args.rows, dotenv=args.dotenv, progress=not args.no_progress)
+    predictor = build_predictor(params.predictor, rows=args.rows, dotenv=args.dotenv, progress=not args.no_progress,
+                                biosample=BiosampleDefaults.of(params))
     inputs = read_model_inputs(args.inputs)
     try:
         result = run_predictor(predictor, params.predictor.name, inputs, store_root)
