@@ -37,6 +37,14 @@ class InputMode(str, enum.Enum):
     designed = "designed"  # V3: each oligo's designed sequence inside its genomic window
 
 
+class InputContext(str, enum.Enum):
+    """What surrounds a short insert (V1's motif) in the model input: comparing them is an experiment."""
+
+    genome = "genome"  # the element's reference flanks (needs its coordinates)
+    flanks = "flanks"  # fixed left/right sequences from experiment.flanks (e.g. the reporter construct)
+    n_pad = "n_pad"  # the insert centred in N, as the original V1
+
+
 class ActivityMethod(str, enum.Enum):
     raw_log2_ratio = "raw_log2_ratio"  # the original analysis, every row kept
     cpm_log2_ratio = "cpm_log2_ratio"  # depth-normalised per library, with barcode/plasmid filters
@@ -174,6 +182,14 @@ class TracksConfig:
 
 
 @dataclass
+class FlanksConfig:
+    """The sequences either side of the insert for experiment.context=flanks (ACGT; null otherwise)."""
+
+    left: str | None = MISSING
+    right: str | None = MISSING
+
+
+@dataclass
 class ExperimentConfig:
     name: str = MISSING
     inputs: InputMode = MISSING
@@ -181,6 +197,9 @@ class ExperimentConfig:
     window: int = setting(ge=1, even=True)
     seed_strand_bug: bool = MISSING
     description: str = MISSING
+    # around a short insert (V1's motif): genome | flanks | n_pad; V2/V3 windows are genomic (genome)
+    context: InputContext = MISSING
+    flanks: FlanksConfig = MISSING
     # The tracks a model predictor uses for this experiment (v1/v2/v3 pin the original analysis's
     # K562); null: the dataset's assay biosample. An explicit predictor.ontology_terms wins over both.
     tracks: TracksConfig | None = MISSING
@@ -381,6 +400,7 @@ def _cross_setting_problems(params: Params) -> Iterator[str]:
     if window < motif:
         yield f"`experiment.window` = {window} is shorter than the {motif}-bp motif (dataset.motif_length)"
     yield from _curie_problems(params)
+    yield from _context_problems(params.experiment)
     features = getattr(params.predictor, "features", None)
     primary = params.evaluate.primary_features
     if isinstance(features, list) and primary is not None and set(primary) - set(features):
@@ -415,6 +435,25 @@ def _curie_problems(params: Params) -> Iterator[str]:
                    "set the biosample's term as the service's track metadata names it"
                    + (", or null to look the biosample up by dataset.assay_biosample.cell_line"
                       if key.startswith("dataset.") else ""))
+
+
+def _context_problems(experiment: ExperimentConfig) -> Iterator[str]:
+    """A context the inputs cannot have, or flanks that are not plain ACGT."""
+    if experiment.inputs in (InputMode.individual, InputMode.designed) and experiment.context is not InputContext.genome:
+        yield (f"`experiment.context` = {experiment.context.value} does not apply to `experiment.inputs` = "
+               f"{experiment.inputs.value}, whose windows are genomic: use context=genome, or inputs=aggregated (V1) "
+               "to compare contexts around the motif")
+    if experiment.context is not InputContext.flanks:
+        return
+    for side in ("left", "right"):
+        flank = getattr(experiment.flanks, side)
+        if flank is None:
+            yield (f"`experiment.flanks.{side}` must be set for experiment.context=flanks (the sequence "
+                   f"{side} of the insert in the reporter construct, ACGT), e.g. -S experiment.flanks.{side}=ACGT...")
+        elif not re.fullmatch(r"[ACGT]*", flank):
+            bad = sorted(set(flank) - set("ACGT"))
+            yield (f"`experiment.flanks.{side}` has characters other than A, C, G, T: {bad} (use upper-case "
+                   "ACGT; an unknown base is no flank)")
 
 
 def _lookup(params: Params, key: str) -> Any:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from mprabench.activity import PreparedActivity
-from mprabench.config import InputMode, Params
+from mprabench.config import InputContext, InputMode, Params
 from mprabench.design import design_from_counts, local_design_path, read_design
 from mprabench.errors import ConfigError
 from mprabench.genome import read_windows
@@ -20,6 +20,9 @@ from mprabench.sequences import (
     centred_window,
     designed_window,
     element_sites,
+    in_flanks,
+    motif_mismatch_records,
+    oriented_element_input,
 )
 
 
@@ -27,12 +30,31 @@ def build_experiment_inputs(oligos: pd.DataFrame, params: Params, genome_cache: 
     """Rows and distinct inputs as `experiment.inputs` says."""
     experiment = params.experiment
     if experiment.inputs is InputMode.aggregated:
-        return build_aggregated_inputs(oligos, experiment.window)
+        return _aggregated_inputs(oligos, params, genome_cache)
     if experiment.inputs is InputMode.individual:
         windows = {s.element_id: centred_window(s, experiment.window) for s in element_sites(oligos)}
         references = read_windows(windows.values(), params.genome, genome_cache)
         return build_individual_inputs(oligos, windows, references, experiment.seed_strand_bug)
     return _designed_inputs(oligos, params, genome_cache, raw_dir)
+
+
+def _aggregated_inputs(oligos: pd.DataFrame, params: Params, genome_cache: Path) -> BuiltInputs:
+    """V1 rows, each element's motif in the context experiment.context names."""
+    experiment = params.experiment
+    if experiment.context is InputContext.n_pad:
+        return build_aggregated_inputs(oligos, experiment.window)
+    if experiment.context is InputContext.flanks:
+        left, right = experiment.flanks.left or "", experiment.flanks.right or ""
+        return build_aggregated_inputs(oligos, experiment.window,
+                                       lambda _element, motif: in_flanks(motif, left, right, experiment.window))
+    # genome: the element's reference window with the name's motif in place, as V2 builds it
+    windows = {s.element_id: centred_window(s, experiment.window) for s in element_sites(oligos)}
+    references = read_windows(windows.values(), params.genome, genome_cache)
+    by_element = {s.element_id: oriented_element_input(s, windows[s.element_id], references[windows[s.element_id]],
+                                                       experiment.seed_strand_bug) for s in element_sites(oligos)}
+    built = build_aggregated_inputs(oligos, experiment.window, lambda element, _motif: by_element[element])
+    built.motif_mismatches = motif_mismatch_records(oligos, windows, references)
+    return built
 
 
 def _designed_inputs(oligos: pd.DataFrame, params: Params, genome_cache: Path, raw_dir: Path) -> BuiltInputs:
