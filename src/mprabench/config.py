@@ -152,6 +152,15 @@ class AssayBiosampleConfig:
 
 
 @dataclass
+class SubsetConfig:
+    """A sample of the library to try first (null: the whole library): elements drawn at random, or folds."""
+
+    n_elements: int | None = setting(ge=1)
+    seed: int = setting(ge=0)
+    folds: list[int] | None = items(1)
+
+
+@dataclass
 class DatasetConfig:
     name: str = MISSING
     source: str = MISSING
@@ -162,6 +171,7 @@ class DatasetConfig:
     design: str | None = MISSING
     motif_length: int = setting(ge=1)
     assay_biosample: AssayBiosampleConfig = MISSING
+    subset: SubsetConfig = MISSING
 
 
 @dataclass

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from mprabench.activity import PreparedActivity
-from mprabench.config import InputContext, InputMode, Params
+from mprabench.config import InputContext, InputMode, Params, SubsetConfig
 from mprabench.design import design_from_counts, local_design_path, read_design
 from mprabench.errors import ConfigError
 from mprabench.genome import read_windows
@@ -26,8 +27,48 @@ from mprabench.sequences import (
 )
 
 
+SUBSET_EXCLUSION = "outside_dataset_subset"  # qc.json's excluded reason for rows left out by dataset.subset
+FOLD = "fold"  # the column a dataset's reader fills with each row's fold, where the deposit has one
+
+
+def select_subset(oligos: pd.DataFrame, subset: SubsetConfig, dataset: str) -> tuple[pd.DataFrame, int]:
+    """(the rows of the sampled elements or folds, rows left out); every row when subset is unset.
+
+    Elements are drawn without replacement from the sorted element ids with `seed`, so the same
+    settings give the same sample on every machine."""
+    kept = oligos
+    if subset.folds is not None:
+        if FOLD not in oligos:
+            raise ConfigError(f"dataset.subset.folds = {subset.folds}: dataset {dataset} has no `{FOLD}` column; "
+                              "sample elements instead (-S dataset.subset.n_elements=150) or set folds to null")
+        known = sorted(oligos[FOLD].dropna().unique().tolist())
+        unknown = sorted(set(subset.folds) - set(known))
+        if unknown:
+            raise ConfigError(f"dataset.subset.folds: {unknown} are not folds of {dataset} (it has {known})")
+        kept = kept[kept[FOLD].isin(subset.folds)]
+    if subset.n_elements is not None:
+        elements = sorted(kept[ELEMENT_ID].unique())
+        if subset.n_elements > len(elements):
+            raise ConfigError(
+                f"dataset.subset.n_elements = {subset.n_elements} is more than the {len(elements):,} elements of "
+                f"{dataset}{' in the chosen folds' if subset.folds is not None else ''}; lower it, or set it to "
+                "null for the whole library")
+        rng = np.random.default_rng(subset.seed)
+        chosen = set(rng.choice(np.array(elements, dtype=object), size=subset.n_elements, replace=False))
+        kept = kept[kept[ELEMENT_ID].isin(chosen)]
+    return kept, len(oligos) - len(kept)
+
+
 def build_experiment_inputs(oligos: pd.DataFrame, params: Params, genome_cache: Path, raw_dir: Path) -> BuiltInputs:
-    """Rows and distinct inputs as `experiment.inputs` says."""
+    """Rows and distinct inputs as `experiment.inputs` says, for the rows dataset.subset keeps."""
+    oligos, outside = select_subset(oligos, params.dataset.subset, params.dataset.name)
+    built = _build_inputs(oligos, params, genome_cache, raw_dir)
+    if outside:
+        built.excluded = {**built.excluded, SUBSET_EXCLUSION: outside}
+    return built
+
+
+def _build_inputs(oligos: pd.DataFrame, params: Params, genome_cache: Path, raw_dir: Path) -> BuiltInputs:
     experiment = params.experiment
     if experiment.inputs is InputMode.aggregated:
         return _aggregated_inputs(oligos, params, genome_cache)
