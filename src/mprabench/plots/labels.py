@@ -76,6 +76,7 @@ class RunContext:
     assay: Mapping[str, Any] = field(default_factory=dict)
     center_width: int | None = None
     provenance_found: bool = False
+    tracks_chosen_by: str = ""  # the setting that chose a model predictor's tracks (provenance.json)
 
     @property
     def biosample_text(self) -> str:
@@ -191,4 +192,5 @@ def run_context(params: Mapping[str, Any], provenance: Mapping[str, Any] | None)
         assay=dict((params.get("dataset") or {}).get("assay_biosample") or {}),
         center_width=features.get("center_width") if isinstance(features, Mapping) else None,
         provenance_found=provenance is not None,
+        tracks_chosen_by=str((provenance or {}).get("tracks_chosen_by") or ""),
     )
