@@ -65,3 +65,21 @@ def test_the_three_contexts_give_one_input_per_element_around_the_same_motif(tmp
 def test_a_context_that_cannot_be_built_is_an_error_when_params_load(tmp_path, overrides, message):
     with pytest.raises(ConfigError, match=message):
         load_params(write_params(tmp_path / "params.yaml", overrides))
+
+
+def test_genome_flanks_centre_a_measured_insert_on_either_strand():
+    from mprabench.dna import reverse_complement
+    from mprabench.sequences import genome_flank_windows, in_genome
+
+    chromosome = "AAAACCCCGGGGTTTTACGTACGT"
+    left, right = genome_flank_windows("e", "chr1", 8, 12, "+", insert_length=6, width=12)
+    assert (left.start, left.end, right.start, right.end) == (5, 8, 12, 15)
+    insert = "GATTAC"
+    plus = in_genome(insert, chromosome[left.start:left.end], chromosome[right.start:right.end], "+")
+    assert plus == "CCC" + insert + "TTT" and len(plus) == 12
+    left, right = genome_flank_windows("e", "chr1", 8, 12, "-", insert_length=5, width=12)
+    assert (left.end - left.start, right.end - right.start) == (4, 3)  # 3 before + 4 after, swapped on -
+    minus = in_genome("GATTA", chromosome[left.start:left.end], chromosome[right.start:right.end], "-")
+    assert minus == reverse_complement(chromosome[right.start:right.end]) + "GATTA" + \
+        reverse_complement(chromosome[left.start:left.end])
+    assert minus.index("GATTA") == 3, "centred: 3 bases before the insert, 4 after"

@@ -84,6 +84,26 @@ def in_flanks(insert: str, left: str, right: str, length: int) -> str:
     return "N" * (before - len(left_part)) + left_part + insert + right_part + "N" * (after - len(right_part))
 
 
+def genome_flank_windows(name: str, chrom: str, start: int, end: int, strand: str, insert_length: int,
+                         width: int) -> tuple[GenomicWindow, GenomicWindow]:
+    """The reference either side of an element's [start, end) that centres a measured insert of
+    `insert_length` in `width` bp (left and right on the + strand; `strand` is the insert's reading
+    strand, so on `-` the + strand's right flank ends up on the input's left)."""
+    if width < insert_length:
+        raise ValueError(f"a {insert_length}-bp insert does not fit in {width} bp")
+    before = centred_start(width, insert_length)
+    after = width - insert_length - before
+    left_length, right_length = (before, after) if strand != "-" else (after, before)
+    return (GenomicWindow(name, chrom, start - left_length, start), GenomicWindow(name, chrom, end, end + right_length))
+
+
+def in_genome(insert: str, left: str, right: str, strand: str) -> str:
+    """The measured insert (adapters included) between its element's reference flanks, read on `strand`."""
+    if strand == "-":
+        return reverse_complement(right) + insert + reverse_complement(left)
+    return left + insert + right
+
+
 def centred_window(site: MotifSite, width: int) -> GenomicWindow:
     """[c - width/2, c + width/2) with c = (start + end) // 2 (V2: [c - 1024, c + 1024))."""
     centre = (site.start + site.end) // 2
