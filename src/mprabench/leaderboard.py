@@ -173,7 +173,7 @@ def write_figure(frame: pd.DataFrame, path: Path, ci_level: float, dpi: int) -> 
     subtitle = f"leaderboard: {len(frame)} experiments across {datasets} dataset{'s' * (datasets != 1)}"
     path.parent.mkdir(parents=True, exist_ok=True)
     with mpl.rc_context(RC_PARAMS):
-        return save_figure(forest_figure(forest, subtitle, n, ci_level), path, dpi)
+        return save_figure(forest_figure(forest, subtitle, n, ci_level, rows="per experiment"), path, dpi)
 
 
 def _ci_level(entries: Sequence[Entry]) -> float:
