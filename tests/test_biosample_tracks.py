@@ -81,6 +81,12 @@ def test_a_biosample_without_a_term_is_found_by_the_name_the_service_gives_it(tm
         setup.run()
         assert dict(local.counters().ontology_terms_requested) == {"CLO:0099999": 2}
 
+        setup.overrides = [*human_biosample("WTC11", WTC11_ENCODE), "predictor.outputs=[DNASE]"]
+        setup.write()
+        with pytest.raises(ConfigError, match=r"no tracks for HOMO_SAPIENS biosample WTC11 \(EFO:0009747\).*It names "
+                                              r"WTC11 CLO:0099999: .*predictor.ontology_terms=\[CLO:0099999\]"):
+            setup.run(store="store-3")
+
         local.reset_counters()
         setup.overrides = [*human_biosample("WTC11", None)]  # CAGE and RNA-seq: the service has none for it
         setup.write()

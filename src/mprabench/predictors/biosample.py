@@ -89,9 +89,13 @@ def check_tracks(metadata: Mapping[str, pd.DataFrame | None], outputs: Sequence[
     offered = _biosamples_offered(metadata, outputs)
     missing = [t for t in terms if t not in offered]
     if missing:
+        same_name = sorted(t for t, b in offered.items()
+                           if choice.cell_line and _normalise(b["name"]) == _normalise(choice.cell_line))
+        named = (f"It names {choice.cell_line} {', '.join(same_name)}: if that is the same biosample, use "
+                 f"-S 'predictor.ontology_terms=[{','.join(same_name)}]'. " if same_name else "")
         raise ConfigError(
             f"AlphaGenome has no tracks for {choice.organism} biosample {_named(missing, choice)} among outputs "
-            f"{list(outputs)}. Closest biosamples it has: {_closest(offered, choice.cell_line, missing)}. "
+            f"{list(outputs)}. {named}Closest biosamples it has: {_closest(offered, choice.cell_line, missing)}. "
             + _how_to_choose(choice))
     used: dict[str, list[dict[str, Any]]] = {}
     for output in outputs:
