@@ -295,9 +295,12 @@ def _store_key_fields(setup: PredictRun) -> dict:
     from mprabench.config import load_params
     from mprabench.predictors.alphagenome import AlphaGenomePredictor
     from mprabench.predictors.biosample import BiosampleDefaults
+    from mprabench.predictors.resolve import configured_predictor
 
-    params = load_params(setup.directory / "params.yaml")
-    return AlphaGenomePredictor(params.predictor, biosample=BiosampleDefaults.of(params)).store_key_fields()
+    path = setup.directory / "params.yaml"
+    params = load_params(path)
+    return AlphaGenomePredictor(configured_predictor(params, path).settings,
+                                biosample=BiosampleDefaults.of(params)).store_key_fields()
 
 
 def test_transient_metadata_failure_is_retried_and_the_tracks_used_are_recorded(run_in, server):

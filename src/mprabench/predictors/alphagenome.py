@@ -39,13 +39,12 @@ import grpc
 from alphagenome.data import ontology
 from alphagenome.models import dna_client
 from dotenv import dotenv_values
+from omegaconf import MISSING
 from tqdm.auto import tqdm
 
-from mprabench.config import AlphaGenomeConfig
+from mprabench.config import curie_problems
 from mprabench.errors import BenchmarkError, ConfigError
 from mprabench.predictors.base import (
-    SOURCE_API,
-    SOURCE_LOCAL,
     ModelPredictor,
     PredictionFailure,
     PredictionInterrupted,
@@ -53,8 +52,17 @@ from mprabench.predictors.base import (
     RequestBudget,
 )
 from mprabench.predictors.biosample import BiosampleDefaults, check_tracks, choose_tracks
-from mprabench.predictors.features import FeatureError, own_positions, output_prefix, pad_for_model, profile_features
+from mprabench.predictors.features import (
+    FeatureError,
+    FeatureWindowConfig,
+    own_positions,
+    output_prefix,
+    pad_for_model,
+    profile_features,
+)
 from mprabench.predictors.store import Profile, ProfileStore
+from mprabench.provenance import SOURCE_API, SOURCE_LOCAL
+from mprabench.settings import items, setting
 from mprabench.sources.locations import is_loopback
 
 log = logging.getLogger(__name__)
@@ -72,6 +80,40 @@ _POLL_S = 0.2
 # `predict_sequence` carries the SDK's own retry decorator; call the undecorated method so
 # that retries happen once, here, where they are counted and include DEADLINE_EXCEEDED.
 _PREDICT_SEQUENCE = getattr(dna_client.DnaClient.predict_sequence, "__wrapped__", dna_client.DnaClient.predict_sequence)
+
+
+@dataclass
+class AlphaGenomeConfig:
+    name: str = MISSING
+    address: str | None = MISSING
+    insecure: bool = MISSING
+    api_key_env: str = MISSING
+    api_key_help: str = MISSING
+    model_version: str = MISSING
+    # null (both): from experiment.tracks, else from dataset.assay_biosample (predictors/biosample.py)
+    organism: str | None = MISSING
+    outputs: list[str] = items(1)
+    ontology_terms: list[str] | None = items(1)
+    max_workers: int = setting(ge=1)
+    timeout_s: float = setting(gt=0)
+    connect_timeout_s: float = setting(gt=0)
+    max_retries: int = setting(ge=0)
+    initial_backoff_s: float = setting(ge=0)
+    backoff_multiplier: float = setting(ge=1)
+    max_backoff_s: float = setting(ge=0)
+    features: FeatureWindowConfig = MISSING
+    # null: one store per repository (see predictors/store.py); a path points elsewhere
+    store: str | None = MISSING
+    # Circuit breaker: stop once this many requests in a row (no success between) failed as
+    # unreachable/unavailable/timed out AND that streak has lasted breaker_seconds.
+    breaker_failures: int = setting(ge=1)
+    breaker_seconds: float = setting(ge=0)
+    # RESOURCE_EXHAUSTED (quota) retries per input; they never count toward the breaker.
+    max_quota_retries: int = setting(ge=0)
+    # Cost guard: a run that would send more new requests (distinct inputs not in the store)
+    # stops before the first one; seconds_per_request only turns the count into a duration.
+    max_new_requests: int = setting(ge=0)
+    seconds_per_request: float = setting(gt=0)
 
 
 class MissingApiKey(BenchmarkError):
@@ -321,6 +363,14 @@ class _RunState:
 
 class AlphaGenomePredictor(ModelPredictor):
     name = "alphagenome"
+    settings = AlphaGenomeConfig
+    label = "AlphaGenome"  # the report and figures add the model version
+    build_context = ("dotenv", "progress", "biosample")
+
+    @classmethod
+    def setting_problems(cls, settings: AlphaGenomeConfig, params: Any) -> list[str]:
+        terms = [(f"predictor.ontology_terms[{i}]", t) for i, t in enumerate(settings.ontology_terms or [])]
+        return [*settings.features.problems(params.experiment.window), *curie_problems(terms)]
 
     def __init__(self, config: AlphaGenomeConfig, dotenv: Path | None = None, progress: bool = True,
                  biosample: BiosampleDefaults | None = None):

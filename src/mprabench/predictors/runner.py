@@ -22,7 +22,6 @@ from mprabench.dna import sequence_sha256
 from mprabench.errors import BenchmarkError, InputDataError
 from mprabench.fasta import read_fasta
 from mprabench.predictors.base import (
-    SOURCE_OFFLINE,
     ModelPredictor,
     PredictionFailure,
     PredictionReport,
@@ -99,12 +98,13 @@ def _run_model(predictor: ModelPredictor, inputs: Mapping[str, str], store_root:
     store = ProfileStore(store_root, predictor.store_key_fields())
     missing = {sha: sequence for sha, sequence in inputs.items() if not store.has(sha)}
     log.info("prediction store %s: %d of %d inputs stored", store.directory, len(inputs) - len(missing), len(inputs))
-    check_budget(predictor.name, predictor.request_budget(), len(missing), len(inputs), store.directory)
+    check_budget(predictor.label, predictor.request_budget(), len(missing), len(inputs), store.directory)
     report = predictor.request_profiles(missing, store)
     rows = {sha: predictor.features(store.get(sha)) for sha in sorted(inputs) if store.has(sha)}
     features = _frame(rows)
     served = len(inputs) - len(missing) + report.stored_by_others
-    return PredictRun(features, report, served, 0.0, predictor.provenance(store), store.directory)
+    provenance = predictor.provenance(store) | {"label": predictor.label}
+    return PredictRun(features, report, served, 0.0, provenance, store.directory)
 
 
 def check_budget(name: str, budget: RequestBudget, new: int, total: int, store: Path) -> None:
@@ -134,8 +134,8 @@ def _duration(seconds: float) -> str:
 def _run_offline(predictor: Predictor, name: str, inputs: Mapping[str, str]) -> PredictRun:
     sink = _MemorySink()
     report = predictor.predict(inputs, sink)
-    provenance = {"predictor": name, "store_key": None, "source": SOURCE_OFFLINE, "model_version": None,
-                  "organism": None, "biosamples": [], "tracks": {}}
+    provenance = {"predictor": name, "store_key": None, "source": predictor.source, "model_version": None,
+                  "organism": None, "biosamples": [], "tracks": {}, "label": predictor.label}
     features = _frame({sha: sink.rows[sha] for sha in sorted(inputs) if sha in sink.rows})
     return PredictRun(features, report, 0, 0.0, provenance, None)
 
