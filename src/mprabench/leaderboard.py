@@ -214,6 +214,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    from mprabench.stages._cli import run
-
-    run(main)
+    try:
+        main()
+    except BenchmarkError as error:  # one clear message, no traceback (as the stages print theirs)
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
