@@ -53,14 +53,15 @@ from mprabench.predictors.base import (
 )
 from mprabench.predictors.biosample import BiosampleDefaults, check_tracks, choose_tracks
 from mprabench.predictors.features import (
+    PADDING,
     FeatureError,
     FeatureWindowConfig,
+    output_features,
     own_positions,
-    output_prefix,
     pad_for_model,
-    profile_features,
 )
 from mprabench.predictors.store import Profile, ProfileStore
+from mprabench.predictors.tracks import biosamples
 from mprabench.provenance import SOURCE_API, SOURCE_LOCAL
 from mprabench.settings import items, setting
 from mprabench.sources.locations import is_loopback
@@ -72,7 +73,6 @@ QUOTA = grpc.StatusCode.RESOURCE_EXHAUSTED
 RETRYABLE = DEAD_SERVICE | {QUOTA}
 SUPPORTED_LENGTHS = tuple(sorted(dna_client.SUPPORTED_SEQUENCE_LENGTHS.values()))
 DEFAULT_ADDRESS = "dns:///gdmscience.googleapis.com:443"  # the SDK's `create` default
-PADDING = "symmetric N to the smallest supported length"
 PUSHBACK_HEADER = "grpc-retry-pushback-ms"  # gRPC's retry pushback (A6), in milliseconds
 STATUS_DETAILS_HEADER = "grpc-status-details-bin"  # google.rpc.Status, may carry a RetryInfo
 _RETRY_INFO_TYPE = "type.googleapis.com/google.rpc.RetryInfo"
@@ -418,11 +418,7 @@ class AlphaGenomePredictor(ModelPredictor):
             raise MissingApiKey(missing_key_message(self.config, self.dotenv))
 
     def features(self, profile: Profile) -> dict[str, float]:
-        features: dict[str, float] = {}
-        for output in self.config.outputs:
-            prefix = output_prefix(output)
-            features |= profile_features(profile[output], self.config.features, prefix)
-        return features
+        return output_features(profile, self.config.outputs, self.config.features)
 
     def provenance(self, store: ProfileStore) -> dict[str, Any]:
         tracks = store.tracks() or {}
@@ -433,7 +429,7 @@ class AlphaGenomePredictor(ModelPredictor):
             "model_version": self.config.model_version,
             "organism": self.choice.organism,
             "tracks_chosen_by": self.choice.origin,
-            "biosamples": _biosamples(tracks, self.choice.organism),
+            "biosamples": biosamples(tracks, self.choice.organism),
             "tracks": {output: len(rows) for output, rows in tracks.items()},
         }
 
@@ -653,18 +649,6 @@ def _install_second_interrupt_exit() -> Any:
 def _restore_interrupt_handler(previous: Any) -> None:
     if previous is not None and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, previous)
-
-
-def _biosamples(tracks: Mapping[str, list[dict[str, Any]]], organism: str) -> list[dict[str, Any]]:
-    """One entry per ontology term, from the service's own track metadata."""
-    found: dict[str, dict[str, Any]] = {}
-    for rows in tracks.values():
-        for row in rows:
-            term = row.get("ontology_curie")
-            if term and term not in found:
-                found[term] = {"ontology_term": term, "biosample_name": row.get("biosample_name"),
-                               "biosample_type": row.get("biosample_type"), "organism": organism}
-    return [found[term] for term in sorted(found)]
 
 
 def _ontology_term(term: str, origin: str) -> None:

@@ -32,6 +32,7 @@ class BuildContext:
     progress: bool
     # the dataset's biosample and the experiment's pinned tracks (a model predictor's default tracks)
     biosample: BiosampleDefaults | None = None
+    store_root: Path | None = None  # the prediction store's root; local checkpoints record their hash there
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,10 @@ class ConfiguredPredictor:
         """The path of the local file the predictor reads, if it declares one."""
         setting = self.cls.local_file_setting
         return getattr(self.settings, setting) if setting else None
+
+    def local_file_by_size_and_mtime(self) -> bool:
+        """Whether that file is fingerprinted by size and mtime (large weights) rather than its SHA-256."""
+        return self.cls.local_file_by_size_and_mtime
 
     def configured_store(self) -> str | None:
         """The prediction store the settings name (None: the default, or a predictor that keeps none)."""

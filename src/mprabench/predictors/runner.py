@@ -107,8 +107,10 @@ def _run_model(predictor: ModelPredictor, inputs: Mapping[str, str], store_root:
     return PredictRun(features, report, served, 0.0, provenance, store.directory)
 
 
-def check_budget(name: str, budget: RequestBudget, new: int, total: int, store: Path) -> None:
+def check_budget(name: str, budget: RequestBudget | None, new: int, total: int, store: Path) -> None:
     """Stop before the first request when this run would send more than the budget allows."""
+    if budget is None:
+        return
     if new <= budget.max_new_requests:
         log.info("%s: %d new requests (%s = %d)", name, new, budget.setting, budget.max_new_requests)
         return

@@ -38,8 +38,9 @@ def main(argv: list[str] | None = None) -> None:
     require_writable(*filter(None, (args.features, args.metrics, args.training, args.provenance)))
     store_root = resolve_store_root(configured.configured_store(), args.store)
 
+    # built (and a local checkpoint checked) before any input is read
     predictor = configured.build(BuildContext(rows=args.rows, dotenv=args.dotenv, progress=not args.no_progress,
-                                              biosample=BiosampleDefaults.of(params)))
+                                              store_root=store_root, biosample=BiosampleDefaults.of(params)))
     inputs = read_model_inputs(args.inputs)
     try:
         result = run_predictor(predictor, configured.name, inputs, store_root)
