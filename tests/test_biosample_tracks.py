@@ -145,3 +145,14 @@ def test_precedence_predictor_then_experiment_then_dataset(tmp_path):
     chosen = choose_tracks(None, None, unpinned)
     assert (chosen.organism, chosen.ontology_terms) == ("MUS_MUSCULUS", ("EFO:0001084",))
     assert choose_tracks("HOMO_SAPIENS", None, unpinned).organism == "HOMO_SAPIENS"
+
+
+def test_the_shipped_agarwal_configs_ask_for_their_own_cells(run_in, server):
+    hepg2 = run_in(count=2, overrides=["dataset=agarwal2025_hepg2_test", "experiment=insert"])
+    hepg2.run()
+    assert dict(server.counters().ontology_terms_requested) == {HEPG2: 2}
+    server.reset_counters()
+    wtc11 = run_in(count=2, overrides=["dataset=agarwal2025_wtc11_test", "experiment=insert"], seed=9)
+    with pytest.raises(ConfigError, match=r"no tracks for HOMO_SAPIENS biosample WTC11 \(EFO:0009747\)"):
+        wtc11.run(store="store-wtc11")
+    assert server.counters().predict_calls == 0

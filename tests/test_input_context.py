@@ -83,3 +83,63 @@ def test_genome_flanks_centre_a_measured_insert_on_either_strand():
     assert minus == reverse_complement(chromosome[right.start:right.end]) + "GATTA" + \
         reverse_complement(chromosome[left.start:left.end])
     assert minus.index("GATTA") == 3, "centred: 3 bases before the insert, 4 after"
+
+
+# Measured inserts (a sequence table, `experiment=insert*`): the same three contexts.
+ADAPTER_LEFT, ADAPTER_RIGHT = "AGGACCGGATCAACT", "CATTGCGTGAACCGA"
+
+
+def table_inputs(tmp_path, rows: list[dict], *overrides: str) -> dict[str, str]:
+    """prepare on a `table` dataset; row name -> its model input."""
+    from mprabench.stages import prepare
+    from tests.support.synthetic import SyntheticGenome
+
+    genome = SyntheticGenome({"chr1": 4_000}, [], seed=3)
+    genome.write_chromosome_fasta(tmp_path / "genome.fa")
+    table = tmp_path / "library.csv"
+    pd.DataFrame(rows).to_csv(table, index=False)
+    params = write_params(tmp_path / "params.yaml", ["dataset=table", f"dataset.source={table}",
+                                                     f"genome.fasta={tmp_path / 'genome.fa'}", *overrides])
+    out = tmp_path / "out"
+    prepare.main(["--params", str(params), "--raw", str(tmp_path), "--genome-cache", str(out / "cache.fa"),
+                  "--rows", str(out / "rows.parquet"), "--inputs", str(out / "inputs.fa"),
+                  "--qc", str(out / "qc.json"), "--qc-details", str(out / "qc_details.json")])
+    inputs, built = read_fasta(out / "inputs.fa"), pd.read_parquet(out / "rows.parquet")
+    return {row.row_id: inputs[row.input_sha256] for row in built.itertuples()}, genome
+
+
+def measured(element: str) -> str:
+    return ADAPTER_LEFT + element + ADAPTER_RIGHT
+
+
+def test_a_measured_insert_in_each_context(tmp_path):
+    from mprabench.dna import reverse_complement
+    from tests.support.synthetic import SyntheticGenome
+
+    genome = SyntheticGenome({"chr1": 4_000}, [], seed=3)
+    element = genome.sequence("chr1", 2_000, 2_040)
+    rows = [{"name": "e1_F", "sequence": measured(element), "activity": 1.0, "chrom": "chr1", "start": 2_000,
+             "end": 2_040, "orientation": "F", "element": "e1"},
+            {"name": "e1_R", "sequence": measured(reverse_complement(element)), "activity": 0.5, "chrom": "chr1",
+             "start": 2_000, "end": 2_040, "orientation": "R", "element": "e1"}]
+    columns = ["dataset.columns.chrom=chrom", "dataset.columns.start=start", "dataset.columns.end=end",
+               "dataset.columns.orientation=orientation", "dataset.columns.element=element",
+               "experiment.window=200"]
+    padded, _ = table_inputs(tmp_path / "n_pad", rows, "experiment=insert", *columns)
+    assert padded["e1_F"] == "N" * 65 + measured(element) + "N" * 65
+    in_genome, _ = table_inputs(tmp_path / "genome", rows, "experiment=insert_genome", *columns)
+    assert in_genome["e1_F"] == genome.sequence("chr1", 1_935, 2_000) + measured(element) + \
+        genome.sequence("chr1", 2_040, 2_105), "adapters stay; the element's own reference flanks around them"
+    assert in_genome["e1_R"] == reverse_complement(genome.sequence("chr1", 2_040, 2_105)) + \
+        measured(reverse_complement(element)) + reverse_complement(genome.sequence("chr1", 1_935, 2_000))
+    flanked, _ = table_inputs(tmp_path / "flanks", rows, "experiment=insert_flanks", *columns,
+                              f"experiment.flanks.left={LEFT}", f"experiment.flanks.right={RIGHT}")
+    assert flanked["e1_F"] == "N" * (65 - len(LEFT)) + LEFT + measured(element) + RIGHT + "N" * (65 - len(RIGHT))
+
+
+def test_genome_context_without_coordinates_is_a_clear_error(tmp_path):
+    rows = [{"name": "a", "sequence": measured("ACGT" * 10), "activity": 1.0},
+            {"name": "b", "sequence": measured("TTGA" * 10), "activity": 0.0}]
+    with pytest.raises(ConfigError, match=r"experiment.context=genome needs each element's coordinates, and 2 of 2 "
+                                          r"rows of dataset table have none"):
+        table_inputs(tmp_path, rows, "experiment=insert_genome")

@@ -85,3 +85,22 @@ def test_a_subset_larger_than_the_library_stops_prepare(tmp_path, tiny_library):
     with pytest.raises(ConfigError, match=r"dataset.subset.n_elements = 50 is more than the 4 elements"):
         prepare_subset(tmp_path, tiny_library, {"n_elements": 50, "seed": 0, "folds": None}, "experiment=v2")
     assert not (tmp_path / "out" / "inputs.fa").exists()
+
+
+def test_a_subset_of_a_sequence_table_keeps_both_orientations_of_each_drawn_element(tmp_path):
+    from tests.test_sequence_table import hepg2_rows, write
+
+    write(tmp_path, "test_HepG2.tsv", hepg2_rows())
+    params = write_params(tmp_path / "params.yaml", ["dataset=agarwal2025_hepg2_test", "experiment=insert",
+                                                     f"dataset.source={tmp_path}", "dataset.files.0.sha256=null",
+                                                     "dataset.subset.n_elements=3", "dataset.subset.seed=4"])
+    out = tmp_path / "out"
+    from mprabench.files import sha256_file
+
+    params.write_text(params.read_text().replace("sha256: null", f"sha256: {sha256_file(tmp_path / 'test_HepG2.tsv')}"))
+    prepare.main(["--params", str(params), "--raw", str(tmp_path), "--genome-cache", str(out / "cache.fa"),
+                  "--rows", str(out / "rows.parquet"), "--inputs", str(out / "inputs.fa"),
+                  "--qc", str(out / "qc.json"), "--qc-details", str(out / "qc_details.json")])
+    rows = pd.read_parquet(out / "rows.parquet")
+    assert rows["element_id"].nunique() == 3 and len(rows) == 6 and len(read_fasta(out / "inputs.fa")) == 6
+    assert json.loads((out / "qc.json").read_text())["excluded"]["outside_dataset_subset"] == 6

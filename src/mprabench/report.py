@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from mprabench.plots.labels import RunContext, target_label
+from mprabench.provenance import SOURCE_OFFLINE
 from mprabench.plots.style import NOT_ESTIMABLE
 from mprabench.stats.calibration import COVERAGE_TOLERANCE, TYPE_I_TOLERANCE, calibration_misses
 from mprabench.schema import (
@@ -37,6 +38,7 @@ from mprabench.schema import (
     ELEMENT_PEARSON_R,
     PEARSON_R_CI_HIGH,
     PEARSON_R_CI_LOW,
+    QC_MOTIF_CHECKED,
     QC_MOTIF_MISMATCHES,
     SUMMARY_DESIGN,
     WITHIN_ELEMENT_P,
@@ -240,7 +242,7 @@ def render_report(inputs: ReportInputs, links: Links) -> str:
         _effective_n(design_of(inputs.summary)),
         _strata(inputs.strata, links, design_of(inputs.summary)),
         _qc(inputs.qc, inputs.qc_details),
-        _prediction(inputs.prediction),
+        _prediction(inputs.prediction, inputs.context.source),
         _figures(inputs.figures, links),
         _detail_files(inputs, links),
         _configuration(inputs.params),
@@ -254,6 +256,7 @@ def _title(inputs: ReportInputs) -> str:
     experiment = inputs.params.get("experiment") or {}
     lines = [
         f"# MPRA benchmark — {ctx.dataset}, experiment {ctx.experiment}, predictor: {ctx.predictor}",
+        f"**{verdict_sentence(inputs.summary, inputs.details)}**",  # also the MLflow description's
         str(experiment.get("description") or "").strip(),
         "\n".join([
             f"- **Dataset:** {ctx.dataset} (assay biosample: {ctx.assay_text})",
@@ -394,9 +397,30 @@ def _sensitivity(inputs: ReportInputs, reasons: Reasons) -> str:
             reasons.cell(other.get(ELEMENT_PEARSON_R), kept_reason("r"), where),
             reasons.cell(other.get(ELEMENT_P), kept_reason("p"), where),
         ))
+    moves = _moves_beyond_ci(inputs, kept)
+    callout = ("\n\n> **The headline depends on excluding the dropouts:** keeping them moves element r by "
+               "more than the half-width of its confidence interval for\n"
+               + "\n".join(f"> - {line}" for line in moves)) if moves else ""
     return (f"{heading}\n\n{intro}.\n\n"
             + table(["feature", "element r, dropouts excluded", "element p, dropouts excluded",
-                     "element r, dropouts kept", "element p, dropouts kept"], rows))
+                     "element r, dropouts kept", "element p, dropouts kept"], rows) + callout)
+
+
+def _moves_beyond_ci(inputs: ReportInputs, kept: Mapping[str, Any]) -> list[str]:
+    """Primary features whose r with the dropouts kept lies further from the headline r than its CI half-width."""
+    moves = []
+    for feature in primary_features(inputs.summary):
+        main = inputs.summary[feature]
+        other = (kept.get(DETAILS_PER_FEATURE) or {}).get(feature) or {}
+        r, r_kept = main.get(ELEMENT_PEARSON_R), other.get(ELEMENT_PEARSON_R)
+        low, high = main.get(PEARSON_R_CI_LOW), main.get(PEARSON_R_CI_HIGH)
+        if any(_missing(v) for v in (r, r_kept, low, high)):
+            continue  # no interval to judge the move by (e.g. a trained baseline has none)
+        half_width = (high - low) / 2
+        if abs(r_kept - r) > half_width:
+            moves.append(f"{inputs.context.feature_label(feature)}: r {fmt(r)} → {fmt(r_kept)} "
+                         f"(half-width {fmt(half_width)})")
+    return moves
 
 
 def _within_element(inputs: ReportInputs, links: Links) -> str:
@@ -486,28 +510,33 @@ def _table_link(kind: str, links: Links) -> str:
 def _qc(qc: Mapping[str, Any], qc_details: Mapping[str, Any] | None) -> str:
     rows = [(key, _cell(value)) for key, value in _flat(qc).items()]
     parts = ["## Quality control", table(["quantity", "value"], rows) if rows else "qc.json is empty."]
-    parts += _qc_details(qc_details)
+    parts += _qc_details(qc_details, qc.get(QC_MOTIF_CHECKED))
     return "\n\n".join(parts)
 
 
-def _qc_details(qc_details: Mapping[str, Any] | None) -> list[str]:
+def _qc_details(qc_details: Mapping[str, Any] | None, motif_checked: int | None) -> list[str]:
     """Whatever qc_details.json holds, as tables; a visible warning for motif mismatches."""
     if not qc_details:
         return ["No qc_details.json (pool offsets, dropouts, motif mismatches) for this run."]
     parts = []
     for key, value in qc_details.items():
         if key == QC_MOTIF_MISMATCHES:
-            parts.append(_motif_mismatch(key, value))
+            parts.append(_motif_mismatch(key, value, motif_checked))
             continue
         parts.append(f"**{key.replace('_', ' ')}**\n\n" + _any_table(value))
     return parts
 
 
-def _motif_mismatch(key: str, value: Any) -> str:
+def _motif_mismatch(key: str, value: Any, motif_checked: int | None) -> str:
     names = [_element_name(v) for v in value] if isinstance(value, list) else (
         list(value) if isinstance(value, Mapping) else [])
+    if not names and not motif_checked:
+        # No claim about a check that did not run (V1 reads no genome: its inputs are the motif in N).
+        return (f"**{key.replace('_', ' ')}**: not checked — no model input of this experiment was compared "
+                f"with the reference genome (`{QC_MOTIF_CHECKED}` = {fmt(motif_checked or 0)}).")
     if not names:
-        return f"**{key.replace('_', ' ')}**: none — every checked motif matches the reference."
+        return (f"**{key.replace('_', ' ')}**: none — the motif of all {fmt(motif_checked)} checked rows "
+                f"matches the reference.")
     detail = _any_table(value) if isinstance(value, (list, Mapping)) else ""
     return (f"> **Warning — the motif in the oligo name does not match the reference for "
             f"{plural(len(names), 'element')}:** {', '.join(f'`{n}`' for n in names)}. Their model input "
@@ -554,7 +583,10 @@ def _flat(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _prediction(prediction: Mapping[str, Any]) -> str:
+def _prediction(prediction: Mapping[str, Any], source: str) -> str:
+    if source == SOURCE_OFFLINE:  # no service behind it: no request, store or retry to report
+        return (f"## Predictions\n\nComputed offline for {fmt(prediction.get('distinct_inputs'))} distinct inputs "
+                f"({fmt(prediction.get('failed', 0))} failed): an offline baseline sends no request and keeps no store.")
     rows = [(key.replace("_", " "), _cell(value)) for key, value in _flat(prediction).items()]
     return "## Predictions\n\n" + (table(["quantity", "value"], rows) if rows else "predict.json is empty.")
 
@@ -630,19 +662,33 @@ def _provenance(inputs: ReportInputs) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+def verdict_sentence(summary: Mapping[str, Any], details: Mapping[str, Any] | None) -> str:
+    """One sentence: how many primary features predict activity across elements (the Bonferroni flag)."""
+    design = design_of(summary)
+    features = primary_features(summary)
+    flags = [summary[f].get(ELEMENT_BONFERRONI_SIGNIFICANT) for f in features]
+    alpha = (details or {}).get(DETAILS_ALPHA)
+    scope = (f"element-level permutation p, Bonferroni over {plural(len(features), 'primary feature')}"
+             + (f" at α = {fmt(alpha)}" if alpha is not None else "")
+             + f"; n = {_cell(design.get('n_elements'))} elements")
+    significant = sum(flag is True for flag in flags)
+    if significant:
+        return (f"Verdict: {significant} of {plural(len(features), 'primary feature')} "
+                f"{'predicts' if significant == 1 else 'predict'} activity across elements ({scope}).")
+    if any(flag is False for flag in flags):
+        return f"Verdict: no primary feature predicts activity across elements ({scope})."
+    return f"Verdict: not estimable, no primary feature has an element-level p ({scope})."
+
+
 def headline_note(context: RunContext, summary: Mapping[str, Any], calibration: Mapping[str, Any] | None,
                   details: Mapping[str, Any] | None = None) -> str:
     """3–5 lines for `mlflow.note.content`: what ran, the headline, its calibration, any mismatch."""
-    design = design_of(summary)
     features = primary_features(summary)
-    significant = [f for f in features if summary[f].get(ELEMENT_BONFERRONI_SIGNIFICANT) is True]
     estimable = [f for f in features if not _missing(summary[f].get(ELEMENT_PEARSON_R))]
     lines = [
         (f"**{context.dataset} · experiment {context.experiment} · {context.predictor} · "
          f"{context.biosample_text}**"),
-        (f"Element-level (n = {_cell(design.get('n_elements'))} elements, "
-         f"{_cell(design.get('n_unique_inputs'))} distinct inputs, {_cell(design.get('n_rows'))} rows): "
-         f"{len(significant)} of {plural(len(features), 'primary feature')} Bonferroni-significant."),
+        verdict_sentence(summary, details),  # the report's first sentence too
     ]
     if estimable:
         best = max(estimable, key=lambda f: abs(summary[f][ELEMENT_PEARSON_R]))

@@ -9,6 +9,7 @@ predict stage's provenance.json; where provenance is missing it says "unknown", 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,8 @@ OUTPUT_LABELS = {"dnase": "DNase", "cage": "CAGE", "rna": "RNA-seq", "atac": "AT
 # {width} is the configured central window (predictor.features.center_width).
 AGGREGATE_LABELS = {"center": "central {width} (mean)", "mean": "whole input (mean)",
                     "max": "whole input (max)"}
+# motif_<JASPAR matrix>_<version>[_<name>] (predictors/motif.py writes the version dot as "_")
+MOTIF_FEATURE = re.compile(r"motif_(MA\d+)_(\d+)(?:_(.+))?")
 FEATURE_LABELS = {
     "gc_fraction": "GC fraction, central window",
     "kmer_ridge_oof": "k-mer ridge, out-of-fold prediction",
@@ -42,6 +45,10 @@ def feature_label(feature: str, center_width: int | None = None) -> str:
     if output in OUTPUT_LABELS and aggregate in AGGREGATE_LABELS:
         width = f"{center_width} bp" if center_width else "window"
         return f"{OUTPUT_LABELS[output]}, {AGGREGATE_LABELS[aggregate].format(width=width)}"
+    motif = MOTIF_FEATURE.fullmatch(feature)
+    if motif:  # motif_MA0065_3_Pparg_Rxra -> the JASPAR ID as JASPAR writes it, MA0065.3
+        matrix, version, name = motif.groups()
+        return f"motif score, {matrix}.{version}" + (f" {name}" if name else "")
     if feature.startswith("motif_"):
         return f"motif score, {feature.removeprefix('motif_')}"
     return feature

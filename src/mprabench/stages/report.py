@@ -15,11 +15,12 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from mprabench.config import load_params
+from mprabench.config import experiment_name_for, load_params
 from mprabench.files import require_writable, write_text_atomic
 from mprabench.plots.forest import write_forest
 from mprabench.plots.labels import RunContext, read_provenance, run_context
 from mprabench.report import Links, ReportInputs, headline_note, render_report
+from mprabench.report_html import self_contained_html
 from mprabench.schema import CALIBRATION_INTERVALS, CALIBRATION_TESTS, SUMMARY_DESIGN
 from mprabench.stages._cli import run, stage_parser
 from mprabench.sources.locations import repository_root
@@ -68,7 +69,8 @@ def main(argv: list[str] | None = None) -> None:
     tags["metrics_omitted"] = f"{omitted} (in the JSON artifacts)" if omitted else "0"
 
     run_name = os.environ.get("DVC_EXP_NAME") or typed.experiment.name
-    with mlflow_run(root, typed.tracking.local_store, typed.tracking.experiment_name, run_name,
+    experiment_name = experiment_name_for(typed.tracking, typed.dataset.name)
+    with mlflow_run(root, typed.tracking.local_store, experiment_name, run_name,
                     typed.tracking.experiment_kind) as tracked:
         tracked.log(params, selected, tags)
         for name, path in files.items():
@@ -85,7 +87,10 @@ def main(argv: list[str] | None = None) -> None:
             run_id=tracked.run_id, tracking_uri=tracked.tracking_uri, tags=tags,
         )
         write_text_atomic(args.report, render_report(inputs, repository_links(files, args.report)))
-        tracked.log_text(render_report(inputs, Links()), "report.md")
+        mlflow_report = render_report(inputs, Links())
+        tracked.log_text(mlflow_report, "report.md")
+        # What the MLflow UI can show with its figures (it prints Markdown as text).
+        tracked.log_text(self_contained_html(mlflow_report, files, f"{context.dataset} · {run_name}"), "report.html")
 
 
 def artifact_files(args: Any) -> dict[str, Path]:
@@ -122,7 +127,8 @@ def run_tags(params: dict, root: Path, context: RunContext) -> dict[str, str]:
     mismatch = context.mismatch()
     if mismatch:
         tags["biosample_mismatch"] = mismatch
-    tags |= {f"dataset.sha256.{f['name']}": f["sha256"] for f in params["dataset"]["files"]}
+    for spec in params["dataset"]["files"]:
+        tags |= {f"dataset.{kind}.{spec['name']}": spec[kind] for kind in ("sha256", "md5") if spec.get(kind)}
     return tags
 
 
