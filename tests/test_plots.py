@@ -328,6 +328,28 @@ def test_run_context_is_honest_about_local_server_biosample_and_missing_provenan
     assert "cell type" not in (unknown.mismatch() or ""), "an unknown name is not claimed to differ"
 
 
+HEPG2_ASSAY = ["experiment.tracks=null", "dataset.assay_biosample.species=human",
+               "dataset.assay_biosample.organism=HOMO_SAPIENS", "dataset.assay_biosample.cell_line=HepG2",
+               "dataset.assay_biosample.cell_type=HepG2 cells", "dataset.assay_biosample.ontology_term=EFO:0001187"]
+
+
+def _provenance_for(term: str, name: str) -> dict:
+    return {**LOCAL_PROVENANCE, "organism": "HOMO_SAPIENS", "biosamples": [
+        {"ontology_term": term, "biosample_name": name, "biosample_type": "cell_line", "organism": "HOMO_SAPIENS"}]}
+
+
+def test_the_biosample_mismatch_warning_appears_only_on_a_mismatch():
+    params = compose_config(HEPG2_ASSAY)
+    assert run_context(params, _provenance_for("EFO:0001187", "HepG2")).mismatch() is None
+    assert run_context(params, _provenance_for("EFO:0001187", "hepatocyte-like line")).mismatch() is None, \
+        "the same ontology term is a match whatever the service calls it"
+    assert run_context(params, None).mismatch() is None, "terms from params: the dataset's own HepG2"
+    mismatch = run_context(params, _provenance_for("EFO:0002067", "K562")).mismatch()
+    assert mismatch and "cell type differs (K562 vs HepG2 cells)" in mismatch and "species" not in mismatch
+    pinned = run_context(compose_config(["experiment=v2"]), _provenance_for("EFO:0002067", "K562")).mismatch()
+    assert pinned and "species differs" in pinned and "cell type differs" in pinned
+
+
 def test_the_predictor_label_is_the_one_its_class_declares_with_the_model_version():
     """predict writes the class's `label` into provenance.json; no table here names predictors."""
     from mprabench.predictors.alphagenome import AlphaGenomePredictor

@@ -23,6 +23,7 @@ from mprabench.dna import sequence_sha256
 from mprabench.errors import BenchmarkError, ConfigError
 from mprabench.fasta import write_fasta
 from mprabench.predictors.alphagenome import SUPPORTED_LENGTHS, AdaptiveLimit, MissingApiKey, ServiceDown
+from mprabench.predictors.base import TooManyRequests
 from mprabench.predictors.features import pad_for_model
 from mprabench.predictors.runner import PredictionsFailed
 from mprabench.predictors.store import STORE_ENV, ProfileStore
@@ -111,6 +112,34 @@ def test_k_distinct_inputs_cost_exactly_k_requests_and_a_rerun_none(run_in, serv
 # The store keeps float16: each value is rounded to within 2**-11 of itself (relative), so a
 # mean or max of non-negative values is within 2**-11 (relative) of the exact one.
 FLOAT16_REL = 2**-11 + 1e-6
+
+
+def test_a_run_over_its_request_budget_stops_before_the_first_request(run_in, server):
+    setup = run_in(count=6, overrides=["predictor.max_new_requests=5"])
+    with pytest.raises(TooManyRequests) as stopped:
+        setup.run()
+    message = str(stopped.value)
+    assert "6 new requests" in message and "predictor.max_new_requests = 5" in message
+    assert "-S predictor.max_new_requests=6" in message and "dataset.subset" in message
+    assert (server.counters().predict_calls, server.counters().metadata_calls) == (0, 0)
+    assert not (setup.directory / "features.parquet").exists()
+
+    setup.overrides = ["predictor.max_new_requests=6"]
+    setup.write()
+    assert setup.run()["requested"] == 6 and server.counters().predict_calls == 6
+    setup.overrides = ["predictor.max_new_requests=0"]  # everything is stored: 0 new requests are allowed
+    setup.write()
+    assert setup.run()["served_from_store"] == 6 and server.counters().predict_calls == 6
+
+
+def test_the_budget_counts_only_inputs_missing_from_the_store(run_in, server):
+    first = run_in(count=4, seed=1)
+    first.run()
+    assert server.counters().predict_calls == 4
+    setup = PredictRun(first.directory, server, first.inputs | random_sequences(2, seed=2),
+                       ["predictor.max_new_requests=2"])
+    setup.write()
+    assert setup.run()["requested"] == 2 and server.counters().predict_calls == 6
 
 
 def test_features_are_read_from_the_original_positions_of_every_track(run_in, server):
@@ -210,7 +239,7 @@ def test_key_from_a_dotenv_file(run_in, server, monkeypatch):
 
 def test_ontology_term_without_tracks_is_refused(run_in, server):
     setup = run_in(count=1, overrides=["predictor.ontology_terms=[EFO:0001084]"])  # a mouse term
-    with pytest.raises(ConfigError, match=r"no DNASE track for HOMO_SAPIENS .*EFO:0001084.*Available terms"):
+    with pytest.raises(ConfigError, match=r"no tracks for HOMO_SAPIENS biosample EFO:0001084 .*Closest biosamples"):
         setup.run()
     assert server.counters().predict_calls == 0
 
@@ -265,10 +294,13 @@ def test_killed_mid_run_then_rerun_requests_no_answered_input_again(run_in, serv
 def _store_key_fields(setup: PredictRun) -> dict:
     from mprabench.config import load_params
     from mprabench.predictors.alphagenome import AlphaGenomePredictor
+    from mprabench.predictors.biosample import BiosampleDefaults
     from mprabench.predictors.resolve import configured_predictor
 
     path = setup.directory / "params.yaml"
-    return AlphaGenomePredictor(configured_predictor(load_params(path), path).settings).store_key_fields()
+    params = load_params(path)
+    return AlphaGenomePredictor(configured_predictor(params, path).settings,
+                                biosample=BiosampleDefaults.of(params)).store_key_fields()
 
 
 def test_transient_metadata_failure_is_retried_and_the_tracks_used_are_recorded(run_in, server):

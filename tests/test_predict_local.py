@@ -95,7 +95,9 @@ def test_alphagenome_local_features_are_the_api_routes_on_the_same_tracks(tiny_c
 
     # The checkpoint's own K562 columns, from the model directly, handed to the API route as the
     # SDK's Output: its own profile and feature code must give the local route's features.
-    api = AlphaGenomePredictor(predictor_settings(AlphaGenomeConfig, "alphagenome"))
+    # the API route's settings with the same tracks named explicitly (its conf takes them from the experiment)
+    api = AlphaGenomePredictor(predictor_settings(AlphaGenomeConfig, "alphagenome", organism="HOMO_SAPIENS",
+                                                  ontology_terms=[K562]))
     k562 = [i for i, term in enumerate(TRACK_TERMS["human"]) if term == K562]
     heads = {"DNASE": "dnase", "CAGE": "cage", "RNA_SEQ": "rna_seq"}
     for sha, sequence in inputs.items():

@@ -107,6 +107,7 @@ def test_provenance_is_honest_about_the_local_test_server_and_the_biosample(tmp_
     assert "local test server (synthetic tracks)" in title
     assert "EFO:0002067 K562" in text
     assert re.search(r"Biosample mismatch.*K562.*mouse 3T3-L1 adipocytes", text)
+    assert "K562 (cell line), chosen by experiment.tracks of experiment v2" in text
     assert re.search(rf"Warning — the motif .* `{re.escape(MISMATCHED_ELEMENT)}`", text)
 
 

@@ -16,6 +16,7 @@ so this module, and every stage that does not run a predictor, knows no predicto
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,14 @@ class InputMode(str, enum.Enum):
     designed = "designed"  # V3: each oligo's designed sequence inside its genomic window
     given = "given"  # a sequence table's insert as given, centred in N up to experiment.window
     reference = "reference"  # an element's own span of the reference genome, on its strand, centred in N
+
+
+class InputContext(str, enum.Enum):
+    """What surrounds a short insert (V1's motif) in the model input: comparing them is an experiment."""
+
+    genome = "genome"  # the element's reference flanks (needs its coordinates)
+    flanks = "flanks"  # fixed left/right sequences from experiment.flanks (e.g. the reporter construct)
+    n_pad = "n_pad"  # the insert centred in N, as the original V1
 
 
 class ActivityMethod(str, enum.Enum):
@@ -116,6 +125,15 @@ class AssayBiosampleConfig:
 
 
 @dataclass
+class SubsetConfig:
+    """A sample of the library to try first (null: the whole library): elements drawn at random, or folds."""
+
+    n_elements: int | None = setting(ge=1)
+    seed: int = setting(ge=0)
+    folds: list[int] | None = items(1)
+
+
+@dataclass
 class DatasetConfig:
     """The GSE84888 counts layout (`dataset.reader: gse84888_counts`). Every dataset section has name,
     reader, source, remote_suffix, files, http, design and assay_biosample; the rest belongs to its
@@ -131,6 +149,7 @@ class DatasetConfig:
     design: str | None = MISSING
     motif_length: int = setting(ge=1)
     assay_biosample: AssayBiosampleConfig = MISSING
+    subset: SubsetConfig = MISSING
 
 
 class ActivityScale(str, enum.Enum):
@@ -184,6 +203,7 @@ class SequenceTableConfig:
     files: list[DataFile] = MISSING
     http: HttpConfig = MISSING
     assay_biosample: AssayBiosampleConfig = MISSING
+    subset: SubsetConfig = MISSING  # a sample to try first (experiments.select_subset)
     # A separate library-design file fetched beside the data (GSE84888's V3); null here, where the
     # table holds the sequences. Every dataset section has it: the fetch stage depends on it.
     design: str | None = MISSING
@@ -215,6 +235,7 @@ class MpraElementConfig:
     files: list[DataFile] = MISSING
     http: HttpConfig = MISSING
     assay_biosample: AssayBiosampleConfig = MISSING
+    subset: SubsetConfig = MISSING  # a sample to try first (experiments.select_subset)
     design: str | None = MISSING  # null: sequences come from the reference genome
     assembly: str = MISSING
     class_patterns: list[ClassPattern] = MISSING
@@ -238,6 +259,22 @@ class GenomeConfig:
 
 
 @dataclass
+class TracksConfig:
+    """A model predictor's organism and ontology terms, pinned by an experiment."""
+
+    organism: str = MISSING
+    ontology_terms: list[str] = items(1)
+
+
+@dataclass
+class FlanksConfig:
+    """The sequences either side of the insert for experiment.context=flanks (ACGT; null otherwise)."""
+
+    left: str | None = MISSING
+    right: str | None = MISSING
+
+
+@dataclass
 class ExperimentConfig:
     name: str = MISSING
     inputs: InputMode = MISSING
@@ -245,6 +282,12 @@ class ExperimentConfig:
     window: int = setting(ge=1, even=True)
     seed_strand_bug: bool = MISSING
     description: str = MISSING
+    # around a short insert (V1's motif): genome | flanks | n_pad; V2/V3 windows are genomic (genome)
+    context: InputContext = MISSING
+    flanks: FlanksConfig = MISSING
+    # The tracks a model predictor uses for this experiment (v1/v2/v3 pin the original analysis's
+    # K562); null: the dataset's assay biosample. An explicit predictor.ontology_terms wins over both.
+    tracks: TracksConfig | None = MISSING
 
 
 @dataclass
@@ -341,3 +384,43 @@ def _cross_setting_problems(params: Params) -> Iterator[str]:
     window, motif = params.experiment.window, getattr(params.dataset, "motif_length", None)
     if motif is not None and window < motif:
         yield f"`experiment.window` = {window} is shorter than the {motif}-bp motif (dataset.motif_length)"
+    yield from curie_problems([("dataset.assay_biosample.ontology_term", params.dataset.assay_biosample.ontology_term)]
+                              + [(f"experiment.tracks.ontology_terms[{i}]", t) for i, t in
+                                 enumerate(params.experiment.tracks.ontology_terms if params.experiment.tracks else [])])
+    yield from _context_problems(params.experiment)
+
+
+# An ontology term as AlphaGenome's track metadata names it: <prefix>:<id>, e.g. EFO:0001187.
+CURIE = re.compile(r"[A-Za-z][A-Za-z0-9_]*:[A-Za-z0-9_]+")
+
+
+def curie_problems(terms: list[tuple[str, str | None]]) -> Iterator[str]:
+    """Every (key, term) whose term is not an ontology CURIE (checked before any request is made)."""
+    for key, term in terms:
+        if term is not None and not CURIE.fullmatch(str(term)):
+            yield (f"`{key}` = {term!r} is not an ontology CURIE (<prefix>:<id>, e.g. EFO:0001187 for HepG2); "
+                   "set the biosample's term as the service's track metadata names it"
+                   + (", or null to look the biosample up by dataset.assay_biosample.cell_line"
+                      if key.startswith("dataset.") else ""))
+
+
+def _context_problems(experiment: ExperimentConfig) -> Iterator[str]:
+    """A context the inputs cannot have, or flanks that are not plain ACGT."""
+    if experiment.inputs is InputMode.reference and experiment.context is not InputContext.n_pad:
+        yield (f"`experiment.context` = {experiment.context.value} is not built for `experiment.inputs` = reference "
+               "(each element's own span, centred in N): use context=n_pad")
+    if experiment.inputs in (InputMode.individual, InputMode.designed) and experiment.context is not InputContext.genome:
+        yield (f"`experiment.context` = {experiment.context.value} does not apply to `experiment.inputs` = "
+               f"{experiment.inputs.value}, whose windows are genomic: use context=genome, or inputs=aggregated (V1) "
+               "to compare contexts around the motif")
+    if experiment.context is not InputContext.flanks:
+        return
+    for side in ("left", "right"):
+        flank = getattr(experiment.flanks, side)
+        if flank is None:
+            yield (f"`experiment.flanks.{side}` must be set for experiment.context=flanks (the sequence "
+                   f"{side} of the insert in the reporter construct, ACGT), e.g. -S experiment.flanks.{side}=ACGT...")
+        elif not re.fullmatch(r"[ACGT]*", flank):
+            bad = sorted(set(flank) - set("ACGT"))
+            yield (f"`experiment.flanks.{side}` has characters other than A, C, G, T: {bad} (use upper-case "
+                   "ACGT; an unknown base is no flank)")

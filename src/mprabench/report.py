@@ -262,7 +262,8 @@ def _title(inputs: ReportInputs) -> str:
             f"- **Dataset:** {ctx.dataset} (assay biosample: {ctx.assay_text})",
             f"- **Experiment:** {ctx.experiment}",
             f"- **Predictor:** {ctx.predictor}" + (f" (source: {ctx.source})" if ctx.source != ctx.predictor else ""),
-            f"- **Biosample of the predictions:** {ctx.biosample_text}",
+            f"- **Biosample of the predictions:** {ctx.biosample_text}"
+            + (f", chosen by {ctx.tracks_chosen_by}" if ctx.tracks_chosen_by else ""),
             f"- **Target:** {target_label(str((inputs.params.get('evaluate') or {}).get('target', '')))}",
             f"- **MLflow run:** `{inputs.run_id}`",
         ]),

@@ -7,6 +7,7 @@ padding, so two rows with the same input are one prediction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -70,6 +71,38 @@ def element_sites(oligos: pd.DataFrame) -> list[MotifSite]:
 def n_padded_motif(motif: str, length: int) -> str:
     """The motif centred in N: V1's input (1,016 N + 16-bp motif + 1,016 N for 2,048 bp)."""
     return pad_with_n(motif, length)[0]
+
+
+def in_flanks(insert: str, left: str, right: str, length: int) -> str:
+    """`insert` centred in `length` bp between the ends of `left` and `right` nearest to it; N beyond
+    flanks too short to fill the window (a reporter construct's sequence around the insert)."""
+    if length < len(insert):
+        raise ValueError(f"a {len(insert)}-bp insert does not fit in {length} bp")
+    before = centred_start(length, len(insert))
+    after = length - len(insert) - before
+    left_part = left[-before:] if before else ""
+    right_part = right[:after]
+    return "N" * (before - len(left_part)) + left_part + insert + right_part + "N" * (after - len(right_part))
+
+
+def genome_flank_windows(name: str, chrom: str, start: int, end: int, strand: str, insert_length: int,
+                         width: int) -> tuple[GenomicWindow, GenomicWindow]:
+    """The reference either side of an element's [start, end) that centres a measured insert of
+    `insert_length` in `width` bp (left and right on the + strand; `strand` is the insert's reading
+    strand, so on `-` the + strand's right flank ends up on the input's left)."""
+    if width < insert_length:
+        raise ValueError(f"a {insert_length}-bp insert does not fit in {width} bp")
+    before = centred_start(width, insert_length)
+    after = width - insert_length - before
+    left_length, right_length = (before, after) if strand != "-" else (after, before)
+    return (GenomicWindow(name, chrom, start - left_length, start), GenomicWindow(name, chrom, end, end + right_length))
+
+
+def in_genome(insert: str, left: str, right: str, strand: str) -> str:
+    """The measured insert (adapters included) between its element's reference flanks, read on `strand`."""
+    if strand == "-":
+        return reverse_complement(right) + insert + reverse_complement(left)
+    return left + insert + right
 
 
 def centred_window(site: MotifSite, width: int) -> GenomicWindow:
@@ -143,8 +176,10 @@ def oriented_element_input(
     return plus if site.strand == "+" else reverse_complement(plus)
 
 
-def build_aggregated_inputs(oligos: pd.DataFrame, width: int) -> BuiltInputs:
-    """V1: one row per element, activity = mean log2 ratio of its oligos, motif centred in N.
+def build_aggregated_inputs(oligos: pd.DataFrame, width: int,
+                            placed: Callable[[str, str], str] | None = None) -> BuiltInputs:
+    """V1: one row per element, activity = mean log2 ratio of its oligos, motif centred in N
+    (or, with `placed(element_id, motif)`, in the context experiment.context names).
 
     Oligos flagged in a `zero_rna_dropout` column are left out of the element's target,
     counts, std and n_oligos; `log2_ratio_with_dropouts` / `activity_with_dropouts` are the
@@ -174,7 +209,8 @@ def build_aggregated_inputs(oligos: pd.DataFrame, width: int) -> BuiltInputs:
     rows["log2_ratio_std"] = rows["log2_ratio_std"].fillna(0.0)
     for column in ("tags", "rna", "plasmid", N_OLIGOS, "n_dropouts"):
         rows[column] = rows[column].astype("int64")
-    sequences = [n_padded_motif(motif, width) for motif in rows["motif"]]
+    place = placed or (lambda _element, motif: n_padded_motif(motif, width))
+    sequences = [place(element, motif) for element, motif in zip(rows[ELEMENT_ID], rows["motif"])]
     built = _with_inputs(rows, sequences, motif_checked=0, motif_matches=0)
     built.elements_without_target = [str(e) for e in without_target]
     return built
@@ -200,7 +236,8 @@ def build_individual_inputs(
     return built
 
 
-def build_given_inputs(oligos: pd.DataFrame, width: int) -> BuiltInputs:
+def build_given_inputs(oligos: pd.DataFrame, width: int,
+                       placed: Callable[[int, str], str] | None = None) -> BuiltInputs:
     """A sequence table's rows as measured: each row's input is its own insert, centred in N up to `width`.
 
     Two rows with the same insert share one input (one prediction); the reader has already
@@ -215,6 +252,8 @@ def build_given_inputs(oligos: pd.DataFrame, width: int) -> BuiltInputs:
         )
     rows = oligos.copy()
     rows[N_OLIGOS] = 1
+    if placed is not None:  # experiment.context: each row's insert in its flanks (position, insert)
+        return _with_inputs(rows, [placed(i, s) for i, s in enumerate(inserts)], motif_checked=0, motif_matches=0)
     padded = {s: pad_with_n(s, width)[0] for s in dict.fromkeys(inserts)}
     return _with_inputs(rows, [padded[s] for s in inserts], motif_checked=0, motif_matches=0)
 

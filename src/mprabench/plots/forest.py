@@ -66,13 +66,15 @@ def write_forest_csv(frame: pd.DataFrame, path: Path) -> Path:
     return write_csv(text, path)
 
 
-def forest_figure(frame: pd.DataFrame, subtitle: str, n_elements: Any, ci_level: float) -> Figure:
-    """r and CI per feature (rows), experiments side by side within a row; n.e. written out."""
+def forest_figure(frame: pd.DataFrame, subtitle: str, n_elements: Any, ci_level: float,
+                  rows: str = "per feature") -> Figure:
+    """r and CI per feature (rows), experiments side by side within a row; n.e. written out.
+    `rows` says in the title what a row is (the leaderboard's rows are experiments)."""
     labels = list(dict.fromkeys(frame["label"]))
     experiments = list(dict.fromkeys(frame["experiment"]))
     k = len(experiments)
     header = Header(
-        f"Element-level Pearson r with {ci_level:.0%} CI, per feature (n = {n_elements} elements)\n{subtitle}",
+        f"Element-level Pearson r with {ci_level:.0%} CI, {rows} (n = {n_elements} elements)\n{subtitle}",
         notes=("Filled marker: Bonferroni-significant over the primary features (element permutation p); "
                "open: not significant. p is printed beside each interval; n.e. = not estimable."),
         legend_row=k > 1)

@@ -83,6 +83,7 @@ class RunContext:
     assay: Mapping[str, Any] = field(default_factory=dict)
     center_width: int | None = None
     provenance_found: bool = False
+    tracks_chosen_by: str = ""  # the setting that chose a model predictor's tracks (provenance.json)
 
     @property
     def biosample_text(self) -> str:
@@ -111,8 +112,10 @@ class RunContext:
             problems.append(f"species differs (predicted for {self.organism}, assay in "
                             f"{self.assay.get('species', assay_organism)})")
         line = str(self.assay.get("cell_line", "")).lower()
+        term = self.assay.get("ontology_term")
         named = [b for b in self.biosamples if b.named]
-        if line and named and not any(line in b.name.lower() for b in named):
+        same_term = bool(term) and any(b.ontology_term == term for b in self.biosamples)
+        if line and named and not same_term and not any(line in b.name.lower() for b in named):
             problems.append(f"cell type differs ({', '.join(b.name for b in named)} vs "
                             f"{self.assay.get('cell_type', line)})")
         if not problems:
@@ -154,15 +157,37 @@ def biosamples(params: Mapping[str, Any], provenance: Mapping[str, Any] | None) 
     if isinstance(listed, Sequence) and listed:
         return tuple(Biosample(str(b.get("ontology_term", UNKNOWN)), str(b.get("biosample_name") or UNKNOWN),
                                str(b.get("biosample_type") or "")) for b in listed if isinstance(b, Mapping))
-    terms = (params.get("predictor") or {}).get("ontology_terms") or []
+    terms = chosen_terms(params)
     return tuple(Biosample(str(t), "(name unknown: no provenance.json)", named=False) for t in terms)
+
+
+def chosen_terms(params: Mapping[str, Any]) -> list[str]:
+    """A model predictor's terms as params choose them (predictors/biosample.py): the predictor's,
+    else the experiment's pin, else the dataset's assay biosample; [] for offline predictors."""
+    predictor = params.get("predictor") or {}
+    if "ontology_terms" not in predictor:
+        return []
+    pinned = (params.get("experiment") or {}).get("tracks") or {}
+    assay = (params.get("dataset") or {}).get("assay_biosample") or {}
+    term = assay.get("ontology_term")
+    return list(predictor.get("ontology_terms") or pinned.get("ontology_terms") or ([term] if term else []))
+
+
+def chosen_organism(params: Mapping[str, Any]) -> str:
+    """The organism in the same order as chosen_terms; "" for offline predictors."""
+    predictor = params.get("predictor") or {}
+    if "organism" not in predictor:
+        return ""
+    pinned = (params.get("experiment") or {}).get("tracks") or {}
+    assay = (params.get("dataset") or {}).get("assay_biosample") or {}
+    return str(predictor.get("organism") or pinned.get("organism") or assay.get("organism") or "")
 
 
 def run_context(params: Mapping[str, Any], provenance: Mapping[str, Any] | None) -> RunContext:
     predictor = params.get("predictor") or {}
     label, source = predictor_description(params, provenance)
     features = predictor.get("features") or {}
-    organism = str((provenance or {}).get("organism") or predictor.get("organism") or "")
+    organism = str((provenance or {}).get("organism") or chosen_organism(params))
     return RunContext(
         dataset=str((params.get("dataset") or {}).get("name", UNKNOWN)),
         experiment=str((params.get("experiment") or {}).get("name", UNKNOWN)),
@@ -171,4 +196,5 @@ def run_context(params: Mapping[str, Any], provenance: Mapping[str, Any] | None)
         assay=dict((params.get("dataset") or {}).get("assay_biosample") or {}),
         center_width=features.get("center_width") if isinstance(features, Mapping) else None,
         provenance_found=provenance is not None,
+        tracks_chosen_by=str((provenance or {}).get("tracks_chosen_by") or ""),
     )

@@ -36,13 +36,22 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from alphagenome.data import ontology
 from alphagenome.models import dna_client
 from dotenv import dotenv_values
 from omegaconf import MISSING
 from tqdm.auto import tqdm
 
+from mprabench.config import curie_problems
 from mprabench.errors import BenchmarkError, ConfigError
-from mprabench.predictors.base import ModelPredictor, PredictionFailure, PredictionInterrupted, PredictionReport
+from mprabench.predictors.base import (
+    ModelPredictor,
+    PredictionFailure,
+    PredictionInterrupted,
+    PredictionReport,
+    RequestBudget,
+)
+from mprabench.predictors.biosample import BiosampleDefaults, check_tracks, choose_tracks
 from mprabench.predictors.features import (
     PADDING,
     FeatureError,
@@ -52,7 +61,7 @@ from mprabench.predictors.features import (
     pad_for_model,
 )
 from mprabench.predictors.store import Profile, ProfileStore
-from mprabench.predictors.tracks import biosamples, select_tracks, track_records
+from mprabench.predictors.tracks import biosamples
 from mprabench.provenance import SOURCE_API, SOURCE_LOCAL
 from mprabench.settings import items, setting
 from mprabench.sources.locations import is_loopback
@@ -81,9 +90,10 @@ class AlphaGenomeConfig:
     api_key_env: str = MISSING
     api_key_help: str = MISSING
     model_version: str = MISSING
-    organism: str = MISSING
+    # null (both): from experiment.tracks, else from dataset.assay_biosample (predictors/biosample.py)
+    organism: str | None = MISSING
     outputs: list[str] = items(1)
-    ontology_terms: list[str] = items(1)
+    ontology_terms: list[str] | None = items(1)
     max_workers: int = setting(ge=1)
     timeout_s: float = setting(gt=0)
     connect_timeout_s: float = setting(gt=0)
@@ -100,6 +110,10 @@ class AlphaGenomeConfig:
     breaker_seconds: float = setting(ge=0)
     # RESOURCE_EXHAUSTED (quota) retries per input; they never count toward the breaker.
     max_quota_retries: int = setting(ge=0)
+    # Cost guard: a run that would send more new requests (distinct inputs not in the store)
+    # stops before the first one; seconds_per_request only turns the count into a duration.
+    max_new_requests: int = setting(ge=0)
+    seconds_per_request: float = setting(gt=0)
 
 
 class MissingApiKey(BenchmarkError):
@@ -351,32 +365,52 @@ class AlphaGenomePredictor(ModelPredictor):
     name = "alphagenome"
     settings = AlphaGenomeConfig
     label = "AlphaGenome"  # the report and figures add the model version
-    build_context = ("dotenv", "progress")
+    build_context = ("dotenv", "progress", "biosample")
 
     @classmethod
     def setting_problems(cls, settings: AlphaGenomeConfig, params: Any) -> list[str]:
-        return settings.features.problems(params.experiment.window)
+        terms = [(f"predictor.ontology_terms[{i}]", t) for i, t in enumerate(settings.ontology_terms or [])]
+        return [*settings.features.problems(params.experiment.window), *curie_problems(terms)]
 
-    def __init__(self, config: AlphaGenomeConfig, dotenv: Path | None = None, progress: bool = True):
+    def __init__(self, config: AlphaGenomeConfig, dotenv: Path | None = None, progress: bool = True,
+                 biosample: BiosampleDefaults | None = None):
         self.config = config
         self.dotenv = dotenv
         self.progress = progress
-        self.organism = _enum(dna_client.Organism, config.organism, "predictor.organism")
+        # organism and terms: predictor settings, else the experiment's pin, else the dataset's biosample
+        self.choice = choose_tracks(config.organism, config.ontology_terms, biosample)
+        self.organism = _enum(dna_client.Organism, self.choice.organism, "predictor.organism")
         self.outputs = [_enum(dna_client.OutputType, o, "predictor.outputs") for o in config.outputs]
         _enum(dna_client.ModelVersion, config.model_version, "predictor.model_version")
+        for term in self.choice.ontology_terms or ():
+            _ontology_term(term, self.choice.origin)
         self._api_key: str | None = None
+        self._service_metadata: dict[str, Any] | None = None
+        self._terms: tuple[str, ...] | None = self.choice.ontology_terms
+        self._tracks_used: dict[str, list[dict[str, Any]]] | None = None
+
+    def ontology_terms(self) -> tuple[str, ...]:
+        """The terms to request; a biosample chosen by name is looked up in the service's metadata."""
+        if self._terms is None:
+            self._check_against_service(None)
+        assert self._terms is not None
+        return self._terms
 
     def store_key_fields(self) -> dict[str, Any]:
         return {
             "model": "alphagenome",
             "source": source_of(self.config.address),
             "model_version": self.config.model_version,
-            "organism": self.config.organism,
+            "organism": self.choice.organism,
             "outputs": sorted(self.config.outputs),
-            "ontology_terms": sorted(self.config.ontology_terms),
+            "ontology_terms": sorted(self.ontology_terms()),
             "padding": PADDING,
             "supported_lengths": list(SUPPORTED_LENGTHS),
         }
+
+    def request_budget(self) -> RequestBudget:
+        return RequestBudget(self.config.max_new_requests, "predictor.max_new_requests",
+                             self.config.seconds_per_request)
 
     def prepare(self) -> None:
         self._api_key = resolve_api_key(self.config.api_key_env, self.dotenv)
@@ -393,8 +427,9 @@ class AlphaGenomePredictor(ModelPredictor):
             "store_key": store.key,
             "source": source_of(self.config.address),
             "model_version": self.config.model_version,
-            "organism": self.config.organism,
-            "biosamples": biosamples(tracks, self.config.organism),
+            "organism": self.choice.organism,
+            "tracks_chosen_by": self.choice.origin,
+            "biosamples": biosamples(tracks, self.choice.organism),
             "tracks": {output: len(rows) for output, rows in tracks.items()},
         }
 
@@ -405,7 +440,7 @@ class AlphaGenomePredictor(ModelPredictor):
             self.prepare()
         client, channel = open_client(self.config, self._api_key)  # type: ignore[arg-type]
         try:
-            store.put_tracks(check_tracks(self._metadata(client), self.config))
+            store.put_tracks(self._check_against_service(client))
             state = _RunState(client, store, channel,
                               CircuitBreaker(self.config.breaker_failures, self.config.breaker_seconds),
                               AdaptiveLimit(self.config.max_workers))
@@ -496,7 +531,7 @@ class AlphaGenomePredictor(ModelPredictor):
             outcome, failure = "error", None
             try:
                 output = _PREDICT_SEQUENCE(state.client, padded, organism=self.organism,
-                                           requested_outputs=self.outputs, ontology_terms=self.config.ontology_terms)
+                                           requested_outputs=self.outputs, ontology_terms=list(self.ontology_terms()))
                 outcome = "ok"
             except grpc.RpcError as error:
                 failure = error
@@ -542,6 +577,25 @@ class AlphaGenomePredictor(ModelPredictor):
                 raise FeatureError(f"{output_type.name}: missing from the response")
             profile[output_type.name] = own_positions(tracks.values, tracks.resolution, placement, output_type.name)
         return profile
+
+    def _check_against_service(self, client: dna_client.DnaClient | None) -> dict[str, list[dict[str, Any]]]:
+        """The service's track metadata for the chosen biosample (fetched once per run): the terms to
+        request and the tracks used. Stops before any prediction request when it has no tracks."""
+        if self._tracks_used is None:
+            if client is None:
+                if self._api_key is None:
+                    self.prepare()
+                client, channel = open_client(self.config, self._api_key)  # type: ignore[arg-type]
+                try:
+                    metadata = self._metadata(client)
+                finally:
+                    channel.close()
+            else:
+                metadata = self._metadata(client)
+            frames = {output: metadata.get(dna_client.OutputType[output]) for output in self.config.outputs}
+            self._terms, self._tracks_used = check_tracks(frames, self.config.outputs, self.choice)
+            log.info("AlphaGenome tracks: %s %s (%s)", self.choice.organism, ", ".join(self._terms), self.choice.origin)
+        return self._tracks_used
 
     def _metadata(self, client: dna_client.DnaClient) -> dna_client.OutputMetadata:
         attempt = 0
@@ -597,12 +651,13 @@ def _restore_interrupt_handler(previous: Any) -> None:
         signal.signal(signal.SIGINT, previous)
 
 
-def check_tracks(metadata: dna_client.OutputMetadata, config: AlphaGenomeConfig) -> dict[str, list[dict[str, Any]]]:
-    """Refuse outputs or ontology terms with no track for the organism; return the tracks used
-    (their metadata rows as the service sent them)."""
-    chosen = select_tracks(lambda output: metadata.get(dna_client.OutputType[output]), config.outputs,
-                           config.ontology_terms, config.organism, "AlphaGenome")
-    return track_records(chosen)
+def _ontology_term(term: str, origin: str) -> None:
+    """A term AlphaGenome can be asked for (its SDK parses the CURIE's prefix)."""
+    try:
+        ontology.from_curie(term)
+    except ValueError:
+        raise ConfigError(f"ontology term {term!r} ({origin}) is not a CURIE AlphaGenome accepts: the prefix must "
+                          f"be one of {[t.name for t in ontology.OntologyType]}, e.g. EFO:0001187") from None
 
 
 def _enum(kind, name: str, key: str):

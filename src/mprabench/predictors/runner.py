@@ -21,7 +21,14 @@ import pandas as pd
 from mprabench.dna import sequence_sha256
 from mprabench.errors import BenchmarkError, InputDataError
 from mprabench.fasta import read_fasta
-from mprabench.predictors.base import ModelPredictor, PredictionFailure, PredictionReport, Predictor
+from mprabench.predictors.base import (
+    ModelPredictor,
+    PredictionFailure,
+    PredictionReport,
+    Predictor,
+    RequestBudget,
+    TooManyRequests,
+)
 from mprabench.predictors.store import ProfileStore
 from mprabench.schema import FEATURES_KEY
 
@@ -91,12 +98,39 @@ def _run_model(predictor: ModelPredictor, inputs: Mapping[str, str], store_root:
     store = ProfileStore(store_root, predictor.store_key_fields())
     missing = {sha: sequence for sha, sequence in inputs.items() if not store.has(sha)}
     log.info("prediction store %s: %d of %d inputs stored", store.directory, len(inputs) - len(missing), len(inputs))
+    check_budget(predictor.label, predictor.request_budget(), len(missing), len(inputs), store.directory)
     report = predictor.request_profiles(missing, store)
     rows = {sha: predictor.features(store.get(sha)) for sha in sorted(inputs) if store.has(sha)}
     features = _frame(rows)
     served = len(inputs) - len(missing) + report.stored_by_others
     provenance = predictor.provenance(store) | {"label": predictor.label}
     return PredictRun(features, report, served, 0.0, provenance, store.directory)
+
+
+def check_budget(name: str, budget: RequestBudget | None, new: int, total: int, store: Path) -> None:
+    """Stop before the first request when this run would send more than the budget allows."""
+    if budget is None:
+        return
+    if new <= budget.max_new_requests:
+        log.info("%s: %d new requests (%s = %d)", name, new, budget.setting, budget.max_new_requests)
+        return
+    duration = ""
+    if budget.seconds_per_request:
+        duration = f", about {_duration(new * budget.seconds_per_request)} of requests at {budget.seconds_per_request:g} s each"
+    raise TooManyRequests(
+        f"{name}: this run would send {new:,} new requests ({total:,} distinct inputs, {total - new:,} already "
+        f"in the prediction store {store}){duration}, more than {budget.setting} = {budget.max_new_requests:,}. "
+        f"Nothing was sent. To go on, allow them: `dvc exp run -S {budget.setting}={new}`; or try a sample "
+        "first: `dvc exp run -S dataset.subset.n_elements=150` (stored answers are reused by the full run)."
+    )
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds:.0f} s"
 
 
 def _run_offline(predictor: Predictor, name: str, inputs: Mapping[str, str]) -> PredictRun:
