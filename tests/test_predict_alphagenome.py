@@ -25,7 +25,7 @@ from mprabench.fasta import write_fasta
 from mprabench.predictors.alphagenome import SUPPORTED_LENGTHS, AdaptiveLimit, MissingApiKey, ServiceDown
 from mprabench.predictors.features import pad_for_model
 from mprabench.predictors.runner import PredictionsFailed
-from mprabench.predictors.store import STORE_ENV, ProfileStore
+from mprabench.predictors.store import STORE_ENV, ProfileStore, last_catalogue
 from mprabench.stages import predict
 from tests.support.alphagenome.server import LocalAlphaGenomeServer, sequence_key
 from tests.support.alphagenome.tracks import track_values
@@ -170,7 +170,7 @@ def test_permanent_faults_fail_the_stage_listing_inputs_and_keep_successes(run_i
     for sha in bad:
         assert sha in message
     assert "INVALID_ARGUMENT" in message and "oligo_" in message, "failures name rows and the status"
-    store = ProfileStore(setup.directory / "store", _store_key_fields(setup))
+    store = stored_store(setup)
     assert store.stored(list(setup.inputs)) == set(setup.inputs) - set(bad)
     assert pd.read_json(setup.directory / "predict.json", typ="series")["failed"] == 2
 
@@ -244,7 +244,7 @@ def test_killed_mid_run_then_rerun_requests_no_answered_input_again(run_in, serv
     process = subprocess.Popen([sys.executable, "-m", "mprabench.stages.predict", *setup.argv()], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
-    while len(list(records.rglob("profiles/*/*.zst"))) < 3 and time.monotonic() < deadline:
+    while len(list(records.rglob("profiles/*/*.rec"))) < 3 and time.monotonic() < deadline:
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)
     process.wait()
@@ -260,6 +260,14 @@ def test_killed_mid_run_then_rerun_requests_no_answered_input_again(run_in, serv
     assert set(second.predict_calls_by_sequence).isdisjoint(answered_first), "an answered input was requested again"
     assert metrics["served_from_store"] >= len(answered_first) and metrics["failed"] == 0
     assert len(setup.features()) == 8
+
+
+def stored_store(setup: PredictRun, store: str = "store") -> ProfileStore:
+    """The store under the tracks the last run chose (as the next run finds it)."""
+    fields = _store_key_fields(setup)
+    tracks = last_catalogue(setup.directory / store, fields)
+    assert tracks is not None, "the run left its tracks in the store"
+    return ProfileStore(setup.directory / store, fields, tracks)
 
 
 def _store_key_fields(setup: PredictRun) -> dict:
@@ -282,7 +290,7 @@ FAST_BREAKER = ["predictor.breaker_failures=3", "predictor.breaker_seconds=0.3",
 
 
 def stored_profiles(directory: Path) -> list[Path]:
-    return list(directory.rglob("profiles/*/*.zst"))
+    return list(directory.rglob("profiles/*/*.rec"))
 
 
 def test_a_dead_backend_opens_the_breaker_before_one_input_exhausts_its_retries(run_in, server):
@@ -408,7 +416,7 @@ def test_provenance_names_the_source_and_the_biosamples_from_the_service_metadat
     setup.run()
     provenance = pd.read_json(setup.directory / "provenance.json", typ="series").to_dict()
     assert provenance["source"] == "local test server (synthetic tracks)"
-    assert provenance["predictor"] == "alphagenome" and len(provenance["store_key"]) == 16
+    assert provenance["predictor"] == "alphagenome" and provenance["store_key"] == stored_store(setup).full_key
     assert (provenance["model_version"], provenance["organism"]) == ("ALL_FOLDS", "HOMO_SAPIENS")
     assert provenance["biosamples"] == [{"ontology_term": K562, "biosample_name": "K562",
                                          "biosample_type": "cell_line", "organism": "HOMO_SAPIENS"}]

@@ -56,7 +56,7 @@ def requests_during(server: LocalAlphaGenomeServer, action) -> int:
 
 
 def stored_profiles(repo: RepoCopy) -> int:
-    return len(list((repo.root / "prediction_store").rglob("profiles/*/*.zst")))
+    return len(list((repo.root / "prediction_store").rglob("profiles/*/*.rec")))
 
 
 def test_every_dvc_route_requests_only_inputs_missing_from_the_one_store(repo, server):
