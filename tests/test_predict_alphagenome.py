@@ -420,3 +420,124 @@ def test_provenance_names_the_source_and_the_biosamples_from_the_service_metadat
     assert (provenance["model_version"], provenance["organism"]) == ("ALL_FOLDS", "HOMO_SAPIENS")
     assert provenance["biosamples"] == [{"ontology_term": K562, "biosample_name": "K562",
                                          "biosample_type": "cell_line", "organism": "HOMO_SAPIENS"}]
+
+
+# ---- a self-checking store, answers tied to their tracks, rejected keys (issue 22)
+
+
+def test_a_damaged_record_is_moved_aside_counted_named_and_requested_again(run_in, server, caplog):
+    setup = run_in(count=4)
+    setup.run()
+    first = setup.features()
+    victim = sorted(setup.inputs)[1]
+    record = stored_store(setup).profile_path(victim)
+    data = bytearray(record.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one flipped bit in the middle of the values
+    record.write_bytes(bytes(data))
+    server.reset_counters()
+    with caplog.at_level("WARNING"):
+        metrics = setup.run()
+    assert server.counters().predict_calls == 1 and server.calls_for(setup.inputs[victim]) == 0
+    assert server.counters().predict_calls_by_sequence == {setup.server_key(victim): 1}
+    assert (metrics["store_damaged"], metrics["requested"], metrics["served_from_store"]) == (1, 1, 3)
+    assert victim in caplog.text and "checksum mismatch" in caplog.text and "moved to" in caplog.text
+    moved = list((stored_store(setup).base / "damaged").rglob(f"{victim}.rec.*"))
+    assert len(moved) == 1 and moved[0].read_bytes() == bytes(data), "kept, never deleted"
+    pd.testing.assert_frame_equal(setup.features(), first)
+
+
+def test_a_response_with_other_tracks_than_chosen_is_rejected_naming_the_difference(run_in, server):
+    setup = run_in(count=3)
+    server.ignore_ontology_filter()  # the service answers with K562 and HepG2 tracks
+    with pytest.raises(PredictionsFailed) as raised:
+        setup.run()
+    message = str(raised.value)
+    assert "3 of 3 model inputs failed" in message and "not the chosen ones" in message
+    assert "2 tracks received, 1 chosen" in message and "not chosen: EFO:0001187" in message  # HepG2
+    assert server.counters().predict_calls == 3
+    assert stored_profiles(setup.directory / "store") == [], "a mismatching answer is never stored"
+
+    server.ignore_ontology_filter(False)
+    server.reset_counters()
+    metrics = setup.run()
+    assert server.counters().predict_calls == 3 and metrics["requested"] == 3
+    provenance = pd.read_json(setup.directory / "provenance.json", typ="series")
+    assert provenance["tracks"] == {"DNASE": 1, "CAGE": 2, "RNA_SEQ": 2}
+
+
+def _catalogue_with_an_extra_k562_dnase_track() -> dict:
+    from tests.support.alphagenome.tracks import default_catalogue
+
+    catalogue = default_catalogue()
+    human = catalogue["ORGANISM_HOMO_SAPIENS"]
+    extra = dict(next(t for t in human["DNASE"] if t.get("ontology_curie") == K562))
+    human["DNASE"].append({**extra, "name": extra["name"] + " (second lab)"})
+    return catalogue
+
+
+def test_a_changed_catalogue_gets_a_new_key_not_a_mix(run_in, server):
+    setup = run_in(count=3)
+    setup.run()
+    before = pd.read_json(setup.directory / "provenance.json", typ="series")
+    server.set_catalogue(_catalogue_with_an_extra_k562_dnase_track())
+    setup.inputs |= random_sequences(1, seed=7)  # one new input makes the run ask the service
+    setup.write()
+    server.reset_counters()
+    metrics = setup.run()
+    after = pd.read_json(setup.directory / "provenance.json", typ="series")
+    assert server.counters().predict_calls == 4, "every input is requested again under the new tracks"
+    assert (metrics["requested"], metrics["served_from_store"]) == (4, 0)
+    assert after["tracks"] == {"DNASE": 2, "CAGE": 2, "RNA_SEQ": 2} and before["tracks"]["DNASE"] == 1
+    assert after["store_key"] != before["store_key"]
+    assert after["store_key"].split("/")[0] == before["store_key"].split("/")[0], "same model settings"
+    tracks = last_catalogue(setup.directory / "store", _store_key_fields(setup))
+    assert len(tracks["DNASE"]) == 2
+
+
+def test_all_stored_inputs_are_served_without_key_network_or_tracks_json(run_in, server, monkeypatch):
+    setup = run_in(count=3)
+    setup.run()
+    expected = setup.features()
+    store = stored_store(setup)
+    (store.directory / "tracks.json").unlink()
+    server.stop()
+    monkeypatch.delenv("ALPHAGENOME_API_KEY")
+    metrics = setup.run()
+    assert (metrics["requested"], metrics["served_from_store"], metrics["failed"]) == (0, 3, 0)
+    pd.testing.assert_frame_equal(setup.features(), expected)
+    provenance = pd.read_json(setup.directory / "provenance.json", typ="series")
+    assert provenance["tracks"] == {"DNASE": 1, "CAGE": 2, "RNA_SEQ": 2} and provenance["biosamples"]
+    assert server.counters().predict_calls == 3 and server.counters().metadata_calls == 1, "the first run's only"
+
+
+def test_garbage_tracks_json_is_detected_counted_and_rewritten_from_the_service(run_in, server):
+    setup = run_in(count=2)
+    setup.run()
+    store = stored_store(setup)
+    for name in ("tracks.json",):
+        (store.directory / name).write_text("{not json")
+    for record in stored_profiles(setup.directory / "store"):
+        record.write_bytes(b"garbage")  # and no record to restore the tracks from
+    server.reset_counters()
+    metrics = setup.run()
+    assert metrics["store_damaged"] == 3 and metrics["requested"] == 2
+    assert server.counters().metadata_calls == 1 and server.counters().predict_calls == 2
+    assert stored_store(setup).tracks()["CAGE"], "tracks.json rewritten from the service's catalogue"
+
+
+def test_a_key_rejected_for_predictions_stops_the_run_at_the_first_rejection(run_in, server):
+    setup = run_in(count=12, overrides=["predictor.max_workers=2"])
+    server.reject_key_for_predictions()  # metadata still answers: the key is accepted there
+    with pytest.raises(BenchmarkError) as raised:
+        setup.run()
+    message = str(raised.value)
+    assert "UNAUTHENTICATED" in message and "ALPHAGENOME_API_KEY" in message and ".env" in message
+    assert "Stored: 0 of the 12" in message
+    assert server.counters().predict_calls <= 2, "only the requests already in flight"
+
+
+def test_quota_and_transient_errors_do_not_stop_the_run(run_in, server):
+    setup = run_in(count=4)
+    server.fail_next(2, grpc.StatusCode.UNAVAILABLE)
+    metrics = setup.run()
+    assert metrics["failed"] == 0 and server.counters().predict_calls == 6
