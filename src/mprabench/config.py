@@ -272,6 +272,10 @@ class TrackingConfig:
     local_store: str = MISSING
     experiment_kind: str = MISSING  # MLflow's `mlflow.experimentKind` experiment tag
     max_metrics: int = setting(ge=1)  # metrics per MLflow run, headline first
+    required: bool = MISSING  # true: a tracking failure fails the report stage (report.md is written either way)
+    request_timeout_s: int = setting(ge=1)  # per HTTP request to a tracking server
+    max_retries: int = setting(ge=0)  # per HTTP request to a tracking server
+    backoff_factor: int = setting(ge=0)  # seconds; retry k waits backoff_factor * 2**(k-1)
 
 
 @dataclass
