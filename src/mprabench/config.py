@@ -101,6 +101,7 @@ class HttpConfig:
     retries: int = setting(ge=0)
     backoff_s: float = setting(ge=0)
     timeout_s: float = setting(gt=0)
+    max_bytes: int = setting(ge=1)  # largest response body accepted; a larger one stops the download
 
 
 @dataclass
@@ -150,6 +151,10 @@ class DatasetConfig:
     http: HttpConfig = MISSING
     activity: ActivityConfig = MISSING
     design: str | None = MISSING
+    design_sha256: str | None = MISSING  # of the design file's bytes; a design URL needs this or design_md5
+    design_md5: str | None = MISSING
+    max_decompressed_bytes: int = setting(ge=1)  # a gzipped counts file may expand to at most this
+    max_line_columns: int = setting(ge=2)  # a table line with more fields is an error, not a slow parse
     motif_length: int = setting(ge=1)
     assay_biosample: AssayBiosampleConfig = MISSING
 
@@ -327,6 +332,23 @@ def load_section(schema: type[T], values: Mapping[str, Any], key: str) -> T:
     return typed  # type: ignore[return-value]
 
 
+_HEX = frozenset("0123456789abcdef")
+
+
+def _design_checksum_problems(dataset: DatasetConfig) -> Iterator[str]:
+    for key, length in (("design_sha256", 64), ("design_md5", 32)):
+        value = getattr(dataset, key)
+        if value is not None and (len(value) != length or not set(value.lower()) <= _HEX):
+            yield f"`dataset.{key}` = {value!r} is not {length} hexadecimal digits"
+    if dataset.design_sha256 and dataset.design_md5:
+        yield "`dataset.design_sha256` and `dataset.design_md5` are both set; give one"
+    remote = dataset.design is not None and dataset.design.lower().startswith(("http://", "https://"))
+    if remote and not (dataset.design_sha256 or dataset.design_md5):
+        yield (f"`dataset.design` = {dataset.design} is a URL without a checksum: set `dataset.design_sha256` "
+               "(or `dataset.design_md5`) to the file's checksum (`sha256sum design.tsv`), so a changed or "
+               "cut-short download is refused")
+
+
 def _validate_predictor(section: Any, path: Path) -> Any:
     from mprabench.predictors.registry import PREDICTORS  # the registry imports this module
 
@@ -363,6 +385,7 @@ def _range_problems(node: Any, params: Params | None, prefix: str = "") -> Itera
 
 def _cross_setting_problems(params: Params) -> Iterator[str]:
     """Checks that relate two settings (ranges of one field are declared on the field)."""
+    yield from _design_checksum_problems(params.dataset)
     window, motif = params.experiment.window, params.dataset.motif_length
     if window < motif:
         yield f"`experiment.window` = {window} is shorter than the {motif}-bp motif (dataset.motif_length)"

@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params(args.params)
     require_writable(args.rows, args.inputs, args.qc, args.qc_details, args.genome_cache)
 
-    library = read_library(args.raw, params.dataset.files)
+    library = read_library(args.raw, params.dataset.files, params.dataset.max_line_columns)
     prepared = prepare_activity(library, params.dataset.activity)
     ensure_cache_file(args.genome_cache)
     built = build_experiment_inputs(prepared.oligos, params, args.genome_cache, args.raw)
