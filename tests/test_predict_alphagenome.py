@@ -6,6 +6,7 @@ The server implements the SDK's DnaModelService; the stage uses the SDK's real D
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -541,3 +542,42 @@ def test_quota_and_transient_errors_do_not_stop_the_run(run_in, server):
     server.fail_next(2, grpc.StatusCode.UNAVAILABLE)
     metrics = setup.run()
     assert metrics["failed"] == 0 and server.counters().predict_calls == 6
+
+
+@pytest.mark.parametrize("route", ["temp_copy", "linked_worktree"])
+def test_dotenv_is_found_from_every_route(run_in, server, monkeypatch, tmp_path, route):
+    """`--dotenv .env` (as dvc.yaml passes it) from a `--temp`/`--queue` copy under .dvc/tmp/exps
+    (DVC_ROOT is the user's repository) and from a linked worktree (the .env is in the main one)."""
+    setup = run_in(count=1)
+    monkeypatch.delenv("ALPHAGENOME_API_KEY")
+    repository = tmp_path / "repository"
+    repository.mkdir()
+    (repository / ".env").write_text(f"ALPHAGENOME_API_KEY={KEY}\n")
+    if route == "temp_copy":
+        workdir = repository / ".dvc" / "tmp" / "exps" / "tmpabc123"
+        workdir.mkdir(parents=True)
+        monkeypatch.setenv("DVC_ROOT", str(repository))
+    else:
+        git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+        subprocess.run([*git, "init", "-q"], cwd=repository, check=True)
+        subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "x"], cwd=repository, check=True)
+        workdir = tmp_path / "linked"
+        subprocess.run([*git, "worktree", "add", "-q", str(workdir)], cwd=repository, check=True)
+        monkeypatch.setenv("DVC_ROOT", str(workdir))
+    monkeypatch.chdir(workdir)
+    argv = setup.argv()
+    argv[argv.index("--dotenv") + 1] = ".env"
+    predict.main(argv)
+    assert server.counters().api_keys_seen == {KEY} and server.counters().predict_calls == 1
+
+
+def test_a_missing_dotenv_names_the_repository_file(run_in, server, monkeypatch, tmp_path):
+    setup = run_in(count=1)
+    monkeypatch.delenv("ALPHAGENOME_API_KEY")
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    argv = setup.argv()
+    argv[argv.index("--dotenv") + 1] = ".env"
+    with pytest.raises(MissingApiKey, match=re.escape(str(tmp_path / ".env"))):
+        predict.main(argv)
+    assert server.counters().predict_calls == 0 and server.counters().metadata_calls == 0

@@ -39,7 +39,6 @@ import json
 import logging
 import math
 import os
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -52,6 +51,7 @@ import zstandard
 
 from mprabench.errors import BenchmarkError, ConfigError
 from mprabench.files import atomic_path, write_json_atomic, write_text_atomic
+from mprabench.sources.locations import main_worktree
 
 log = logging.getLogger(__name__)
 
@@ -100,18 +100,6 @@ def catalogue_id(tracks: Tracks) -> str:
 
 
 # ----------------------------------------------------------------------- where it lives
-
-
-def main_worktree(start: Path) -> Path:
-    """The main git worktree of the repository holding `start` (a linked worktree's main one)."""
-    result = subprocess.run(
-        ["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
-        cwd=start, capture_output=True, text=True,
-    )
-    if result.returncode != 0:
-        return start.resolve()  # not a git checkout: the folder itself
-    common = Path(result.stdout.strip())
-    return common.parent if common.name == ".git" else common  # a bare repository has no worktree
 
 
 def resolve_store_root(configured: str | None, default: Path, environ: Mapping[str, str] | None = None) -> Path:

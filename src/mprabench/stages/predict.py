@@ -13,6 +13,7 @@ from mprabench.predictors.registry import build_predictor
 from mprabench.predictors.runner import PredictionsFailed, read_model_inputs, run_predictor
 from mprabench.predictors.store import resolve_store_root
 from mprabench.schema import INPUT_SHA256, ROW_ID, read_rows
+from mprabench.sources.locations import find_dotenv
 from mprabench.stages._cli import run, stage_parser
 
 
@@ -37,7 +38,8 @@ def main(argv: list[str] | None = None) -> None:
     configured = params.predictor.store if isinstance(params.predictor, AlphaGenomeConfig) else None
     store_root = resolve_store_root(configured, args.store)
 
-    predictor = build_predictor(params.predictor, rows=args.rows, dotenv=args.dotenv, progress=not args.no_progress)
+    dotenv = find_dotenv(args.dotenv)  # relative: also from --temp/--queue copies and linked worktrees
+    predictor = build_predictor(params.predictor, rows=args.rows, dotenv=dotenv, progress=not args.no_progress)
     inputs = read_model_inputs(args.inputs)
     try:
         result = run_predictor(predictor, params.predictor.name, inputs, store_root)
