@@ -269,6 +269,7 @@ class EvaluateConfig:
     calibration: CalibrationConfig = MISSING
     strata: list[str] = MISSING
     dpi: int = setting(ge=1)
+    max_figure_features: int = setting(ge=1)  # features drawn in figures: the family first, then others
 
 
 @dataclass
