@@ -275,8 +275,15 @@ class ProfileStore:
                 raise StoreError(f"{output}: answer has shape {track.values.shape}, the chosen tracks are "
                                  f"{len(chosen)}; not stored")
         path = self.profile_path(input_sha256)
-        with atomic_path(path) as temporary:
-            temporary.write_bytes(encode_profile(profile, input_sha256, self.tracks_chosen))
+        try:
+            with atomic_path(path) as temporary:
+                temporary.write_bytes(encode_profile(profile, input_sha256, self.tracks_chosen))
+        except OSError as error:  # disk full, quota, permissions: the store, not "a file", is the problem
+            raise StoreError(
+                f"prediction store {self.root}: cannot write the answer for input {input_sha256} in {path.parent} "
+                f"({error.strerror or error}). Free space there (or point predictor.store / ${STORE_ENV} at a "
+                "folder with room) and rerun: every answer stored so far is kept and not requested again."
+            ) from None
 
     def get(self, input_sha256: str) -> Profile:
         """The verified profile; a record failing its check is moved aside (`DamagedRecord`)."""

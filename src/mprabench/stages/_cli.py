@@ -36,7 +36,7 @@ def run(main: Callable[[], None]) -> None:
 
 def describe_os_error(error: OSError) -> str:
     """One line naming the file and what to do, instead of a traceback."""
-    where = error.filename or "a file"
+    where = error.filename or "a file (the system did not name it)"
     if isinstance(error, FileNotFoundError):
         return f"{where}: not found. Run the stages before this one first (`dvc repro`), or check the path."
     return (
