@@ -95,8 +95,11 @@ def _small_profile() -> dict[str, TrackProfile]:
 
 
 def test_flipping_any_byte_of_a_record_never_changes_a_number_silently():
-    """Every single-byte change of a record (every offset, three flip patterns) is refused."""
-    record = encode_profile(_small_profile(), SHA, TRACKS)
+    """Every single-byte change of a record (every offset, three flip patterns) is refused.
+
+    A 512-bp input's record (the issue's audit flipped each byte of a ~4.6 KB record: 2,575 of
+    4,592 flips read back without error before records carried a checksum)."""
+    record = encode_profile(k562_like_profile(np.random.default_rng(1), length=512), SHA, TRACKS)
     header, original = decode_record(record)
     assert header["input_sha256"] == SHA
     silent = accepted = 0

@@ -103,6 +103,15 @@ def test_every_dvc_route_requests_only_inputs_missing_from_the_one_store(repo, s
     temp = settings(server, "experiment=v1", "predictor.features.center_width=300")
     assert requests_during(server, lambda: repo.dvc("exp", "run", "--temp", *temp)) == 0
 
+    # 6. The key only in the repository's .env: `--temp` (a copy under .dvc/tmp/exps) finds it
+    #    (DNASE alone is a new store key, so its 4 inputs are requested with that key).
+    repo.env.pop("ALPHAGENOME_API_KEY")
+    (repo.root / ".env").write_text(f"ALPHAGENOME_API_KEY={KEY}\n")
+    dnase = settings(server, "experiment=v1", "predictor.outputs=[DNASE]",
+                     "evaluate.primary_features=[dnase_center,dnase_mean]")
+    assert requests_during(server, lambda: repo.dvc("exp", "run", "--temp", *dnase)) == 4
+    assert server.counters().api_keys_seen == {KEY}
+
 
 def run_queue(repo: RepoCopy, jobs: int, expected: int) -> None:
     repo.dvc("queue", "start", "-j", str(jobs))
