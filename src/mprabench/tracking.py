@@ -35,7 +35,11 @@ HOST_TAG, PID_TAG = "mprabench.host", "mprabench.pid"  # which process holds a R
 
 class TrackingError(BenchmarkError):
     """MLflow failed (server down, refused, damaged local store); the text names the URI without
-    credentials."""
+    credentials. `what` is the step that failed, short enough for the report."""
+
+    def __init__(self, message: str, what: str = "tracking"):
+        super().__init__(message)
+        self.what = what
 
 
 def tracking_uri(root: Path, local_store: str) -> str:
@@ -183,7 +187,7 @@ def guarded(what: str, uri: str, action: Callable[[], T]) -> T:
     except Exception as error:  # noqa: BLE001 - MLflow raises MlflowException, sqlalchemy, requests, OSError ...
         detail = redact(f"{type(error).__name__}: {error}", uri).strip().splitlines()
         short = " ".join(detail[:3])[:600]
-        raise TrackingError(f"MLflow at {displayed_uri(uri)}: {what} failed ({short})") from None
+        raise TrackingError(f"MLflow at {displayed_uri(uri)}: {what} failed ({short})", what) from None
 
 
 @contextlib.contextmanager

@@ -108,10 +108,11 @@ def main(argv: list[str] | None = None) -> None:
             tracked.log_text(render_report(inputs, Links()), "report.md")
     except TrackingError as error:
         # report.md and the figures never depend on MLflow: rewrite the report without a run.
-        write_report(f"not tracked ({error})", displayed_uri(tracking_uri(root, tracking.local_store)))
+        write_report(f"not tracked: MLflow failed while {error.what} (the report stage's log says why)",
+                     displayed_uri(tracking_uri(root, tracking.local_store)))
         if tracking.required:
             raise TrackingError(f"{error}. {args.report} and the figures were written; tracking.required=true "
-                                "makes this an error (set it false to complete without tracking).") from None
+                                "makes this an error (set it false to complete without tracking).", error.what) from None
         log.warning("tracking skipped: %s. %s and the figures were written; rerun the report stage "
                     "(`dvc repro -f -s report`) once MLflow works to log this run.", error, args.report)
 
