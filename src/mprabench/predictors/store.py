@@ -308,7 +308,15 @@ class ProfileStore:
         return damaged
 
     def tracks(self) -> dict[str, list[dict[str, Any]]]:
+        """The chosen tracks every answer in this store was asked for."""
         return self.tracks_chosen
+
+    def put_tracks(self, tracks: Tracks) -> None:
+        """Check that `tracks` are this store's chosen ones (they are fixed when the store is opened:
+        answers under one catalogue never mix with another's)."""
+        if catalogue_id(tracks) != self.catalogue:
+            raise StoreError(f"prediction store {self.directory}: the tracks given (catalogue {catalogue_id(tracks)}) "
+                             f"are not the ones this store was opened with ({self.catalogue})")
 
     @contextlib.contextmanager
     def claim(self, input_sha256: str, wait: bool, stop: Callable[[], bool] = lambda: False) -> Iterator[bool]:
