@@ -211,3 +211,19 @@ def test_a_gzip_bomb_stops_at_the_decompression_limit_before_the_checksum(tiny_l
             fetch_counts_files(config, tmp_path / "raw", progress=False)
     assert not any((tmp_path / "raw").iterdir()), "nothing written, not even a scratch file"
     assert len(bomb) < 100_000
+
+
+def test_a_body_without_length_stops_at_max_bytes_while_streaming(tiny_library, tmp_path):
+    from mprabench.design import fetch_design
+
+    with LocalHttpServer() as server:
+        server.add_file("/stream.tsv", DESIGN)
+        server.fail("/stream.tsv", no_length=True)  # no Content-Length: only counting bytes can stop it
+        config = dataset(tiny_library, str(tiny_library.counts_dir))
+        config.http.max_bytes = len(DESIGN) // 3
+        config.design, config.design_sha256 = f"{server.url}/stream.tsv", hashlib.sha256(DESIGN).hexdigest()
+        with pytest.raises(DownloadError, match=r"exceeds http.max_bytes = .* stopped, nothing was written"):
+            fetch_design(config, tmp_path / "raw", progress=False)
+        config.http.max_bytes = len(DESIGN)
+        fetched = fetch_design(config, tmp_path / "raw", progress=False)
+    assert fetched.read_bytes() == DESIGN

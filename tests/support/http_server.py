@@ -24,6 +24,7 @@ class PathFaults:
     statuses: list[int]  # one status per failing request, in order (e.g. [503, 503])
     truncations: int = 0  # then this many answers that stop halfway through the body
     short_length: bool = False  # every answer announces half its length (Content-Length) and sends it all
+    no_length: bool = False  # every answer has no Content-Length: the body ends when the connection closes
 
 
 class LocalHttpServer:
@@ -56,8 +57,8 @@ class LocalHttpServer:
         self.files[path] = content
 
     def fail(self, path: str, statuses: list[int] | None = None, truncations: int = 0,
-             short_length: bool = False) -> None:
-        self.faults[path] = PathFaults(list(statuses or []), truncations, short_length)
+             short_length: bool = False, no_length: bool = False) -> None:
+        self.faults[path] = PathFaults(list(statuses or []), truncations, short_length, no_length)
 
     def next_fault(self, path: str) -> tuple[str, int] | None:
         """('status', code) or ('truncate', 0) for this request, or None to answer normally."""
@@ -71,6 +72,8 @@ class LocalHttpServer:
                 return "truncate", 0
             if faults and faults.short_length:
                 return "short_length", 0
+            if faults and faults.no_length:
+                return "no_length", 0
             return None
 
     def ucsc_answer(self, path: str, query: dict[str, str]) -> tuple[int, dict]:
@@ -110,15 +113,18 @@ def _handler_for(server: LocalHttpServer) -> type[BaseHTTPRequestHandler]:
                 status, content = 200, server.files[parts.path]
             else:
                 status, content = 404, b"not found"
-            self._send(status, content, truncate=fault is not None and fault[0] == "truncate",
-                       short_length=fault is not None and fault[0] == "short_length")
+            kind = fault[0] if fault is not None else None
+            self._send(status, content, truncate=kind == "truncate", short_length=kind == "short_length",
+                       no_length=kind == "no_length")
 
-        def _send(self, status: int, content: bytes, truncate: bool = False, short_length: bool = False) -> None:
+        def _send(self, status: int, content: bytes, truncate: bool = False, short_length: bool = False,
+                  no_length: bool = False) -> None:
             self.send_response(status)
-            self.send_header("Content-Length", str(len(content) // 2 if short_length else len(content)))
+            if not no_length:
+                self.send_header("Content-Length", str(len(content) // 2 if short_length else len(content)))
             self.end_headers()
             self.wfile.write(content[: len(content) // 2] if truncate else content)
-            if truncate or short_length:
+            if truncate or short_length or no_length:
                 self.close_connection = True
 
         def log_message(self, format: str, *args: object) -> None:
