@@ -27,7 +27,8 @@ def test_relative_paths_resolve_against_dvc_root_not_the_working_directory(tmp_p
 
 
 def test_remote_routes_fingerprint_nothing(tmp_path):
-    params = load_params(write_params(tmp_path / "params.yaml", ["dataset.design=https://example.invalid/d.tsv"]))
+    params = load_params(write_params(tmp_path / "params.yaml", ["dataset.design=https://example.invalid/d.tsv",
+                                                                 "dataset.design_sha256=" + "0" * 64]))
     assert params.dataset.source.startswith("https://") and params.genome.fasta is None
     fingerprints = [counts_fingerprint(params.dataset), design_fingerprint(params.dataset),
                     genome_fingerprint(params.genome), predictions_fingerprint(params)]
