@@ -274,8 +274,10 @@ def stored_store(setup: PredictRun, store: str = "store") -> ProfileStore:
 def _store_key_fields(setup: PredictRun) -> dict:
     from mprabench.config import load_params
     from mprabench.predictors.alphagenome import AlphaGenomePredictor
+    from mprabench.predictors.resolve import configured_predictor
 
-    return AlphaGenomePredictor(load_params(setup.directory / "params.yaml").predictor).store_key_fields()
+    path = setup.directory / "params.yaml"
+    return AlphaGenomePredictor(configured_predictor(load_params(path), path).settings).store_key_fields()
 
 
 def test_transient_metadata_failure_is_retried_and_the_tracks_used_are_recorded(run_in, server):

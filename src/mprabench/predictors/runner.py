@@ -21,7 +21,7 @@ import pandas as pd
 from mprabench.dna import sequence_sha256
 from mprabench.errors import BenchmarkError, InputDataError
 from mprabench.fasta import read_fasta
-from mprabench.predictors.base import SOURCE_OFFLINE, ModelPredictor, PredictionFailure, PredictionReport, Predictor
+from mprabench.predictors.base import ModelPredictor, PredictionFailure, PredictionReport, Predictor
 from mprabench.predictors.store import DamagedRecord, ProfileStore, catalogue_id, last_catalogue
 from mprabench.schema import FEATURES_KEY
 
@@ -124,8 +124,8 @@ def _run_model(predictor: ModelPredictor, inputs: Mapping[str, str], store_root:
                 report.failures.append(PredictionFailure(sha, str(error)))
     features = _frame({sha: rows[sha] for sha in sorted(rows)})
     served = len(inputs) - len(missing) + report.stored_by_others
-    return PredictRun(features, report, served, 0.0, predictor.provenance(store), store.directory,
-                      len(damaged) + len(store.damaged))
+    provenance = predictor.provenance(store) | {"label": predictor.label}
+    return PredictRun(features, report, served, 0.0, provenance, store.directory, len(damaged) + len(store.damaged))
 
 
 def _stored_features(predictor: ModelPredictor, store: ProfileStore, inputs: Mapping[str, str]) -> dict[str, dict[str, float]]:
@@ -143,8 +143,8 @@ def _stored_features(predictor: ModelPredictor, store: ProfileStore, inputs: Map
 def _run_offline(predictor: Predictor, name: str, inputs: Mapping[str, str]) -> PredictRun:
     sink = _MemorySink()
     report = predictor.predict(inputs, sink)
-    provenance = {"predictor": name, "store_key": None, "source": SOURCE_OFFLINE, "model_version": None,
-                  "organism": None, "biosamples": [], "tracks": {}}
+    provenance = {"predictor": name, "store_key": None, "source": predictor.source, "model_version": None,
+                  "organism": None, "biosamples": [], "tracks": {}, "label": predictor.label}
     features = _frame({sha: sink.rows[sha] for sha in sorted(inputs) if sha in sink.rows})
     return PredictRun(features, report, 0, 0.0, provenance, None)
 
