@@ -29,7 +29,7 @@ def free_port() -> int:
 
 
 def report_process(directory: Path, uri: str, overrides: list[str] = ()) -> tuple[subprocess.CompletedProcess, float]:
-    """Run the report stage in a subprocess; (result, seconds)."""
+    """Run the report stage in a subprocess (300 s at most: a hang fails the test); (result, seconds)."""
     fixture = make_report_fixture(directory)
     write_params(fixture.params, [f"predictor.address={LOCAL_ADDRESS}", "predictor.insecure=true", *overrides])
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PYTHONPATH": str(REPO / "src")}
@@ -47,16 +47,15 @@ def assert_report_written_without_run(directory: Path) -> str:
     return text
 
 
-def test_a_refused_tracking_server_with_a_password_costs_seconds_leaks_nothing_and_keeps_the_report(tmp_path):
+def test_a_refused_tracking_server_with_a_password_leaks_nothing_and_keeps_the_report(tmp_path):
     port = free_port()  # nothing listens: every connection is refused
-    result, seconds = report_process(tmp_path, f"http://alice:{PASSWORD}@127.0.0.1:{port}")
+    result, _ = report_process(tmp_path, f"http://alice:{PASSWORD}@127.0.0.1:{port}")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "tracking skipped" in output and f"http://127.0.0.1:{port}" in output
     assert PASSWORD not in output and "Traceback" not in output
     text = assert_report_written_without_run(tmp_path)
     assert PASSWORD not in text
-    assert seconds < 30, f"{seconds:.0f} s"
 
 
 def test_tracking_required_makes_a_tracking_failure_the_exit_code_and_still_writes_the_report(tmp_path):
@@ -74,16 +73,16 @@ def test_a_tracking_server_that_never_answers_is_bounded_by_the_settings(tmp_pat
     silent.listen(64)  # connections complete in the kernel's backlog; nothing ever answers
     try:
         timeout_s, retries, backoff = 2, 1, 1
-        result, seconds = report_process(
+        result, _ = report_process(
             tmp_path, f"http://127.0.0.1:{silent.getsockname()[1]}",
             [f"tracking.request_timeout_s={timeout_s}", f"tracking.max_retries={retries}",
              f"tracking.backoff_factor={backoff}"])
     finally:
         silent.close()
+    # MLflow's own defaults wait 8 x 120 s here: the subprocess's 300 s timeout fails the test then.
+    # How long the bounded wait takes is measured by benchmarks/bench_tracking.py, not asserted here.
     assert result.returncode == 0 and "tracking skipped" in result.stderr, result.stderr
     assert_report_written_without_run(tmp_path)
-    bound = (retries + 1) * timeout_s + backoff * (2**retries - 1) * 1.5
-    assert seconds < bound + 20, f"{seconds:.0f} s for a bound of {bound:.0f} s of waiting plus start-up"
 
 
 @pytest.mark.parametrize("content", [b"this is not a sqlite database" * 100, b""])
