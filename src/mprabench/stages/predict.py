@@ -38,7 +38,9 @@ def main(argv: list[str] | None = None) -> None:
     store_root = resolve_store_root(configured.configured_store(), args.store)
 
     dotenv = find_dotenv(args.dotenv)  # relative: also from --temp/--queue copies and linked worktrees
-    predictor = configured.build(BuildContext(rows=args.rows, dotenv=dotenv, progress=not args.no_progress))
+    # built (and a local checkpoint checked) before any input is read
+    predictor = configured.build(BuildContext(rows=args.rows, dotenv=dotenv, progress=not args.no_progress,
+                                              store_root=store_root))
     inputs = read_model_inputs(args.inputs)
     try:
         result = run_predictor(predictor, configured.name, inputs, store_root)
