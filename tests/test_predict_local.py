@@ -107,7 +107,8 @@ def test_alphagenome_local_features_are_the_api_routes_on_the_same_tracks(tiny_c
             values=answer[head]["predictions_1bp"][0, :, k562].float().numpy(), resolution=1,
             metadata=pd.DataFrame({"name": [f"K562 {i}" for i in k562], "strand": ["."] * len(k562)}))
             for head in heads.values()}
-        expected = api.features(api._profile(dna_output.Output(**tracks), placement))
+        chosen = {output: [{"name": f"K562 {i}", "strand": "."} for i in k562] for output in heads}
+        expected = api.features(api._profile(dna_output.Output(**tracks), placement, chosen))
         got = run.features.loc[sha].to_dict()
         assert got.keys() == expected.keys()
         # both go through the store's float16 in the pipeline; here only the local route did
@@ -155,7 +156,7 @@ def test_ctrl_c_keeps_every_finished_batch_and_a_rerun_computes_only_the_rest(ti
     def interrupt_after_first_stored() -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if any(tmp_path.glob("*/profiles/*/*.zst")):
+            if any(tmp_path.glob("*/*/profiles/*/*.rec")):
                 os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, delivered to the main thread
                 return
             time.sleep(0.01)
@@ -165,7 +166,7 @@ def test_ctrl_c_keeps_every_finished_batch_and_a_rerun_computes_only_the_rest(ti
     with pytest.raises(PredictionInterrupted, match="Stored: [1-5] of the 6"):
         run_predictor(predictor, "alphagenome_local", inputs, tmp_path)
     watcher.join()
-    stored = len(list(tmp_path.glob("*/profiles/*/*.zst")))
+    stored = len(list(tmp_path.glob("*/*/profiles/*/*.rec")))
     assert 1 <= stored < 6
 
     resumed = AlphaGenomeLocalPredictor(local_config(tiny_checkpoint, batch_size=1), progress=False,
@@ -393,7 +394,7 @@ def test_kill_9_during_the_predict_stage_then_a_rerun_computes_only_the_unstored
             "--features", str(tmp_path / "f.parquet"), "--metrics", str(tmp_path / "m.json"), "--no-progress"]
     process = subprocess.Popen([sys.executable, "-m", "mprabench.stages.predict", *argv], cwd=REPO,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    stored = lambda: len(list((tmp_path / "store").glob("*/profiles/*/*.zst")))  # noqa: E731
+    stored = lambda: len(list((tmp_path / "store").glob("*/*/profiles/*/*.rec")))  # noqa: E731
     deadline = time.monotonic() + 120
     while stored() < 2 and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)

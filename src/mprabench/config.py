@@ -71,6 +71,7 @@ class HttpConfig:
     retries: int = setting(ge=0)
     backoff_s: float = setting(ge=0)
     timeout_s: float = setting(gt=0)
+    max_bytes: int = setting(ge=1)  # largest response body accepted; a larger one stops the download
 
 
 @dataclass
@@ -147,6 +148,10 @@ class DatasetConfig:
     http: HttpConfig = MISSING
     activity: ActivityConfig = MISSING
     design: str | None = MISSING
+    design_sha256: str | None = MISSING  # of the design file's bytes; a design URL needs this or design_md5
+    design_md5: str | None = MISSING
+    max_decompressed_bytes: int = setting(ge=1)  # a gzipped counts file may expand to at most this
+    max_line_columns: int = setting(ge=2)  # a table line with more fields is an error, not a slow parse
     motif_length: int = setting(ge=1)
     assay_biosample: AssayBiosampleConfig = MISSING
     subset: SubsetConfig = MISSING
@@ -202,6 +207,7 @@ class SequenceTableConfig:
     remote_suffix: str = MISSING
     files: list[DataFile] = MISSING
     http: HttpConfig = MISSING
+    max_decompressed_bytes: int = setting(ge=1)  # a gzipped file may expand to at most this
     assay_biosample: AssayBiosampleConfig = MISSING
     subset: SubsetConfig = MISSING  # a sample to try first (experiments.select_subset)
     # A separate library-design file fetched beside the data (GSE84888's V3); null here, where the
@@ -234,6 +240,7 @@ class MpraElementConfig:
     remote_suffix: str = MISSING
     files: list[DataFile] = MISSING
     http: HttpConfig = MISSING
+    max_decompressed_bytes: int = setting(ge=1)  # a gzipped file may expand to at most this
     assay_biosample: AssayBiosampleConfig = MISSING
     subset: SubsetConfig = MISSING  # a sample to try first (experiments.select_subset)
     design: str | None = MISSING  # null: sequences come from the reference genome
@@ -312,6 +319,7 @@ class EvaluateConfig:
     calibration: CalibrationConfig = MISSING
     strata: list[str] = MISSING
     dpi: int = setting(ge=1)
+    max_figure_features: int = setting(ge=1)  # features drawn in figures: the family first, then others
 
 
 @dataclass
@@ -320,6 +328,10 @@ class TrackingConfig:
     local_store: str = MISSING
     experiment_kind: str = MISSING  # MLflow's `mlflow.experimentKind` experiment tag
     max_metrics: int = setting(ge=1)  # metrics per MLflow run, headline first
+    required: bool = MISSING  # true: a tracking failure fails the report stage (report.md is written either way)
+    request_timeout_s: int = setting(ge=1)  # per HTTP request to a tracking server
+    max_retries: int = setting(ge=0)  # per HTTP request to a tracking server
+    backoff_factor: int = setting(ge=0)  # seconds; retry k waits backoff_factor * 2**(k-1)
 
 
 @dataclass
@@ -379,8 +391,28 @@ def experiment_name_for(tracking: TrackingConfig, dataset_name: str) -> str:
     return tracking.experiment_name or f"mprabench-{dataset_name}"
 
 
+_HEX = frozenset("0123456789abcdef")
+
+
+def _design_checksum_problems(dataset: Any) -> Iterator[str]:
+    """A separate design file's checksum (only layouts with one, like GSE84888's, have the settings)."""
+    sha256, md5 = getattr(dataset, "design_sha256", None), getattr(dataset, "design_md5", None)
+    for key, value, length in (("design_sha256", sha256, 64), ("design_md5", md5, 32)):
+        if value is not None and (len(value) != length or not set(value.lower()) <= _HEX):
+            yield f"`dataset.{key}` = {value!r} is not {length} hexadecimal digits"
+    if sha256 and md5:
+        yield "`dataset.design_sha256` and `dataset.design_md5` are both set; give one"
+    design = getattr(dataset, "design", None)
+    remote = design is not None and design.lower().startswith(("http://", "https://"))
+    if remote and not (sha256 or md5):
+        yield (f"`dataset.design` = {dataset.design} is a URL without a checksum: set `dataset.design_sha256` "
+               "(or `dataset.design_md5`) to the file's checksum (`sha256sum design.tsv`), so a changed or "
+               "cut-short download is refused")
+
+
 def _cross_setting_problems(params: Params) -> Iterator[str]:
     """Checks that relate two settings (ranges of one field are declared on the field)."""
+    yield from _design_checksum_problems(params.dataset)
     window, motif = params.experiment.window, getattr(params.dataset, "motif_length", None)
     if motif is not None and window < motif:
         yield f"`experiment.window` = {window} is shorter than the {motif}-bp motif (dataset.motif_length)"

@@ -8,7 +8,14 @@ import numpy as np
 import pandas as pd
 
 from mprabench.config import InputContext, InputMode, Params, SubsetConfig
-from mprabench.design import design_from_counts, local_design_path, read_design
+from mprabench.design import (
+    design_checksum,
+    design_from_counts,
+    local_design_path,
+    read_design,
+    require_fitting_length,
+    verify_design,
+)
 from mprabench.errors import ConfigError
 from mprabench.genome import read_windows
 from mprabench.readers.base import ReadLibrary
@@ -180,6 +187,7 @@ def _aggregated_inputs(oligos: pd.DataFrame, params: Params, genome_cache: Path)
 
 def _designed_inputs(oligos: pd.DataFrame, params: Params, genome_cache: Path, raw_dir: Path) -> BuiltInputs:
     design = library_design(oligos, params, raw_dir)
+    require_fitting_length(design, params.experiment.window)
     lengths = oligos[ROW_ID].map(design).str.len().fillna(0)
     margins = lengths.groupby(oligos[ELEMENT_ID]).max()
     sites = [s for s in element_sites(oligos) if margins[s.element_id] > 0]
@@ -191,7 +199,9 @@ def _designed_inputs(oligos: pd.DataFrame, params: Params, genome_cache: Path, r
 def library_design(oligos: pd.DataFrame, params: Params, raw_dir: Path) -> dict[str, str]:
     """The design file when dataset.design is set, else a `sequence` column of the fetched counts files."""
     if params.dataset.design:
-        return read_design(local_design_path(params.dataset.design, raw_dir))
+        path = local_design_path(params.dataset.design, raw_dir)
+        verify_design(path, design_checksum(params.dataset))
+        return read_design(path, params.dataset.max_line_columns)
     design = design_from_counts(oligos)
     if not design:
         raise ConfigError(

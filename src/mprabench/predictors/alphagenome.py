@@ -14,7 +14,12 @@ Three kinds of failure are told apart:
   failed so for `breaker_seconds`, saying what is stored, what is left and how to resume;
 - quota (RESOURCE_EXHAUSTED): not a dead service. The run slows down (fewer requests in
   flight, backoff of at least the retry delay the server sends) and keeps going;
+- a rejected key (UNAUTHENTICATED, PERMISSION_DENIED): the whole run stops at the first one,
+  saying which setting holds the key (every other request would be rejected too);
 - anything else (INVALID_ARGUMENT, ...): that input fails at once, the others go on.
+
+An answer whose tracks are not the ones chosen from the catalogue (e.g. the service ignored
+the ontology filter) fails for that input, naming the difference; it is never stored.
 
 Ctrl-C (SIGINT) closes the channel, which cancels the requests in flight: the run stops
 within seconds, keeping every stored answer.
@@ -70,6 +75,7 @@ log = logging.getLogger(__name__)
 
 DEAD_SERVICE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 QUOTA = grpc.StatusCode.RESOURCE_EXHAUSTED
+AUTHENTICATION = frozenset({grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED})
 RETRYABLE = DEAD_SERVICE | {QUOTA}
 SUPPORTED_LENGTHS = tuple(sorted(dna_client.SUPPORTED_SEQUENCE_LENGTHS.values()))
 DEFAULT_ADDRESS = "dns:///gdmscience.googleapis.com:443"  # the SDK's `create` default
@@ -207,6 +213,10 @@ def open_client(config: AlphaGenomeConfig, api_key: str) -> tuple[dna_client.Dna
 
 class ServiceDown(BenchmarkError):
     """The circuit breaker opened: the service looks dead; what is stored stays stored."""
+
+
+class KeyRejected(BenchmarkError):
+    """The service refused the key for a prediction: every further request would be refused too."""
 
 
 def source_of(address: str | None) -> str:
@@ -359,6 +369,7 @@ class _RunState:
     breaker: CircuitBreaker
     limit: AdaptiveLimit
     stopping: threading.Event = field(default_factory=threading.Event)
+    rejected_key: str | None = None  # the first UNAUTHENTICATED / PERMISSION_DENIED answer
 
 
 class AlphaGenomePredictor(ModelPredictor):
@@ -421,10 +432,10 @@ class AlphaGenomePredictor(ModelPredictor):
         return output_features(profile, self.config.outputs, self.config.features)
 
     def provenance(self, store: ProfileStore) -> dict[str, Any]:
-        tracks = store.tracks() or {}
+        tracks = store.tracks()
         return {
             "predictor": self.name,
-            "store_key": store.key,
+            "store_key": store.full_key,
             "source": source_of(self.config.address),
             "model_version": self.config.model_version,
             "organism": self.choice.organism,
@@ -433,14 +444,18 @@ class AlphaGenomePredictor(ModelPredictor):
             "tracks": {output: len(rows) for output, rows in tracks.items()},
         }
 
+    def catalogue(self) -> dict[str, list[dict[str, Any]]]:
+        if self._api_key is None:
+            self.prepare()
+        return self._check_against_service(None)
+
     def request_profiles(self, inputs: Mapping[str, str], store: ProfileStore) -> PredictionReport:
-        if not inputs and store.tracks() is not None:
+        if not inputs:
             return PredictionReport()
         if self._api_key is None:
             self.prepare()
         client, channel = open_client(self.config, self._api_key)  # type: ignore[arg-type]
         try:
-            store.put_tracks(self._check_against_service(client))
             state = _RunState(client, store, channel,
                               CircuitBreaker(self.config.breaker_failures, self.config.breaker_seconds),
                               AdaptiveLimit(self.config.max_workers))
@@ -467,6 +482,11 @@ class AlphaGenomePredictor(ModelPredictor):
             pool.shutdown(wait=True, cancel_futures=True)
             bar.close()
             _restore_interrupt_handler(previous_handler)
+        if state.rejected_key is not None:
+            raise KeyRejected(self._stopped_message(
+                f"AlphaGenome rejected the API key: {state.rejected_key}. Check {self.config.api_key_env} (the "
+                f"environment or .env): the service did not accept the key for predictions, so the run stopped "
+                "at the first rejection", inputs, state.store))
         if state.breaker.is_open():
             raise ServiceDown(self._stopped_message(
                 f"AlphaGenome looks unreachable: {state.breaker.describe()}; circuit breaker "
@@ -544,7 +564,7 @@ class AlphaGenomePredictor(ModelPredictor):
             if outcome == "ok":
                 state.breaker.success()
                 try:
-                    state.store.put(sha, self._profile(output, placement))
+                    state.store.put(sha, self._profile(output, placement, state.store.tracks()))
                 except FeatureError as error:
                     return _Outcome(sha, "failed", f"FeatureError: {error}", retries, True)
                 return _Outcome(sha, "stored", retries=retries, requested=True)
@@ -553,6 +573,10 @@ class AlphaGenomePredictor(ModelPredictor):
             message = f"{code.name}: {failure.details()}"
             if state.stopping.is_set():
                 return _Outcome(sha, "stopped", retries=retries, requested=True)
+            if code in AUTHENTICATION:
+                state.rejected_key = state.rejected_key or message
+                state.stopping.set()  # every other request would be refused the same way
+                return _Outcome(sha, "failed", message, retries, True)
             if code == QUOTA:
                 quota_attempts += 1
                 if quota_attempts > self.config.max_quota_retries:
@@ -569,12 +593,16 @@ class AlphaGenomePredictor(ModelPredictor):
             if state.stopping.wait(delay):  # interrupted by Ctrl-C or the breaker
                 return _Outcome(sha, "stopped", retries=dead_attempts + quota_attempts, requested=True)
 
-    def _profile(self, output: dna_client.Output, placement) -> Profile:
+    def _profile(self, output: dna_client.Output, placement, chosen: Mapping[str, list[dict[str, Any]]]) -> Profile:
         profile: Profile = {}
         for output_type in self.outputs:
             tracks = output.get(output_type)
             if tracks is None:
                 raise FeatureError(f"{output_type.name}: missing from the response")
+            difference = track_difference(tracks.metadata, chosen.get(output_type.name, []))
+            if difference:
+                raise FeatureError(f"{output_type.name}: the response's tracks are not the chosen ones ({difference}); "
+                                   "the answer was not stored")
             profile[output_type.name] = own_positions(tracks.values, tracks.resolution, placement, output_type.name)
         return profile
 
@@ -658,6 +686,29 @@ def _ontology_term(term: str, origin: str) -> None:
     except ValueError:
         raise ConfigError(f"ontology term {term!r} ({origin}) is not a CURIE AlphaGenome accepts: the prefix must "
                           f"be one of {[t.name for t in ontology.OntologyType]}, e.g. EFO:0001187") from None
+
+
+def _track_identity(row: Mapping[str, Any]) -> str:
+    name, strand = row.get("name"), row.get("strand")
+    return f"{name} ({strand})" if strand not in (None, ".") else str(name)
+
+
+def track_difference(metadata: Any, chosen: list[dict[str, Any]]) -> str:
+    """'' when a response's tracks (its metadata frame) are the chosen ones in order, else what differs."""
+    received = [] if metadata is None else [_track_identity(row) for row in metadata.to_dict(orient="records")]
+    expected = [_track_identity(row) for row in chosen]
+    if received == expected:
+        return ""
+    extra = [t for t in received if t not in expected]
+    lacking = [t for t in expected if t not in received]
+    parts = [f"{len(received)} tracks received, {len(expected)} chosen"]
+    if extra:
+        parts.append(f"not chosen: {', '.join(extra[:5])}" + (" ..." if len(extra) > 5 else ""))
+    if lacking:
+        parts.append(f"missing: {', '.join(lacking[:5])}" + (" ..." if len(lacking) > 5 else ""))
+    if not extra and not lacking:
+        parts.append("same tracks in another order")
+    return "; ".join(parts)
 
 
 def _enum(kind, name: str, key: str):

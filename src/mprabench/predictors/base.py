@@ -124,8 +124,15 @@ class ModelPredictor(Declared, abc.ABC):
         """What changes the model's answer (model, version, organism, outputs, terms, padding)."""
 
     @abc.abstractmethod
+    def catalogue(self) -> dict[str, list[dict[str, Any]]]:
+        """The tracks this configuration chooses, per output (asks the service; called only when
+        an input must be requested or the store does not say which tracks the last run used).
+        The store keeps answers per catalogue, so a changed catalogue never mixes with old answers."""
+
+    @abc.abstractmethod
     def request_profiles(self, inputs: Mapping[str, str], store: ProfileStore) -> PredictionReport:
-        """Request every input not in `store`, putting each answer there as it arrives."""
+        """Request every input not in `store`, putting each answer there as it arrives; an answer
+        whose tracks differ from `store.tracks()` fails for that input, naming the difference."""
 
     @abc.abstractmethod
     def features(self, profile: Profile) -> dict[str, float]:

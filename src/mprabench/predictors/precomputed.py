@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,10 +98,22 @@ def _keyed_table(path: Path) -> pd.DataFrame:
     return table
 
 
+_INDEX_COLUMN = re.compile(r"^(Unnamed: \d+|__index_level_\d+__)$")  # a pandas index written as a column
+
+
 def _feature_columns(table: pd.DataFrame) -> list[str]:
-    """Every column holding at least one number: a stray text cell in one is an error, not a dropped column."""
-    chosen = [c for c in table.columns if pd.to_numeric(table[c], errors="coerce").notna().any()]
-    skipped = [c for c in table.columns if c not in chosen]
+    """Every column holding at least one number: a stray text cell in one is an error, not a dropped column.
+
+    A column without a header (`Unnamed: 0`: pandas' row index written by `to_csv`) is a row
+    number, not a prediction; it is left out and named in the log (list it in predictor.features
+    to use it anyway)."""
+    index_like = [c for c in table.columns if _INDEX_COLUMN.match(str(c))]
+    if index_like:
+        log.warning("precomputed: column(s) %s have no header (a row index written with the predictions?); "
+                    "not used as features", index_like)
+    candidates = [c for c in table.columns if c not in index_like]
+    chosen = [c for c in candidates if pd.to_numeric(table[c], errors="coerce").notna().any()]
+    skipped = [c for c in candidates if c not in chosen]
     if skipped:
         log.info("precomputed: columns without any number are not features: %s", skipped)
     return chosen

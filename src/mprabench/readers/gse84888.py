@@ -12,7 +12,7 @@ from mprabench.readers.base import ReadLibrary
 
 def read(dataset: DatasetConfig, raw_dir: Path) -> ReadLibrary:
     """Every configured pool's counts, names parsed, activity computed by dataset.activity."""
-    library = read_library(raw_dir, dataset.files)
+    library = read_library(raw_dir, dataset.files, dataset.max_line_columns)
     prepared = prepare_activity(library, dataset.activity)
     return ReadLibrary(prepared.oligos, len(library), prepared.excluded, prepared.pool_offset_log2,
                        prepared.details)

@@ -22,6 +22,7 @@ from mprabench.sources.http import HttpClient
 from mprabench.sources.locations import is_remote, local_path
 
 GZIP_MAGIC = b"\x1f\x8b"
+_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def _fetch_one(spec: FileSpec, dataset: Any, out_dir: Path, client: HttpClient |
     final = out_dir / spec.name
     with scratch_path(out_dir, f"{spec.name}.download") as fetched, atomic_path(final) as content:
         origin = _obtain(spec, dataset, fetched, client)
-        _decompress_if_gzip(fetched, content, origin)
+        _decompress_if_gzip(fetched, content, origin, dataset.max_decompressed_bytes)
         _verify_checksums(content, spec, origin)
     return final
 
@@ -96,19 +97,32 @@ def find_local_counts_file(spec: Any, dataset: Any) -> Path:
     )
 
 
-def _decompress_if_gzip(source: Path, destination: Path, origin: str) -> None:
-    """Decompress `source` (a scratch copy of `origin`) into `destination`; copy it if not gzipped."""
+def _decompress_if_gzip(source: Path, destination: Path, origin: str, limit: int) -> str:
+    """Decompress `source` (a scratch copy of `origin`) into `destination`, or copy it if not gzipped,
+    stopping past `limit` bytes (dataset.max_decompressed_bytes: a gzip bomb never fills the disk);
+    returns the SHA-256 of what was written, hashed while it streams."""
     with open(source, "rb") as handle:
         compressed = handle.read(2) == GZIP_MAGIC
     opener = gzip.open if compressed else open
+    digest = hashlib.sha256()
+    written = 0
     try:
         with opener(source, "rb") as reader, open(destination, "wb") as writer:
-            shutil.copyfileobj(reader, writer)
+            while block := reader.read(_CHUNK):
+                written += len(block)
+                if written > limit:
+                    raise DownloadError(
+                        f"{origin}: expands to more than dataset.max_decompressed_bytes = {limit:,} bytes; stopped "
+                        "there and wrote nothing. This is not the expected counts file (a gzip bomb?); check "
+                        "dataset.source, or raise the limit if the file is right.")
+                writer.write(block)
+                digest.update(block)
     except (OSError, EOFError) as error:
         raise DownloadError(
             f"{origin}: cannot decompress ({error}): the gzip file is damaged or cut short. Nothing was "
             "written. Run the fetch stage again; if it fails again, replace the file at dataset.source."
         ) from None
+    return digest.hexdigest()
 
 
 def md5_file(path: Path) -> str:

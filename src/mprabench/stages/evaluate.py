@@ -12,7 +12,7 @@ from mprabench.config import load_params
 from mprabench.errors import ConfigError
 from mprabench.evaluation import Evaluation, evaluate, evaluation_table, feature_columns
 from mprabench.files import atomic_path, require_writable, write_json_atomic
-from mprabench.plots import render_figures, write_plot_data
+from mprabench.plots import drawn_subset, render_figures, write_plot_data
 from mprabench.plots.labels import read_provenance, run_context
 from mprabench.schema import read_features, read_rows
 from mprabench.stages._cli import run, stage_parser
@@ -45,8 +45,9 @@ def main(argv: list[str] | None = None) -> None:
     write_json_atomic(args.summary, evaluation.summary())
     write_json_atomic(args.details, evaluation.details())
     write_tables(evaluation, args.tables)
-    render_figures(table, evaluation, args.figures, config.dpi, context=context)
-    write_plot_data(table, evaluation, roc=args.roc, scatter=args.scatter)
+    table, drawn = drawn_subset(table, evaluation, config.max_figure_features)
+    render_figures(table, drawn, args.figures, config.dpi, context=context)
+    write_plot_data(table, drawn, roc=args.roc, scatter=args.scatter)
 
 
 def primary_family(configured: list[str] | None, available: list[str], source: Path) -> list[str]:

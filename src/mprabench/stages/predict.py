@@ -14,6 +14,7 @@ from mprabench.predictors.resolve import BuildContext, configured_predictor
 from mprabench.predictors.runner import PredictionsFailed, read_model_inputs, run_predictor
 from mprabench.predictors.store import resolve_store_root
 from mprabench.schema import INPUT_SHA256, ROW_ID, read_rows
+from mprabench.sources.locations import find_dotenv
 from mprabench.stages._cli import run, stage_parser
 
 
@@ -38,8 +39,9 @@ def main(argv: list[str] | None = None) -> None:
     require_writable(*filter(None, (args.features, args.metrics, args.training, args.provenance)))
     store_root = resolve_store_root(configured.configured_store(), args.store)
 
+    dotenv = find_dotenv(args.dotenv)  # relative: also from --temp/--queue copies and linked worktrees
     # built (and a local checkpoint checked) before any input is read
-    predictor = configured.build(BuildContext(rows=args.rows, dotenv=args.dotenv, progress=not args.no_progress,
+    predictor = configured.build(BuildContext(rows=args.rows, dotenv=dotenv, progress=not args.no_progress,
                                               store_root=store_root, biosample=BiosampleDefaults.of(params)))
     inputs = read_model_inputs(args.inputs)
     try:

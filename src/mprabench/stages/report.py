@@ -8,6 +8,7 @@ by their artifact names (`figures/…`, `tables/…`), which sit beside it in th
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,20 @@ from mprabench.report_html import self_contained_html
 from mprabench.schema import CALIBRATION_INTERVALS, CALIBRATION_TESTS, SUMMARY_DESIGN
 from mprabench.stages._cli import run, stage_parser
 from mprabench.sources.locations import repository_root
-from mprabench.tracking import NOTE_TAG, commit_tags, headline_metrics, mlflow_run, predictor_tags
+from mprabench.tracking import (
+    NOTE_TAG,
+    TrackingError,
+    bound_requests,
+    commit_tags,
+    displayed_uri,
+    headline_metrics,
+    mlflow_run,
+    predictor_tags,
+    tracking_uri,
+)
 
 FOREST_FIGURE_ARTIFACT = "figures/forest.png"
+log = logging.getLogger(__name__)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -69,14 +81,8 @@ def main(argv: list[str] | None = None) -> None:
     tags["metrics_omitted"] = f"{omitted} (in the JSON artifacts)" if omitted else "0"
 
     run_name = os.environ.get("DVC_EXP_NAME") or typed.experiment.name
-    experiment_name = experiment_name_for(typed.tracking, typed.dataset.name)
-    with mlflow_run(root, typed.tracking.local_store, experiment_name, run_name,
-                    typed.tracking.experiment_kind) as tracked:
-        tracked.log(params, selected, tags)
-        for name, path in files.items():
-            folder = name.rsplit("/", 1)[0] if "/" in name else None
-            tracked.log_files(folder, [path])
-        tracked.log_files(None, [p for p in (args.params, args.lock) if p.exists()])
+
+    def write_report(run_id: str, uri: str) -> ReportInputs:
         inputs = ReportInputs(
             params=params, context=context, qc=metrics["qc"], prediction=metrics["prediction"],
             summary=metrics["summary"], details=details, calibration=calibration, qc_details=qc_details,
@@ -84,13 +90,36 @@ def main(argv: list[str] | None = None) -> None:
             figures=[n for n in files if n.startswith("figures/")],
             tables=[n for n in files if n.startswith("tables/")],
             detail_files=[n for n in files if "/" not in n],
-            run_id=tracked.run_id, tracking_uri=tracked.tracking_uri, tags=tags,
+            run_id=run_id, tracking_uri=uri, tags=tags,
         )
         write_text_atomic(args.report, render_report(inputs, repository_links(files, args.report)))
-        mlflow_report = render_report(inputs, Links())
-        tracked.log_text(mlflow_report, "report.md")
-        # What the MLflow UI can show with its figures (it prints Markdown as text).
-        tracked.log_text(self_contained_html(mlflow_report, files, f"{context.dataset} · {run_name}"), "report.html")
+        return inputs
+
+    tracking = typed.tracking
+    bound_requests(tracking.request_timeout_s, tracking.max_retries, tracking.backoff_factor)
+    try:
+        with mlflow_run(root, tracking.local_store, experiment_name_for(tracking, typed.dataset.name), run_name,
+                        tracking.experiment_kind) as tracked:
+            inputs = write_report(tracked.run_id, tracked.tracking_uri)
+            tracked.log(params, selected, tags)
+            for name, path in files.items():
+                folder = name.rsplit("/", 1)[0] if "/" in name else None
+                tracked.log_files(folder, [path])
+            tracked.log_files(None, [p for p in (args.params, args.lock) if p.exists()])
+            mlflow_report = render_report(inputs, Links())
+            tracked.log_text(mlflow_report, "report.md")
+            # What the MLflow UI can show with its figures (it prints Markdown as text).
+            tracked.log_text(self_contained_html(mlflow_report, files, f"{context.dataset} · {run_name}"),
+                             "report.html")
+    except TrackingError as error:
+        # report.md and the figures never depend on MLflow: rewrite the report without a run.
+        write_report(f"not tracked: MLflow failed while {error.what} (the report stage's log says why)",
+                     displayed_uri(tracking_uri(root, tracking.local_store)))
+        if tracking.required:
+            raise TrackingError(f"{error}. {args.report} and the figures were written; tracking.required=true "
+                                "makes this an error (set it false to complete without tracking).", error.what) from None
+        log.warning("tracking skipped: %s. %s and the figures were written; rerun the report stage "
+                    "(`dvc repro -f -s report`) once MLflow works to log this run.", error, args.report)
 
 
 def artifact_files(args: Any) -> dict[str, Path]:

@@ -170,8 +170,29 @@ class LocalAlphaGenomeServer(FaultInjector):
         self._executor: ThreadPoolExecutor | None = None
         self._port: int | None = None
         self._expected_api_key = expected_api_key
+        self._ignore_ontology_filter = False
+        self._predict_key_rejected = False
         self._active_calls = 0  # running PredictSequence handlers; never reset
         self._reset_counters_locked()
+
+    # ---- catalogue faults
+
+    def set_catalogue(self, catalogue: TrackCatalogue) -> None:
+        """Replace the track catalogue while serving (a service adding or removing tracks)."""
+        normalised = normalise_catalogue(catalogue)
+        with self._lock:
+            self._catalogue = normalised
+
+    def ignore_ontology_filter(self, ignore: bool = True) -> None:
+        """Answer PredictSequence with every track of an output, whatever terms were asked."""
+        with self._lock:
+            self._ignore_ontology_filter = ignore
+
+    def reject_key_for_predictions(self, reject: bool = True) -> None:
+        """UNAUTHENTICATED for every PredictSequence call while metadata calls keep working
+        (a key accepted for metadata and refused for predictions)."""
+        with self._lock:
+            self._predict_key_rejected = reject
 
     # ---- lifecycle
 
@@ -358,6 +379,8 @@ class LocalAlphaGenomeServer(FaultInjector):
         key = sequence_key(request.sequence)
         self._record_predict_call(key)
         self._check_api_key(context)
+        if self._predict_key_rejected:
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "API key not valid for predictions")
         plan = self.take_call_plan(key)
         logger.debug("PredictSequence %s len=%d plan=%s", key[:12], len(request.sequence), plan)
         if plan.hang_s > 0 and plan.hang_after_messages == 0:
@@ -415,6 +438,8 @@ class LocalAlphaGenomeServer(FaultInjector):
             )
         outputs = self._requested_output_names(request, context)
         curies = self._requested_curies(request, context)
+        if self._ignore_ontology_filter:
+            curies = None
         return outputs, organism_tracks, curies
 
     @staticmethod
