@@ -9,8 +9,6 @@ import pytest
 from sklearn.model_selection import KFold
 
 from mprabench.predictors.kmer import (
-    column_pearson,
-    element_average,
     kmer_training_statistics,
     ridge_out_of_fold,
     KMER_COLUMN,
@@ -20,6 +18,8 @@ from mprabench.predictors.kmer import (
     kmer_frequency_matrix,
     kmer_ridge_out_of_fold,
 )
+from mprabench.stats.clustered import pearson_r
+from mprabench.stats.refit_null import element_average
 
 PLANTED = "GGCC"
 K = 4
@@ -254,7 +254,7 @@ def test_a_baseline_trained_on_a_null_target_gets_a_calibrated_p(inputs_per_elem
         r_oof.append(statistics["element_pearson_r"])
         fit = ridge_out_of_fold(features, targets[:, None], weights, folds, alpha=1.0)
         element_y = element_average(targets[:, None], groups, weights)
-        r_fold_mean.append(column_pearson(element_average(fit.fold_means, groups, weights), element_y)[0])
+        r_fold_mean.append(pearson_r(element_average(fit.fold_means, groups, weights), element_y)[0])
     rate = np.mean(np.array(p_values) <= 0.05)
     assert abs(rate - 0.05) <= 3 * np.sqrt(0.05 * 0.95 / n_datasets)
     assert abs(np.mean(r_oof)) < 0.06  # the reported k-mer part carries no leave-out-mean signal ...
