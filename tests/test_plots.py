@@ -39,7 +39,7 @@ from mprabench.plots.render import (
     render_in_processes,
     strata_bars,
 )
-from tests.conftest import compose_config, configured
+from tests.conftest import configured, typed_params
 
 N_ELEMENTS, ROWS_PER_ELEMENT, N_WILD_TYPE = 12, 20, 2
 FEATURES = ["signal_a", "signal_b", "flat"]  # "flat" is constant: nothing about it is estimable
@@ -278,8 +278,7 @@ LOCAL_PROVENANCE = {"source": "local test server (synthetic tracks)", "model_ver
 
 
 def local_context():
-    params = compose_config(["predictor.address=127.0.0.1:50051", "experiment=v2"])
-    return run_context(params, LOCAL_PROVENANCE)
+    return run_context(typed_params(["predictor.address=127.0.0.1:50051", "experiment=v2"]), LOCAL_PROVENANCE)
 
 
 def figure_text(fig: Figure) -> str:
@@ -322,7 +321,7 @@ def test_run_context_is_honest_about_local_server_biosample_and_missing_provenan
     assert context.predictor == "local test server (synthetic tracks)"
     assert "EFO:0002067 K562" in context.subtitle and "v2" in context.subtitle
     assert "mouse 3T3-L1 adipocytes" in context.mismatch()
-    unknown = run_context(compose_config(["experiment=v2"]), None)
+    unknown = run_context(typed_params(["experiment=v2"]), None)
     assert "provenance unknown" in unknown.predictor and "name unknown" in unknown.biosample_text
     assert "cell type" not in (unknown.mismatch() or ""), "an unknown name is not claimed to differ"
 

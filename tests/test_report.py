@@ -9,7 +9,8 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from mprabench.report import NOT_ESTIMABLE, fmt, plural
+from mprabench.plots.style import NOT_ESTIMABLE
+from mprabench.report.format import fmt, plural
 from mprabench.stages import report
 from tests.report_fixtures import MISMATCHED_ELEMENT, PRIMARY, make_report_fixture
 
@@ -160,7 +161,7 @@ def test_a_missing_p_of_a_trained_baseline_cites_its_p_reason_not_the_interval_r
 
     from mprabench.config import EvaluateConfig
     from mprabench.evaluation import REASON_TRAINED_CI, evaluate
-    from mprabench.report import not_estimable_reason
+    from mprabench.report.inputs import not_estimable_reason
     from tests.conftest import configured
     from tests.support.null_rows import gse84888_like_rows
 
@@ -228,14 +229,14 @@ CALIBRATED = {"structure": "v3", "n_replicates": 2000, "alpha": 0.05, "ci_level"
 
 
 def test_calibration_sentence_says_calibrated_only_within_the_tolerances():
-    from mprabench.report import calibration_sentence
+    from mprabench.report.results import calibration_sentence
 
     text = calibration_sentence(CALIBRATED)  # 0.064 is within 0.05 ± 0.015, 0.931 within 0.95 ± 0.02
     assert text.startswith("p-values calibrated for this design: type I 0.049 ± 0.005") and "NOT" not in text
 
 
 def test_calibration_sentence_names_each_rate_outside_its_tolerance():
-    from mprabench.report import calibration_sentence
+    from mprabench.report.results import calibration_sentence
 
     liberal = CALIBRATED | {"tests": CALIBRATED["tests"] | {"within_element_p": {"type_I": 0.081, "mcse": 0.006}},
                             "intervals": {"pearson_r_ci": {"coverage": 0.91, "mcse": 0.006}}}
@@ -255,7 +256,7 @@ def test_calibration_tolerances_live_in_one_place():
 
 
 def test_provenance_of_an_offline_predictor_says_not_applicable_not_none():
-    from mprabench.report import provenance_value
+    from mprabench.report.run import provenance_value
 
     offline = {"predictor": "gc", "model_version": None, "store_key": None}
     assert provenance_value(offline, "model_version") == "not applicable"

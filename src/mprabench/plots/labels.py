@@ -2,18 +2,20 @@
 
 One label table for the whole project: figures, report.md and MLflow descriptions all call
 :func:`feature_label` / :func:`target_label`, so a feature is named the same everywhere.
-The run context (dataset, experiment, predictor, biosample) comes from params.yaml and the
-predict stage's provenance.json; where provenance is missing it says "unknown", never guesses.
+The run context (dataset, experiment, predictor, biosample) comes from the typed settings
+(config.load_params) and the predict stage's provenance.json; where provenance is missing it
+says "unknown", never guesses.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mprabench.config import FeatureWindowConfig, Params
 from mprabench.predictors.base import SOURCE_LOCAL, SOURCE_OFFLINE
 from mprabench.sources.locations import is_loopback
 
@@ -128,43 +130,42 @@ def read_provenance(path: Path | None) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def predictor_description(params: Mapping[str, Any], provenance: Mapping[str, Any] | None) -> tuple[str, str]:
-    """(label, source): a loopback address always means the local test server."""
-    predictor = params.get("predictor") or {}
-    name = str(predictor.get("name", UNKNOWN))
+def predictor_description(predictor: Any, provenance: Mapping[str, Any] | None) -> tuple[str, str]:
+    """(label, source) of the typed `predictor` settings: a loopback address always means the local test server."""
     source = str((provenance or {}).get("source") or "")
-    if is_loopback(predictor.get("address")) or source == SOURCE_LOCAL:
+    if is_loopback(getattr(predictor, "address", None)) or source == SOURCE_LOCAL:
         return SOURCE_LOCAL, SOURCE_LOCAL
-    if name == "alphagenome":
-        version = (provenance or {}).get("model_version") or predictor.get("model_version") or UNKNOWN
+    if predictor.name == "alphagenome":
+        version = (provenance or {}).get("model_version") or predictor.model_version or UNKNOWN
         label = f"AlphaGenome {version}"
         return (label, source) if source else (f"{label} (provenance unknown)", UNKNOWN)
-    if source == SOURCE_OFFLINE or name in ("gc", "kmer", "motif"):
-        return f"{name} baseline (offline)", SOURCE_OFFLINE
-    return name, source or UNKNOWN
+    if source == SOURCE_OFFLINE or predictor.name in ("gc", "kmer", "motif"):
+        return f"{predictor.name} baseline (offline)", SOURCE_OFFLINE
+    return predictor.name, source or UNKNOWN
 
 
-def biosamples(params: Mapping[str, Any], provenance: Mapping[str, Any] | None) -> tuple[Biosample, ...]:
+def biosamples(predictor: Any, provenance: Mapping[str, Any] | None) -> tuple[Biosample, ...]:
     """Names from provenance.json (the model's own track metadata); terms alone say 'name unknown'."""
     listed = (provenance or {}).get("biosamples")
     if isinstance(listed, Sequence) and listed:
         return tuple(Biosample(str(b.get("ontology_term", UNKNOWN)), str(b.get("biosample_name") or UNKNOWN),
                                str(b.get("biosample_type") or "")) for b in listed if isinstance(b, Mapping))
-    terms = (params.get("predictor") or {}).get("ontology_terms") or []
+    terms = getattr(predictor, "ontology_terms", None) or []
     return tuple(Biosample(str(t), "(name unknown: no provenance.json)", named=False) for t in terms)
 
 
-def run_context(params: Mapping[str, Any], provenance: Mapping[str, Any] | None) -> RunContext:
-    predictor = params.get("predictor") or {}
-    label, source = predictor_description(params, provenance)
-    features = predictor.get("features") or {}
-    organism = str((provenance or {}).get("organism") or predictor.get("organism") or "")
+def run_context(params: Params, provenance: Mapping[str, Any] | None) -> RunContext:
+    """The run context of the typed settings and the predict stage's provenance.json (None: absent)."""
+    predictor = params.predictor
+    label, source = predictor_description(predictor, provenance)
+    features = getattr(predictor, "features", None)
+    organism = str((provenance or {}).get("organism") or getattr(predictor, "organism", None) or "")
     return RunContext(
-        dataset=str((params.get("dataset") or {}).get("name", UNKNOWN)),
-        experiment=str((params.get("experiment") or {}).get("name", UNKNOWN)),
+        dataset=params.dataset.name,
+        experiment=params.experiment.name,
         predictor=label, source=source, organism=organism,
-        biosamples=biosamples(params, provenance),
-        assay=dict((params.get("dataset") or {}).get("assay_biosample") or {}),
-        center_width=features.get("center_width") if isinstance(features, Mapping) else None,
+        biosamples=biosamples(predictor, provenance),
+        assay=asdict(params.dataset.assay_biosample),
+        center_width=features.center_width if isinstance(features, FeatureWindowConfig) else None,
         provenance_found=provenance is not None,
     )

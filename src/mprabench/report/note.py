@@ -1,0 +1,46 @@
+"""The MLflow run description (`mlflow.note.content`): what ran, the headline, its calibration."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from mprabench.headline import (
+    ELEMENT_BONFERRONI_SIGNIFICANT,
+    ELEMENT_P,
+    ELEMENT_PEARSON_R,
+    PEARSON_R_CI_HIGH,
+    PEARSON_R_CI_LOW,
+    primary_features,
+)
+from mprabench.plots.labels import RunContext
+from mprabench.report.format import UNKNOWN, fmt, is_missing, plural
+from mprabench.report.inputs import design_of
+from mprabench.report.results import calibration_sentence
+
+
+def headline_note(context: RunContext, summary: Mapping[str, Any], calibration: Mapping[str, Any] | None) -> str:
+    """3–5 lines: what ran, the headline, its calibration, any biosample mismatch."""
+    design = design_of(summary)
+    features = primary_features(summary)
+    significant = [f for f in features if summary[f].get(ELEMENT_BONFERRONI_SIGNIFICANT) is True]
+    estimable = [f for f in features if not is_missing(summary[f].get(ELEMENT_PEARSON_R))]
+    lines = [
+        (f"**{context.dataset} · experiment {context.experiment} · {context.predictor} · "
+         f"{context.biosample_text}**"),
+        (f"Element-level (n = {fmt(design.get('n_elements'), none=UNKNOWN)} elements, "
+         f"{fmt(design.get('n_unique_inputs'), none=UNKNOWN)} distinct inputs, "
+         f"{fmt(design.get('n_rows'), none=UNKNOWN)} rows): "
+         f"{len(significant)} of {plural(len(features), 'primary feature')} Bonferroni-significant."),
+    ]
+    if estimable:
+        best = max(estimable, key=lambda f: abs(summary[f][ELEMENT_PEARSON_R]))
+        s = summary[best]
+        lines.append(f"Strongest: {context.feature_label(best)} r = {fmt(s[ELEMENT_PEARSON_R])} "
+                     f"[{fmt(s.get(PEARSON_R_CI_LOW), none=UNKNOWN)}, {fmt(s.get(PEARSON_R_CI_HIGH), none=UNKNOWN)}], "
+                     f"p = {fmt(s.get(ELEMENT_P), none=UNKNOWN)}.")
+    lines.append(calibration_sentence(calibration))
+    mismatch = context.mismatch()
+    if mismatch:
+        lines.append(f"Warning: {mismatch}")
+    return "  \n".join(lines[:5])
