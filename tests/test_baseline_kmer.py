@@ -11,13 +11,13 @@ from sklearn.model_selection import KFold
 from mprabench.predictors.kmer import (
     kmer_training_statistics,
     ridge_out_of_fold,
-    KMER_COLUMN,
     assign_group_folds,
     fit_kmer_ridge,
     kmer_frequencies,
     kmer_frequency_matrix,
     kmer_ridge_out_of_fold,
 )
+from mprabench.feature_names import KMER_RIDGE_OOF
 from mprabench.stats.clustered import pearson_r
 from mprabench.stats.refit_null import element_average
 
@@ -162,7 +162,7 @@ def test_missing_sequence_and_bad_targets_are_errors():
 
 def test_planted_kmer_signal_is_recovered_out_of_fold():
     result = kmer_ridge_out_of_fold(*_planted_library(), k=K, alpha=1.0, n_folds=5, seed=0)
-    assert result.predictions.name == KMER_COLUMN
+    assert result.predictions.name == KMER_RIDGE_OOF
     assert np.isfinite(result.predictions).all()
     assert _pearson(result.predictions, result.inputs["target_mean"]) > 0.9
 

@@ -25,7 +25,7 @@ N_REPLICATES = 400
 
 def settings(**changes) -> SimulationSettings:
     values = dict(n_replicates=N_REPLICATES, n_permutations=199, alpha=0.05, ci_level=0.95, within_slope_sd=0.15,
-                  min_elements_ci=10, n_primary_features=6, seed=1)
+                  min_elements_ci=10, n_primary_features=6, seed=1, min_within_inputs=4)
     return SimulationSettings(**(values | changes))
 
 

@@ -16,19 +16,21 @@ from pathlib import Path
 from typing import Any
 
 from mprabench.config import FeatureWindowConfig, Params
+from mprabench.feature_names import CENTER, GC_FRACTION, KMER_RIDGE_OOF, MAX, MEAN, MOTIF_PREFIX, output_prefix
 from mprabench.predictors.base import SOURCE_LOCAL, SOURCE_OFFLINE
 from mprabench.sources.locations import is_loopback
 
 UNKNOWN = "unknown"
 
-OUTPUT_LABELS = {"dnase": "DNase", "cage": "CAGE", "rna": "RNA-seq", "atac": "ATAC",
-                 "procap": "PRO-cap", "chip_histone": "histone ChIP", "chip_tf": "TF ChIP"}
+# Keyed by the names of mprabench.feature_names (where the predictors get them).
+OUTPUT_LABELS = {output_prefix(output): label for output, label in (
+    ("DNASE", "DNase"), ("CAGE", "CAGE"), ("RNA_SEQ", "RNA-seq"), ("ATAC", "ATAC"), ("PROCAP", "PRO-cap"),
+    ("CHIP_HISTONE", "histone ChIP"), ("CHIP_TF", "TF ChIP"))}
 # {width} is the configured central window (predictor.features.center_width).
-AGGREGATE_LABELS = {"center": "central {width} (mean)", "mean": "whole input (mean)",
-                    "max": "whole input (max)"}
+KIND_LABELS = {CENTER: "central {width} (mean)", MEAN: "whole input (mean)", MAX: "whole input (max)"}
 FEATURE_LABELS = {
-    "gc_fraction": "GC fraction, central window",
-    "kmer_ridge_oof": "k-mer ridge, out-of-fold prediction",
+    GC_FRACTION: "GC fraction, central window",
+    KMER_RIDGE_OOF: "k-mer ridge, out-of-fold prediction",
 }
 TARGET_LABELS = {
     "log2_ratio": "MPRA activity, log2(RNA/DNA)",
@@ -40,12 +42,12 @@ def feature_label(feature: str, center_width: int | None = None) -> str:
     """e.g. dnase_center -> 'DNase, central 200 bp (mean)'; unknown names come back unchanged."""
     if feature in FEATURE_LABELS:
         return FEATURE_LABELS[feature]
-    output, _, aggregate = feature.rpartition("_")
-    if output in OUTPUT_LABELS and aggregate in AGGREGATE_LABELS:
+    output, _, kind = feature.rpartition("_")
+    if output in OUTPUT_LABELS and kind in KIND_LABELS:
         width = f"{center_width} bp" if center_width else "window"
-        return f"{OUTPUT_LABELS[output]}, {AGGREGATE_LABELS[aggregate].format(width=width)}"
-    if feature.startswith("motif_"):
-        return f"motif score, {feature.removeprefix('motif_')}"
+        return f"{OUTPUT_LABELS[output]}, {KIND_LABELS[kind].format(width=width)}"
+    if feature.startswith(MOTIF_PREFIX):
+        return f"motif score, {feature.removeprefix(MOTIF_PREFIX)}"
     return feature
 
 

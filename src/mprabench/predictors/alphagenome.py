@@ -51,7 +51,8 @@ from mprabench.predictors.base import (
     PredictionInterrupted,
     PredictionReport,
 )
-from mprabench.predictors.features import FeatureError, own_positions, output_prefix, pad_for_model, profile_features
+from mprabench.feature_names import output_prefix
+from mprabench.predictors.features import FeatureError, own_positions, pad_for_model, profile_features
 from mprabench.predictors.store import Profile, ProfileStore
 from mprabench.sources.locations import is_loopback
 

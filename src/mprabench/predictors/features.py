@@ -16,11 +16,9 @@ import numpy as np
 
 from mprabench.config import FeatureWindowConfig
 from mprabench.dna import centred_start, pad_with_n
+from mprabench.feature_names import CENTER, FEATURE_KINDS, MAX, MEAN, track_feature
 from mprabench.predictors.store import TrackProfile
 
-# Feature-name prefix of each output; other outputs use their lower-cased name.
-OUTPUT_PREFIXES = {"DNASE": "dnase", "CAGE": "cage", "RNA_SEQ": "rna"}
-FEATURE_KINDS = ("mean", "max", "center")
 
 
 class FeatureError(ValueError):
@@ -36,12 +34,8 @@ class Placement:
     padded_length: int
 
 
-def output_prefix(output: str) -> str:
-    return OUTPUT_PREFIXES.get(output, output.lower())
-
-
 def feature_names(outputs: Iterable[str]) -> list[str]:
-    return [f"{output_prefix(o)}_{kind}" for o in outputs for kind in FEATURE_KINDS]
+    return [track_feature(o, kind) for o in outputs for kind in FEATURE_KINDS]
 
 
 def model_length(length: int, supported: Iterable[int]) -> int:
@@ -90,9 +84,9 @@ def profile_features(profile: TrackProfile, window: FeatureWindowConfig, prefix:
     centre = values[(lead + lo) // res : -(-(lead + hi) // res)]
     # float64 sums: float16 storage must not also cost precision in the reduction
     result = {
-        f"{prefix}_mean": float(values.mean(dtype=np.float64)),
-        f"{prefix}_max": float(values.max()),
-        f"{prefix}_center": float(centre.mean(dtype=np.float64)),
+        f"{prefix}_{MEAN}": float(values.mean(dtype=np.float64)),
+        f"{prefix}_{MAX}": float(values.max()),
+        f"{prefix}_{CENTER}": float(centre.mean(dtype=np.float64)),
     }
     if not all(math.isfinite(v) for v in result.values()):
         raise FeatureError(f"{prefix}: non-finite feature values")

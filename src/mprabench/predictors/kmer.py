@@ -21,11 +21,10 @@ from sklearn.preprocessing import StandardScaler
 from mprabench.config import KmerConfig
 from mprabench.dna import BASE_CODE_N, central_window, describe_input, encode_bases, n_free_starts
 from mprabench.errors import InputDataError
+from mprabench.feature_names import KMER_RIDGE_OOF
 from mprabench.predictors.base import PredictionReport, Predictor, ResultSink
 from mprabench.schema import ELEMENT_ID, INPUT_SHA256, ZERO_RNA_DROPOUT, dropout_mask, read_rows
 from mprabench.stats.refit_null import refit_null
-
-KMER_COLUMN = "kmer_ridge_oof"
 
 FOLD_STRATEGY_SKLEARN = "sklearn.GroupKFold(shuffle=True, random_state=seed)"
 _RIDGE_STEP = "ridge"
@@ -37,7 +36,7 @@ REFIT_NULL_KEY = "kmer|refit_null"  # random stream of the refit null's permutat
 class KmerOutOfFold:
     """Out-of-fold predictions and the fold bookkeeping behind them.
 
-    ``predictions``: float Series indexed by input id (name :data:`KMER_COLUMN`): the k-mer part
+    ``predictions``: float Series indexed by input id (name :data:`KMER_RIDGE_OOF`): the k-mer part
     of the out-of-fold prediction, WITHOUT the training-fold mean. With few elements the
     training-fold mean is anti-correlated with the held-out element (leave-out mean), so keeping
     it would make a null model look anti-predictive.
@@ -216,7 +215,7 @@ def kmer_ridge_out_of_fold(
     weights = inputs["n_rows"].to_numpy(dtype=np.float64)
     fit = ridge_out_of_fold(features, targets[:, None], weights, folds, alpha=alpha, standardize=standardize)
     return KmerOutOfFold(
-        predictions=pd.Series(fit.kmer_part[:, 0], index=inputs.index, name=KMER_COLUMN),
+        predictions=pd.Series(fit.kmer_part[:, 0], index=inputs.index, name=KMER_RIDGE_OOF),
         inputs=inputs,
         fold_strategy=strategy,
         full_predictions=pd.Series(fit.kmer_part[:, 0] + fit.fold_means[:, 0], index=inputs.index),
@@ -379,7 +378,7 @@ class KmerPredictor(Predictor):
         fit = ridge_out_of_fold(features, everything["target_mean"].to_numpy()[:, None],
                                 everything["n_rows"].to_numpy(float), folds, alpha=self.config.alpha)
         index = everything.index
-        return KmerOutOfFold(pd.Series(fit.kmer_part[:, 0], index=index, name=KMER_COLUMN), everything, strategy,
+        return KmerOutOfFold(pd.Series(fit.kmer_part[:, 0], index=index, name=KMER_RIDGE_OOF), everything, strategy,
                              pd.Series(fit.kmer_part[:, 0] + fit.fold_means[:, 0], index=index),
                              pd.Series(fit.fold_means[:, 0], index=index))
 
@@ -393,7 +392,7 @@ class KmerPredictor(Predictor):
     def predict(self, inputs: Mapping[str, str], sink: ResultSink) -> PredictionReport:
         self._require_all_inputs(inputs)
         result, _, _ = self._fit(inputs)
-        sink.put_many({sha: {KMER_COLUMN: float(value)} for sha, value in result.predictions.items()})
+        sink.put_many({sha: {KMER_RIDGE_OOF: float(value)} for sha, value in result.predictions.items()})
         return PredictionReport(requested=len(result.predictions))
 
     def training_statistics(self, inputs: Mapping[str, str]) -> dict[str, Any]:
@@ -406,4 +405,4 @@ class KmerPredictor(Predictor):
             frame["fold"].to_numpy(), alpha=self.config.alpha, n_permutations=self.config.n_permutations,
             seed=self.config.seed,
         )
-        return {KMER_COLUMN: statistics | {"target": self.config.target}}
+        return {KMER_RIDGE_OOF: statistics | {"target": self.config.target}}

@@ -21,6 +21,7 @@ from Bio.motifs.matrix import PositionSpecificScoringMatrix
 from mprabench.config import MotifConfig
 from mprabench.errors import ConfigError
 from mprabench.dna import BASE_CODE_N, central_window, describe_input, encode_bases, n_free_starts
+from mprabench.feature_names import MOTIF_PREFIX
 from mprabench.predictors.base import PredictionReport, Predictor, ResultSink
 
 DNA_LETTERS = "ACGT"
@@ -51,7 +52,7 @@ def motif_column_name(matrix_id: str, name: str) -> str:
     # The versioned matrix ID makes the column unique and stable; the name (non-alphanumerics
     # collapsed to "_", case kept as in JASPAR) only makes it readable.
     slug = re.sub(r"[^0-9A-Za-z]+", "_", name).strip("_")
-    return f"motif_{matrix_id}_{slug}" if slug else f"motif_{matrix_id}"
+    return f"{MOTIF_PREFIX}{matrix_id}_{slug}" if slug else f"{MOTIF_PREFIX}{matrix_id}"
 
 
 def available_jaspar_releases() -> list[str]:

@@ -45,7 +45,6 @@ from mprabench.stats.clustered import MIN_ELEMENTS_FISHER_Z, MIN_PERMUTATION_ELE
 from mprabench.stats.rng import derive_rng
 from mprabench.stats.within_element import (
     MIN_POOLED_ELEMENTS,
-    MIN_WITHIN_INPUTS_FLOOR,
     RandomEffectsPool,
     pool_fisher_z,
 )
@@ -125,7 +124,7 @@ class SimulationSettings:
     seed: int
     # Distinct inputs an element needs for a within-element r: within_element.min_within_inputs(
     # evaluate.min_unique_inputs), the rule evaluate applies.
-    min_within_inputs: int = MIN_WITHIN_INPUTS_FLOOR
+    min_within_inputs: int
 
 
 def simulate_null_features(structure: DesignStructure, n: int, slope_sd: float, rng: np.random.Generator) -> np.ndarray:
