@@ -14,6 +14,8 @@ from mprabench.stats.clustered import (
     element_level_association,
     element_permutations,
     fisher_z_interval,
+    grouped_pearson_r,
+    pearson_r,
     permutation_pvalue,
     permutation_pvalues,
     unit_scaled,
@@ -95,3 +97,17 @@ def test_results_do_not_depend_on_row_order():
 def test_fisher_interval_is_vectorised():
     low, high = fisher_z_interval(np.array([0.0, 0.5]), 18, 0.95)
     assert low[0] == pytest.approx(-high[0]) and low[1] < 0.5 < high[1]
+
+
+def test_the_three_forms_of_pearson_r_equal_scipy():
+    rng = np.random.default_rng(6)
+    a, b = rng.normal(size=(9, 4)), rng.normal(size=(9, 4))
+    golden = [stats.pearsonr(a[:, j], b[:, j]).statistic for j in range(4)]
+    np.testing.assert_allclose(pearson_r(a, b), golden, atol=1e-12)
+    np.testing.assert_allclose((unit_scaled(a.T) * unit_scaled(b.T)).sum(-1), golden, atol=1e-12)
+    groups = np.zeros((9, 2))
+    groups[:5, 0] = groups[5:, 1] = 1  # two groups of inputs: the first 5 and the last 4
+    grouped = grouped_pearson_r(a.T, b[:, 0], groups)
+    for j in range(4):
+        expected = [stats.pearsonr(a[:5, j], b[:5, 0]).statistic, stats.pearsonr(a[5:, j], b[5:, 0]).statistic]
+        np.testing.assert_allclose(grouped[j], expected, atol=1e-12)

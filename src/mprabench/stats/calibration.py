@@ -41,7 +41,15 @@ from mprabench.schema import (
     INPUT_SHA256,
     TF_LABELS,
 )
-from mprabench.stats.clustered import MIN_ELEMENTS_FISHER_Z, MIN_PERMUTATION_ELEMENTS, element_permutations, fisher_z_interval, permutation_pvalues, unit_scaled
+from mprabench.stats.clustered import (
+    MIN_ELEMENTS_FISHER_Z,
+    MIN_PERMUTATION_ELEMENTS,
+    element_permutations,
+    fisher_z_interval,
+    grouped_pearson_r,
+    permutation_pvalues,
+    unit_scaled,
+)
 from mprabench.stats.rng import derive_rng
 from mprabench.stats.within_element import (
     MIN_POOLED_ELEMENTS,
@@ -157,13 +165,7 @@ def element_indicator(structure: DesignStructure, used: np.ndarray, inputs: np.n
 
 def correlations_over_columns(structure: DesignStructure, features: np.ndarray, indicator: np.ndarray) -> np.ndarray:
     """(n x columns) Pearson r of features vs input target over the inputs of each indicator column."""
-    m = indicator.sum(0)
-    y = structure.input_target
-    sx, sxx, sxy = features @ indicator, (features * features) @ indicator, (features * y) @ indicator
-    sy, syy = y @ indicator, (y * y) @ indicator
-    cov = sxy - sx * sy / m
-    var_x, var_y = sxx - sx * sx / m, syy - sy * sy / m
-    return cov / np.sqrt(var_x * var_y)
+    return grouped_pearson_r(features, structure.input_target, indicator)
 
 
 def within_element_correlations(structure: DesignStructure, features: np.ndarray, used: np.ndarray,

@@ -71,6 +71,11 @@ def element_means(
     return ids, mean_x, mean_y
 
 
+# Pearson r in the three forms the statistics need (all here, each checked against scipy in the tests):
+# unit_scaled (a dot product is r: permutations and replicates share one matrix product), pearson_r
+# (matching columns) and grouped_pearson_r (over groups of inputs, from sums).
+
+
 def unit_scaled(values: np.ndarray) -> np.ndarray:
     """Centred and scaled to unit norm along the last axis: a dot product of two is Pearson r.
 
@@ -85,6 +90,17 @@ def pearson_r(a: np.ndarray, b: np.ndarray, axis: int = 0) -> np.ndarray:
     """Pearson r of matching slices of a and b along ``axis`` (NaN where one is constant)."""
     a, b = a - a.mean(axis, keepdims=True), b - b.mean(axis, keepdims=True)
     return (a * b).sum(axis) / np.sqrt((a * a).sum(axis) * (b * b).sum(axis))
+
+
+def grouped_pearson_r(x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """(n x columns) Pearson r of each row of x (n x J) with y (J) over the members of each column of the
+    0/1 matrix `groups` (J x columns), from per-group sums: one matrix product for every row and group."""
+    m = groups.sum(0)
+    sx, sxx, sxy = x @ groups, (x * x) @ groups, (x * y) @ groups
+    sy, syy = y @ groups, (y * y) @ groups
+    cov = sxy - sx * sy / m
+    var_x, var_y = sxx - sx * sx / m, syy - sy * sy / m
+    return cov / np.sqrt(var_x * var_y)
 
 
 def element_permutations(n_elements: int, n_permutations: int, rng: np.random.Generator) -> np.ndarray:
