@@ -37,7 +37,7 @@ NULL_TESTS, NULL_INTERVALS, NULL_FLAGS = CALIBRATION_TESTS, CALIBRATION_INTERVAL
 ELEMENT_R_CI = "pearson_r_ci"
 WITHIN_ELEMENT_R_CI = "within_element_r_ci"
 
-# Which reason in details.json explains a not-estimable value (report.REASON_KEYS).
+# Which reason in details.json explains a not-estimable value (report.inputs.REASON_KEYS).
 Reason = Literal["r", "p", "ci", "within"]
 
 
