@@ -23,8 +23,7 @@ HEADLINE_KEYS = {
 
 
 def config(**changes) -> EvaluateConfig:
-    values = dict(primary_features=["a", "b"], n_permutations=999, min_elements_ci=10, strata=["strand"],
-                  calibration={"n_replicates": 100, "within_slope_sd": 0.15})
+    values = dict(primary_features=["a", "b"], n_permutations=999, min_elements_ci=10, strata=["strand"])
     return configured(EvaluateConfig, "evaluate", **(values | changes))
 
 

@@ -33,7 +33,7 @@ def render_report(inputs: ReportInputs, links: Links) -> str:
     sections = [
         title_section(inputs),
         headline_section(inputs, reasons),
-        calibration_sentence(inputs.calibration),
+        calibration_sentence(inputs.calibration, inputs.settings.evaluate.calibration),
         sensitivity_section(inputs, reasons),
         reasons.legend(),
         within_element_section(inputs, links),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from mprabench.config import CalibrationConfig
 from mprabench.headline import (
     ELEMENT_BONFERRONI_SIGNIFICANT,
     ELEMENT_P,
@@ -19,8 +20,9 @@ from mprabench.report.inputs import design_of
 from mprabench.report.results import calibration_sentence
 
 
-def headline_note(context: RunContext, summary: Mapping[str, Any], calibration: Mapping[str, Any] | None) -> str:
-    """3–5 lines: what ran, the headline, its calibration, any biosample mismatch."""
+def headline_note(context: RunContext, summary: Mapping[str, Any], calibration: Mapping[str, Any] | None,
+                  settings: CalibrationConfig) -> str:
+    """3–5 lines: what ran, the headline, its calibration (verdict by `settings`), any biosample mismatch."""
     design = design_of(summary)
     features = primary_features(summary)
     significant = [f for f in features if summary[f].get(ELEMENT_BONFERRONI_SIGNIFICANT) is True]
@@ -39,7 +41,7 @@ def headline_note(context: RunContext, summary: Mapping[str, Any], calibration: 
         lines.append(f"Strongest: {context.feature_label(best)} r = {fmt(s[ELEMENT_PEARSON_R])} "
                      f"[{fmt(s.get(PEARSON_R_CI_LOW), none=UNKNOWN)}, {fmt(s.get(PEARSON_R_CI_HIGH), none=UNKNOWN)}], "
                      f"p = {fmt(s.get(ELEMENT_P), none=UNKNOWN)}.")
-    lines.append(calibration_sentence(calibration))
+    lines.append(calibration_sentence(calibration, settings))
     mismatch = context.mismatch()
     if mismatch:
         lines.append(f"Warning: {mismatch}")

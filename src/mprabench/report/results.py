@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from mprabench.config import CalibrationConfig
 from mprabench.headline import (
     ELEMENT_P,
     ELEMENT_PEARSON_R,
@@ -35,7 +36,7 @@ from mprabench.schema import (
     DETAILS_TARGET,
     DETAILS_WITH_ZERO_RNA_DROPOUTS,
 )
-from mprabench.stats.calibration import COVERAGE_TOLERANCE, TYPE_I_TOLERANCE, calibration_misses
+from mprabench.stats.calibration import calibration_misses
 from mprabench.tracking import flatten
 
 # The headline table's columns: every statistic of the contract shown in the report, an interval
@@ -83,11 +84,11 @@ def headline_cell(statistic: HeadlineStatistic, values: Mapping[str, Any], detai
     return f"{fmt(value, statistic.digits)} [{fmt(low, statistic.digits)}, {fmt(high, statistic.digits)}]"
 
 
-def calibration_sentence(calibration: Mapping[str, Any] | None) -> str:
+def calibration_sentence(calibration: Mapping[str, Any] | None, settings: CalibrationConfig) -> str:
     """'p-values calibrated for this design: type I 0.049 ± 0.007 (...)', 'NOT calibrated ...', or why there is none.
 
-    Calibrated means every simulated type-I rate is within TYPE_I_TOLERANCE of alpha and every coverage
-    within COVERAGE_TOLERANCE of the CI level (stats.calibration).
+    Calibrated means every simulated type-I rate is within `settings.type_i_tolerance` of alpha and every
+    coverage within `settings.coverage_tolerance` of the CI level (evaluate.calibration).
     """
     if not calibration:
         return ("Calibration: not measured for this run (no metrics/calibration.json), so the p-values "
@@ -100,8 +101,9 @@ def calibration_sentence(calibration: Mapping[str, Any] | None) -> str:
              f"nominal {fmt(alpha, none=UNKNOWN)})" for k, t in tests.items() if isinstance(t, Mapping)]
     covered = [f"coverage {fmt(c.get('coverage'), none=UNKNOWN)} ± {fmt(c.get('mcse'), none=UNKNOWN)} (`{k}`, "
                f"nominal {fmt(level, none=UNKNOWN)})" for k, c in intervals.items() if isinstance(c, Mapping)]
-    tolerance = (f"type I within ±{TYPE_I_TOLERANCE} of α, coverage within ±{COVERAGE_TOLERANCE} of the level")
-    misses = calibration_misses(dict(calibration))
+    type_i, coverage = settings.type_i_tolerance, settings.coverage_tolerance
+    tolerance = f"type I within ±{type_i} of α, coverage within ±{coverage} of the level"
+    misses = calibration_misses(dict(calibration), type_i, coverage)
     if misses:
         failed = "; ".join(f"`{m.key}` {m.kind} {fmt(m.rate)} ± {fmt(m.mcse, none=UNKNOWN)} "
                            f"(nominal {fmt(m.nominal, none=UNKNOWN)})" for m in misses)

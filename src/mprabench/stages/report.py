@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     files = artifact_files(args)
     root = repository_root().resolve()
     tags = run_tags(settings, root, context) | predictor_tags(provenance)
-    tags[NOTE_TAG] = headline_note(context, metrics["summary"], calibration)
+    tags[NOTE_TAG] = headline_note(context, metrics["summary"], calibration, settings.evaluate.calibration)
     selected, omitted = headline_metrics(
         [("headline", features_first(metrics["summary"])),
          ("headline.calibration", _calibration_metrics(calibration)),

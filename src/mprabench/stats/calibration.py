@@ -335,12 +335,6 @@ def require_headline_nulls(result: CalibrationResult) -> None:
                            "simulation to stats/calibration.calibrate (the headline contract, mprabench/headline.py)")
 
 
-# A test is calibrated for the design when its simulated type-I rate is within this of alpha, and an
-# interval when its coverage is within this of its level (the report's verdict; PROTOCOL.md "Inference").
-TYPE_I_TOLERANCE = 0.015
-COVERAGE_TOLERANCE = 0.02
-
-
 @dataclass(frozen=True)
 class CalibrationMiss:
     """One simulated rate outside its tolerance: ``kind`` is "type I" or "coverage"."""
@@ -352,9 +346,9 @@ class CalibrationMiss:
     nominal: float
 
 
-def calibration_misses(result: dict[str, Any], type_i_tolerance: float = TYPE_I_TOLERANCE,
-                       coverage_tolerance: float = COVERAGE_TOLERANCE) -> list[CalibrationMiss]:
-    """Every type-I rate and coverage of a calibration.json dict that is outside its tolerance."""
+def calibration_misses(result: dict[str, Any], type_i_tolerance: float, coverage_tolerance: float) -> list[CalibrationMiss]:
+    """Every type-I rate and coverage of a calibration.json dict that is outside its tolerance
+    (evaluate.calibration.type_i_tolerance and coverage_tolerance: the report's verdict)."""
     misses = []
     alpha, level = result[CALIBRATION_ALPHA], result[CALIBRATION_CI_LEVEL]
     for key, test in (result.get(CALIBRATION_TESTS) or {}).items():
@@ -366,8 +360,7 @@ def calibration_misses(result: dict[str, Any], type_i_tolerance: float = TYPE_I_
     return misses
 
 
-def within_tolerance(result: dict[str, Any], type_i_tolerance: float = TYPE_I_TOLERANCE,
-                     coverage_tolerance: float = COVERAGE_TOLERANCE) -> bool:
+def within_tolerance(result: dict[str, Any], type_i_tolerance: float, coverage_tolerance: float) -> bool:
     """Whether every type-I rate and coverage in a calibration.json dict is within tolerance."""
     return not calibration_misses(result, type_i_tolerance, coverage_tolerance)
 
@@ -378,5 +371,4 @@ def uniform_quantiles(n: int) -> np.ndarray:
 
 
 __all__ = ["DesignStructure", "SimulationSettings", "CalibrationResult", "design_structure", "calibrate",
-           "simulate_null_features", "within_tolerance", "calibration_misses", "uniform_quantiles",
-           "TYPE_I_TOLERANCE", "COVERAGE_TOLERANCE"]
+           "simulate_null_features", "within_tolerance", "calibration_misses", "uniform_quantiles"]
