@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mprabench.config import FeatureWindowConfig, Params
+from mprabench.config import Params
 from mprabench.feature_names import CENTER, GC_FRACTION, KMER_RIDGE_OOF, MAX, MEAN, MOTIF_PREFIX, output_prefix
-from mprabench.predictors.base import SOURCE_LOCAL, SOURCE_OFFLINE
+from mprabench.provenance import SOURCE_LOCAL, SOURCE_OFFLINE
 from mprabench.sources.locations import is_loopback
 
 UNKNOWN = "unknown"
@@ -132,27 +132,26 @@ def read_provenance(path: Path | None) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def predictor_description(predictor: Any, provenance: Mapping[str, Any] | None) -> tuple[str, str]:
-    """(label, source) of the typed `predictor` settings: a loopback address always means the local test server."""
+def predictor_description(predictor: Mapping[str, Any], provenance: Mapping[str, Any] | None) -> tuple[str, str]:
+    """(label, source) from provenance.json: the predictor class's label, with the model version if
+    any; a loopback address always means the local test server. `predictor`: the plain `predictor`
+    section (typed only by the stages that run a predictor)."""
     source = str((provenance or {}).get("source") or "")
-    if is_loopback(getattr(predictor, "address", None)) or source == SOURCE_LOCAL:
+    if is_loopback(predictor.get("address")) or source == SOURCE_LOCAL:
         return SOURCE_LOCAL, SOURCE_LOCAL
-    if predictor.name == "alphagenome":
-        version = (provenance or {}).get("model_version") or predictor.model_version or UNKNOWN
-        label = f"AlphaGenome {version}"
-        return (label, source) if source else (f"{label} (provenance unknown)", UNKNOWN)
-    if source == SOURCE_OFFLINE or predictor.name in ("gc", "kmer", "motif"):
-        return f"{predictor.name} baseline (offline)", SOURCE_OFFLINE
-    return predictor.name, source or UNKNOWN
+    if not provenance or not provenance.get("label"):
+        return f"{predictor.get('name', UNKNOWN)} (provenance unknown)", UNKNOWN
+    version = provenance.get("model_version")
+    return f"{provenance['label']} {version}" if version else str(provenance["label"]), source or UNKNOWN
 
 
-def biosamples(predictor: Any, provenance: Mapping[str, Any] | None) -> tuple[Biosample, ...]:
+def biosamples(predictor: Mapping[str, Any], provenance: Mapping[str, Any] | None) -> tuple[Biosample, ...]:
     """Names from provenance.json (the model's own track metadata); terms alone say 'name unknown'."""
     listed = (provenance or {}).get("biosamples")
     if isinstance(listed, Sequence) and listed:
         return tuple(Biosample(str(b.get("ontology_term", UNKNOWN)), str(b.get("biosample_name") or UNKNOWN),
                                str(b.get("biosample_type") or "")) for b in listed if isinstance(b, Mapping))
-    terms = getattr(predictor, "ontology_terms", None) or []
+    terms = predictor.get("ontology_terms") or []
     return tuple(Biosample(str(t), "(name unknown: no provenance.json)", named=False) for t in terms)
 
 
@@ -160,14 +159,14 @@ def run_context(params: Params, provenance: Mapping[str, Any] | None) -> RunCont
     """The run context of the typed settings and the predict stage's provenance.json (None: absent)."""
     predictor = params.predictor
     label, source = predictor_description(predictor, provenance)
-    features = getattr(predictor, "features", None)
-    organism = str((provenance or {}).get("organism") or getattr(predictor, "organism", None) or "")
+    features = predictor.get("features")
+    organism = str((provenance or {}).get("organism") or predictor.get("organism") or "")
     return RunContext(
         dataset=params.dataset.name,
         experiment=params.experiment.name,
         predictor=label, source=source, organism=organism,
         biosamples=biosamples(predictor, provenance),
         assay=asdict(params.dataset.assay_biosample),
-        center_width=features.center_width if isinstance(features, FeatureWindowConfig) else None,
+        center_width=features.get("center_width") if isinstance(features, Mapping) else None,
         provenance_found=provenance is not None,
     )

@@ -8,11 +8,12 @@ from typing import Any
 
 import pandas as pd
 
-from mprabench.config import InputMode, Params, as_plain
+from mprabench.config import InputMode, Params
 from mprabench.plots.labels import target_label
 from mprabench.report.format import UNKNOWN, fmt, plural, table
 from mprabench.report.inputs import Links, ReportInputs
 from mprabench.schema import QC_MOTIF_MISMATCHES
+from mprabench.settings import as_plain
 from mprabench.tracking import flatten
 
 QUESTIONS = {

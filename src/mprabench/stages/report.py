@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from mprabench.config import Params, as_plain, load_params
+from mprabench.config import Params, load_params
 from mprabench.files import require_writable, write_text_atomic
 from mprabench.plots.forest import write_forest
 from mprabench.plots.labels import RunContext, read_provenance, run_context
@@ -22,6 +22,7 @@ from mprabench.report.document import render_report
 from mprabench.report.inputs import Links, ReportInputs
 from mprabench.report.note import headline_note
 from mprabench.schema import CALIBRATION_INTERVALS, CALIBRATION_TESTS, SUMMARY_DESIGN
+from mprabench.settings import as_plain
 from mprabench.stages._cli import run, stage_parser
 from mprabench.sources.locations import repository_root
 from mprabench.tracking import NOTE_TAG, commit_tags, headline_metrics, mlflow_run, predictor_tags
@@ -112,7 +113,7 @@ def run_tags(settings: Params, root: Path, context: RunContext) -> dict[str, str
     tags = {
         **commit_tags(root),
         "predictor": context.predictor,
-        "predictor.name": settings.predictor.name,
+        "predictor.name": str(settings.predictor["name"]),
         "predictor.source": context.source,
         "experiment": context.experiment,
         "biosample": context.biosample_text,

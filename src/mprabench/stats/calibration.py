@@ -360,15 +360,10 @@ def calibration_misses(result: dict[str, Any], type_i_tolerance: float, coverage
     return misses
 
 
-def within_tolerance(result: dict[str, Any], type_i_tolerance: float, coverage_tolerance: float) -> bool:
-    """Whether every type-I rate and coverage in a calibration.json dict is within tolerance."""
-    return not calibration_misses(result, type_i_tolerance, coverage_tolerance)
-
-
 def uniform_quantiles(n: int) -> np.ndarray:
     """Expected order statistics of n uniforms, for QQ plots."""
     return (np.arange(1, n + 1) - 0.5) / n
 
 
 __all__ = ["DesignStructure", "SimulationSettings", "CalibrationResult", "design_structure", "calibrate",
-           "simulate_null_features", "within_tolerance", "calibration_misses", "uniform_quantiles"]
+           "simulate_null_features", "calibration_misses", "uniform_quantiles"]
