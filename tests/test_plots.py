@@ -39,7 +39,7 @@ from mprabench.plots.render import (
     render_in_processes,
     strata_bars,
 )
-from tests.conftest import configured, typed_params
+from tests.conftest import compose_config, configured, typed_params
 
 N_ELEMENTS, ROWS_PER_ELEMENT, N_WILD_TYPE = 12, 20, 2
 FEATURES = ["signal_a", "signal_b", "flat"]  # "flat" is constant: nothing about it is estimable
@@ -333,12 +333,12 @@ def test_the_predictor_label_is_the_one_its_class_declares_with_the_model_versio
     from mprabench.predictors.kmer import KmerPredictor
     from mprabench.provenance import SOURCE_OFFLINE
 
-    params = compose_config(["predictor=kmer"])
+    kmer = compose_config(["predictor=kmer"])["predictor"]  # the plain `predictor` section
     offline = {"label": KmerPredictor.label, "source": SOURCE_OFFLINE, "model_version": None}
-    assert predictor_description(params, offline) == ("kmer baseline (offline)", SOURCE_OFFLINE)
+    assert predictor_description(kmer, offline) == ("kmer baseline (offline)", SOURCE_OFFLINE)
     api = {"label": AlphaGenomePredictor.label, "source": SOURCE_API, "model_version": "ALL_FOLDS"}
-    assert predictor_description(compose_config(), api) == ("AlphaGenome ALL_FOLDS", SOURCE_API)
-    assert predictor_description(params, None) == ("kmer (provenance unknown)", "unknown")
+    assert predictor_description(compose_config()["predictor"], api) == ("AlphaGenome ALL_FOLDS", SOURCE_API)
+    assert predictor_description(kmer, None) == ("kmer (provenance unknown)", "unknown")
 
 
 def test_every_figure_names_dataset_experiment_predictor_and_biosample(case):
