@@ -11,7 +11,7 @@ from mprabench.config import CountsFile, DatasetConfig, DesignGrammar
 from mprabench.errors import DownloadError
 from mprabench.sources.geo import fetch_counts_files
 from tests.support.http_server import LocalHttpServer
-from tests.conftest import configured
+from tests.conftest import REPO, configured
 
 SUPPL = "/geo/series/GSE1nnn/GSE1/suppl"
 
@@ -151,3 +151,27 @@ def test_a_design_given_as_a_url_is_fetched_into_the_raw_folder(tiny_library, tm
     assert read_design(fetched) == {"oligo_a": "ACGT"}
     config.design = str(fetched)
     assert fetch_design(config, tmp_path / "raw2") is None, "a local design is read where it is"
+
+
+def test_a_published_md5_is_verified(tmp_path):
+    """Deposits like Zenodo publish MD5: a wrong one stops the fetch naming both digests, a right one passes."""
+    import hashlib
+
+    from mprabench.config import SequenceTableConfig
+    from mprabench.sources.geo import fetch_counts_files
+    from tests.support.params import configured_section
+
+    source = tmp_path / "deposit"
+    source.mkdir()
+    (source / "lib.tsv").write_text("seq_id\tseq\tmean_value\nA\tACGT\t1\n")
+    right = hashlib.md5((source / "lib.tsv").read_bytes()).hexdigest()
+
+    def spec(md5: str) -> SequenceTableConfig:
+        return configured_section(SequenceTableConfig, "dataset", REPO / "conf", ["dataset=agarwal2025_hepg2_test"],
+                                  source=str(source), files=[{"name": "lib.tsv", "sha256": None, "md5": md5}])
+
+    with pytest.raises(DownloadError, match=f"MD5 mismatch.*got {right}"):
+        fetch_counts_files(spec("0" * 32), tmp_path / "raw", progress=False)
+    assert not (tmp_path / "raw" / "lib.tsv").exists()
+    (path,) = fetch_counts_files(spec(right), tmp_path / "raw", progress=False)
+    assert path.read_text().startswith("seq_id")

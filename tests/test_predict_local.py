@@ -346,10 +346,10 @@ def test_the_predict_stage_runs_a_torchscript_model_and_a_rerun_computes_nothing
 
 
 def test_the_readmes_tiny_checkpoint_block_builds_a_checkpoint_the_predictor_runs(tmp_path, monkeypatch):
-    readme = (REPO / "README.md").read_text()
+    readme = (REPO / "docs" / "local-checkpoints.md").read_text()
     block = readme.split("<!-- tiny-checkpoint:", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
     monkeypatch.chdir(tmp_path)
-    exec(compile(block, "README.md (tiny checkpoint)", "exec"), {})  # noqa: S102 - the README's own code
+    exec(compile(block, "docs/local-checkpoints.md (tiny checkpoint)", "exec"), {})  # noqa: S102 - the README's own code
     predictor = AlphaGenomeLocalPredictor(local_config(tmp_path / "tiny-checkpoint"), progress=False,
                                           store_root=tmp_path)
     run = run_predictor(predictor, "alphagenome_local", random_sequences(1, 500, seed=8), tmp_path)
@@ -362,7 +362,7 @@ def test_the_readmes_weights_command_exists_with_the_options_it_uses():
 
     command = Path(sys.executable).parent / "alphagenome-pt"
     assert "alphagenome-pt download --local-dir alphagenome-checkpoint --fold all_folds" in \
-        (REPO / "README.md").read_text().replace(".venv/bin/", "")
+        (REPO / "docs" / "local-checkpoints.md").read_text()
     shown = subprocess.run([str(command), "download", "--help"], capture_output=True, text=True, check=True).stdout
     assert "--local-dir" in shown and "all_folds" in shown  # parsed only: no weights are downloaded here
 

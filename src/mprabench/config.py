@@ -34,6 +34,8 @@ class InputMode(str, enum.Enum):
     aggregated = "aggregated"  # V1: one N-padded motif per base element
     individual = "individual"  # V2: one genomic window per oligo (same for all oligos of an element)
     designed = "designed"  # V3: each oligo's designed sequence inside its genomic window
+    given = "given"  # a sequence table's insert as given, centred in N up to experiment.window
+    reference = "reference"  # an element's own span of the reference genome, on its strand, centred in N
 
 
 class ActivityMethod(str, enum.Enum):
@@ -64,10 +66,22 @@ class HttpConfig:
 
 @dataclass
 class CountsFile:
+    """One GSE84888 counts file. A checksum the deposit does not publish is null; at least one is set."""
+
     name: str = MISSING
     pool: str = MISSING
     design_grammar: DesignGrammar = MISSING
-    sha256: str = MISSING
+    sha256: str | None = MISSING
+    md5: str | None = None
+
+
+@dataclass
+class DataFile:
+    """One file of a dataset, with the checksum(s) its deposit publishes (null: not published)."""
+
+    name: str = MISSING
+    sha256: str | None = MISSING
+    md5: str | None = MISSING
 
 
 @dataclass
@@ -98,11 +112,17 @@ class AssayBiosampleConfig:
     organism: str = MISSING
     cell_line: str = MISSING
     cell_type: str = MISSING
+    ontology_term: str | None = MISSING  # e.g. EFO:0001187 (HepG2); null where none exists
 
 
 @dataclass
 class DatasetConfig:
+    """The GSE84888 counts layout (`dataset.reader: gse84888_counts`). Every dataset section has name,
+    reader, source, remote_suffix, files, http, design and assay_biosample; the rest belongs to its
+    reader (DATASET_SCHEMAS below; the readers themselves are in readers/registry.py)."""
+
     name: str = MISSING
+    reader: str = MISSING
     source: str = MISSING
     remote_suffix: str = MISSING
     files: list[CountsFile] = items(1)
@@ -111,6 +131,101 @@ class DatasetConfig:
     design: str | None = MISSING
     motif_length: int = setting(ge=1)
     assay_biosample: AssayBiosampleConfig = MISSING
+
+
+class ActivityScale(str, enum.Enum):
+    """What the activity column holds: a log2 ratio (log2_ratio = value, activity = 2**value) or a ratio."""
+
+    log2 = "log2"
+    linear = "linear"
+
+
+@dataclass
+class TableColumns:
+    """Which column of the table holds what; null: the table has no such column."""
+
+    id: str | None = MISSING  # null: rows are named `line <n>` (a layout without ids)
+    sequence: str = MISSING
+    activity: str = MISSING
+    element: str | None = MISSING  # null: from id_pattern, else from the coordinates, else the id
+    orientation: str | None = MISSING  # null: from id_pattern's `orientation` group, if any
+    element_class: str | None = MISSING  # null: from class_patterns on the id
+    chrom: str | None = MISSING
+    start: str | None = MISSING
+    end: str | None = MISSING
+    strand: str | None = MISSING
+
+
+@dataclass
+class OrientationValues:
+    """Values of the orientation column (or of id_pattern's `orientation` group; "" when it matched nothing)."""
+
+    forward: list[str] = MISSING
+    reverse: list[str] = MISSING
+
+
+@dataclass
+class ClassPattern:
+    """An element class and the regular expression an id of that class matches (searched, first rule wins)."""
+
+    name: str = MISSING
+    pattern: str = MISSING
+
+
+@dataclass
+class SequenceTableConfig:
+    """`dataset.reader: sequence_table`: a TSV/CSV (plain or gzipped) of id, sequence and activity."""
+
+    name: str = MISSING
+    reader: str = MISSING
+    # A folder, base URL or file:// URL holding `files`; or, with `files: []`, the one table itself.
+    source: str = MISSING
+    remote_suffix: str = MISSING
+    files: list[DataFile] = MISSING
+    http: HttpConfig = MISSING
+    assay_biosample: AssayBiosampleConfig = MISSING
+    # A separate library-design file fetched beside the data (GSE84888's V3); null here, where the
+    # table holds the sequences. Every dataset section has it: the fetch stage depends on it.
+    design: str | None = MISSING
+    separator: str | None = MISSING  # null: `,` for *.csv(.gz), tab otherwise
+    columns: TableColumns = MISSING
+    # Further columns the layout must have although none is read (e.g. `fold`): checked with the
+    # mapped ones, so a file of another layout fails naming what it has and what is missing.
+    required_columns: list[str] = MISSING
+    # A regular expression fully matching every id, with a named group `element` and optionally
+    # `orientation`; null: element and orientation come from columns.
+    id_pattern: str | None = MISSING
+    orientation_values: OrientationValues = MISSING
+    class_patterns: list[ClassPattern] = MISSING
+    activity_scale: ActivityScale = MISSING
+    assembly: str | None = MISSING  # of the coordinate columns, when there are any
+
+
+@dataclass
+class MpraElementConfig:
+    """`dataset.reader: mpra_element`: ENCODE/IGVF MPRA element quantifications (BED6+5).
+
+    Sequences come from the reference genome (conf/genome/) by an experiment with
+    `inputs: reference`."""
+
+    name: str = MISSING
+    reader: str = MISSING
+    source: str = MISSING
+    remote_suffix: str = MISSING
+    files: list[DataFile] = MISSING
+    http: HttpConfig = MISSING
+    assay_biosample: AssayBiosampleConfig = MISSING
+    design: str | None = MISSING  # null: sequences come from the reference genome
+    assembly: str = MISSING
+    class_patterns: list[ClassPattern] = MISSING
+
+
+# `dataset.reader` -> the schema of its dataset section (the reader functions: readers/registry.py)
+DATASET_SCHEMAS: dict[str, type] = {
+    "gse84888_counts": DatasetConfig,
+    "sequence_table": SequenceTableConfig,
+    "mpra_element": MpraElementConfig,
+}
 
 
 @dataclass
@@ -162,7 +277,7 @@ class EvaluateConfig:
 
 @dataclass
 class TrackingConfig:
-    experiment_name: str = MISSING
+    experiment_name: str | None = MISSING  # null: mprabench-<dataset.name> (experiment_name_for)
     local_store: str = MISSING
     experiment_kind: str = MISSING  # MLflow's `mlflow.experimentKind` experiment tag
     max_metrics: int = setting(ge=1)  # metrics per MLflow run, headline first
@@ -170,7 +285,7 @@ class TrackingConfig:
 
 @dataclass
 class Params:
-    dataset: DatasetConfig = MISSING
+    dataset: Any = MISSING  # typed by the schema of its reader (DATASET_SCHEMAS[dataset.reader])
     genome: GenomeConfig = MISSING
     experiment: ExperimentConfig = MISSING
     # plain values; typed by the schema its `_target_` class declares (predictors/resolve.py)
@@ -195,18 +310,38 @@ def load_params(path: str | Path) -> Params:
     predictor = raw.pop("predictor", None)
     if not isinstance(predictor, DictConfig):
         raise ConfigError(f"{path}: `predictor` must be a section (choose one with `dvc exp run -S predictor=gc`)")
+    dataset = _typed_dataset(raw.pop("dataset", None), path)
     try:
         params: Params = OmegaConf.to_object(  # type: ignore[assignment]
-            OmegaConf.merge(OmegaConf.structured(Params), raw, {"predictor": {}}))
+            OmegaConf.merge(OmegaConf.structured(Params), raw, {"predictor": {}, "dataset": {}}))
     except OmegaConfBaseException as error:
         raise ConfigError(describe_error(error, path)) from None
     params.predictor = OmegaConf.to_container(predictor)  # type: ignore[assignment]
+    params.dataset = dataset
     raise_problems([*range_problems(params, params), *_cross_setting_problems(params)], path)
     return params
 
 
+def _typed_dataset(section: Any, path: Path) -> Any:
+    """The dataset section typed by the schema its `reader` names (an unknown reader is named)."""
+    if not isinstance(section, DictConfig) or "reader" not in section:
+        raise ConfigError(f"{path}: `dataset.reader` is required (one of {sorted(DATASET_SCHEMAS)})")
+    schema = DATASET_SCHEMAS.get(section.reader)
+    if schema is None:
+        raise ConfigError(f"{path}: unknown dataset.reader {section.reader!r}; choose one of {sorted(DATASET_SCHEMAS)}")
+    try:
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), section))
+    except OmegaConfBaseException as error:
+        raise ConfigError(describe_error(error, path, prefix="dataset.")) from None
+
+
+def experiment_name_for(tracking: TrackingConfig, dataset_name: str) -> str:
+    """The MLflow experiment: tracking.experiment_name, or mprabench-<dataset.name> when it is null."""
+    return tracking.experiment_name or f"mprabench-{dataset_name}"
+
+
 def _cross_setting_problems(params: Params) -> Iterator[str]:
     """Checks that relate two settings (ranges of one field are declared on the field)."""
-    window, motif = params.experiment.window, params.dataset.motif_length
-    if window < motif:
+    window, motif = params.experiment.window, getattr(params.dataset, "motif_length", None)
+    if motif is not None and window < motif:
         yield f"`experiment.window` = {window} is shorter than the {motif}-bp motif (dataset.motif_length)"

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import pandas as pd
 
-from mprabench.config import DatasetConfig
 from mprabench.dna import invalid_bases
 from mprabench.errors import InputDataError
 from mprabench.fasta import read_fasta
@@ -31,9 +31,10 @@ def local_design_path(location: str, raw_dir: Path) -> Path:
     return local_path(location)
 
 
-def fetch_design(dataset: DatasetConfig, raw_dir: Path, progress: bool = True) -> Path | None:
+def fetch_design(dataset: Any, raw_dir: Path, progress: bool = True) -> Path | None:
     """Download a design given as an http(s) URL into the raw folder; local designs stay where they are."""
-    if not dataset.design or not is_remote(dataset.design):
+    design = getattr(dataset, "design", None)  # only layouts with a separate design file have the setting
+    if not design or not is_remote(design):
         return None
     destination = local_design_path(dataset.design, raw_dir)
     with atomic_path(destination) as temporary:

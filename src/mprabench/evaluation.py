@@ -23,6 +23,7 @@ from mprabench.schema import (
     DETAILS_EFFECTIVE_SAMPLE_SIZE,
     DETAILS_FEATURES,
     DETAILS_METHODS,
+    DETAILS_ORIENTATION,
     DETAILS_PER_FEATURE,
     DETAILS_SENSITIVITY,
     DETAILS_TARGET,
@@ -59,6 +60,7 @@ from mprabench.stats.clustered import (
     ElementLevelAssociation,
     element_level_association,
 )
+from mprabench.stats.orientation import OrientationEffect, orientation_effect, orientation_pairs
 from mprabench.stats.refit_null import ELEMENT_P_REASON
 from mprabench.stats.strata import StrataSettings, stratified_association
 from mprabench.stats.within_element import (
@@ -111,6 +113,8 @@ class Evaluation:
     strata: pd.DataFrame
     config: EvaluateConfig
     sensitivity: dict[str, Any] = field(default_factory=dict)
+    # per feature: the within-element orientation analysis (stats/orientation.py); empty without orientations
+    orientation: dict[str, OrientationEffect] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """metrics/summary.json: design sizes and the headline of each family (primary) feature."""
@@ -137,7 +141,7 @@ class Evaluation:
             },
             DETAILS_PER_FEATURE: {f: self._feature_details(f) for f in self.features},
             DETAILS_SENSITIVITY: self.sensitivity,
-        }
+        } | ({DETAILS_ORIENTATION: {f: e.to_dict() for f, e in self.orientation.items()}} if self.orientation else {})
 
     def within_element_table(self) -> pd.DataFrame:
         frames = [r.within.elements_frame().assign(feature=f) for f, r in self.results.items()]
@@ -215,8 +219,12 @@ def evaluate(
     strata = [stratified_association(rows, features, config.target, kind, settings) for kind in config.strata]
     strata_frame = pd.concat(strata, ignore_index=True) if strata else pd.DataFrame()
     sensitivity = dropout_sensitivity(table, family, config, trained=set(training))
+    pairs = orientation_pairs(rows)
+    orientation = {} if pairs is None else {
+        f: orientation_effect(rows, f, config.target, config.n_permutations, config.seed, config.ci_level, pairs)
+        for f in features}
     return Evaluation(config.target, list(features), effective_sample_size(rows), results, family, element,
-                      strata_frame, config, {DETAILS_WITH_ZERO_RNA_DROPOUTS: sensitivity})
+                      strata_frame, config, {DETAILS_WITH_ZERO_RNA_DROPOUTS: sensitivity}, orientation)
 
 
 def matching_training(statistics: dict[str, Any], target: str) -> dict[str, Any]:

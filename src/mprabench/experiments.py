@@ -6,26 +6,56 @@ from pathlib import Path
 
 import pandas as pd
 
-from mprabench.activity import PreparedActivity
 from mprabench.config import InputMode, Params
 from mprabench.design import design_from_counts, local_design_path, read_design
 from mprabench.errors import ConfigError
 from mprabench.genome import read_windows
-from mprabench.schema import ELEMENT_ID, N_OLIGOS, QC_MOTIF_MISMATCHES, ROW_ID, ZERO_RNA_DROPOUT
+from mprabench.readers.base import ReadLibrary
+from mprabench.schema import ELEMENT_ID, N_OLIGOS, QC_MOTIF_CHECKED, QC_MOTIF_MISMATCHES, ROW_ID, ZERO_RNA_DROPOUT
 from mprabench.sequences import (
     BuiltInputs,
     build_aggregated_inputs,
     build_designed_inputs,
+    build_given_inputs,
+    build_reference_inputs,
     build_individual_inputs,
     centred_window,
     designed_window,
+    element_spans,
     element_sites,
 )
 
 
-def build_experiment_inputs(oligos: pd.DataFrame, params: Params, genome_cache: Path, raw_dir: Path) -> BuiltInputs:
-    """Rows and distinct inputs as `experiment.inputs` says."""
+# Input modes for datasets whose rows are measured inserts (a sequence table): `given`, and V2's
+# `individual` (one input per row), which for such rows is the row's own insert.
+INSERT_MODES = (InputMode.given, InputMode.individual)
+
+
+def build_experiment_inputs(oligos: pd.DataFrame, params: Params, genome_cache: Path, raw_dir: Path,
+                            measured_inserts: bool = False) -> BuiltInputs:
+    """Rows and distinct inputs as `experiment.inputs` says.
+
+    `measured_inserts`: the reader's rows carry the sequence that was measured (readers/), so
+    each row's input is that insert; modes built from motif sites need GSE84888's names.
+    """
     experiment = params.experiment
+    if measured_inserts:
+        if experiment.inputs not in INSERT_MODES:
+            raise ConfigError(
+                f"experiment {experiment.name} ({experiment.inputs.value}) builds inputs from motif sites in "
+                f"genomic windows, which dataset {params.dataset.name} does not have: its rows are measured "
+                "inserts. Use `-S experiment=insert` (each insert as given)."
+            )
+        return build_given_inputs(oligos, experiment.window)
+    if experiment.inputs is InputMode.given:
+        raise ConfigError(
+            f"experiment {experiment.name} uses each row's measured insert, and dataset {params.dataset.name} "
+            f"(reader {params.dataset.reader}) has none: choose an experiment for its layout, e.g. `-S experiment=v2`"
+        )
+    if experiment.inputs is InputMode.reference:
+        spans = element_spans(oligos)
+        return build_reference_inputs(oligos, spans, read_windows(spans.values(), params.genome, genome_cache),
+                                      experiment.window)
     if experiment.inputs is InputMode.aggregated:
         return build_aggregated_inputs(oligos, experiment.window)
     if experiment.inputs is InputMode.individual:
@@ -59,7 +89,7 @@ def library_design(oligos: pd.DataFrame, params: Params, raw_dir: Path) -> dict[
     return design
 
 
-def qc_metrics(library: pd.DataFrame, prepared: PreparedActivity, built: BuiltInputs) -> dict[str, object]:
+def qc_metrics(rows_in: int, prepared: ReadLibrary, built: BuiltInputs) -> dict[str, object]:
     """metrics/qc.json, a DVC metric kept small: what went in, what was excluded and why, what the model sees.
 
     `rows_used` counts the oligo rows whose target enters the headline: flagged dropouts
@@ -67,16 +97,15 @@ def qc_metrics(library: pd.DataFrame, prepared: PreparedActivity, built: BuiltIn
     """
     excluded = dict(prepared.excluded) | built.excluded
     return {
-        "rows_in": len(library),
+        "rows_in": rows_in,
         "rows_used": rows_used(built.rows),
         "excluded": excluded,
         "benchmark_rows": len(built.rows),
         "elements": int(built.rows[ELEMENT_ID].nunique()),
         "distinct_inputs": len(built.inputs),
-        "motif_checked": built.motif_checked,
+        QC_MOTIF_CHECKED: built.motif_checked,
         "motif_matches_reference": built.motif_matches,
-        "pool_offset_log2": prepared.pool_offset_log2,
-    }
+    } | ({} if prepared.pool_offset_log2 is None else {"pool_offset_log2": prepared.pool_offset_log2})
 
 
 def rows_used(rows: pd.DataFrame) -> int:
@@ -84,7 +113,7 @@ def rows_used(rows: pd.DataFrame) -> int:
     return int(rows.loc[~rows[ZERO_RNA_DROPOUT].astype(bool), N_OLIGOS].sum())
 
 
-def qc_details(prepared: PreparedActivity, built: BuiltInputs) -> dict[str, object]:
+def qc_details(prepared: ReadLibrary, built: BuiltInputs) -> dict[str, object]:
     """metrics/qc_details.json (not a metric): everything else prepare knows, for the report."""
     mismatch_rows: dict[str, int] = {}
     for record in built.motif_mismatches:

@@ -39,6 +39,13 @@ ACTIVITY = "activity"
 N_OLIGOS = "n_oligos"
 INPUT_SHA256 = "input_sha256"  # the model input's identity: joins rows to features and the prediction store
 ZERO_RNA_DROPOUT = "zero_rna_dropout"  # True: a zero-RNA dropout, out of the headline (README)
+# Optional columns of sequence-table datasets (readers/): the measured insert, its orientation
+# within its element (both orientations of one sequence are one element) and the element's class.
+SEQUENCE = "sequence"
+ORIENTATION = "orientation"
+ORIENTATION_FORWARD = "forward"
+ORIENTATION_REVERSE = "reverse"
+ELEMENT_CLASS = "element_class"
 
 TARGETS = (LOG2_RATIO, ACTIVITY)
 WITH_DROPOUTS_SUFFIX = "_with_dropouts"  # V1: an element target recomputed over every oligo
@@ -47,6 +54,7 @@ ROWS_COLUMNS = (ROW_ID, POOL, ELEMENT_ID, CHROM, START, END, STRAND, MOTIF, DESI
 
 # metrics/qc_details.json (prepare): one record per element whose name motif differs from the reference
 QC_MOTIF_MISMATCHES = "motif_mismatches"
+QC_MOTIF_CHECKED = "motif_checked"  # qc.json: rows whose motif was compared with the reference
 
 # --- features.parquet --------------------------------------------------------------------------
 FEATURES_KEY = INPUT_SHA256
@@ -64,6 +72,7 @@ DETAILS_METHODS = "methods"
 DETAILS_PER_FEATURE = "per_feature"
 DETAILS_SENSITIVITY = "sensitivity"
 DETAILS_WITH_ZERO_RNA_DROPOUTS = "with_zero_rna_dropouts"  # in `sensitivity`: the headline on every row
+DETAILS_ORIENTATION = "orientation"  # per feature, where elements are measured in both orientations (optional)
 
 
 # --- metrics/calibration.json (calibrate) -------------------------------------------------------

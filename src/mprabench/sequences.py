@@ -20,6 +20,7 @@ from mprabench.schema import (
     IS_WILD_TYPE,
     N_OLIGOS,
     ROW_ID,
+    SEQUENCE,
     TF_LABELS,
     ZERO_RNA_DROPOUT,
     dropout_mask,
@@ -197,6 +198,47 @@ def build_individual_inputs(
     built = _with_inputs(rows, rows[ELEMENT_ID].map(by_element).tolist(), len(rows), matched)
     built.motif_mismatches = motif_mismatch_records(oligos, windows, references)
     return built
+
+
+def build_given_inputs(oligos: pd.DataFrame, width: int) -> BuiltInputs:
+    """A sequence table's rows as measured: each row's input is its own insert, centred in N up to `width`.
+
+    Two rows with the same insert share one input (one prediction); the reader has already
+    checked that inserts are upper-case ACGT of one length.
+    """
+    inserts = oligos[SEQUENCE]
+    longest = int(inserts.str.len().max()) if len(inserts) else 0
+    if longest > width:
+        raise InputDataError(
+            f"the dataset's inserts are {longest} nt, longer than experiment.window = {width}: raise it, e.g. "
+            f"`-S experiment.window={longest + longest % 2}` (the insert is centred in N up to the window)"
+        )
+    rows = oligos.copy()
+    rows[N_OLIGOS] = 1
+    padded = {s: pad_with_n(s, width)[0] for s in dict.fromkeys(inserts)}
+    return _with_inputs(rows, [padded[s] for s in inserts], motif_checked=0, motif_matches=0)
+
+
+def element_spans(oligos: pd.DataFrame) -> dict[str, GenomicWindow]:
+    """Each row's own [start, end) on the + strand (mpra_element rows carry their coordinates)."""
+    return {row: GenomicWindow(str(element), str(chrom), int(start), int(end)) for row, element, chrom, start, end in
+            zip(oligos[ROW_ID], oligos[ELEMENT_ID], oligos["chrom"], oligos["start"], oligos["end"], strict=True)}
+
+
+def build_reference_inputs(oligos: pd.DataFrame, spans: dict[str, GenomicWindow],
+                           references: dict[GenomicWindow, str], width: int) -> BuiltInputs:
+    """Each row's span of the reference, reverse-complemented on the - strand, centred in N up to `width`."""
+    sequences = []
+    for row, strand in zip(oligos[ROW_ID], oligos["strand"], strict=True):
+        span = references[spans[row]]
+        oriented = reverse_complement(span) if strand == "-" else span
+        if len(oriented) > width:
+            raise InputDataError(f"element {row}: {len(oriented)} bp, longer than experiment.window = {width}; "
+                                 "raise the window")
+        sequences.append(pad_with_n(oriented, width)[0])
+    rows = oligos.copy()
+    rows[N_OLIGOS] = 1
+    return _with_inputs(rows, sequences, motif_checked=0, motif_matches=0)
 
 
 def _with_inputs(rows: pd.DataFrame, sequences: list[str], motif_checked: int, motif_matches: int) -> BuiltInputs:

@@ -10,6 +10,7 @@ says "unknown", never guesses.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,6 +29,8 @@ OUTPUT_LABELS = {output_prefix(output): label for output, label in (
     ("CHIP_HISTONE", "histone ChIP"), ("CHIP_TF", "TF ChIP"))}
 # {width} is the configured central window (predictor.features.center_width).
 KIND_LABELS = {CENTER: "central {width} (mean)", MEAN: "whole input (mean)", MAX: "whole input (max)"}
+# motif_<JASPAR matrix>_<version>[_<name>] (predictors/motif.py writes the version dot as "_")
+MOTIF_FEATURE = re.compile(rf"{MOTIF_PREFIX}(MA\d+)_(\d+)(?:_(.+))?")
 FEATURE_LABELS = {
     GC_FRACTION: "GC fraction, central window",
     KMER_RIDGE_OOF: "k-mer ridge, out-of-fold prediction",
@@ -46,6 +49,10 @@ def feature_label(feature: str, center_width: int | None = None) -> str:
     if output in OUTPUT_LABELS and kind in KIND_LABELS:
         width = f"{center_width} bp" if center_width else "window"
         return f"{OUTPUT_LABELS[output]}, {KIND_LABELS[kind].format(width=width)}"
+    motif = MOTIF_FEATURE.fullmatch(feature)
+    if motif:  # motif_MA0065_3_Pparg_Rxra -> the JASPAR ID as JASPAR writes it, MA0065.3
+        matrix, version, name = motif.groups()
+        return f"motif score, {matrix}.{version}" + (f" {name}" if name else "")
     if feature.startswith(MOTIF_PREFIX):
         return f"motif score, {feature.removeprefix(MOTIF_PREFIX)}"
     return feature

@@ -33,7 +33,7 @@ ROC_FIGURE = "roc.png"
 HEATMAP_FIGURE = "spearman_heatmap.png"
 DISTRIBUTION_FIGURE = "distributions.png"
 WITHIN_ELEMENT_FIGURE = "within_element.png"
-STRATUM_FIGURE_KINDS = ("tf", "strand", "chrom")
+STRATUM_FIGURE_KINDS = ("tf", "strand", "chrom", "class")
 
 
 def strata_figure_name(kind: str) -> str:

@@ -32,7 +32,8 @@ class PrecomputedConfig:
 
 
 class PrecomputedPredictor(Predictor):
-    """CSV or Parquet with a `sequence` or `input_sha256` column and one column per feature."""
+    """CSV or Parquet with a `sequence` (an input, padded or not) or `input_sha256` column and one column
+    per feature."""
 
     settings = PrecomputedConfig
     label = "precomputed baseline (offline)"
@@ -56,14 +57,18 @@ class PrecomputedPredictor(Predictor):
 
 
     def predict(self, inputs: Mapping[str, str], sink: ResultSink) -> PredictionReport:
-        absent = [sha for sha in inputs if sha not in self.table.index]
+        # A `sequence` may be the input as prepare wrote it or without its N padding (a sequence
+        # table's measured insert): an input not found as written is looked up unpadded.
+        keys = {sha: sha if sha in self.table.index else sequence_sha256(sequence.strip("N"))
+                for sha, sequence in inputs.items()}
+        absent = [sha for sha, key in keys.items() if key not in self.table.index]
         if absent:
             raise InputDataError(
                 f"{self.path}: {len(absent)} of {len(inputs)} model inputs have no prediction in the file, "
                 f"e.g. {absent[:_SHOWN]}.{_key_case_hint(self.table.index, absent)} Predict them too (the "
                 "inputs are data/prepared/inputs.fa, one record per SHA-256) or choose another predictor."
             )
-        chosen = self.table.loc[list(inputs), self.features]
+        chosen = self.table.loc[[keys[sha] for sha in inputs], self.features].set_axis(list(inputs))
         sink.put_many(chosen.to_dict(orient="index"))
         return PredictionReport(requested=len(inputs))
 

@@ -42,7 +42,7 @@ def render_report(inputs: ReportInputs, links: Links) -> str:
         effective_n_section(design),
         strata_section(inputs.strata, links, design),
         qc_section(inputs.qc, inputs.qc_details),
-        prediction_section(inputs.prediction),
+        prediction_section(inputs.prediction, inputs.context.source),
         figures_section(inputs.figures, links),
         detail_files_section(inputs, links),
         configuration_section(inputs.settings),

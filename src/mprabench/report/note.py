@@ -7,7 +7,6 @@ from typing import Any
 
 from mprabench.config import CalibrationConfig
 from mprabench.headline import (
-    ELEMENT_BONFERRONI_SIGNIFICANT,
     ELEMENT_P,
     ELEMENT_PEARSON_R,
     PEARSON_R_CI_HIGH,
@@ -15,25 +14,19 @@ from mprabench.headline import (
     primary_features,
 )
 from mprabench.plots.labels import RunContext
-from mprabench.report.format import UNKNOWN, fmt, is_missing, plural
-from mprabench.report.inputs import design_of
-from mprabench.report.results import calibration_sentence
+from mprabench.report.format import UNKNOWN, fmt, is_missing
+from mprabench.report.results import calibration_sentence, verdict_sentence
 
 
 def headline_note(context: RunContext, summary: Mapping[str, Any], calibration: Mapping[str, Any] | None,
-                  settings: CalibrationConfig) -> str:
+                  settings: CalibrationConfig, details: Mapping[str, Any] | None) -> str:
     """3–5 lines: what ran, the headline, its calibration (verdict by `settings`), any biosample mismatch."""
-    design = design_of(summary)
     features = primary_features(summary)
-    significant = [f for f in features if summary[f].get(ELEMENT_BONFERRONI_SIGNIFICANT) is True]
     estimable = [f for f in features if not is_missing(summary[f].get(ELEMENT_PEARSON_R))]
     lines = [
         (f"**{context.dataset} · experiment {context.experiment} · {context.predictor} · "
          f"{context.biosample_text}**"),
-        (f"Element-level (n = {fmt(design.get('n_elements'), none=UNKNOWN)} elements, "
-         f"{fmt(design.get('n_unique_inputs'), none=UNKNOWN)} distinct inputs, "
-         f"{fmt(design.get('n_rows'), none=UNKNOWN)} rows): "
-         f"{len(significant)} of {plural(len(features), 'primary feature')} Bonferroni-significant."),
+        verdict_sentence(summary, details),  # the report's first sentence too
     ]
     if estimable:
         best = max(estimable, key=lambda f: abs(summary[f][ELEMENT_PEARSON_R]))

@@ -7,9 +7,12 @@ from typing import Any
 
 from mprabench.config import CalibrationConfig
 from mprabench.headline import (
+    ELEMENT_BONFERRONI_SIGNIFICANT,
     ELEMENT_P,
     ELEMENT_PEARSON_R,
     HEADLINE,
+    PEARSON_R_CI_HIGH,
+    PEARSON_R_CI_LOW,
     WITHIN_ELEMENT_R,
     HeadlineStatistic,
     bounds,
@@ -154,9 +157,48 @@ def sensitivity_section(inputs: ReportInputs, reasons: Reasons) -> str:
             reasons.cell(other.get(ELEMENT_PEARSON_R), kept_reason("r"), where),
             reasons.cell(other.get(ELEMENT_P), kept_reason("p"), where),
         ))
+    moves = moves_beyond_ci(inputs, kept)
+    callout = ("\n\n> **The headline depends on excluding the dropouts:** keeping them moves element r by "
+               "more than the half-width of its confidence interval for\n"
+               + "\n".join(f"> - {line}" for line in moves)) if moves else ""
     return (f"{heading}\n\n{intro}.\n\n"
             + table(["feature", "element r, dropouts excluded", "element p, dropouts excluded",
-                     "element r, dropouts kept", "element p, dropouts kept"], rows))
+                     "element r, dropouts kept", "element p, dropouts kept"], rows) + callout)
+
+
+def moves_beyond_ci(inputs: ReportInputs, kept: Mapping[str, Any]) -> list[str]:
+    """Primary features whose r with the dropouts kept lies further from the headline r than its CI half-width."""
+    moves = []
+    for feature in primary_features(inputs.summary):
+        main = inputs.summary[feature]
+        other = (kept.get(DETAILS_PER_FEATURE) or {}).get(feature) or {}
+        r, r_kept = main.get(ELEMENT_PEARSON_R), other.get(ELEMENT_PEARSON_R)
+        low, high = main.get(PEARSON_R_CI_LOW), main.get(PEARSON_R_CI_HIGH)
+        if any(is_missing(v) for v in (r, r_kept, low, high)):
+            continue  # no interval to judge the move by (e.g. a trained baseline has none)
+        half_width = (high - low) / 2
+        if abs(r_kept - r) > half_width:
+            moves.append(f"{inputs.context.feature_label(feature)}: r {fmt(r)} → {fmt(r_kept)} "
+                         f"(half-width {fmt(half_width)})")
+    return moves
+
+
+def verdict_sentence(summary: Mapping[str, Any], details: Mapping[str, Any] | None) -> str:
+    """One sentence: how many primary features predict activity across elements (the Bonferroni flag)."""
+    design = design_of(summary)
+    features = primary_features(summary)
+    flags = [summary[f].get(ELEMENT_BONFERRONI_SIGNIFICANT) for f in features]
+    alpha = (details or {}).get(DETAILS_ALPHA)
+    scope = (f"element-level permutation p, Bonferroni over {plural(len(features), 'primary feature')}"
+             + (f" at α = {fmt(alpha)}" if alpha is not None else "")
+             + f"; n = {fmt(design.get('n_elements'), none=UNKNOWN)} elements")
+    significant = sum(flag is True for flag in flags)
+    if significant:
+        return (f"Verdict: {significant} of {plural(len(features), 'primary feature')} "
+                f"{'predicts' if significant == 1 else 'predict'} activity across elements ({scope}).")
+    if any(flag is False for flag in flags):
+        return f"Verdict: no primary feature predicts activity across elements ({scope})."
+    return f"Verdict: not estimable, no primary feature has an element-level p ({scope})."
 
 
 def within_element_section(inputs: ReportInputs, links: Links) -> str:

@@ -12,7 +12,9 @@ from mprabench.config import InputMode, Params
 from mprabench.plots.labels import target_label
 from mprabench.report.format import UNKNOWN, fmt, plural, table
 from mprabench.report.inputs import Links, ReportInputs
-from mprabench.schema import QC_MOTIF_MISMATCHES
+from mprabench.provenance import SOURCE_OFFLINE
+from mprabench.report.results import verdict_sentence
+from mprabench.schema import QC_MOTIF_CHECKED, QC_MOTIF_MISMATCHES
 from mprabench.settings import as_plain
 from mprabench.tracking import flatten
 
@@ -55,6 +57,7 @@ def title_section(inputs: ReportInputs) -> str:
     ctx = inputs.context
     lines = [
         f"# MPRA benchmark — {ctx.dataset}, experiment {ctx.experiment}, predictor: {ctx.predictor}",
+        f"**{verdict_sentence(inputs.summary, inputs.details)}**",  # also the MLflow description's
         inputs.settings.experiment.description.strip(),
         "\n".join([
             f"- **Dataset:** {ctx.dataset} (assay biosample: {ctx.assay_text})",
@@ -120,28 +123,33 @@ def _table_link(kind: str, links: Links) -> str:
 def qc_section(qc: Mapping[str, Any], qc_details: Mapping[str, Any] | None) -> str:
     rows = [(key, fmt(value, none=UNKNOWN)) for key, value in flat(qc).items()]
     parts = ["## Quality control", table(["quantity", "value"], rows) if rows else "qc.json is empty."]
-    parts += _qc_details(qc_details)
+    parts += _qc_details(qc_details, qc.get(QC_MOTIF_CHECKED))
     return "\n\n".join(parts)
 
 
-def _qc_details(qc_details: Mapping[str, Any] | None) -> list[str]:
+def _qc_details(qc_details: Mapping[str, Any] | None, motif_checked: int | None) -> list[str]:
     """Whatever qc_details.json holds, as tables; a visible warning for motif mismatches."""
     if not qc_details:
         return ["No qc_details.json (pool offsets, dropouts, motif mismatches) for this run."]
     parts = []
     for key, value in qc_details.items():
         if key == QC_MOTIF_MISMATCHES:
-            parts.append(_motif_mismatch(key, value))
+            parts.append(_motif_mismatch(key, value, motif_checked))
             continue
         parts.append(f"**{key.replace('_', ' ')}**\n\n" + _any_table(value))
     return parts
 
 
-def _motif_mismatch(key: str, value: Any) -> str:
+def _motif_mismatch(key: str, value: Any, motif_checked: int | None) -> str:
     names = [_element_name(v) for v in value] if isinstance(value, list) else (
         list(value) if isinstance(value, Mapping) else [])
+    if not names and not motif_checked:
+        # No claim about a check that did not run (V1 reads no genome: its inputs are the motif in N).
+        return (f"**{key.replace('_', ' ')}**: not checked — no model input of this experiment was compared "
+                f"with the reference genome (`{QC_MOTIF_CHECKED}` = {fmt(motif_checked or 0)}).")
     if not names:
-        return f"**{key.replace('_', ' ')}**: none — every checked motif matches the reference."
+        return (f"**{key.replace('_', ' ')}**: none — the motif of all {fmt(motif_checked)} checked rows "
+                f"matches the reference.")
     detail = _any_table(value) if isinstance(value, (list, Mapping)) else ""
     return (f"> **Warning — the motif in the oligo name does not match the reference for "
             f"{plural(len(names), 'element')}:** {', '.join(f'`{n}`' for n in names)}. Their model input "
@@ -168,7 +176,10 @@ def _any_table(value: Any) -> str:
     return fmt(value, none=UNKNOWN)
 
 
-def prediction_section(prediction: Mapping[str, Any]) -> str:
+def prediction_section(prediction: Mapping[str, Any], source: str) -> str:
+    if source == SOURCE_OFFLINE:  # no service behind it: no request, store or retry to report
+        return (f"## Predictions\n\nComputed offline for {fmt(prediction.get('distinct_inputs'))} distinct inputs "
+                f"({fmt(prediction.get('failed', 0))} failed): an offline baseline sends no request and keeps no store.")
     rows = [(key.replace("_", " "), fmt(value, none=UNKNOWN)) for key, value in flat(prediction).items()]
     return "## Predictions\n\n" + (table(["quantity", "value"], rows) if rows else "predict.json is empty.")
 

@@ -14,13 +14,14 @@ from typing import Any
 
 import pandas as pd
 
-from mprabench.config import Params, load_params
+from mprabench.config import Params, experiment_name_for, load_params
 from mprabench.files import require_writable, write_text_atomic
 from mprabench.plots.forest import write_forest
 from mprabench.plots.labels import RunContext, read_provenance, run_context
 from mprabench.report.document import render_report
 from mprabench.report.inputs import Links, ReportInputs
 from mprabench.report.note import headline_note
+from mprabench.report_html import self_contained_html
 from mprabench.schema import CALIBRATION_INTERVALS, CALIBRATION_TESTS, SUMMARY_DESIGN
 from mprabench.settings import as_plain
 from mprabench.stages._cli import run, stage_parser
@@ -61,7 +62,8 @@ def main(argv: list[str] | None = None) -> None:
     files = artifact_files(args)
     root = repository_root().resolve()
     tags = run_tags(settings, root, context) | predictor_tags(provenance)
-    tags[NOTE_TAG] = headline_note(context, metrics["summary"], calibration, settings.evaluate.calibration)
+    tags[NOTE_TAG] = headline_note(context, metrics["summary"], calibration, settings.evaluate.calibration,
+                                   details)
     selected, omitted = headline_metrics(
         [("headline", features_first(metrics["summary"])),
          ("headline.calibration", _calibration_metrics(calibration)),
@@ -69,7 +71,8 @@ def main(argv: list[str] | None = None) -> None:
     tags["metrics_omitted"] = f"{omitted} (in the JSON artifacts)" if omitted else "0"
 
     run_name = os.environ.get("DVC_EXP_NAME") or settings.experiment.name
-    with mlflow_run(root, settings.tracking.local_store, settings.tracking.experiment_name, run_name,
+    experiment_name = experiment_name_for(settings.tracking, settings.dataset.name)
+    with mlflow_run(root, settings.tracking.local_store, experiment_name, run_name,
                     settings.tracking.experiment_kind) as tracked:
         tracked.log(as_plain(settings), selected, tags)
         for name, path in files.items():
@@ -86,7 +89,10 @@ def main(argv: list[str] | None = None) -> None:
             run_id=tracked.run_id, tracking_uri=tracked.tracking_uri, tags=tags,
         )
         write_text_atomic(args.report, render_report(inputs, repository_links(files, args.report)))
-        tracked.log_text(render_report(inputs, Links()), "report.md")
+        mlflow_report = render_report(inputs, Links())
+        tracked.log_text(mlflow_report, "report.md")
+        # What the MLflow UI can show with its figures (it prints Markdown as text).
+        tracked.log_text(self_contained_html(mlflow_report, files, f"{context.dataset} · {run_name}"), "report.html")
 
 
 def artifact_files(args: Any) -> dict[str, Path]:
@@ -123,7 +129,9 @@ def run_tags(settings: Params, root: Path, context: RunContext) -> dict[str, str
     mismatch = context.mismatch()
     if mismatch:
         tags["biosample_mismatch"] = mismatch
-    tags |= {f"dataset.sha256.{f.name}": f.sha256 for f in settings.dataset.files}
+    for spec in settings.dataset.files:
+        tags |= {f"dataset.{kind}.{spec.name}": getattr(spec, kind) for kind in ("sha256", "md5")
+                 if getattr(spec, kind, None)}
     return tags
 
 

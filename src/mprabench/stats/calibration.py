@@ -58,7 +58,8 @@ from mprabench.stats.within_element import (
 )
 
 # Strata defined by an element attribute: their element-aware p is the element permutation p.
-ELEMENT_STRATUM_KINDS = ("strand", "chrom")
+# Element attributes whose strata evaluate tests between elements: kind -> rows column
+ELEMENT_STRATUM_KINDS = {"strand": "strand", "chrom": "chrom", "class": "element_class"}
 MIN_STRATUM_ELEMENTS = MIN_PERMUTATION_ELEMENTS
 
 # Replicates simulated per batch: bounds memory at (batch x distinct inputs) floats.
@@ -108,8 +109,9 @@ def design_structure(rows: pd.DataFrame, target: str) -> DesignStructure:
     if (inputs["n_elements"] > 1).any():
         raise ValueError("an input is shared by several elements; the element is no longer the unit of replication")
     element_target = frame.groupby("element")["y"].mean().to_numpy()
-    element_strata = {kind: rows.groupby(element_code)[kind].first().astype(str).to_numpy()
-                      for kind in ELEMENT_STRATUM_KINDS if kind in rows}
+    # a label-less element (no coordinates, no class) is in no stratum, as in evaluate
+    element_strata = {kind: rows.groupby(element_code)[column].first().astype(object).to_numpy()
+                      for kind, column in ELEMENT_STRATUM_KINDS.items() if column in rows and rows[column].notna().any()}
     labels: dict[str, np.ndarray] = {}
     if TF_LABELS in rows and (inputs["element"].value_counts() > 1).any():
         members = pd.DataFrame({"input": rows[INPUT_SHA256].to_numpy(), "label": rows[TF_LABELS].to_numpy()})
@@ -218,7 +220,7 @@ def element_attribute_strata(structure: DesignStructure) -> dict[str, list[np.nd
     """Per kind, the element masks of its strata with enough elements for a permutation p."""
     strata = {}
     for kind, labels in structure.element_strata.items():
-        masks = [labels == label for label in np.unique(labels)]
+        masks = [labels == label for label in sorted(pd.unique(labels[pd.notna(labels)]))]
         strata[kind] = [m for m in masks if m.sum() >= MIN_STRATUM_ELEMENTS]
     return {kind: masks for kind, masks in strata.items() if masks}
 

@@ -37,6 +37,8 @@ PERMUTATION_TIE_TOLERANCE = 1e-12
 
 # Cap on the entries of one (permutations x elements) block, to bound memory for many elements.
 PERMUTATION_BLOCK_ENTRIES = 2_000_000
+# Permutation indices drawn at once by permutation_pvalue (int64: 8 bytes each, plus as many floats)
+PERMUTATION_MEMORY_ENTRIES = 25_000_000
 
 # Pearson r of element means needs 3 elements.
 MIN_ELEMENTS_R = 3
@@ -130,6 +132,11 @@ def permutation_pvalues(zx: np.ndarray, zy: np.ndarray, permutations: np.ndarray
     Permuting the target means instead of the features gives the same null distribution and
     lets many features (or simulated replicates) share one permuted block.
     """
+    return permutation_p(count_extreme(zx, zy, permutations), len(permutations))
+
+
+def count_extreme(zx: np.ndarray, zy: np.ndarray, permutations: np.ndarray) -> np.ndarray:
+    """Per row of ``zx``: how many permutations give |r| at least the observed |r| (see permutation_pvalues)."""
     zx = np.atleast_2d(zx)
     threshold = extreme_threshold(zx @ zy)
     block = max(1, PERMUTATION_BLOCK_ENTRIES // max(1, zx.shape[0]))
@@ -137,15 +144,25 @@ def permutation_pvalues(zx: np.ndarray, zy: np.ndarray, permutations: np.ndarray
     for start in range(0, len(permutations), block):
         permuted = zy[permutations[start : start + block]]  # (block x E)
         n_extreme += count_as_extreme(zx @ permuted.T, threshold[:, None])
-    return permutation_p(n_extreme, len(permutations))
+    return n_extreme
 
 
 def permutation_pvalue(
     mean_x: np.ndarray, mean_y: np.ndarray, n_permutations: int, rng: np.random.Generator
 ) -> float:
-    """Two-sided permutation p of the Pearson r of two vectors (element means)."""
-    permutations = element_permutations(len(mean_x), n_permutations, rng)
-    return float(permutation_pvalues(unit_scaled(mean_x), unit_scaled(mean_y), permutations)[0])
+    """Two-sided permutation p of the Pearson r of two vectors (element means).
+
+    The permutations are drawn in blocks of at most PERMUTATION_MEMORY_ENTRIES indices, so memory
+    stays bounded with many elements (a 196,664-sequence library); drawing them block by block
+    gives the same permutations as drawing them at once (numpy permutes row by row).
+    """
+    zx, zy = unit_scaled(mean_x), unit_scaled(mean_y)
+    rows = max(1, PERMUTATION_MEMORY_ENTRIES // max(1, len(mean_x)))
+    n_extreme = 0
+    for start in range(0, n_permutations, rows):
+        block = element_permutations(len(mean_x), min(rows, n_permutations - start), rng)
+        n_extreme += int(count_extreme(zx, zy, block)[0])
+    return permutation_p(n_extreme, n_permutations)
 
 
 def fisher_z_interval(r: np.ndarray | float, n: int, level: float) -> tuple[np.ndarray, np.ndarray]:
