@@ -9,7 +9,8 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from mprabench.report import NOT_ESTIMABLE, fmt, plural
+from mprabench.plots.style import NOT_ESTIMABLE
+from mprabench.report.format import fmt, plural
 from mprabench.stages import report
 from tests.report_fixtures import MISMATCHED_ELEMENT, PRIMARY, make_report_fixture
 
@@ -161,14 +162,14 @@ def test_a_missing_p_of_a_trained_baseline_cites_its_p_reason_not_the_interval_r
 
     from mprabench.config import EvaluateConfig
     from mprabench.evaluation import REASON_TRAINED_CI, evaluate
-    from mprabench.report import not_estimable_reason
+    from mprabench.report.inputs import not_estimable_reason
     from tests.conftest import configured
     from tests.support.null_rows import gse84888_like_rows
 
     rows = gse84888_like_rows(np.random.default_rng(5), within=False)
     rows["kmer_ridge_oof"] = np.random.default_rng(6).normal(size=len(rows))
     config = configured(EvaluateConfig, "evaluate", primary_features=["kmer_ridge_oof"], n_permutations=99,
-                        strata=[], calibration={"n_replicates": 100, "within_slope_sd": 0.15})
+                        strata=[])
     training = {"kmer_ridge_oof": {"element_p": 0.01, "target": "activity"}}
     details = evaluate(rows, ["kmer_ridge_oof"], dataclasses.replace(config), training).details()
     p_reason = not_estimable_reason(details, "kmer_ridge_oof", "p")
@@ -228,35 +229,47 @@ CALIBRATED = {"structure": "v3", "n_replicates": 2000, "alpha": 0.05, "ci_level"
               "intervals": {"pearson_r_ci": {"coverage": 0.931, "mcse": 0.006}}}
 
 
-def test_calibration_sentence_says_calibrated_only_within_the_tolerances():
-    from mprabench.report import calibration_sentence
+def tolerances():
+    """evaluate.calibration of the real conf/: type I within 0.015 of alpha, coverage within 0.02 of the level."""
+    from mprabench.config import CalibrationConfig
+    from tests.conftest import configured
 
-    text = calibration_sentence(CALIBRATED)  # 0.064 is within 0.05 ± 0.015, 0.931 within 0.95 ± 0.02
+    return configured(CalibrationConfig, "evaluate.calibration")
+
+
+def test_calibration_sentence_says_calibrated_only_within_the_tolerances():
+    from mprabench.report.results import calibration_sentence
+
+    text = calibration_sentence(CALIBRATED, tolerances())  # 0.064 is within 0.05 ± 0.015, 0.931 within 0.95 ± 0.02
     assert text.startswith("p-values calibrated for this design: type I 0.049 ± 0.005") and "NOT" not in text
 
 
 def test_calibration_sentence_names_each_rate_outside_its_tolerance():
-    from mprabench.report import calibration_sentence
+    from mprabench.report.results import calibration_sentence
 
     liberal = CALIBRATED | {"tests": CALIBRATED["tests"] | {"within_element_p": {"type_I": 0.081, "mcse": 0.006}},
                             "intervals": {"pearson_r_ci": {"coverage": 0.91, "mcse": 0.006}}}
-    text = calibration_sentence(liberal)
+    text = calibration_sentence(liberal, tolerances())
     assert "NOT calibrated for this design" in text and "p-values calibrated" not in text
     assert "`within_element_p` type I 0.081 ± 0.006 (nominal 0.050)" in text
     assert "`pearson_r_ci` coverage 0.910 ± 0.006 (nominal 0.950)" in text
     assert "`element_p` type I" not in text.split("All simulated")[0]
 
 
-def test_calibration_tolerances_live_in_one_place():
-    from mprabench.stats.calibration import COVERAGE_TOLERANCE, TYPE_I_TOLERANCE, calibration_misses
+def test_calibration_tolerances_come_from_the_settings():
+    from mprabench.stats.calibration import calibration_misses
 
-    assert (TYPE_I_TOLERANCE, COVERAGE_TOLERANCE) == (0.015, 0.02)
-    assert not calibration_misses(CALIBRATED)
-    assert calibration_misses(CALIBRATED | {"tests": {"element_p": {"type_I": 0.066, "mcse": 0.005}}})
+    settings = tolerances()
+    type_i, coverage = settings.type_i_tolerance, settings.coverage_tolerance
+    assert (type_i, coverage) == (0.015, 0.02)
+    assert not calibration_misses(CALIBRATED, type_i, coverage)
+    too_liberal = CALIBRATED | {"tests": {"element_p": {"type_I": 0.066, "mcse": 0.005}}}
+    assert calibration_misses(too_liberal, type_i, coverage)
+    assert not calibration_misses(too_liberal, 0.02, coverage)  # a wider tolerance accepts it
 
 
 def test_provenance_of_an_offline_predictor_says_not_applicable_not_none():
-    from mprabench.report import provenance_value
+    from mprabench.report.run import provenance_value
 
     offline = {"predictor": "gc", "model_version": None, "store_key": None}
     assert provenance_value(offline, "model_version") == "not applicable"

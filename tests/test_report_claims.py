@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from mprabench.provenance import SOURCE_OFFLINE
-from mprabench.report import _motif_mismatch, _prediction
+from mprabench.report.run import _motif_mismatch
+from mprabench.report.run import prediction_section as _prediction
 
 COUNTS = {"distinct_inputs": 18, "served_from_store": 0, "requested": 18, "failed": 0, "retries": 0}
 

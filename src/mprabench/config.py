@@ -303,6 +303,10 @@ class CalibrationConfig:
 
     n_replicates: int = setting(ge=100)
     within_slope_sd: float = setting(ge=0)
+    # The report's verdict: calibrated when every type-I rate is within type_i_tolerance of alpha and
+    # every coverage within coverage_tolerance of the CI level (PROTOCOL.md "Inference").
+    type_i_tolerance: float = setting(gt=0, lt=1)
+    coverage_tolerance: float = setting(gt=0, lt=1)
 
 
 @dataclass

@@ -8,7 +8,6 @@ numbers are descriptions only (``naive_*`` in details.json) and never feed a fla
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,23 +28,24 @@ from mprabench.schema import (
     DETAILS_SENSITIVITY,
     DETAILS_TARGET,
     DETAILS_WITH_ZERO_RNA_DROPOUTS,
-    ELEMENT_BONFERRONI_SIGNIFICANT,
     ELEMENT_ID,
-    ELEMENT_NEGLOG10_P,
-    ELEMENT_P,
-    ELEMENT_PEARSON_R,
     FEATURES_KEY,
-    PEARSON_R_CI_HIGH,
-    PEARSON_R_CI_LOW,
     ROW_ID,
     SUMMARY_DESIGN,
     TARGETS,
     WITH_DROPOUTS_SUFFIX,
-    WITHIN_ELEMENT_NEGLOG10_P,
-    WITHIN_ELEMENT_P,
-    WITHIN_ELEMENT_R,
     dropout_mask,
     headline_rows,
+)
+from mprabench.headline import (
+    ELEMENT_BONFERRONI_SIGNIFICANT,
+    ELEMENT_P,
+    ELEMENT_PEARSON_R,
+    ELEMENT_R_CI,
+    PEARSON_R_CI_HIGH,
+    PEARSON_R_CI_LOW,
+    HeadlineInputs,
+    headline,
 )
 from mprabench.stats.association import (
     EffectiveSampleSize,
@@ -56,12 +56,12 @@ from mprabench.stats.association import (
 )
 from mprabench.stats.clustered import (
     CI_METHOD,
-    ELEMENT_P_REASON,
     PERMUTATION_METHOD,
     ElementLevelAssociation,
     element_level_association,
 )
 from mprabench.stats.orientation import OrientationEffect, orientation_effect, orientation_pairs
+from mprabench.stats.refit_null import ELEMENT_P_REASON
 from mprabench.stats.strata import StrataSettings, stratified_association
 from mprabench.stats.within_element import (
     SUMMARY_METHOD,
@@ -130,7 +130,7 @@ class Evaluation:
             DETAILS_ALPHA: self.config.alpha,
             DETAILS_METHODS: {
                 ELEMENT_P: PERMUTATION_METHOD + f"; {self.config.n_permutations} permutations",
-                "pearson_r_ci": CI_METHOD + f"; level {self.config.ci_level}; needs "
+                ELEMENT_R_CI: CI_METHOD + f"; level {self.config.ci_level}; needs "
                                 f"{self.config.min_elements_ci} elements (evaluate.min_elements_ci)",
                 "within_element": SUMMARY_METHOD,
                 ELEMENT_BONFERRONI_SIGNIFICANT: f"Bonferroni over the element p of the {len(self.family)} "
@@ -149,20 +149,10 @@ class Evaluation:
 
     def _headline(self, feature: str) -> dict[str, Any]:
         result = self.results[feature]
-        summary = result.within.summary
         low, high = result.ci
-        within_p = summary.p if summary else None
-        return {
-            ELEMENT_PEARSON_R: result.element.r,
-            PEARSON_R_CI_LOW: low,
-            PEARSON_R_CI_HIGH: high,
-            ELEMENT_P: result.element_p,
-            ELEMENT_NEGLOG10_P: neglog10(result.element_p),
-            WITHIN_ELEMENT_R: summary.pooled_r if summary and summary.p is not None else None,
-            WITHIN_ELEMENT_P: within_p,
-            WITHIN_ELEMENT_NEGLOG10_P: neglog10(within_p),
-            ELEMENT_BONFERRONI_SIGNIFICANT: self.element_significant.get(feature),
-        }
+        return headline(HeadlineInputs(r=result.element.r, ci_low=low, ci_high=high, p=result.element_p,
+                                       within=result.within.summary,
+                                       significant=self.element_significant.get(feature)))
 
     def _feature_details(self, feature: str) -> dict[str, Any]:
         result = self.results[feature]
@@ -188,10 +178,6 @@ class Evaluation:
             "trained_baseline": result.trained,
             "in_bonferroni_family": feature in self.family,
         }
-
-
-def neglog10(p: float | None) -> float | None:
-    return None if p is None else -math.log10(p)
 
 
 def evaluation_table(rows: pd.DataFrame, features: pd.DataFrame, target: str) -> pd.DataFrame:
@@ -299,7 +285,7 @@ def _evaluate_feature(
             level=config.ci_level, min_elements_ci=config.min_elements_ci,
         ),
         within=within_element_effects(table, feature, target, min_distinct_inputs=min_within_inputs(config.min_unique_inputs),
-                                      level=config.ci_level),
+                                      level=config.ci_level, pooling="random_effects"),
         trained=trained,
     )
 

@@ -34,14 +34,14 @@ from mprabench.plots.forest import FOREST_COLUMNS, forest_figure
 from mprabench.plots.labels import chosen_terms
 from mprabench.plots.layout import save_figure
 from mprabench.plots.style import NOT_ESTIMABLE, RC_PARAMS, fmt_p
-from mprabench.schema import (
+from mprabench.headline import (
     ELEMENT_BONFERRONI_SIGNIFICANT,
     ELEMENT_P,
     ELEMENT_PEARSON_R,
     PEARSON_R_CI_HIGH,
     PEARSON_R_CI_LOW,
-    SUMMARY_DESIGN,
 )
+from mprabench.schema import SUMMARY_DESIGN
 
 SUMMARY = "metrics/summary.json"
 PARAMS = "params.yaml"

@@ -62,18 +62,7 @@ FEATURES_COLUMNS = (FEATURES_KEY,)  # plus one column per feature
 
 # --- metrics/summary.json (the DVC metric) and metrics/details.json ----------------------------
 SUMMARY_DESIGN = "design"  # the design sizes; every other top-level key is a primary feature
-# Each primary feature's headline in summary.json (README, "Reading the numbers")
-ELEMENT_PEARSON_R = "element_pearson_r"
-PEARSON_R_CI_LOW = "pearson_r_ci_low"
-PEARSON_R_CI_HIGH = "pearson_r_ci_high"
-ELEMENT_P = "element_p"
-ELEMENT_NEGLOG10_P = "element_neglog10_p"
-WITHIN_ELEMENT_R = "within_element_r"
-WITHIN_ELEMENT_P = "within_element_p"
-WITHIN_ELEMENT_NEGLOG10_P = "within_element_neglog10_p"
-ELEMENT_BONFERRONI_SIGNIFICANT = "element_bonferroni_significant"
-HEADLINE_KEYS = (ELEMENT_PEARSON_R, PEARSON_R_CI_LOW, PEARSON_R_CI_HIGH, ELEMENT_P, ELEMENT_NEGLOG10_P, WITHIN_ELEMENT_R,
-                 WITHIN_ELEMENT_P, WITHIN_ELEMENT_NEGLOG10_P, ELEMENT_BONFERRONI_SIGNIFICANT)
+# Each primary feature's block: the headline statistics listed in mprabench/headline.py (HEADLINE).
 DETAILS_TARGET = "target"
 DETAILS_FEATURES = "features"
 DETAILS_EFFECTIVE_SAMPLE_SIZE = "effective_sample_size"
@@ -92,6 +81,7 @@ CALIBRATION_CI_LEVEL = "ci_level"
 CALIBRATION_N_REPLICATES = "n_replicates"
 CALIBRATION_TESTS = "tests"  # p-value key -> {"type_I", "mcse"}
 CALIBRATION_INTERVALS = "intervals"  # CI key -> {"coverage", "mcse"}
+CALIBRATION_FLAGS = "flags"  # flag key -> {"rate"}
 
 
 def require_columns(present: Iterable[str], required: Iterable[str], source: Path | str, writer: str) -> None:

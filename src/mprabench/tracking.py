@@ -75,17 +75,18 @@ def bound_requests(timeout_s: int, max_retries: int, backoff_factor: int) -> Non
     os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_JITTER"] = "0.5"
 
 
-def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested dicts/lists as dotted keys (`dataset.files.0.sha256`)."""
+def flatten(data: Any, prefix: str = "", *, lists: bool = True) -> dict[str, Any]:
+    """Nested mappings as dotted keys (`dataset.files.0.sha256`); lists too, by index, unless `lists` is
+    False (then a list is one value, as a report table shows it)."""
     if isinstance(data, Mapping):
         items: Iterable[tuple[Any, Any]] = data.items()
-    elif isinstance(data, list):
+    elif isinstance(data, list) and lists:
         items = enumerate(data)
     else:
         return {prefix: data}
     flat: dict[str, Any] = {}
     for key, value in items:
-        flat |= flatten(value, f"{prefix}.{key}" if prefix else str(key))
+        flat |= flatten(value, f"{prefix}.{key}" if prefix else str(key), lists=lists)
     return flat
 
 

@@ -49,6 +49,7 @@ from tqdm.auto import tqdm
 
 from mprabench.config import curie_problems
 from mprabench.errors import BenchmarkError, ConfigError
+from mprabench.feature_names import output_prefix
 from mprabench.predictors.base import (
     ModelPredictor,
     PredictionFailure,

@@ -21,6 +21,7 @@ from omegaconf import MISSING
 
 from mprabench.dna import BASE_CODE_N, central_window, describe_input, encode_bases, n_free_starts
 from mprabench.errors import ConfigError
+from mprabench.feature_names import MOTIF_PREFIX
 from mprabench.predictors.base import PredictionReport, Predictor, ResultSink
 from mprabench.settings import items, setting
 
@@ -54,7 +55,7 @@ def motif_column_name(matrix_id: str, name: str) -> str:
     # becomes "_" too: DVC reads a dot in a metric key as a path (`dvc metrics diff`, `exp show`).
     slug = re.sub(r"[^0-9A-Za-z]+", "_", name).strip("_")
     matrix_id = matrix_id.replace(".", "_")
-    return f"motif_{matrix_id}_{slug}" if slug else f"motif_{matrix_id}"
+    return f"{MOTIF_PREFIX}{matrix_id}_{slug}" if slug else f"{MOTIF_PREFIX}{matrix_id}"
 
 
 def available_jaspar_releases() -> list[str]:

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from mprabench.config import load_params
 from mprabench.errors import ConfigError
@@ -33,9 +32,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--provenance", type=Path, default=None,
                         help="the predict stage's provenance (JSON; figure subtitles say 'unknown' without it)")
     args = parser.parse_args(argv)
-    config = load_params(args.params).evaluate
+    params = load_params(args.params)
+    config = params.evaluate
     require_writable(args.summary, args.details, args.tables, args.figures, args.roc, args.scatter)
-    context = run_context(yaml.safe_load(args.params.read_text()), read_provenance(args.provenance))
+    context = run_context(params, read_provenance(args.provenance))
 
     features = read_features(args.features)
     config.primary_features = primary_family(config.primary_features, feature_columns(features), args.features)

@@ -14,15 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
-from mprabench.config import experiment_name_for, load_params
+from mprabench.config import Params, experiment_name_for, load_params
 from mprabench.files import require_writable, write_text_atomic
 from mprabench.plots.forest import write_forest
 from mprabench.plots.labels import RunContext, read_provenance, run_context
-from mprabench.report import Links, ReportInputs, headline_note, render_report
+from mprabench.report.document import render_report
+from mprabench.report.inputs import Links, ReportInputs
+from mprabench.report.note import headline_note
 from mprabench.report_html import self_contained_html
 from mprabench.schema import CALIBRATION_INTERVALS, CALIBRATION_TESTS, SUMMARY_DESIGN
+from mprabench.settings import as_plain
 from mprabench.stages._cli import run, stage_parser
 from mprabench.sources.locations import repository_root
 from mprabench.tracking import (
@@ -59,32 +61,32 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lock", type=Path, required=True, help="dvc.lock, attached to the MLflow run")
     parser.add_argument("--report", type=Path, required=True, help="the report (Markdown)")
     args = parser.parse_args(argv)
-    typed = load_params(args.params)  # validates; the raw file is what gets logged
+    settings = load_params(args.params)
     require_writable(args.report, args.forest_csv, args.forest_figure)
-    params = yaml.safe_load(args.params.read_text())
     metrics = {name: _json(getattr(args, name)) for name in ("qc", "prediction", "summary")}
     details = _json(args.details)
     calibration, qc_details = _optional_json(args.calibration), _optional_json(args.qc_details)
     provenance = read_provenance(args.provenance)
-    context = run_context(params, provenance)
+    context = run_context(settings, provenance)
 
     write_forest(metrics["summary"], context.experiment, context.feature_label, context.subtitle,
-                 float(typed.evaluate.ci_level), args.forest_csv, args.forest_figure, typed.evaluate.dpi)
+                 settings.evaluate.ci_level, args.forest_csv, args.forest_figure, settings.evaluate.dpi)
     files = artifact_files(args)
     root = repository_root().resolve()
-    tags = run_tags(params, root, context) | predictor_tags(provenance)
-    tags[NOTE_TAG] = headline_note(context, metrics["summary"], calibration, details)
+    tags = run_tags(settings, root, context) | predictor_tags(provenance)
+    tags[NOTE_TAG] = headline_note(context, metrics["summary"], calibration, settings.evaluate.calibration,
+                                   details)
     selected, omitted = headline_metrics(
         [("headline", features_first(metrics["summary"])),
          ("headline.calibration", _calibration_metrics(calibration)),
-         ("qc", metrics["qc"]), ("prediction", metrics["prediction"])], typed.tracking.max_metrics)
+         ("qc", metrics["qc"]), ("prediction", metrics["prediction"])], settings.tracking.max_metrics)
     tags["metrics_omitted"] = f"{omitted} (in the JSON artifacts)" if omitted else "0"
 
-    run_name = os.environ.get("DVC_EXP_NAME") or typed.experiment.name
+    run_name = os.environ.get("DVC_EXP_NAME") or settings.experiment.name
 
     def write_report(run_id: str, uri: str) -> ReportInputs:
         inputs = ReportInputs(
-            params=params, context=context, qc=metrics["qc"], prediction=metrics["prediction"],
+            settings=settings, context=context, qc=metrics["qc"], prediction=metrics["prediction"],
             summary=metrics["summary"], details=details, calibration=calibration, qc_details=qc_details,
             provenance=provenance, strata=_strata(args.tables),
             figures=[n for n in files if n.startswith("figures/")],
@@ -95,13 +97,13 @@ def main(argv: list[str] | None = None) -> None:
         write_text_atomic(args.report, render_report(inputs, repository_links(files, args.report)))
         return inputs
 
-    tracking = typed.tracking
+    tracking = settings.tracking
     bound_requests(tracking.request_timeout_s, tracking.max_retries, tracking.backoff_factor)
     try:
-        with mlflow_run(root, tracking.local_store, experiment_name_for(tracking, typed.dataset.name), run_name,
+        with mlflow_run(root, tracking.local_store, experiment_name_for(tracking, settings.dataset.name), run_name,
                         tracking.experiment_kind) as tracked:
             inputs = write_report(tracked.run_id, tracked.tracking_uri)
-            tracked.log(params, selected, tags)
+            tracked.log(as_plain(settings), selected, tags)
             for name, path in files.items():
                 folder = name.rsplit("/", 1)[0] if "/" in name else None
                 tracked.log_files(folder, [path])
@@ -141,12 +143,12 @@ def repository_links(files: dict[str, Path], report: Path) -> Links:
                   for name, path in files.items()})
 
 
-def run_tags(params: dict, root: Path, context: RunContext) -> dict[str, str]:
+def run_tags(settings: Params, root: Path, context: RunContext) -> dict[str, str]:
     """Predictor, experiment, biosample, dataset in words; git commit, DVC name, data checksums."""
     tags = {
         **commit_tags(root),
         "predictor": context.predictor,
-        "predictor.name": str(params["predictor"]["name"]),
+        "predictor.name": str(settings.predictor["name"]),
         "predictor.source": context.source,
         "experiment": context.experiment,
         "biosample": context.biosample_text,
@@ -156,8 +158,9 @@ def run_tags(params: dict, root: Path, context: RunContext) -> dict[str, str]:
     mismatch = context.mismatch()
     if mismatch:
         tags["biosample_mismatch"] = mismatch
-    for spec in params["dataset"]["files"]:
-        tags |= {f"dataset.{kind}.{spec['name']}": spec[kind] for kind in ("sha256", "md5") if spec.get(kind)}
+    for spec in settings.dataset.files:
+        tags |= {f"dataset.{kind}.{spec.name}": getattr(spec, kind) for kind in ("sha256", "md5")
+                 if getattr(spec, kind, None)}
     return tags
 
 

@@ -22,24 +22,37 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from mprabench.headline import (
+    ELEMENT_BONFERRONI_SIGNIFICANT,
+    ELEMENT_P,
+    ELEMENT_R_CI,
+    WITHIN_ELEMENT_P,
+    WITHIN_ELEMENT_R_CI,
+    null_checks,
+)
 from mprabench.schema import (
     CALIBRATION_ALPHA,
     CALIBRATION_CI_LEVEL,
+    CALIBRATION_FLAGS,
     CALIBRATION_INTERVALS,
     CALIBRATION_N_REPLICATES,
     CALIBRATION_TESTS,
-    ELEMENT_BONFERRONI_SIGNIFICANT,
     ELEMENT_ID,
-    ELEMENT_P,
     INPUT_SHA256,
     TF_LABELS,
-    WITHIN_ELEMENT_P,
 )
-from mprabench.stats.clustered import MIN_PERMUTATION_ELEMENTS, element_permutations, fisher_z_interval, permutation_pvalues, unit_scaled
+from mprabench.stats.clustered import (
+    MIN_ELEMENTS_FISHER_Z,
+    MIN_PERMUTATION_ELEMENTS,
+    element_permutations,
+    fisher_z_interval,
+    grouped_pearson_r,
+    permutation_pvalues,
+    unit_scaled,
+)
 from mprabench.stats.rng import derive_rng
 from mprabench.stats.within_element import (
     MIN_POOLED_ELEMENTS,
-    MIN_WITHIN_INPUTS_FLOOR,
     RandomEffectsPool,
     pool_fisher_z,
 )
@@ -121,7 +134,7 @@ class SimulationSettings:
     seed: int
     # Distinct inputs an element needs for a within-element r: within_element.min_within_inputs(
     # evaluate.min_unique_inputs), the rule evaluate applies.
-    min_within_inputs: int = MIN_WITHIN_INPUTS_FLOOR
+    min_within_inputs: int
 
 
 def simulate_null_features(structure: DesignStructure, n: int, slope_sd: float, rng: np.random.Generator) -> np.ndarray:
@@ -154,13 +167,7 @@ def element_indicator(structure: DesignStructure, used: np.ndarray, inputs: np.n
 
 def correlations_over_columns(structure: DesignStructure, features: np.ndarray, indicator: np.ndarray) -> np.ndarray:
     """(n x columns) Pearson r of features vs input target over the inputs of each indicator column."""
-    m = indicator.sum(0)
-    y = structure.input_target
-    sx, sxx, sxy = features @ indicator, (features * features) @ indicator, (features * y) @ indicator
-    sy, syy = y @ indicator, (y * y) @ indicator
-    cov = sxy - sx * sy / m
-    var_x, var_y = sxx - sx * sx / m, syy - sy * sy / m
-    return cov / np.sqrt(var_x * var_y)
+    return grouped_pearson_r(features, structure.input_target, indicator)
 
 
 def within_element_correlations(structure: DesignStructure, features: np.ndarray, used: np.ndarray,
@@ -202,7 +209,7 @@ class CalibrationResult:
         return {
             "structure": structure_name, CALIBRATION_N_REPLICATES: s.n_replicates, CALIBRATION_ALPHA: s.alpha,
             CALIBRATION_CI_LEVEL: s.ci_level, CALIBRATION_TESTS: tests, CALIBRATION_INTERVALS: intervals,
-            "flags": flags,
+            CALIBRATION_FLAGS: flags,
             # Numbers only, and few: `dvc metrics diff` must stay within 100 readable rows over all
             # metrics files. The design is summary.json's `design`; the simulation settings are
             # params; the tests not simulated (not estimable here) are logged by the stage.
@@ -264,12 +271,12 @@ def calibrate(structure: DesignStructure, settings: SimulationSettings) -> Calib
             label_columns.append((start_column, start_column + block.shape[1], per_element))
             start_column += block.shape[1]
     pvalues: dict[str, list[np.ndarray]] = {ELEMENT_P: []}
-    covered: dict[str, list[np.ndarray]] = {"pearson_r_ci": []}
+    covered: dict[str, list[np.ndarray]] = {ELEMENT_R_CI: []}
     not_estimable: dict[str, str] = {}
     if within:
-        pvalues[WITHIN_ELEMENT_P], covered["within_element_r_ci"] = [], []
+        pvalues[WITHIN_ELEMENT_P], covered[WITHIN_ELEMENT_R_CI] = [], []
     else:
-        not_estimable[WITHIN_ELEMENT_P] = "model inputs do not vary within elements"
+        not_estimable[WITHIN_ELEMENT_P] = not_estimable[WITHIN_ELEMENT_R_CI] = "model inputs do not vary within elements"
         not_estimable["strata_tf_p"] = "the TF perturbation never reaches the model (inputs do not vary within elements)"
     for kind in element_strata:
         pvalues[f"strata_{kind}_p"] = []
@@ -277,10 +284,10 @@ def calibrate(structure: DesignStructure, settings: SimulationSettings) -> Calib
         pvalues["strata_tf_p"] = []
     if within:
         pvalues["strata_element_p"] = []
-    ci_ok = e >= max(s.min_elements_ci, 4)
+    ci_ok = e >= max(s.min_elements_ci, MIN_ELEMENTS_FISHER_Z)
     if not ci_ok:
-        not_estimable["pearson_r_ci"] = f"fewer than {s.min_elements_ci} elements"
-        covered.pop("pearson_r_ci")
+        not_estimable[ELEMENT_R_CI] = f"fewer than {s.min_elements_ci} elements"
+        covered.pop(ELEMENT_R_CI)
     for start in range(0, s.n_replicates, REPLICATE_BATCH):
         n = min(REPLICATE_BATCH, s.n_replicates - start)
         features = simulate_null_features(structure, n, s.within_slope_sd, rng)
@@ -289,7 +296,7 @@ def calibrate(structure: DesignStructure, settings: SimulationSettings) -> Calib
         pvalues[ELEMENT_P].append(permutation_pvalues(zx, zy, permutations))
         if ci_ok:
             low, high = fisher_z_interval(zx @ zy, e, s.ci_level)
-            covered["pearson_r_ci"].append((low <= 0) & (high >= 0))
+            covered[ELEMENT_R_CI].append((low <= 0) & (high >= 0))
         for kind, masks in element_strata.items():
             for i, mask in enumerate(masks):
                 p = permutation_pvalues(unit_scaled(means[:, mask]), unit_scaled(structure.element_target[mask]),
@@ -299,7 +306,7 @@ def calibrate(structure: DesignStructure, settings: SimulationSettings) -> Calib
             p, pool = pooled_within_p(structure, features, used, structure.inputs_per_element[used])
             pvalues[WITHIN_ELEMENT_P].append(p)
             low, high = pool.interval(s.ci_level)
-            covered["within_element_r_ci"].append((low <= 0) & (high >= 0))
+            covered[WITHIN_ELEMENT_R_CI].append((low <= 0) & (high >= 0))
             # An element stratum tests that one element's own effect: its null needs slope 0 in that element.
             flat = simulate_null_features(structure, n, 0.0, rng)
             r = within_element_correlations(structure, flat, used)
@@ -313,14 +320,21 @@ def calibrate(structure: DesignStructure, settings: SimulationSettings) -> Calib
                     pvalues["strata_tf_p"].append(pool_fisher_z(z, per_element, "t_test").p)
     p_arrays = {k: np.concatenate(v) for k, v in pvalues.items()}
     flags = {ELEMENT_BONFERRONI_SIGNIFICANT: p_arrays[ELEMENT_P] <= s.alpha / max(1, s.n_primary_features)}
-    return CalibrationResult(structure, s, p_arrays, {k: np.concatenate(v) for k, v in covered.items()},
-                             flags, not_estimable)
+    result = CalibrationResult(structure, s, p_arrays, {k: np.concatenate(v) for k, v in covered.items()},
+                               flags, not_estimable)
+    require_headline_nulls(result)
+    return result
 
 
-# A test is calibrated for the design when its simulated type-I rate is within this of alpha, and an
-# interval when its coverage is within this of its level (the report's verdict; PROTOCOL.md "Inference").
-TYPE_I_TOLERANCE = 0.015
-COVERAGE_TOLERANCE = 0.02
+def require_headline_nulls(result: CalibrationResult) -> None:
+    """Every headline statistic's null (mprabench.headline) is simulated or said to be not estimable."""
+    simulated = {CALIBRATION_TESTS: result.pvalues, CALIBRATION_INTERVALS: result.covered,
+                 CALIBRATION_FLAGS: result.flags}
+    missing = [f"{check.kind}.{check.key}" for check in null_checks()
+               if check.key not in simulated[check.kind] and check.key not in result.not_estimable]
+    if missing:
+        raise RuntimeError(f"calibrate simulates no null for the headline statistic(s) {missing}: add their "
+                           "simulation to stats/calibration.calibrate (the headline contract, mprabench/headline.py)")
 
 
 @dataclass(frozen=True)
@@ -334,9 +348,9 @@ class CalibrationMiss:
     nominal: float
 
 
-def calibration_misses(result: dict[str, Any], type_i_tolerance: float = TYPE_I_TOLERANCE,
-                       coverage_tolerance: float = COVERAGE_TOLERANCE) -> list[CalibrationMiss]:
-    """Every type-I rate and coverage of a calibration.json dict that is outside its tolerance."""
+def calibration_misses(result: dict[str, Any], type_i_tolerance: float, coverage_tolerance: float) -> list[CalibrationMiss]:
+    """Every type-I rate and coverage of a calibration.json dict that is outside its tolerance
+    (evaluate.calibration.type_i_tolerance and coverage_tolerance: the report's verdict)."""
     misses = []
     alpha, level = result[CALIBRATION_ALPHA], result[CALIBRATION_CI_LEVEL]
     for key, test in (result.get(CALIBRATION_TESTS) or {}).items():
@@ -354,5 +368,4 @@ def uniform_quantiles(n: int) -> np.ndarray:
 
 
 __all__ = ["DesignStructure", "SimulationSettings", "CalibrationResult", "design_structure", "calibrate",
-           "simulate_null_features", "calibration_misses", "uniform_quantiles",
-           "TYPE_I_TOLERANCE", "COVERAGE_TOLERANCE"]
+           "simulate_null_features", "calibration_misses", "uniform_quantiles"]

@@ -121,8 +121,8 @@ def between_elements(part: pd.DataFrame, feature: str, target: str, key: str, s:
 
 
 def within_elements(part: pd.DataFrame, feature: str, target: str, s: StrataSettings) -> dict[str, Any]:
-    result = within_element_effects(part, feature, target, min_within_inputs(s.min_unique_inputs), s.level,
-                                   pooling="t_test")
+    result = within_element_effects(part, feature, target, min_distinct_inputs=min_within_inputs(s.min_unique_inputs),
+                                    level=s.level, pooling="t_test")
     summary = result.summary
     if summary is None or summary.p is None:
         reason = result.reason if summary is None else summary.reason

@@ -236,7 +236,7 @@ def element_effect(
 
 
 def pool_element_effects(
-    effects: tuple[ElementEffect, ...], level: float, pooling: str = "random_effects"
+    effects: tuple[ElementEffect, ...], level: float, pooling: str
 ) -> tuple[WithinElementSummary, tuple[ElementEffect, ...]]:
     """Pooled summary of the estimable elements; effects returned with their relative weights."""
     excluded = {e.element_id: str(e.reason) for e in effects if not e.estimable}
@@ -271,8 +271,7 @@ def inputs_vary_within_some_element(table: pd.DataFrame) -> bool:
 
 
 def within_element_effects(
-    table: pd.DataFrame, feature: str, target: str, min_distinct_inputs: int = 4, level: float = 0.95,
-    pooling: str = "random_effects",
+    table: pd.DataFrame, feature: str, target: str, *, min_distinct_inputs: int, level: float, pooling: str,
 ) -> WithinElementResult:
     """Per-element correlations over distinct inputs and their pooled summary.
 

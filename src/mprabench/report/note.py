@@ -1,0 +1,41 @@
+"""The MLflow run description (`mlflow.note.content`): what ran, the headline, its calibration."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from mprabench.config import CalibrationConfig
+from mprabench.headline import (
+    ELEMENT_P,
+    ELEMENT_PEARSON_R,
+    PEARSON_R_CI_HIGH,
+    PEARSON_R_CI_LOW,
+    primary_features,
+)
+from mprabench.plots.labels import RunContext
+from mprabench.report.format import UNKNOWN, fmt, is_missing
+from mprabench.report.results import calibration_sentence, verdict_sentence
+
+
+def headline_note(context: RunContext, summary: Mapping[str, Any], calibration: Mapping[str, Any] | None,
+                  settings: CalibrationConfig, details: Mapping[str, Any] | None) -> str:
+    """3–5 lines: what ran, the headline, its calibration (verdict by `settings`), any biosample mismatch."""
+    features = primary_features(summary)
+    estimable = [f for f in features if not is_missing(summary[f].get(ELEMENT_PEARSON_R))]
+    lines = [
+        (f"**{context.dataset} · experiment {context.experiment} · {context.predictor} · "
+         f"{context.biosample_text}**"),
+        verdict_sentence(summary, details),  # the report's first sentence too
+    ]
+    if estimable:
+        best = max(estimable, key=lambda f: abs(summary[f][ELEMENT_PEARSON_R]))
+        s = summary[best]
+        lines.append(f"Strongest: {context.feature_label(best)} r = {fmt(s[ELEMENT_PEARSON_R])} "
+                     f"[{fmt(s.get(PEARSON_R_CI_LOW), none=UNKNOWN)}, {fmt(s.get(PEARSON_R_CI_HIGH), none=UNKNOWN)}], "
+                     f"p = {fmt(s.get(ELEMENT_P), none=UNKNOWN)}.")
+    lines.append(calibration_sentence(calibration, settings))
+    mismatch = context.mismatch()
+    if mismatch:
+        lines.append(f"Warning: {mismatch}")
+    return "  \n".join(lines[:5])
