@@ -148,6 +148,23 @@ def test_full_library_layout_takes_elements_from_coordinates(tmp_path):
     assert oligos["start"].tolist() == [100, 100, 5] and oligos["row_id"].iloc[0] == "Agarwal_WTC11.tsv:line2"
 
 
+def test_full_library_folds_are_kept_so_a_subset_by_fold_selects_their_rows(tmp_path):
+    from mprabench.config import SubsetConfig
+    from mprabench.experiments import select_subset
+
+    header = ("seq", "expression", "averaged_expression", "fold", "chromosome", "start", "end")
+    rows = [("ACGTAC", "0.5", "0.4", "1", "chr1", "100", "106"), ("GTACGT", "0.3", "0.4", "2", "chr1", "200", "206"),
+            ("TTTTGG", "1.5", "1.5", "2", "chr2", "5", "11")]
+    write(tmp_path, "Agarwal_K562.tsv", rows, header=header)
+    oligos = read(dataset("agarwal2025_k562"), tmp_path).oligos
+    kept, outside = select_subset(oligos, SubsetConfig(n_elements=None, seed=0, folds=[2]), "agarwal2025_k562")
+    assert kept["start"].tolist() == [200, 5] and outside == 1
+    write(tmp_path, "Agarwal_K562.tsv", [rows[0], ("GTACGT", "0.3", "0.4", "two", "chr1", "200", "206")],
+          header=header)
+    with pytest.raises(InputDataError, match=r"line 3.*'two' is not a non-negative integer"):
+        read(dataset("agarwal2025_k562"), tmp_path)
+
+
 def test_prepare_reaches_the_reader_through_the_registry(tmp_path):
     """readers/registry.py hands the typed section to the reader its `reader` names."""
     from mprabench.readers.registry import read_dataset

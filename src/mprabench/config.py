@@ -178,6 +178,7 @@ class TableColumns:
     start: str | None = MISSING
     end: str | None = MISSING
     strand: str | None = MISSING
+    fold: str | None = MISSING  # null: no fold column (dataset.subset.folds needs one)
 
 
 @dataclass

@@ -23,6 +23,7 @@ from mprabench.schema import (
     CHROM,
     ELEMENT_ID,
     END,
+    FOLD,
     N_OLIGOS,
     ORIENTATION,
     ORIENTATION_REVERSE,
@@ -57,7 +58,6 @@ from mprabench.sequences import (
 # `individual` (one input per row), which for such rows is the row's own insert.
 INSERT_MODES = (InputMode.given, InputMode.individual)
 SUBSET_EXCLUSION = "outside_dataset_subset"  # qc.json's excluded reason for rows left out by dataset.subset
-FOLD = "fold"  # the column a dataset's reader fills with each row's fold, where the deposit has one
 
 
 def select_subset(oligos: pd.DataFrame, subset: SubsetConfig, dataset: str) -> tuple[pd.DataFrame, int]:

@@ -46,6 +46,7 @@ ORIENTATION = "orientation"
 ORIENTATION_FORWARD = "forward"
 ORIENTATION_REVERSE = "reverse"
 ELEMENT_CLASS = "element_class"
+FOLD = "fold"  # a row's fold, where the deposit has one (dataset.subset.folds selects by it)
 
 TARGETS = (LOG2_RATIO, ACTIVITY)
 WITH_DROPOUTS_SUFFIX = "_with_dropouts"  # V1: an element target recomputed over every oligo

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import fields
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -25,6 +26,7 @@ from mprabench.schema import (
     CHROM,
     DESIGN,
     ELEMENT_CLASS,
+    FOLD,
     ELEMENT_ID,
     END,
     IS_WILD_TYPE,
@@ -89,8 +91,7 @@ def read_table(path: Path, dataset: SequenceTableConfig) -> tuple[pd.DataFrame, 
     """One file as benchmark rows (activity NaN where the cell is empty) and its number of data rows."""
     raw = _read_raw(path, dataset.separator)
     columns = dataset.columns
-    mapped = {key: getattr(columns, key) for key in ("id", "sequence", "activity", "element", "orientation",
-                                                      "element_class", "chrom", "start", "end", "strand")}
+    mapped = {spec.name: getattr(columns, spec.name) for spec in fields(columns)}
     _require_columns(raw, path, {k: v for k, v in mapped.items() if v is not None}
                      | {f"required_columns[{i}]": name for i, name in enumerate(dataset.required_columns)})
     lines = np.arange(len(raw)) + 1 + HEADER_LINES
@@ -112,6 +113,8 @@ def read_table(path: Path, dataset: SequenceTableConfig) -> tuple[pd.DataFrame, 
         SEQUENCE: sequences.to_numpy(), ORIENTATION: orientation.to_numpy(),
         ELEMENT_CLASS: _element_class(raw, ids, columns.element_class, dataset.class_patterns).to_numpy(),
     })
+    if columns.fold:  # only a layout with folds gets the column, so a subset by fold on another is an error
+        table[FOLD] = _whole_numbers(raw, columns.fold, where)
     return pd.concat([table, where], axis=1), len(raw)
 
 
@@ -268,11 +271,16 @@ def _optional(raw: pd.DataFrame, column: str | None) -> object:
 def _coordinate(raw: pd.DataFrame, column: str | None, where: pd.DataFrame) -> object:
     if not column:
         return pd.array([pd.NA] * len(raw), dtype="Int64")
+    return _whole_numbers(raw, column, where)
+
+
+def _whole_numbers(raw: pd.DataFrame, column: str, where: pd.DataFrame) -> np.ndarray:
+    """A column of non-negative integers (coordinates, folds); the first other value is named by line."""
     good = raw[column].str.fullmatch(r"\d+").to_numpy(dtype=bool)
     if not good.all():
         index = _first(~good)
         raise InputDataError(f"{_at(where, index, column)}: {raw[column].iloc[index]!r} is not a non-negative "
-                             "integer coordinate")
+                             "integer")
     return raw[column].astype("int64").to_numpy()
 
 

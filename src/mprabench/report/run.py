@@ -208,12 +208,13 @@ def detail_files_section(inputs: ReportInputs, links: Links) -> str:
 
 def configuration_section(settings: Params) -> str:
     experiment, dataset, genome = settings.experiment, settings.dataset, settings.genome
-    activity = dataset.activity
+    activity = getattr(dataset, "activity", None)  # counts layouts compute it; a table gives it as measured
     rows = [
         ("experiment", (f"{experiment.name}: inputs `{experiment.inputs.value}`, window "
                         f"{experiment.window} bp, seed_strand_bug {experiment.seed_strand_bug}")),
         ("dataset", f"{dataset.name} from `{dataset.source}`"),
-        ("activity", f"{activity.method.value} (pseudocount {activity.pseudocount})"),
+        ("activity", f"{activity.method.value} (pseudocount {activity.pseudocount})" if activity is not None
+                     else f"as measured, read by `{dataset.reader}`"),
         ("genome", f"{genome.assembly}, " + (f"FASTA `{genome.fasta}`" if genome.fasta
                                              else f"UCSC API `{genome.ucsc_api}`")),
         ("predictor", ", ".join(f"{k} `{v}`" for k, v in flat(as_plain(settings.predictor)).items()
