@@ -32,7 +32,7 @@ from benchmarks.common import CONF
 from mprabench.dna import sequence_sha256
 from mprabench.predictors.alphagenome_local import AlphaGenomeLocalConfig, AlphaGenomeLocalPredictor
 from mprabench.predictors.store import ProfileStore
-from tests.support.local_models import track_table
+from tests.support.local_models import K562, track_table
 from tests.support.params import typed_predictor_settings
 
 API_INPUTS_PER_S = 3.4  # the AlphaGenome API at 16,384 bp (issue 23)
@@ -80,8 +80,10 @@ def save_checkpoint(directory: Path, full_size: bool) -> Path:
 
 def measure_one(checkpoint: Path, length: int, count: int, device: str, batch_size: int) -> dict:
     """One length in this process: the predictor's real batch loop, forward passes timed by hooks."""
+    # the track table's K562, as the default experiment (v2) pins it: the same tracks as before
     config = typed_predictor_settings(AlphaGenomeLocalConfig, CONF, "alphagenome_local", checkpoint=str(checkpoint),
-                                      supported_lengths=[length], device=device, batch_size=batch_size)
+                                      supported_lengths=[length], device=device, batch_size=batch_size,
+                                      organism="HOMO_SAPIENS", ontology_terms=[K562])
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         predictor = AlphaGenomeLocalPredictor(config, progress=False, store_root=root)

@@ -13,6 +13,7 @@ import os
 import signal
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -22,12 +23,14 @@ import torch
 from alphagenome.data import track_data
 from alphagenome.models import dna_output
 
+from mprabench.config import load_params
 from mprabench.dna import central_window, reverse_complement, sequence_sha256
 from mprabench.errors import ConfigError
 from mprabench.fasta import write_fasta
 from mprabench.predictors.alphagenome import AlphaGenomeConfig, AlphaGenomePredictor
 from mprabench.predictors.alphagenome_local import AlphaGenomeLocalConfig, AlphaGenomeLocalPredictor
 from mprabench.predictors.base import PredictionInterrupted
+from mprabench.predictors.biosample import BiosampleDefaults
 from mprabench.predictors.features import pad_for_model
 from mprabench.predictors.local import CHECKPOINT_HASHES, resolve_device, resolve_dtype
 from mprabench.predictors.runner import run_predictor
@@ -35,7 +38,8 @@ from mprabench.predictors.store import STORE_ENV
 from mprabench.predictors.torchscript import TorchScriptConfig, TorchScriptPredictor, fit_length
 from mprabench.stages import predict
 from tests.conftest import REPO, write_params
-from tests.support.local_models import K562, TRACK_TERMS, save_tiny_alphagenome, save_tiny_torchscript
+from tests.test_biosample_tracks import human_biosample
+from tests.support.local_models import HEPG2, K562, TRACK_TERMS, save_tiny_alphagenome, save_tiny_torchscript
 from tests.support.params import typed_predictor_settings
 
 LENGTHS = [2048, 16384]  # the tiny model's lengths: short inputs keep the tests fast
@@ -53,8 +57,10 @@ def predictor_settings(schema: type, option: str, **values):
 
 
 def local_config(checkpoint: Path, **values) -> AlphaGenomeLocalConfig:
+    """The conf's settings; K562 named explicitly (the conf takes the biosample from the experiment or dataset)."""
     return predictor_settings(AlphaGenomeLocalConfig, "alphagenome_local", checkpoint=str(checkpoint),
-                              **{"supported_lengths": LENGTHS, **values})
+                              **{"supported_lengths": LENGTHS, "organism": "HOMO_SAPIENS", "ontology_terms": [K562],
+                                 **values})
 
 
 def torchscript_config(checkpoint: Path, **values) -> TorchScriptConfig:
@@ -177,13 +183,57 @@ def test_ctrl_c_keeps_every_finished_batch_and_a_rerun_computes_only_the_rest(ti
     assert len(run.features) == 6
 
 
-@pytest.mark.parametrize("terms, message", [
-    (["EFO:9999999"], "has no DNASE track for HOMO_SAPIENS and ontology terms \\['EFO:9999999'\\]"),
-    ([K562, "EFO:9999999"], "ontology term\\(s\\) \\['EFO:9999999'\\] have no track"),
-])
-def test_a_biosample_the_checkpoint_lacks_is_an_error_naming_the_available_ones(tiny_checkpoint, terms, message):
-    with pytest.raises(ConfigError, match=message):
+@pytest.mark.parametrize("terms", [["EFO:9999999"], [K562, "EFO:9999999"]])
+def test_a_biosample_the_checkpoint_lacks_is_an_error_naming_the_available_ones(tiny_checkpoint, terms):
+    with pytest.raises(ConfigError, match=r"AlphaGenome checkpoint .* has no tracks for HOMO_SAPIENS biosample "
+                                          r"EFO:9999999 among outputs .*Closest biosamples it has: .*HepG2"):
         AlphaGenomeLocalPredictor(local_config(tiny_checkpoint, ontology_terms=terms), progress=False)
+
+
+def _predict_argv(directory: Path) -> list[str]:
+    return ["--params", str(directory / "params.yaml"), "--inputs", str(directory / "inputs.fa"),
+            "--rows", str(directory / "rows.parquet"), "--store", str(directory / "store"),
+            "--features", str(directory / "f.parquet"), "--metrics", str(directory / "m.json"),
+            "--provenance", str(directory / "p.json"), "--no-progress"]
+
+
+def test_a_hepg2_dataset_gets_the_checkpoints_hepg2_tracks_without_being_told(tiny_checkpoint, tmp_path):
+    # the conf's own alphagenome_local settings (organism and terms null), no experiment pin, a HepG2 dataset
+    inputs = random_sequences(2, 800, seed=11)
+    write_fasta(tmp_path / "inputs.fa", inputs)
+    pd.DataFrame([(f"r{i}", sha) for i, sha in enumerate(inputs)], columns=["row_id", "input_sha256"]).to_parquet(
+        tmp_path / "rows.parquet")
+    write_params(tmp_path / "params.yaml", ["predictor=alphagenome_local", f"predictor.checkpoint={tiny_checkpoint}",
+                                            f"predictor.supported_lengths={LENGTHS}",
+                                            *human_biosample("HepG2", HEPG2)])
+    predict.main(_predict_argv(tmp_path))
+    provenance = pd.read_json(tmp_path / "p.json", typ="series")
+    assert [b["ontology_term"] for b in provenance["biosamples"]] == [HEPG2]
+    assert provenance["tracks"] == {"DNASE": 2, "CAGE": 2, "RNA_SEQ": 2}  # the two HepG2 columns of each head
+    assert provenance["tracks_chosen_by"].startswith("dataset.assay_biosample")
+
+    # the rows are the checkpoint's HepG2 columns; named by cell line alone (no term) the same ones
+    hepg2 = [i for i, term in enumerate(TRACK_TERMS["human"]) if term == HEPG2]
+    assay = load_params(tmp_path / "params.yaml").dataset.assay_biosample
+    for term in (HEPG2, None):
+        unset = local_config(tiny_checkpoint, organism=None, ontology_terms=None)
+        defaults = BiosampleDefaults(replace(assay, ontology_term=term), None, "reference", "hepg2")
+        predictor = AlphaGenomeLocalPredictor(unset, progress=False, store_root=tmp_path, biosample=defaults)
+        assert {o: list(rows.index) for o, rows in predictor.tracks.items()} == {o: hepg2 for o in predictor.tracks}
+        assert predictor.store_key_fields()["ontology_terms"] == [HEPG2]
+
+
+def test_a_dataset_biosample_the_checkpoint_lacks_stops_before_any_input_naming_it(tiny_checkpoint, tmp_path):
+    write_params(tmp_path / "params.yaml", ["predictor=alphagenome_local", f"predictor.checkpoint={tiny_checkpoint}",
+                                            f"predictor.supported_lengths={LENGTHS}",
+                                            *human_biosample("GM12878", "EFO:0002784")])
+    # no inputs.fa or rows.parquet exist: the biosample is checked first
+    with pytest.raises(ConfigError) as stopped:
+        predict.main(_predict_argv(tmp_path))
+    message = str(stopped.value)
+    assert "has no tracks for HOMO_SAPIENS biosample GM12878 (EFO:0002784)" in message
+    assert "Closest biosamples it has: " in message and f"{HEPG2} HepG2" in message and f"{K562} K562" in message
+    assert "dataset.assay_biosample of" in message and not (tmp_path / "store").exists()
 
 
 def _without_raw_metadata(path: Path) -> None:
@@ -424,7 +474,7 @@ def test_the_package_cannot_download_weights_at_run_time():
 
 
 @pytest.mark.parametrize("values, message", [
-    ({"organism": "DANIO_RERIO"}, r"has organisms \['human', 'mouse'\]; predictor.organism = 'DANIO_RERIO'"),
+    ({"organism": "DANIO_RERIO"}, r"has organisms \['human', 'mouse'\]; organism 'DANIO_RERIO' \(predictor.organism\)"),
     ({"supported_lengths": [1_000_000]}, "none fits the checkpoint's max_seq_len 16384"),
     ({"supported_lengths": [3000]}, "3000 bp: Input sequence length must be divisible"),
 ])

@@ -1,9 +1,10 @@
 """AlphaGenome from a checkpoint on this machine, in PyTorch (`alphagenome-pt`), batched.
 
 The answer kept in the prediction store and the features computed from it are the API
-route's: the same outputs, the tracks of the configured ontology terms (chosen by
-`tracks.select_tracks` from the checkpoint's own track metadata), the same N padding, the
-same feature code (`features.output_features`).
+route's: the same outputs, the tracks of the dataset's biosample chosen by the same code
+(`biosample.choose_tracks`: predictor settings, else the experiment's pin, else the dataset's
+assay biosample; `biosample.chosen_tracks` checks it against the checkpoint's own track
+metadata), the same N padding, the same feature code (`features.output_features`).
 
 The checkpoint is a folder (or a `.safetensors` file inside one) laid out as the official
 conversion ships it (README, "Local checkpoints"):
@@ -38,8 +39,10 @@ from alphagenome_pt import deepmind_config, load_alphagenome_checkpoint
 from omegaconf import MISSING
 from safetensors import safe_open
 
+from mprabench.config import curie_problems
 from mprabench.errors import ConfigError
 from mprabench.predictors.base import ModelPredictor, PredictionReport
+from mprabench.predictors.biosample import BiosampleDefaults, choose_tracks, chosen_tracks
 from mprabench.predictors.features import (
     PADDING,
     FeatureError,
@@ -62,7 +65,7 @@ from mprabench.predictors.local import (
     resolve_dtype,
 )
 from mprabench.predictors.store import Profile, ProfileStore
-from mprabench.predictors.tracks import biosamples, select_tracks, track_records
+from mprabench.predictors.tracks import biosamples, track_records
 from mprabench.provenance import SOURCE_CHECKPOINT
 from mprabench.settings import items
 from mprabench.sources.locations import local_path
@@ -89,9 +92,10 @@ class AlphaGenomeLocalConfig(LocalRunConfig):
     """AlphaGenome from a checkpoint on disk (conf/predictor/alphagenome_local.yaml)."""
 
     name: str = MISSING
-    organism: str = MISSING
+    # null (both): from experiment.tracks, else from dataset.assay_biosample (predictors/biosample.py)
+    organism: str | None = MISSING
     outputs: list[str] = items(1)
-    ontology_terms: list[str] = items(1)
+    ontology_terms: list[str] | None = items(1)
     # N padding up to the smallest of these that holds the input (the API route's lengths by default)
     supported_lengths: list[int] = items(1)
     features: FeatureWindowConfig = MISSING
@@ -177,22 +181,26 @@ class AlphaGenomeLocalPredictor(ModelPredictor):
     name = "alphagenome_local"
     settings = AlphaGenomeLocalConfig
     label = "AlphaGenome"  # the report adds the checkpoint (model_version)
-    build_context = ("progress", "store_root")
+    build_context = ("progress", "store_root", "biosample")
     local_file_setting = "checkpoint"
     local_file_by_size_and_mtime = True  # multi-GB weights: not hashed on every run
 
     @classmethod
     def setting_problems(cls, settings: AlphaGenomeLocalConfig, params: Any) -> list[str]:
-        return settings.features.problems(params.experiment.window)
+        terms = [(f"predictor.ontology_terms[{i}]", t) for i, t in enumerate(settings.ontology_terms or [])]
+        return [*settings.features.problems(params.experiment.window), *curie_problems(terms)]
 
-    def __init__(self, config: AlphaGenomeLocalConfig, progress: bool = True, store_root: Path | None = None):
+    def __init__(self, config: AlphaGenomeLocalConfig, progress: bool = True, store_root: Path | None = None,
+                 biosample: BiosampleDefaults | None = None):
         self.config = config
         self.progress = progress
         self.store_root = store_root
+        # organism and terms: predictor settings, else the experiment's pin, else the dataset's biosample
+        self.choice = choose_tracks(config.organism, config.ontology_terms, biosample)
         self.device = resolve_device(config.device)
         self.dtype = resolve_dtype(config.dtype, self.device)
         self.checkpoint = read_checkpoint(config.checkpoint)
-        self.organism_index, self.tracks = self._check_outputs()
+        self.organism_index, self.terms, self.tracks = self._check_outputs()
         self.model = self._load_model()
         self.supported_lengths = self._supported_lengths()
         self.stats: BatchStats | None = None
@@ -200,14 +208,15 @@ class AlphaGenomeLocalPredictor(ModelPredictor):
 
     # ------------------------------------------------------------------ checks, before any input
 
-    def _check_outputs(self) -> tuple[int, dict[str, pd.DataFrame]]:
-        """The organism's index and, per output, the tracks of the configured ontology terms."""
+    def _check_outputs(self) -> tuple[int, tuple[str, ...], dict[str, pd.DataFrame]]:
+        """The organism's index, the ontology terms and, per output, the chosen biosample's tracks."""
         where = str(self.checkpoint.directory)
         organisms = list(self.checkpoint.metadata.get("organisms", []))
-        organism = ORGANISM_NAMES.get(self.config.organism)
+        organism = ORGANISM_NAMES.get(self.choice.organism)
         if organism is None or organism not in organisms:
-            raise ConfigError(f"checkpoint {where} has organisms {organisms}; predictor.organism = "
-                              f"{self.config.organism!r} is not among them. Choose one of "
+            origin = "predictor.organism" if self.config.organism else self.choice.origin
+            raise ConfigError(f"checkpoint {where} has organisms {organisms}; organism "
+                              f"{self.choice.organism!r} ({origin}) is not among them. Choose one of "
                               f"{[k for k, v in ORGANISM_NAMES.items() if v in organisms]}.")
         heads = self.checkpoint.metadata.get("heads", {})
         with safe_open(str(self.checkpoint.weights), framework="pt") as weights:
@@ -224,9 +233,11 @@ class AlphaGenomeLocalPredictor(ModelPredictor):
             records = (tables.get(head_name(output)) or {}).get("records")
             return pd.DataFrame.from_records(records) if records else None
 
-        chosen = select_tracks(frame_of, self.config.outputs, self.config.ontology_terms, self.config.organism,
-                               f"checkpoint {where}")
-        return organisms.index(organism), chosen
+        frames = {output: frame_of(output) for output in self.config.outputs}
+        terms, chosen = chosen_tracks(frames, self.config.outputs, self.choice, f"AlphaGenome checkpoint {where}")
+        log.info("AlphaGenome checkpoint tracks: %s %s (%s)", self.choice.organism, ", ".join(terms),
+                 self.choice.origin)
+        return organisms.index(organism), terms, chosen
 
     def _load_model(self) -> AlphaGenome:
         """The architecture built from the checkpoint's configuration, its weights loaded by
@@ -273,9 +284,9 @@ class AlphaGenomeLocalPredictor(ModelPredictor):
             "checkpoint_sha256": self._checkpoint_sha256(),
             "architecture": self.checkpoint.architecture,
             "metadata_sha256": _json_sha256(self.checkpoint.metadata),
-            "organism": self.config.organism,
+            "organism": self.choice.organism,
             "outputs": sorted(self.config.outputs),
-            "ontology_terms": sorted(self.config.ontology_terms),
+            "ontology_terms": sorted(self.terms),
             "padding": PADDING,
             "supported_lengths": list(self.supported_lengths),
             "precision": dtype_name(self.dtype),
@@ -288,7 +299,7 @@ class AlphaGenomeLocalPredictor(ModelPredictor):
         return self._sha256
 
     def catalogue(self) -> dict[str, list[dict[str, Any]]]:
-        """The checkpoint's own tracks for the configured terms (no network)."""
+        """The checkpoint's own tracks for the chosen biosample (no network)."""
         return track_records(self.tracks)
 
     def request_profiles(self, inputs: Mapping[str, str], store: ProfileStore) -> PredictionReport:
@@ -332,8 +343,9 @@ class AlphaGenomeLocalPredictor(ModelPredictor):
             "source": SOURCE_CHECKPOINT,
             "model_version": f"(local checkpoint {self.checkpoint.weights.name}, sha256 {self._checkpoint_sha256()[:12]})",
             "checkpoint": str(self.checkpoint.weights),
-            "organism": self.config.organism,
-            "biosamples": biosamples(tracks, self.config.organism),
+            "organism": self.choice.organism,
+            "tracks_chosen_by": self.choice.origin,
+            "biosamples": biosamples(tracks, self.choice.organism),
             "tracks": {output: len(rows) for output, rows in tracks.items()},
             "device": describe_hardware(self.device),
             "precision": dtype_name(self.dtype),

@@ -8,14 +8,14 @@ Precedence (README, "Biosample of the predictions"):
    service's own track metadata names it (`biosample_name`).
 
 The organism follows the same order (`predictor.organism`, then the experiment's, then the dataset's).
-Whatever is chosen is checked against the service's track metadata before any prediction request:
-a biosample without tracks stops the run naming the closest biosamples the service has.
+Whatever is chosen is checked against the model's own track metadata (the API service's, or a local
+checkpoint's) before any prediction: a biosample without tracks stops the run naming the closest
+biosamples the model has.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +25,7 @@ import pandas as pd
 
 from mprabench.config import AssayBiosampleConfig, Params, TracksConfig
 from mprabench.errors import ConfigError
+from mprabench.predictors.tracks import track_records
 
 _LISTED_CLOSEST = 5
 
@@ -79,13 +80,21 @@ def choose_tracks(organism: str | None, ontology_terms: Sequence[str] | None,
     return TrackChoice(organism or assay.organism, terms, assay.cell_line, origin)
 
 
-def check_tracks(metadata: Mapping[str, pd.DataFrame | None], outputs: Sequence[str],
-                 choice: TrackChoice) -> tuple[tuple[str, ...], dict[str, list[dict[str, Any]]]]:
-    """(the terms to request, the tracks used per output as the service's metadata rows).
+def check_tracks(metadata: Mapping[str, pd.DataFrame | None], outputs: Sequence[str], choice: TrackChoice,
+                 model: str = "AlphaGenome") -> tuple[tuple[str, ...], dict[str, list[dict[str, Any]]]]:
+    """(the terms to request, the tracks used per output as the model's metadata rows).
 
     Stops with a ConfigError, before any prediction request, when the biosample has no tracks,
     when a requested output has none for it, or when a listed term matches no track."""
-    terms = choice.ontology_terms or _terms_named(metadata, outputs, choice)
+    terms, rows = chosen_tracks(metadata, outputs, choice, model)
+    return terms, track_records(rows)
+
+
+def chosen_tracks(metadata: Mapping[str, pd.DataFrame | None], outputs: Sequence[str], choice: TrackChoice,
+                  model: str = "AlphaGenome") -> tuple[tuple[str, ...], dict[str, pd.DataFrame]]:
+    """`check_tracks` keeping each output's rows as a frame: its index is the track's column in the
+    model's answer (what a local checkpoint reads). `model` names the model in the errors."""
+    terms = choice.ontology_terms or _terms_named(metadata, outputs, choice, model)
     offered = _biosamples_offered(metadata, outputs)
     missing = [t for t in terms if t not in offered]
     if missing:
@@ -94,33 +103,33 @@ def check_tracks(metadata: Mapping[str, pd.DataFrame | None], outputs: Sequence[
         named = (f"It names {choice.cell_line} {', '.join(same_name)}: if that is the same biosample, use "
                  f"-S 'predictor.ontology_terms=[{','.join(same_name)}]'. " if same_name else "")
         raise ConfigError(
-            f"AlphaGenome has no tracks for {choice.organism} biosample {_named(missing, choice)} among outputs "
+            f"{model} has no tracks for {choice.organism} biosample {_named(missing, choice)} among outputs "
             f"{list(outputs)}. {named}Closest biosamples it has: {_closest(offered, choice.cell_line, missing)}. "
             + _how_to_choose(choice))
-    used: dict[str, list[dict[str, Any]]] = {}
+    used: dict[str, pd.DataFrame] = {}
     for output in outputs:
         frame = metadata.get(output)
         chosen = frame[frame["ontology_curie"].isin(terms)] if _has_curies(frame) else None
         if chosen is None or chosen.empty:
             covered = sorted({o for t in terms for o in offered[t]["outputs"]})
             raise ConfigError(
-                f"AlphaGenome has no {output} track for {choice.organism} and ontology terms {sorted(terms)} "
+                f"{model} has no {output} track for {choice.organism} and ontology terms {sorted(terms)} "
                 f"({choice.origin}); they have {covered}. Available terms for {output}: {_available(frame)}. "
                 f"Change predictor.outputs (e.g. -S 'predictor.outputs=[{','.join(covered)}]') or "
                 "predictor.ontology_terms.")
-        used[output] = json.loads(chosen.to_json(orient="records"))
+        used[output] = chosen
     return tuple(terms), used
 
 
 def _terms_named(metadata: Mapping[str, pd.DataFrame | None], outputs: Sequence[str],
-                 choice: TrackChoice) -> tuple[str, ...]:
+                 choice: TrackChoice, model: str) -> tuple[str, ...]:
     """The terms whose biosample_name is the cell line's name (case and punctuation ignored)."""
     wanted = _normalise(choice.cell_line or "")
     offered = _biosamples_offered(metadata, outputs)
     found = tuple(sorted(t for t, b in offered.items() if _normalise(b["name"]) == wanted))
     if not found:
         raise ConfigError(
-            f"AlphaGenome's track metadata names no {choice.organism} biosample {choice.cell_line!r} "
+            f"{model}'s track metadata names no {choice.organism} biosample {choice.cell_line!r} "
             f"({choice.origin}) among outputs {list(outputs)}. Closest biosamples it has: "
             f"{_closest(offered, choice.cell_line, [])}. " + _how_to_choose(choice))
     return found
@@ -160,7 +169,7 @@ def _closest(offered: Mapping[str, dict], cell_line: str | None, terms: Sequence
 
 def _how_to_choose(choice: TrackChoice) -> str:
     return ("Choose one with -S 'predictor.ontology_terms=[<term>]' (and -S predictor.organism=<ORGANISM> for "
-            "another species), or correct dataset.assay_biosample.ontology_term; a biosample the service "
+            "another species), or correct dataset.assay_biosample.ontology_term; a biosample the model "
             f"lacks cannot be matched (this choice came from {choice.origin}).")
 
 
