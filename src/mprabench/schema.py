@@ -66,6 +66,14 @@ WITHIN_ELEMENT_NEGLOG10_P = "within_element_neglog10_p"
 ELEMENT_BONFERRONI_SIGNIFICANT = "element_bonferroni_significant"
 HEADLINE_KEYS = (ELEMENT_PEARSON_R, PEARSON_R_CI_LOW, PEARSON_R_CI_HIGH, ELEMENT_P, ELEMENT_NEGLOG10_P, WITHIN_ELEMENT_R,
                  WITHIN_ELEMENT_P, WITHIN_ELEMENT_NEGLOG10_P, ELEMENT_BONFERRONI_SIGNIFICANT)
+# Leverage, beside the element r (details.json per_feature.<f>.element_level; calibration test keys)
+ELEMENT_SPEARMAN_RHO = "spearman_rho"  # Spearman rho of the element means
+ELEMENT_SPEARMAN_P = "element_spearman_p"  # its permutation p over elements
+LOO_R_MIN, LOO_R_MAX = "loo_r_min", "loo_r_max"  # leave-one-element-out range of the element r
+LOO_VERDICT_CHANGERS = "loo_verdict_changers"  # elements whose removal flips the verdict flag
+# Element strata (calibration test keys): the per-element robust test, and BH over elements rejecting any
+STRATA_ELEMENT_P = "strata_element_p"
+STRATA_ELEMENT_BH = "strata_element_bh"
 DETAILS_TARGET = "target"
 DETAILS_FEATURES = "features"
 DETAILS_EFFECTIVE_SAMPLE_SIZE = "effective_sample_size"
@@ -83,8 +91,11 @@ DETAILS_SECTIONS = (DETAILS_TARGET, DETAILS_FEATURES, DETAILS_EFFECTIVE_SAMPLE_S
 CALIBRATION_ALPHA = "alpha"
 CALIBRATION_CI_LEVEL = "ci_level"
 CALIBRATION_N_REPLICATES = "n_replicates"
-CALIBRATION_TESTS = "tests"  # p-value key -> {"type_I", "mcse"}
-CALIBRATION_INTERVALS = "intervals"  # CI key -> {"coverage", "mcse"}
+CALIBRATION_TESTS = "tests"  # p-value key -> {"type_I", "mcse", "null"}: the worst over the null family
+CALIBRATION_INTERVALS = "intervals"  # CI key -> {"coverage", "mcse", "null"}: the worst over the null family
+CALIBRATION_N_NULLS = "n_nulls"
+CALIBRATION_FLAGS = "flags"  # verdict flag -> {"familywise_rate", "mcse", "null"}
+CALIBRATION_FAMILYWISE = "familywise_rate"  # flag raised for any of the primary features, independent nulls
 
 
 def require_columns(present: Iterable[str], required: Iterable[str], source: Path | str, writer: str) -> None:
