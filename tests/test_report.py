@@ -167,7 +167,7 @@ def test_a_missing_p_of_a_trained_baseline_cites_its_p_reason_not_the_interval_r
     rows = gse84888_like_rows(np.random.default_rng(5), within=False)
     rows["kmer_ridge_oof"] = np.random.default_rng(6).normal(size=len(rows))
     config = configured(EvaluateConfig, "evaluate", primary_features=["kmer_ridge_oof"], n_permutations=99,
-                        strata=[], calibration={"n_replicates": 100, "within_slope_sd": 0.15})
+                        strata=[])
     training = {"kmer_ridge_oof": {"element_p": 0.01, "target": "activity"}}
     details = evaluate(rows, ["kmer_ridge_oof"], dataclasses.replace(config), training).details()
     p_reason = not_estimable_reason(details, "kmer_ridge_oof", "p")
