@@ -23,9 +23,15 @@ from mprabench.stats.calibration import COVERAGE_TOLERANCE, TYPE_I_TOLERANCE, ca
 from mprabench.schema import (
     CALIBRATION_ALPHA,
     CALIBRATION_CI_LEVEL,
+    CALIBRATION_FAMILYWISE,
+    CALIBRATION_FLAGS,
     CALIBRATION_INTERVALS,
-    CALIBRATION_N_REPLICATES,
     CALIBRATION_TESTS,
+    ELEMENT_SPEARMAN_P,
+    ELEMENT_SPEARMAN_RHO,
+    LOO_R_MAX,
+    LOO_R_MIN,
+    LOO_VERDICT_CHANGERS,
     DETAILS_ALPHA,
     DETAILS_PER_FEATURE,
     DETAILS_SENSITIVITY,
@@ -184,7 +190,9 @@ REASON_KEYS = {
     "r": (("element_level", "r_reason"),),
     "p": (("element_level", "p_reason"),),
     "ci": (("element_level", "ci_reason"),),
-    "within": (("within_element", "reason"), ("within_element", "summary", "reason")),
+    "within": (("within_element", "p_reason"), ("within_element", "reason"), ("within_element", "summary", "reason")),
+    "spearman": (("element_level", "spearman_p_reason"),),
+    "loo": (("element_level", "loo_reason"),),
 }
 SENSITIVITY_REASON_KEYS = {"r": "r_reason", "p": "p_reason", "ci": "ci_reason"}
 
@@ -278,14 +286,25 @@ def _headline(inputs: ReportInputs, reasons: Reasons) -> str:
     design = design_of(summary)
     features = primary_features(summary)
     level = _ci_level(inputs.calibration, inputs.params)
-    header = ["feature", f"element r [{level:.0%} CI]", "element p", "−log10 p", "within-element r",
-              "within-element p", "Bonferroni (element p)"]
+    header = ["feature", f"element r [{level:.0%} CI]", "element p", "−log10 p", "Spearman ρ (p)",
+              "leave-one-out r", "within-element r", "within-element p", "verdict (Bonferroni)"]
     rows = []
+    changed: list[str] = []
     for feature in features:
         s = summary[feature]
         where = f"`{feature}`"
         r_reason, p_reason = (not_estimable_reason(details, feature, q) for q in ("r", "p"))
         within_reason = not_estimable_reason(details, feature, "within")
+        element = feature_details(details, feature).get("element_level") or {}
+        trained = bool(feature_details(details, feature).get("trained_baseline"))
+        spearman = (f"{fmt(element.get(ELEMENT_SPEARMAN_RHO))} "
+                    f"({reasons.cell(element.get(ELEMENT_SPEARMAN_P), not_estimable_reason(details, feature, 'spearman'), where)})"
+                    if not _missing(element.get(ELEMENT_SPEARMAN_RHO))
+                    else reasons.mark(not_estimable_reason(details, feature, "spearman"), where))
+        loo = (f"{fmt(element.get(LOO_R_MIN))} to {fmt(element.get(LOO_R_MAX))}"
+               if not _missing(element.get(LOO_R_MIN)) else reasons.mark(not_estimable_reason(details, feature, "loo"), where))
+        if element.get(LOO_VERDICT_CHANGERS):
+            changed.append(f"{ctx.feature_label(feature)}: without {', '.join(f'`{e}`' for e in element[LOO_VERDICT_CHANGERS])}")
         if _missing(s.get(ELEMENT_PEARSON_R)):
             r_and_ci = reasons.mark(r_reason, where)  # no r, so no interval of it
         elif _missing(s.get(PEARSON_R_CI_LOW)) or _missing(s.get(PEARSON_R_CI_HIGH)):
@@ -293,11 +312,16 @@ def _headline(inputs: ReportInputs, reasons: Reasons) -> str:
                         f"{reasons.mark(not_estimable_reason(details, feature, 'ci'), where)}")
         else:
             r_and_ci = f"{fmt(s[ELEMENT_PEARSON_R])} [{fmt(s[PEARSON_R_CI_LOW])}, {fmt(s[PEARSON_R_CI_HIGH])}]"
+        # A trained baseline's p is its refit null, which calibrate does not simulate: say so beside it.
+        element_p = reasons.cell(s.get(ELEMENT_P), p_reason, where) + (
+            " (refit null; not simulated)" if trained and not _missing(s.get(ELEMENT_P)) else "")
         rows.append((
             f"{ctx.feature_label(feature)} (`{feature}`)",
             r_and_ci,
-            reasons.cell(s.get(ELEMENT_P), p_reason, where),
+            element_p,
             reasons.cell(s.get(ELEMENT_NEGLOG10_P), p_reason, where, digits=2),
+            spearman,
+            loo,
             reasons.cell(s.get(WITHIN_ELEMENT_R), within_reason, where),
             reasons.cell(s.get(WITHIN_ELEMENT_P), within_reason, where),
             reasons.cell(s.get(ELEMENT_BONFERRONI_SIGNIFICANT), p_reason, where),
@@ -309,10 +333,16 @@ def _headline(inputs: ReportInputs, reasons: Reasons) -> str:
         f"{_cell(design.get('n_unique_inputs'))} distinct model inputs, {_cell(design.get('n_rows'))} rows): "
         f"Pearson r of the element-mean prediction against the element-mean "
         f"{target_label(str(details.get(DETAILS_TARGET) or (inputs.params.get('evaluate') or {}).get('target')))}, "
-        f"its permutation p over elements, and "
-        f"Bonferroni over the {plural(len(features), 'primary feature')} at α = {_cell(alpha)}.\n\n"
+        f"its permutation p over elements, Spearman's ρ of the same means with its own permutation p, and the "
+        f"range of r leaving out one element at a time. The verdict is Bonferroni over the "
+        f"{plural(len(features), 'primary feature')} at α = {_cell(alpha)} on the Spearman p (a trained baseline: "
+        f"its refit-null p): in the null simulations one high-leverage element made the Pearson p reject far "
+        f"too often, where the rank-based p held.\n\n"
         + table(header, rows)
     )
+    if changed:
+        text += ("\n\nOne element changes the verdict: " + "; ".join(changed)
+                 + " (the verdict flips when that element is left out).")
     return text
 
 
@@ -322,34 +352,42 @@ def _ci_level(calibration: Mapping[str, Any] | None, params: Mapping[str, Any]) 
 
 
 def calibration_sentence(calibration: Mapping[str, Any] | None) -> str:
-    """'p-values calibrated for this design: type I 0.049 ± 0.007 (...)', 'NOT calibrated ...', or why there is none.
+    """'calibrated for this design: ...' only when every worst case over the null family is within
+    tolerance; otherwise each failing statistic with the null where it fails; or why there is none.
 
-    Calibrated means every simulated type-I rate is within TYPE_I_TOLERANCE of alpha and every coverage
-    within COVERAGE_TOLERANCE of the CI level (stats.calibration).
+    Within tolerance: type-I rate within TYPE_I_TOLERANCE of alpha, coverage within COVERAGE_TOLERANCE of
+    the CI level, a flag rate at most alpha + TYPE_I_TOLERANCE (stats.calibration). Statistics calibrate
+    does not simulate for this design are not in calibration.json; the report marks them "not simulated".
     """
     if not calibration:
-        return ("Calibration: not measured for this run (no metrics/calibration.json), so the p-values "
+        return ("Calibration: not simulated for this run (no metrics/calibration.json), so the p-values "
                 "and intervals above are not verified for this design.")
-    alpha, n = calibration.get(CALIBRATION_ALPHA), calibration.get(CALIBRATION_N_REPLICATES)
+    alpha, level = calibration.get(CALIBRATION_ALPHA), calibration.get(CALIBRATION_CI_LEVEL)
     tests = calibration.get(CALIBRATION_TESTS) or {}
     intervals = calibration.get(CALIBRATION_INTERVALS) or {}
-    parts = [f"type I {_cell(t.get('type_I'))} ± {_cell(t.get('mcse'))} (`{k}`, nominal {_cell(alpha)})"
-             for k, t in tests.items() if isinstance(t, Mapping)]
-    covered = [f"coverage {_cell(c.get('coverage'))} ± {_cell(c.get('mcse'))} (`{k}`, nominal "
-               f"{_cell(calibration.get(CALIBRATION_CI_LEVEL))})" for k, c in intervals.items() if isinstance(c, Mapping)]
-    tolerance = (f"type I within ±{TYPE_I_TOLERANCE} of α, coverage within ±{COVERAGE_TOLERANCE} of the level")
+    flags = calibration.get(CALIBRATION_FLAGS) or {}
     misses = calibration_misses(dict(calibration))
-    if misses:
-        failed = "; ".join(f"`{m.key}` {m.kind} {fmt(m.rate)} ± {_cell(m.mcse)} (nominal {_cell(m.nominal)})"
-                           for m in misses)
-        text = (f"**NOT calibrated for this design:** {failed}. Read the affected p-values and intervals with "
-                "these rates in mind. All simulated: " + "; ".join(parts))
-    else:
-        text = "p-values calibrated for this design: " + ("; ".join(parts) or "no test calibrated")
-    if covered:
-        text += "; intervals: " + "; ".join(covered)
-    return (text + f" — {_cell(n)} null simulations with the dataset's structure "
-            f"(`{calibration.get('structure', 'unknown')}`; {tolerance}).")
+    failing = {m.key for m in misses}
+    held = ([f"`{k}` type I {_rate(t, 'type_I')}" for k, t in tests.items() if k not in failing]
+            + [f"`{k}` coverage {_rate(c, 'coverage')}" for k, c in intervals.items() if k not in failing]
+            + [f"`{k}` family-wise rate {_rate(f, CALIBRATION_FAMILYWISE)}" for k, f in flags.items() if k not in failing])
+    tolerance = (f"type I within ±{TYPE_I_TOLERANCE} of α = {_cell(alpha)}, coverage within ±{COVERAGE_TOLERANCE} "
+                 f"of {_cell(level)}, flag rates at most α + {TYPE_I_TOLERANCE}")
+    scope = (f"worst case per statistic over the family of null simulations with this dataset's structure "
+             f"(metrics/calibration_details.json; {tolerance})")
+    if not misses:
+        return f"p-values and intervals calibrated for this design, {scope}: " + "; ".join(held) + "."
+    failed = "; ".join(f"`{m.key}` {m.kind} {fmt(m.rate)} ± {_cell(m.mcse)} under the null `{m.null}` "
+                       f"(nominal {'at most ' if m.kind == 'flag rate' else ''}{_cell(m.nominal)})" for m in misses)
+    return (f"**Calibration fails for this design** ({scope}): {failed}. Read these with the rates in mind. "
+            + ("Within tolerance in every null: " + "; ".join(held) + "." if held else ""))
+
+
+def _rate(entry: Any, key: str) -> str:
+    """'0.052 ± 0.005 (worst: null `t2_noise`)' from a calibration.json entry."""
+    if not isinstance(entry, Mapping):
+        return "not simulated"
+    return f"{_cell(entry.get(key))} ± {_cell(entry.get('mcse'))} (worst: null `{entry.get('null')}`)"
 
 
 def _calibration(calibration: Mapping[str, Any] | None) -> str:
@@ -408,8 +446,8 @@ def _within_element(inputs: ReportInputs, links: Links) -> str:
         return f"{heading}\n\nNot estimable: {reason}."
     per_element = [n for n in inputs.tables if n.endswith("within_element.csv")]
     where = (f" Per-element correlations: [{per_element[0]}]({links(per_element[0])})." if per_element else "")
-    return (f"{heading}\n\nOne correlation per element over its distinct inputs, pooled with random effects "
-            f"across elements (headline columns `within-element r` and `p`).{where}")
+    return (f"{heading}\n\nOne correlation per element over its distinct inputs, pooled across elements by a "
+            f"one-sample t-test of the per-element Fisher z (headline columns `within-element r` and `p`).{where}")
 
 
 def find_out_of_fold_r2(details: Mapping[str, Any]) -> list[tuple[str, float]]:
@@ -646,9 +684,16 @@ def headline_note(context: RunContext, summary: Mapping[str, Any], calibration: 
     if estimable:
         best = max(estimable, key=lambda f: abs(summary[f][ELEMENT_PEARSON_R]))
         s = summary[best]
-        lines.append(f"Strongest: {context.feature_label(best)} r = {fmt(s['element_pearson_r'])} "
-                     f"[{_cell(s.get('pearson_r_ci_low'))}, {_cell(s.get('pearson_r_ci_high'))}], "
-                     f"p = {_cell(s.get('element_p'))}.")
+        block = feature_details(details or {}, best)
+        if _missing(s.get(PEARSON_R_CI_LOW)) or _missing(s.get(PEARSON_R_CI_HIGH)):
+            interval = f"(no CI: {not_estimable_reason(details or {}, best, 'ci')})"
+        else:
+            interval = f"[{fmt(s[PEARSON_R_CI_LOW])}, {fmt(s[PEARSON_R_CI_HIGH])}]"
+        p = (f"p = {fmt(s[ELEMENT_P])}" if not _missing(s.get(ELEMENT_P))
+             else f"no p: {not_estimable_reason(details or {}, best, 'p')}")
+        if block.get("trained_baseline") and not _missing(s.get(ELEMENT_P)):
+            p += " (refit null; not simulated by calibrate)"
+        lines.append(f"Strongest: {context.feature_label(best)} r = {fmt(s['element_pearson_r'])} {interval}, {p}.")
     lines.append(calibration_sentence(calibration))
     mismatch = context.mismatch()
     if mismatch:

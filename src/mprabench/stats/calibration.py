@@ -605,32 +605,39 @@ COVERAGE_TOLERANCE = 0.02
 
 @dataclass(frozen=True)
 class CalibrationMiss:
-    """One simulated rate outside its tolerance: ``kind`` is "type I" or "coverage"."""
+    """One worst-case rate outside its tolerance: ``kind`` is "type I", "coverage" or "flag rate"."""
 
     key: str
     kind: str
     rate: float
     mcse: float | None
     nominal: float
+    null: str | None
 
 
 def calibration_misses(result: dict[str, Any], type_i_tolerance: float = TYPE_I_TOLERANCE,
                        coverage_tolerance: float = COVERAGE_TOLERANCE) -> list[CalibrationMiss]:
-    """Every type-I rate and coverage of a calibration.json dict that is outside its tolerance."""
+    """Every worst-case type-I rate, coverage and flag rate of a calibration.json dict outside its tolerance
+    (a flag rate must stay at most alpha + the type-I tolerance)."""
     misses = []
     alpha, level = result[CALIBRATION_ALPHA], result[CALIBRATION_CI_LEVEL]
     for key, test in (result.get(CALIBRATION_TESTS) or {}).items():
         if abs(test["type_I"] - alpha) > type_i_tolerance:
-            misses.append(CalibrationMiss(key, "type I", test["type_I"], test.get("mcse"), alpha))
+            misses.append(CalibrationMiss(key, "type I", test["type_I"], test.get("mcse"), alpha, test.get("null")))
     for key, interval in (result.get(CALIBRATION_INTERVALS) or {}).items():
         if abs(interval["coverage"] - level) > coverage_tolerance:
-            misses.append(CalibrationMiss(key, "coverage", interval["coverage"], interval.get("mcse"), level))
+            misses.append(CalibrationMiss(key, "coverage", interval["coverage"], interval.get("mcse"), level,
+                                          interval.get("null")))
+    for key, flag in (result.get(CALIBRATION_FLAGS) or {}).items():
+        if flag[CALIBRATION_FAMILYWISE] > alpha + type_i_tolerance:
+            misses.append(CalibrationMiss(key, "flag rate", flag[CALIBRATION_FAMILYWISE], flag.get("mcse"), alpha,
+                                          flag.get("null")))
     return misses
 
 
 def within_tolerance(result: dict[str, Any], type_i_tolerance: float = TYPE_I_TOLERANCE,
                      coverage_tolerance: float = COVERAGE_TOLERANCE) -> bool:
-    """Whether every type-I rate and coverage in a calibration.json dict is within tolerance."""
+    """Whether every worst-case rate in a calibration.json dict is within tolerance."""
     return not calibration_misses(result, type_i_tolerance, coverage_tolerance)
 
 
