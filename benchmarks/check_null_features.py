@@ -90,7 +90,8 @@ def main() -> None:
                 low, high = GOALS["reject"]
                 lines.append([experiment, label, f"{value['reject']:.3f}", value["n"], f"{low}-{high}",
                               "yes" if low <= value["reject"] <= high else "NO"])
-            lines.append([experiment, f"verdict flag, family-wise ({family_size} features)", f"{flags:.3f}",
+            mcse = np.sqrt(flags * (1 - flags) / len(families))
+            lines.append([experiment, f"verdict flag, family-wise ({family_size} features)", f"{flags:.3f} ± {mcse:.3f}",
                           f"{len(families)} families", f"<= {GOALS['flag'][1]}", "yes" if flags <= GOALS["flag"][1] else "NO"])
             lines.append([experiment, "CI covers 0", f"{cover:.3f}", len(names), ">= 0.93",
                           "yes" if cover >= GOALS["cover"][0] else "NO"])

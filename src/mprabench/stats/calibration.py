@@ -42,7 +42,13 @@ from mprabench.schema import (
     WITHIN_ELEMENT_P,
 )
 from mprabench.stats.clustered import MIN_PERMUTATION_ELEMENTS, PERMUTATION_TIE_TOLERANCE, element_permutations, fisher_z_interval, permutation_pvalues, unit_scaled
-from mprabench.stats.null_family import NullScenario, element_level_signature, simulate_scenario_features, with_outlier
+from mprabench.stats.null_family import (
+    NullScenario,
+    element_level_signature,
+    simulate_scenario_element_means,
+    simulate_scenario_features,
+    with_outlier,
+)
 from mprabench.stats.rng import derive_rng
 from mprabench.stats.robust_correlation import robust_p
 from mprabench.stats.within_element import (
@@ -559,7 +565,7 @@ def familywise_flags(structure: DesignStructure, s: SimulationSettings, plan: Pl
     per_batch = max(1, REPLICATE_BATCH // k)
     for start in range(0, s.n_replicates, per_batch):
         n = min(per_batch, s.n_replicates - start)
-        means = simulate_scenario_features(structure, scenario, n * k, rng) @ to_means
+        means = simulate_scenario_element_means(structure, scenario, n * k, to_means, rng)
         verdict_p = (spearman_pvalues(means, structure.element_target, plan.spearman_null)
                      if verdict_key == ELEMENT_SPEARMAN_P else
                      permutation_pvalues(unit_scaled(means), unit_scaled(structure.element_target), plan.permutations))

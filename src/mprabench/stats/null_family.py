@@ -115,6 +115,21 @@ def simulate_scenario_features(structure: DesignStructure, scenario: NullScenari
     return features
 
 
+def simulate_scenario_element_means(structure: DesignStructure, scenario: NullScenario, n: int,
+                                    to_means: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(n x E) row-weighted element means of null features (slopes add exactly 0 to them).
+
+    Gaussian noise: the input noise's contribution to an element mean is exactly normal with variance
+    sum_j w_j² h_j² (w_j the input's share of its element's rows), so it is drawn directly instead of
+    per input; t2 noise is drawn per input and averaged.
+    """
+    if scenario.noise != "gaussian":
+        return simulate_scenario_features(structure, scenario, n, rng) @ to_means
+    offsets = draw_noise(scenario.noise, (n, structure.n_elements), rng) * offset_scales(structure, scenario.size_variance)
+    noise_sd = np.sqrt((to_means**2).T @ noise_scales(structure, scenario.deviation_noise) ** 2)
+    return offsets + rng.standard_normal((n, structure.n_elements)) * noise_sd
+
+
 def with_outlier(structure: DesignStructure, scenario: NullScenario) -> DesignStructure:
     """The structure with the scenario's outlier element moved (unchanged for ``none``)."""
     if scenario.outlier == "none":
@@ -130,5 +145,5 @@ def with_outlier(structure: DesignStructure, scenario: NullScenario) -> DesignSt
     return dataclasses.replace(structure, input_target=input_target, element_target=element_target)
 
 
-__all__ = ["NullScenario", "NOISES", "OUTLIERS", "simulate_scenario_features", "with_outlier", "element_sizes",
+__all__ = ["NullScenario", "NOISES", "OUTLIERS", "simulate_scenario_features", "with_outlier", "element_sizes", "simulate_scenario_element_means",
            "element_level_signature"]
