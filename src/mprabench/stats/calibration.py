@@ -193,12 +193,11 @@ def rate_with_mcse(hits: np.ndarray) -> dict[str, float]:
 
 
 STRATA_ELEMENT_P_PER_ELEMENT = "strata_element_p_at_alpha_over_elements"
-# Strata: strand and chrom strata share one method (Pearson r of element means over the stratum's
-# elements, permutation p), so one key; strata_r_ci: every strata CI the tables give (strand/chrom and TF).
+# Strata: strand and chrom strata share one method (Spearman rho of element means over the stratum's
+# elements, permutation p), so one key.
 STRATA_BETWEEN_P = "strata_between_p"
 STRATA_TF_P = "strata_tf_p"
-STRATA_R_CI = "strata_r_ci"
-STRATA_BETWEEN_R_CI, STRATA_TF_R_CI = "strata_between_r_ci", "strata_tf_r_ci"  # merged into strata_r_ci
+STRATA_TF_R_CI = "strata_tf_r_ci"  # the only strata CI the tables give (strand/chrom and element strata: none)
 REPORTED_FLAGS = (ELEMENT_BONFERRONI_SIGNIFICANT, STRATA_ELEMENT_BH)
 FLAG_MEANINGS = {
     ELEMENT_BONFERRONI_SIGNIFICANT: "the verdict flag raised for any of family_size independent null features "
@@ -238,7 +237,7 @@ def other_first(other: dict[str, np.ndarray], own: dict[str, np.ndarray], keys: 
 
 # Statistics of the element means only (shared by nulls with the same element-level signature).
 BETWEEN_TESTS = (ELEMENT_P, ELEMENT_SPEARMAN_P)
-BETWEEN_INTERVALS = ("pearson_r_ci", STRATA_BETWEEN_R_CI)
+BETWEEN_INTERVALS = ("pearson_r_ci",)
 BETWEEN_STRATA_PREFIXES = (STRATA_BETWEEN_P,)
 
 
@@ -283,16 +282,6 @@ class CalibrationResult:
     def worst_intervals(self) -> dict[str, Worst]:
         return {key: worst_case(key, rates, self.settings.ci_level) for key, rates in self.rates("covered").items()}
 
-    def reported_intervals(self) -> dict[str, Worst]:
-        """The worst coverage per interval; the strata CIs (strand/chrom and TF) as one entry whose null
-        names the strata kind too."""
-        worst = self.worst_intervals()
-        strata = [worst.pop(k) for k in (STRATA_BETWEEN_R_CI, STRATA_TF_R_CI) if k in worst]
-        if strata:
-            w = max(strata, key=lambda x: abs(x.value - self.settings.ci_level))
-            worst[STRATA_R_CI] = Worst(STRATA_R_CI, w.value, w.mcse, f"{w.null} ({w.key})")
-        return worst
-
     def worst_flags(self) -> dict[str, Worst]:
         return {key: worst_case(key, rates, None) for key, rates in self.rates("flags").items()
                 if key in REPORTED_FLAGS}
@@ -309,7 +298,7 @@ class CalibrationResult:
         return {
             CALIBRATION_ALPHA: s.alpha, CALIBRATION_CI_LEVEL: s.ci_level,
             CALIBRATION_TESTS: {k: w.as_dict("type_I") for k, w in self.worst_tests().items() if k not in CANDIDATE_TESTS},
-            CALIBRATION_INTERVALS: {k: w.as_dict("coverage") for k, w in self.reported_intervals().items()},
+            CALIBRATION_INTERVALS: {k: w.as_dict("coverage") for k, w in self.worst_intervals().items()},
             CALIBRATION_FLAGS: {k: w.as_dict(CALIBRATION_FAMILYWISE) for k, w in self.worst_flags().items()},
             # Few rows: `dvc metrics diff` must stay within 100 readable rows over all metrics files.
             # Every null's rates, the nulls and the replicate count are in the detail file (details_dict).
@@ -397,7 +386,7 @@ class Plan:
     permutations: np.ndarray
     spearman_null: np.ndarray
     element_strata: dict[str, list[np.ndarray]]
-    strata_permutations: dict[tuple[str, int], np.ndarray]
+    strata_spearman_nulls: dict[tuple[str, int], np.ndarray]
     used: np.ndarray
     within: bool
     labels: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
@@ -409,8 +398,8 @@ class Plan:
 def make_plan(structure: DesignStructure, s: SimulationSettings) -> Plan:
     e = structure.n_elements
     element_strata = element_attribute_strata(structure)
-    strata_perms = {(kind, i): element_permutations(int(m.sum()), s.n_permutations,
-                                                     derive_rng(s.seed, f"calibration|{kind}|{i}"))
+    strata_nulls = {(kind, i): spearman_null(int(m.sum()), element_permutations(
+                        int(m.sum()), s.n_permutations, derive_rng(s.seed, f"calibration|{kind}|{i}")))
                     for kind, masks in element_strata.items() for i, m in enumerate(masks)}
     used = structure.inputs_per_element >= s.min_within_inputs
     within = structure.inputs_vary_within_elements and used.sum() >= MIN_POOLED_ELEMENTS
@@ -424,7 +413,7 @@ def make_plan(structure: DesignStructure, s: SimulationSettings) -> Plan:
             label_columns.append((start_column, start_column + block.shape[1], per_element))
             start_column += block.shape[1]
     permutations = element_permutations(e, s.n_permutations, derive_rng(s.seed, "calibration|permutations"))
-    return Plan(permutations, spearman_null(e, permutations), element_strata, strata_perms, used, within, labels, label_indicator, label_columns,
+    return Plan(permutations, spearman_null(e, permutations), element_strata, strata_nulls, used, within, labels, label_indicator, label_columns,
                 e >= max(s.min_elements_ci, 4))
 
 
@@ -492,12 +481,9 @@ def element_level_batch(acc: Accumulator, structure: DesignStructure, s: Simulat
         low, high = fisher_z_interval(zx @ zy, e, s.ci_level)
         acc.add(acc.covered, "pearson_r_ci", (low <= 0) & (high >= 0))
     for kind, masks in plan.element_strata.items():
-        for i, mask in enumerate(masks):
-            zx_s, zy_s = unit_scaled(means[:, mask]), unit_scaled(structure.element_target[mask])
-            acc.add(acc.p, STRATA_BETWEEN_P, permutation_pvalues(zx_s, zy_s, plan.strata_permutations[(kind, i)]))
-            if mask.sum() >= max(s.min_elements_ci, 4):  # the strata table gives a CI only from this many
-                low, high = fisher_z_interval(zx_s @ zy_s, int(mask.sum()), s.ci_level)
-                acc.add(acc.covered, STRATA_BETWEEN_R_CI, (low <= 0) & (high >= 0))
+        for i, mask in enumerate(masks):  # Spearman permutation p over the stratum's elements (no CI)
+            acc.add(acc.p, STRATA_BETWEEN_P, spearman_pvalues(means[:, mask], structure.element_target[mask],
+                                                              plan.strata_spearman_nulls[(kind, i)]))
 
 
 def within_batch(acc: Accumulator, structure: DesignStructure, s: SimulationSettings, plan: Plan,

@@ -64,15 +64,17 @@ def leave_one_out_r(mean_x: np.ndarray, mean_y: np.ndarray) -> np.ndarray:
 
 
 def leverage(element_ids: np.ndarray, mean_x: np.ndarray, mean_y: np.ndarray, *, n_permutations: int,
-             threshold: float, rng: np.random.Generator) -> Leverage:
+             threshold: float, rng: np.random.Generator, leave_one_out: bool = True) -> Leverage:
     """Spearman rho and its permutation p, the leave-one-out r range and the verdict changers.
 
-    ``threshold``: the verdict's per-feature level (alpha / Bonferroni family size).
+    ``threshold``: the verdict's per-feature level (alpha / Bonferroni family size). ``leave_one_out``:
+    False gives rho and p only (strata).
     """
     n = len(mean_x)
     constant = np.ptp(mean_x) == 0 or np.ptp(mean_y) == 0
+    minimum = MIN_PERMUTATION_ELEMENTS + 1 if leave_one_out else MIN_PERMUTATION_ELEMENTS
     reason = "constant element means" if constant else element_count_reason(
-        n, MIN_PERMUTATION_ELEMENTS + 1, "a Spearman permutation p and its leave-one-out verdicts")
+        n, minimum, "a Spearman permutation p" + (" and its leave-one-out verdicts" if leave_one_out else ""))
     if reason:
         return Leverage(None, None, reason, None, None, reason, None)
     rho = finite_or_none(stats.spearmanr(mean_x, mean_y).statistic)
@@ -84,6 +86,8 @@ def leverage(element_ids: np.ndarray, mean_x: np.ndarray, mean_y: np.ndarray, *,
         return Leverage(rho, None, "evaluate.n_permutations = 0: no permutation test was run", low, high,
                         loo_reason, None)
     p = spearman_permutation_p(mean_x, mean_y, element_permutations(n, n_permutations, rng))
+    if not leave_one_out:
+        return Leverage(rho, p, None, None, None, "not computed", None)
     smaller = element_permutations(n - 1, n_permutations, rng)
     flag = p <= threshold
     changers = [str(element_ids[i]) for i in range(n)
