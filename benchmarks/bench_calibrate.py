@@ -75,8 +75,7 @@ def main() -> None:
 
 def design_text(rows) -> str:
     """The design calibrate simulates: the rows behind the headline (zero-RNA dropouts excluded)."""
-    if "zero_rna_dropout" in rows:
-        rows = rows[~rows["zero_rna_dropout"].astype(bool)]
+    rows = rows[~rows["zero_rna_dropout"].astype(bool)]
     return (f"{len(rows):,} rows, {rows['input_sha256'].nunique():,} distinct inputs, "
             f"{rows['element_id'].nunique()} elements")
 
@@ -87,8 +86,7 @@ def real_structure_rows(counts: Path, params_path: Path, per_oligo_inputs: bool)
     library = read_library(counts, params.dataset.files)
     oligos = prepare_activity(library, params.dataset.activity).oligos  # zero-RNA dropouts flagged
     inputs = oligos["row_id"] if per_oligo_inputs else oligos["element_id"]
-    columns = ["row_id", "element_id", "strand", "chrom", "tf_labels", "log2_ratio", "activity"]
-    columns += ["zero_rna_dropout"] if "zero_rna_dropout" in oligos else []
+    columns = ["row_id", "element_id", "strand", "chrom", "tf_labels", "log2_ratio", "activity", "zero_rna_dropout"]
     return oligos[columns].assign(input_sha256=inputs.to_numpy())
 
 

@@ -26,6 +26,7 @@ from mprabench.config import load_params
 from mprabench.dna import sequence_sha256
 from mprabench.fasta import write_fasta
 from mprabench.predictors.alphagenome import AlphaGenomePredictor
+from mprabench.predictors.resolve import configured_predictor
 from mprabench.predictors.store import ProfileStore, TrackProfile
 from tests.support.alphagenome.tracks import base_signal, default_catalogue, track_scale
 from tests.support.params import write_params
@@ -75,7 +76,7 @@ def main() -> None:
         directory = Path(tmp)
         params = write_params(directory / "params.yaml", CONF, ["predictor.address=127.0.0.1:1",
                                                                 "predictor.insecure=true"])
-        predictor = AlphaGenomePredictor(load_params(params).predictor)
+        predictor = AlphaGenomePredictor(configured_predictor(load_params(params), params).settings)
         tracks = k562_tracks()
         disk_rows = []
         shape = ", ".join(f"{o} {len(r)}" for o, r in tracks.items())

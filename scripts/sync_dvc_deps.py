@@ -16,7 +16,6 @@ import re
 import sys
 from pathlib import Path
 
-from mprabench.predictors.registry import PREDICTORS
 from tests.test_dvc_deps import REPO, SRC, STAGE_MODULE, STAGES, import_closure
 
 PACKAGE_ROOT = SRC / "mprabench"
@@ -24,12 +23,8 @@ NEXT_KEY = re.compile(r"\n    (#|params:|outs:|always_changed:|metrics:|plots:)"
 
 
 def stage_closure(name: str) -> set[Path]:
-    """The stage's modules; predict also builds whichever predictor is configured."""
-    closure = import_closure(STAGE_MODULE.search(STAGES[name]["cmd"]).group(1))
-    if name == "predict":
-        for registration in PREDICTORS.values():
-            closure |= import_closure(registration.target.partition(":")[0])
-    return closure
+    """The stage's modules, with every predictor's if it imports the one configured (predictors/resolve.py)."""
+    return import_closure(STAGE_MODULE.search(STAGES[name]["cmd"]).group(1))
 
 
 def as_deps(paths: set[Path]) -> list[str]:

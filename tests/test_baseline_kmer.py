@@ -6,7 +6,10 @@ import re
 
 import numpy as np
 import pytest
+from sklearn.linear_model import Ridge
 from sklearn.model_selection import KFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from mprabench.predictors.kmer import (
     column_pearson,
@@ -15,7 +18,6 @@ from mprabench.predictors.kmer import (
     ridge_out_of_fold,
     KMER_COLUMN,
     assign_group_folds,
-    fit_kmer_ridge,
     kmer_frequencies,
     kmer_frequency_matrix,
     kmer_ridge_out_of_fold,
@@ -23,6 +25,14 @@ from mprabench.predictors.kmer import (
 
 PLANTED = "GGCC"
 K = 4
+
+
+def fit_kmer_ridge(features, targets, sample_weight=None, *, alpha):
+    """The reference the closed-form out-of-fold fit must equal: sklearn's weighted StandardScaler + Ridge."""
+    model = make_pipeline(StandardScaler(), Ridge(alpha=alpha))
+    weights = {} if sample_weight is None else {"standardscaler__sample_weight": sample_weight,
+                                                 "ridge__sample_weight": sample_weight}
+    return model.fit(features, targets, **weights)
 
 
 def _random_bases(rng: np.random.Generator, length: int) -> list[str]:

@@ -253,10 +253,11 @@ def test_column_name_slug():
     ({"jaspar_release": "JASPAR1999"}, "unknown JASPAR release"),
 ])
 def test_a_bad_setting_is_a_config_error_before_any_input_is_read(changes, words):
-    from mprabench.config import load_section, MotifConfig
     from mprabench.errors import ConfigError
-    from mprabench.predictors.motif import MotifPredictor
+    from mprabench.predictors.motif import MotifConfig, MotifPredictor
+    from mprabench.settings import typed_section
 
-    config = load_section(MotifConfig, {**CONFIGURED, **changes}, "predictor")
+    settings = {k: v for k, v in CONFIGURED.items() if k != "_target_"}
+    config = typed_section(MotifConfig, {**settings, **changes}, "conf/predictor/motif.yaml", "predictor")
     with pytest.raises(ConfigError, match=re.escape(words)):
         MotifPredictor(config)

@@ -61,6 +61,7 @@ def test_calibrate_simulates_the_within_element_minimum_evaluate_uses(tmp_path):
         params = write_params(tmp_path / f"params_{minimum}.yaml",
                               [*FAST, f"evaluate.min_unique_inputs={minimum}", "evaluate.strata=[]"])
         config = load_params(params).evaluate
+        config.primary_features = ["feat"]
         assert calibrate.simulation_settings(config).min_within_inputs == min_within_inputs(minimum) == max(minimum, 4)
         calibrate.main(["--params", str(params), "--rows", str(tmp_path / "rows.parquet"),
                         "--calibration", str(tmp_path / f"calibration_{minimum}.json"),

@@ -1,4 +1,9 @@
-"""conf/ composes into the committed params.yaml, and the typed loader rejects bad params."""
+"""conf/ composes into the committed params.yaml, and the typed loaders reject bad params.
+
+load_params types every section but `predictor`; configured_predictor (predictors/resolve.py) types
+that one with the schema of the class its `_target_` names. `load_all` below does both, as the
+predict stage does.
+"""
 
 from __future__ import annotations
 
@@ -10,23 +15,20 @@ import pytest
 import yaml
 from omegaconf import MISSING
 
-from mprabench.predictors.base import PredictionReport, Predictor
-from mprabench.predictors.registry import PREDICTORS as REGISTERED, build_predictor, register
-from mprabench.config import (
-    ActivityConfig,
-    AlphaGenomeConfig,
-    GcConfig,
-    InputMode,
-    Params,
-    Range,
-    load_params,
-    setting,
-)
+from mprabench.config import ActivityConfig, InputMode, Params, load_params
 from mprabench.errors import ConfigError
+from mprabench.predictors.gc import GcConfig
+from mprabench.predictors.resolve import ConfiguredPredictor, configured_predictor, predictor_class
+from mprabench.settings import Range
 from tests.conftest import REPO, compose_config, configured, write_params
 
 EXPERIMENTS = sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml"))
-PREDICTORS = PREDICTORS_IN_CONF = sorted(p.stem for p in (REPO / "conf" / "predictor").glob("*.yaml"))
+PREDICTORS = sorted(p.stem for p in (REPO / "conf" / "predictor").glob("*.yaml"))
+
+
+def load_all(path) -> tuple[Params, ConfiguredPredictor]:
+    params = load_params(path)
+    return params, configured_predictor(params, path)
 
 
 def test_committed_params_yaml_is_the_composition_of_the_defaults():
@@ -56,9 +58,30 @@ def test_every_predictor_option_composes(predictor):
     assert compose_config([f"predictor={predictor}"])["predictor"]["name"] == predictor
 
 
-def test_predictor_section_is_typed_by_its_name(tmp_path):
-    assert isinstance(load_params(write_params(tmp_path / "p.yaml")).predictor, AlphaGenomeConfig)
-    assert isinstance(load_params(write_params(tmp_path / "p.yaml", ["predictor=gc"])).predictor, GcConfig)
+def test_predictor_section_is_typed_by_the_class_its_target_names(tmp_path):
+    from mprabench.predictors.alphagenome import AlphaGenomeConfig, AlphaGenomePredictor
+
+    default = load_all(write_params(tmp_path / "p.yaml"))[1]
+    assert default.cls is AlphaGenomePredictor and isinstance(default.settings, AlphaGenomeConfig)
+    assert isinstance(load_all(write_params(tmp_path / "p.yaml", ["predictor=gc"]))[1].settings, GcConfig)
+
+
+def test_stages_that_run_no_predictor_load_the_predictor_section_as_plain_values(tmp_path):
+    params = load_params(write_params(tmp_path / "p.yaml", ["predictor=gc", "predictor.width=-5"]))
+    assert params.predictor["width"] == -5, "checked only where a predictor runs"
+    with pytest.raises(ConfigError, match=re.escape("`predictor.width` = -5 is out of range")):
+        configured_predictor(params, "p.yaml")
+
+
+@pytest.mark.parametrize(("target", "words"), [
+    (None, "must name a predictor class"),
+    ("mprabench.predictors.nope.NopePredictor", "no module 'mprabench.predictors.nope'"),
+    ("mprabench.predictors.gc.gc_fraction_central", "is not a predictor class"),
+])
+def test_a_target_that_names_no_predictor_class_says_how_to_choose_one(target, words):
+    with pytest.raises(ConfigError, match=re.escape(words)) as raised:
+        predictor_class(target, "p.yaml")
+    assert "dvc exp run -S predictor=<name>" in str(raised.value)
 
 
 def test_unknown_key_fails_naming_it(tmp_path):
@@ -76,7 +99,7 @@ def test_unknown_predictor_key_fails(tmp_path):
     params["predictor"]["max_workers"] = 4
     path.write_text(yaml.safe_dump(params))
     with pytest.raises(ConfigError, match="max_workers"):
-        load_params(path)
+        load_all(path)
 
 
 def test_wrong_type_fails_naming_the_key(tmp_path):
@@ -97,7 +120,7 @@ def test_bad_enum_value_fails(tmp_path):
 def test_mandatory_value_says_how_to_set_it(tmp_path):
     path = write_params(tmp_path / "p.yaml", ["predictor=precomputed"])
     with pytest.raises(ConfigError, match=r"`predictor.path` must be set .*`dvc exp run -S predictor.path="):
-        load_params(path)
+        load_all(path)
 
 
 def test_every_param_a_stage_declares_exists():
@@ -119,10 +142,14 @@ def test_no_secret_can_live_in_params():
 # --- one home per value, ranges declared on the schema ---------------------------------------------------------
 
 
-def _schemas() -> dict[str, type]:
-    """Every section schema by its key prefix: Params' sections and each registered predictor's."""
-    from mprabench.predictors.registry import PREDICTORS
+def _predictor_classes() -> dict[str, type]:
+    """Each conf/predictor option's class, as its `_target_` names it."""
+    return {name: predictor_class(compose_config([f"predictor={name}"])["predictor"]["_target_"], name)
+            for name in PREDICTORS}
 
+
+def _schemas() -> dict[str, type]:
+    """Every section schema by its key prefix: Params' sections and each configured predictor's."""
     found: dict[str, type] = {}
 
     def walk(schema: type, prefix: str) -> None:
@@ -132,8 +159,8 @@ def _schemas() -> dict[str, type]:
                 walk(hint, f"{prefix}.{name}" if prefix else name)
 
     walk(Params, "")
-    for name, registration in PREDICTORS.items():
-        walk(registration.schema, f"predictor[{name}]")
+    for name, cls in _predictor_classes().items():
+        walk(cls.settings, f"predictor[{name}]")
     return found
 
 
@@ -141,14 +168,17 @@ def test_no_schema_field_holds_a_second_copy_of_a_value():
     for prefix, schema in _schemas().items():
         for spec in dataclasses.fields(schema):
             assert spec.default == MISSING and spec.default_factory is dataclasses.MISSING, (
-                f"{prefix}.{spec.name} has a default in config.py; its value belongs in conf/ only"
+                f"{prefix}.{spec.name} has a default in its schema; its value belongs in conf/ only"
             )
 
 
-def test_every_predictor_config_file_has_exactly_one_registration():
-    from mprabench.predictors.registry import PREDICTORS
-
-    assert sorted(PREDICTORS) == PREDICTORS_IN_CONF
+def test_every_predictor_config_file_names_a_class_that_declares_what_the_pipeline_reads():
+    classes = _predictor_classes()
+    assert sorted(classes) == PREDICTORS and len(set(classes.values())) == len(classes)
+    for name, cls in classes.items():
+        assert dataclasses.is_dataclass(cls.settings) and cls.label, name
+        assert cls.local_file_setting is None or cls.local_file_setting in {f.name for f in
+                                                                            dataclasses.fields(cls.settings)}
 
 
 def _ranged_settings() -> list[tuple[str, str, Range]]:
@@ -183,11 +213,11 @@ def test_every_ranged_setting_rejects_a_value_outside_and_accepts_its_bound(tmp_
     path = write_params(tmp_path / "p.yaml", [f"predictor={predictor}", f"{key}={bad}"])
     shown = re.escape(f"`{key}` = {bad}") + r"(\.0)? " + re.escape(f"is out of range: allowed {allowed.describe()}")
     with pytest.raises(ConfigError, match=shown):
-        load_params(path)
+        load_all(path)
     bound = allowed.ge if allowed.ge is not None else None
     if bound is not None and not allowed.even:
         value = int(bound) if float(bound).is_integer() else bound
-        assert load_params(write_params(tmp_path / "q.yaml", [f"predictor={predictor}", f"{key}={value}"]))
+        assert load_all(write_params(tmp_path / "q.yaml", [f"predictor={predictor}", f"{key}={value}"]))
 
 
 @pytest.mark.parametrize(("override", "words"), [
@@ -203,39 +233,8 @@ def test_every_ranged_setting_rejects_a_value_outside_and_accepts_its_bound(tmp_
 ])
 def test_issue_settings_are_checked_with_key_value_and_range(tmp_path, override, words):
     with pytest.raises(ConfigError, match=re.escape(words)) as raised:
-        load_params(write_params(tmp_path / "p.yaml", [override]))
+        load_all(write_params(tmp_path / "p.yaml", [override]))
     assert override.split("=")[0].rsplit(".", 1)[-1] in str(raised.value)
-
-
-@dataclasses.dataclass
-class ToyConfig:
-    name: str = MISSING
-    scale: float = setting(gt=0)
-
-
-class Toy(Predictor):
-    """A predictor defined outside the package, registered by the test below."""
-
-    def __init__(self, config: ToyConfig):
-        self.config = config
-
-    def predict(self, inputs, sink):
-        sink.put_many({sha: {"toy": self.config.scale * len(seq)} for sha, seq in inputs.items()})
-        return PredictionReport(requested=len(inputs))
-
-
-def test_a_new_predictor_is_one_registration(tmp_path):
-    register("toy", ToyConfig, f"{__name__}:Toy")
-    try:
-        path = write_params(tmp_path / "p.yaml", predictor={"name": "toy", "scale": 2.0})
-        params = load_params(path)
-        assert isinstance(params.predictor, ToyConfig)
-        predictor = build_predictor(params.predictor, tmp_path / "rows.parquet", None)
-        assert isinstance(predictor, Toy) and predictor.config.scale == 2.0
-        with pytest.raises(ConfigError, match=re.escape("`predictor.scale` = -1.0 is out of range")):
-            load_params(write_params(tmp_path / "q.yaml", predictor={"name": "toy", "scale": -1.0}))
-    finally:
-        del REGISTERED["toy"]
 
 
 def test_tests_build_configs_from_the_yaml():

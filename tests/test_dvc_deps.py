@@ -1,24 +1,30 @@
 """dvc.yaml and the code agree: every module a stage runs is one of that stage's deps.
 
 Each stage's import closure is derived from the source (every `import` of `mprabench`,
-also those inside functions), so editing any module a stage runs makes DVC rerun it. That no
-package module imports a test double is tests/test_package_boundary.py's job.
+also those inside functions), so editing any module a stage runs makes DVC rerun it. A stage
+that imports predictors/resolve.py imports the configured predictor's class by name, so its
+closure holds every predictor conf/predictor/ names. That no package module imports a test
+double is tests/test_package_boundary.py's job.
 """
 
 from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
+from functools import cache
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import REPO, compose_config
 
 SRC = REPO / "src"
 PACKAGE = "mprabench"
 STAGE_MODULE = re.compile(r"python -m (mprabench(?:\.\w+)+)")
+RESOLVER = "mprabench.predictors.resolve"  # imports the class `predictor._target_` names (importlib)
 
 
 def module_path(module: str) -> Path | None:
@@ -57,8 +63,16 @@ def with_parent_packages(module: str) -> set[str]:
     return {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
 
 
+@cache
+def predictor_modules() -> tuple[str, ...]:
+    """The module of every predictor class conf/predictor/ names (`predictor._target_`)."""
+    options = sorted(p.stem for p in (REPO / "conf" / "predictor").glob("*.yaml"))
+    return tuple(sorted({compose_config([f"predictor={option}"])["predictor"]["_target_"].rpartition(".")[0]
+                         for option in options}))
+
+
 def import_closure(module: str) -> set[Path]:
-    """Every source file that `python -m module` executes from the package."""
+    """Every source file that `python -m module` executes from the package (with any configured predictor)."""
     seen: set[str] = set()
     pending = [module]
     while pending:
@@ -67,6 +81,8 @@ def import_closure(module: str) -> set[Path]:
             path = module_path(name)
             if path is not None:
                 pending.extend(imported_modules(path))
+            if name == RESOLVER:
+                pending.extend(predictor_modules())
     return {path for name in seen if (path := module_path(name)) is not None}
 
 
@@ -109,15 +125,44 @@ def test_closure_follows_imports_inside_functions(tmp_path):
     assert SRC / "mprabench" / "__init__.py" in closure
 
 
-def test_every_registered_predictor_is_among_the_predict_stage_deps():
-    """The registry imports predictor modules by name (importlib), which the walker cannot see."""
-    from mprabench.predictors.registry import PREDICTORS
-
+def test_every_configured_predictor_is_among_the_predict_stage_deps():
+    """resolve.py imports the predictor's module by name (importlib); the walker follows it from conf/."""
     deps = dep_paths(STAGES["predict"])
-    for name, registration in PREDICTORS.items():
-        module = registration.target.partition(":")[0]
+    assert "mprabench.predictors.gc" in predictor_modules()
+    for module in predictor_modules():
         uncovered = sorted(str(p.relative_to(REPO)) for p in import_closure(module) if not is_covered(p, deps))
-        assert not uncovered, f"predictor {name} runs modules that are not among predict's deps: {uncovered}"
+        assert not uncovered, f"predictor module {module} runs modules that are not among predict's deps: {uncovered}"
+
+
+PREDICTOR_RUNNING_STAGES = {"predict", "local_inputs"}
+
+
+@pytest.mark.parametrize("name", sorted(set(STAGES) - PREDICTOR_RUNNING_STAGES))
+def test_editing_a_predictor_reruns_only_the_stages_that_run_one(name):
+    """No module under predictors/ (a predictor, its settings schema, the interface) is a dep of a
+    stage that runs no predictor, so DVC reruns such a stage only when predict's outputs change."""
+    predictors = SRC / PACKAGE / "predictors"
+    in_deps = [str(p.relative_to(REPO)) for p in dep_paths(STAGES[name]) if p == predictors or predictors in p.parents]
+    in_closure = [str(p.relative_to(REPO)) for p in import_closure(STAGE_MODULE.search(STAGES[name]["cmd"]).group(1))
+                  if predictors in p.parents]
+    assert not in_deps and not in_closure, (name, in_deps, in_closure)
+
+
+def test_the_stages_that_resolve_the_predictor_are_predict_and_the_always_run_local_inputs():
+    """local_inputs imports the configured predictor (to fingerprint the local file it declares) but
+    runs every time anyway, so a predictor edit makes it do nothing it would not do regardless."""
+    resolver = module_path(RESOLVER)
+    resolving = {name for name, stage in STAGES.items()
+                 if resolver in import_closure(STAGE_MODULE.search(stage["cmd"]).group(1))}
+    assert resolving == PREDICTOR_RUNNING_STAGES
+    assert STAGES["local_inputs"].get("always_changed") is True
+
+
+def test_the_sync_script_finds_dvc_yaml_in_sync():
+    """docs/ARCHITECTURE.md's check: `python -m scripts.sync_dvc_deps` prints nothing when in sync."""
+    result = subprocess.run([sys.executable, "-m", "scripts.sync_dvc_deps"], cwd=REPO, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0 and result.stdout == "", result.stdout + result.stderr
 
 
 def test_type_checking_imports_are_not_followed(tmp_path):

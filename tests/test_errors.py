@@ -244,7 +244,8 @@ CASES = [
     Case("unknown key", "prepare", _settings(experiment__windw=100), ("experiment.windw",)),
     Case("wrong type", "prepare", _settings(experiment__window="two kb"), ("experiment.window",)),
     Case("bad enum", "prepare", _settings(dataset__activity__method="tpm"), ("dataset.activity.method",)),
-    Case("unknown predictor", "predict", _settings(predictor__name="nope"), ("unknown predictor.name", "gc")),
+    Case("unknown predictor", "predict", _settings(predictor___target_="mprabench.predictors.nope.NopePredictor"),
+         ("`predictor._target_`", "no module 'mprabench.predictors.nope'", "dvc exp run -S predictor=<name>")),
     Case("missing mandatory value", "predict", lambda p: p.use_predictor("precomputed", path="???"),
          ("`predictor.path` must be set", "dvc exp run -S predictor.path=")),
     # counts files

@@ -10,7 +10,17 @@ import pytest
 from scipy import stats
 
 from mprabench.config import EvaluateConfig
-from mprabench.schema import DETAILS_SECTIONS, SUMMARY_DESIGN
+from mprabench.schema import (
+    DETAILS_ALPHA,
+    DETAILS_BONFERRONI_FAMILY,
+    DETAILS_EFFECTIVE_SAMPLE_SIZE,
+    DETAILS_FEATURES,
+    DETAILS_METHODS,
+    DETAILS_PER_FEATURE,
+    DETAILS_SENSITIVITY,
+    DETAILS_TARGET,
+    SUMMARY_DESIGN,
+)
 from mprabench.schema import HEADLINE_KEYS as DECLARED_HEADLINE_KEYS
 from mprabench.evaluation import evaluate
 from tests.support.null_rows import gse84888_like_rows
@@ -41,7 +51,10 @@ def test_summary_has_the_contract_keys_only_and_naive_numbers_go_to_details():
     summary = evaluation.summary()
     assert set(summary) == {"design", "a", "b"} and SUMMARY_DESIGN == "design"
     assert set(DECLARED_HEADLINE_KEYS) == HEADLINE_KEYS  # the schema declares the contract's keys
-    assert set(evaluation.details()) == set(DETAILS_SECTIONS)  # and every top-level section of details.json
+    # and details.json has exactly the top-level sections the schema names
+    assert set(evaluation.details()) == {DETAILS_TARGET, DETAILS_FEATURES, DETAILS_EFFECTIVE_SAMPLE_SIZE,
+                                         DETAILS_BONFERRONI_FAMILY, DETAILS_ALPHA, DETAILS_METHODS,
+                                         DETAILS_PER_FEATURE, DETAILS_SENSITIVITY}
     assert summary["design"] == {"n_rows": len(table), "n_unique_inputs": len(table), "n_elements": 18}
     for feature in ("a", "b"):
         assert set(summary[feature]) == HEADLINE_KEYS
@@ -56,7 +69,7 @@ def test_one_row_per_element_reproduces_the_plain_pearson_r():
     """V1: one row per element, so the element r is the original analysis's Pearson r over 18 rows."""
     rows = gse84888_like_rows(np.random.default_rng(1), within=False).groupby("element_id", as_index=False).agg(
         row_id=("row_id", "first"), input_sha256=("input_sha256", "first"), strand=("strand", "first"),
-        log2_ratio=("log2_ratio", "mean"))
+        log2_ratio=("log2_ratio", "mean"), zero_rna_dropout=("zero_rna_dropout", "any"))
     table = with_features(rows, 2)
     summary = evaluate(table, ["a", "b"], config()).summary()
     assert summary["a"]["element_pearson_r"] == pytest.approx(stats.pearsonr(table["a"], table["log2_ratio"]).statistic,

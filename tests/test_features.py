@@ -5,9 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mprabench.config import FeatureWindowConfig
 from mprabench.dna import central_window, central_window_bounds, pad_with_n
-from mprabench.predictors.features import FeatureError, center_span, feature_names, pad_for_model, track_features
+from mprabench.predictors.features import (
+    FeatureError,
+    FeatureWindowConfig,
+    center_span,
+    output_prefix,
+    own_positions,
+    pad_for_model,
+    profile_features,
+)
 from tests.conftest import configured
 
 SUPPORTED = (16_384, 131_072)
@@ -80,6 +87,14 @@ def test_zero_tracks_is_an_error_not_a_nan():
         track_features(np.zeros((16_384, 0)), 1, placement, configured(FeatureWindowConfig, "predictor.features", center_width=200), "cage")
 
 
+def track_features(values, resolution, placement, window, prefix):
+    """What the AlphaGenome predictor does with an answer: keep the input's own positions, then reduce."""
+    return profile_features(own_positions(values, resolution, placement, prefix), window, prefix)
+
+
 def test_feature_names():
-    assert feature_names(["DNASE", "RNA_SEQ"]) == [
-        "dnase_mean", "dnase_max", "dnase_center", "rna_mean", "rna_max", "rna_center"]
+    _, placement = pad_for_model("A" * 2_048, SUPPORTED)
+    window = configured(FeatureWindowConfig, "predictor.features", center_width=200)
+    names = [name for output in ("DNASE", "RNA_SEQ")
+             for name in track_features(np.ones((16_384, 1)), 1, placement, window, output_prefix(output))]
+    assert names == ["dnase_mean", "dnase_max", "dnase_center", "rna_mean", "rna_max", "rna_center"]

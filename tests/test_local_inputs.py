@@ -12,8 +12,14 @@ from mprabench.local_inputs import (
     genome_fingerprint,
     predictions_fingerprint,
 )
+from mprabench.predictors.resolve import configured_predictor
 from mprabench.sources.locations import local_path
 from tests.conftest import write_params
+
+
+def predictor_file(params, source) -> str | None:
+    """The local file the configured predictor declares (what the local_inputs stage fingerprints)."""
+    return configured_predictor(params, source).local_file()
 
 
 def test_relative_paths_resolve_against_dvc_root_not_the_working_directory(tmp_path, monkeypatch):
@@ -27,10 +33,12 @@ def test_relative_paths_resolve_against_dvc_root_not_the_working_directory(tmp_p
 
 
 def test_remote_routes_fingerprint_nothing(tmp_path):
-    params = load_params(write_params(tmp_path / "params.yaml", ["dataset.design=https://example.invalid/d.tsv"]))
+    path = write_params(tmp_path / "params.yaml", ["dataset.design=https://example.invalid/d.tsv"])
+    params = load_params(path)
     assert params.dataset.source.startswith("https://") and params.genome.fasta is None
+    assert predictor_file(params, path) is None, "the default predictor (AlphaGenome) reads no local file"
     fingerprints = [counts_fingerprint(params.dataset), design_fingerprint(params.dataset),
-                    genome_fingerprint(params.genome), predictions_fingerprint(params)]
+                    genome_fingerprint(params.genome), predictions_fingerprint(None)]
     assert fingerprints == [{}, {}, {}, {}]
 
 
@@ -41,13 +49,14 @@ def test_fingerprints_change_with_content_and_record_missing_files(tmp_path, tin
     path = write_params(tmp_path / "params.yaml", overrides, dataset=tiny_library.dataset_section()
                         | {"design": str(design)})
     params = load_params(path)
-    assert design_fingerprint(params.dataset) == {"missing": True} == predictions_fingerprint(params)
+    assert predictor_file(params, path) == str(predictions)
+    assert design_fingerprint(params.dataset) == {"missing": True} == predictions_fingerprint(str(predictions))
     assert genome_fingerprint(params.genome) == {"missing": True}
 
     design.write_text("name\tsequence\na\tACGT\n")
     predictions.write_text("input_sha256,x\nk,1\n")
     tiny_library.genome.write_chromosome_fasta(genome)
-    first = [design_fingerprint(params.dataset), predictions_fingerprint(params), genome_fingerprint(params.genome),
+    first = [design_fingerprint(params.dataset), predictions_fingerprint(str(predictions)), genome_fingerprint(params.genome),
              counts_fingerprint(params.dataset)]
     assert set(first[3]) == {f["name"] for f in tiny_library.files}
     assert first[3] == {f["name"]: f["sha256"] for f in tiny_library.files}
@@ -57,7 +66,7 @@ def test_fingerprints_change_with_content_and_record_missing_files(tmp_path, tin
     os.utime(genome, ns=(0, genome.stat().st_mtime_ns + 1))
     counts = tiny_library.counts_dir / tiny_library.files[0]["name"]
     counts.write_text(counts.read_text() + "\n")
-    second = [design_fingerprint(params.dataset), predictions_fingerprint(params), genome_fingerprint(params.genome),
+    second = [design_fingerprint(params.dataset), predictions_fingerprint(str(predictions)), genome_fingerprint(params.genome),
               counts_fingerprint(params.dataset)]
     assert [a != b for a, b in zip(first, second, strict=True)] == [True, True, True, True]
     assert second[3][tiny_library.files[1]["name"]] == first[3][tiny_library.files[1]["name"]]

@@ -29,9 +29,9 @@ from mprabench.plots.figures import (
     short_element_label,
 )
 from mprabench.plots.forest import forest_figure, forest_table
-from mprabench.plots.labels import feature_label, run_context, target_label
+from mprabench.plots.labels import feature_label, predictor_description, run_context, target_label
 from mprabench.predictors.alphagenome import source_of
-from mprabench.predictors.base import SOURCE_API, SOURCE_LOCAL
+from mprabench.provenance import SOURCE_API, SOURCE_LOCAL
 from mprabench.sources.locations import is_loopback
 from mprabench.plots.render import (
     WITHIN_ELEMENT_FIGURE,
@@ -65,6 +65,7 @@ def synthetic_table(vary_within_elements: bool, seed: int = 0) -> pd.DataFrame:
         "row_id": [f"r{i}" for i in range(n)], "element_id": [f"E{e:02d}" for e in element],
         "input_sha256": inputs, "strand": np.where(element % 2 == 0, "+", "-"),
         "chrom": [f"chr{e % 3 + 1}" for e in element], "tf_labels": tfs, "is_wild_type": wild,
+        "zero_rna_dropout": False,
     })  # fmt: skip
     between = rng.normal(size=N_ELEMENTS)[element]
     per_input = pd.Series(rng.normal(size=len(set(inputs))), index=sorted(set(inputs)))
@@ -325,6 +326,20 @@ def test_run_context_is_honest_about_local_server_biosample_and_missing_provenan
     unknown = run_context(compose_config(["experiment=v2"]), None)
     assert "provenance unknown" in unknown.predictor and "name unknown" in unknown.biosample_text
     assert "cell type" not in (unknown.mismatch() or ""), "an unknown name is not claimed to differ"
+
+
+def test_the_predictor_label_is_the_one_its_class_declares_with_the_model_version():
+    """predict writes the class's `label` into provenance.json; no table here names predictors."""
+    from mprabench.predictors.alphagenome import AlphaGenomePredictor
+    from mprabench.predictors.kmer import KmerPredictor
+    from mprabench.provenance import SOURCE_OFFLINE
+
+    params = compose_config(["predictor=kmer"])
+    offline = {"label": KmerPredictor.label, "source": SOURCE_OFFLINE, "model_version": None}
+    assert predictor_description(params, offline) == ("kmer baseline (offline)", SOURCE_OFFLINE)
+    api = {"label": AlphaGenomePredictor.label, "source": SOURCE_API, "model_version": "ALL_FOLDS"}
+    assert predictor_description(compose_config(), api) == ("AlphaGenome ALL_FOLDS", SOURCE_API)
+    assert predictor_description(params, None) == ("kmer (provenance unknown)", "unknown")
 
 
 def test_every_figure_names_dataset_experiment_predictor_and_biosample(case):

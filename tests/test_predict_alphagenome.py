@@ -265,8 +265,10 @@ def test_killed_mid_run_then_rerun_requests_no_answered_input_again(run_in, serv
 def _store_key_fields(setup: PredictRun) -> dict:
     from mprabench.config import load_params
     from mprabench.predictors.alphagenome import AlphaGenomePredictor
+    from mprabench.predictors.resolve import configured_predictor
 
-    return AlphaGenomePredictor(load_params(setup.directory / "params.yaml").predictor).store_key_fields()
+    path = setup.directory / "params.yaml"
+    return AlphaGenomePredictor(configured_predictor(load_params(path), path).settings).store_key_fields()
 
 
 def test_transient_metadata_failure_is_retried_and_the_tracks_used_are_recorded(run_in, server):

@@ -65,7 +65,7 @@ def test_kmer_baseline_follows_the_training_rows(tmp_path):
             sha = sequence_sha256(sequence)
             inputs[sha] = sequence
             rows.append({"row_id": f"e{element}_{oligo}", "input_sha256": sha, "element_id": f"e{element}",
-                         "log2_ratio": sequence.count("GATA") + rng.normal(0, 0.1)})
+                         "log2_ratio": sequence.count("GATA") + rng.normal(0, 0.1), "zero_rna_dropout": False})
     frame = pd.DataFrame(rows)
     first = run_stage(tmp_path, inputs, ["predictor=kmer", "predictor.k=4", "predictor.n_folds=4"], frame)
     assert list(first.columns) == ["kmer_ridge_oof"] and len(first) == 36

@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mprabench.config import FeatureWindowConfig
-from mprabench.predictors.features import Placement, own_positions, profile_features
+from mprabench.predictors.features import FeatureWindowConfig, Placement, own_positions, profile_features
 from mprabench.predictors.store import (
     STORE_ENV,
     ProfileStore,
@@ -139,7 +138,7 @@ def test_an_offline_baseline_writes_provenance_and_keeps_no_store(tmp_path):
                   "--provenance", str(tmp_path / "provenance.json"), "--no-progress"])
     provenance = json.loads((tmp_path / "provenance.json").read_text())
     assert provenance == {"predictor": "gc", "store_key": None, "source": "offline baseline", "model_version": None,
-                          "organism": None, "biosamples": [], "tracks": {}}
+                          "organism": None, "biosamples": [], "tracks": {}, "label": "gc baseline (offline)"}
     metrics = json.loads((tmp_path / "predict.json").read_text())
     assert len(metrics) <= 6 and all(isinstance(v, int) for v in metrics.values())
     assert metrics["distinct_inputs"] == 2 and not (tmp_path / "store").exists()

@@ -35,14 +35,12 @@ def test_rows_with_every_declared_column_are_read_whole(tmp_path):
     assert list(read_rows(path).columns) == [*ROWS_COLUMNS, "extra"]
 
 
-def test_a_column_subset_is_checked_and_optional_columns_come_when_present(tmp_path):
+def test_a_column_subset_is_checked_and_only_it_is_read(tmp_path):
     path = tmp_path / "rows.parquet"
-    _rows([ROW_ID, INPUT_SHA256]).to_parquet(path)
-    assert list(read_rows(path, [ROW_ID, INPUT_SHA256], optional=[ZERO_RNA_DROPOUT]).columns) == [ROW_ID, INPUT_SHA256]
-    with pytest.raises(InputDataError, match=ELEMENT_ID):
-        read_rows(path, [INPUT_SHA256, ELEMENT_ID])
-    _rows([ROW_ID, INPUT_SHA256, ZERO_RNA_DROPOUT]).to_parquet(path)
-    assert ZERO_RNA_DROPOUT in read_rows(path, [INPUT_SHA256], optional=[ZERO_RNA_DROPOUT])
+    _rows([ROW_ID, INPUT_SHA256, ELEMENT_ID]).to_parquet(path)
+    assert list(read_rows(path, [ROW_ID, INPUT_SHA256]).columns) == [ROW_ID, INPUT_SHA256]
+    with pytest.raises(InputDataError, match=ZERO_RNA_DROPOUT):
+        read_rows(path, [INPUT_SHA256, ZERO_RNA_DROPOUT])
 
 
 def test_features_without_the_key_column_are_an_error_naming_the_predict_stage(tmp_path):

@@ -67,7 +67,6 @@ from mprabench.stats.strata import StrataSettings, stratified_association, withh
 from mprabench.stats.within_element import (
     SUMMARY_METHOD,
     WithinElementResult,
-    inputs_vary_within_some_element,
     min_within_inputs,
     within_element_effects,
 )
@@ -246,10 +245,14 @@ def feature_columns(features: pd.DataFrame) -> list[str]:
 def evaluate(
     table: pd.DataFrame, features: list[str], config: EvaluateConfig, training: dict[str, Any] | None = None
 ) -> Evaluation:
-    """Headline, details, strata and the zero-RNA dropout sensitivity of every feature."""
+    """Headline, details, strata and the zero-RNA dropout sensitivity of every feature.
+
+    `config.primary_features` is the Bonferroni family, each one of `features` (the evaluate stage
+    resolves it: stages/evaluate.primary_family).
+    """
     training = {f: matching_training(stats_, config.target) for f, stats_ in (training or {}).items()}
     rows = headline_rows(table)
-    family = [f for f in config.primary_features if f in features] or list(features)
+    family = list(config.primary_features)  # resolved against `features` by the stage (primary_family)
     threshold = config.alpha / len(family)
     results = {f: _evaluate_feature(rows, f, config, config.target, training.get(f), threshold) for f in features}
     element = _significant(family, {f: results[f].verdict_p for f in family}, config.alpha)
@@ -347,5 +350,4 @@ def _significant(family: list[str], pvalues: dict[str, float | None], alpha: flo
     return dict(zip(family, result.reject, strict=True))
 
 
-__all__ = ["Evaluation", "FeatureEvaluation", "evaluate", "evaluation_table", "feature_columns",
-           "inputs_vary_within_some_element"]
+__all__ = ["Evaluation", "FeatureEvaluation", "evaluate", "evaluation_table", "feature_columns"]

@@ -10,7 +10,8 @@ a stage reruns only when a fingerprint it depends on changed.
   would be slow; prepare reads the windows it needs, and its outputs (the model inputs)
   change only if those windows did, so nothing downstream of prepare reruns for an edit
   outside them;
-- the precomputed predictions file: SHA-256.
+- a local file the configured predictor reads (the setting its class names in
+  `local_file_setting`, e.g. the precomputed predictions file): SHA-256.
 
 Remote sources (GEO, UCSC, a design URL) get an empty fingerprint: params pin their
 content (URL, SHA-256, assembly) and checking them would cost requests. A missing design,
@@ -23,7 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mprabench.config import DatasetConfig, GenomeConfig, Params, PrecomputedConfig
+from mprabench.config import DatasetConfig, GenomeConfig
 from mprabench.files import sha256_file
 from mprabench.sources.geo import find_local_counts_file
 from mprabench.sources.locations import is_remote, local_path
@@ -54,10 +55,11 @@ def genome_fingerprint(genome: GenomeConfig) -> Fingerprint:
     return {"size": status.st_size, "mtime_ns": status.st_mtime_ns}
 
 
-def predictions_fingerprint(params: Params) -> Fingerprint:
-    if not isinstance(params.predictor, PrecomputedConfig):
+def predictions_fingerprint(path: str | None) -> Fingerprint:
+    """The local file a predictor reads (None: it reads none)."""
+    if path is None:
         return {}
-    return _content_fingerprint(local_path(params.predictor.path))
+    return _content_fingerprint(local_path(path))
 
 
 def _content_fingerprint(path: Path) -> Fingerprint:

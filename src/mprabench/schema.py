@@ -38,12 +38,12 @@ LOG2_RATIO = "log2_ratio"
 ACTIVITY = "activity"
 N_OLIGOS = "n_oligos"
 INPUT_SHA256 = "input_sha256"  # the model input's identity: joins rows to features and the prediction store
-ZERO_RNA_DROPOUT = "zero_rna_dropout"  # absent in rows written before the flag: no dropouts
+ZERO_RNA_DROPOUT = "zero_rna_dropout"  # True: a zero-RNA dropout, out of the headline (README)
 
 TARGETS = (LOG2_RATIO, ACTIVITY)
 WITH_DROPOUTS_SUFFIX = "_with_dropouts"  # V1: an element target recomputed over every oligo
 ROWS_COLUMNS = (ROW_ID, POOL, ELEMENT_ID, CHROM, START, END, STRAND, MOTIF, DESIGN, TF_LABELS, IS_WILD_TYPE,
-                TAGS, RNA, PLASMID, LOG2_RATIO, ACTIVITY, N_OLIGOS, INPUT_SHA256)
+                TAGS, RNA, PLASMID, LOG2_RATIO, ACTIVITY, N_OLIGOS, INPUT_SHA256, ZERO_RNA_DROPOUT)
 
 # metrics/qc_details.json (prepare): one record per element whose name motif differs from the reference
 QC_MOTIF_MISMATCHES = "motif_mismatches"
@@ -83,8 +83,6 @@ DETAILS_METHODS = "methods"
 DETAILS_PER_FEATURE = "per_feature"
 DETAILS_SENSITIVITY = "sensitivity"
 DETAILS_WITH_ZERO_RNA_DROPOUTS = "with_zero_rna_dropouts"  # in `sensitivity`: the headline on every row
-DETAILS_SECTIONS = (DETAILS_TARGET, DETAILS_FEATURES, DETAILS_EFFECTIVE_SAMPLE_SIZE, DETAILS_BONFERRONI_FAMILY,
-                    DETAILS_ALPHA, DETAILS_METHODS, DETAILS_PER_FEATURE, DETAILS_SENSITIVITY)
 
 
 # --- metrics/calibration.json (calibrate) -------------------------------------------------------
@@ -116,19 +114,14 @@ def parquet_columns(path: Path) -> list[str]:
     return pq.read_schema(path).names
 
 
-def read_rows(path: Path, columns: Sequence[str] | None = None, optional: Sequence[str] = ()) -> pd.DataFrame:
-    """rows.parquet: every declared column (or only `columns`), plus the `optional` ones it has."""
-    available = parquet_columns(path)
-    require_columns(available, ROWS_COLUMNS if columns is None else columns, path, "prepare")
-    if columns is None:
-        return pd.read_parquet(path)
-    return pd.read_parquet(path, columns=[*columns, *(c for c in optional if c in available)])
+def read_rows(path: Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """rows.parquet: every declared column (or only `columns`)."""
+    require_columns(parquet_columns(path), ROWS_COLUMNS if columns is None else columns, path, "prepare")
+    return pd.read_parquet(path, columns=None if columns is None else list(columns))
 
 
 def dropout_mask(rows: pd.DataFrame) -> np.ndarray:
-    """True for rows flagged as zero-RNA dropouts (none in rows written before the flag existed)."""
-    if ZERO_RNA_DROPOUT not in rows:
-        return np.zeros(len(rows), dtype=bool)
+    """True for rows flagged as zero-RNA dropouts (prepare writes the flag on every row)."""
     return rows[ZERO_RNA_DROPOUT].astype(bool).to_numpy()
 
 

@@ -31,4 +31,5 @@ def gse84888_like_rows(rng: np.random.Generator, within: bool, sizes: tuple[int,
         "tf_labels": labels,
         "is_wild_type": np.r_[True, np.diff(element) != 0],
         "log2_ratio": target,
+        "zero_rna_dropout": False,
     })

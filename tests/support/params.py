@@ -9,7 +9,7 @@ import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from mprabench.config import load_section
+from mprabench.settings import typed_section
 
 T = TypeVar("T")
 
@@ -39,4 +39,4 @@ def configured_section(schema: type[T], key: str, conf_dir: Path, overrides: lis
     section: Any = compose_config(conf_dir, overrides)
     for part in key.split("."):
         section = section[part]
-    return load_section(schema, {**section, **values}, key)
+    return typed_section(schema, {**section, **values}, conf_dir, key)

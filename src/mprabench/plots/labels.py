@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mprabench.predictors.base import SOURCE_LOCAL, SOURCE_OFFLINE
+from mprabench.provenance import SOURCE_LOCAL, SOURCE_OFFLINE
 from mprabench.sources.locations import is_loopback
 
 UNKNOWN = "unknown"
@@ -129,19 +129,16 @@ def read_provenance(path: Path | None) -> dict[str, Any] | None:
 
 
 def predictor_description(params: Mapping[str, Any], provenance: Mapping[str, Any] | None) -> tuple[str, str]:
-    """(label, source): a loopback address always means the local test server."""
+    """(label, source) from provenance.json: the predictor class's label, with the model version if
+    any; a loopback address always means the local test server."""
     predictor = params.get("predictor") or {}
-    name = str(predictor.get("name", UNKNOWN))
     source = str((provenance or {}).get("source") or "")
     if is_loopback(predictor.get("address")) or source == SOURCE_LOCAL:
         return SOURCE_LOCAL, SOURCE_LOCAL
-    if name == "alphagenome":
-        version = (provenance or {}).get("model_version") or predictor.get("model_version") or UNKNOWN
-        label = f"AlphaGenome {version}"
-        return (label, source) if source else (f"{label} (provenance unknown)", UNKNOWN)
-    if source == SOURCE_OFFLINE or name in ("gc", "kmer", "motif"):
-        return f"{name} baseline (offline)", SOURCE_OFFLINE
-    return name, source or UNKNOWN
+    if not provenance or not provenance.get("label"):
+        return f"{predictor.get('name', UNKNOWN)} (provenance unknown)", UNKNOWN
+    version = provenance.get("model_version")
+    return f"{provenance['label']} {version}" if version else str(provenance["label"]), source or UNKNOWN
 
 
 def biosamples(params: Mapping[str, Any], provenance: Mapping[str, Any] | None) -> tuple[Biosample, ...]:

@@ -39,20 +39,22 @@ from typing import Any
 import grpc
 from alphagenome.models import dna_client
 from dotenv import dotenv_values
+from omegaconf import MISSING
 from tqdm.auto import tqdm
 
-from mprabench.config import AlphaGenomeConfig
 from mprabench.errors import BenchmarkError, ConfigError
-from mprabench.predictors.base import (
-    SOURCE_API,
-    SOURCE_LOCAL,
-    ModelPredictor,
-    PredictionFailure,
-    PredictionInterrupted,
-    PredictionReport,
+from mprabench.predictors.base import ModelPredictor, PredictionFailure, PredictionInterrupted, PredictionReport
+from mprabench.predictors.features import (
+    FeatureError,
+    FeatureWindowConfig,
+    own_positions,
+    output_prefix,
+    pad_for_model,
+    profile_features,
 )
-from mprabench.predictors.features import FeatureError, own_positions, output_prefix, pad_for_model, profile_features
 from mprabench.predictors.store import Profile, ProfileStore
+from mprabench.provenance import SOURCE_API, SOURCE_LOCAL
+from mprabench.settings import items, setting
 from mprabench.sources.locations import is_loopback
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,35 @@ _POLL_S = 0.2
 # `predict_sequence` carries the SDK's own retry decorator; call the undecorated method so
 # that retries happen once, here, where they are counted and include DEADLINE_EXCEEDED.
 _PREDICT_SEQUENCE = getattr(dna_client.DnaClient.predict_sequence, "__wrapped__", dna_client.DnaClient.predict_sequence)
+
+
+@dataclass
+class AlphaGenomeConfig:
+    name: str = MISSING
+    address: str | None = MISSING
+    insecure: bool = MISSING
+    api_key_env: str = MISSING
+    api_key_help: str = MISSING
+    model_version: str = MISSING
+    organism: str = MISSING
+    outputs: list[str] = items(1)
+    ontology_terms: list[str] = items(1)
+    max_workers: int = setting(ge=1)
+    timeout_s: float = setting(gt=0)
+    connect_timeout_s: float = setting(gt=0)
+    max_retries: int = setting(ge=0)
+    initial_backoff_s: float = setting(ge=0)
+    backoff_multiplier: float = setting(ge=1)
+    max_backoff_s: float = setting(ge=0)
+    features: FeatureWindowConfig = MISSING
+    # null: one store per repository (see predictors/store.py); a path points elsewhere
+    store: str | None = MISSING
+    # Circuit breaker: stop once this many requests in a row (no success between) failed as
+    # unreachable/unavailable/timed out AND that streak has lasted breaker_seconds.
+    breaker_failures: int = setting(ge=1)
+    breaker_seconds: float = setting(ge=0)
+    # RESOURCE_EXHAUSTED (quota) retries per input; they never count toward the breaker.
+    max_quota_retries: int = setting(ge=0)
 
 
 class MissingApiKey(BenchmarkError):
@@ -319,6 +350,13 @@ class _RunState:
 
 class AlphaGenomePredictor(ModelPredictor):
     name = "alphagenome"
+    settings = AlphaGenomeConfig
+    label = "AlphaGenome"  # the report and figures add the model version
+    build_context = ("dotenv", "progress")
+
+    @classmethod
+    def setting_problems(cls, settings: AlphaGenomeConfig, params: Any) -> list[str]:
+        return settings.features.problems(params.experiment.window)
 
     def __init__(self, config: AlphaGenomeConfig, dotenv: Path | None = None, progress: bool = True):
         self.config = config

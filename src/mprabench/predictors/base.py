@@ -9,7 +9,10 @@ Two kinds:
   model's answer; features are computed from stored profiles, so a new feature definition
   never costs a request.
 
-Both report the inputs that failed instead of inventing values for them.
+Both report the inputs that failed instead of inventing values for them. A predictor class
+declares what the rest of the pipeline needs to know about it before it is built (`Declared`):
+its settings schema, its label, what it is built with and the local file it reads, if any.
+conf/predictor/<name>.yaml names the class (`_target_`); predictors/resolve.py does the rest.
 """
 
 from __future__ import annotations
@@ -17,18 +20,13 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from mprabench.errors import BenchmarkError
+from mprabench.provenance import SOURCE_OFFLINE
 
 if TYPE_CHECKING:
     from mprabench.predictors.store import Profile, ProfileStore
-
-
-# Where predictions come from, as provenance.json, the report, the figures and MLflow name it.
-SOURCE_API = "AlphaGenome API"
-SOURCE_LOCAL = "local test server (synthetic tracks)"  # any loopback address: never for results
-SOURCE_OFFLINE = "offline baseline"
 
 
 class PredictionInterrupted(BenchmarkError):
@@ -59,8 +57,27 @@ class PredictionReport:
     failures: list[PredictionFailure] = field(default_factory=list)
 
 
-class Predictor(abc.ABC):
+class Declared:
+    """What a predictor class declares, read before it is built (predictors/resolve.py)."""
+
+    settings: ClassVar[type]  # the dataclass that types its `predictor` section of params.yaml
+    label: ClassVar[str]  # its name in figures, the report and MLflow (a model adds its version)
+    # BuildContext fields (predictors/resolve.py) the constructor takes as keywords after its settings
+    build_context: ClassVar[tuple[str, ...]] = ()
+    # the setting holding the path of a local file it reads: local_inputs fingerprints that file,
+    # so editing it in place reruns predict
+    local_file_setting: ClassVar[str | None] = None
+
+    @classmethod
+    def setting_problems(cls, settings: Any, params: Any) -> list[str]:
+        """Checks relating its settings to other sections (ranges of one field are declared on the field)."""
+        return []
+
+
+class Predictor(Declared, abc.ABC):
     """An offline predictor: turns distinct inputs (SHA-256 -> sequence) into features."""
+
+    source: ClassVar[str] = SOURCE_OFFLINE  # provenance.json's `source`
 
     @abc.abstractmethod
     def predict(self, inputs: Mapping[str, str], sink: ResultSink) -> PredictionReport:
@@ -71,10 +88,11 @@ class Predictor(abc.ABC):
         element p); default none: untrained predictors have nothing to report."""
         return {}
 
-class ModelPredictor(abc.ABC):
+class ModelPredictor(Declared, abc.ABC):
     """A remote model whose answers (profiles) are stored and requested at most once."""
 
-    name: str
+    # the setting naming its prediction store folder (null: the repository's store)
+    store_setting: ClassVar[str] = "store"
 
     @abc.abstractmethod
     def store_key_fields(self) -> dict[str, Any]:

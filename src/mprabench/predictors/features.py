@@ -14,13 +14,28 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mprabench.config import FeatureWindowConfig
 from mprabench.dna import centred_start, pad_with_n
 from mprabench.predictors.store import TrackProfile
+from mprabench.settings import setting
 
 # Feature-name prefix of each output; other outputs use their lower-cased name.
 OUTPUT_PREFIXES = {"DNASE": "dnase", "CAGE": "cage", "RNA_SEQ": "rna"}
-FEATURE_KINDS = ("mean", "max", "center")
+
+
+@dataclass
+class FeatureWindowConfig:
+    """The central window the `{out}_center` features average (predictor.features)."""
+
+    center_width: int = setting(ge=1, at_most_key="experiment.window")
+    # null: centred on the input; an integer reproduces a fixed start (the original used 900)
+    center_start: int | None = setting(ge=0)  # and center_start + center_width <= experiment.window
+
+    def problems(self, window: int) -> list[str]:
+        """The window must lie inside the `window`-bp input."""
+        if self.center_start is None or self.center_start + self.center_width <= window:
+            return []
+        return [f"`predictor.features.center_start` + `center_width` = {self.center_start + self.center_width} "
+                f"runs past the {window}-bp input (experiment.window)"]
 
 
 class FeatureError(ValueError):
@@ -38,10 +53,6 @@ class Placement:
 
 def output_prefix(output: str) -> str:
     return OUTPUT_PREFIXES.get(output, output.lower())
-
-
-def feature_names(outputs: Iterable[str]) -> list[str]:
-    return [f"{output_prefix(o)}_{kind}" for o in outputs for kind in FEATURE_KINDS]
 
 
 def model_length(length: int, supported: Iterable[int]) -> int:
@@ -97,10 +108,3 @@ def profile_features(profile: TrackProfile, window: FeatureWindowConfig, prefix:
     if not all(math.isfinite(v) for v in result.values()):
         raise FeatureError(f"{prefix}: non-finite feature values")
     return result
-
-
-def track_features(
-    values: np.ndarray, resolution: int, placement: Placement, window: FeatureWindowConfig, prefix: str
-) -> dict[str, float]:
-    """mean / max / center of a (positions, tracks) array, over the original input's positions."""
-    return profile_features(own_positions(values, resolution, placement, prefix), window, prefix)

@@ -7,12 +7,14 @@ other offline baselines (``motif`` and ``kmer``), so that every baseline reads t
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
+from omegaconf import MISSING
 
-from mprabench.config import GcConfig
 from mprabench.dna import MODEL_BASES, central_window, describe_input
 from mprabench.predictors.base import PredictionReport, Predictor, ResultSink
+from mprabench.settings import setting
 
 GC_COLUMN = "gc_fraction"
 
@@ -48,8 +50,17 @@ def gc_fraction_central(sequences: Sequence[str], width: int) -> np.ndarray:
     return gc_counts / acgt_counts
 
 
+@dataclass
+class GcConfig:
+    name: str = MISSING
+    width: int = setting(ge=1, at_most_key="experiment.window")
+
+
 class GcPredictor(Predictor):
     """Offline baseline: GC fraction of each input's central `width` bases."""
+
+    settings = GcConfig
+    label = "gc baseline (offline)"
 
     def __init__(self, config: GcConfig):
         self.config = config

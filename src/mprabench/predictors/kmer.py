@@ -14,15 +14,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import Ridge
 from sklearn.model_selection import GroupKFold
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
+from omegaconf import MISSING
 
-from mprabench.config import KmerConfig
 from mprabench.dna import BASE_CODE_N, central_window, describe_input, encode_bases, n_free_starts
 from mprabench.errors import InputDataError
 from mprabench.predictors.base import PredictionReport, Predictor, ResultSink
+from mprabench.settings import setting
 from mprabench.schema import (
     ELEMENT_ID,
     ELEMENT_P,
@@ -38,8 +36,6 @@ from mprabench.stats.rng import derive_rng
 KMER_COLUMN = "kmer_ridge_oof"
 
 FOLD_STRATEGY_SKLEARN = "sklearn.GroupKFold(shuffle=True, random_state=seed)"
-_RIDGE_STEP = "ridge"
-_SCALE_STEP = "scale"
 REFIT_NULL_KEY = "kmer|refit_null"  # derive_rng key of the refit null's permutations
 
 
@@ -116,33 +112,6 @@ def assign_group_folds(
     for fold, (_, test_index) in enumerate(splits):
         folds[test_index] = fold
     return folds, FOLD_STRATEGY_SKLEARN
-
-
-def make_kmer_ridge(alpha: float, standardize: bool = True) -> Pipeline:
-    """Unfitted model: optional per-feature standardisation followed by ``Ridge(alpha)``."""
-    # k-mer frequencies are ~1/4**k in scale, so without standardisation any usual alpha
-    # shrinks every coefficient to ~0; scaling inside the pipeline is fitted on training folds only.
-    steps = [(_SCALE_STEP, StandardScaler())] if standardize else []
-    steps.append((_RIDGE_STEP, Ridge(alpha=alpha)))
-    return Pipeline(steps)
-
-
-def fit_kmer_ridge(
-    features: np.ndarray,
-    targets: np.ndarray,
-    sample_weight: np.ndarray | None = None,
-    *,
-    alpha: float,
-    standardize: bool = True,
-) -> Pipeline:
-    """Fit :func:`make_kmer_ridge` with the same weights for scaler and ridge."""
-    model = make_kmer_ridge(alpha=alpha, standardize=standardize)
-    fit_params = {}
-    if sample_weight is not None:
-        fit_params[f"{_RIDGE_STEP}__sample_weight"] = sample_weight
-        if standardize:
-            fit_params[f"{_SCALE_STEP}__sample_weight"] = sample_weight
-    return model.fit(features, targets, **fit_params)
 
 
 def summarise_inputs(
@@ -271,8 +240,11 @@ def ridge_out_of_fold(
 ) -> OutOfFoldFit:
     """Out-of-fold weighted ridge (intercept unpenalised) for every column of ``targets`` at once.
 
-    Equals ``fit_kmer_ridge`` per fold and target (sklearn's Ridge with sample weights after a
-    weighted StandardScaler), but solves each fold's normal equations once for all targets.
+    Equals sklearn's fit per fold and target (its Ridge with sample weights after a
+    weighted StandardScaler; tests/test_baseline_kmer.py checks it), but solves each fold's
+    normal equations once for all targets. k-mer frequencies are ~1/4**k in scale, so without
+    standardisation any usual alpha would shrink every coefficient to ~0; the scaling is fitted
+    on the training folds only.
     """
     kmer_part = np.zeros((len(features), targets.shape[1]))
     fold_means = np.zeros_like(kmer_part)
@@ -394,6 +366,17 @@ def _check_fold_count(groups: np.ndarray, n_folds: int) -> None:
         )
 
 
+@dataclass
+class KmerConfig:
+    name: str = MISSING
+    k: int = setting(ge=1)
+    alpha: float = setting(ge=0)
+    n_folds: int = setting(ge=2)
+    seed: int = setting(ge=0)
+    target: str = MISSING
+    n_permutations: int = setting(ge=99)  # refit null of the whole out-of-fold fit (element-permuted targets)
+
+
 class KmerPredictor(Predictor):
     """Offline baseline trained on activity: out-of-fold ridge on k-mer frequencies.
 
@@ -401,9 +384,13 @@ class KmerPredictor(Predictor):
     headline does not rest on them; their inputs still get a prediction.
     """
 
+    settings = KmerConfig
+    label = "kmer baseline (offline)"
+    build_context = ("rows",)
+
     def __init__(self, config: KmerConfig, rows: Path):
         self.config = config
-        self.rows = read_rows(rows, [INPUT_SHA256, ELEMENT_ID, config.target], optional=[ZERO_RNA_DROPOUT])
+        self.rows = read_rows(rows, [INPUT_SHA256, ELEMENT_ID, config.target, ZERO_RNA_DROPOUT])
         if not np.isfinite(self.rows[config.target].to_numpy(float)).all():
             raise InputDataError(f"{rows}: target {config.target} has non-finite values")
         self.weights = (~dropout_mask(self.rows)).astype(float)

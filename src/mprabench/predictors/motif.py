@@ -17,11 +17,12 @@ import numpy as np
 import pandas as pd
 from Bio.motifs.jaspar import Motif as JasparMotif
 from Bio.motifs.matrix import PositionSpecificScoringMatrix
+from omegaconf import MISSING
 
-from mprabench.config import MotifConfig
-from mprabench.errors import ConfigError
 from mprabench.dna import BASE_CODE_N, central_window, describe_input, encode_bases, n_free_starts
+from mprabench.errors import ConfigError
 from mprabench.predictors.base import PredictionReport, Predictor, ResultSink
+from mprabench.settings import items, setting
 
 DNA_LETTERS = "ACGT"
 _MATRIX_ID_PATTERN = re.compile(r"^[A-Z]{2}\d{4}\.\d+$")
@@ -230,8 +231,20 @@ def _raise_for_invalid_window(
     raise ValueError(f"inputs #{first}..#{stop - 1}: characters outside upper-case ACGTN")
 
 
+@dataclass
+class MotifConfig:
+    name: str = MISSING
+    jaspar_release: str = MISSING
+    matrix_ids: list[str] = items(1)
+    width: int = setting(ge=1, at_most_key="experiment.window")
+    pseudocount: float = setting(gt=0)
+
+
 class MotifPredictor(Predictor):
     """Offline baseline: best log-odds of each configured JASPAR matrix in the central window."""
+
+    settings = MotifConfig
+    label = "motif baseline (offline)"
 
     def __init__(self, config: MotifConfig):
         self.config = config

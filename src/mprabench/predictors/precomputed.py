@@ -4,25 +4,48 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from omegaconf import MISSING
 
-from mprabench.config import PrecomputedConfig
 from mprabench.dna import sequence_sha256
 from mprabench.errors import InputDataError
 from mprabench.predictors.base import PredictionReport, Predictor, ResultSink
 from mprabench.schema import FEATURES_KEY
+from mprabench.settings import items
 from mprabench.sources.locations import local_path
 
 _SHOWN = 5
 log = logging.getLogger(__name__)
 
 
+@dataclass
+class PrecomputedConfig:
+    name: str = MISSING
+    path: str = MISSING
+    features: list[str] | None = items(1)
+
+
 class PrecomputedPredictor(Predictor):
     """CSV or Parquet with a `sequence` or `input_sha256` column and one column per feature."""
+
+    settings = PrecomputedConfig
+    label = "precomputed baseline (offline)"
+    local_file_setting = "path"
+
+    @classmethod
+    def setting_problems(cls, settings: PrecomputedConfig, params: Any) -> list[str]:
+        primary = params.evaluate.primary_features
+        if settings.features is None or primary is None or not set(primary) - set(settings.features):
+            return []
+        return [f"`evaluate.primary_features` = {primary} names features that `predictor.features` = "
+                f"{settings.features} does not produce; list the same names in both (or set "
+                "evaluate.primary_features to null)"]
 
     def __init__(self, config: PrecomputedConfig):
         self.path = local_path(config.path)

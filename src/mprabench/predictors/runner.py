@@ -21,7 +21,7 @@ import pandas as pd
 from mprabench.dna import sequence_sha256
 from mprabench.errors import BenchmarkError, InputDataError
 from mprabench.fasta import read_fasta
-from mprabench.predictors.base import SOURCE_OFFLINE, ModelPredictor, PredictionFailure, PredictionReport, Predictor
+from mprabench.predictors.base import ModelPredictor, PredictionFailure, PredictionReport, Predictor
 from mprabench.predictors.store import ProfileStore
 from mprabench.schema import FEATURES_KEY
 
@@ -95,14 +95,15 @@ def _run_model(predictor: ModelPredictor, inputs: Mapping[str, str], store_root:
     rows = {sha: predictor.features(store.get(sha)) for sha in sorted(inputs) if store.has(sha)}
     features = _frame(rows)
     served = len(inputs) - len(missing) + report.stored_by_others
-    return PredictRun(features, report, served, 0.0, predictor.provenance(store), store.directory)
+    provenance = predictor.provenance(store) | {"label": predictor.label}
+    return PredictRun(features, report, served, 0.0, provenance, store.directory)
 
 
 def _run_offline(predictor: Predictor, name: str, inputs: Mapping[str, str]) -> PredictRun:
     sink = _MemorySink()
     report = predictor.predict(inputs, sink)
-    provenance = {"predictor": name, "store_key": None, "source": SOURCE_OFFLINE, "model_version": None,
-                  "organism": None, "biosamples": [], "tracks": {}}
+    provenance = {"predictor": name, "store_key": None, "source": predictor.source, "model_version": None,
+                  "organism": None, "biosamples": [], "tracks": {}, "label": predictor.label}
     features = _frame({sha: sink.rows[sha] for sha in sorted(inputs) if sha in sink.rows})
     return PredictRun(features, report, 0, 0.0, provenance, None)
 

@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def read_headline_rows(path: Path, target: str) -> pd.DataFrame:
     """The rows evaluate's headline rests on (zero-RNA dropouts excluded, as in evaluate)."""
-    rows = headline_rows(read_rows(path, [*ROW_COLUMNS, target], optional=[ZERO_RNA_DROPOUT]))
+    rows = headline_rows(read_rows(path, [*ROW_COLUMNS, target, ZERO_RNA_DROPOUT]))
     return rows[[*ROW_COLUMNS, target]]
 
 

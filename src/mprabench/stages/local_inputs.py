@@ -12,6 +12,7 @@ from mprabench.local_inputs import (
     genome_fingerprint,
     predictions_fingerprint,
 )
+from mprabench.predictors.resolve import configured_predictor
 from mprabench.stages._cli import run, stage_parser
 
 
@@ -23,10 +24,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--predictions", type=Path, required=True, help="fingerprint of a predictions file (JSON)")
     args = parser.parse_args(argv)
     params = load_params(args.params)
+    predictor = configured_predictor(params, args.params)  # checks the section before any stage runs
     write_json_atomic(args.counts, counts_fingerprint(params.dataset))
     write_json_atomic(args.design, design_fingerprint(params.dataset))
     write_json_atomic(args.genome, genome_fingerprint(params.genome))
-    write_json_atomic(args.predictions, predictions_fingerprint(params))
+    write_json_atomic(args.predictions, predictions_fingerprint(predictor.local_file()))
 
 
 if __name__ == "__main__":

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mprabench.config import AlphaGenomeConfig, load_params
+from mprabench.config import load_params
 from mprabench.files import require_writable, write_json_atomic, write_parquet_atomic
 from mprabench.predictors.base import PredictionInterrupted, Predictor
-from mprabench.predictors.registry import build_predictor
+from mprabench.predictors.resolve import BuildContext, configured_predictor
 from mprabench.predictors.runner import PredictionsFailed, read_model_inputs, run_predictor
 from mprabench.predictors.store import resolve_store_root
 from mprabench.schema import INPUT_SHA256, ROW_ID, read_rows
@@ -32,15 +32,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dotenv", type=Path, default=None, help="optional .env holding the API key")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    params = load_params(args.params)
+    configured = configured_predictor(load_params(args.params), args.params)
     require_writable(*filter(None, (args.features, args.metrics, args.training, args.provenance)))
-    configured = params.predictor.store if isinstance(params.predictor, AlphaGenomeConfig) else None
-    store_root = resolve_store_root(configured, args.store)
+    store_root = resolve_store_root(configured.configured_store(), args.store)
 
-    predictor = build_predictor(params.predictor, rows=args.rows, dotenv=args.dotenv, progress=not args.no_progress)
+    predictor = configured.build(BuildContext(rows=args.rows, dotenv=args.dotenv, progress=not args.no_progress))
     inputs = read_model_inputs(args.inputs)
     try:
-        result = run_predictor(predictor, params.predictor.name, inputs, store_root)
+        result = run_predictor(predictor, configured.name, inputs, store_root)
     except KeyboardInterrupt:  # outside the request loop (connecting, computing features): nothing to lose
         raise PredictionInterrupted("interrupted (Ctrl-C); every answer received is stored, rerun to resume") from None
     write_json_atomic(args.metrics, result.metrics())

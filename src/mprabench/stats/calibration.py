@@ -627,17 +627,11 @@ def calibration_misses(result: dict[str, Any], type_i_tolerance: float = TYPE_I_
     return misses
 
 
-def within_tolerance(result: dict[str, Any], type_i_tolerance: float = TYPE_I_TOLERANCE,
-                     coverage_tolerance: float = COVERAGE_TOLERANCE) -> bool:
-    """Whether every worst-case rate in a calibration.json dict is within tolerance."""
-    return not calibration_misses(result, type_i_tolerance, coverage_tolerance)
-
-
 def uniform_quantiles(n: int) -> np.ndarray:
     """Expected order statistics of n uniforms, for QQ plots."""
     return (np.arange(1, n + 1) - 0.5) / n
 
 
 __all__ = ["DesignStructure", "SimulationSettings", "CalibrationResult", "design_structure", "calibrate",
-           "simulate_null_features", "within_tolerance", "calibration_misses", "uniform_quantiles",
+           "simulate_null_features", "calibration_misses", "uniform_quantiles",
            "TYPE_I_TOLERANCE", "COVERAGE_TOLERANCE"]
