@@ -145,6 +145,8 @@ def test_headline_gives_spearman_leave_one_out_and_the_element_that_changes_the_
     # a trained baseline's p is its refit null, which calibrate does not simulate
     dnase = next(line for line in text.splitlines() if line.startswith("| DNase, central 200 bp (mean) (`"))
     assert "(refit null; not simulated)" in dnase
+    # the fixture's calibration.json simulated element_p and pearson_r_ci only: the Spearman p it prints is not
+    assert "Not simulated for this design, so not called calibrated: `element_spearman_p`." in text
 
 
 def test_within_element_estimable_shows_numbers(tmp_path, monkeypatch):

@@ -239,7 +239,7 @@ def render_report(inputs: ReportInputs, links: Links) -> str:
     sections = [
         _title(inputs),
         _headline(inputs, reasons),
-        _calibration(inputs.calibration),
+        _calibration(inputs.calibration, printed_statistics(inputs.summary, inputs.details)),
         _sensitivity(inputs, reasons),
         reasons.legend(),
         _within_element(inputs, links),
@@ -390,8 +390,30 @@ def _rate(entry: Any, key: str) -> str:
     return f"{_cell(entry.get(key))} ± {_cell(entry.get('mcse'))} (worst: null `{entry.get('null')}`)"
 
 
-def _calibration(calibration: Mapping[str, Any] | None) -> str:
-    return calibration_sentence(calibration)
+def _calibration(calibration: Mapping[str, Any] | None, printed: Sequence[str]) -> str:
+    """The calibration sentence, then every statistic the headline prints that calibrate did not simulate."""
+    text = calibration_sentence(calibration)
+    simulated = set((calibration or {}).get(CALIBRATION_TESTS) or {}) | set((calibration or {}).get(CALIBRATION_INTERVALS) or {})
+    missing = [key for key in printed if key not in simulated]
+    if calibration and missing:
+        text += (" Not simulated for this design, so not called calibrated: "
+                 + ", ".join(f"`{key}`" for key in missing) + ".")
+    return text
+
+
+def printed_statistics(summary: Mapping[str, Any], details: Mapping[str, Any]) -> list[str]:
+    """The calibration keys of the p-values and intervals the headline table prints for some feature
+    (a trained baseline's refit-null p is marked "not simulated" in its own cell)."""
+    features = primary_features(summary)
+    plain = [f for f in features if not feature_details(details, f).get("trained_baseline")]
+    element = {f: feature_details(details, f).get("element_level") or {} for f in plain}
+    shown = {
+        ELEMENT_P: any(not _missing(summary[f].get(ELEMENT_P)) for f in plain),
+        ELEMENT_SPEARMAN_P: any(not _missing(element[f].get(ELEMENT_SPEARMAN_P)) for f in plain),
+        WITHIN_ELEMENT_P: any(not _missing(summary[f].get(WITHIN_ELEMENT_P)) for f in plain),
+        "pearson_r_ci": any(not _missing(summary[f].get(PEARSON_R_CI_LOW)) for f in plain),
+    }
+    return [key for key, printed in shown.items() if printed]
 
 
 def _sensitivity(inputs: ReportInputs, reasons: Reasons) -> str:
