@@ -109,9 +109,11 @@ def make_report_fixture(directory: Path, *, seed: int = 0, within: bool = False,
     write_json(directory / "metrics" / "details.json", details)
     write_json(directory / "metrics" / "calibration.json", {
         "alpha": 0.05, "ci_level": 0.95,
-        "tests": {"element_p": {"type_I": 0.049, "mcse": 0.007, "null": "het_0"}},
-        "intervals": {"pearson_r_ci": {"coverage": 0.944, "mcse": 0.005, "null": "t2_noise"}},
-        "flags": {"element_bonferroni_significant": {"familywise_rate": 0.047, "mcse": 0.005, "null": "het_0"}}})
+        "tests": {"element_p": {"type_I": 0.049, "mcse": 0.007}},
+        "intervals": {"pearson_r_ci": {"coverage": 0.944, "mcse": 0.005}},
+        "flags": {"element_bonferroni_significant": {"familywise_rate": 0.047, "mcse": 0.005}},
+        "worst_nulls": "tests.element_p=het_0; intervals.pearson_r_ci=t2_noise; "
+                       "flags.element_bonferroni_significant=het_0"})
     write_json(directory / "metrics" / "qc_details.json", {  # the shape prepare writes
         "activity": {"method": "raw_log2_ratio", "pool_offset_log2": 0.336,
                      "pools": {"Pool6": {"rows": 3720, "median_log2_ratio": -1.097},

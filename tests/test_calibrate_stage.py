@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from mprabench.stages import calibrate
+from mprabench.stats.calibration import worst_nulls
 from tests.conftest import write_params
 from tests.support.null_rows import gse84888_like_rows
 
@@ -28,19 +29,22 @@ def test_calibrate_writes_numbers_only_for_each_predictor_setting(tmp_path, pred
     # Every null of conf/evaluate's family was simulated, and each worst case names one of them.
     names = {n["name"] for n in details["nulls"]}
     assert len(names) == details["n_nulls"] >= 10 and set(details["type_I"]["element_p"]) == names
-    assert all(test["null"] in names for test in result["tests"].values())
+    named = worst_nulls(result)  # one string names every worst case's null
+    assert set(named) == {f"{section}.{key}" for section in ("tests", "intervals", "flags") for key in result[section]}
+    assert set(named.values()) <= names
     # The verdict flag as a family: any of the family's independent null features flagged (family of 6,
     # or of 1 when primary_features is null); alpha plus 3 MC SE at 200 replicates.
     assert result["flags"]["element_bonferroni_significant"]["familywise_rate"] <= 0.05 + 0.047
     assert details["family_size"] == (6 if predictor == "alphagenome" else 1)
-    leaves = [v for test in result["tests"].values() for k, v in test.items() if k != "null"]
+    leaves = [v for test in result["tests"].values() for v in test.values()]
     assert all(isinstance(v, float) for v in leaves), "rates and MC SEs are numbers"
     # `dvc metrics diff` budget: calibration.json stays small (every null's rate is in the detail file).
     assert count_leaves(result) <= MAX_CALIBRATION_LEAVES
     assert (tmp_path / "qq.png").stat().st_size > 0
 
 
-MAX_CALIBRATION_LEAVES = 35  # qc.json <= 15, predict.json 5, summary.json 57: the 100-row metrics diff budget
+# summary.json 57, qc.json 11, predict.json 5: calibration.json keeps `dvc metrics diff --all` within 100 rows
+MAX_CALIBRATION_LEAVES = 27
 
 
 def count_leaves(node) -> int:
@@ -73,5 +77,6 @@ def test_calibrate_simulates_the_within_element_minimum_evaluate_uses(tmp_path):
         # evaluate has a within-element p exactly where calibrate simulates one
         assert (summary["within_element_p"] is not None) == ("within_element_p" in results[minimum]["tests"])
     assert "within_element_p" in results[3]["tests"]
+    assert count_leaves(results[3]) <= MAX_CALIBRATION_LEAVES  # the V3-like design reports the most statistics
     # no element keeps >= 1,100 inputs: nothing to pool, as evaluate finds
     assert "within_element_p" not in results[1100]["tests"]

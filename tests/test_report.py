@@ -236,10 +236,12 @@ def test_sensitivity_with_dropouts_prints_the_count_target_and_the_reason_of_a_m
 
 
 CALIBRATED = {"alpha": 0.05, "ci_level": 0.95,
-              "tests": {"element_p": {"type_I": 0.049, "mcse": 0.005, "null": "het_0"},
-                        "within_element_p": {"type_I": 0.064, "mcse": 0.005, "null": "het_0.05"}},
-              "intervals": {"pearson_r_ci": {"coverage": 0.931, "mcse": 0.006, "null": "t2_noise"}},
-              "flags": {"element_bonferroni_significant": {"familywise_rate": 0.06, "mcse": 0.005, "null": "het_0"}}}
+              "tests": {"element_p": {"type_I": 0.049, "mcse": 0.005},
+                        "within_element_p": {"type_I": 0.064, "mcse": 0.005}},
+              "intervals": {"pearson_r_ci": {"coverage": 0.931, "mcse": 0.006}},
+              "flags": {"element_bonferroni_significant": {"familywise_rate": 0.06, "mcse": 0.005}},
+              "worst_nulls": "tests.element_p=het_0; tests.within_element_p=het_0.05; intervals.pearson_r_ci=t2_noise; "
+                             "flags.element_bonferroni_significant=het_0"}
 
 
 def test_calibration_sentence_says_calibrated_only_within_the_tolerances():
@@ -254,9 +256,11 @@ def test_calibration_sentence_names_each_rate_outside_its_tolerance():
     from mprabench.report import calibration_sentence
 
     liberal = CALIBRATED | {
-        "tests": CALIBRATED["tests"] | {"within_element_p": {"type_I": 0.081, "mcse": 0.006, "null": "size_linked"}},
-        "intervals": {"pearson_r_ci": {"coverage": 0.91, "mcse": 0.006, "null": "leverage_smallest"}},
-        "flags": {"element_bonferroni_significant": {"familywise_rate": 0.07, "mcse": 0.005, "null": "leverage"}}}
+        "tests": CALIBRATED["tests"] | {"within_element_p": {"type_I": 0.081, "mcse": 0.006}},
+        "intervals": {"pearson_r_ci": {"coverage": 0.91, "mcse": 0.006}},
+        "flags": {"element_bonferroni_significant": {"familywise_rate": 0.07, "mcse": 0.005}},
+        "worst_nulls": "tests.element_p=het_0; tests.within_element_p=size_linked; "
+                       "intervals.pearson_r_ci=leverage_smallest; flags.element_bonferroni_significant=leverage"}
     text = calibration_sentence(liberal)
     assert "Calibration fails for this design" in text and "calibrated for this design" not in text
     assert "`within_element_p` type I 0.081 ± 0.006 under the null `size_linked` (nominal 0.050)" in text

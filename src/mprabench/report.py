@@ -19,7 +19,7 @@ import pandas as pd
 
 from mprabench.plots.labels import RunContext, target_label
 from mprabench.plots.style import NOT_ESTIMABLE
-from mprabench.stats.calibration import COVERAGE_TOLERANCE, TYPE_I_TOLERANCE, calibration_misses
+from mprabench.stats.calibration import COVERAGE_TOLERANCE, TYPE_I_TOLERANCE, calibration_misses, worst_nulls
 from mprabench.schema import (
     CALIBRATION_ALPHA,
     CALIBRATION_CI_LEVEL,
@@ -368,9 +368,13 @@ def calibration_sentence(calibration: Mapping[str, Any] | None) -> str:
     flags = calibration.get(CALIBRATION_FLAGS) or {}
     misses = calibration_misses(dict(calibration))
     failing = {m.key for m in misses}
-    held = ([f"`{k}` type I {_rate(t, 'type_I')}" for k, t in tests.items() if k not in failing]
-            + [f"`{k}` coverage {_rate(c, 'coverage')}" for k, c in intervals.items() if k not in failing]
-            + [f"`{k}` family-wise rate {_rate(f, CALIBRATION_FAMILYWISE)}" for k, f in flags.items() if k not in failing])
+    nulls = worst_nulls(dict(calibration))
+    held = ([f"`{k}` type I {_rate(t, 'type_I', nulls.get(f'{CALIBRATION_TESTS}.{k}'))}"
+             for k, t in tests.items() if k not in failing]
+            + [f"`{k}` coverage {_rate(c, 'coverage', nulls.get(f'{CALIBRATION_INTERVALS}.{k}'))}"
+               for k, c in intervals.items() if k not in failing]
+            + [f"`{k}` family-wise rate {_rate(f, CALIBRATION_FAMILYWISE, nulls.get(f'{CALIBRATION_FLAGS}.{k}'))}"
+               for k, f in flags.items() if k not in failing])
     tolerance = (f"type I within ±{TYPE_I_TOLERANCE} of α = {_cell(alpha)}, coverage within ±{COVERAGE_TOLERANCE} "
                  f"of {_cell(level)}, flag rates at most α + {TYPE_I_TOLERANCE}")
     scope = (f"worst case per statistic over the family of null simulations with this dataset's structure "
@@ -383,11 +387,11 @@ def calibration_sentence(calibration: Mapping[str, Any] | None) -> str:
             + ("Within tolerance in every null: " + "; ".join(held) + "." if held else ""))
 
 
-def _rate(entry: Any, key: str) -> str:
-    """'0.052 ± 0.005 (worst: null `t2_noise`)' from a calibration.json entry."""
+def _rate(entry: Any, key: str, null: str | None) -> str:
+    """'0.052 ± 0.005 (worst: null `t2_noise`)' from a calibration.json entry and its worst null."""
     if not isinstance(entry, Mapping):
         return "not simulated"
-    return f"{_cell(entry.get(key))} ± {_cell(entry.get('mcse'))} (worst: null `{entry.get('null')}`)"
+    return f"{_cell(entry.get(key))} ± {_cell(entry.get('mcse'))} (worst: null `{null}`)"
 
 
 def _calibration(calibration: Mapping[str, Any] | None, printed: Sequence[str]) -> str:

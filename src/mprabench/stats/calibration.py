@@ -31,6 +31,7 @@ from mprabench.schema import (
     CALIBRATION_N_NULLS,
     CALIBRATION_N_REPLICATES,
     CALIBRATION_TESTS,
+    CALIBRATION_WORST_NULLS,
     ELEMENT_BONFERRONI_SIGNIFICANT,
     ELEMENT_ID,
     ELEMENT_P,
@@ -251,7 +252,7 @@ class Worst:
     null: str
 
     def as_dict(self, name: str) -> dict[str, Any]:
-        return {name: self.value, "mcse": self.mcse, "null": self.null}
+        return {name: self.value, "mcse": self.mcse}
 
 
 def worst_case(key: str, rates: dict[str, dict[str, float]], nominal: float | None) -> Worst:
@@ -295,11 +296,14 @@ class CalibrationResult:
         """metrics/calibration.json: per statistic the worst type-I rate / coverage over the null family,
         its Monte-Carlo SE and the null where it happened; the highest rate of each flag."""
         s = self.settings
+        sections = {CALIBRATION_TESTS: {k: w for k, w in self.worst_tests().items() if k not in CANDIDATE_TESTS},
+                    CALIBRATION_INTERVALS: self.worst_intervals(), CALIBRATION_FLAGS: self.worst_flags()}
+        measure = {CALIBRATION_TESTS: "type_I", CALIBRATION_INTERVALS: "coverage", CALIBRATION_FLAGS: CALIBRATION_FAMILYWISE}
+        nulls = "; ".join(f"{section}.{k}={w.null}" for section, worst in sections.items() for k, w in worst.items())
         return {
             CALIBRATION_ALPHA: s.alpha, CALIBRATION_CI_LEVEL: s.ci_level,
-            CALIBRATION_TESTS: {k: w.as_dict("type_I") for k, w in self.worst_tests().items() if k not in CANDIDATE_TESTS},
-            CALIBRATION_INTERVALS: {k: w.as_dict("coverage") for k, w in self.worst_intervals().items()},
-            CALIBRATION_FLAGS: {k: w.as_dict(CALIBRATION_FAMILYWISE) for k, w in self.worst_flags().items()},
+            **{section: {k: w.as_dict(measure[section]) for k, w in worst.items()} for section, worst in sections.items()},
+            CALIBRATION_WORST_NULLS: nulls,
             # Few rows: `dvc metrics diff` must stay within 100 readable rows over all metrics files.
             # Every null's rates, the nulls and the replicate count are in the detail file (details_dict).
         }
@@ -613,18 +617,26 @@ def calibration_misses(result: dict[str, Any], type_i_tolerance: float = TYPE_I_
     (a flag rate must stay at most alpha + the type-I tolerance)."""
     misses = []
     alpha, level = result[CALIBRATION_ALPHA], result[CALIBRATION_CI_LEVEL]
+    nulls = worst_nulls(result)
     for key, test in (result.get(CALIBRATION_TESTS) or {}).items():
         if abs(test["type_I"] - alpha) > type_i_tolerance:
-            misses.append(CalibrationMiss(key, "type I", test["type_I"], test.get("mcse"), alpha, test.get("null")))
+            misses.append(CalibrationMiss(key, "type I", test["type_I"], test.get("mcse"), alpha,
+                                          nulls.get(f"{CALIBRATION_TESTS}.{key}")))
     for key, interval in (result.get(CALIBRATION_INTERVALS) or {}).items():
         if abs(interval["coverage"] - level) > coverage_tolerance:
             misses.append(CalibrationMiss(key, "coverage", interval["coverage"], interval.get("mcse"), level,
-                                          interval.get("null")))
+                                          nulls.get(f"{CALIBRATION_INTERVALS}.{key}")))
     for key, flag in (result.get(CALIBRATION_FLAGS) or {}).items():
         if flag[CALIBRATION_FAMILYWISE] > alpha + type_i_tolerance:
             misses.append(CalibrationMiss(key, "flag rate", flag[CALIBRATION_FAMILYWISE], flag.get("mcse"), alpha,
-                                          flag.get("null")))
+                                          nulls.get(f"{CALIBRATION_FLAGS}.{key}")))
     return misses
+
+
+def worst_nulls(result: dict[str, Any]) -> dict[str, str]:
+    """calibration.json's `worst_nulls` string as {"tests.element_p": "leverage_smallest", ...}."""
+    text = result.get(CALIBRATION_WORST_NULLS) or ""
+    return dict(item.split("=", 1) for item in text.split("; ") if "=" in item)
 
 
 def uniform_quantiles(n: int) -> np.ndarray:
@@ -633,5 +645,5 @@ def uniform_quantiles(n: int) -> np.ndarray:
 
 
 __all__ = ["DesignStructure", "SimulationSettings", "CalibrationResult", "design_structure", "calibrate",
-           "simulate_null_features", "calibration_misses", "uniform_quantiles",
+           "simulate_null_features", "calibration_misses", "worst_nulls", "uniform_quantiles",
            "TYPE_I_TOLERANCE", "COVERAGE_TOLERANCE"]
