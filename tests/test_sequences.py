@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mprabench.activity import add_activity
+from mprabench.activity import prepare_activity
 from mprabench.config import ActivityConfig, CountsFile, DesignGrammar, GenomeConfig
 from mprabench.counts import read_counts_file
 from mprabench.dna import reverse_complement, sequence_sha256
@@ -33,8 +33,7 @@ def oligo_table(tmp_path: Path, elements: list[SyntheticElement]) -> pd.DataFram
     path = tmp_path / "pool.txt"
     write_counts_file(path, [n for e in elements for n in site_replacement_names(e, DESIGNS)], np.random.default_rng(0))
     spec = CountsFile(name=path.name, pool="Pool6", design_grammar=DesignGrammar.site_replacement, sha256="-")
-    table, _ = add_activity(read_counts_file(path, spec), configured(ActivityConfig, "dataset.activity"))
-    return table
+    return prepare_activity(read_counts_file(path, spec), configured(ActivityConfig, "dataset.activity")).oligos
 
 
 def genome_config(fasta: Path, max_n_fraction: float = 0.5) -> GenomeConfig:
