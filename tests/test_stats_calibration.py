@@ -13,12 +13,11 @@ from mprabench.stats.calibration import (
     calibrate,
     design_structure,
     element_mean_matrix,
-    simulate_null_features,
     within_element_correlations,
     worst_nulls,
 )
 from mprabench.stats.clustered import element_level_association
-from mprabench.stats.null_family import NullScenario
+from mprabench.stats.null_family import NullScenario, simulate_scenario_features
 from mprabench.stats.within_element import within_element_effects
 from tests.support.null_rows import gse84888_like_rows
 
@@ -94,7 +93,7 @@ def test_fixed_effect_pooling_would_fail_where_random_effects_pass():
     """Control: with heterogeneous slopes, a fixed-effect z-test over-rejects; the simulation detects it."""
     rows = gse84888_like_rows(np.random.default_rng(3), within=True)
     structure = design_structure(rows, "log2_ratio")
-    features = simulate_null_features(structure, 300, 0.15, derive_rng(0, "fe"))
+    features = simulate_scenario_features(structure, HETEROGENEOUS, 300, derive_rng(0, "fe"))
     used = structure.inputs_per_element >= 4
     z = np.arctanh(within_element_correlations(structure, features, used))
     weights = structure.inputs_per_element[used] - 3.0
@@ -105,7 +104,7 @@ def test_fixed_effect_pooling_would_fail_where_random_effects_pass():
 def test_vectorised_statistics_equal_evaluate_on_one_replicate():
     rows = gse84888_like_rows(np.random.default_rng(4), within=True, sizes=(40, 60, 80, 50, 70, 45, 90, 55))
     structure = design_structure(rows, "log2_ratio")
-    features = simulate_null_features(structure, 1, 0.3, derive_rng(0, "one"))[0]
+    features = simulate_scenario_features(structure, null("het_0.3", slope_sd=0.3), 1, derive_rng(0, "one"))[0]
     # The robust element-stratum p of the simulation equals the one the strata table reports.
     from mprabench.stats.calibration import ElementColumns
     from mprabench.stats.robust_correlation import robust_correlation_p

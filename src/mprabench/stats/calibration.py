@@ -142,17 +142,6 @@ class SimulationSettings:
     min_within_inputs: int = MIN_WITHIN_INPUTS_FLOOR
 
 
-def simulate_null_features(structure: DesignStructure, n: int, slope_sd: float, rng: np.random.Generator) -> np.ndarray:
-    """(n x J) null features per distinct input (see module docstring)."""
-    e, j = structure.n_elements, structure.n_inputs
-    centred = structure.input_target - structure.element_target[structure.input_element]
-    features = rng.standard_normal((n, e))[:, structure.input_element] + rng.standard_normal((n, j))
-    if structure.inputs_vary_within_elements and slope_sd > 0:
-        slopes = rng.normal(0.0, slope_sd, size=(n, e))
-        features += slopes[:, structure.input_element] * centred
-    return features
-
-
 def element_mean_matrix(structure: DesignStructure) -> np.ndarray:
     """(J x E) matrix mapping input features to element means over rows."""
     weights = np.zeros((structure.n_inputs, structure.n_elements))
@@ -645,5 +634,5 @@ def uniform_quantiles(n: int) -> np.ndarray:
 
 
 __all__ = ["DesignStructure", "SimulationSettings", "CalibrationResult", "design_structure", "calibrate",
-           "simulate_null_features", "calibration_misses", "worst_nulls", "uniform_quantiles",
+           "calibration_misses", "worst_nulls", "uniform_quantiles",
            "TYPE_I_TOLERANCE", "COVERAGE_TOLERANCE"]
