@@ -293,7 +293,7 @@ def dropout_sensitivity(table: pd.DataFrame, features: list[str], config: Evalua
     """The element r on all rows, zero-RNA dropouts included: a description beside the headline.
 
     Its p and CI are withheld with the reason: calibrate simulates the headline rows, and with the
-    dropouts kept the permutation p rejected 0.069-0.072 of nulls and the CI covered 0.923-0.927
+    dropouts kept the permutation p rejected 0.069-0.072 of nulls and the CI covered 0.923-0.927 (measured for issue 20)
     where feature variance follows element size. ``trained``: features of trained baselines, whose
     headline p is not a permutation p of these rows (their own reason).
     """

@@ -2,7 +2,7 @@
 the leave-one-element-out range of r with the elements whose removal changes the verdict.
 
 The verdict flag rests on the Spearman permutation p (``VERDICT_P``): in the calibration family
-(stats/null_family.py) the Pearson permutation p rejected 0.14-0.30 of nulls with one high-leverage
+(stats/null_family.py) the Pearson permutation p rejected 0.17-0.27 of nulls with one high-leverage
 element, where the rank-based p held (README, "Reading the numbers").
 """
 
