@@ -206,18 +206,25 @@ def _outside(allowed: Range, window: int) -> float:
     raise AssertionError(f"no lower bound in {allowed}")
 
 
+def _mandatory_paths(predictor: str) -> list[str]:
+    """A placeholder for each mandatory (???) predictor path (e.g. a checkpoint): loading settings never opens it."""
+    section = compose_config([f"predictor={predictor}"])["predictor"]
+    return [f"predictor.{key}=placeholder" for key, value in section.items() if value == "???"]
+
+
 @pytest.mark.parametrize(("predictor", "key", "allowed"), RANGED, ids=[k for _, k, _ in RANGED])
 def test_every_ranged_setting_rejects_a_value_outside_and_accepts_its_bound(tmp_path, predictor, key, allowed):
     window = compose_config()["experiment"]["window"]
     bad = _outside(allowed, window)
-    path = write_params(tmp_path / "p.yaml", [f"predictor={predictor}", f"{key}={bad}"])
+    mandatory = _mandatory_paths(predictor)
+    path = write_params(tmp_path / "p.yaml", [f"predictor={predictor}", *mandatory, f"{key}={bad}"])
     shown = re.escape(f"`{key}` = {bad}") + r"(\.0)? " + re.escape(f"is out of range: allowed {allowed.describe()}")
     with pytest.raises(ConfigError, match=shown):
         load_all(path)
     bound = allowed.ge if allowed.ge is not None else None
     if bound is not None and not allowed.even:
         value = int(bound) if float(bound).is_integer() else bound
-        assert load_all(write_params(tmp_path / "q.yaml", [f"predictor={predictor}", f"{key}={value}"]))
+        assert load_all(write_params(tmp_path / "q.yaml", [f"predictor={predictor}", *mandatory, f"{key}={value}"]))
 
 
 @pytest.mark.parametrize(("override", "words"), [

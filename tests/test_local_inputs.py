@@ -70,3 +70,23 @@ def test_fingerprints_change_with_content_and_record_missing_files(tmp_path, tin
               counts_fingerprint(params.dataset)]
     assert [a != b for a, b in zip(first, second, strict=True)] == [True, True, True, True]
     assert second[3][tiny_library.files[1]["name"]] == first[3][tiny_library.files[1]["name"]]
+
+
+def test_a_local_checkpoint_is_fingerprinted_by_size_and_mtime_of_its_files(tmp_path):
+    checkpoint = tmp_path / "ckpt"
+    path = write_params(tmp_path / "params.yaml", ["predictor=alphagenome_local", f"predictor.checkpoint={checkpoint}"])
+    predictor = configured_predictor(load_params(path), path)
+    assert predictor.local_file() == str(checkpoint) and predictor.local_file_by_size_and_mtime()
+
+    def fingerprint() -> dict:
+        return predictions_fingerprint(predictor.local_file(), predictor.local_file_by_size_and_mtime())
+
+    assert fingerprint() == {"missing": True}
+    checkpoint.mkdir()
+    (checkpoint / "model.safetensors").write_bytes(b"x" * 10)
+    (checkpoint / "config.json").write_text("{}")
+    first = fingerprint()
+    assert set(first) == {"model.safetensors", "config.json"} and first["model.safetensors"]["size"] == 10
+    weights = checkpoint / "model.safetensors"
+    os.utime(weights, ns=(0, weights.stat().st_mtime_ns + 1))  # same size, rewritten: the predict stage reruns
+    assert fingerprint() != first

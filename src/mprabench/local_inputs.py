@@ -11,7 +11,10 @@ a stage reruns only when a fingerprint it depends on changed.
   change only if those windows did, so nothing downstream of prepare reruns for an edit
   outside them;
 - a local file the configured predictor reads (the setting its class names in
-  `local_file_setting`, e.g. the precomputed predictions file): SHA-256.
+  `local_file_setting`, e.g. the precomputed predictions file): SHA-256; model weights (a
+  class with `local_file_by_size_and_mtime`, e.g. a checkpoint file or folder): the size and
+  modification time of each file, like the genome. The predict stage records the weights'
+  SHA-256 once per size and mtime for the store key (predictors/local.py).
 
 Remote sources (GEO, UCSC, a design URL) get an empty fingerprint: params pin their
 content (URL, SHA-256, assembly) and checking them would cost requests. A missing design,
@@ -51,15 +54,28 @@ def genome_fingerprint(genome: GenomeConfig) -> Fingerprint:
     path = local_path(genome.fasta)
     if not path.is_file():
         return {"missing": True}
-    status = path.stat()
-    return {"size": status.st_size, "mtime_ns": status.st_mtime_ns}
+    return _size_and_mtime(path)
 
 
-def predictions_fingerprint(path: str | None) -> Fingerprint:
-    """The local file a predictor reads (None: it reads none)."""
+def predictions_fingerprint(path: str | None, by_size_and_mtime: bool = False) -> Fingerprint:
+    """The local file a predictor reads (None: it reads none): its SHA-256, or, for model
+    weights, the size and mtime of the file or of each file in the folder."""
     if path is None:
         return {}
-    return _content_fingerprint(local_path(path))
+    return checkpoint_fingerprint(local_path(path)) if by_size_and_mtime else _content_fingerprint(local_path(path))
+
+
+def checkpoint_fingerprint(path: Path) -> Fingerprint:
+    """Size and modification time of a checkpoint file, or of each file in a checkpoint folder."""
+    if not path.exists():
+        return {"missing": True}
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    return {str(f.relative_to(path) if path.is_dir() else f.name): _size_and_mtime(f) for f in files}
+
+
+def _size_and_mtime(path: Path) -> Fingerprint:
+    status = path.stat()
+    return {"size": status.st_size, "mtime_ns": status.st_mtime_ns}
 
 
 def _content_fingerprint(path: Path) -> Fingerprint:

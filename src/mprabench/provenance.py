@@ -10,3 +10,4 @@ from __future__ import annotations
 SOURCE_API = "AlphaGenome API"
 SOURCE_LOCAL = "local test server (synthetic tracks)"  # any loopback address: never for results
 SOURCE_OFFLINE = "offline baseline"
+SOURCE_CHECKPOINT = "local checkpoint"  # a model's weights on this machine (alphagenome_local, torchscript)

@@ -40,3 +40,11 @@ def configured_section(schema: type[T], key: str, conf_dir: Path, overrides: lis
     for part in key.split("."):
         section = section[part]
     return typed_section(schema, {**section, **values}, conf_dir, key)
+
+
+def typed_predictor_settings(schema: type[T], conf_dir: Path, option: str, **values: Any) -> T:
+    """The `predictor` section of conf/predictor/<option>.yaml as composed, typed by `schema`
+    (without `_target_`, which names the class), `values` replacing fields."""
+    section = dict(compose_config(conf_dir, [f"predictor={option}"])["predictor"])
+    section.pop("_target_", None)
+    return typed_section(schema, {**section, **values}, conf_dir, "predictor")

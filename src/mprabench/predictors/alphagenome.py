@@ -23,7 +23,6 @@ within seconds, keeping every stored answer.
 from __future__ import annotations
 
 import collections
-import json
 import logging
 import os
 import random
@@ -45,14 +44,15 @@ from tqdm.auto import tqdm
 from mprabench.errors import BenchmarkError, ConfigError
 from mprabench.predictors.base import ModelPredictor, PredictionFailure, PredictionInterrupted, PredictionReport
 from mprabench.predictors.features import (
+    PADDING,
     FeatureError,
     FeatureWindowConfig,
+    output_features,
     own_positions,
-    output_prefix,
     pad_for_model,
-    profile_features,
 )
 from mprabench.predictors.store import Profile, ProfileStore
+from mprabench.predictors.tracks import biosamples, select_tracks, track_records
 from mprabench.provenance import SOURCE_API, SOURCE_LOCAL
 from mprabench.settings import items, setting
 from mprabench.sources.locations import is_loopback
@@ -64,7 +64,6 @@ QUOTA = grpc.StatusCode.RESOURCE_EXHAUSTED
 RETRYABLE = DEAD_SERVICE | {QUOTA}
 SUPPORTED_LENGTHS = tuple(sorted(dna_client.SUPPORTED_SEQUENCE_LENGTHS.values()))
 DEFAULT_ADDRESS = "dns:///gdmscience.googleapis.com:443"  # the SDK's `create` default
-PADDING = "symmetric N to the smallest supported length"
 PUSHBACK_HEADER = "grpc-retry-pushback-ms"  # gRPC's retry pushback (A6), in milliseconds
 STATUS_DETAILS_HEADER = "grpc-status-details-bin"  # google.rpc.Status, may carry a RetryInfo
 _RETRY_INFO_TYPE = "type.googleapis.com/google.rpc.RetryInfo"
@@ -385,11 +384,7 @@ class AlphaGenomePredictor(ModelPredictor):
             raise MissingApiKey(missing_key_message(self.config, self.dotenv))
 
     def features(self, profile: Profile) -> dict[str, float]:
-        features: dict[str, float] = {}
-        for output in self.config.outputs:
-            prefix = output_prefix(output)
-            features |= profile_features(profile[output], self.config.features, prefix)
-        return features
+        return output_features(profile, self.config.outputs, self.config.features)
 
     def provenance(self, store: ProfileStore) -> dict[str, Any]:
         tracks = store.tracks() or {}
@@ -399,7 +394,7 @@ class AlphaGenomePredictor(ModelPredictor):
             "source": source_of(self.config.address),
             "model_version": self.config.model_version,
             "organism": self.config.organism,
-            "biosamples": _biosamples(tracks, self.config.organism),
+            "biosamples": biosamples(tracks, self.config.organism),
             "tracks": {output: len(rows) for output, rows in tracks.items()},
         }
 
@@ -602,50 +597,12 @@ def _restore_interrupt_handler(previous: Any) -> None:
         signal.signal(signal.SIGINT, previous)
 
 
-def _biosamples(tracks: Mapping[str, list[dict[str, Any]]], organism: str) -> list[dict[str, Any]]:
-    """One entry per ontology term, from the service's own track metadata."""
-    found: dict[str, dict[str, Any]] = {}
-    for rows in tracks.values():
-        for row in rows:
-            term = row.get("ontology_curie")
-            if term and term not in found:
-                found[term] = {"ontology_term": term, "biosample_name": row.get("biosample_name"),
-                               "biosample_type": row.get("biosample_type"), "organism": organism}
-    return [found[term] for term in sorted(found)]
-
-
 def check_tracks(metadata: dna_client.OutputMetadata, config: AlphaGenomeConfig) -> dict[str, list[dict[str, Any]]]:
     """Refuse outputs or ontology terms with no track for the organism; return the tracks used
     (their metadata rows as the service sent them)."""
-    terms = set(config.ontology_terms)
-    used: dict[str, list[dict[str, Any]]] = {}
-    covered: set[str] = set()
-    for output in config.outputs:
-        frame = metadata.get(dna_client.OutputType[output])
-        curies = frame["ontology_curie"] if frame is not None and "ontology_curie" in frame else None
-        chosen = frame[curies.isin(terms)] if curies is not None else None
-        if chosen is None or chosen.empty:
-            raise ConfigError(
-                f"AlphaGenome has no {output} track for {config.organism} and ontology terms "
-                f"{sorted(terms)}. Available terms for {output}: {_available(frame)}. "
-                "Change predictor.ontology_terms or predictor.outputs."
-            )
-        used[output] = json.loads(chosen.to_json(orient="records"))
-        covered |= set(chosen["ontology_curie"])
-    unused = sorted(terms - covered)
-    if unused:
-        raise ConfigError(
-            f"ontology term(s) {unused} have no track among outputs {config.outputs} for {config.organism}; "
-            "remove them from predictor.ontology_terms or add an output that has them."
-        )
-    return used
-
-
-def _available(frame) -> str:
-    if frame is None or "ontology_curie" not in frame:
-        return "none"
-    curies = sorted(set(frame["ontology_curie"].dropna()))
-    return ", ".join(curies[:12]) + (" ..." if len(curies) > 12 else "")
+    chosen = select_tracks(lambda output: metadata.get(dna_client.OutputType[output]), config.outputs,
+                           config.ontology_terms, config.organism, "AlphaGenome")
+    return track_records(chosen)
 
 
 def _enum(kind, name: str, key: str):

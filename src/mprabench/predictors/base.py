@@ -4,10 +4,11 @@ Two kinds:
 
 - `Predictor` (offline baselines: gc, motif, kmer, precomputed) computes features directly;
   it is cheap, so it keeps no store.
-- `ModelPredictor` (AlphaGenome) asks a remote model whose answers are scarce. Its answers
-  (track profiles) go to the prediction store under a key of everything that changes the
-  model's answer; features are computed from stored profiles, so a new feature definition
-  never costs a request.
+- `ModelPredictor` (AlphaGenome through the API; local checkpoints: alphagenome_local,
+  torchscript) asks a model whose answers are scarce (metered requests, or GPU time). Its
+  answers (track profiles) go to the prediction store under a key of everything that changes
+  the model's answer; features are computed from stored profiles, so a new feature
+  definition never costs a request or a forward pass.
 
 Both report the inputs that failed instead of inventing values for them. A predictor class
 declares what the rest of the pipeline needs to know about it before it is built (`Declared`):
@@ -67,6 +68,9 @@ class Declared:
     # the setting holding the path of a local file it reads: local_inputs fingerprints that file,
     # so editing it in place reruns predict
     local_file_setting: ClassVar[str | None] = None
+    # true: that file (or folder) is large, e.g. model weights: fingerprinted by the size and
+    # modification time of each file instead of a SHA-256 on every run
+    local_file_by_size_and_mtime: ClassVar[bool] = False
 
     @classmethod
     def setting_problems(cls, settings: Any, params: Any) -> list[str]:
@@ -89,7 +93,7 @@ class Predictor(Declared, abc.ABC):
         return {}
 
 class ModelPredictor(Declared, abc.ABC):
-    """A remote model whose answers (profiles) are stored and requested at most once."""
+    """A model whose answers (profiles) are stored and requested (or computed) at most once."""
 
     # the setting naming its prediction store folder (null: the repository's store)
     store_setting: ClassVar[str] = "store"

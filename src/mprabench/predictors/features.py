@@ -15,11 +15,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from mprabench.dna import centred_start, pad_with_n
-from mprabench.predictors.store import TrackProfile
+from mprabench.predictors.store import Profile, TrackProfile
 from mprabench.settings import setting
 
 # Feature-name prefix of each output; other outputs use their lower-cased name.
 OUTPUT_PREFIXES = {"DNASE": "dnase", "CAGE": "cage", "RNA_SEQ": "rna"}
+# How `pad_for_model` places an input, as the store keys of track models name it.
+PADDING = "symmetric N to the smallest supported length"
 
 
 @dataclass
@@ -108,3 +110,13 @@ def profile_features(profile: TrackProfile, window: FeatureWindowConfig, prefix:
     if not all(math.isfinite(v) for v in result.values()):
         raise FeatureError(f"{prefix}: non-finite feature values")
     return result
+
+
+def output_features(profile: Profile, outputs: Iterable[str], window: FeatureWindowConfig) -> dict[str, float]:
+    """The features of one stored answer: mean / max / center of each output, named by its prefix.
+
+    The one feature code path of every track model (the AlphaGenome API and local checkpoints)."""
+    features: dict[str, float] = {}
+    for output in outputs:
+        features |= profile_features(profile[output], window, output_prefix(output))
+    return features

@@ -29,6 +29,7 @@ class BuildContext:
     rows: Path  # the benchmark rows; read only by predictors trained on activity (kmer)
     dotenv: Path | None
     progress: bool
+    store_root: Path | None = None  # the prediction store's root; local checkpoints record their hash there
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,10 @@ class ConfiguredPredictor:
         """The path of the local file the predictor reads, if it declares one."""
         setting = self.cls.local_file_setting
         return getattr(self.settings, setting) if setting else None
+
+    def local_file_by_size_and_mtime(self) -> bool:
+        """Whether that file is fingerprinted by size and mtime (large weights) rather than its SHA-256."""
+        return self.cls.local_file_by_size_and_mtime
 
     def configured_store(self) -> str | None:
         """The prediction store the settings name (None: the default, or a predictor that keeps none)."""

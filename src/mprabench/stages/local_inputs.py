@@ -28,7 +28,8 @@ def main(argv: list[str] | None = None) -> None:
     write_json_atomic(args.counts, counts_fingerprint(params.dataset))
     write_json_atomic(args.design, design_fingerprint(params.dataset))
     write_json_atomic(args.genome, genome_fingerprint(params.genome))
-    write_json_atomic(args.predictions, predictions_fingerprint(predictor.local_file()))
+    write_json_atomic(args.predictions,
+                      predictions_fingerprint(predictor.local_file(), predictor.local_file_by_size_and_mtime()))
 
 
 if __name__ == "__main__":

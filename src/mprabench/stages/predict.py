@@ -36,7 +36,9 @@ def main(argv: list[str] | None = None) -> None:
     require_writable(*filter(None, (args.features, args.metrics, args.training, args.provenance)))
     store_root = resolve_store_root(configured.configured_store(), args.store)
 
-    predictor = configured.build(BuildContext(rows=args.rows, dotenv=args.dotenv, progress=not args.no_progress))
+    # built (and a local checkpoint checked) before any input is read
+    predictor = configured.build(BuildContext(rows=args.rows, dotenv=args.dotenv, progress=not args.no_progress,
+                                              store_root=store_root))
     inputs = read_model_inputs(args.inputs)
     try:
         result = run_predictor(predictor, configured.name, inputs, store_root)
