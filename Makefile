@@ -1,6 +1,9 @@
 # Two commands for a fresh machine:
 #   make repro   set up .venv (pinned dependencies) and run the pipeline (`dvc repro`)
 #   make test    set up .venv and run the test suite
+# and a real run without an API key:
+#   make demo    GSE84888 from GEO through V1 and V2 with the offline baselines
+#                (make demo DATA=folder GENOME=mm9.fa: from local files, no network)
 # The pipeline itself is defined once, in dvc.yaml; this file only prepares and calls it.
 
 PYTHON ?= python3
@@ -10,7 +13,7 @@ STAMP  := $(VENV)/.installed
 # Stage commands run `python -m mprabench...`: put the project's interpreter first.
 RUN    := PATH="$(CURDIR)/$(BIN):$$PATH"
 
-.PHONY: setup repro test params lock
+.PHONY: setup repro demo test params lock
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +25,14 @@ setup: $(STAMP)
 
 repro: $(STAMP)
 	$(RUN) $(BIN)/dvc repro
+
+DEMO_EXPERIMENTS ?= v1 v2
+DEMO_PREDICTORS  ?= gc kmer motif
+DATA   ?=
+GENOME ?=
+demo: $(STAMP)
+	$(RUN) $(BIN)/python -m scripts.demo --experiments $(DEMO_EXPERIMENTS) --predictors $(DEMO_PREDICTORS) \
+	  $(if $(DATA),--data "$(DATA)") $(if $(GENOME),--genome "$(GENOME)")
 
 # Two workers (pytest-xdist): the end-to-end DVC runs are mostly subprocess waits.
 test: $(STAMP)

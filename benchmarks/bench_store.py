@@ -26,6 +26,7 @@ from mprabench.config import load_params
 from mprabench.dna import sequence_sha256
 from mprabench.fasta import write_fasta
 from mprabench.predictors.alphagenome import AlphaGenomePredictor
+from mprabench.predictors.biosample import BiosampleDefaults
 from mprabench.predictors.resolve import configured_predictor
 from mprabench.predictors.store import ProfileStore, TrackProfile
 from tests.support.alphagenome.tracks import base_signal, default_catalogue, track_scale
@@ -63,7 +64,7 @@ def fill(store: ProfileStore, inputs: dict[str, str], tracks: dict[str, list[dic
 
 
 def disk_use(store: ProfileStore, count: int) -> tuple[float, float, float]:
-    sizes = np.array([p.stat().st_size for p in store.directory.rglob("profiles/*/*.zst")])
+    sizes = np.array([p.stat().st_size for p in store.directory.rglob("profiles/*/*.rec")])
     blocks = sum(p.stat().st_blocks * 512 for p in store.directory.rglob("*") if p.is_file())
     return sizes.mean() / 1024, sizes.max() / 1024, blocks / count / 1024
 
@@ -76,12 +77,14 @@ def main() -> None:
         directory = Path(tmp)
         params = write_params(directory / "params.yaml", CONF, ["predictor.address=127.0.0.1:1",
                                                                 "predictor.insecure=true"])
-        predictor = AlphaGenomePredictor(configured_predictor(load_params(params), params).settings)
+        loaded = load_params(params)
+        predictor = AlphaGenomePredictor(configured_predictor(loaded, params).settings,
+                                         biosample=BiosampleDefaults.of(loaded))
         tracks = k562_tracks()
         disk_rows = []
         shape = ", ".join(f"{o} {len(r)}" for o, r in tracks.items())
         for label, noise in (("server signal", False), ("noise (worst case)", True)):
-            store = ProfileStore(directory / f"store-{noise}", predictor.store_key_fields())
+            store = ProfileStore(directory / f"store-{noise}", predictor.store_key_fields(), tracks)
             inputs = random_inputs(min(args.inputs, 500), seed=1)
             fill(store, inputs, tracks, noise)
             mean, largest, on_disk = disk_use(store, len(inputs))
@@ -90,8 +93,7 @@ def main() -> None:
                ["profiles", "tracks", "mean KB", "max KB", "KB on disk (blocks)"], disk_rows)
 
         store_root = directory / "store"
-        store = ProfileStore(store_root, predictor.store_key_fields())
-        store.put_tracks(tracks)
+        store = ProfileStore(store_root, predictor.store_key_fields(), tracks)
         inputs = random_inputs(args.inputs, seed=2)
         started = time.perf_counter()
         fill(store, inputs, tracks, False)

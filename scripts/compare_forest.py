@@ -17,8 +17,8 @@ from pathlib import Path
 
 import dvc.api
 import matplotlib as mpl
-import yaml
 
+from mprabench.config import load_params
 from mprabench.plots.forest import forest_figure, forest_table, write_forest_csv
 from mprabench.plots.labels import read_provenance, run_context
 from mprabench.plots.layout import save_figure
@@ -37,8 +37,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dpi", type=int, default=150)
     args = parser.parse_args(argv)
 
-    params = yaml.safe_load((REPOSITORY / "params.yaml").read_text())
-    context = run_context(params, read_provenance(args.provenance))
+    settings = load_params(REPOSITORY / "params.yaml")
+    context = run_context(settings, read_provenance(args.provenance))
     summaries = {rev: dvc.api.metrics_show(args.summary, rev=rev, repo=str(REPOSITORY))
                  for rev in args.revisions}
     frame = forest_table(summaries, context.feature_label)
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     subtitle = (f"{context.dataset} · {' vs '.join(args.revisions)} · predictor: {context.predictor} · "
                 f"biosample: {context.biosample_text}")
     with mpl.rc_context(RC_PARAMS):
-        figure = forest_figure(frame, subtitle, " / ".join(n_elements), float(params["evaluate"]["ci_level"]))
+        figure = forest_figure(frame, subtitle, " / ".join(n_elements), settings.evaluate.ci_level)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         print(save_figure(figure, args.out, args.dpi))
     if args.csv:

@@ -33,14 +33,16 @@ WORKFLOW = "workflowType=machine_learning"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    tracking = yaml.safe_load((REPOSITORY / "params.yaml").read_text())["tracking"]
+    params = yaml.safe_load((REPOSITORY / "params.yaml").read_text())
+    tracking = params["tracking"]
+    experiment = tracking["experiment_name"] or f"mprabench-{params['dataset']['name']}"  # config.experiment_name_for
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tracking-uri", default=f"sqlite:///{REPOSITORY / tracking['local_store']}")
-    parser.add_argument("--experiment", default=tracking["experiment_name"])
+    parser.add_argument("--experiment", default=experiment)
     parser.add_argument("--run-id", default=None, help="default: the newest run of the experiment")
     parser.add_argument("--out", type=Path, default=REPOSITORY / "screenshots")
     parser.add_argument("--width", type=int, default=1600, help="browser window width in pixels")
-    parser.add_argument("--wait-ms", type=int, default=20000, help="virtual time for the page's scripts")
+    parser.add_argument("--wait-ms", type=int, default=60000, help="virtual time for the page's scripts")
     return parser.parse_args(argv)
 
 
@@ -79,7 +81,10 @@ def browser() -> str:
 
 
 def screenshot(binary: str, url: str, path: Path, window: str, wait_ms: int) -> None:
+    # Without --run-all-compositor-stages-before-draw the shot can be taken before an artifact's
+    # iframe (report.html) is painted: the pane comes out blank although the page renders.
     command = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+               "--run-all-compositor-stages-before-draw",
                f"--window-size={window}", f"--virtual-time-budget={wait_ms}", f"--screenshot={path}", url]
     subprocess.run(command, check=True, capture_output=True, timeout=180)
 
@@ -105,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
         # page name -> (URL, window height): the run and report pages are long.
         pages = {"experiment.png": (f"{base}?{WORKFLOW}", 1000),
                  "run.png": (f"{base}/runs/{run_id}?{WORKFLOW}", 2400),
-                 "run_report.png": (f"{base}/runs/{run_id}/artifacts/report.md?{WORKFLOW}", 4000)}
+                 "run_report.png": (f"{base}/runs/{run_id}/artifacts/report.html?{WORKFLOW}", 4000)}
         for name, (page, height) in pages.items():
             screenshot(binary, page, args.out / name, f"{args.width},{height}", args.wait_ms)
             print(f"{page}\n  -> {args.out / name}")

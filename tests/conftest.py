@@ -31,6 +31,11 @@ def compose_config(overrides: list[str] | None = None) -> dict:
     return testing_params.compose_config(REPO / "conf", overrides)
 
 
+def typed_params(overrides: list[str] | None = None) -> Any:
+    """conf/ composed with `overrides` and loaded as the stages load params.yaml (typed, validated)."""
+    return testing_params.typed_params(REPO / "conf", overrides)
+
+
 def write_params(path: Path, overrides: list[str] | None = None, **sections: dict) -> Path:
     """params.yaml from the real conf/ plus overrides; `sections` replace whole keys."""
     return testing_params.write_params(path, REPO / "conf", overrides, **sections)

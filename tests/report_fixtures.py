@@ -123,7 +123,7 @@ def make_report_fixture(directory: Path, *, seed: int = 0, within: bool = False,
         "motif_mismatch_rows": {"n_run_in_reference": 547}})
     write_json(directory / "data" / "provenance.json", {
         "predictor": "alphagenome", "store_key": "0" * 16, "source": "local test server (synthetic tracks)",
-        "model_version": "ALL_FOLDS", "organism": "HOMO_SAPIENS",
+        "model_version": "ALL_FOLDS", "organism": "HOMO_SAPIENS", "tracks_chosen_by": "experiment.tracks of experiment v2",
         "biosamples": [{"ontology_term": "EFO:0002067", "biosample_name": "K562", "biosample_type": "cell_line"}],
         "tracks": {"DNASE": 1, "CAGE": 2, "RNA_SEQ": 2}})
     write_json(directory / "qc.json", {"rows_in": 6963, "rows_used": 6963, "excluded": {"zero_rna_dropout": 0},

@@ -18,9 +18,10 @@ from tests.test_dvc_deps import SRC, imported_modules
 
 PACKAGE_DIR = SRC / "mprabench"
 
-FOUNDATIONS = ("errors", "settings", "schema", "provenance", "dna", "files", "fasta", "sources.locations")
+FOUNDATIONS = ("errors", "settings", "schema", "headline", "feature_names", "provenance", "dna", "files", "fasta",
+               "sources.locations")
 INPUTS = ("sources", "names", "counts", "activity", "design", "genome", "sequences", "experiments", "local_inputs")
-PRESENTATION = ("plots", "report", "tracking")
+PRESENTATION = ("plots", "report", "report_html", "results_table", "tracking")
 # Predictors that may import stats/ (ARCHITECTURE.md: the trained baseline's refit null).
 PREDICTORS_USING_STATS = ("predictors.kmer",)
 # The stages that run a predictor: they import predictors/ (and only through predictors/resolve).

@@ -12,16 +12,16 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from mprabench.predictors.kmer import (
-    column_pearson,
-    element_average,
     kmer_training_statistics,
     ridge_out_of_fold,
-    KMER_COLUMN,
     assign_group_folds,
     kmer_frequencies,
     kmer_frequency_matrix,
     kmer_ridge_out_of_fold,
 )
+from mprabench.feature_names import KMER_RIDGE_OOF
+from mprabench.stats.clustered import pearson_r
+from mprabench.stats.refit_null import element_average
 
 PLANTED = "GGCC"
 K = 4
@@ -172,7 +172,7 @@ def test_missing_sequence_and_bad_targets_are_errors():
 
 def test_planted_kmer_signal_is_recovered_out_of_fold():
     result = kmer_ridge_out_of_fold(*_planted_library(), k=K, alpha=1.0, n_folds=5, seed=0)
-    assert result.predictions.name == KMER_COLUMN
+    assert result.predictions.name == KMER_RIDGE_OOF
     assert np.isfinite(result.predictions).all()
     assert _pearson(result.predictions, result.inputs["target_mean"]) > 0.9
 
@@ -264,7 +264,7 @@ def test_a_baseline_trained_on_a_null_target_gets_a_calibrated_p(inputs_per_elem
         r_oof.append(statistics["element_pearson_r"])
         fit = ridge_out_of_fold(features, targets[:, None], weights, folds, alpha=1.0)
         element_y = element_average(targets[:, None], groups, weights)
-        r_fold_mean.append(column_pearson(element_average(fit.fold_means, groups, weights), element_y)[0])
+        r_fold_mean.append(pearson_r(element_average(fit.fold_means, groups, weights), element_y)[0])
     rate = np.mean(np.array(p_values) <= 0.05)
     assert abs(rate - 0.05) <= 3 * np.sqrt(0.05 * 0.95 / n_datasets)
     assert abs(np.mean(r_oof)) < 0.06  # the reported k-mer part carries no leave-out-mean signal ...

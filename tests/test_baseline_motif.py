@@ -64,7 +64,7 @@ def _single_score(sequence: str, matrix: ScoringMatrix, width: int) -> float:
 def test_default_matrices_load_from_shipped_release(matrices):
     assert [m.matrix_id for m in matrices] == MATRIX_IDS == ["MA0065.3", "MA0102.5"]
     assert [m.name for m in matrices] == ["Pparg::Rxra", "CEBPA"]
-    assert [m.column for m in matrices] == ["motif_MA0065.3_Pparg_Rxra", "motif_MA0102.5_CEBPA"]
+    assert [m.column for m in matrices] == ["motif_MA0065_3_Pparg_Rxra", "motif_MA0102_5_CEBPA"]
     assert [m.length for m in matrices] == [13, 10]
     assert all(m.release == RELEASE for m in matrices)
 
@@ -244,8 +244,8 @@ def test_pseudocount_is_applied():
 
 
 def test_column_name_slug():
-    assert motif_column_name("MA0065.2", "PPARG::RXRA") == "motif_MA0065.2_PPARG_RXRA"
-    assert motif_column_name("MA0102.5", "CEBPA") == "motif_MA0102.5_CEBPA"
+    assert motif_column_name("MA0065.2", "PPARG::RXRA") == "motif_MA0065_2_PPARG_RXRA"
+    assert motif_column_name("MA0102.5", "CEBPA") == "motif_MA0102_5_CEBPA"
 
 
 @pytest.mark.parametrize("changes, words", [
@@ -261,3 +261,12 @@ def test_a_bad_setting_is_a_config_error_before_any_input_is_read(changes, words
     config = typed_section(MotifConfig, {**settings, **changes}, "conf/predictor/motif.yaml", "predictor")
     with pytest.raises(ConfigError, match=re.escape(words)):
         MotifPredictor(config)
+
+
+def test_feature_names_have_no_dot_for_dvc_and_labels_keep_the_jaspar_id():
+    # DVC reads a dot in a metric key as a path: `dvc metrics diff` would split motif_MA0065.3_...
+    from mprabench.plots.labels import feature_label
+
+    name = motif_column_name("MA0065.3", "Pparg::Rxra")
+    assert "." not in name
+    assert feature_label(name) == "motif score, MA0065.3 Pparg_Rxra"

@@ -190,3 +190,34 @@ def test_a_sequence_column_in_the_fetched_counts_is_the_design_when_none_is_conf
     from_counts = library_design(oligos, params, tmp_path)
     assert from_counts == {n: s for n, s in design.items() if n != oligos.loc[0, "row_id"]}
     assert build(oligos, from_counts).excluded["missing_design_sequence"] == 1
+
+
+def test_a_one_line_design_with_100k_fields_is_an_error_naming_the_line(tmp_path):
+    path = tmp_path / "wide.tsv"
+    path.write_text("\t".join(["name"] * 100_000) + "\n")  # repeated names: quadratic renaming in pandas
+    with pytest.raises(InputDataError, match=r"wide.tsv, line 1: [\d,]+ or more fields, more than dataset.max_line_columns = 1,000"):
+        read_design(path, max_columns=1_000)
+
+
+def test_a_counts_file_with_a_wide_header_is_an_error_naming_the_line(tmp_path):
+    path = tmp_path / "pool.txt"
+    path.write_text("\t".join(["x"] * 50_000) + "\n")
+    spec = CountsFile("pool.txt", "Pool6", DesignGrammar.site_replacement, "0" * 64)
+    with pytest.raises(InputDataError, match=r"pool.txt, line 1: [\d,]+ or more fields, more than dataset.max_line_columns"):
+        read_counts_file(path, spec, max_columns=1_000)
+
+
+def test_an_over_long_design_sequence_is_named_as_such_not_blamed_on_the_genome(tmp_path):
+    from types import SimpleNamespace
+
+    from mprabench.experiments import _designed_inputs
+
+    oligos, design = library(tmp_path)
+    name = f"{PLUS.name_stem}_cebp_10_20_ap1"
+    oligos["sequence"] = oligos["row_id"].map(design)
+    oligos.loc[oligos["row_id"] == name, "sequence"] = "ACGT" * 2_500_000  # 10 Mb
+    params = SimpleNamespace(dataset=SimpleNamespace(design=None), experiment=SimpleNamespace(name="v3", window=2_048),
+                             genome=None)
+    with pytest.raises(InputDataError, match=re.escape(f"design record {name!r}: its sequence is 10,000,000 bp, "
+                                                       "longer than experiment.window = 2,048")):
+        _designed_inputs(oligos, params, tmp_path / "genome", tmp_path)

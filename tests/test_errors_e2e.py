@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
 
+from tests.support.alphagenome.server import LocalAlphaGenomeServer
 from tests.support.repo_copy import RepoCopy
 from tests.conftest import tiny_repo
 
@@ -45,3 +47,19 @@ def test_empty_counts_file_with_overridden_checksum_names_the_file(repo, tiny_li
     output = exp_run_fails(repo, ["dataset=damaged"])
     assert f"{files[0]['name']}, line 1: the file is empty" in output
     assert "failed to reproduce 'prepare'" in output
+
+
+def test_a_run_over_its_request_budget_stops_at_predict_before_the_first_request(repo):
+    with LocalAlphaGenomeServer() as server:
+        repo.env["ALPHAGENOME_API_KEY"] = "local"
+        result = repo.dvc("exp", "run", "-S", "dataset=tiny", "-S", "genome=tiny", "-S",
+                          f"predictor.address={server.address}", "-S", "predictor.insecure=true",
+                          "-S", "predictor.max_new_requests=1", check=False)
+        counters = server.counters()
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "Traceback" not in output, output
+    found = re.search(r"this run would send (\d+) new requests", output)
+    assert found and int(found.group(1)) > 1, output
+    assert f"-S predictor.max_new_requests={found.group(1)}" in output and "dataset.subset.n_elements" in output
+    assert "failed to reproduce 'predict'" in output
+    assert (counters.predict_calls, counters.metadata_calls) == (0, 0)

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from mprabench.dna import central_window, central_window_bounds, pad_with_n
+from mprabench.feature_names import output_prefix
 from mprabench.predictors.features import (
     FeatureError,
     FeatureWindowConfig,
     center_span,
-    output_prefix,
     own_positions,
     pad_for_model,
     profile_features,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from mprabench.config import CountsFile, DatasetConfig, DesignGrammar
 from mprabench.errors import DownloadError
 from mprabench.sources.geo import fetch_counts_files
 from tests.support.http_server import LocalHttpServer
-from tests.conftest import configured
+from tests.conftest import REPO, configured
 
 SUPPL = "/geo/series/GSE1nnn/GSE1/suppl"
 
@@ -22,7 +23,7 @@ def dataset(tiny_library, source: str, sha256: str | None = None) -> DatasetConf
         for f in tiny_library.files
     ]
     return configured(DatasetConfig, "dataset", name="tiny", source=source, remote_suffix=".gz", files=files,
-                      http={"retries": 3, "backoff_s": 0.01, "timeout_s": 5})
+                      http={"retries": 3, "backoff_s": 0.01, "timeout_s": 5, "max_bytes": 10_000_000})
 
 
 def serve_gzipped(server: LocalHttpServer, tiny_library) -> dict[str, str]:
@@ -145,9 +146,108 @@ def test_a_design_given_as_a_url_is_fetched_into_the_raw_folder(tiny_library, tm
         server.fail("/designs/library.tsv", statuses=[503])
         config = dataset(tiny_library, str(tiny_library.counts_dir))
         config.design = f"{server.url}/designs/library.tsv"
+        config.design_sha256 = hashlib.sha256(b"name\tsequence\noligo_a\tACGT\n").hexdigest()
         fetched = fetch_design(config, tmp_path / "raw", progress=False)
         assert server.requests["/designs/library.tsv"] == 2
     assert fetched == local_design_path(config.design, tmp_path / "raw") == tmp_path / "raw" / "design" / "library.tsv"
     assert read_design(fetched) == {"oligo_a": "ACGT"}
     config.design = str(fetched)
     assert fetch_design(config, tmp_path / "raw2") is None, "a local design is read where it is"
+
+
+def test_a_published_md5_is_verified(tmp_path):
+    """Deposits like Zenodo publish MD5: a wrong one stops the fetch naming both digests, a right one passes."""
+    import hashlib
+
+    from mprabench.config import SequenceTableConfig
+    from mprabench.sources.geo import fetch_counts_files
+    from tests.support.params import configured_section
+
+    source = tmp_path / "deposit"
+    source.mkdir()
+    (source / "lib.tsv").write_text("seq_id\tseq\tmean_value\nA\tACGT\t1\n")
+    right = hashlib.md5((source / "lib.tsv").read_bytes()).hexdigest()
+
+    def spec(md5: str) -> SequenceTableConfig:
+        return configured_section(SequenceTableConfig, "dataset", REPO / "conf", ["dataset=agarwal2025_hepg2_test"],
+                                  source=str(source), files=[{"name": "lib.tsv", "sha256": None, "md5": md5}])
+
+    with pytest.raises(DownloadError, match=f"MD5 mismatch.*got {right}"):
+        fetch_counts_files(spec("0" * 32), tmp_path / "raw", progress=False)
+    assert not (tmp_path / "raw" / "lib.tsv").exists()
+    (path,) = fetch_counts_files(spec(right), tmp_path / "raw", progress=False)
+    assert path.read_text().startswith("seq_id")
+
+
+DESIGN = b"name\tsequence\n" + b"".join(b"oligo_%d\tACGTACGT\n" % i for i in range(200))
+
+
+@pytest.mark.parametrize("algorithm", ["sha256", "md5"])
+def test_a_design_whose_server_announces_a_short_length_is_refused_by_its_checksum(tiny_library, tmp_path, algorithm):
+    from mprabench.design import fetch_design
+
+    with LocalHttpServer() as server:
+        server.add_file("/d.tsv", DESIGN)
+        server.fail("/d.tsv", short_length=True)  # Content-Length says half: a reader trusting it keeps half
+        config = dataset(tiny_library, str(tiny_library.counts_dir))
+        config.design = f"{server.url}/d.tsv"
+        setattr(config, f"design_{algorithm}", hashlib.new(algorithm, DESIGN).hexdigest())
+        with pytest.raises(DownloadError, match=f"{algorithm} of the {len(DESIGN) // 2:,} bytes .* not "):
+            fetch_design(config, tmp_path / "raw", progress=False)
+        assert server.requests["/d.tsv"] == 1
+    assert not (tmp_path / "raw" / "design" / "d.tsv").exists(), "nothing written"
+
+
+def test_a_design_url_without_a_checksum_is_refused_when_the_params_load(tmp_path):
+    from mprabench.errors import ConfigError
+    from tests.conftest import write_params
+    from mprabench.config import load_params
+
+    params = write_params(tmp_path / "params.yaml", ["dataset.design=https://example.org/d.tsv"])
+    with pytest.raises(ConfigError, match="dataset.design_sha256"):
+        load_params(params)
+    params = write_params(tmp_path / "params.yaml", ["dataset.design=https://example.org/d.tsv",
+                                                     "dataset.design_md5=" + "0" * 32])
+    assert load_params(params).dataset.design_md5 == "0" * 32
+
+
+def test_a_download_announcing_more_than_max_bytes_is_refused_before_reading(tiny_library, tmp_path):
+    from mprabench.design import fetch_design
+
+    with LocalHttpServer() as server:
+        server.add_file("/big.tsv", DESIGN)
+        server.fail("/big.tsv", short_length=True)  # announces little, sends more than the limit
+        config = dataset(tiny_library, str(tiny_library.counts_dir))
+        config.http.max_bytes = len(DESIGN) // 2 - 1
+        config.design, config.design_sha256 = f"{server.url}/big.tsv", hashlib.sha256(DESIGN).hexdigest()
+        with pytest.raises(DownloadError, match="http.max_bytes"):
+            fetch_design(config, tmp_path / "raw", progress=False)
+
+
+def test_a_gzip_bomb_stops_at_the_decompression_limit_before_the_checksum(tiny_library, tmp_path):
+    bomb = gzip.compress(b"\0" * 50_000_000, compresslevel=9)  # 50 MB from ~50 KB
+    with LocalHttpServer() as server:
+        for spec in tiny_library.files:
+            server.add_file(f"{SUPPL}/{spec['name']}.gz", bomb)
+        config = dataset(tiny_library, server.url + SUPPL)
+        config.max_decompressed_bytes = 5_000_000
+        with pytest.raises(DownloadError, match="max_decompressed_bytes = 5,000,000"):
+            fetch_counts_files(config, tmp_path / "raw", progress=False)
+    assert not any((tmp_path / "raw").iterdir()), "nothing written, not even a scratch file"
+    assert len(bomb) < 100_000
+
+
+def test_a_body_without_length_stops_at_max_bytes_while_streaming(tiny_library, tmp_path):
+    from mprabench.design import fetch_design
+
+    with LocalHttpServer() as server:
+        server.add_file("/stream.tsv", DESIGN)
+        server.fail("/stream.tsv", no_length=True)  # no Content-Length: only counting bytes can stop it
+        config = dataset(tiny_library, str(tiny_library.counts_dir))
+        config.http.max_bytes = len(DESIGN) // 3
+        config.design, config.design_sha256 = f"{server.url}/stream.tsv", hashlib.sha256(DESIGN).hexdigest()
+        with pytest.raises(DownloadError, match=r"exceeds http.max_bytes = .* stopped, nothing was written"):
+            fetch_design(config, tmp_path / "raw", progress=False)
+        config.http.max_bytes = len(DESIGN)
+        fetched = fetch_design(config, tmp_path / "raw", progress=False)
+    assert fetched.read_bytes() == DESIGN

@@ -33,7 +33,8 @@ def test_relative_paths_resolve_against_dvc_root_not_the_working_directory(tmp_p
 
 
 def test_remote_routes_fingerprint_nothing(tmp_path):
-    path = write_params(tmp_path / "params.yaml", ["dataset.design=https://example.invalid/d.tsv"])
+    path = write_params(tmp_path / "params.yaml", ["dataset.design=https://example.invalid/d.tsv",
+                                                   "dataset.design_sha256=" + "0" * 64])
     params = load_params(path)
     assert params.dataset.source.startswith("https://") and params.genome.fasta is None
     assert predictor_file(params, path) is None, "the default predictor (AlphaGenome) reads no local file"

@@ -39,7 +39,7 @@ from mprabench.plots.render import (
     render_in_processes,
     strata_bars,
 )
-from tests.conftest import compose_config, configured
+from tests.conftest import compose_config, configured, typed_params
 
 N_ELEMENTS, ROWS_PER_ELEMENT, N_WILD_TYPE = 12, 20, 2
 FEATURES = ["signal_a", "signal_b", "flat"]  # "flat" is constant: nothing about it is estimable
@@ -279,8 +279,7 @@ LOCAL_PROVENANCE = {"source": "local test server (synthetic tracks)", "model_ver
 
 
 def local_context():
-    params = compose_config(["predictor.address=127.0.0.1:50051", "experiment=v2"])
-    return run_context(params, LOCAL_PROVENANCE)
+    return run_context(typed_params(["predictor.address=127.0.0.1:50051", "experiment=v2"]), LOCAL_PROVENANCE)
 
 
 def figure_text(fig: Figure) -> str:
@@ -323,9 +322,31 @@ def test_run_context_is_honest_about_local_server_biosample_and_missing_provenan
     assert context.predictor == "local test server (synthetic tracks)"
     assert "EFO:0002067 K562" in context.subtitle and "v2" in context.subtitle
     assert "mouse 3T3-L1 adipocytes" in context.mismatch()
-    unknown = run_context(compose_config(["experiment=v2"]), None)
+    unknown = run_context(typed_params(["experiment=v2"]), None)
     assert "provenance unknown" in unknown.predictor and "name unknown" in unknown.biosample_text
     assert "cell type" not in (unknown.mismatch() or ""), "an unknown name is not claimed to differ"
+
+
+HEPG2_ASSAY = ["experiment.tracks=null", "dataset.assay_biosample.species=human",
+               "dataset.assay_biosample.organism=HOMO_SAPIENS", "dataset.assay_biosample.cell_line=HepG2",
+               "dataset.assay_biosample.cell_type=HepG2 cells", "dataset.assay_biosample.ontology_term=EFO:0001187"]
+
+
+def _provenance_for(term: str, name: str) -> dict:
+    return {**LOCAL_PROVENANCE, "organism": "HOMO_SAPIENS", "biosamples": [
+        {"ontology_term": term, "biosample_name": name, "biosample_type": "cell_line", "organism": "HOMO_SAPIENS"}]}
+
+
+def test_the_biosample_mismatch_warning_appears_only_on_a_mismatch():
+    params = typed_params(HEPG2_ASSAY)
+    assert run_context(params, _provenance_for("EFO:0001187", "HepG2")).mismatch() is None
+    assert run_context(params, _provenance_for("EFO:0001187", "hepatocyte-like line")).mismatch() is None, \
+        "the same ontology term is a match whatever the service calls it"
+    assert run_context(params, None).mismatch() is None, "terms from params: the dataset's own HepG2"
+    mismatch = run_context(params, _provenance_for("EFO:0002067", "K562")).mismatch()
+    assert mismatch and "cell type differs (K562 vs HepG2 cells)" in mismatch and "species" not in mismatch
+    pinned = run_context(typed_params(["experiment=v2"]), _provenance_for("EFO:0002067", "K562")).mismatch()
+    assert pinned and "species differs" in pinned and "cell type differs" in pinned
 
 
 def test_the_predictor_label_is_the_one_its_class_declares_with_the_model_version():
@@ -334,12 +355,12 @@ def test_the_predictor_label_is_the_one_its_class_declares_with_the_model_versio
     from mprabench.predictors.kmer import KmerPredictor
     from mprabench.provenance import SOURCE_OFFLINE
 
-    params = compose_config(["predictor=kmer"])
+    kmer = compose_config(["predictor=kmer"])["predictor"]  # the plain `predictor` section
     offline = {"label": KmerPredictor.label, "source": SOURCE_OFFLINE, "model_version": None}
-    assert predictor_description(params, offline) == ("kmer baseline (offline)", SOURCE_OFFLINE)
+    assert predictor_description(kmer, offline) == ("kmer baseline (offline)", SOURCE_OFFLINE)
     api = {"label": AlphaGenomePredictor.label, "source": SOURCE_API, "model_version": "ALL_FOLDS"}
-    assert predictor_description(compose_config(), api) == ("AlphaGenome ALL_FOLDS", SOURCE_API)
-    assert predictor_description(params, None) == ("kmer (provenance unknown)", "unknown")
+    assert predictor_description(compose_config()["predictor"], api) == ("AlphaGenome ALL_FOLDS", SOURCE_API)
+    assert predictor_description(kmer, None) == ("kmer (provenance unknown)", "unknown")
 
 
 def test_every_figure_names_dataset_experiment_predictor_and_biosample(case):

@@ -6,6 +6,7 @@ The server implements the SDK's DnaModelService; the stage uses the SDK's real D
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -23,9 +24,10 @@ from mprabench.dna import sequence_sha256
 from mprabench.errors import BenchmarkError, ConfigError
 from mprabench.fasta import write_fasta
 from mprabench.predictors.alphagenome import SUPPORTED_LENGTHS, AdaptiveLimit, MissingApiKey, ServiceDown
+from mprabench.predictors.base import TooManyRequests
 from mprabench.predictors.features import pad_for_model
 from mprabench.predictors.runner import PredictionsFailed
-from mprabench.predictors.store import STORE_ENV, ProfileStore
+from mprabench.predictors.store import STORE_ENV, ProfileStore, last_catalogue
 from mprabench.stages import predict
 from tests.support.alphagenome.server import LocalAlphaGenomeServer, sequence_key
 from tests.support.alphagenome.tracks import track_values
@@ -113,6 +115,34 @@ def test_k_distinct_inputs_cost_exactly_k_requests_and_a_rerun_none(run_in, serv
 FLOAT16_REL = 2**-11 + 1e-6
 
 
+def test_a_run_over_its_request_budget_stops_before_the_first_request(run_in, server):
+    setup = run_in(count=6, overrides=["predictor.max_new_requests=5"])
+    with pytest.raises(TooManyRequests) as stopped:
+        setup.run()
+    message = str(stopped.value)
+    assert "6 new requests" in message and "predictor.max_new_requests = 5" in message
+    assert "-S predictor.max_new_requests=6" in message and "dataset.subset" in message
+    assert (server.counters().predict_calls, server.counters().metadata_calls) == (0, 0)
+    assert not (setup.directory / "features.parquet").exists()
+
+    setup.overrides = ["predictor.max_new_requests=6"]
+    setup.write()
+    assert setup.run()["requested"] == 6 and server.counters().predict_calls == 6
+    setup.overrides = ["predictor.max_new_requests=0"]  # everything is stored: 0 new requests are allowed
+    setup.write()
+    assert setup.run()["served_from_store"] == 6 and server.counters().predict_calls == 6
+
+
+def test_the_budget_counts_only_inputs_missing_from_the_store(run_in, server):
+    first = run_in(count=4, seed=1)
+    first.run()
+    assert server.counters().predict_calls == 4
+    setup = PredictRun(first.directory, server, first.inputs | random_sequences(2, seed=2),
+                       ["predictor.max_new_requests=2"])
+    setup.write()
+    assert setup.run()["requested"] == 2 and server.counters().predict_calls == 6
+
+
 def test_features_are_read_from_the_original_positions_of_every_track(run_in, server):
     setup = run_in(count=2)
     setup.run()
@@ -170,7 +200,7 @@ def test_permanent_faults_fail_the_stage_listing_inputs_and_keep_successes(run_i
     for sha in bad:
         assert sha in message
     assert "INVALID_ARGUMENT" in message and "oligo_" in message, "failures name rows and the status"
-    store = ProfileStore(setup.directory / "store", _store_key_fields(setup))
+    store = stored_store(setup)
     assert store.stored(list(setup.inputs)) == set(setup.inputs) - set(bad)
     assert pd.read_json(setup.directory / "predict.json", typ="series")["failed"] == 2
 
@@ -210,7 +240,7 @@ def test_key_from_a_dotenv_file(run_in, server, monkeypatch):
 
 def test_ontology_term_without_tracks_is_refused(run_in, server):
     setup = run_in(count=1, overrides=["predictor.ontology_terms=[EFO:0001084]"])  # a mouse term
-    with pytest.raises(ConfigError, match=r"no DNASE track for HOMO_SAPIENS .*EFO:0001084.*Available terms"):
+    with pytest.raises(ConfigError, match=r"no tracks for HOMO_SAPIENS biosample EFO:0001084 .*Closest biosamples"):
         setup.run()
     assert server.counters().predict_calls == 0
 
@@ -244,7 +274,7 @@ def test_killed_mid_run_then_rerun_requests_no_answered_input_again(run_in, serv
     process = subprocess.Popen([sys.executable, "-m", "mprabench.stages.predict", *setup.argv()], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
-    while len(list(records.rglob("profiles/*/*.zst"))) < 3 and time.monotonic() < deadline:
+    while len(list(records.rglob("profiles/*/*.rec"))) < 3 and time.monotonic() < deadline:
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)
     process.wait()
@@ -262,13 +292,24 @@ def test_killed_mid_run_then_rerun_requests_no_answered_input_again(run_in, serv
     assert len(setup.features()) == 8
 
 
+def stored_store(setup: PredictRun, store: str = "store") -> ProfileStore:
+    """The store under the tracks the last run chose (as the next run finds it)."""
+    fields = _store_key_fields(setup)
+    tracks = last_catalogue(setup.directory / store, fields)
+    assert tracks is not None, "the run left its tracks in the store"
+    return ProfileStore(setup.directory / store, fields, tracks)
+
+
 def _store_key_fields(setup: PredictRun) -> dict:
     from mprabench.config import load_params
     from mprabench.predictors.alphagenome import AlphaGenomePredictor
+    from mprabench.predictors.biosample import BiosampleDefaults
     from mprabench.predictors.resolve import configured_predictor
 
     path = setup.directory / "params.yaml"
-    return AlphaGenomePredictor(configured_predictor(load_params(path), path).settings).store_key_fields()
+    params = load_params(path)
+    return AlphaGenomePredictor(configured_predictor(params, path).settings,
+                                biosample=BiosampleDefaults.of(params)).store_key_fields()
 
 
 def test_transient_metadata_failure_is_retried_and_the_tracks_used_are_recorded(run_in, server):
@@ -284,7 +325,7 @@ FAST_BREAKER = ["predictor.breaker_failures=3", "predictor.breaker_seconds=0.3",
 
 
 def stored_profiles(directory: Path) -> list[Path]:
-    return list(directory.rglob("profiles/*/*.zst"))
+    return list(directory.rglob("profiles/*/*.rec"))
 
 
 def test_a_dead_backend_opens_the_breaker_before_one_input_exhausts_its_retries(run_in, server):
@@ -410,7 +451,186 @@ def test_provenance_names_the_source_and_the_biosamples_from_the_service_metadat
     setup.run()
     provenance = pd.read_json(setup.directory / "provenance.json", typ="series").to_dict()
     assert provenance["source"] == "local test server (synthetic tracks)"
-    assert provenance["predictor"] == "alphagenome" and len(provenance["store_key"]) == 16
+    assert provenance["predictor"] == "alphagenome" and provenance["store_key"] == stored_store(setup).full_key
     assert (provenance["model_version"], provenance["organism"]) == ("ALL_FOLDS", "HOMO_SAPIENS")
     assert provenance["biosamples"] == [{"ontology_term": K562, "biosample_name": "K562",
                                          "biosample_type": "cell_line", "organism": "HOMO_SAPIENS"}]
+
+
+# ---- a self-checking store, answers tied to their tracks, rejected keys (issue 22)
+
+
+def test_a_damaged_record_is_moved_aside_counted_named_and_requested_again(run_in, server, caplog):
+    setup = run_in(count=4)
+    setup.run()
+    first = setup.features()
+    victim = sorted(setup.inputs)[1]
+    record = stored_store(setup).profile_path(victim)
+    data = bytearray(record.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one flipped bit in the middle of the values
+    record.write_bytes(bytes(data))
+    server.reset_counters()
+    with caplog.at_level("WARNING"):
+        metrics = setup.run()
+    assert server.counters().predict_calls == 1 and server.calls_for(setup.inputs[victim]) == 0
+    assert server.counters().predict_calls_by_sequence == {setup.server_key(victim): 1}
+    assert (metrics["store_damaged"], metrics["requested"], metrics["served_from_store"]) == (1, 1, 3)
+    assert victim in caplog.text and "checksum mismatch" in caplog.text and "moved to" in caplog.text
+    moved = list((stored_store(setup).base / "damaged").rglob(f"{victim}.rec.*"))
+    assert len(moved) == 1 and moved[0].read_bytes() == bytes(data), "kept, never deleted"
+    pd.testing.assert_frame_equal(setup.features(), first)
+
+
+def test_a_response_with_other_tracks_than_chosen_is_rejected_naming_the_difference(run_in, server):
+    setup = run_in(count=3)
+    server.ignore_ontology_filter()  # the service answers with K562 and HepG2 tracks
+    with pytest.raises(PredictionsFailed) as raised:
+        setup.run()
+    message = str(raised.value)
+    assert "3 of 3 model inputs failed" in message and "not the chosen ones" in message
+    assert "2 tracks received, 1 chosen" in message and "not chosen: EFO:0001187" in message  # HepG2
+    assert server.counters().predict_calls == 3
+    assert stored_profiles(setup.directory / "store") == [], "a mismatching answer is never stored"
+
+    server.ignore_ontology_filter(False)
+    server.reset_counters()
+    metrics = setup.run()
+    assert server.counters().predict_calls == 3 and metrics["requested"] == 3
+    provenance = pd.read_json(setup.directory / "provenance.json", typ="series")
+    assert provenance["tracks"] == {"DNASE": 1, "CAGE": 2, "RNA_SEQ": 2}
+
+
+def _catalogue_with_an_extra_k562_dnase_track() -> dict:
+    from tests.support.alphagenome.tracks import default_catalogue
+
+    catalogue = default_catalogue()
+    human = catalogue["ORGANISM_HOMO_SAPIENS"]
+    extra = dict(next(t for t in human["DNASE"] if t.get("ontology_curie") == K562))
+    human["DNASE"].append({**extra, "name": extra["name"] + " (second lab)"})
+    return catalogue
+
+
+def test_a_changed_catalogue_gets_a_new_key_not_a_mix(run_in, server):
+    setup = run_in(count=3)
+    setup.run()
+    before = pd.read_json(setup.directory / "provenance.json", typ="series")
+    server.set_catalogue(_catalogue_with_an_extra_k562_dnase_track())
+    setup.inputs |= random_sequences(1, seed=7)  # one new input makes the run ask the service
+    setup.write()
+    server.reset_counters()
+    metrics = setup.run()
+    after = pd.read_json(setup.directory / "provenance.json", typ="series")
+    assert server.counters().predict_calls == 4, "every input is requested again under the new tracks"
+    assert (metrics["requested"], metrics["served_from_store"]) == (4, 0)
+    assert after["tracks"] == {"DNASE": 2, "CAGE": 2, "RNA_SEQ": 2} and before["tracks"]["DNASE"] == 1
+    assert after["store_key"] != before["store_key"]
+    assert after["store_key"].split("/")[0] == before["store_key"].split("/")[0], "same model settings"
+    tracks = last_catalogue(setup.directory / "store", _store_key_fields(setup))
+    assert len(tracks["DNASE"]) == 2
+
+
+def test_all_stored_inputs_are_served_without_key_network_or_tracks_json(run_in, server, monkeypatch):
+    setup = run_in(count=3)
+    setup.run()
+    expected = setup.features()
+    store = stored_store(setup)
+    (store.directory / "tracks.json").unlink()
+    server.stop()
+    monkeypatch.delenv("ALPHAGENOME_API_KEY")
+    metrics = setup.run()
+    assert (metrics["requested"], metrics["served_from_store"], metrics["failed"]) == (0, 3, 0)
+    pd.testing.assert_frame_equal(setup.features(), expected)
+    provenance = pd.read_json(setup.directory / "provenance.json", typ="series")
+    assert provenance["tracks"] == {"DNASE": 1, "CAGE": 2, "RNA_SEQ": 2} and provenance["biosamples"]
+    assert server.counters().predict_calls == 3 and server.counters().metadata_calls == 1, "the first run's only"
+
+
+def test_garbage_tracks_json_is_detected_counted_and_rewritten_from_the_service(run_in, server):
+    setup = run_in(count=2)
+    setup.run()
+    store = stored_store(setup)
+    for name in ("tracks.json",):
+        (store.directory / name).write_text("{not json")
+    for record in stored_profiles(setup.directory / "store"):
+        record.write_bytes(b"garbage")  # and no record to restore the tracks from
+    server.reset_counters()
+    metrics = setup.run()
+    assert metrics["store_damaged"] == 3 and metrics["requested"] == 2
+    assert server.counters().metadata_calls == 1 and server.counters().predict_calls == 2
+    assert stored_store(setup).tracks()["CAGE"], "tracks.json rewritten from the service's catalogue"
+
+
+def test_a_key_rejected_for_predictions_stops_the_run_at_the_first_rejection(run_in, server):
+    setup = run_in(count=12, overrides=["predictor.max_workers=2"])
+    server.reject_key_for_predictions()  # metadata still answers: the key is accepted there
+    with pytest.raises(BenchmarkError) as raised:
+        setup.run()
+    message = str(raised.value)
+    assert "UNAUTHENTICATED" in message and "ALPHAGENOME_API_KEY" in message and ".env" in message
+    assert "Stored: 0 of the 12" in message
+    assert server.counters().predict_calls <= 2, "only the requests already in flight"
+
+
+def test_quota_and_transient_errors_do_not_stop_the_run(run_in, server):
+    setup = run_in(count=4)
+    server.fail_next(2, grpc.StatusCode.UNAVAILABLE)
+    metrics = setup.run()
+    assert metrics["failed"] == 0 and server.counters().predict_calls == 6
+
+
+@pytest.mark.parametrize("route", ["temp_copy", "linked_worktree"])
+def test_dotenv_is_found_from_every_route(run_in, server, monkeypatch, tmp_path, route):
+    """`--dotenv .env` (as dvc.yaml passes it) from a `--temp`/`--queue` copy under .dvc/tmp/exps
+    (DVC_ROOT is the user's repository) and from a linked worktree (the .env is in the main one)."""
+    setup = run_in(count=1)
+    monkeypatch.delenv("ALPHAGENOME_API_KEY")
+    repository = tmp_path / "repository"
+    repository.mkdir()
+    (repository / ".env").write_text(f"ALPHAGENOME_API_KEY={KEY}\n")
+    if route == "temp_copy":
+        workdir = repository / ".dvc" / "tmp" / "exps" / "tmpabc123"
+        workdir.mkdir(parents=True)
+        monkeypatch.setenv("DVC_ROOT", str(repository))
+    else:
+        git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+        subprocess.run([*git, "init", "-q"], cwd=repository, check=True)
+        subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "x"], cwd=repository, check=True)
+        workdir = tmp_path / "linked"
+        subprocess.run([*git, "worktree", "add", "-q", str(workdir)], cwd=repository, check=True)
+        monkeypatch.setenv("DVC_ROOT", str(workdir))
+    monkeypatch.chdir(workdir)
+    argv = setup.argv()
+    argv[argv.index("--dotenv") + 1] = ".env"
+    predict.main(argv)
+    assert server.counters().api_keys_seen == {KEY} and server.counters().predict_calls == 1
+
+
+def test_a_missing_dotenv_names_the_repository_file(run_in, server, monkeypatch, tmp_path):
+    setup = run_in(count=1)
+    monkeypatch.delenv("ALPHAGENOME_API_KEY")
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    argv = setup.argv()
+    argv[argv.index("--dotenv") + 1] = ".env"
+    with pytest.raises(MissingApiKey, match=re.escape(str(tmp_path / ".env"))):
+        predict.main(argv)
+    assert server.counters().predict_calls == 0 and server.counters().metadata_calls == 0
+
+
+def test_a_full_disk_names_the_prediction_store_not_a_file(run_in, server):
+    """RLIMIT_FSIZE makes every write past 3 KB fail (EFBIG), as a full disk fails a write (ENOSPC)."""
+    import resource
+
+    setup = run_in(count=2)
+
+    def limit_file_size() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead of a kill
+        resource.setrlimit(resource.RLIMIT_FSIZE, (3000, 3000))  # tracks.json (1.4 KB) fits, a record (4.8 KB) not
+
+    env = {**os.environ, "ALPHAGENOME_API_KEY": KEY}
+    result = subprocess.run([sys.executable, "-m", "mprabench.stages.predict", *setup.argv()], env=env,
+                            capture_output=True, text=True, preexec_fn=limit_file_size, timeout=120)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert f"error: prediction store {setup.directory / 'store'}: cannot write the answer" in result.stderr
+    assert "File too large" in result.stderr and "rerun" in result.stderr
+    assert server.counters().predict_calls <= 2 + 4, "stopped instead of requesting on and on"

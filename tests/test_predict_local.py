@@ -95,7 +95,9 @@ def test_alphagenome_local_features_are_the_api_routes_on_the_same_tracks(tiny_c
 
     # The checkpoint's own K562 columns, from the model directly, handed to the API route as the
     # SDK's Output: its own profile and feature code must give the local route's features.
-    api = AlphaGenomePredictor(predictor_settings(AlphaGenomeConfig, "alphagenome"))
+    # the API route's settings with the same tracks named explicitly (its conf takes them from the experiment)
+    api = AlphaGenomePredictor(predictor_settings(AlphaGenomeConfig, "alphagenome", organism="HOMO_SAPIENS",
+                                                  ontology_terms=[K562]))
     k562 = [i for i, term in enumerate(TRACK_TERMS["human"]) if term == K562]
     heads = {"DNASE": "dnase", "CAGE": "cage", "RNA_SEQ": "rna_seq"}
     for sha, sequence in inputs.items():
@@ -105,7 +107,8 @@ def test_alphagenome_local_features_are_the_api_routes_on_the_same_tracks(tiny_c
             values=answer[head]["predictions_1bp"][0, :, k562].float().numpy(), resolution=1,
             metadata=pd.DataFrame({"name": [f"K562 {i}" for i in k562], "strand": ["."] * len(k562)}))
             for head in heads.values()}
-        expected = api.features(api._profile(dna_output.Output(**tracks), placement))
+        chosen = {output: [{"name": f"K562 {i}", "strand": "."} for i in k562] for output in heads}
+        expected = api.features(api._profile(dna_output.Output(**tracks), placement, chosen))
         got = run.features.loc[sha].to_dict()
         assert got.keys() == expected.keys()
         # both go through the store's float16 in the pipeline; here only the local route did
@@ -153,7 +156,7 @@ def test_ctrl_c_keeps_every_finished_batch_and_a_rerun_computes_only_the_rest(ti
     def interrupt_after_first_stored() -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if any(tmp_path.glob("*/profiles/*/*.zst")):
+            if any(tmp_path.glob("*/*/profiles/*/*.rec")):
                 os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, delivered to the main thread
                 return
             time.sleep(0.01)
@@ -163,7 +166,7 @@ def test_ctrl_c_keeps_every_finished_batch_and_a_rerun_computes_only_the_rest(ti
     with pytest.raises(PredictionInterrupted, match="Stored: [1-5] of the 6"):
         run_predictor(predictor, "alphagenome_local", inputs, tmp_path)
     watcher.join()
-    stored = len(list(tmp_path.glob("*/profiles/*/*.zst")))
+    stored = len(list(tmp_path.glob("*/*/profiles/*/*.rec")))
     assert 1 <= stored < 6
 
     resumed = AlphaGenomeLocalPredictor(local_config(tiny_checkpoint, batch_size=1), progress=False,
@@ -346,10 +349,10 @@ def test_the_predict_stage_runs_a_torchscript_model_and_a_rerun_computes_nothing
 
 
 def test_the_readmes_tiny_checkpoint_block_builds_a_checkpoint_the_predictor_runs(tmp_path, monkeypatch):
-    readme = (REPO / "README.md").read_text()
+    readme = (REPO / "docs" / "local-checkpoints.md").read_text()
     block = readme.split("<!-- tiny-checkpoint:", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
     monkeypatch.chdir(tmp_path)
-    exec(compile(block, "README.md (tiny checkpoint)", "exec"), {})  # noqa: S102 - the README's own code
+    exec(compile(block, "docs/local-checkpoints.md (tiny checkpoint)", "exec"), {})  # noqa: S102 - the README's own code
     predictor = AlphaGenomeLocalPredictor(local_config(tmp_path / "tiny-checkpoint"), progress=False,
                                           store_root=tmp_path)
     run = run_predictor(predictor, "alphagenome_local", random_sequences(1, 500, seed=8), tmp_path)
@@ -362,7 +365,7 @@ def test_the_readmes_weights_command_exists_with_the_options_it_uses():
 
     command = Path(sys.executable).parent / "alphagenome-pt"
     assert "alphagenome-pt download --local-dir alphagenome-checkpoint --fold all_folds" in \
-        (REPO / "README.md").read_text().replace(".venv/bin/", "")
+        (REPO / "docs" / "local-checkpoints.md").read_text()
     shown = subprocess.run([str(command), "download", "--help"], capture_output=True, text=True, check=True).stdout
     assert "--local-dir" in shown and "all_folds" in shown  # parsed only: no weights are downloaded here
 
@@ -391,7 +394,7 @@ def test_kill_9_during_the_predict_stage_then_a_rerun_computes_only_the_unstored
             "--features", str(tmp_path / "f.parquet"), "--metrics", str(tmp_path / "m.json"), "--no-progress"]
     process = subprocess.Popen([sys.executable, "-m", "mprabench.stages.predict", *argv], cwd=REPO,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    stored = lambda: len(list((tmp_path / "store").glob("*/profiles/*/*.zst")))  # noqa: E731
+    stored = lambda: len(list((tmp_path / "store").glob("*/*/profiles/*/*.rec")))  # noqa: E731
     deadline = time.monotonic() + 120
     while stored() < 2 and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)

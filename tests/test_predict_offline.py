@@ -113,3 +113,14 @@ def test_precomputed_non_finite_values_are_refused(tmp_path):
     pd.DataFrame({"sequence": list(inputs.values()), "dnase_center": [1.0, np.nan]}).to_csv(path, index=False)
     with pytest.raises(InputDataError, match=r"1 rows have missing or non-finite features, e\.g\. line\(s\) \[3\]"):
         run_stage(tmp_path, inputs, ["predictor=precomputed", f"predictor.path={path}"])
+
+
+def test_a_pandas_index_column_in_precomputed_predictions_is_not_a_feature(tmp_path, caplog):
+    inputs = sequences_with_gc([0.3, 0.6])
+    path = tmp_path / "given.csv"
+    pd.DataFrame({"sequence": list(inputs.values()), "dnase_center": [1.5, 2.5]}).to_csv(path)  # index written
+    assert pd.read_csv(path).columns[0] == "Unnamed: 0"
+    with caplog.at_level("WARNING"):
+        features = run_stage(tmp_path, inputs, ["predictor=precomputed", f"predictor.path={path}"])
+    assert list(features.columns) == ["dnase_center"]
+    assert "Unnamed: 0" in caplog.text and "not used as features" in caplog.text

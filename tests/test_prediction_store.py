@@ -11,12 +11,17 @@ import pytest
 
 from mprabench.predictors.features import FeatureWindowConfig, Placement, own_positions, profile_features
 from mprabench.predictors.store import (
+    DAMAGED,
     STORE_ENV,
+    DamagedRecord,
     ProfileStore,
+    RecordError,
     StoreError,
     TrackProfile,
     decode_profile,
+    decode_record,
     encode_profile,
+    last_catalogue,
     main_worktree,
     resolve_store_root,
     store_key,
@@ -24,6 +29,8 @@ from mprabench.predictors.store import (
 
 KEY = {"model": "x", "outputs": ["DNASE"], "organism": "HOMO_SAPIENS"}
 SHA = "ab" + "c" * 62
+TRACKS = {output: [{"name": f"{output}_K562_{i}", "strand": ".", "ontology_curie": "EFO:0002067"}
+                   for i in range(count)] for output, count in (("DNASE", 1), ("CAGE", 2), ("RNA_SEQ", 2))}
 
 
 def k562_like_profile(rng: np.random.Generator, length: int = 2_048) -> dict[str, TrackProfile]:
@@ -38,11 +45,11 @@ def test_store_key_is_stable_and_order_free():
 
 
 def test_profiles_round_trip_within_float16_rounding_and_stay_small(tmp_path):
-    store = ProfileStore(tmp_path, KEY)
+    store = ProfileStore(tmp_path, KEY, TRACKS)
     profile = k562_like_profile(np.random.default_rng(0))
     store.put(SHA, profile)
     assert store.has(SHA) and store.stored([SHA, "d" * 64]) == {SHA}
-    back = ProfileStore(tmp_path, KEY).get(SHA)
+    back = ProfileStore(tmp_path, KEY, TRACKS).get(SHA)
     for output, track in profile.items():
         np.testing.assert_allclose(back[output].values, track.values, rtol=2**-11, atol=2**-24)
         assert np.array_equal(back[output].values, track.values.astype(np.float16).astype(np.float32))
@@ -69,19 +76,90 @@ def test_features_from_a_stored_profile_equal_those_from_the_whole_answer(resolu
     assert profile_features(profile, window, "dnase") == pytest.approx(expected, rel=1e-6)
 
 
-def test_unreadable_profile_names_the_file(tmp_path):
-    store = ProfileStore(tmp_path, KEY)
+def test_unreadable_profile_is_moved_aside_and_named(tmp_path):
+    store = ProfileStore(tmp_path, KEY, TRACKS)
     store.profile_path(SHA).parent.mkdir(parents=True)
-    store.profile_path(SHA).write_bytes(b"not zstd")
-    with pytest.raises(StoreError, match=SHA):
+    store.profile_path(SHA).write_bytes(b"not a record")
+    with pytest.raises(DamagedRecord, match=SHA) as raised:
         store.get(SHA)
+    assert not store.has(SHA), "moved out of the way, so the input is requested again"
+    assert raised.value.moved_to is not None and raised.value.moved_to.read_bytes() == b"not a record"
+    assert raised.value.moved_to.is_relative_to(store.base / DAMAGED) and len(store.damaged) == 1
+
+
+def _small_profile() -> dict[str, TrackProfile]:
+    rng = np.random.default_rng(3)
+    return {output: TrackProfile(rng.gamma(0.5, 2.0, (24, len(rows))).astype(np.float32), 1, 0, 24)
+            for output, rows in TRACKS.items()}
+
+
+def test_flipping_any_byte_of_a_record_never_changes_a_number_silently():
+    """Every single-byte change of a record (every offset, three flip patterns) is refused.
+
+    A 512-bp input's record (the issue's audit flipped each byte of a ~4.6 KB record: 2,575 of
+    4,592 flips read back without error before records carried a checksum)."""
+    record = encode_profile(k562_like_profile(np.random.default_rng(1), length=512), SHA, TRACKS)
+    header, original = decode_record(record)
+    assert header["input_sha256"] == SHA
+    silent = accepted = 0
+    for offset in range(len(record)):
+        for mask in (0x01, 0x80, 0xFF):
+            flipped = bytearray(record)
+            flipped[offset] ^= mask
+            try:
+                _, back = decode_record(bytes(flipped))
+            except RecordError:
+                continue
+            accepted += 1
+            silent += any(not np.array_equal(back[o].values, original[o].values) for o in original)
+    print(f"{len(record)} bytes x 3 flips: {accepted} accepted, {silent} silent changes")
+    assert (accepted, silent) == (0, 0)
+
+
+def test_truncated_or_extended_records_are_refused():
+    record = encode_profile(_small_profile(), SHA, TRACKS)
+    for damaged in (record[:-1], record[: len(record) // 2], record + b"\0", b"", record[:10]):
+        with pytest.raises(RecordError):
+            decode_record(damaged)
+
+
+def test_a_record_under_another_inputs_name_or_other_tracks_is_refused(tmp_path):
+    store = ProfileStore(tmp_path, KEY, TRACKS)
+    store.put(SHA, _small_profile())
+    other = "d" * 64
+    store.profile_path(other).parent.mkdir(parents=True, exist_ok=True)
+    store.profile_path(other).write_bytes(store.profile_path(SHA).read_bytes())
+    with pytest.raises(DamagedRecord, match=f"holds the answer for input '{SHA}'"):
+        store.get(other)
+    fewer = {**TRACKS, "CAGE": TRACKS["CAGE"][:1]}
+    with pytest.raises(StoreError, match="chosen tracks are 1"):
+        ProfileStore(tmp_path, KEY, fewer).put(SHA, _small_profile())
+
+
+def test_damaged_tracks_json_is_detected_moved_aside_and_restored_from_a_record(tmp_path):
+    store = ProfileStore(tmp_path, KEY, TRACKS)
+    store.put(SHA, _small_profile())
+    tracks_file = store.directory / "tracks.json"
+    assert last_catalogue(tmp_path, KEY) == TRACKS
+    for damage in (b"\x00garbage{", tracks_file.read_bytes().replace(b"K562_1", b"K562_9")):
+        tracks_file.write_bytes(damage)
+        found: list = []
+        assert last_catalogue(tmp_path, KEY, found) == TRACKS, "restored from the record's own tracks"
+        assert len(found) == 1 and not tracks_file.exists() and found[0].moved_to.read_bytes() == damage
+        again = ProfileStore(tmp_path, KEY, TRACKS)  # rewrites tracks.json from the tracks in hand
+        assert tracks_file.is_file() and again.get(SHA)
+    (store.base / "current").unlink()
+    assert last_catalogue(tmp_path, KEY) == TRACKS, "the only catalogue folder is the last one"
+    ProfileStore(tmp_path, KEY, {"DNASE": TRACKS["DNASE"]})  # a second catalogue, now current
+    (store.base / "current").unlink()
+    assert last_catalogue(tmp_path, KEY) is None, "two catalogues and no pointer: the service decides"
 
 
 def test_a_claim_held_by_another_process_is_refused_then_taken_when_it_dies(tmp_path):
-    store = ProfileStore(tmp_path, KEY)
+    store = ProfileStore(tmp_path, KEY, TRACKS)
     holder = subprocess.Popen([sys.executable, "-c", (
         "import sys, time; from pathlib import Path; from mprabench.predictors.store import ProfileStore\n"
-        f"store = ProfileStore(Path({str(tmp_path)!r}), {KEY!r})\n"
+        f"store = ProfileStore(Path({str(tmp_path)!r}), {KEY!r}, {TRACKS!r})\n"
         f"with store.claim({SHA!r}, wait=False) as held:\n"
         "    print(held, flush=True); time.sleep(60)")], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "True"
@@ -140,5 +218,5 @@ def test_an_offline_baseline_writes_provenance_and_keeps_no_store(tmp_path):
     assert provenance == {"predictor": "gc", "store_key": None, "source": "offline baseline", "model_version": None,
                           "organism": None, "biosamples": [], "tracks": {}, "label": "gc baseline (offline)"}
     metrics = json.loads((tmp_path / "predict.json").read_text())
-    assert len(metrics) <= 6 and all(isinstance(v, int) for v in metrics.values())
+    assert len(metrics) <= 7 and all(isinstance(v, int) for v in metrics.values())
     assert metrics["distinct_inputs"] == 2 and not (tmp_path / "store").exists()

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from mprabench.report import NOT_ESTIMABLE, fmt, plural
+from mprabench.plots.style import NOT_ESTIMABLE
+from mprabench.report.format import fmt, plural
 from mprabench.stages import report
 from tests.report_fixtures import MISMATCHED_ELEMENT, PRIMARY, make_report_fixture
 
@@ -107,6 +108,7 @@ def test_provenance_is_honest_about_the_local_test_server_and_the_biosample(tmp_
     assert "local test server (synthetic tracks)" in title
     assert "EFO:0002067 K562" in text
     assert re.search(r"Biosample mismatch.*K562.*mouse 3T3-L1 adipocytes", text)
+    assert "K562 (cell line), chosen by experiment.tracks of experiment v2" in text
     assert re.search(rf"Warning — the motif .* `{re.escape(MISMATCHED_ELEMENT)}`", text)
 
 
@@ -174,7 +176,7 @@ def test_a_missing_p_of_a_trained_baseline_cites_its_p_reason_not_the_interval_r
 
     from mprabench.config import EvaluateConfig
     from mprabench.evaluation import REASON_TRAINED_CI, evaluate
-    from mprabench.report import not_estimable_reason
+    from mprabench.report.inputs import not_estimable_reason
     from tests.conftest import configured
     from tests.support.null_rows import gse84888_like_rows
 
@@ -244,16 +246,24 @@ CALIBRATED = {"alpha": 0.05, "ci_level": 0.95,
                              "flags.element_bonferroni_significant=het_0"}
 
 
-def test_calibration_sentence_says_calibrated_only_within_the_tolerances():
-    from mprabench.report import calibration_sentence
+def tolerances():
+    """evaluate.calibration of the real conf/: type I within 0.015 of alpha, coverage within 0.02 of the level."""
+    from mprabench.config import CalibrationConfig
+    from tests.conftest import configured
 
-    text = calibration_sentence(CALIBRATED)  # 0.064 is within 0.05 ± 0.015, 0.931 within 0.95 ± 0.02
+    return configured(CalibrationConfig, "evaluate.calibration")
+
+
+def test_calibration_sentence_says_calibrated_only_within_the_tolerances():
+    from mprabench.report.results import calibration_sentence
+
+    text = calibration_sentence(CALIBRATED, tolerances())  # 0.064 is within 0.05 ± 0.015, 0.931 within 0.95 ± 0.02
     assert text.startswith("p-values and intervals calibrated for this design") and "fails" not in text
     assert "`element_p` type I 0.049 ± 0.005 (worst: null `het_0`)" in text
 
 
 def test_calibration_sentence_names_each_rate_outside_its_tolerance():
-    from mprabench.report import calibration_sentence
+    from mprabench.report.results import calibration_sentence
 
     liberal = CALIBRATED | {
         "tests": CALIBRATED["tests"] | {"within_element_p": {"type_I": 0.081, "mcse": 0.006}},
@@ -261,7 +271,7 @@ def test_calibration_sentence_names_each_rate_outside_its_tolerance():
         "flags": {"element_bonferroni_significant": {"familywise_rate": 0.07, "mcse": 0.005}},
         "worst_nulls": "tests.element_p=het_0; tests.within_element_p=size_linked; "
                        "intervals.pearson_r_ci=leverage_smallest; flags.element_bonferroni_significant=leverage"}
-    text = calibration_sentence(liberal)
+    text = calibration_sentence(liberal, tolerances())
     assert "Calibration fails for this design" in text and "calibrated for this design" not in text
     assert "`within_element_p` type I 0.081 ± 0.006 under the null `size_linked` (nominal 0.050)" in text
     assert "`pearson_r_ci` coverage 0.910 ± 0.006 under the null `leverage_smallest` (nominal 0.950)" in text
@@ -269,16 +279,20 @@ def test_calibration_sentence_names_each_rate_outside_its_tolerance():
     assert "`element_p` type I" not in text.split("Within tolerance")[0]
 
 
-def test_calibration_tolerances_live_in_one_place():
-    from mprabench.stats.calibration import COVERAGE_TOLERANCE, TYPE_I_TOLERANCE, calibration_misses
+def test_calibration_tolerances_come_from_the_settings():
+    from mprabench.stats.calibration import calibration_misses
 
-    assert (TYPE_I_TOLERANCE, COVERAGE_TOLERANCE) == (0.015, 0.02)
-    assert not calibration_misses(CALIBRATED)
-    assert calibration_misses(CALIBRATED | {"tests": {"element_p": {"type_I": 0.066, "mcse": 0.005}}})
+    settings = tolerances()
+    type_i, coverage = settings.type_i_tolerance, settings.coverage_tolerance
+    assert (type_i, coverage) == (0.015, 0.02)
+    assert not calibration_misses(CALIBRATED, type_i, coverage)
+    too_liberal = CALIBRATED | {"tests": {"element_p": {"type_I": 0.066, "mcse": 0.005}}}
+    assert calibration_misses(too_liberal, type_i, coverage)
+    assert not calibration_misses(too_liberal, 0.02, coverage)  # a wider tolerance accepts it
 
 
 def test_provenance_of_an_offline_predictor_says_not_applicable_not_none():
-    from mprabench.report import provenance_value
+    from mprabench.report.run import provenance_value
 
     offline = {"predictor": "gc", "model_version": None, "store_key": None}
     assert provenance_value(offline, "model_version") == "not applicable"

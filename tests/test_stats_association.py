@@ -114,7 +114,7 @@ def test_adjustment_equals_statsmodels_over_estimable_entries_only(adjust, metho
 
 
 def test_adjustment_with_nothing_estimable():
-    result = bonferroni([None, None])
+    result = bonferroni([None, None], alpha=0.05)
     assert result.n_tests == 0 and result.p_adjusted == (None, None)
 
 

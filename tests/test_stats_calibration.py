@@ -38,7 +38,7 @@ LEVERAGE = null("leverage_smallest", size_variance=-1.0, outlier="smallest")
 
 def settings(**changes) -> SimulationSettings:
     values = dict(n_replicates=N_REPLICATES, n_permutations=199, alpha=0.05, ci_level=0.95, nulls=(HETEROGENEOUS,),
-                  min_elements_ci=10, n_primary_features=6, seed=1)
+                  min_elements_ci=10, n_primary_features=6, seed=1, min_within_inputs=4)
     return SimulationSettings(**(values | changes))
 
 
@@ -118,12 +118,13 @@ def test_vectorised_statistics_equal_evaluate_on_one_replicate():
     inputs = np.sort(rows["input_sha256"].unique())
     rows["feat"] = rows["input_sha256"].map(dict(zip(inputs, features)))
     element = element_level_association(rows["feat"], rows["log2_ratio"], rows["element_id"], n_permutations=0,
-                                        min_elements_ci=4)
+                                        seed=0, key="", level=0.95, min_elements_ci=4)
     means = features @ element_mean_matrix(structure)
     expected = pd.DataFrame({"x": rows["feat"], "e": rows["element_id"]}).groupby("e")["x"].mean().to_numpy()
     np.testing.assert_allclose(means, expected, atol=1e-12)
     assert element.r == pytest.approx(np.corrcoef(means, structure.element_target)[0, 1], abs=1e-12)
-    within = within_element_effects(rows, "feat", "log2_ratio")
+    within = within_element_effects(rows, "feat", "log2_ratio", min_distinct_inputs=4, level=0.95,
+                                    pooling="random_effects")
     r = within_element_correlations(structure, features[None, :], structure.inputs_per_element >= 4)[0]
     np.testing.assert_allclose(r, [e.pearson_r for e in within.elements], atol=1e-10)
 

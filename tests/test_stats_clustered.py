@@ -14,10 +14,16 @@ from mprabench.stats.clustered import (
     element_level_association,
     element_permutations,
     fisher_z_interval,
+    grouped_pearson_r,
+    pearson_r,
     permutation_pvalue,
     permutation_pvalues,
     unit_scaled,
 )
+
+
+# The settings of these tests (the library takes every one as a required argument).
+SETTINGS = dict(n_permutations=99, seed=0, key="", level=0.95, min_elements_ci=10)
 
 
 def clustered_rows(seed: int = 0, n_elements: int = 12, rows: int = 20) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -30,7 +36,7 @@ def clustered_rows(seed: int = 0, n_elements: int = 12, rows: int = 20) -> tuple
 
 def test_element_r_and_ci_equal_scipy_on_element_means():
     x, y, elements = clustered_rows()
-    result = element_level_association(x, y, elements, n_permutations=99, level=0.9, min_elements_ci=10)
+    result = element_level_association(x, y, elements, n_permutations=99, seed=0, key="", level=0.9, min_elements_ci=10)
     means = pd.DataFrame({"x": x, "y": y, "e": elements}).groupby("e").mean()
     golden = stats.pearsonr(means.x, means.y)
     assert result.r == pytest.approx(golden.statistic, abs=1e-12)
@@ -60,13 +66,13 @@ def test_vectorised_pvalues_equal_one_at_a_time():
 
 def test_zero_permutations_is_not_a_p_value():
     x, y, elements = clustered_rows()
-    result = element_level_association(x, y, elements, n_permutations=0)
+    result = element_level_association(x, y, elements, **SETTINGS | {"n_permutations": 0})
     assert result.p is None and "n_permutations = 0" in result.p_reason and result.r is not None
 
 
 def test_ci_needs_min_elements_with_reason():
     x, y, elements = clustered_rows(n_elements=8)
-    result = element_level_association(x, y, elements, n_permutations=99, min_elements_ci=10)
+    result = element_level_association(x, y, elements, **SETTINGS | {"min_elements_ci": 10})
     assert result.r is not None and result.p is not None
     assert result.ci_low is None and result.ci_high is None
     assert result.ci_reason.startswith("fewer than 10 elements (8)")
@@ -74,15 +80,16 @@ def test_ci_needs_min_elements_with_reason():
 
 def test_constant_element_means_are_not_estimable():
     x, y, elements = clustered_rows()
-    result = element_level_association(np.ones_like(x), y, elements, n_permutations=99)
+    result = element_level_association(np.ones_like(x), y, elements, **SETTINGS)
     assert result.r is None and result.p is None and "constant element-mean feature" in result.r_reason
 
 
 def test_results_do_not_depend_on_row_order():
     x, y, elements = clustered_rows(5)
     order = np.random.default_rng(0).permutation(x.size)
-    a = element_level_association(x, y, elements, n_permutations=999, seed=2, key="f")
-    b = element_level_association(x[order], y[order], elements[order], n_permutations=999, seed=2, key="f")
+    a = element_level_association(x, y, elements, **SETTINGS | {"n_permutations": 999, "seed": 2, "key": "f"})
+    b = element_level_association(x[order], y[order], elements[order],
+                                  **SETTINGS | {"n_permutations": 999, "seed": 2, "key": "f"})
     for field in ("r", "p", "ci_low", "ci_high"):
         assert getattr(a, field) == pytest.approx(getattr(b, field), abs=1e-12)
 
@@ -90,3 +97,17 @@ def test_results_do_not_depend_on_row_order():
 def test_fisher_interval_is_vectorised():
     low, high = fisher_z_interval(np.array([0.0, 0.5]), 18, 0.95)
     assert low[0] == pytest.approx(-high[0]) and low[1] < 0.5 < high[1]
+
+
+def test_the_three_forms_of_pearson_r_equal_scipy():
+    rng = np.random.default_rng(6)
+    a, b = rng.normal(size=(9, 4)), rng.normal(size=(9, 4))
+    golden = [stats.pearsonr(a[:, j], b[:, j]).statistic for j in range(4)]
+    np.testing.assert_allclose(pearson_r(a, b), golden, atol=1e-12)
+    np.testing.assert_allclose((unit_scaled(a.T) * unit_scaled(b.T)).sum(-1), golden, atol=1e-12)
+    groups = np.zeros((9, 2))
+    groups[:5, 0] = groups[5:, 1] = 1  # two groups of inputs: the first 5 and the last 4
+    grouped = grouped_pearson_r(a.T, b[:, 0], groups)
+    for j in range(4):
+        expected = [stats.pearsonr(a[:5, j], b[:5, 0]).statistic, stats.pearsonr(a[5:, j], b[5:, 0]).statistic]
+        np.testing.assert_allclose(grouped[j], expected, atol=1e-12)

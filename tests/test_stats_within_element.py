@@ -17,6 +17,10 @@ from mprabench.stats.within_element import (
 )
 
 
+# The headline's settings: 4 distinct inputs per element, 95% interval, random-effects pooling.
+HEADLINE_POOLING = dict(min_distinct_inputs=4, level=0.95, pooling="random_effects")
+
+
 def element_table(seed: int = 0, n_elements: int = 8, inputs: int = 12, copies: int = 2) -> pd.DataFrame:
     """Each element has `inputs` distinct inputs, each on `copies` rows with their own target noise."""
     rng = np.random.default_rng(seed)
@@ -55,7 +59,7 @@ def test_paule_mandel_is_vectorised_over_rows():
 
 def test_per_element_r_is_scipy_over_distinct_inputs():
     table = element_table()
-    result = within_element_effects(table, "feat", "log2_ratio")
+    result = within_element_effects(table, "feat", "log2_ratio", **HEADLINE_POOLING)
     assert result.estimable and len(result.elements) == 8
     for effect in result.elements:
         rows = table[table.element_id == effect.element_id]
@@ -73,7 +77,7 @@ def test_elements_with_too_few_inputs_are_excluded_with_reason():
     table = element_table()
     small = table.element_id == "E0"
     table.loc[small, "input_sha256"] = np.where(np.arange(small.sum()) % 3 == 0, "a", "b")
-    result = within_element_effects(table, "feat", "log2_ratio")
+    result = within_element_effects(table, "feat", "log2_ratio", **HEADLINE_POOLING)
     assert "E0" in result.summary.excluded_elements
     assert "fewer than 4 distinct model inputs" in result.summary.excluded_elements["E0"]
     assert result.summary.n_elements_used == 7
@@ -82,6 +86,6 @@ def test_elements_with_too_few_inputs_are_excluded_with_reason():
 def test_one_input_per_element_is_not_estimable():
     table = element_table()
     table["input_sha256"] = table["element_id"]
-    result = within_element_effects(table, "feat", "log2_ratio")
+    result = within_element_effects(table, "feat", "log2_ratio", **HEADLINE_POOLING)
     assert not result.estimable and result.reason == REASON_NO_WITHIN_ELEMENT_VARIATION
     assert result.summary is None

@@ -56,7 +56,7 @@ def requests_during(server: LocalAlphaGenomeServer, action) -> int:
 
 
 def stored_profiles(repo: RepoCopy) -> int:
-    return len(list((repo.root / "prediction_store").rglob("profiles/*/*.zst")))
+    return len(list((repo.root / "prediction_store").rglob("profiles/*/*.rec")))
 
 
 def test_every_dvc_route_requests_only_inputs_missing_from_the_one_store(repo, server):
@@ -102,6 +102,15 @@ def test_every_dvc_route_requests_only_inputs_missing_from_the_one_store(repo, s
     # 5. `--temp`: what the queued runs stored is served to it.
     temp = settings(server, "experiment=v1", "predictor.features.center_width=300")
     assert requests_during(server, lambda: repo.dvc("exp", "run", "--temp", *temp)) == 0
+
+    # 6. The key only in the repository's .env: `--temp` (a copy under .dvc/tmp/exps) finds it
+    #    (DNASE alone is a new store key, so its 4 inputs are requested with that key).
+    repo.env.pop("ALPHAGENOME_API_KEY")
+    (repo.root / ".env").write_text(f"ALPHAGENOME_API_KEY={KEY}\n")
+    dnase = settings(server, "experiment=v1", "predictor.outputs=[DNASE]",
+                     "evaluate.primary_features=[dnase_center,dnase_mean]")
+    assert requests_during(server, lambda: repo.dvc("exp", "run", "--temp", *dnase)) == 4
+    assert server.counters().api_keys_seen == {KEY}
 
 
 def run_queue(repo: RepoCopy, jobs: int, expected: int) -> None:

@@ -100,9 +100,11 @@ def test_report_logs_one_focused_run_to_a_real_mlflow_server(mlflow_server, tmp_
     monkeypatch.chdir(tmp_path)
     report_path = run_report(tmp_path)
 
-    tracking = compose_config()["tracking"]
+    composed = compose_config()
+    tracking = composed["tracking"]
+    assert tracking["experiment_name"] is None  # derived from the dataset's name
     client = mlflow.MlflowClient(tracking_uri=mlflow_server)
-    experiment = client.get_experiment_by_name(tracking["experiment_name"])
+    experiment = client.get_experiment_by_name(f"mprabench-{composed['dataset']['name']}")
     assert experiment.tags[EXPERIMENT_KIND_TAG] == tracking["experiment_kind"]
     (run,) = client.search_runs([experiment.experiment_id])
     summary = json.loads((tmp_path / "metrics" / "summary.json").read_text())

@@ -11,15 +11,18 @@ from mprabench.config import CountsFile
 from mprabench.errors import InputDataError
 from mprabench.names import parse_oligo_names
 from mprabench.schema import ELEMENT_ID, IS_WILD_TYPE, ROW_ID, TF_LABELS
+from mprabench.tables import check_header_width
 
 COUNT_COLUMNS = {"name": "name", "tags": "tags", "counts.rna": "rna", "counts.plasmid": "plasmid"}
 SEQUENCE_COLUMN = "sequence"  # optional: a counts file that also lists each oligo's designed sequence
 _HEADER_LINES = 1
 
 
-def read_counts_file(path: Path, spec: CountsFile) -> pd.DataFrame:
-    """One pool's counts with parsed names: one row per oligo, in file order."""
-    table = _read_table(path)
+def read_counts_file(path: Path, spec: CountsFile, max_columns: int | None = None) -> pd.DataFrame:
+    """One pool's counts with parsed names: one row per oligo, in file order.
+
+    `max_columns` (dataset.max_line_columns) bounds the header's width before parsing."""
+    table = _read_table(path, max_columns)
     if table.empty:
         raise InputDataError(
             f"{path}, line 2: pool {spec.pool} has a header but no oligo rows. Every configured pool must "
@@ -38,17 +41,19 @@ def read_counts_file(path: Path, spec: CountsFile) -> pd.DataFrame:
     return oligos
 
 
-def read_library(raw_dir: Path, specs: list[CountsFile]) -> pd.DataFrame:
+def read_library(raw_dir: Path, specs: list[CountsFile], max_columns: int | None = None) -> pd.DataFrame:
     """All pools of the dataset, concatenated in config order."""
-    pools = [read_counts_file(raw_dir / spec.name, spec) for spec in specs]
+    pools = [read_counts_file(raw_dir / spec.name, spec, max_columns) for spec in specs]
     library = pd.concat(pools, ignore_index=True)
     _require_unique_across_pools(library)
     return library
 
 
-def _read_table(path: Path) -> pd.DataFrame:
+def _read_table(path: Path, max_columns: int | None) -> pd.DataFrame:
     if not path.is_file():
         raise InputDataError(f"{path}: counts file not found. Run the fetch stage first (`dvc repro fetch`).")
+    if max_columns is not None:
+        check_header_width(path, "\t", max_columns, "dataset.max_line_columns")
     try:
         table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:

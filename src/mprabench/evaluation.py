@@ -8,7 +8,6 @@ numbers are descriptions only (``naive_*`` in details.json) and never feed a fla
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,27 +23,29 @@ from mprabench.schema import (
     DETAILS_EFFECTIVE_SAMPLE_SIZE,
     DETAILS_FEATURES,
     DETAILS_METHODS,
+    DETAILS_ORIENTATION,
     DETAILS_PER_FEATURE,
     DETAILS_SENSITIVITY,
     DETAILS_TARGET,
     DETAILS_WITH_ZERO_RNA_DROPOUTS,
-    ELEMENT_BONFERRONI_SIGNIFICANT,
     ELEMENT_ID,
-    ELEMENT_NEGLOG10_P,
-    ELEMENT_P,
-    ELEMENT_PEARSON_R,
     FEATURES_KEY,
-    PEARSON_R_CI_HIGH,
-    PEARSON_R_CI_LOW,
     ROW_ID,
     SUMMARY_DESIGN,
     TARGETS,
     WITH_DROPOUTS_SUFFIX,
-    WITHIN_ELEMENT_NEGLOG10_P,
-    WITHIN_ELEMENT_P,
-    WITHIN_ELEMENT_R,
     dropout_mask,
     headline_rows,
+)
+from mprabench.headline import (
+    ELEMENT_BONFERRONI_SIGNIFICANT,
+    ELEMENT_P,
+    ELEMENT_PEARSON_R,
+    ELEMENT_R_CI,
+    PEARSON_R_CI_HIGH,
+    PEARSON_R_CI_LOW,
+    HeadlineInputs,
+    headline,
 )
 from mprabench.stats.association import (
     EffectiveSampleSize,
@@ -55,7 +56,6 @@ from mprabench.stats.association import (
 )
 from mprabench.stats.clustered import (
     CI_METHOD,
-    ELEMENT_P_REASON,
     PERMUTATION_METHOD,
     ElementLevelAssociation,
     element_level_association,
@@ -63,9 +63,12 @@ from mprabench.stats.clustered import (
 )
 from mprabench.stats.leverage import LOO_METHOD, SPEARMAN_METHOD, Leverage, leverage
 from mprabench.stats.rng import derive_rng
+from mprabench.stats.orientation import OrientationEffect, orientation_effect, orientation_pairs
+from mprabench.stats.refit_null import ELEMENT_P_REASON
 from mprabench.stats.strata import StrataSettings, stratified_association, withhold_trained_strata
 from mprabench.stats.within_element import (
     SUMMARY_METHOD,
+    WITHIN_POOLING,
     WithinElementResult,
     min_within_inputs,
     within_element_effects,
@@ -136,6 +139,8 @@ class Evaluation:
     strata: pd.DataFrame
     config: EvaluateConfig
     sensitivity: dict[str, Any] = field(default_factory=dict)
+    # per feature: the within-element orientation analysis (stats/orientation.py); empty without orientations
+    orientation: dict[str, OrientationEffect] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """metrics/summary.json: design sizes and the headline of each family (primary) feature."""
@@ -151,7 +156,7 @@ class Evaluation:
             DETAILS_ALPHA: self.config.alpha,
             DETAILS_METHODS: {
                 ELEMENT_P: PERMUTATION_METHOD + f"; {self.config.n_permutations} permutations",
-                "pearson_r_ci": CI_METHOD + f"; level {self.config.ci_level}; needs "
+                ELEMENT_R_CI: CI_METHOD + f"; level {self.config.ci_level}; needs "
                                 f"{self.config.min_elements_ci} elements (evaluate.min_elements_ci)",
                 "within_element": SUMMARY_METHOD,
                 "leverage": f"{SPEARMAN_METHOD}; {LOO_METHOD}",
@@ -164,7 +169,7 @@ class Evaluation:
             },
             DETAILS_PER_FEATURE: {f: self._feature_details(f) for f in self.features},
             DETAILS_SENSITIVITY: self.sensitivity,
-        }
+        } | ({DETAILS_ORIENTATION: {f: e.to_dict() for f, e in self.orientation.items()}} if self.orientation else {})
 
     def within_element_table(self) -> pd.DataFrame:
         frames = [r.within.elements_frame().assign(feature=f) for f, r in self.results.items()]
@@ -172,20 +177,11 @@ class Evaluation:
 
     def _headline(self, feature: str) -> dict[str, Any]:
         result = self.results[feature]
-        summary = result.within.summary
         low, high = result.ci
-        within_p = result.within_p
-        return {
-            ELEMENT_PEARSON_R: result.element.r,
-            PEARSON_R_CI_LOW: low,
-            PEARSON_R_CI_HIGH: high,
-            ELEMENT_P: result.element_p,
-            ELEMENT_NEGLOG10_P: neglog10(result.element_p),
-            WITHIN_ELEMENT_R: summary.pooled_r if summary and summary.p is not None else None,
-            WITHIN_ELEMENT_P: within_p,
-            WITHIN_ELEMENT_NEGLOG10_P: neglog10(within_p),
-            ELEMENT_BONFERRONI_SIGNIFICANT: self.element_significant.get(feature),
-        }
+        return headline(HeadlineInputs(r=result.element.r, ci_low=low, ci_high=high, p=result.element_p,
+                                       # a trained baseline's within p has no refit null: withheld (REASON_TRAINED_WITHIN_P)
+                                       within=None if result.trained is not None else result.within.summary,
+                                       significant=self.element_significant.get(feature)))
 
     def _feature_details(self, feature: str) -> dict[str, Any]:
         result = self.results[feature]
@@ -215,10 +211,6 @@ class Evaluation:
             "trained_baseline": result.trained,
             "in_bonferroni_family": feature in self.family,
         }
-
-
-def neglog10(p: float | None) -> float | None:
-    return None if p is None else -math.log10(p)
 
 
 def evaluation_table(rows: pd.DataFrame, features: pd.DataFrame, target: str) -> pd.DataFrame:
@@ -262,8 +254,12 @@ def evaluate(
     strata_frame = withhold_trained_strata(pd.concat(strata, ignore_index=True), set(training)) if strata else (
         pd.DataFrame())
     sensitivity = dropout_sensitivity(table, family, config, trained=set(training))
+    pairs = orientation_pairs(rows)
+    orientation = {} if pairs is None else {
+        f: orientation_effect(rows, f, config.target, config.n_permutations, config.seed, config.ci_level, pairs)
+        for f in features}
     return Evaluation(config.target, list(features), effective_sample_size(rows), results, family, element,
-                      strata_frame, config, {DETAILS_WITH_ZERO_RNA_DROPOUTS: sensitivity})
+                      strata_frame, config, {DETAILS_WITH_ZERO_RNA_DROPOUTS: sensitivity}, orientation)
 
 
 def matching_training(statistics: dict[str, Any], target: str) -> dict[str, Any]:
@@ -338,7 +334,7 @@ def _evaluate_feature(
             level=config.ci_level, min_elements_ci=config.min_elements_ci,
         ),
         within=within_element_effects(table, feature, target, min_distinct_inputs=min_within_inputs(config.min_unique_inputs),
-                                      level=config.ci_level),
+                                      level=config.ci_level, pooling=WITHIN_POOLING),
         trained=trained,
         leverage=lever,
     )

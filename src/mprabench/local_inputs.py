@@ -27,23 +27,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mprabench.config import DatasetConfig, GenomeConfig
+from mprabench.config import GenomeConfig
 from mprabench.files import sha256_file
-from mprabench.sources.geo import find_local_counts_file
+from mprabench.sources.geo import dataset_file_specs, find_local_counts_file
 from mprabench.sources.locations import is_remote, local_path
 
 Fingerprint = dict[str, Any]
 
 
-def counts_fingerprint(dataset: DatasetConfig) -> Fingerprint:
-    """SHA-256 of each configured counts file in a local `dataset.source` (the plain or gzipped copy fetch reads)."""
+def counts_fingerprint(dataset: Any) -> Fingerprint:
+    """SHA-256 of each dataset file in a local `dataset.source` (the plain or gzipped copy fetch reads)."""
     if is_remote(dataset.source):
         return {}
-    return {spec.name: sha256_file(find_local_counts_file(spec, dataset)) for spec in dataset.files}
+    return {spec.name: sha256_file(find_local_counts_file(spec, dataset)) for spec in dataset_file_specs(dataset)}
 
 
-def design_fingerprint(dataset: DatasetConfig) -> Fingerprint:
-    if not dataset.design or is_remote(dataset.design):
+def design_fingerprint(dataset: Any) -> Fingerprint:
+    if not getattr(dataset, "design", None) or is_remote(dataset.design):
         return {}
     return _content_fingerprint(local_path(dataset.design))
 

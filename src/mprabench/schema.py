@@ -39,6 +39,13 @@ ACTIVITY = "activity"
 N_OLIGOS = "n_oligos"
 INPUT_SHA256 = "input_sha256"  # the model input's identity: joins rows to features and the prediction store
 ZERO_RNA_DROPOUT = "zero_rna_dropout"  # True: a zero-RNA dropout, out of the headline (README)
+# Optional columns of sequence-table datasets (readers/): the measured insert, its orientation
+# within its element (both orientations of one sequence are one element) and the element's class.
+SEQUENCE = "sequence"
+ORIENTATION = "orientation"
+ORIENTATION_FORWARD = "forward"
+ORIENTATION_REVERSE = "reverse"
+ELEMENT_CLASS = "element_class"
 
 TARGETS = (LOG2_RATIO, ACTIVITY)
 WITH_DROPOUTS_SUFFIX = "_with_dropouts"  # V1: an element target recomputed over every oligo
@@ -47,6 +54,7 @@ ROWS_COLUMNS = (ROW_ID, POOL, ELEMENT_ID, CHROM, START, END, STRAND, MOTIF, DESI
 
 # metrics/qc_details.json (prepare): one record per element whose name motif differs from the reference
 QC_MOTIF_MISMATCHES = "motif_mismatches"
+QC_MOTIF_CHECKED = "motif_checked"  # qc.json: rows whose motif was compared with the reference
 
 # --- features.parquet --------------------------------------------------------------------------
 FEATURES_KEY = INPUT_SHA256
@@ -54,26 +62,7 @@ FEATURES_COLUMNS = (FEATURES_KEY,)  # plus one column per feature
 
 # --- metrics/summary.json (the DVC metric) and metrics/details.json ----------------------------
 SUMMARY_DESIGN = "design"  # the design sizes; every other top-level key is a primary feature
-# Each primary feature's headline in summary.json (README, "Reading the numbers")
-ELEMENT_PEARSON_R = "element_pearson_r"
-PEARSON_R_CI_LOW = "pearson_r_ci_low"
-PEARSON_R_CI_HIGH = "pearson_r_ci_high"
-ELEMENT_P = "element_p"
-ELEMENT_NEGLOG10_P = "element_neglog10_p"
-WITHIN_ELEMENT_R = "within_element_r"
-WITHIN_ELEMENT_P = "within_element_p"
-WITHIN_ELEMENT_NEGLOG10_P = "within_element_neglog10_p"
-ELEMENT_BONFERRONI_SIGNIFICANT = "element_bonferroni_significant"
-HEADLINE_KEYS = (ELEMENT_PEARSON_R, PEARSON_R_CI_LOW, PEARSON_R_CI_HIGH, ELEMENT_P, ELEMENT_NEGLOG10_P, WITHIN_ELEMENT_R,
-                 WITHIN_ELEMENT_P, WITHIN_ELEMENT_NEGLOG10_P, ELEMENT_BONFERRONI_SIGNIFICANT)
-# Leverage, beside the element r (details.json per_feature.<f>.element_level; calibration test keys)
-ELEMENT_SPEARMAN_RHO = "spearman_rho"  # Spearman rho of the element means
-ELEMENT_SPEARMAN_P = "element_spearman_p"  # its permutation p over elements
-LOO_R_MIN, LOO_R_MAX = "loo_r_min", "loo_r_max"  # leave-one-element-out range of the element r
-LOO_VERDICT_CHANGERS = "loo_verdict_changers"  # elements whose removal flips the verdict flag
-# Element strata (calibration test keys): the per-element robust test, and BH over elements rejecting any
-STRATA_ELEMENT_P = "strata_element_p"
-STRATA_ELEMENT_BH = "strata_element_bh"
+# Each primary feature's block: the headline statistics listed in mprabench/headline.py (HEADLINE).
 DETAILS_TARGET = "target"
 DETAILS_FEATURES = "features"
 DETAILS_EFFECTIVE_SAMPLE_SIZE = "effective_sample_size"
@@ -83,6 +72,7 @@ DETAILS_METHODS = "methods"
 DETAILS_PER_FEATURE = "per_feature"
 DETAILS_SENSITIVITY = "sensitivity"
 DETAILS_WITH_ZERO_RNA_DROPOUTS = "with_zero_rna_dropouts"  # in `sensitivity`: the headline on every row
+DETAILS_ORIENTATION = "orientation"  # per feature, where elements are measured in both orientations (optional)
 
 
 # --- metrics/calibration.json (calibrate) -------------------------------------------------------

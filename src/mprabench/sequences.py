@@ -7,6 +7,7 @@ padding, so two rows with the same input are one prediction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -20,6 +21,7 @@ from mprabench.schema import (
     IS_WILD_TYPE,
     N_OLIGOS,
     ROW_ID,
+    SEQUENCE,
     TF_LABELS,
     ZERO_RNA_DROPOUT,
     dropout_mask,
@@ -69,6 +71,38 @@ def element_sites(oligos: pd.DataFrame) -> list[MotifSite]:
 def n_padded_motif(motif: str, length: int) -> str:
     """The motif centred in N: V1's input (1,016 N + 16-bp motif + 1,016 N for 2,048 bp)."""
     return pad_with_n(motif, length)[0]
+
+
+def in_flanks(insert: str, left: str, right: str, length: int) -> str:
+    """`insert` centred in `length` bp between the ends of `left` and `right` nearest to it; N beyond
+    flanks too short to fill the window (a reporter construct's sequence around the insert)."""
+    if length < len(insert):
+        raise ValueError(f"a {len(insert)}-bp insert does not fit in {length} bp")
+    before = centred_start(length, len(insert))
+    after = length - len(insert) - before
+    left_part = left[-before:] if before else ""
+    right_part = right[:after]
+    return "N" * (before - len(left_part)) + left_part + insert + right_part + "N" * (after - len(right_part))
+
+
+def genome_flank_windows(name: str, chrom: str, start: int, end: int, strand: str, insert_length: int,
+                         width: int) -> tuple[GenomicWindow, GenomicWindow]:
+    """The reference either side of an element's [start, end) that centres a measured insert of
+    `insert_length` in `width` bp (left and right on the + strand; `strand` is the insert's reading
+    strand, so on `-` the + strand's right flank ends up on the input's left)."""
+    if width < insert_length:
+        raise ValueError(f"a {insert_length}-bp insert does not fit in {width} bp")
+    before = centred_start(width, insert_length)
+    after = width - insert_length - before
+    left_length, right_length = (before, after) if strand != "-" else (after, before)
+    return (GenomicWindow(name, chrom, start - left_length, start), GenomicWindow(name, chrom, end, end + right_length))
+
+
+def in_genome(insert: str, left: str, right: str, strand: str) -> str:
+    """The measured insert (adapters included) between its element's reference flanks, read on `strand`."""
+    if strand == "-":
+        return reverse_complement(right) + insert + reverse_complement(left)
+    return left + insert + right
 
 
 def centred_window(site: MotifSite, width: int) -> GenomicWindow:
@@ -142,8 +176,10 @@ def oriented_element_input(
     return plus if site.strand == "+" else reverse_complement(plus)
 
 
-def build_aggregated_inputs(oligos: pd.DataFrame, width: int) -> BuiltInputs:
-    """V1: one row per element, activity = mean log2 ratio of its oligos, motif centred in N.
+def build_aggregated_inputs(oligos: pd.DataFrame, width: int,
+                            placed: Callable[[str, str], str] | None = None) -> BuiltInputs:
+    """V1: one row per element, activity = mean log2 ratio of its oligos, motif centred in N
+    (or, with `placed(element_id, motif)`, in the context experiment.context names).
 
     Oligos flagged in a `zero_rna_dropout` column are left out of the element's target,
     counts, std and n_oligos; `log2_ratio_with_dropouts` / `activity_with_dropouts` are the
@@ -173,7 +209,8 @@ def build_aggregated_inputs(oligos: pd.DataFrame, width: int) -> BuiltInputs:
     rows["log2_ratio_std"] = rows["log2_ratio_std"].fillna(0.0)
     for column in ("tags", "rna", "plasmid", N_OLIGOS, "n_dropouts"):
         rows[column] = rows[column].astype("int64")
-    sequences = [n_padded_motif(motif, width) for motif in rows["motif"]]
+    place = placed or (lambda _element, motif: n_padded_motif(motif, width))
+    sequences = [place(element, motif) for element, motif in zip(rows[ELEMENT_ID], rows["motif"])]
     built = _with_inputs(rows, sequences, motif_checked=0, motif_matches=0)
     built.elements_without_target = [str(e) for e in without_target]
     return built
@@ -197,6 +234,50 @@ def build_individual_inputs(
     built = _with_inputs(rows, rows[ELEMENT_ID].map(by_element).tolist(), len(rows), matched)
     built.motif_mismatches = motif_mismatch_records(oligos, windows, references)
     return built
+
+
+def build_given_inputs(oligos: pd.DataFrame, width: int,
+                       placed: Callable[[int, str], str] | None = None) -> BuiltInputs:
+    """A sequence table's rows as measured: each row's input is its own insert, centred in N up to `width`.
+
+    Two rows with the same insert share one input (one prediction); the reader has already
+    checked that inserts are upper-case ACGT of one length.
+    """
+    inserts = oligos[SEQUENCE]
+    longest = int(inserts.str.len().max()) if len(inserts) else 0
+    if longest > width:
+        raise InputDataError(
+            f"the dataset's inserts are {longest} nt, longer than experiment.window = {width}: raise it, e.g. "
+            f"`-S experiment.window={longest + longest % 2}` (the insert is centred in N up to the window)"
+        )
+    rows = oligos.copy()
+    rows[N_OLIGOS] = 1
+    if placed is not None:  # experiment.context: each row's insert in its flanks (position, insert)
+        return _with_inputs(rows, [placed(i, s) for i, s in enumerate(inserts)], motif_checked=0, motif_matches=0)
+    padded = {s: pad_with_n(s, width)[0] for s in dict.fromkeys(inserts)}
+    return _with_inputs(rows, [padded[s] for s in inserts], motif_checked=0, motif_matches=0)
+
+
+def element_spans(oligos: pd.DataFrame) -> dict[str, GenomicWindow]:
+    """Each row's own [start, end) on the + strand (mpra_element rows carry their coordinates)."""
+    return {row: GenomicWindow(str(element), str(chrom), int(start), int(end)) for row, element, chrom, start, end in
+            zip(oligos[ROW_ID], oligos[ELEMENT_ID], oligos["chrom"], oligos["start"], oligos["end"], strict=True)}
+
+
+def build_reference_inputs(oligos: pd.DataFrame, spans: dict[str, GenomicWindow],
+                           references: dict[GenomicWindow, str], width: int) -> BuiltInputs:
+    """Each row's span of the reference, reverse-complemented on the - strand, centred in N up to `width`."""
+    sequences = []
+    for row, strand in zip(oligos[ROW_ID], oligos["strand"], strict=True):
+        span = references[spans[row]]
+        oriented = reverse_complement(span) if strand == "-" else span
+        if len(oriented) > width:
+            raise InputDataError(f"element {row}: {len(oriented)} bp, longer than experiment.window = {width}; "
+                                 "raise the window")
+        sequences.append(pad_with_n(oriented, width)[0])
+    rows = oligos.copy()
+    rows[N_OLIGOS] = 1
+    return _with_inputs(rows, sequences, motif_checked=0, motif_matches=0)
 
 
 def _with_inputs(rows: pd.DataFrame, sequences: list[str], motif_checked: int, motif_matches: int) -> BuiltInputs:

@@ -9,6 +9,7 @@ the `predictor` section with the schema its predictor class declares.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
@@ -126,3 +127,14 @@ def describe_error(error: OmegaConfBaseException, source: Path | str, prefix: st
         known = f"; the settings there are {[f.name for f in fields(schema)]}" if is_dataclass(schema) else ""
         return f"{source}: `{key}` is not a setting (a typo?){known}. Remove or rename it."
     return f"{source}: invalid value at `{key}`: {message}. Fix it in conf/ or with `dvc exp run -S {key}=...`."
+
+
+def as_plain(value: Any) -> Any:
+    """Typed settings as plain data (dicts in field order, enum values, lists), for tables and MLflow params."""
+    if is_dataclass(value):
+        return {spec.name: as_plain(getattr(value, spec.name)) for spec in fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, list):
+        return [as_plain(item) for item in value]
+    return value

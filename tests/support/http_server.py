@@ -23,6 +23,8 @@ class PathFaults:
 
     statuses: list[int]  # one status per failing request, in order (e.g. [503, 503])
     truncations: int = 0  # then this many answers that stop halfway through the body
+    short_length: bool = False  # every answer announces half its length (Content-Length) and sends it all
+    no_length: bool = False  # every answer has no Content-Length: the body ends when the connection closes
 
 
 class LocalHttpServer:
@@ -54,8 +56,9 @@ class LocalHttpServer:
     def add_file(self, path: str, content: bytes) -> None:
         self.files[path] = content
 
-    def fail(self, path: str, statuses: list[int] | None = None, truncations: int = 0) -> None:
-        self.faults[path] = PathFaults(list(statuses or []), truncations)
+    def fail(self, path: str, statuses: list[int] | None = None, truncations: int = 0,
+             short_length: bool = False, no_length: bool = False) -> None:
+        self.faults[path] = PathFaults(list(statuses or []), truncations, short_length, no_length)
 
     def next_fault(self, path: str) -> tuple[str, int] | None:
         """('status', code) or ('truncate', 0) for this request, or None to answer normally."""
@@ -67,6 +70,10 @@ class LocalHttpServer:
             if faults and faults.truncations:
                 faults.truncations -= 1
                 return "truncate", 0
+            if faults and faults.short_length:
+                return "short_length", 0
+            if faults and faults.no_length:
+                return "no_length", 0
             return None
 
     def ucsc_answer(self, path: str, query: dict[str, str]) -> tuple[int, dict]:
@@ -106,14 +113,18 @@ def _handler_for(server: LocalHttpServer) -> type[BaseHTTPRequestHandler]:
                 status, content = 200, server.files[parts.path]
             else:
                 status, content = 404, b"not found"
-            self._send(status, content, truncate=bool(fault))
+            kind = fault[0] if fault is not None else None
+            self._send(status, content, truncate=kind == "truncate", short_length=kind == "short_length",
+                       no_length=kind == "no_length")
 
-        def _send(self, status: int, content: bytes, truncate: bool = False) -> None:
+        def _send(self, status: int, content: bytes, truncate: bool = False, short_length: bool = False,
+                  no_length: bool = False) -> None:
             self.send_response(status)
-            self.send_header("Content-Length", str(len(content)))
+            if not no_length:
+                self.send_header("Content-Length", str(len(content) // 2 if short_length else len(content)))
             self.end_headers()
             self.wfile.write(content[: len(content) // 2] if truncate else content)
-            if truncate:
+            if truncate or short_length or no_length:
                 self.close_connection = True
 
         def log_message(self, format: str, *args: object) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -9,6 +10,7 @@ import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from mprabench.config import Params, load_params
 from mprabench.settings import typed_section
 
 T = TypeVar("T")
@@ -28,6 +30,12 @@ def write_params(path: Path, conf_dir: Path, overrides: list[str] | None = None,
     params.update(sections)
     path.write_text(yaml.safe_dump(params, sort_keys=False))
     return path
+
+
+def typed_params(conf_dir: Path, overrides: list[str] | None = None) -> Params:
+    """The composed conf/ loaded and validated as the stages load params.yaml (config.load_params)."""
+    with tempfile.TemporaryDirectory() as folder:
+        return load_params(write_params(Path(folder) / "params.yaml", conf_dir, overrides))
 
 
 def configured_section(schema: type[T], key: str, conf_dir: Path, overrides: list[str] | None = None,

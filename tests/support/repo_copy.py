@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from dvc.utils.hydra import compose_and_dump
 
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "mprabench tests",
@@ -51,17 +52,23 @@ class RepoCopy:
 
 
 def make_repo_copy(source_repo: Path, destination: Path) -> RepoCopy:
-    """Copy tracked and untracked-but-not-ignored files (the working tree as a user sees it)."""
+    """Copy the files git tracks (their working-tree content, so uncommitted edits count), nothing else.
+
+    What a pipeline run leaves in the user's workspace (dvc.lock, outputs, a params.yaml that
+    `dvc exp run -S ...` rewrote) never reaches the copy: params.yaml is composed again from the
+    copy's conf/, as `make params` does. A new source file must be `git add`-ed to be copied.
+    """
     listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=source_repo, capture_output=True, text=True, check=True,
+        ["git", "ls-files", "--cached", "-z"], cwd=source_repo, capture_output=True, text=True, check=True,
     ).stdout.split("\0")
     for relative in filter(None, listed):
         source = source_repo / relative
-        if source.is_file():
+        if source.is_file():  # a tracked file deleted in the working tree is not copied
             target = destination / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
+    compose_and_dump(str(destination / "params.yaml"), str(destination / "conf"), None, "config",
+                     str(destination), [])
     env = {
         **os.environ,
         **GIT_IDENTITY,
@@ -69,7 +76,10 @@ def make_repo_copy(source_repo: Path, destination: Path) -> RepoCopy:
         "DVC_NO_ANALYTICS": "1",
         "DVC_SITE_CACHE_DIR": str(destination.parent / "dvc-site-cache"),
     }
-    env.pop("MLFLOW_TRACKING_URI", None)  # runs log to the copy's own local store
+    # The user's shell never reaches a test run: runs log to the copy's own MLflow store and
+    # prediction store, and a test that needs an API key sets one.
+    for name in ("MLFLOW_TRACKING_URI", "MPRABENCH_PREDICTION_STORE", "ALPHAGENOME_API_KEY"):
+        env.pop(name, None)
     copy = RepoCopy(destination, env)
     copy.git("init", "-q", "-b", "main")
     copy.git("add", "-A")

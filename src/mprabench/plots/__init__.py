@@ -5,6 +5,6 @@
 """
 
 from mprabench.plots.data import write_plot_data
-from mprabench.plots.render import render_figures
+from mprabench.plots.render import drawn_subset, render_figures
 
-__all__ = ["render_figures", "write_plot_data"]
+__all__ = ["drawn_subset", "render_figures", "write_plot_data"]

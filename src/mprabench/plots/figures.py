@@ -54,7 +54,8 @@ from mprabench.stats.association import is_constant
 from mprabench.stats.strata import METHOD_R_LABELS
 from mprabench.stats.within_element import SUMMARY_METHOD_SHORT
 
-STRATUM_KIND_LABELS = {"tf": "TF", "strand": "strand", "chrom": "chromosome", "element": "element"}
+STRATUM_KIND_LABELS = {"tf": "TF", "strand": "strand", "chrom": "chromosome", "element": "element",
+                       "class": "element class"}
 HEX_GRIDSIZE = 35
 MIN_BINS, MAX_BINS = 5, 50
 STRATA_MAX_COLUMNS = 6
@@ -338,17 +339,23 @@ def strata_figure(bars: pd.DataFrame, kind: str, evaluation: Evaluation,
     config, kind_label = evaluation.config, STRATUM_KIND_LABELS.get(kind, kind)
     notes = hidden_strata_notes(evaluation.strata, kind, hidden or [], features)
     r_label = stratum_r_label(evaluation.strata, kind, features)
+    drawn = bars[bars["feature"].isin(features)]
+    has_ci = bool((drawn["estimable"].astype("boolean").fillna(False)
+                   & np.isfinite(drawn["ci_low"].to_numpy(float, na_value=np.nan))
+                   & np.isfinite(drawn["ci_high"].to_numpy(float, na_value=np.nan))).any())
+    whiskers = f", {config.ci_level:.0%} element-aware CI (whiskers)" if has_ci else ""
     header = Header(with_subtitle(
-        f"{r_label} of feature vs {target_label(evaluation.target)} per {kind_label} stratum (bars), "
-        f"{config.ci_level:.0%} element-aware CI (whiskers); {sizes_text(evaluation.sizes)}", context),
+        f"{r_label} of feature vs {target_label(evaluation.target)} per {kind_label} stratum (bars)"
+        f"{whiskers}; {sizes_text(evaluation.sizes)}", context),
         notes=notes, legend_row=True)
     ncols = min(len(features), STRATA_MAX_COLUMNS)
     fig, axes, page = panel_grid(
         len(features), panel=(2.2, max(1.2, 0.19 * len(strata))), header=header, gaps=(0.2, 0.9),
         margins=(0.65 + text_width(max(labels, key=len)), 0.2, 0.3, 0.55), ncols=ncols)
+    any_not_estimable = False
     for i, (ax, feature) in enumerate(zip(axes, features)):
-        draw_stratum_bars(ax, bars[bars["feature"] == feature], strata, positions,
-                          LineStyle(HISTOGRAM_FACE, "-"), xlabel=r_label)  # titled panels: one grayscale-safe fill
+        any_not_estimable |= draw_stratum_bars(ax, bars[bars["feature"] == feature], strata, positions,
+                                               LineStyle(HISTOGRAM_FACE, "-"), xlabel=r_label)  # one grayscale-safe fill
         ax.set_title(label_of(feature, context), fontsize=8)
         ax.set_ylim(-0.7, len(strata) - 0.3)
         # Labels in the first column only; not sharey, which would lay out hidden labels everywhere.
@@ -357,8 +364,10 @@ def strata_figure(bars: pd.DataFrame, kind: str, evaluation: Evaluation,
             ax.set_ylabel(f"{kind_label} (distinct inputs)")
         else:
             ax.set_yticks([])
-    fig.legend(handles=stratum_legend_handles(), loc="upper left", ncols=2, frameon=False,
-               bbox_to_anchor=legend_anchor(fig, page), borderaxespad=0)
+    handles = stratum_legend_handles(ci=has_ci, not_estimable=any_not_estimable)  # only what is drawn
+    if handles:
+        fig.legend(handles=handles, loc="upper left", ncols=2, frameon=False,
+                   bbox_to_anchor=legend_anchor(fig, page), borderaxespad=0)
     return fig
 
 
@@ -392,8 +401,11 @@ def hidden_strata_notes(strata_table: pd.DataFrame, kind: str, hidden: list[str]
 
 
 def draw_stratum_bars(ax: Axes, bars: pd.DataFrame, strata: list[str], positions: np.ndarray,
-                      style: LineStyle, xlabel: str = "r") -> None:
-    """Bars where estimable; an × at zero where not, so a missing value never reads as r = 0."""
+                      style: LineStyle, xlabel: str = "r") -> bool:
+    """Bars where estimable; an × at zero where not, so a missing value never reads as r = 0.
+
+    Returns whether any × was drawn (the legend names only what is drawn).
+    """
     rows = bars.set_index("stratum").reindex(strata)
     estimable = rows["estimable"].astype("boolean").fillna(False).to_numpy(bool)
     r, low, high = (rows[c].to_numpy(float, na_value=np.nan) for c in ("r", "ci_low", "ci_high"))
@@ -408,6 +420,7 @@ def draw_stratum_bars(ax: Axes, bars: pd.DataFrame, strata: list[str], positions
     ax.grid(axis="x", color="#E5E5E5", lw=0.6)
     ax.set_axisbelow(True)
     ax.set_xlabel(xlabel)
+    return bool((~estimable).any())
 
 
 def add_horizontal_bars(ax: Axes, positions: np.ndarray, widths: np.ndarray, color: str,
@@ -421,12 +434,15 @@ def add_horizontal_bars(ax: Axes, positions: np.ndarray, widths: np.ndarray, col
                       autolim=False)
 
 
-def stratum_legend_handles() -> list[Line2D]:
-    return [
-        Line2D([], [], color="black", lw=0.9, label="element-aware CI"),
-        Line2D([], [], color=NOT_ESTIMABLE_COLOR, marker="x", ls="", markeredgewidth=1.3,
-               label=f"{NOT_ESTIMABLE}: not estimable (no bar)"),
-    ]
+def stratum_legend_handles(ci: bool, not_estimable: bool) -> list[Line2D]:
+    """Legend entries for the whiskers and the × marks, each only when the figure draws it."""
+    handles = []
+    if ci:
+        handles.append(Line2D([], [], color="black", lw=0.9, label="element-aware CI"))
+    if not_estimable:
+        handles.append(Line2D([], [], color=NOT_ESTIMABLE_COLOR, marker="x", ls="", markeredgewidth=1.3,
+                              label=f"{NOT_ESTIMABLE}: not estimable (no bar)"))
+    return handles
 
 
 # --------------------------------------------------------------------------------------------

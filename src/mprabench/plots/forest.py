@@ -21,18 +21,13 @@ from matplotlib.lines import Line2D
 from mprabench.plots.data import write_csv
 from mprabench.plots.layout import Header, figure_with_axes, legend_anchor, save_figure, text_width
 from mprabench.plots.style import MUTED, NOT_ESTIMABLE, OKABE_ITO, RC_PARAMS, fmt_p
-from mprabench.schema import (
-    ELEMENT_BONFERRONI_SIGNIFICANT,
-    ELEMENT_NEGLOG10_P,
-    ELEMENT_P,
-    ELEMENT_PEARSON_R,
-    PEARSON_R_CI_HIGH,
-    PEARSON_R_CI_LOW,
-    SUMMARY_DESIGN,
-)
+from mprabench.headline import HEADLINE, primary_features
+from mprabench.schema import SUMMARY_DESIGN
 
-FOREST_COLUMNS = ["experiment", "feature", "label", "r", "ci_low", "ci_high", "p", "neglog10_p",
-                  "significant"]
+# The headline statistics drawn, by their plots/forest.csv column (mprabench.headline).
+FOREST_STATISTICS = [s for s in HEADLINE if s.forest_column]
+NUMBER_COLUMNS = [s.forest_column for s in FOREST_STATISTICS if not s.flag]
+FOREST_COLUMNS = ["experiment", "feature", "label", *(s.forest_column for s in FOREST_STATISTICS)]
 MARKERS = ("o", "s", "D", "^", "v", "P", "X")
 
 
@@ -40,17 +35,16 @@ def forest_table(summaries: Mapping[str, Mapping[str, Any]], label: Callable[[st
     """One row per (experiment, primary feature) from each summary.json; missing values stay NaN."""
     rows = []
     for experiment, summary in summaries.items():
-        for feature, s in summary.items():
-            if feature == SUMMARY_DESIGN or not isinstance(s, Mapping):
-                continue
-            rows.append({
-                "experiment": experiment, "feature": feature, "label": label(feature),
-                "r": _number(s.get(ELEMENT_PEARSON_R)), "ci_low": _number(s.get(PEARSON_R_CI_LOW)),
-                "ci_high": _number(s.get(PEARSON_R_CI_HIGH)), "p": _number(s.get(ELEMENT_P)),
-                "neglog10_p": _number(s.get(ELEMENT_NEGLOG10_P)),
-                "significant": {True: "yes", False: "no"}.get(s.get(ELEMENT_BONFERRONI_SIGNIFICANT), NOT_ESTIMABLE),
-            })
+        for feature in primary_features(summary):
+            values = summary[feature]
+            rows.append({"experiment": experiment, "feature": feature, "label": label(feature)} | {
+                s.forest_column: _flag(values.get(s.key)) if s.flag else _number(values.get(s.key))
+                for s in FOREST_STATISTICS})
     return pd.DataFrame(rows, columns=FOREST_COLUMNS)
+
+
+def _flag(value: Any) -> str:
+    return {True: "yes", False: "no"}.get(value, NOT_ESTIMABLE)
 
 
 def _number(value: Any) -> float:
@@ -61,18 +55,20 @@ def write_forest_csv(frame: pd.DataFrame, path: Path) -> Path:
     """Numbers with six significant digits; a missing (not estimable) value is an empty cell."""
     path.parent.mkdir(parents=True, exist_ok=True)
     text = frame[FOREST_COLUMNS].astype(object)
-    for column in ("r", "ci_low", "ci_high", "p", "neglog10_p"):
+    for column in NUMBER_COLUMNS:
         text[column] = [format(v, ".6g") if np.isfinite(v) else "" for v in frame[column].to_numpy(float)]
     return write_csv(text, path)
 
 
-def forest_figure(frame: pd.DataFrame, subtitle: str, n_elements: Any, ci_level: float) -> Figure:
-    """r and CI per feature (rows), experiments side by side within a row; n.e. written out."""
+def forest_figure(frame: pd.DataFrame, subtitle: str, n_elements: Any, ci_level: float,
+                  rows: str = "per feature") -> Figure:
+    """r and CI per feature (rows), experiments side by side within a row; n.e. written out.
+    `rows` says in the title what a row is (the leaderboard's rows are experiments)."""
     labels = list(dict.fromkeys(frame["label"]))
     experiments = list(dict.fromkeys(frame["experiment"]))
     k = len(experiments)
     header = Header(
-        f"Element-level Pearson r with {ci_level:.0%} CI, per feature (n = {n_elements} elements)\n{subtitle}",
+        f"Element-level Pearson r with {ci_level:.0%} CI, {rows} (n = {n_elements} elements)\n{subtitle}",
         notes=("Filled marker: Bonferroni-significant over the primary features (element permutation p); "
                "open: not significant. p is printed beside each interval; n.e. = not estimable."),
         legend_row=k > 1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import multiprocessing
 import os
 import threading
@@ -28,12 +30,14 @@ from mprabench.plots.labels import RunContext
 from mprabench.plots.layout import save_figure
 from mprabench.plots.style import RC_PARAMS, feature_styles
 
+log = logging.getLogger(__name__)
+
 SCATTER_FIGURE = "scatter.png"
 ROC_FIGURE = "roc.png"
 HEATMAP_FIGURE = "spearman_heatmap.png"
 DISTRIBUTION_FIGURE = "distributions.png"
 WITHIN_ELEMENT_FIGURE = "within_element.png"
-STRATUM_FIGURE_KINDS = ("tf", "strand", "chrom")
+STRATUM_FIGURE_KINDS = ("tf", "strand", "chrom", "class")
 
 
 def strata_figure_name(kind: str) -> str:
@@ -68,6 +72,28 @@ def strata_bars(evaluation: Evaluation) -> dict[str, tuple[pd.DataFrame, list[st
         kept["stratum"] = kept["stratum"].cat.remove_unused_categories()
         drawn[kind] = (kept.reset_index(drop=True), hidden)
     return drawn
+
+
+def drawn_subset(table: pd.DataFrame, evaluation: Evaluation, max_features: int) -> tuple[pd.DataFrame, Evaluation]:
+    """The table and evaluation restricted to the features figures show: the family first, then the
+    others in order, at most `max_features` (so figure memory does not grow with the feature count)."""
+    ordered = [*evaluation.family, *(f for f in evaluation.features if f not in evaluation.family)]
+    drawn = ordered[:max_features]
+    if len(drawn) == len(evaluation.features):
+        return table, evaluation
+    left_out = [f for f in evaluation.features if f not in drawn]
+    log.info("figures show %d of %d features (evaluate.max_figure_features = %d); left out of the figures, "
+             "not of the tables: %s%s", len(drawn), len(evaluation.features), max_features,
+             ", ".join(left_out[:10]), " ..." if len(left_out) > 10 else "")
+    keep = set(drawn)
+    subset = dataclasses.replace(
+        evaluation, features=[f for f in evaluation.features if f in keep],
+        family=[f for f in evaluation.family if f in keep],
+        results={f: r for f, r in evaluation.results.items() if f in keep},
+        element_significant={f: v for f, v in evaluation.element_significant.items() if f in keep},
+        strata=evaluation.strata[evaluation.strata["feature"].isin(keep)] if not evaluation.strata.empty
+        else evaluation.strata)
+    return table.drop(columns=left_out), subset
 
 
 def figure_builders(table: pd.DataFrame, evaluation: Evaluation,

@@ -14,7 +14,12 @@ Three kinds of failure are told apart:
   failed so for `breaker_seconds`, saying what is stored, what is left and how to resume;
 - quota (RESOURCE_EXHAUSTED): not a dead service. The run slows down (fewer requests in
   flight, backoff of at least the retry delay the server sends) and keeps going;
+- a rejected key (UNAUTHENTICATED, PERMISSION_DENIED): the whole run stops at the first one,
+  saying which setting holds the key (every other request would be rejected too);
 - anything else (INVALID_ARGUMENT, ...): that input fails at once, the others go on.
+
+An answer whose tracks are not the ones chosen from the catalogue (e.g. the service ignored
+the ontology filter) fails for that input, naming the difference; it is never stored.
 
 Ctrl-C (SIGINT) closes the channel, which cancels the requests in flight: the run stops
 within seconds, keeping every stored answer.
@@ -36,13 +41,23 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from alphagenome.data import ontology
 from alphagenome.models import dna_client
 from dotenv import dotenv_values
 from omegaconf import MISSING
 from tqdm.auto import tqdm
 
+from mprabench.config import curie_problems
 from mprabench.errors import BenchmarkError, ConfigError
-from mprabench.predictors.base import ModelPredictor, PredictionFailure, PredictionInterrupted, PredictionReport
+from mprabench.feature_names import output_prefix
+from mprabench.predictors.base import (
+    ModelPredictor,
+    PredictionFailure,
+    PredictionInterrupted,
+    PredictionReport,
+    RequestBudget,
+)
+from mprabench.predictors.biosample import BiosampleDefaults, check_tracks, choose_tracks
 from mprabench.predictors.features import (
     PADDING,
     FeatureError,
@@ -52,7 +67,7 @@ from mprabench.predictors.features import (
     pad_for_model,
 )
 from mprabench.predictors.store import Profile, ProfileStore
-from mprabench.predictors.tracks import biosamples, select_tracks, track_records
+from mprabench.predictors.tracks import biosamples
 from mprabench.provenance import SOURCE_API, SOURCE_LOCAL
 from mprabench.settings import items, setting
 from mprabench.sources.locations import is_loopback
@@ -61,6 +76,7 @@ log = logging.getLogger(__name__)
 
 DEAD_SERVICE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 QUOTA = grpc.StatusCode.RESOURCE_EXHAUSTED
+AUTHENTICATION = frozenset({grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED})
 RETRYABLE = DEAD_SERVICE | {QUOTA}
 SUPPORTED_LENGTHS = tuple(sorted(dna_client.SUPPORTED_SEQUENCE_LENGTHS.values()))
 DEFAULT_ADDRESS = "dns:///gdmscience.googleapis.com:443"  # the SDK's `create` default
@@ -81,9 +97,10 @@ class AlphaGenomeConfig:
     api_key_env: str = MISSING
     api_key_help: str = MISSING
     model_version: str = MISSING
-    organism: str = MISSING
+    # null (both): from experiment.tracks, else from dataset.assay_biosample (predictors/biosample.py)
+    organism: str | None = MISSING
     outputs: list[str] = items(1)
-    ontology_terms: list[str] = items(1)
+    ontology_terms: list[str] | None = items(1)
     max_workers: int = setting(ge=1)
     timeout_s: float = setting(gt=0)
     connect_timeout_s: float = setting(gt=0)
@@ -100,6 +117,10 @@ class AlphaGenomeConfig:
     breaker_seconds: float = setting(ge=0)
     # RESOURCE_EXHAUSTED (quota) retries per input; they never count toward the breaker.
     max_quota_retries: int = setting(ge=0)
+    # Cost guard: a run that would send more new requests (distinct inputs not in the store)
+    # stops before the first one; seconds_per_request only turns the count into a duration.
+    max_new_requests: int = setting(ge=0)
+    seconds_per_request: float = setting(gt=0)
 
 
 class MissingApiKey(BenchmarkError):
@@ -193,6 +214,10 @@ def open_client(config: AlphaGenomeConfig, api_key: str) -> tuple[dna_client.Dna
 
 class ServiceDown(BenchmarkError):
     """The circuit breaker opened: the service looks dead; what is stored stays stored."""
+
+
+class KeyRejected(BenchmarkError):
+    """The service refused the key for a prediction: every further request would be refused too."""
 
 
 def source_of(address: str | None) -> str:
@@ -345,38 +370,59 @@ class _RunState:
     breaker: CircuitBreaker
     limit: AdaptiveLimit
     stopping: threading.Event = field(default_factory=threading.Event)
+    rejected_key: str | None = None  # the first UNAUTHENTICATED / PERMISSION_DENIED answer
 
 
 class AlphaGenomePredictor(ModelPredictor):
     name = "alphagenome"
     settings = AlphaGenomeConfig
     label = "AlphaGenome"  # the report and figures add the model version
-    build_context = ("dotenv", "progress")
+    build_context = ("dotenv", "progress", "biosample")
 
     @classmethod
     def setting_problems(cls, settings: AlphaGenomeConfig, params: Any) -> list[str]:
-        return settings.features.problems(params.experiment.window)
+        terms = [(f"predictor.ontology_terms[{i}]", t) for i, t in enumerate(settings.ontology_terms or [])]
+        return [*settings.features.problems(params.experiment.window), *curie_problems(terms)]
 
-    def __init__(self, config: AlphaGenomeConfig, dotenv: Path | None = None, progress: bool = True):
+    def __init__(self, config: AlphaGenomeConfig, dotenv: Path | None = None, progress: bool = True,
+                 biosample: BiosampleDefaults | None = None):
         self.config = config
         self.dotenv = dotenv
         self.progress = progress
-        self.organism = _enum(dna_client.Organism, config.organism, "predictor.organism")
+        # organism and terms: predictor settings, else the experiment's pin, else the dataset's biosample
+        self.choice = choose_tracks(config.organism, config.ontology_terms, biosample)
+        self.organism = _enum(dna_client.Organism, self.choice.organism, "predictor.organism")
         self.outputs = [_enum(dna_client.OutputType, o, "predictor.outputs") for o in config.outputs]
         _enum(dna_client.ModelVersion, config.model_version, "predictor.model_version")
+        for term in self.choice.ontology_terms or ():
+            _ontology_term(term, self.choice.origin)
         self._api_key: str | None = None
+        self._service_metadata: dict[str, Any] | None = None
+        self._terms: tuple[str, ...] | None = self.choice.ontology_terms
+        self._tracks_used: dict[str, list[dict[str, Any]]] | None = None
+
+    def ontology_terms(self) -> tuple[str, ...]:
+        """The terms to request; a biosample chosen by name is looked up in the service's metadata."""
+        if self._terms is None:
+            self._check_against_service(None)
+        assert self._terms is not None
+        return self._terms
 
     def store_key_fields(self) -> dict[str, Any]:
         return {
             "model": "alphagenome",
             "source": source_of(self.config.address),
             "model_version": self.config.model_version,
-            "organism": self.config.organism,
+            "organism": self.choice.organism,
             "outputs": sorted(self.config.outputs),
-            "ontology_terms": sorted(self.config.ontology_terms),
+            "ontology_terms": sorted(self.ontology_terms()),
             "padding": PADDING,
             "supported_lengths": list(SUPPORTED_LENGTHS),
         }
+
+    def request_budget(self) -> RequestBudget:
+        return RequestBudget(self.config.max_new_requests, "predictor.max_new_requests",
+                             self.config.seconds_per_request)
 
     def prepare(self) -> None:
         self._api_key = resolve_api_key(self.config.api_key_env, self.dotenv)
@@ -387,25 +433,30 @@ class AlphaGenomePredictor(ModelPredictor):
         return output_features(profile, self.config.outputs, self.config.features)
 
     def provenance(self, store: ProfileStore) -> dict[str, Any]:
-        tracks = store.tracks() or {}
+        tracks = store.tracks()
         return {
             "predictor": self.name,
-            "store_key": store.key,
+            "store_key": store.full_key,
             "source": source_of(self.config.address),
             "model_version": self.config.model_version,
-            "organism": self.config.organism,
-            "biosamples": biosamples(tracks, self.config.organism),
+            "organism": self.choice.organism,
+            "tracks_chosen_by": self.choice.origin,
+            "biosamples": biosamples(tracks, self.choice.organism),
             "tracks": {output: len(rows) for output, rows in tracks.items()},
         }
 
+    def catalogue(self) -> dict[str, list[dict[str, Any]]]:
+        if self._api_key is None:
+            self.prepare()
+        return self._check_against_service(None)
+
     def request_profiles(self, inputs: Mapping[str, str], store: ProfileStore) -> PredictionReport:
-        if not inputs and store.tracks() is not None:
+        if not inputs:
             return PredictionReport()
         if self._api_key is None:
             self.prepare()
         client, channel = open_client(self.config, self._api_key)  # type: ignore[arg-type]
         try:
-            store.put_tracks(check_tracks(self._metadata(client), self.config))
             state = _RunState(client, store, channel,
                               CircuitBreaker(self.config.breaker_failures, self.config.breaker_seconds),
                               AdaptiveLimit(self.config.max_workers))
@@ -432,6 +483,11 @@ class AlphaGenomePredictor(ModelPredictor):
             pool.shutdown(wait=True, cancel_futures=True)
             bar.close()
             _restore_interrupt_handler(previous_handler)
+        if state.rejected_key is not None:
+            raise KeyRejected(self._stopped_message(
+                f"AlphaGenome rejected the API key: {state.rejected_key}. Check {self.config.api_key_env} (the "
+                f"environment or .env): the service did not accept the key for predictions, so the run stopped "
+                "at the first rejection", inputs, state.store))
         if state.breaker.is_open():
             raise ServiceDown(self._stopped_message(
                 f"AlphaGenome looks unreachable: {state.breaker.describe()}; circuit breaker "
@@ -496,7 +552,7 @@ class AlphaGenomePredictor(ModelPredictor):
             outcome, failure = "error", None
             try:
                 output = _PREDICT_SEQUENCE(state.client, padded, organism=self.organism,
-                                           requested_outputs=self.outputs, ontology_terms=self.config.ontology_terms)
+                                           requested_outputs=self.outputs, ontology_terms=list(self.ontology_terms()))
                 outcome = "ok"
             except grpc.RpcError as error:
                 failure = error
@@ -509,7 +565,7 @@ class AlphaGenomePredictor(ModelPredictor):
             if outcome == "ok":
                 state.breaker.success()
                 try:
-                    state.store.put(sha, self._profile(output, placement))
+                    state.store.put(sha, self._profile(output, placement, state.store.tracks()))
                 except FeatureError as error:
                     return _Outcome(sha, "failed", f"FeatureError: {error}", retries, True)
                 return _Outcome(sha, "stored", retries=retries, requested=True)
@@ -518,6 +574,10 @@ class AlphaGenomePredictor(ModelPredictor):
             message = f"{code.name}: {failure.details()}"
             if state.stopping.is_set():
                 return _Outcome(sha, "stopped", retries=retries, requested=True)
+            if code in AUTHENTICATION:
+                state.rejected_key = state.rejected_key or message
+                state.stopping.set()  # every other request would be refused the same way
+                return _Outcome(sha, "failed", message, retries, True)
             if code == QUOTA:
                 quota_attempts += 1
                 if quota_attempts > self.config.max_quota_retries:
@@ -534,14 +594,37 @@ class AlphaGenomePredictor(ModelPredictor):
             if state.stopping.wait(delay):  # interrupted by Ctrl-C or the breaker
                 return _Outcome(sha, "stopped", retries=dead_attempts + quota_attempts, requested=True)
 
-    def _profile(self, output: dna_client.Output, placement) -> Profile:
+    def _profile(self, output: dna_client.Output, placement, chosen: Mapping[str, list[dict[str, Any]]]) -> Profile:
         profile: Profile = {}
         for output_type in self.outputs:
             tracks = output.get(output_type)
             if tracks is None:
                 raise FeatureError(f"{output_type.name}: missing from the response")
+            difference = track_difference(tracks.metadata, chosen.get(output_type.name, []))
+            if difference:
+                raise FeatureError(f"{output_type.name}: the response's tracks are not the chosen ones ({difference}); "
+                                   "the answer was not stored")
             profile[output_type.name] = own_positions(tracks.values, tracks.resolution, placement, output_type.name)
         return profile
+
+    def _check_against_service(self, client: dna_client.DnaClient | None) -> dict[str, list[dict[str, Any]]]:
+        """The service's track metadata for the chosen biosample (fetched once per run): the terms to
+        request and the tracks used. Stops before any prediction request when it has no tracks."""
+        if self._tracks_used is None:
+            if client is None:
+                if self._api_key is None:
+                    self.prepare()
+                client, channel = open_client(self.config, self._api_key)  # type: ignore[arg-type]
+                try:
+                    metadata = self._metadata(client)
+                finally:
+                    channel.close()
+            else:
+                metadata = self._metadata(client)
+            frames = {output: metadata.get(dna_client.OutputType[output]) for output in self.config.outputs}
+            self._terms, self._tracks_used = check_tracks(frames, self.config.outputs, self.choice)
+            log.info("AlphaGenome tracks: %s %s (%s)", self.choice.organism, ", ".join(self._terms), self.choice.origin)
+        return self._tracks_used
 
     def _metadata(self, client: dna_client.DnaClient) -> dna_client.OutputMetadata:
         attempt = 0
@@ -597,12 +680,36 @@ def _restore_interrupt_handler(previous: Any) -> None:
         signal.signal(signal.SIGINT, previous)
 
 
-def check_tracks(metadata: dna_client.OutputMetadata, config: AlphaGenomeConfig) -> dict[str, list[dict[str, Any]]]:
-    """Refuse outputs or ontology terms with no track for the organism; return the tracks used
-    (their metadata rows as the service sent them)."""
-    chosen = select_tracks(lambda output: metadata.get(dna_client.OutputType[output]), config.outputs,
-                           config.ontology_terms, config.organism, "AlphaGenome")
-    return track_records(chosen)
+def _ontology_term(term: str, origin: str) -> None:
+    """A term AlphaGenome can be asked for (its SDK parses the CURIE's prefix)."""
+    try:
+        ontology.from_curie(term)
+    except ValueError:
+        raise ConfigError(f"ontology term {term!r} ({origin}) is not a CURIE AlphaGenome accepts: the prefix must "
+                          f"be one of {[t.name for t in ontology.OntologyType]}, e.g. EFO:0001187") from None
+
+
+def _track_identity(row: Mapping[str, Any]) -> str:
+    name, strand = row.get("name"), row.get("strand")
+    return f"{name} ({strand})" if strand not in (None, ".") else str(name)
+
+
+def track_difference(metadata: Any, chosen: list[dict[str, Any]]) -> str:
+    """'' when a response's tracks (its metadata frame) are the chosen ones in order, else what differs."""
+    received = [] if metadata is None else [_track_identity(row) for row in metadata.to_dict(orient="records")]
+    expected = [_track_identity(row) for row in chosen]
+    if received == expected:
+        return ""
+    extra = [t for t in received if t not in expected]
+    lacking = [t for t in expected if t not in received]
+    parts = [f"{len(received)} tracks received, {len(expected)} chosen"]
+    if extra:
+        parts.append(f"not chosen: {', '.join(extra[:5])}" + (" ..." if len(extra) > 5 else ""))
+    if lacking:
+        parts.append(f"missing: {', '.join(lacking[:5])}" + (" ..." if len(lacking) > 5 else ""))
+    if not extra and not lacking:
+        parts.append("same tracks in another order")
+    return "; ".join(parts)
 
 
 def _enum(kind, name: str, key: str):

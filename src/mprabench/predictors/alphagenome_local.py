@@ -287,8 +287,11 @@ class AlphaGenomeLocalPredictor(ModelPredictor):
             self._sha256 = checkpoint_sha256(self.checkpoint.weights, root)
         return self._sha256
 
+    def catalogue(self) -> dict[str, list[dict[str, Any]]]:
+        """The checkpoint's own tracks for the configured terms (no network)."""
+        return track_records(self.tracks)
+
     def request_profiles(self, inputs: Mapping[str, str], store: ProfileStore) -> PredictionReport:
-        store.put_tracks(track_records(self.tracks))
         if not inputs:
             return PredictionReport()
         log.info("AlphaGenome checkpoint %s on %s, %s, batches of %d", self.checkpoint.weights,
@@ -325,7 +328,7 @@ class AlphaGenomeLocalPredictor(ModelPredictor):
         tracks = store.tracks() or {}
         return {
             "predictor": self.name,
-            "store_key": store.key,
+            "store_key": store.full_key,
             "source": SOURCE_CHECKPOINT,
             "model_version": f"(local checkpoint {self.checkpoint.weights.name}, sha256 {self._checkpoint_sha256()[:12]})",
             "checkpoint": str(self.checkpoint.weights),

@@ -58,6 +58,22 @@ class PredictionReport:
     failures: list[PredictionFailure] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class RequestBudget:
+    """The cost guard of a model predictor: a run needing more new requests stops before the first.
+
+    `setting` names the key that raises the limit; `seconds_per_request` turns a count into a
+    rough duration for the message (None: no estimate)."""
+
+    max_new_requests: int
+    setting: str
+    seconds_per_request: float | None = None
+
+
+class TooManyRequests(BenchmarkError):
+    """A run would send more new requests than its budget allows; nothing was sent."""
+
+
 class Declared:
     """What a predictor class declares, read before it is built (predictors/resolve.py)."""
 
@@ -98,13 +114,25 @@ class ModelPredictor(Declared, abc.ABC):
     # the setting naming its prediction store folder (null: the repository's store)
     store_setting: ClassVar[str] = "store"
 
+    def request_budget(self) -> RequestBudget | None:
+        """How many new requests one run may send before it must be told to go on; None: no limit
+        (a local checkpoint costs no quota). A remote service overrides it."""
+        return None
+
     @abc.abstractmethod
     def store_key_fields(self) -> dict[str, Any]:
         """What changes the model's answer (model, version, organism, outputs, terms, padding)."""
 
     @abc.abstractmethod
+    def catalogue(self) -> dict[str, list[dict[str, Any]]]:
+        """The tracks this configuration chooses, per output (asks the service; called only when
+        an input must be requested or the store does not say which tracks the last run used).
+        The store keeps answers per catalogue, so a changed catalogue never mixes with old answers."""
+
+    @abc.abstractmethod
     def request_profiles(self, inputs: Mapping[str, str], store: ProfileStore) -> PredictionReport:
-        """Request every input not in `store`, putting each answer there as it arrives."""
+        """Request every input not in `store`, putting each answer there as it arrives; an answer
+        whose tracks differ from `store.tracks()` fails for that input, naming the difference."""
 
     @abc.abstractmethod
     def features(self, profile: Profile) -> dict[str, float]:

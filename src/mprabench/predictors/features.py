@@ -15,14 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from mprabench.dna import centred_start, pad_with_n
+from mprabench.feature_names import CENTER, MAX, MEAN, output_prefix
 from mprabench.predictors.store import Profile, TrackProfile
 from mprabench.settings import setting
 
-# Feature-name prefix of each output; other outputs use their lower-cased name.
-OUTPUT_PREFIXES = {"DNASE": "dnase", "CAGE": "cage", "RNA_SEQ": "rna"}
 # How `pad_for_model` places an input, as the store keys of track models name it.
 PADDING = "symmetric N to the smallest supported length"
-
 
 @dataclass
 class FeatureWindowConfig:
@@ -51,10 +49,6 @@ class Placement:
     offset: int
     length: int
     padded_length: int
-
-
-def output_prefix(output: str) -> str:
-    return OUTPUT_PREFIXES.get(output, output.lower())
 
 
 def model_length(length: int, supported: Iterable[int]) -> int:
@@ -103,9 +97,9 @@ def profile_features(profile: TrackProfile, window: FeatureWindowConfig, prefix:
     centre = values[(lead + lo) // res : -(-(lead + hi) // res)]
     # float64 sums: float16 storage must not also cost precision in the reduction
     result = {
-        f"{prefix}_mean": float(values.mean(dtype=np.float64)),
-        f"{prefix}_max": float(values.max()),
-        f"{prefix}_center": float(centre.mean(dtype=np.float64)),
+        f"{prefix}_{MEAN}": float(values.mean(dtype=np.float64)),
+        f"{prefix}_{MAX}": float(values.max()),
+        f"{prefix}_{CENTER}": float(centre.mean(dtype=np.float64)),
     }
     if not all(math.isfinite(v) for v in result.values()):
         raise FeatureError(f"{prefix}: non-finite feature values")

@@ -13,10 +13,9 @@ import numpy as np
 from omegaconf import MISSING
 
 from mprabench.dna import MODEL_BASES, central_window, describe_input
+from mprabench.feature_names import GC_FRACTION
 from mprabench.predictors.base import PredictionReport, Predictor, ResultSink
 from mprabench.settings import setting
-
-GC_COLUMN = "gc_fraction"
 
 
 def gc_fraction_central(sequences: Sequence[str], width: int) -> np.ndarray:
@@ -68,5 +67,5 @@ class GcPredictor(Predictor):
 
     def predict(self, inputs: Mapping[str, str], sink: ResultSink) -> PredictionReport:
         values = gc_fraction_central(list(inputs.values()), self.config.width)
-        sink.put_many({sha: {GC_COLUMN: float(v)} for sha, v in zip(inputs, values, strict=True)})
+        sink.put_many({sha: {GC_FRACTION: float(v)} for sha, v in zip(inputs, values, strict=True)})
         return PredictionReport(requested=len(inputs))

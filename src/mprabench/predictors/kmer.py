@@ -6,7 +6,6 @@ test part of a fold; every distinct model input gets exactly one out-of-fold pre
 
 from __future__ import annotations
 
-import math
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,31 +18,21 @@ from omegaconf import MISSING
 
 from mprabench.dna import BASE_CODE_N, central_window, describe_input, encode_bases, n_free_starts
 from mprabench.errors import InputDataError
+from mprabench.feature_names import KMER_RIDGE_OOF
 from mprabench.predictors.base import PredictionReport, Predictor, ResultSink
+from mprabench.schema import ELEMENT_ID, INPUT_SHA256, ZERO_RNA_DROPOUT, dropout_mask, read_rows
 from mprabench.settings import setting
-from mprabench.schema import (
-    ELEMENT_ID,
-    ELEMENT_P,
-    ELEMENT_PEARSON_R,
-    INPUT_SHA256,
-    ZERO_RNA_DROPOUT,
-    dropout_mask,
-    read_rows,
-)
-from mprabench.stats.clustered import ELEMENT_P_REASON, PERMUTATION_TIE_TOLERANCE
-from mprabench.stats.rng import derive_rng
-
-KMER_COLUMN = "kmer_ridge_oof"
+from mprabench.stats.refit_null import refit_null
 
 FOLD_STRATEGY_SKLEARN = "sklearn.GroupKFold(shuffle=True, random_state=seed)"
-REFIT_NULL_KEY = "kmer|refit_null"  # derive_rng key of the refit null's permutations
+REFIT_NULL_KEY = "kmer|refit_null"  # random stream of the refit null's permutations
 
 
 @dataclass(frozen=True)
 class KmerOutOfFold:
     """Out-of-fold predictions and the fold bookkeeping behind them.
 
-    ``predictions``: float Series indexed by input id (name :data:`KMER_COLUMN`): the k-mer part
+    ``predictions``: float Series indexed by input id (name :data:`KMER_RIDGE_OOF`): the k-mer part
     of the out-of-fold prediction, WITHOUT the training-fold mean. With few elements the
     training-fold mean is anti-correlated with the held-out element (leave-out mean), so keeping
     it would make a null model look anti-predictive.
@@ -195,7 +184,7 @@ def kmer_ridge_out_of_fold(
     weights = inputs["n_rows"].to_numpy(dtype=np.float64)
     fit = ridge_out_of_fold(features, targets[:, None], weights, folds, alpha=alpha, standardize=standardize)
     return KmerOutOfFold(
-        predictions=pd.Series(fit.kmer_part[:, 0], index=inputs.index, name=KMER_COLUMN),
+        predictions=pd.Series(fit.kmer_part[:, 0], index=inputs.index, name=KMER_RIDGE_OOF),
         inputs=inputs,
         fold_strategy=strategy,
         full_predictions=pd.Series(fit.kmer_part[:, 0] + fit.fold_means[:, 0], index=inputs.index),
@@ -266,46 +255,14 @@ def ridge_out_of_fold(
 
 
 # --------------------------------------------------------------------------------------------
-# Element-level evaluation of the out-of-fold fit and its refit null
+# Out-of-fold R² and the refit null (stats.refit_null) of the out-of-fold fit
 # --------------------------------------------------------------------------------------------
-
-
-def element_average(values: np.ndarray, groups: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """(elements x columns) row-weighted means of per-input values (inputs x columns)."""
-    _, codes = np.unique(groups, return_inverse=True)
-    indicator = np.zeros((codes.max() + 1, len(codes)))
-    indicator[codes, np.arange(len(codes))] = weights
-    return (indicator @ values) / indicator.sum(1, keepdims=True)
-
-
-def column_pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pearson r of matching columns of a and b (elements x columns)."""
-    a, b = a - a.mean(0), b - b.mean(0)
-    return (a * b).sum(0) / np.sqrt((a * a).sum(0) * (b * b).sum(0))
-
-
-def element_permuted_targets(targets: np.ndarray, groups: np.ndarray, weights: np.ndarray, n_permutations: int,
-                             rng: np.random.Generator) -> np.ndarray:
-    """(inputs x permutations) targets whose element-level parts are permuted between elements.
-
-    Each input keeps its deviation from its element's mean; the element means move as wholes.
-    """
-    _, codes = np.unique(groups, return_inverse=True)
-    means = element_average(targets[:, None], groups, weights)[:, 0]
-    permutations = rng.permuted(np.broadcast_to(np.arange(len(means)), (n_permutations, len(means))), axis=1)
-    return (targets - means[codes])[:, None] + means[permutations].T[codes]
 
 
 def out_of_fold_r2(targets: np.ndarray, full: np.ndarray, fold_means: np.ndarray, weights: np.ndarray) -> float | None:
     """1 − SS(prediction) / SS(training-fold mean): out-of-fold R² against the training-mean baseline."""
     baseline = float(weights @ (targets - fold_means) ** 2)
     return None if baseline == 0 else 1.0 - float(weights @ (targets - full) ** 2) / baseline
-
-
-REASON_REFIT_R_NOT_FINITE = (
-    "the element r of the out-of-fold k-mer part is not finite (a constant element-mean prediction or "
-    "target), so the refit null has no statistic to compare against"
-)
 
 
 def kmer_training_statistics(
@@ -321,30 +278,19 @@ def kmer_training_statistics(
     features, targets, weights = features[kept], targets[kept], weights[kept]
     groups, folds = np.asarray(groups)[kept], np.asarray(folds)[kept]
     fit = ridge_out_of_fold(features, targets[:, None], weights, folds, alpha=alpha)
-    element_y = element_average(targets[:, None], groups, weights)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = float(column_pearson(element_average(fit.kmer_part, groups, weights), element_y)[0])
+
+    def refit(permuted: np.ndarray) -> np.ndarray:
+        return ridge_out_of_fold(features, permuted, weights, folds, alpha=alpha).kmer_part
+
+    null = refit_null(fit.kmer_part[:, 0], refit, targets, groups, weights, n_permutations=n_permutations,
+                      seed=seed, key=REFIT_NULL_KEY)
     full = fit.kmer_part[:, 0] + fit.fold_means[:, 0]
-    statistics = {
-        ELEMENT_PEARSON_R: r if math.isfinite(r) else None,
-        ELEMENT_P: None,
-        "n_permutations": n_permutations,
-        "null": "whole out-of-fold fit re-run under element-permuted targets (element means permuted, "
-                "within-element deviations kept), same folds",
+    return null.to_dict() | {
         "oof_r2": out_of_fold_r2(targets, full, fit.fold_means[:, 0], weights),
         "oof_r2_baseline": "training-fold mean target (weighted by rows)",
         "n_inputs": int(len(targets)),
         "n_elements": int(len(np.unique(groups))),
-    }
-    if not math.isfinite(r):
-        return statistics | {ELEMENT_P_REASON: REASON_REFIT_R_NOT_FINITE}
-    permuted = element_permuted_targets(targets, groups, weights, n_permutations, derive_rng(seed, REFIT_NULL_KEY))
-    null = ridge_out_of_fold(features, permuted, weights, folds, alpha=alpha)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r_null = column_pearson(element_average(null.kmer_part, groups, weights),
-                                element_average(permuted, groups, weights))
-    n_extreme = int(np.count_nonzero(np.abs(r_null) >= abs(r) - PERMUTATION_TIE_TOLERANCE))
-    return statistics | {ELEMENT_P: (1 + n_extreme) / (1 + n_permutations)}
+    } | null.reason_entry()
 
 
 def _check_k(k: int) -> None:
@@ -419,7 +365,7 @@ class KmerPredictor(Predictor):
         fit = ridge_out_of_fold(features, everything["target_mean"].to_numpy()[:, None],
                                 everything["n_rows"].to_numpy(float), folds, alpha=self.config.alpha)
         index = everything.index
-        return KmerOutOfFold(pd.Series(fit.kmer_part[:, 0], index=index, name=KMER_COLUMN), everything, strategy,
+        return KmerOutOfFold(pd.Series(fit.kmer_part[:, 0], index=index, name=KMER_RIDGE_OOF), everything, strategy,
                              pd.Series(fit.kmer_part[:, 0] + fit.fold_means[:, 0], index=index),
                              pd.Series(fit.fold_means[:, 0], index=index))
 
@@ -433,7 +379,7 @@ class KmerPredictor(Predictor):
     def predict(self, inputs: Mapping[str, str], sink: ResultSink) -> PredictionReport:
         self._require_all_inputs(inputs)
         result, _, _ = self._fit(inputs)
-        sink.put_many({sha: {KMER_COLUMN: float(value)} for sha, value in result.predictions.items()})
+        sink.put_many({sha: {KMER_RIDGE_OOF: float(value)} for sha, value in result.predictions.items()})
         return PredictionReport(requested=len(result.predictions))
 
     def training_statistics(self, inputs: Mapping[str, str]) -> dict[str, Any]:
@@ -446,4 +392,4 @@ class KmerPredictor(Predictor):
             frame["fold"].to_numpy(), alpha=self.config.alpha, n_permutations=self.config.n_permutations,
             seed=self.config.seed,
         )
-        return {KMER_COLUMN: statistics | {"target": self.config.target}}
+        return {KMER_RIDGE_OOF: statistics | {"target": self.config.target}}

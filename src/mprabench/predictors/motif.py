@@ -21,6 +21,7 @@ from omegaconf import MISSING
 
 from mprabench.dna import BASE_CODE_N, central_window, describe_input, encode_bases, n_free_starts
 from mprabench.errors import ConfigError
+from mprabench.feature_names import MOTIF_PREFIX
 from mprabench.predictors.base import PredictionReport, Predictor, ResultSink
 from mprabench.settings import items, setting
 
@@ -48,11 +49,13 @@ class ScoringMatrix:
 
 
 def motif_column_name(matrix_id: str, name: str) -> str:
-    """Feature column for a matrix: ``motif_<matrix id>_<name slug>``, e.g. ``motif_MA0065.3_Pparg_Rxra``."""
+    """Feature column for a matrix: ``motif_<matrix id>_<name slug>``, e.g. ``motif_MA0065_3_Pparg_Rxra``."""
     # The versioned matrix ID makes the column unique and stable; the name (non-alphanumerics
-    # collapsed to "_", case kept as in JASPAR) only makes it readable.
+    # collapsed to "_", case kept as in JASPAR) only makes it readable. The ID's version dot
+    # becomes "_" too: DVC reads a dot in a metric key as a path (`dvc metrics diff`, `exp show`).
     slug = re.sub(r"[^0-9A-Za-z]+", "_", name).strip("_")
-    return f"motif_{matrix_id}_{slug}" if slug else f"motif_{matrix_id}"
+    matrix_id = matrix_id.replace(".", "_")
+    return f"{MOTIF_PREFIX}{matrix_id}_{slug}" if slug else f"{MOTIF_PREFIX}{matrix_id}"
 
 
 def available_jaspar_releases() -> list[str]:

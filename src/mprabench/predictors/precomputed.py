@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,8 @@ class PrecomputedConfig:
 
 
 class PrecomputedPredictor(Predictor):
-    """CSV or Parquet with a `sequence` or `input_sha256` column and one column per feature."""
+    """CSV or Parquet with a `sequence` (an input, padded or not) or `input_sha256` column and one column
+    per feature."""
 
     settings = PrecomputedConfig
     label = "precomputed baseline (offline)"
@@ -56,14 +58,18 @@ class PrecomputedPredictor(Predictor):
 
 
     def predict(self, inputs: Mapping[str, str], sink: ResultSink) -> PredictionReport:
-        absent = [sha for sha in inputs if sha not in self.table.index]
+        # A `sequence` may be the input as prepare wrote it or without its N padding (a sequence
+        # table's measured insert): an input not found as written is looked up unpadded.
+        keys = {sha: sha if sha in self.table.index else sequence_sha256(sequence.strip("N"))
+                for sha, sequence in inputs.items()}
+        absent = [sha for sha, key in keys.items() if key not in self.table.index]
         if absent:
             raise InputDataError(
                 f"{self.path}: {len(absent)} of {len(inputs)} model inputs have no prediction in the file, "
                 f"e.g. {absent[:_SHOWN]}.{_key_case_hint(self.table.index, absent)} Predict them too (the "
                 "inputs are data/prepared/inputs.fa, one record per SHA-256) or choose another predictor."
             )
-        chosen = self.table.loc[list(inputs), self.features]
+        chosen = self.table.loc[[keys[sha] for sha in inputs], self.features].set_axis(list(inputs))
         sink.put_many(chosen.to_dict(orient="index"))
         return PredictionReport(requested=len(inputs))
 
@@ -92,10 +98,22 @@ def _keyed_table(path: Path) -> pd.DataFrame:
     return table
 
 
+_INDEX_COLUMN = re.compile(r"^(Unnamed: \d+|__index_level_\d+__)$")  # a pandas index written as a column
+
+
 def _feature_columns(table: pd.DataFrame) -> list[str]:
-    """Every column holding at least one number: a stray text cell in one is an error, not a dropped column."""
-    chosen = [c for c in table.columns if pd.to_numeric(table[c], errors="coerce").notna().any()]
-    skipped = [c for c in table.columns if c not in chosen]
+    """Every column holding at least one number: a stray text cell in one is an error, not a dropped column.
+
+    A column without a header (`Unnamed: 0`: pandas' row index written by `to_csv`) is a row
+    number, not a prediction; it is left out and named in the log (list it in predictor.features
+    to use it anyway)."""
+    index_like = [c for c in table.columns if _INDEX_COLUMN.match(str(c))]
+    if index_like:
+        log.warning("precomputed: column(s) %s have no header (a row index written with the predictions?); "
+                    "not used as features", index_like)
+    candidates = [c for c in table.columns if c not in index_like]
+    chosen = [c for c in candidates if pd.to_numeric(table[c], errors="coerce").notna().any()]
+    skipped = [c for c in candidates if c not in chosen]
     if skipped:
         log.info("precomputed: columns without any number are not features: %s", skipped)
     return chosen

@@ -17,6 +17,7 @@ from typing import Any
 from mprabench.config import Params
 from mprabench.errors import ConfigError
 from mprabench.predictors.base import Declared, ModelPredictor, Predictor
+from mprabench.predictors.biosample import BiosampleDefaults
 from mprabench.settings import raise_problems, typed_section
 
 TARGET_KEY = "_target_"  # Hydra's name for the class a config section builds
@@ -29,6 +30,8 @@ class BuildContext:
     rows: Path  # the benchmark rows; read only by predictors trained on activity (kmer)
     dotenv: Path | None
     progress: bool
+    # the dataset's biosample and the experiment's pinned tracks (a model predictor's default tracks)
+    biosample: BiosampleDefaults | None = None
     store_root: Path | None = None  # the prediction store's root; local checkpoints record their hash there
 
 

@@ -21,8 +21,15 @@ import pandas as pd
 from mprabench.dna import sequence_sha256
 from mprabench.errors import BenchmarkError, InputDataError
 from mprabench.fasta import read_fasta
-from mprabench.predictors.base import ModelPredictor, PredictionFailure, PredictionReport, Predictor
-from mprabench.predictors.store import ProfileStore
+from mprabench.predictors.base import (
+    ModelPredictor,
+    PredictionFailure,
+    PredictionReport,
+    Predictor,
+    RequestBudget,
+    TooManyRequests,
+)
+from mprabench.predictors.store import DamagedRecord, ProfileStore, catalogue_id, last_catalogue
 from mprabench.schema import FEATURES_KEY
 
 log = logging.getLogger(__name__)
@@ -38,6 +45,7 @@ class PredictRun:
     wall_seconds: float
     provenance: dict[str, Any]
     store_directory: Path | None
+    store_damaged: int = 0  # stored files that failed their check, moved aside and requested again
 
     def metrics(self) -> dict[str, int]:
         """The DVC metric: counts only (a wall time is no metric; it goes to the log)."""
@@ -47,6 +55,7 @@ class PredictRun:
             "requested": self.report.requested,
             "failed": len(self.report.failures),
             "retries": self.report.retries,
+            "store_damaged": self.store_damaged,
         }
 
 
@@ -88,15 +97,84 @@ def run_predictor(predictor: ModelPredictor | Predictor, name: str, inputs: Mapp
 
 
 def _run_model(predictor: ModelPredictor, inputs: Mapping[str, str], store_root: Path) -> PredictRun:
-    store = ProfileStore(store_root, predictor.store_key_fields())
-    missing = {sha: sequence for sha, sequence in inputs.items() if not store.has(sha)}
+    """Serve stored answers, verified; ask the service only for the tracks and inputs it must.
+
+    When every input is stored under the tracks the last run chose, nothing is asked (no key,
+    no network). Otherwise the service's catalogue decides the tracks; if they changed, the
+    answers stored under the old ones are not used (they stay in their own folder)."""
+    fields = predictor.store_key_fields()
+    damaged: list[DamagedRecord] = []
+    store: ProfileStore | None = None
+    rows: dict[str, dict[str, float]] = {}
+    last = last_catalogue(store_root, fields, damaged)
+    if last is not None:
+        store = ProfileStore(store_root, fields, last)
+        rows = _stored_features(predictor, store, inputs)
+    if store is None or len(rows) < len(inputs):
+        # Before any call to the service: at least these inputs will be requested (more if its tracks changed).
+        check_budget(predictor.label, predictor.request_budget(), len(inputs) - len(rows), len(inputs),
+                     store.directory if store is not None else store_root)
+        chosen = predictor.catalogue()
+        if store is None or catalogue_id(chosen) != store.catalogue:
+            if store is not None:
+                log.warning("prediction store: the service's tracks differ from those of the stored answers "
+                            "(catalogue %s -> %s); answers are requested under the new tracks, the old ones stay "
+                            "in %s", store.catalogue, catalogue_id(chosen), store.directory)
+                damaged += store.damaged
+            store = ProfileStore(store_root, fields, chosen)
+            rows = _stored_features(predictor, store, inputs)
+    missing = {sha: sequence for sha, sequence in inputs.items() if sha not in rows}
     log.info("prediction store %s: %d of %d inputs stored", store.directory, len(inputs) - len(missing), len(inputs))
+    check_budget(predictor.label, predictor.request_budget(), len(missing), len(inputs), store.directory)
     report = predictor.request_profiles(missing, store)
-    rows = {sha: predictor.features(store.get(sha)) for sha in sorted(inputs) if store.has(sha)}
-    features = _frame(rows)
+    for sha in sorted(missing):
+        if store.has(sha):
+            try:
+                rows[sha] = predictor.features(store.get(sha))
+            except DamagedRecord as error:
+                report.failures.append(PredictionFailure(sha, str(error)))
+    features = _frame({sha: rows[sha] for sha in sorted(rows)})
     served = len(inputs) - len(missing) + report.stored_by_others
     provenance = predictor.provenance(store) | {"label": predictor.label}
-    return PredictRun(features, report, served, 0.0, provenance, store.directory)
+    return PredictRun(features, report, served, 0.0, provenance, store.directory, len(damaged) + len(store.damaged))
+
+
+def _stored_features(predictor: ModelPredictor, store: ProfileStore, inputs: Mapping[str, str]) -> dict[str, dict[str, float]]:
+    """Features of every input whose stored record passes its check (damaged ones are moved aside)."""
+    rows = {}
+    for sha in sorted(inputs):
+        if store.has(sha):
+            try:
+                rows[sha] = predictor.features(store.get(sha))
+            except DamagedRecord:
+                continue  # logged and counted by the store; the input is requested again
+    return rows
+
+
+def check_budget(name: str, budget: RequestBudget | None, new: int, total: int, store: Path) -> None:
+    """Stop before the first request when this run would send more than the budget allows."""
+    if budget is None:
+        return
+    if new <= budget.max_new_requests:
+        log.info("%s: %d new requests (%s = %d)", name, new, budget.setting, budget.max_new_requests)
+        return
+    duration = ""
+    if budget.seconds_per_request:
+        duration = f", about {_duration(new * budget.seconds_per_request)} of requests at {budget.seconds_per_request:g} s each"
+    raise TooManyRequests(
+        f"{name}: this run would send {new:,} new requests ({total:,} distinct inputs, {total - new:,} already "
+        f"in the prediction store {store}){duration}, more than {budget.setting} = {budget.max_new_requests:,}. "
+        f"Nothing was sent. To go on, allow them: `dvc exp run -S {budget.setting}={new}`; or try a sample "
+        "first: `dvc exp run -S dataset.subset.n_elements=150` (stored answers are reused by the full run)."
+    )
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds:.0f} s"
 
 
 def _run_offline(predictor: Predictor, name: str, inputs: Mapping[str, str]) -> PredictRun:

@@ -170,6 +170,10 @@ class TorchScriptPredictor(ModelPredictor):
             self._sha256 = checkpoint_sha256(self.path, self.store_root or self.path.parent)
         return self._sha256
 
+    def catalogue(self) -> dict[str, list[dict[str, Any]]]:
+        """None to choose: the model's outputs are fixed by its checkpoint, already in the store key."""
+        return {}
+
     def request_profiles(self, inputs: Mapping[str, str], store: ProfileStore) -> PredictionReport:
         if not inputs:
             return PredictionReport()
@@ -207,7 +211,7 @@ class TorchScriptPredictor(ModelPredictor):
     def provenance(self, store: ProfileStore) -> dict[str, Any]:
         return {
             "predictor": self.name,
-            "store_key": store.key,
+            "store_key": store.full_key,
             "source": SOURCE_CHECKPOINT,
             "model_version": f"{self.path.name} (sha256 {self._checkpoint_sha256()[:12]})",
             "checkpoint": str(self.path),

@@ -7,9 +7,12 @@ read, so `HttpClient` repeats the whole request for that case only.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,6 +36,18 @@ class TruncatedBody(Exception):
     """The body ended before Content-Length bytes arrived (transient: the request is repeated)."""
 
 
+@dataclass(frozen=True)
+class Checksum:
+    """The expected digest of a file's bytes: `algorithm` is a hashlib name (sha256, md5)."""
+
+    algorithm: str
+    hexdigest: str
+    setting: str  # where it is configured, named when it does not match
+
+    def new(self) -> Any:
+        return hashlib.new(self.algorithm)
+
+
 class HttpClient:
     """A requests session whose GETs retry transient failures and fail clearly on permanent ones."""
 
@@ -44,29 +59,54 @@ class HttpClient:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 
-    def download(self, url: str, destination: Path, label: str) -> None:
-        """Stream `url` into `destination` (the caller makes it atomic)."""
+    def download(self, url: str, destination: Path, label: str, checksum: Checksum | None = None) -> None:
+        """Stream `url` into `destination` (the caller makes it atomic), at most `max_bytes`,
+        hashing while it streams; a body that does not match `checksum` is an error."""
+        limit = self.config.max_bytes
 
         def read(response: requests.Response) -> None:
             expected = _content_length(response)
+            if expected is not None and expected > limit:
+                raise DownloadError(f"{label}: {url} announces {expected:,} bytes, more than http.max_bytes = "
+                                    f"{limit:,}; nothing was written. Raise the limit if the file is right.")
+            digest = checksum.new() if checksum is not None else None
             written = 0
             with open(destination, "wb") as handle, self._progress_bar(expected, label) as bar:
                 for block in response.iter_content(_CHUNK):
-                    handle.write(block)
                     written += len(block)
+                    if written > limit:
+                        raise DownloadError(f"{label}: the body from {url} exceeds http.max_bytes = {limit:,} bytes; "
+                                            "stopped, nothing was written. Raise the limit if the file is right.")
+                    handle.write(block)
+                    if digest is not None:
+                        digest.update(block)
                     bar.update(len(block))
             if expected is not None and written != expected:
                 raise TruncatedBody(f"received {written} of {expected} bytes")
+            if checksum is not None and digest.hexdigest() != checksum.hexdigest.lower():
+                raise DownloadError(
+                    f"{label}: {checksum.algorithm} of the {written:,} bytes from {url} is {digest.hexdigest()}, "
+                    f"not {checksum.hexdigest} ({checksum.setting}). The server sent another or a cut-short file; "
+                    "nothing was written. If the file really changed, update the checksum.")
 
         self._get(url, label, read)
 
     def get_json(self, url: str, label: str) -> Any:
+        limit = self.config.max_bytes
+
         def read(response: requests.Response) -> Any:
-            content = response.content
+            body = bytearray()
+            for block in response.iter_content(_CHUNK):
+                body += block
+                if len(body) > limit:
+                    raise DownloadError(f"{label}: the answer from {url} exceeds http.max_bytes = {limit:,} bytes")
             expected = _content_length(response)
-            if expected is not None and len(content) != expected:
-                raise TruncatedBody(f"received {len(content)} of {expected} bytes")
-            return response.json()
+            if expected is not None and len(body) != expected:
+                raise TruncatedBody(f"received {len(body)} of {expected} bytes")
+            try:
+                return json.loads(body)
+            except ValueError as error:
+                raise DownloadError(f"{label}: the answer from {url} is not JSON ({error})") from None
 
         return self._get(url, label, read)
 

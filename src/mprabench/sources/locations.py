@@ -11,6 +11,8 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -56,3 +58,39 @@ def local_path(location: str) -> Path:
     parsed = urlparse(location)
     path = Path(unquote(parsed.path)) if parsed.scheme == "file" else Path(location).expanduser()
     return path if path.is_absolute() else repository_root() / path
+
+
+def main_worktree(start: Path) -> Path:
+    """The main git worktree of the repository holding `start` (a linked worktree's main one)."""
+    result = subprocess.run(
+        ["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
+        cwd=start, capture_output=True, text=True,
+    )
+    if result.returncode != 0:
+        return start.resolve()  # not a git checkout: the folder itself
+    common = Path(result.stdout.strip())
+    return common.parent if common.name == ".git" else common  # a bare repository has no worktree
+
+
+def dotenv_candidates(given: Path, environ: Mapping[str, str] | None = None) -> list[Path]:
+    """Where a relative .env is looked for: the working directory, the repository (DVC_ROOT: the
+    user's repository also for `--temp`/`--queue` runs in copies under .dvc/tmp/exps), then the
+    main worktree of a linked one. An absolute path is itself."""
+    if given.is_absolute():
+        return [given]
+    environ = os.environ if environ is None else environ
+    repository = Path(environ.get("DVC_ROOT") or Path.cwd())
+    found: list[Path] = []
+    for base in (Path.cwd(), repository, main_worktree(repository)):
+        candidate = (base / given).absolute()
+        if candidate not in found:
+            found.append(candidate)
+    return found
+
+
+def find_dotenv(given: Path | None, environ: Mapping[str, str] | None = None) -> Path | None:
+    """The first existing of `dotenv_candidates`, else the repository's (named in messages)."""
+    if given is None:
+        return None
+    candidates = dotenv_candidates(given, environ)
+    return next((c for c in candidates if c.is_file()), candidates[min(1, len(candidates) - 1)])

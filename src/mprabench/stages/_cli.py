@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mprabench.errors import BenchmarkError
+from mprabench.workspace_lock import claim_workspace
 
 
 def stage_parser(description: str | None) -> argparse.ArgumentParser:
@@ -23,6 +24,7 @@ def run(main: Callable[[], None]) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("urllib3").setLevel(logging.WARNING)
     try:
+        claim_workspace(Path.cwd(), Path("params.yaml"))  # one DVC run per workspace at a time
         main()
     except BenchmarkError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -34,7 +36,7 @@ def run(main: Callable[[], None]) -> None:
 
 def describe_os_error(error: OSError) -> str:
     """One line naming the file and what to do, instead of a traceback."""
-    where = error.filename or "a file"
+    where = error.filename or "a file (the system did not name it)"
     if isinstance(error, FileNotFoundError):
         return f"{where}: not found. Run the stages before this one first (`dvc repro`), or check the path."
     return (

@@ -19,28 +19,41 @@ from mprabench.config import EvaluateConfig, load_params  # noqa: E402
 from mprabench.files import atomic_path, write_json_atomic  # noqa: E402
 from mprabench.schema import (  # noqa: E402
     CHROM,
+    ELEMENT_CLASS,
     ELEMENT_ID,
     INPUT_SHA256,
+    ORIENTATION,
     STRAND,
     TF_LABELS,
     ZERO_RNA_DROPOUT,
     headline_rows,
+    parquet_columns,
     read_rows,
 )
 from mprabench.stages._cli import run, stage_parser  # noqa: E402
 from mprabench.stats.calibration import (  # noqa: E402
     CalibrationResult,
+    ScenarioOutcome,
     SimulationSettings,
     calibrate,
     design_structure,
     uniform_quantiles,
 )
 from mprabench.stats.null_family import NullScenario  # noqa: E402
+from mprabench.stats.orientation import (  # noqa: E402
+    MIN_ORIENTATION_ELEMENTS,
+    orientation_null,
+    orientation_pairs,
+)
 from mprabench.stats.within_element import min_within_inputs  # noqa: E402
+
+ORIENTATION_P, ORIENTATION_R_CI = "orientation_p", "orientation_r_ci"  # calibration.json keys
+ORIENTATION_NULL = "orientation_shift"  # the orientation analysis's null in calibration_details.json
 
 log = logging.getLogger("mprabench.calibrate")
 
 ROW_COLUMNS = [ELEMENT_ID, INPUT_SHA256, STRAND, CHROM, TF_LABELS]
+OPTIONAL_COLUMNS = [ELEMENT_CLASS, ORIENTATION]  # sequence-table datasets
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -54,8 +67,9 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params(args.params)
     config = params.evaluate
 
-    result = calibrate(design_structure(read_headline_rows(args.rows, config.target), config.target),
-                       simulation_settings(config))
+    rows = read_headline_rows(args.rows, config.target)
+    result = calibrate(design_structure(rows, config.target), simulation_settings(config))
+    add_orientation_null(result, rows, config)
     for key, reason in result.not_estimable.items():
         log.info("calibrate: %s not simulated: %s", key, reason)
     write_json_atomic(args.calibration, result.to_dict(params.experiment.name))
@@ -65,8 +79,27 @@ def main(argv: list[str] | None = None) -> None:
 
 def read_headline_rows(path: Path, target: str) -> pd.DataFrame:
     """The rows evaluate's headline rests on (zero-RNA dropouts excluded, as in evaluate)."""
-    rows = headline_rows(read_rows(path, [*ROW_COLUMNS, target, ZERO_RNA_DROPOUT]))
-    return rows[[*ROW_COLUMNS, target]]
+    available = parquet_columns(path)
+    optional = [c for c in OPTIONAL_COLUMNS if c in available]
+    rows = headline_rows(read_rows(path, [*ROW_COLUMNS, target, ZERO_RNA_DROPOUT, *optional]))
+    return rows[[*ROW_COLUMNS, *optional, target]]
+
+
+def add_orientation_null(result: CalibrationResult, rows: pd.DataFrame, config: EvaluateConfig) -> None:
+    """The orientation analysis's null on this dataset's paired elements (none without orientations)."""
+    pairs = orientation_pairs(rows)
+    if pairs is None:
+        return
+    if len(pairs.elements) < MIN_ORIENTATION_ELEMENTS:
+        result.not_estimable[ORIENTATION_P] = f"{len(pairs.elements)} elements measured in both orientations"
+        return
+    d_measured = pairs.differences(rows[config.target].to_numpy(float))
+    p, covered = orientation_null(d_measured, config.calibration.n_replicates, config.n_permutations,
+                                  config.ci_level, config.seed)
+    # Its own null (random orientation shifts on the paired elements), beside the family's: the worst case
+    # of orientation_p / orientation_r_ci names it.
+    result.outcomes[ORIENTATION_NULL] = ScenarioOutcome({ORIENTATION_P: p <= config.alpha}, {ORIENTATION_R_CI: covered},
+                                                        {ORIENTATION_P: p}, {})
 
 
 def simulation_settings(config: EvaluateConfig) -> SimulationSettings:

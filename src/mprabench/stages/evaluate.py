@@ -6,13 +6,12 @@ import json
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from mprabench.config import load_params
 from mprabench.errors import ConfigError
 from mprabench.evaluation import Evaluation, evaluate, evaluation_table, feature_columns
 from mprabench.files import atomic_path, require_writable, write_json_atomic
-from mprabench.plots import render_figures, write_plot_data
+from mprabench.plots import drawn_subset, render_figures, write_plot_data
 from mprabench.plots.labels import read_provenance, run_context
 from mprabench.schema import read_features, read_rows
 from mprabench.stages._cli import run, stage_parser
@@ -33,9 +32,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--provenance", type=Path, default=None,
                         help="the predict stage's provenance (JSON; figure subtitles say 'unknown' without it)")
     args = parser.parse_args(argv)
-    config = load_params(args.params).evaluate
+    params = load_params(args.params)
+    config = params.evaluate
     require_writable(args.summary, args.details, args.tables, args.figures, args.roc, args.scatter)
-    context = run_context(yaml.safe_load(args.params.read_text()), read_provenance(args.provenance))
+    context = run_context(params, read_provenance(args.provenance))
 
     features = read_features(args.features)
     config.primary_features = primary_family(config.primary_features, feature_columns(features), args.features)
@@ -45,8 +45,9 @@ def main(argv: list[str] | None = None) -> None:
     write_json_atomic(args.summary, evaluation.summary())
     write_json_atomic(args.details, evaluation.details())
     write_tables(evaluation, args.tables)
-    render_figures(table, evaluation, args.figures, config.dpi, context=context)
-    write_plot_data(table, evaluation, roc=args.roc, scatter=args.scatter)
+    table, drawn = drawn_subset(table, evaluation, config.max_figure_features)
+    render_figures(table, drawn, args.figures, config.dpi, context=context)
+    write_plot_data(table, drawn, roc=args.roc, scatter=args.scatter)
 
 
 def primary_family(configured: list[str] | None, available: list[str], source: Path) -> list[str]:

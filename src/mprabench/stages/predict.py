@@ -9,10 +9,12 @@ from pathlib import Path
 from mprabench.config import load_params
 from mprabench.files import require_writable, write_json_atomic, write_parquet_atomic
 from mprabench.predictors.base import PredictionInterrupted, Predictor
+from mprabench.predictors.biosample import BiosampleDefaults
 from mprabench.predictors.resolve import BuildContext, configured_predictor
 from mprabench.predictors.runner import PredictionsFailed, read_model_inputs, run_predictor
 from mprabench.predictors.store import resolve_store_root
 from mprabench.schema import INPUT_SHA256, ROW_ID, read_rows
+from mprabench.sources.locations import find_dotenv
 from mprabench.stages._cli import run, stage_parser
 
 
@@ -32,13 +34,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dotenv", type=Path, default=None, help="optional .env holding the API key")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    configured = configured_predictor(load_params(args.params), args.params)
+    params = load_params(args.params)
+    configured = configured_predictor(params, args.params)
     require_writable(*filter(None, (args.features, args.metrics, args.training, args.provenance)))
     store_root = resolve_store_root(configured.configured_store(), args.store)
 
+    dotenv = find_dotenv(args.dotenv)  # relative: also from --temp/--queue copies and linked worktrees
     # built (and a local checkpoint checked) before any input is read
-    predictor = configured.build(BuildContext(rows=args.rows, dotenv=args.dotenv, progress=not args.no_progress,
-                                              store_root=store_root))
+    predictor = configured.build(BuildContext(rows=args.rows, dotenv=dotenv, progress=not args.no_progress,
+                                              store_root=store_root, biosample=BiosampleDefaults.of(params)))
     inputs = read_model_inputs(args.inputs)
     try:
         result = run_predictor(predictor, configured.name, inputs, store_root)

@@ -8,24 +8,39 @@ by their artifact names (`figures/…`, `tables/…`), which sit beside it in th
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
-from mprabench.config import load_params
+from mprabench.config import Params, experiment_name_for, load_params
 from mprabench.files import require_writable, write_text_atomic
 from mprabench.plots.forest import write_forest
 from mprabench.plots.labels import RunContext, read_provenance, run_context
-from mprabench.report import Links, ReportInputs, headline_note, render_report
+from mprabench.report.document import render_report
+from mprabench.report.inputs import Links, ReportInputs
+from mprabench.report.note import headline_note
+from mprabench.report_html import self_contained_html
 from mprabench.schema import CALIBRATION_INTERVALS, CALIBRATION_TESTS, SUMMARY_DESIGN
+from mprabench.settings import as_plain
 from mprabench.stages._cli import run, stage_parser
 from mprabench.sources.locations import repository_root
-from mprabench.tracking import NOTE_TAG, commit_tags, headline_metrics, mlflow_run, predictor_tags
+from mprabench.tracking import (
+    NOTE_TAG,
+    TrackingError,
+    bound_requests,
+    commit_tags,
+    displayed_uri,
+    headline_metrics,
+    mlflow_run,
+    predictor_tags,
+    tracking_uri,
+)
 
 FOREST_FIGURE_ARTIFACT = "figures/forest.png"
+log = logging.getLogger(__name__)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -46,46 +61,67 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lock", type=Path, required=True, help="dvc.lock, attached to the MLflow run")
     parser.add_argument("--report", type=Path, required=True, help="the report (Markdown)")
     args = parser.parse_args(argv)
-    typed = load_params(args.params)  # validates; the raw file is what gets logged
+    settings = load_params(args.params)
     require_writable(args.report, args.forest_csv, args.forest_figure)
-    params = yaml.safe_load(args.params.read_text())
     metrics = {name: _json(getattr(args, name)) for name in ("qc", "prediction", "summary")}
     details = _json(args.details)
     calibration, qc_details = _optional_json(args.calibration), _optional_json(args.qc_details)
     provenance = read_provenance(args.provenance)
-    context = run_context(params, provenance)
+    context = run_context(settings, provenance)
 
     write_forest(metrics["summary"], context.experiment, context.feature_label, context.subtitle,
-                 float(typed.evaluate.ci_level), args.forest_csv, args.forest_figure, typed.evaluate.dpi)
+                 settings.evaluate.ci_level, args.forest_csv, args.forest_figure, settings.evaluate.dpi)
     files = artifact_files(args)
     root = repository_root().resolve()
-    tags = run_tags(params, root, context) | predictor_tags(provenance)
-    tags[NOTE_TAG] = headline_note(context, metrics["summary"], calibration, details)
+    tags = run_tags(settings, root, context) | predictor_tags(provenance)
+    tags[NOTE_TAG] = headline_note(context, metrics["summary"], calibration, settings.evaluate.calibration,
+                                   details)
     selected, omitted = headline_metrics(
         [("headline", features_first(metrics["summary"])),
          ("headline.calibration", _calibration_metrics(calibration)),
-         ("qc", metrics["qc"]), ("prediction", metrics["prediction"])], typed.tracking.max_metrics)
+         ("qc", metrics["qc"]), ("prediction", metrics["prediction"])], settings.tracking.max_metrics)
     tags["metrics_omitted"] = f"{omitted} (in the JSON artifacts)" if omitted else "0"
 
-    run_name = os.environ.get("DVC_EXP_NAME") or typed.experiment.name
-    with mlflow_run(root, typed.tracking.local_store, typed.tracking.experiment_name, run_name,
-                    typed.tracking.experiment_kind) as tracked:
-        tracked.log(params, selected, tags)
-        for name, path in files.items():
-            folder = name.rsplit("/", 1)[0] if "/" in name else None
-            tracked.log_files(folder, [path])
-        tracked.log_files(None, [p for p in (args.params, args.lock) if p.exists()])
+    run_name = os.environ.get("DVC_EXP_NAME") or settings.experiment.name
+
+    def write_report(run_id: str, uri: str) -> ReportInputs:
         inputs = ReportInputs(
-            params=params, context=context, qc=metrics["qc"], prediction=metrics["prediction"],
+            settings=settings, context=context, qc=metrics["qc"], prediction=metrics["prediction"],
             summary=metrics["summary"], details=details, calibration=calibration, qc_details=qc_details,
             provenance=provenance, strata=_strata(args.tables),
             figures=[n for n in files if n.startswith("figures/")],
             tables=[n for n in files if n.startswith("tables/")],
             detail_files=[n for n in files if "/" not in n],
-            run_id=tracked.run_id, tracking_uri=tracked.tracking_uri, tags=tags,
+            run_id=run_id, tracking_uri=uri, tags=tags,
         )
         write_text_atomic(args.report, render_report(inputs, repository_links(files, args.report)))
-        tracked.log_text(render_report(inputs, Links()), "report.md")
+        return inputs
+
+    tracking = settings.tracking
+    bound_requests(tracking.request_timeout_s, tracking.max_retries, tracking.backoff_factor)
+    try:
+        with mlflow_run(root, tracking.local_store, experiment_name_for(tracking, settings.dataset.name), run_name,
+                        tracking.experiment_kind) as tracked:
+            inputs = write_report(tracked.run_id, tracked.tracking_uri)
+            tracked.log(as_plain(settings), selected, tags)
+            for name, path in files.items():
+                folder = name.rsplit("/", 1)[0] if "/" in name else None
+                tracked.log_files(folder, [path])
+            tracked.log_files(None, [p for p in (args.params, args.lock) if p.exists()])
+            mlflow_report = render_report(inputs, Links())
+            tracked.log_text(mlflow_report, "report.md")
+            # What the MLflow UI can show with its figures (it prints Markdown as text).
+            tracked.log_text(self_contained_html(mlflow_report, files, f"{context.dataset} · {run_name}"),
+                             "report.html")
+    except TrackingError as error:
+        # report.md and the figures never depend on MLflow: rewrite the report without a run.
+        write_report(f"not tracked: MLflow failed while {error.what} (the report stage's log says why)",
+                     displayed_uri(tracking_uri(root, tracking.local_store)))
+        if tracking.required:
+            raise TrackingError(f"{error}. {args.report} and the figures were written; tracking.required=true "
+                                "makes this an error (set it false to complete without tracking).", error.what) from None
+        log.warning("tracking skipped: %s. %s and the figures were written; rerun the report stage "
+                    "(`dvc repro -f -s report`) once MLflow works to log this run.", error, args.report)
 
 
 def artifact_files(args: Any) -> dict[str, Path]:
@@ -107,12 +143,12 @@ def repository_links(files: dict[str, Path], report: Path) -> Links:
                   for name, path in files.items()})
 
 
-def run_tags(params: dict, root: Path, context: RunContext) -> dict[str, str]:
+def run_tags(settings: Params, root: Path, context: RunContext) -> dict[str, str]:
     """Predictor, experiment, biosample, dataset in words; git commit, DVC name, data checksums."""
     tags = {
         **commit_tags(root),
         "predictor": context.predictor,
-        "predictor.name": str(params["predictor"]["name"]),
+        "predictor.name": str(settings.predictor["name"]),
         "predictor.source": context.source,
         "experiment": context.experiment,
         "biosample": context.biosample_text,
@@ -122,7 +158,9 @@ def run_tags(params: dict, root: Path, context: RunContext) -> dict[str, str]:
     mismatch = context.mismatch()
     if mismatch:
         tags["biosample_mismatch"] = mismatch
-    tags |= {f"dataset.sha256.{f['name']}": f["sha256"] for f in params["dataset"]["files"]}
+    for spec in settings.dataset.files:
+        tags |= {f"dataset.{kind}.{spec.name}": getattr(spec, kind) for kind in ("sha256", "md5")
+                 if getattr(spec, kind, None)}
     return tags
 
 

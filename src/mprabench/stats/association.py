@@ -243,7 +243,7 @@ class MultipleTestingResult:
 def adjust_pvalues(
     pvalues: Sequence[float | None],
     method: Literal["bonferroni", "fdr_bh"],
-    alpha: float = 0.05,
+    alpha: float,
 ) -> MultipleTestingResult:
     """statsmodels multipletests over the non-None p-values only; None entries stay None."""
     in_family = [i for i, p in enumerate(pvalues) if p is not None]
@@ -258,13 +258,11 @@ def adjust_pvalues(
     return MultipleTestingResult(method, alpha, len(in_family), tuple(adjusted), tuple(reject))
 
 
-def bonferroni(pvalues: Sequence[float | None], alpha: float = 0.05) -> MultipleTestingResult:
+def bonferroni(pvalues: Sequence[float | None], alpha: float) -> MultipleTestingResult:
     """Bonferroni over the estimable (non-None) p-values."""
     return adjust_pvalues(pvalues, "bonferroni", alpha)
 
 
-def benjamini_hochberg(
-    pvalues: Sequence[float | None], alpha: float = 0.05
-) -> MultipleTestingResult:
+def benjamini_hochberg(pvalues: Sequence[float | None], alpha: float) -> MultipleTestingResult:
     """Benjamini-Hochberg q-values over the estimable (non-None) p-values."""
     return adjust_pvalues(pvalues, "fdr_bh", alpha)

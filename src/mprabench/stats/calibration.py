@@ -22,6 +22,17 @@ import numpy as np
 import pandas as pd
 from scipy import sparse, stats
 
+from mprabench.headline import (
+    ELEMENT_BONFERRONI_SIGNIFICANT,
+    ELEMENT_P,
+    ELEMENT_R_CI,
+    ELEMENT_SPEARMAN_P,
+    STRATA_ELEMENT_BH,
+    STRATA_ELEMENT_P,
+    WITHIN_ELEMENT_P,
+    WITHIN_ELEMENT_R_CI,
+    null_checks,
+)
 from mprabench.schema import (
     CALIBRATION_ALPHA,
     CALIBRATION_CI_LEVEL,
@@ -32,17 +43,20 @@ from mprabench.schema import (
     CALIBRATION_N_REPLICATES,
     CALIBRATION_TESTS,
     CALIBRATION_WORST_NULLS,
-    ELEMENT_BONFERRONI_SIGNIFICANT,
     ELEMENT_ID,
-    ELEMENT_P,
-    ELEMENT_SPEARMAN_P,
     INPUT_SHA256,
-    STRATA_ELEMENT_BH,
-    STRATA_ELEMENT_P,
     TF_LABELS,
-    WITHIN_ELEMENT_P,
 )
-from mprabench.stats.clustered import MIN_PERMUTATION_ELEMENTS, PERMUTATION_TIE_TOLERANCE, element_permutations, fisher_z_interval, permutation_pvalues, unit_scaled
+from mprabench.stats.clustered import (
+    MIN_ELEMENTS_FISHER_Z,
+    MIN_PERMUTATION_ELEMENTS,
+    PERMUTATION_TIE_TOLERANCE,
+    element_permutations,
+    fisher_z_interval,
+    grouped_pearson_r,
+    permutation_pvalues,
+    unit_scaled,
+)
 from mprabench.stats.null_family import (
     NullScenario,
     element_level_signature,
@@ -54,7 +68,6 @@ from mprabench.stats.rng import derive_rng
 from mprabench.stats.robust_correlation import robust_p
 from mprabench.stats.within_element import (
     MIN_POOLED_ELEMENTS,
-    MIN_WITHIN_INPUTS_FLOOR,
     WITHIN_POOLING,
     RandomEffectsPool,
     pool_fisher_z,
@@ -65,7 +78,8 @@ WITHIN_ELEMENT_P_RANDOM_EFFECTS = "within_element_p_random_effects"
 STRATA_ELEMENT_P_PEARSON = "strata_element_p_pearson"
 
 # Strata defined by an element attribute: their element-aware p is the element permutation p.
-ELEMENT_STRATUM_KINDS = ("strand", "chrom")
+# Element attributes whose strata evaluate tests between elements: kind -> rows column
+ELEMENT_STRATUM_KINDS = {"strand": "strand", "chrom": "chrom", "class": "element_class"}
 MIN_STRATUM_ELEMENTS = MIN_PERMUTATION_ELEMENTS
 
 # Replicates simulated per batch: bounds memory at (batch x distinct inputs) floats.
@@ -115,8 +129,9 @@ def design_structure(rows: pd.DataFrame, target: str) -> DesignStructure:
     if (inputs["n_elements"] > 1).any():
         raise ValueError("an input is shared by several elements; the element is no longer the unit of replication")
     element_target = frame.groupby("element")["y"].mean().to_numpy()
-    element_strata = {kind: rows.groupby(element_code)[kind].first().astype(str).to_numpy()
-                      for kind in ELEMENT_STRATUM_KINDS if kind in rows}
+    # a label-less element (no coordinates, no class) is in no stratum, as in evaluate
+    element_strata = {kind: rows.groupby(element_code)[column].first().astype(object).to_numpy()
+                      for kind, column in ELEMENT_STRATUM_KINDS.items() if column in rows and rows[column].notna().any()}
     labels: dict[str, np.ndarray] = {}
     if TF_LABELS in rows and (inputs["element"].value_counts() > 1).any():
         members = pd.DataFrame({"input": rows[INPUT_SHA256].to_numpy(), "label": rows[TF_LABELS].to_numpy()})
@@ -139,7 +154,7 @@ class SimulationSettings:
     seed: int
     # Distinct inputs an element needs for a within-element r: within_element.min_within_inputs(
     # evaluate.min_unique_inputs), the rule evaluate applies.
-    min_within_inputs: int = MIN_WITHIN_INPUTS_FLOOR
+    min_within_inputs: int
 
 
 def element_mean_matrix(structure: DesignStructure) -> np.ndarray:
@@ -161,13 +176,7 @@ def element_indicator(structure: DesignStructure, used: np.ndarray, inputs: np.n
 
 def correlations_over_columns(structure: DesignStructure, features: np.ndarray, indicator: np.ndarray) -> np.ndarray:
     """(n x columns) Pearson r of features vs input target over the inputs of each indicator column."""
-    m = indicator.sum(0)
-    y = structure.input_target
-    sx, sxx, sxy = features @ indicator, (features * features) @ indicator, (features * y) @ indicator
-    sy, syy = y @ indicator, (y * y) @ indicator
-    cov = sxy - sx * sy / m
-    var_x, var_y = sxx - sx * sx / m, syy - sy * sy / m
-    return cov / np.sqrt(var_x * var_y)
+    return grouped_pearson_r(features, structure.input_target, indicator)
 
 
 def within_element_correlations(structure: DesignStructure, features: np.ndarray, used: np.ndarray,
@@ -227,7 +236,7 @@ def other_first(other: dict[str, np.ndarray], own: dict[str, np.ndarray], keys: 
 
 # Statistics of the element means only (shared by nulls with the same element-level signature).
 BETWEEN_TESTS = (ELEMENT_P, ELEMENT_SPEARMAN_P)
-BETWEEN_INTERVALS = ("pearson_r_ci",)
+BETWEEN_INTERVALS = (ELEMENT_R_CI,)
 BETWEEN_STRATA_PREFIXES = (STRATA_BETWEEN_P,)
 
 
@@ -312,7 +321,7 @@ def element_attribute_strata(structure: DesignStructure) -> dict[str, list[np.nd
     """Per kind, the element masks of its strata with enough elements for a permutation p."""
     strata = {}
     for kind, labels in structure.element_strata.items():
-        masks = [labels == label for label in np.unique(labels)]
+        masks = [labels == label for label in sorted(pd.unique(labels[pd.notna(labels)]))]
         strata[kind] = [m for m in masks if m.sum() >= MIN_STRATUM_ELEMENTS]
     return {kind: masks for kind, masks in strata.items() if masks}
 
@@ -407,7 +416,7 @@ def make_plan(structure: DesignStructure, s: SimulationSettings) -> Plan:
             start_column += block.shape[1]
     permutations = element_permutations(e, s.n_permutations, derive_rng(s.seed, "calibration|permutations"))
     return Plan(permutations, spearman_null(e, permutations), element_strata, strata_nulls, used, within, labels, label_indicator, label_columns,
-                e >= max(s.min_elements_ci, 4))
+                e >= max(s.min_elements_ci, MIN_ELEMENTS_FISHER_Z))
 
 
 def sparse_correlations(structure: DesignStructure, features: np.ndarray, indicator: Any) -> np.ndarray:
@@ -472,7 +481,7 @@ def element_level_batch(acc: Accumulator, structure: DesignStructure, s: Simulat
     acc.add(acc.p, ELEMENT_SPEARMAN_P, spearman_pvalues(means, structure.element_target, plan.spearman_null))
     if plan.ci_ok:
         low, high = fisher_z_interval(zx @ zy, e, s.ci_level)
-        acc.add(acc.covered, "pearson_r_ci", (low <= 0) & (high >= 0))
+        acc.add(acc.covered, ELEMENT_R_CI, (low <= 0) & (high >= 0))
     for kind, masks in plan.element_strata.items():
         for i, mask in enumerate(masks):  # Spearman permutation p over the stratum's elements (no CI)
             acc.add(acc.p, STRATA_BETWEEN_P, spearman_pvalues(means[:, mask], structure.element_target[mask],
@@ -488,7 +497,7 @@ def within_batch(acc: Accumulator, structure: DesignStructure, s: SimulationSett
         acc.add(acc.p, key, values)
         if key == WITHIN_ELEMENT_P:
             low, high = pool.interval(s.ci_level)
-            acc.add(acc.covered, "within_element_r_ci", (low <= 0) & (high >= 0))
+            acc.add(acc.covered, WITHIN_ELEMENT_R_CI, (low <= 0) & (high >= 0))
     if columns is not None:  # the element strata: only where no element has a slope (each element's null holds)
         robust, pearson = columns.robust_and_pearson_p(features)
         acc.add(acc.p, STRATA_ELEMENT_P, robust.ravel())
@@ -566,11 +575,11 @@ def calibrate(structure: DesignStructure, settings: SimulationSettings,
     plan = make_plan(structure, s)
     not_estimable: dict[str, str] = {}
     if not plan.within:
-        not_estimable[WITHIN_ELEMENT_P] = "model inputs do not vary within elements"
+        not_estimable[WITHIN_ELEMENT_P] = not_estimable[WITHIN_ELEMENT_R_CI] = "model inputs do not vary within elements"
         not_estimable[STRATA_TF_P] = "the TF perturbation never reaches the model (inputs do not vary within elements)"
         not_estimable[STRATA_ELEMENT_P] = "model inputs do not vary within elements"
     if not plan.ci_ok:
-        not_estimable["pearson_r_ci"] = f"fewer than {s.min_elements_ci} elements"
+        not_estimable[ELEMENT_R_CI] = f"fewer than {s.min_elements_ci} elements"
     if plan.within and not any(slopes_free(n) for n in s.nulls):
         not_estimable[STRATA_ELEMENT_P] = "no null of the family is free of within-element slopes"
     outcomes: dict[str, ScenarioOutcome] = {}
@@ -579,13 +588,20 @@ def calibrate(structure: DesignStructure, settings: SimulationSettings,
         earlier = first_of_signature.setdefault(element_level_signature(scenario), scenario.name)
         done = outcomes[earlier] if earlier != scenario.name else None
         outcomes[scenario.name] = simulate_scenario(structure, s, plan, scenario, verdict_key, done)
-    return CalibrationResult(structure, s, outcomes, not_estimable)
+    result = CalibrationResult(structure, s, outcomes, not_estimable)
+    require_headline_nulls(result)
+    return result
 
 
-# A test is calibrated for the design when its simulated type-I rate is within this of alpha, and an
-# interval when its coverage is within this of its level (the report's verdict; PROTOCOL.md "Inference").
-TYPE_I_TOLERANCE = 0.015
-COVERAGE_TOLERANCE = 0.02
+def require_headline_nulls(result: CalibrationResult) -> None:
+    """Every headline statistic's null (mprabench.headline) is simulated or said to be not estimable."""
+    simulated = {CALIBRATION_TESTS: result.rates("rejected"), CALIBRATION_INTERVALS: result.rates("covered"),
+                 CALIBRATION_FLAGS: result.rates("flags")}
+    missing = [f"{check.kind}.{check.key}" for check in null_checks()
+               if check.key not in simulated[check.kind] and check.key not in result.not_estimable]
+    if missing:
+        raise RuntimeError(f"calibrate simulates no null for the headline statistic(s) {missing}: add their "
+                           "simulation to stats/calibration.calibrate (the headline contract, mprabench/headline.py)")
 
 
 @dataclass(frozen=True)
@@ -600,10 +616,10 @@ class CalibrationMiss:
     null: str | None
 
 
-def calibration_misses(result: dict[str, Any], type_i_tolerance: float = TYPE_I_TOLERANCE,
-                       coverage_tolerance: float = COVERAGE_TOLERANCE) -> list[CalibrationMiss]:
+def calibration_misses(result: dict[str, Any], type_i_tolerance: float, coverage_tolerance: float) -> list[CalibrationMiss]:
     """Every worst-case type-I rate, coverage and flag rate of a calibration.json dict outside its tolerance
-    (a flag rate must stay at most alpha + the type-I tolerance)."""
+    (evaluate.calibration.type_i_tolerance and coverage_tolerance: the report's verdict; a flag rate must
+    stay at most alpha + the type-I tolerance)."""
     misses = []
     alpha, level = result[CALIBRATION_ALPHA], result[CALIBRATION_CI_LEVEL]
     nulls = worst_nulls(result)
@@ -634,5 +650,4 @@ def uniform_quantiles(n: int) -> np.ndarray:
 
 
 __all__ = ["DesignStructure", "SimulationSettings", "CalibrationResult", "design_structure", "calibrate",
-           "calibration_misses", "worst_nulls", "uniform_quantiles",
-           "TYPE_I_TOLERANCE", "COVERAGE_TOLERANCE"]
+           "calibration_misses", "worst_nulls", "uniform_quantiles"]

@@ -32,18 +32,18 @@ PERMUTATION_METHOD = (
 )
 CI_METHOD = "Fisher-z interval of the element-mean Pearson r: tanh(atanh(r) ± z_(1+level)/2 / sqrt(n - 3))"
 
-# Key beside `element_p` in a trained baseline's training statistics (training.json) when that p is None.
-# (Belongs in schema.py with the other details keys; kept here, where kmer and evaluate both import it.)
-ELEMENT_P_REASON = "element_p_reason"
-
 # Permuted |r| within this of the observed |r| count as "as extreme" (float ties, e.g. identity).
 PERMUTATION_TIE_TOLERANCE = 1e-12
 
 # Cap on the entries of one (permutations x elements) block, to bound memory for many elements.
 PERMUTATION_BLOCK_ENTRIES = 2_000_000
+# Permutation indices drawn at once by permutation_pvalue (int64: 8 bytes each, plus as many floats)
+PERMUTATION_MEMORY_ENTRIES = 25_000_000
 
 # Pearson r of element means needs 3 elements.
 MIN_ELEMENTS_R = 3
+# The Fisher-z interval's standard error 1/sqrt(n - 3) needs 4 (whatever evaluate.min_elements_ci says).
+MIN_ELEMENTS_FISHER_Z = 4
 # With fewer elements a two-sided permutation p can never fall to 0.05 (4 elements: 24 orders,
 # smallest p 1/12), so the test could never reject: it is reported as not estimable instead.
 MIN_PERMUTATION_ELEMENTS = 5
@@ -73,15 +73,56 @@ def element_means(
     return ids, mean_x, mean_y
 
 
+# Pearson r in the three forms the statistics need (all here, each checked against scipy in the tests):
+# unit_scaled (a dot product is r: permutations and replicates share one matrix product), pearson_r
+# (matching columns) and grouped_pearson_r (over groups of inputs, from sums).
+
+
 def unit_scaled(values: np.ndarray) -> np.ndarray:
-    """Centred and scaled to unit norm along the last axis: a dot product of two is Pearson r."""
+    """Centred and scaled to unit norm along the last axis: a dot product of two is Pearson r.
+
+    The form of Pearson r the permutation tests use: one matrix product gives the r of many
+    permutations (or simulated replicates) at once.
+    """
     centred = values - values.mean(axis=-1, keepdims=True)
     return centred / np.linalg.norm(centred, axis=-1, keepdims=True)
+
+
+def pearson_r(a: np.ndarray, b: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Pearson r of matching slices of a and b along ``axis`` (NaN where one is constant)."""
+    a, b = a - a.mean(axis, keepdims=True), b - b.mean(axis, keepdims=True)
+    return (a * b).sum(axis) / np.sqrt((a * a).sum(axis) * (b * b).sum(axis))
+
+
+def grouped_pearson_r(x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """(n x columns) Pearson r of each row of x (n x J) with y (J) over the members of each column of the
+    0/1 matrix `groups` (J x columns), from per-group sums: one matrix product for every row and group."""
+    m = groups.sum(0)
+    sx, sxx, sxy = x @ groups, (x * x) @ groups, (x * y) @ groups
+    sy, syy = y @ groups, (y * y) @ groups
+    cov = sxy - sx * sy / m
+    var_x, var_y = sxx - sx * sx / m, syy - sy * sy / m
+    return cov / np.sqrt(var_x * var_y)
 
 
 def element_permutations(n_elements: int, n_permutations: int, rng: np.random.Generator) -> np.ndarray:
     """(n_permutations x n_elements) independent uniform permutations of 0..n_elements-1."""
     return rng.permuted(np.broadcast_to(np.arange(n_elements), (n_permutations, n_elements)), axis=1)
+
+
+def extreme_threshold(observed_r: np.ndarray | float) -> np.ndarray:
+    """A permuted |r| at or above this counts as "as extreme" as the observed r (float ties included)."""
+    return np.abs(observed_r) - PERMUTATION_TIE_TOLERANCE
+
+
+def count_as_extreme(permuted_r: np.ndarray, threshold: np.ndarray | float) -> np.ndarray:
+    """How many permuted r along the last axis are as extreme as the observed r (see extreme_threshold)."""
+    return np.count_nonzero(np.abs(permuted_r) >= threshold, axis=-1)
+
+
+def permutation_p(n_extreme: np.ndarray | int, n_permutations: int) -> np.ndarray | float:
+    """Two-sided permutation p: (1 + #{|r_perm| >= |r_obs|}) / (1 + permutations); never 0."""
+    return (1 + n_extreme) / (1 + n_permutations)
 
 
 def permutation_pvalues(zx: np.ndarray, zy: np.ndarray, permutations: np.ndarray) -> np.ndarray:
@@ -91,22 +132,37 @@ def permutation_pvalues(zx: np.ndarray, zy: np.ndarray, permutations: np.ndarray
     Permuting the target means instead of the features gives the same null distribution and
     lets many features (or simulated replicates) share one permuted block.
     """
+    return permutation_p(count_extreme(zx, zy, permutations), len(permutations))
+
+
+def count_extreme(zx: np.ndarray, zy: np.ndarray, permutations: np.ndarray) -> np.ndarray:
+    """Per row of ``zx``: how many permutations give |r| at least the observed |r| (see permutation_pvalues)."""
     zx = np.atleast_2d(zx)
-    threshold = np.abs(zx @ zy) - PERMUTATION_TIE_TOLERANCE
+    threshold = extreme_threshold(zx @ zy)
     block = max(1, PERMUTATION_BLOCK_ENTRIES // max(1, zx.shape[0]))
     n_extreme = np.zeros(zx.shape[0], dtype=np.int64)
     for start in range(0, len(permutations), block):
         permuted = zy[permutations[start : start + block]]  # (block x E)
-        n_extreme += np.count_nonzero(np.abs(zx @ permuted.T) >= threshold[:, None], axis=1)
-    return (1 + n_extreme) / (1 + len(permutations))
+        n_extreme += count_as_extreme(zx @ permuted.T, threshold[:, None])
+    return n_extreme
 
 
 def permutation_pvalue(
     mean_x: np.ndarray, mean_y: np.ndarray, n_permutations: int, rng: np.random.Generator
 ) -> float:
-    """Two-sided permutation p of the Pearson r of two vectors (element means)."""
-    permutations = element_permutations(len(mean_x), n_permutations, rng)
-    return float(permutation_pvalues(unit_scaled(mean_x), unit_scaled(mean_y), permutations)[0])
+    """Two-sided permutation p of the Pearson r of two vectors (element means).
+
+    The permutations are drawn in blocks of at most PERMUTATION_MEMORY_ENTRIES indices, so memory
+    stays bounded with many elements (a 196,664-sequence library); drawing them block by block
+    gives the same permutations as drawing them at once (numpy permutes row by row).
+    """
+    zx, zy = unit_scaled(mean_x), unit_scaled(mean_y)
+    rows = max(1, PERMUTATION_MEMORY_ENTRIES // max(1, len(mean_x)))
+    n_extreme = 0
+    for start in range(0, n_permutations, rows):
+        block = element_permutations(len(mean_x), min(rows, n_permutations - start), rng)
+        n_extreme += int(count_extreme(zx, zy, block)[0])
+    return permutation_p(n_extreme, n_permutations)
 
 
 def fisher_z_interval(r: np.ndarray | float, n: int, level: float) -> tuple[np.ndarray, np.ndarray]:
@@ -161,7 +217,7 @@ def element_level_from_means(
     n = len(mean_x)
     common = dict(method_description=PERMUTATION_METHOD, ci_method=CI_METHOD, n_rows=n_rows,
                   n_elements=n, n_permutations=n_permutations, ci_level=level)
-    reason = element_mean_reason(mean_x, mean_y, max(MIN_ELEMENTS_R, 3))
+    reason = element_mean_reason(mean_x, mean_y, MIN_ELEMENTS_R)
     if reason:
         return ElementLevelAssociation(**common, r=None, r_reason=reason, p=None, p_reason=reason,
                                        ci_low=None, ci_high=None, ci_reason=reason)
@@ -172,7 +228,8 @@ def element_level_from_means(
         p, p_reason = permutation_pvalue(mean_x, mean_y, n_permutations, rng), None
     else:
         p, p_reason = None, "evaluate.n_permutations = 0: no permutation test was run"
-    ci_reason = element_count_reason(n, max(min_elements_ci, 4), "a confidence interval (evaluate.min_elements_ci)")
+    ci_reason = element_count_reason(n, max(min_elements_ci, MIN_ELEMENTS_FISHER_Z),
+                                     "a confidence interval (evaluate.min_elements_ci)")
     low = high = None
     if ci_reason is None and r is not None:
         lo, hi = fisher_z_interval(r, n, level)
@@ -185,11 +242,12 @@ def element_level_association(
     x: Any,
     y: Any,
     clusters: Any,
-    n_permutations: int = 10000,
-    seed: int = 0,
-    key: str = "",
-    level: float = 0.95,
-    min_elements_ci: int = 10,
+    *,
+    n_permutations: int,
+    seed: int,
+    key: str,
+    level: float,
+    min_elements_ci: int,
 ) -> ElementLevelAssociation:
     """Pearson r of element means plus its permutation p over elements and Fisher-z CI."""
     x, y = as_finite_array(x, "x"), as_finite_array(y, "y")

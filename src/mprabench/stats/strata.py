@@ -31,7 +31,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from mprabench.schema import CHROM, ELEMENT_ID, INPUT_SHA256, STRAND, TF_LABELS
+from mprabench.schema import CHROM, ELEMENT_CLASS, ELEMENT_ID, INPUT_SHA256, STRAND, TF_LABELS
 from mprabench.stats.association import (
     as_finite_array,
     benjamini_hochberg,
@@ -52,8 +52,9 @@ from mprabench.stats.within_element import (
     within_element_effects,
 )
 
-StratumKind = Literal["tf", "strand", "chrom", "element"]
-STRATUM_COLUMNS = {"strand": STRAND, "chrom": CHROM, "element": ELEMENT_ID}
+StratumKind = Literal["tf", "strand", "chrom", "element", "class"]
+# `class`: the element class a sequence-table reader assigns (enhancer / promoter / control)
+STRATUM_COLUMNS = {"strand": STRAND, "chrom": CHROM, "element": ELEMENT_ID, "class": ELEMENT_CLASS}
 
 REASON_TF_INVISIBLE = (
     "the TF perturbation never reaches the model: inputs do not vary within elements (V1/V2), so a "
@@ -100,13 +101,19 @@ class StrataSettings:
 
 
 def stratum_memberships(table: pd.DataFrame, kind: StratumKind) -> pd.DataFrame:
-    """(position, stratum) pairs; for ``tf`` a row appears once per distinct label it carries."""
+    """(position, stratum) pairs; for ``tf`` a row appears once per distinct label it carries.
+
+    A row without a label (a dataset with no such column, e.g. no coordinates) is in no stratum.
+    """
+    if kind not in STRATUM_COLUMNS and kind != "tf":
+        raise ValueError(f"unknown stratum kind {kind!r}; expected tf, {', '.join(STRATUM_COLUMNS)}")
+    column = TF_LABELS if kind == "tf" else STRATUM_COLUMNS[kind]
+    if column not in table:
+        return pd.DataFrame({"position": np.array([], dtype=np.int64), "stratum": np.array([], dtype=object)})
     if kind == "tf":
         labels = table[TF_LABELS].reset_index(drop=True).explode().dropna()
-    elif kind in STRATUM_COLUMNS:
-        labels = table[STRATUM_COLUMNS[kind]].reset_index(drop=True)
     else:
-        raise ValueError(f"unknown stratum kind {kind!r}; expected tf, strand, chrom or element")
+        labels = table[column].reset_index(drop=True).dropna()
     positions = labels.index.to_numpy(dtype=np.int64)
     members = pd.DataFrame({"position": positions, "stratum": labels.astype(str).to_numpy()})
     return members.drop_duplicates(ignore_index=True)
@@ -135,8 +142,8 @@ def between_elements(part: pd.DataFrame, feature: str, target: str, key: str, s:
 
 
 def within_elements(part: pd.DataFrame, feature: str, target: str, s: StrataSettings) -> dict[str, Any]:
-    result = within_element_effects(part, feature, target, min_within_inputs(s.min_unique_inputs), s.level,
-                                   pooling="t_test")
+    result = within_element_effects(part, feature, target, min_distinct_inputs=min_within_inputs(s.min_unique_inputs),
+                                    level=s.level, pooling="t_test")
     summary = result.summary
     if summary is None or summary.p is None:
         reason = result.reason if summary is None else summary.reason
@@ -227,6 +234,8 @@ def stratified_association(
     within_visible = inputs_vary_within_some_element(table)
     strata = [(str(stratum), positions.to_numpy())
               for stratum, positions in stratum_memberships(table, kind).groupby("stratum", sort=True)["position"]]
+    if not strata:  # no row carries a label of this kind
+        return tidy_types(pd.DataFrame(columns=RESULT_COLUMNS))
     frames = []
     for feature in features:
         as_finite_array(table[feature], feature)

@@ -242,7 +242,7 @@ def element_effect(
 
 
 def pool_element_effects(
-    effects: tuple[ElementEffect, ...], level: float, pooling: str = "random_effects"
+    effects: tuple[ElementEffect, ...], level: float, pooling: str
 ) -> tuple[WithinElementSummary, tuple[ElementEffect, ...]]:
     """Pooled summary of the estimable elements; effects returned with their relative weights."""
     excluded = {e.element_id: str(e.reason) for e in effects if not e.estimable}
@@ -277,8 +277,7 @@ def inputs_vary_within_some_element(table: pd.DataFrame) -> bool:
 
 
 def within_element_effects(
-    table: pd.DataFrame, feature: str, target: str, min_distinct_inputs: int = 4, level: float = 0.95,
-    pooling: str = WITHIN_POOLING,
+    table: pd.DataFrame, feature: str, target: str, *, min_distinct_inputs: int, level: float, pooling: str,
 ) -> WithinElementResult:
     """Per-element correlations over distinct inputs and their pooled summary.
 
@@ -291,9 +290,19 @@ def within_element_effects(
         return WithinElementResult(feature, target, False, reason, (), None)
     as_finite_array(table[feature], feature)
     as_finite_array(table[target], target)
+    # Elements with too few distinct inputs get their reason from one groupby, not one each: with
+    # thousands of two-input elements (both orientations of a sequence) the per-element path dominated.
+    needed = min_within_inputs(min_distinct_inputs)
+    sizes = table.groupby(ELEMENT_ID, sort=True)[INPUT_SHA256].agg(["size", "nunique"])
+    small = sizes["nunique"] < needed
+    computed = {element_id: element_effect(element_id, group, feature, target, min_distinct_inputs)
+                for element_id, group in table[table[ELEMENT_ID].isin(sizes.index[~small])].groupby(ELEMENT_ID, sort=True)}
     effects = tuple(
-        element_effect(element_id, group, feature, target, min_distinct_inputs)
-        for element_id, group in table.groupby(ELEMENT_ID, sort=True)
+        computed[element_id] if not is_small else ElementEffect(
+            element_id=str(element_id), n_rows=int(n_rows), n_distinct_inputs=int(m), estimable=False,
+            reason=f"fewer than {needed} distinct model inputs in the element ({int(m)})", pearson_r=None,
+            pearson_p=None, fisher_z=None, weight=None)
+        for element_id, n_rows, m, is_small in zip(sizes.index, sizes["size"], sizes["nunique"], small, strict=True)
     )
     summary, effects = pool_element_effects(effects, level, pooling)
     return WithinElementResult(feature, target, True, None, effects, summary)

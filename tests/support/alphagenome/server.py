@@ -86,6 +86,9 @@ class ServerCounters:
     quota_rejections: int  # calls answered RESOURCE_EXHAUSTED by the quota (set_quota)
     early_quota_retries: int  # calls for a refused sequence sooner than the refusal's retry delay
     peak_active_calls: int  # most PredictSequence handlers running at once
+    # PredictSequence calls per ontology CURIE asked for ("" = a call naming none, i.e. all tracks)
+    ontology_terms_requested: Mapping[str, int]
+    organisms_requested: Mapping[str, int]  # PredictSequence calls per organism name (e.g. HOMO_SAPIENS)
 
 
 def sequence_key(sequence: str) -> str:
@@ -167,8 +170,29 @@ class LocalAlphaGenomeServer(FaultInjector):
         self._executor: ThreadPoolExecutor | None = None
         self._port: int | None = None
         self._expected_api_key = expected_api_key
+        self._ignore_ontology_filter = False
+        self._predict_key_rejected = False
         self._active_calls = 0  # running PredictSequence handlers; never reset
         self._reset_counters_locked()
+
+    # ---- catalogue faults
+
+    def set_catalogue(self, catalogue: TrackCatalogue) -> None:
+        """Replace the track catalogue while serving (a service adding or removing tracks)."""
+        normalised = normalise_catalogue(catalogue)
+        with self._lock:
+            self._catalogue = normalised
+
+    def ignore_ontology_filter(self, ignore: bool = True) -> None:
+        """Answer PredictSequence with every track of an output, whatever terms were asked."""
+        with self._lock:
+            self._ignore_ontology_filter = ignore
+
+    def reject_key_for_predictions(self, reject: bool = True) -> None:
+        """UNAUTHENTICATED for every PredictSequence call while metadata calls keep working
+        (a key accepted for metadata and refused for predictions)."""
+        with self._lock:
+            self._predict_key_rejected = reject
 
     # ---- lifecycle
 
@@ -257,6 +281,8 @@ class LocalAlphaGenomeServer(FaultInjector):
                 quota_rejections=quota_rejections,
                 early_quota_retries=early_quota_retries,
                 peak_active_calls=self._peak_active_calls,
+                ontology_terms_requested=MappingProxyType(dict(self._terms_requested)),
+                organisms_requested=MappingProxyType(dict(self._organisms_requested)),
             )
 
     def reset_counters(self) -> None:
@@ -288,6 +314,8 @@ class LocalAlphaGenomeServer(FaultInjector):
         self._metadata_calls = 0
         self._api_keys_seen: set[str | None] = set()
         self._peak_active_calls = self._active_calls
+        self._terms_requested: Counter[str] = Counter()
+        self._organisms_requested: Counter[str] = Counter()
 
     # ---- RPC implementations
 
@@ -312,6 +340,12 @@ class LocalAlphaGenomeServer(FaultInjector):
         with self._lock:
             self._completed_calls += 1
             self._completed_by_sequence[key] += 1
+
+    def _record_biosamples(self, organism: int, curies: frozenset[str] | None) -> None:
+        with self._lock:
+            self._organisms_requested[dna_model_pb2.Organism.Name(organism).removeprefix("ORGANISM_")] += 1
+            for curie in curies if curies is not None else ("",):
+                self._terms_requested[curie] += 1
 
     def _enter_call(self) -> None:
         with self._lock:
@@ -345,6 +379,8 @@ class LocalAlphaGenomeServer(FaultInjector):
         key = sequence_key(request.sequence)
         self._record_predict_call(key)
         self._check_api_key(context)
+        if self._predict_key_rejected:
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "API key not valid for predictions")
         plan = self.take_call_plan(key)
         logger.debug("PredictSequence %s len=%d plan=%s", key[:12], len(request.sequence), plan)
         if plan.hang_s > 0 and plan.hang_after_messages == 0:
@@ -358,6 +394,7 @@ class LocalAlphaGenomeServer(FaultInjector):
         if plan.latency_s > 0 and not sleep_while_active(context, plan.latency_s):
             return
         outputs, organism_tracks, curies = self._validate_predict_request(request, context)
+        self._record_biosamples(request.organism, curies)
         if plan.reject is not None and plan.reject(request.sequence):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "sequence rejected by the server")
         signal_values = base_signal(request.sequence, self.scored_motifs, self.motif_weight)
@@ -401,6 +438,8 @@ class LocalAlphaGenomeServer(FaultInjector):
             )
         outputs = self._requested_output_names(request, context)
         curies = self._requested_curies(request, context)
+        if self._ignore_ontology_filter:
+            curies = None
         return outputs, organism_tracks, curies
 
     @staticmethod

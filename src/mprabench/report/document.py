@@ -1,0 +1,51 @@
+"""report.md: its sections in order (results first, then what was run)."""
+
+from __future__ import annotations
+
+from mprabench.report.format import Reasons
+from mprabench.report.inputs import Links, ReportInputs, design_of
+from mprabench.report.results import (
+    calibration_section,
+    headline_section,
+    sensitivity_section,
+    trained_baseline_section,
+    within_element_section,
+)
+from mprabench.report.run import (
+    configuration_section,
+    detail_files_section,
+    effective_n_section,
+    figures_section,
+    prediction_section,
+    provenance_section,
+    qc_section,
+    question_section,
+    strata_section,
+    title_section,
+)
+
+
+def render_report(inputs: ReportInputs, links: Links) -> str:
+    """The whole document; every table is GitHub-flavoured Markdown, every n.e. carries a reason, and
+    links are built from one `Links` value so the same report renders in the repository and in MLflow."""
+    reasons = Reasons()
+    design = design_of(inputs.summary)
+    sections = [
+        title_section(inputs),
+        headline_section(inputs, reasons),
+        calibration_section(inputs),
+        sensitivity_section(inputs, reasons),
+        reasons.legend(),
+        within_element_section(inputs, links),
+        trained_baseline_section(inputs.details),
+        question_section(inputs.settings.experiment.inputs),
+        effective_n_section(design),
+        strata_section(inputs.strata, links, design),
+        qc_section(inputs.qc, inputs.qc_details),
+        prediction_section(inputs.prediction, inputs.context.source),
+        figures_section(inputs.figures, links),
+        detail_files_section(inputs, links),
+        configuration_section(inputs.settings),
+        provenance_section(inputs),
+    ]
+    return "\n\n".join(s for s in sections if s) + "\n"

@@ -1,0 +1,48 @@
+"""The MLflow run description (`mlflow.note.content`): what ran, the headline, its calibration."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from mprabench.config import CalibrationConfig
+from mprabench.headline import (
+    ELEMENT_P,
+    ELEMENT_PEARSON_R,
+    PEARSON_R_CI_HIGH,
+    PEARSON_R_CI_LOW,
+    primary_features,
+)
+from mprabench.plots.labels import RunContext
+from mprabench.report.format import fmt, is_missing
+from mprabench.report.inputs import feature_details, not_estimable_reason
+from mprabench.report.results import calibration_sentence, verdict_sentence
+
+
+def headline_note(context: RunContext, summary: Mapping[str, Any], calibration: Mapping[str, Any] | None,
+                  settings: CalibrationConfig, details: Mapping[str, Any] | None) -> str:
+    """3–5 lines: what ran, the headline, its calibration (verdict by `settings`), any biosample mismatch."""
+    features = primary_features(summary)
+    estimable = [f for f in features if not is_missing(summary[f].get(ELEMENT_PEARSON_R))]
+    lines = [
+        (f"**{context.dataset} · experiment {context.experiment} · {context.predictor} · "
+         f"{context.biosample_text}**"),
+        verdict_sentence(summary, details),  # the report's first sentence too
+    ]
+    if estimable:
+        best = max(estimable, key=lambda f: abs(summary[f][ELEMENT_PEARSON_R]))
+        s = summary[best]
+        if is_missing(s.get(PEARSON_R_CI_LOW)) or is_missing(s.get(PEARSON_R_CI_HIGH)):
+            interval = f"(no CI: {not_estimable_reason(details or {}, best, 'ci')})"
+        else:
+            interval = f"[{fmt(s[PEARSON_R_CI_LOW])}, {fmt(s[PEARSON_R_CI_HIGH])}]"
+        p = (f"p = {fmt(s[ELEMENT_P])}" if not is_missing(s.get(ELEMENT_P))
+             else f"no p: {not_estimable_reason(details or {}, best, 'p')}")
+        if feature_details(details or {}, best).get("trained_baseline") and not is_missing(s.get(ELEMENT_P)):
+            p += " (refit null; not simulated by calibrate)"
+        lines.append(f"Strongest: {context.feature_label(best)} r = {fmt(s[ELEMENT_PEARSON_R])} {interval}, {p}.")
+    lines.append(calibration_sentence(calibration, settings))
+    mismatch = context.mismatch()
+    if mismatch:
+        lines.append(f"Warning: {mismatch}")
+    return "  \n".join(lines[:5])

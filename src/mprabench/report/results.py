@@ -1,0 +1,329 @@
+"""The result sections of report.md: headline, calibration, dropout sensitivity, within-element, trained baseline."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from mprabench.config import CalibrationConfig
+from mprabench.headline import (
+    ELEMENT_BONFERRONI_SIGNIFICANT,
+    ELEMENT_NEGLOG10_P,
+    ELEMENT_P,
+    ELEMENT_PEARSON_R,
+    ELEMENT_R_CI,
+    ELEMENT_SPEARMAN_P,
+    ELEMENT_SPEARMAN_RHO,
+    HEADLINE,
+    LOO_R_MAX,
+    LOO_R_MIN,
+    LOO_VERDICT_CHANGERS,
+    PEARSON_R_CI_HIGH,
+    PEARSON_R_CI_LOW,
+    WITHIN_ELEMENT_P,
+    WITHIN_ELEMENT_R,
+    HeadlineStatistic,
+    bounds,
+    primary_features,
+)
+from mprabench.plots.labels import target_label
+from mprabench.report.format import UNKNOWN, Reasons, fmt, is_missing, plural, table
+from mprabench.report.inputs import (
+    SENSITIVITY_REASON_KEYS,
+    Links,
+    ReportInputs,
+    design_of,
+    feature_details,
+    not_estimable_reason,
+)
+from mprabench.schema import (
+    CALIBRATION_ALPHA,
+    CALIBRATION_CI_LEVEL,
+    CALIBRATION_FAMILYWISE,
+    CALIBRATION_FLAGS,
+    CALIBRATION_INTERVALS,
+    CALIBRATION_TESTS,
+    DETAILS_ALPHA,
+    DETAILS_PER_FEATURE,
+    DETAILS_SENSITIVITY,
+    DETAILS_TARGET,
+    DETAILS_WITH_ZERO_RNA_DROPOUTS,
+)
+from mprabench.stats.calibration import calibration_misses, worst_nulls
+from mprabench.tracking import flatten
+
+# The headline table's columns: every statistic of the contract shown in the report, an interval
+# inside the cell of the statistic it bounds.
+HEADLINE_COLUMNS = [s for s in HEADLINE if s.in_report_table and not s.bounds_of]
+
+
+# Leverage beside the element r (details.json element_level), shown after this headline column.
+LEVERAGE_AFTER = ELEMENT_NEGLOG10_P
+LEVERAGE_LABELS = ["Spearman ρ (p)", "leave-one-out r"]
+
+
+def headline_section(inputs: ReportInputs, reasons: Reasons) -> str:
+    summary, details, ctx = inputs.summary, inputs.details, inputs.context
+    design = design_of(summary)
+    features = primary_features(summary)
+    header = ["feature"]
+    for s in HEADLINE_COLUMNS:
+        header.append(column_label(s, inputs.ci_level))
+        if s.key == LEVERAGE_AFTER:
+            header += LEVERAGE_LABELS
+    rows, changed = [], []
+    for feature in features:
+        row = [f"{ctx.feature_label(feature)} (`{feature}`)"]
+        for s in HEADLINE_COLUMNS:
+            row.append(headline_cell(s, summary[feature], details, feature, reasons))
+            if s.key == LEVERAGE_AFTER:
+                row += leverage_cells(details, feature, reasons)
+        rows.append(row)
+        changers = (feature_details(details, feature).get("element_level") or {}).get(LOO_VERDICT_CHANGERS)
+        if changers:
+            changed.append(f"{ctx.feature_label(feature)}: without {', '.join(f'`{e}`' for e in changers)}")
+    alpha = details.get(DETAILS_ALPHA, inputs.settings.evaluate.alpha)
+    target = str(details.get(DETAILS_TARGET) or inputs.settings.evaluate.target)
+    text = (
+        f"## Headline\n\nElement-level association (n = {fmt(design.get('n_elements'), none=UNKNOWN)} elements; "
+        f"{fmt(design.get('n_unique_inputs'), none=UNKNOWN)} distinct model inputs, "
+        f"{fmt(design.get('n_rows'), none=UNKNOWN)} rows): "
+        f"Pearson r of the element-mean prediction against the element-mean {target_label(target)}, "
+        f"its permutation p over elements, Spearman's ρ of the same means with its own permutation p, and the "
+        f"range of r leaving out one element at a time. The verdict is Bonferroni over the "
+        f"{plural(len(features), 'primary feature')} at α = {fmt(alpha, none=UNKNOWN)} on the Spearman p (a trained "
+        f"baseline: its refit-null p): in the null simulations one high-leverage element made the Pearson p reject "
+        f"far too often, where the rank-based p held.\n\n"
+        + table(header, rows)
+    )
+    if changed:
+        text += ("\n\nOne element changes the verdict: " + "; ".join(changed)
+                 + " (the verdict flips when that element is left out).")
+    return text
+
+
+def leverage_cells(details: Mapping[str, Any], feature: str, reasons: Reasons) -> list[str]:
+    """Spearman ρ (its permutation p) and the leave-one-element-out range of r, or n.e. with the reason."""
+    where = f"`{feature}`"
+    element = feature_details(details, feature).get("element_level") or {}
+    spearman_reason = not_estimable_reason(details, feature, "spearman")
+    rho = element.get(ELEMENT_SPEARMAN_RHO)
+    spearman = (f"{fmt(rho)} ({reasons.cell(element.get(ELEMENT_SPEARMAN_P), spearman_reason, where)})"
+                if not is_missing(rho) else reasons.mark(spearman_reason, where))
+    low, high = element.get(LOO_R_MIN), element.get(LOO_R_MAX)
+    loo = (f"{fmt(low)} to {fmt(high)}" if not is_missing(low)
+           else reasons.mark(not_estimable_reason(details, feature, "loo"), where))
+    return [spearman, loo]
+
+
+def column_label(statistic: HeadlineStatistic, level: float) -> str:
+    return f"{statistic.label} [{level:.0%} CI]" if bounds(statistic) else statistic.label
+
+
+def headline_cell(statistic: HeadlineStatistic, values: Mapping[str, Any], details: Mapping[str, Any], feature: str,
+                  reasons: Reasons) -> str:
+    """A statistic's value (with its interval, if it has one), or n.e. with the reason from details.json."""
+    where = f"`{feature}`"
+    value = values.get(statistic.key)
+    interval = bounds(statistic)
+    if not interval or is_missing(value):  # no r, so no interval of it
+        cell = reasons.cell(value, not_estimable_reason(details, feature, statistic.reason), where, statistic.digits)
+        # A trained baseline's p is its refit null, which calibrate does not simulate: say so beside it.
+        if statistic.key == ELEMENT_P and not is_missing(value) and feature_details(details, feature).get(
+                "trained_baseline"):
+            cell += " (refit null; not simulated)"
+        return cell
+    low, high = (values.get(b.key) for b in interval)
+    if is_missing(low) or is_missing(high):
+        reason = not_estimable_reason(details, feature, interval[0].reason)
+        return f"{fmt(value, statistic.digits)} {reasons.mark(reason, where)}"
+    return f"{fmt(value, statistic.digits)} [{fmt(low, statistic.digits)}, {fmt(high, statistic.digits)}]"
+
+
+def calibration_sentence(calibration: Mapping[str, Any] | None, settings: CalibrationConfig) -> str:
+    """'calibrated for this design: ...' only when every worst case over the null family is within
+    tolerance; otherwise each failing statistic with the null where it fails; or why there is none.
+
+    Within tolerance (evaluate.calibration): type-I rate within `settings.type_i_tolerance` of alpha,
+    coverage within `settings.coverage_tolerance` of the CI level, a flag rate at most alpha + the type-I
+    tolerance. Statistics calibrate does not simulate for this design are not in calibration.json; the
+    report marks them "not simulated".
+    """
+    if not calibration:
+        return ("Calibration: not simulated for this run (no metrics/calibration.json), so the p-values "
+                "and intervals above are not verified for this design.")
+    alpha, level = calibration.get(CALIBRATION_ALPHA), calibration.get(CALIBRATION_CI_LEVEL)
+    tests = calibration.get(CALIBRATION_TESTS) or {}
+    intervals = calibration.get(CALIBRATION_INTERVALS) or {}
+    flags = calibration.get(CALIBRATION_FLAGS) or {}
+    type_i, coverage = settings.type_i_tolerance, settings.coverage_tolerance
+    misses = calibration_misses(dict(calibration), type_i, coverage)
+    failing = {m.key for m in misses}
+    nulls = worst_nulls(dict(calibration))
+    held = ([f"`{k}` type I {_rate(t, 'type_I', nulls.get(f'{CALIBRATION_TESTS}.{k}'))}"
+             for k, t in tests.items() if k not in failing]
+            + [f"`{k}` coverage {_rate(c, 'coverage', nulls.get(f'{CALIBRATION_INTERVALS}.{k}'))}"
+               for k, c in intervals.items() if k not in failing]
+            + [f"`{k}` family-wise rate {_rate(f, CALIBRATION_FAMILYWISE, nulls.get(f'{CALIBRATION_FLAGS}.{k}'))}"
+               for k, f in flags.items() if k not in failing])
+    tolerance = (f"type I within ±{type_i} of α = {fmt(alpha, none=UNKNOWN)}, coverage within ±{coverage} "
+                 f"of {fmt(level, none=UNKNOWN)}, flag rates at most α + {type_i}")
+    scope = (f"worst case per statistic over the family of null simulations with this dataset's structure "
+             f"(metrics/calibration_details.json; {tolerance})")
+    if not misses:
+        return f"p-values and intervals calibrated for this design, {scope}: " + "; ".join(held) + "."
+    failed = "; ".join(f"`{m.key}` {m.kind} {fmt(m.rate)} ± {fmt(m.mcse, none=UNKNOWN)} under the null `{m.null}` "
+                       f"(nominal {'at most ' if m.kind == 'flag rate' else ''}{fmt(m.nominal, none=UNKNOWN)})"
+                       for m in misses)
+    return (f"**Calibration fails for this design** ({scope}): {failed}. Read these with the rates in mind. "
+            + ("Within tolerance in every null: " + "; ".join(held) + "." if held else ""))
+
+
+def _rate(entry: Any, key: str, null: str | None) -> str:
+    """'0.052 ± 0.005 (worst: null `t2_noise`)' from a calibration.json entry and its worst null."""
+    if not isinstance(entry, Mapping):
+        return "not simulated"
+    return f"{fmt(entry.get(key), none=UNKNOWN)} ± {fmt(entry.get('mcse'), none=UNKNOWN)} (worst: null `{null}`)"
+
+
+def calibration_section(inputs: ReportInputs) -> str:
+    """The calibration sentence, then every statistic the headline prints that calibrate did not simulate."""
+    calibration = inputs.calibration
+    text = calibration_sentence(calibration, inputs.settings.evaluate.calibration)
+    simulated = (set((calibration or {}).get(CALIBRATION_TESTS) or {})
+                 | set((calibration or {}).get(CALIBRATION_INTERVALS) or {}))
+    missing = [key for key in printed_statistics(inputs.summary, inputs.details) if key not in simulated]
+    if calibration and missing:
+        text += (" Not simulated for this design, so not called calibrated: "
+                 + ", ".join(f"`{key}`" for key in missing) + ".")
+    return text
+
+
+def printed_statistics(summary: Mapping[str, Any], details: Mapping[str, Any]) -> Sequence[str]:
+    """The calibration keys of the p-values and intervals the headline table prints for some feature
+    (a trained baseline's refit-null p is marked "not simulated" in its own cell)."""
+    features = primary_features(summary)
+    plain = [f for f in features if not feature_details(details, f).get("trained_baseline")]
+    element = {f: feature_details(details, f).get("element_level") or {} for f in plain}
+    shown = {
+        ELEMENT_P: any(not is_missing(summary[f].get(ELEMENT_P)) for f in plain),
+        ELEMENT_SPEARMAN_P: any(not is_missing(element[f].get(ELEMENT_SPEARMAN_P)) for f in plain),
+        WITHIN_ELEMENT_P: any(not is_missing(summary[f].get(WITHIN_ELEMENT_P)) for f in plain),
+        ELEMENT_R_CI: any(not is_missing(summary[f].get(PEARSON_R_CI_LOW)) for f in plain),
+    }
+    return [key for key, printed in shown.items() if printed]
+
+
+def sensitivity_section(inputs: ReportInputs, reasons: Reasons) -> str:
+    """The headline with zero-RNA dropout rows kept, next to the headline without them."""
+    sensitivity = (inputs.details.get(DETAILS_SENSITIVITY) or {}) if isinstance(inputs.details, Mapping) else {}
+    kept = sensitivity.get(DETAILS_WITH_ZERO_RNA_DROPOUTS) if isinstance(sensitivity, Mapping) else None
+    heading = "## Headline with and without zero-RNA dropouts"
+    if not isinstance(kept, Mapping) or not kept:
+        return (f"{heading}\n\nNot computed: details.json has no `sensitivity.with_zero_rna_dropouts` "
+                "(rows with 0 RNA reads but adequate plasmid reads are excluded as dropouts when the "
+                "activity config says so; see Quality control).")
+    headline_target = str(inputs.details.get(DETAILS_TARGET) or inputs.settings.evaluate.target)
+    target, n_dropouts = str(kept.get("target") or headline_target), kept.get("n_dropout_rows")
+    intro = (f"{fmt(kept.get('n_rows'), none=UNKNOWN)} rows, {fmt(n_dropouts, none=UNKNOWN)} of them flagged as "
+             f"zero-RNA dropouts; the dropouts-kept columns use the target `{target}`")
+    if n_dropouts == 0 and target == headline_target:
+        return (f"{heading}\n\n{intro}. No row is a dropout and the target is the headline's, so the "
+                "headline above already rests on every row: there is nothing to compare.")
+    if target != headline_target:
+        intro += f" (the element targets recomputed with the dropouts; the headline uses `{headline_target}`)"
+    rows = []
+    for feature in primary_features(inputs.summary):
+        main, other = inputs.summary[feature], (kept.get(DETAILS_PER_FEATURE) or {}).get(feature)
+        where = f"`{feature}` (dropouts kept)"
+        other = other if isinstance(other, Mapping) else {}
+
+        def kept_reason(quantity: str, values: Mapping[str, Any] = other) -> str:
+            reason = values.get(SENSITIVITY_REASON_KEYS[quantity])
+            return reason.strip().rstrip(".") if isinstance(reason, str) and reason.strip() else (
+                "not in the sensitivity analysis of details.json")
+
+        rows.append((
+            inputs.context.feature_label(feature),
+            reasons.cell(main.get(ELEMENT_PEARSON_R), not_estimable_reason(inputs.details, feature, "r"),
+                         f"`{feature}`"),
+            reasons.cell(main.get(ELEMENT_P), not_estimable_reason(inputs.details, feature, "p"), f"`{feature}`"),
+            reasons.cell(other.get(ELEMENT_PEARSON_R), kept_reason("r"), where),
+            reasons.cell(other.get(ELEMENT_P), kept_reason("p"), where),
+        ))
+    moves = moves_beyond_ci(inputs, kept)
+    callout = ("\n\n> **The headline depends on excluding the dropouts:** keeping them moves element r by "
+               "more than the half-width of its confidence interval for\n"
+               + "\n".join(f"> - {line}" for line in moves)) if moves else ""
+    return (f"{heading}\n\n{intro}.\n\n"
+            + table(["feature", "element r, dropouts excluded", "element p, dropouts excluded",
+                     "element r, dropouts kept", "element p, dropouts kept"], rows) + callout)
+
+
+def moves_beyond_ci(inputs: ReportInputs, kept: Mapping[str, Any]) -> list[str]:
+    """Primary features whose r with the dropouts kept lies further from the headline r than its CI half-width."""
+    moves = []
+    for feature in primary_features(inputs.summary):
+        main = inputs.summary[feature]
+        other = (kept.get(DETAILS_PER_FEATURE) or {}).get(feature) or {}
+        r, r_kept = main.get(ELEMENT_PEARSON_R), other.get(ELEMENT_PEARSON_R)
+        low, high = main.get(PEARSON_R_CI_LOW), main.get(PEARSON_R_CI_HIGH)
+        if any(is_missing(v) for v in (r, r_kept, low, high)):
+            continue  # no interval to judge the move by (e.g. a trained baseline has none)
+        half_width = (high - low) / 2
+        if abs(r_kept - r) > half_width:
+            moves.append(f"{inputs.context.feature_label(feature)}: r {fmt(r)} → {fmt(r_kept)} "
+                         f"(half-width {fmt(half_width)})")
+    return moves
+
+
+def verdict_sentence(summary: Mapping[str, Any], details: Mapping[str, Any] | None) -> str:
+    """One sentence: how many primary features predict activity across elements (the Bonferroni flag)."""
+    design = design_of(summary)
+    features = primary_features(summary)
+    flags = [summary[f].get(ELEMENT_BONFERRONI_SIGNIFICANT) for f in features]
+    alpha = (details or {}).get(DETAILS_ALPHA)
+    scope = (f"element-level Spearman permutation p (a trained baseline: its refit-null p), Bonferroni over {plural(len(features), 'primary feature')}"
+             + (f" at α = {fmt(alpha)}" if alpha is not None else "")
+             + f"; n = {fmt(design.get('n_elements'), none=UNKNOWN)} elements")
+    significant = sum(flag is True for flag in flags)
+    if significant:
+        return (f"Verdict: {significant} of {plural(len(features), 'primary feature')} "
+                f"{'predicts' if significant == 1 else 'predict'} activity across elements ({scope}).")
+    if any(flag is False for flag in flags):
+        return f"Verdict: no primary feature predicts activity across elements ({scope})."
+    return f"Verdict: not estimable, no primary feature has an element-level p ({scope})."
+
+
+def within_element_section(inputs: ReportInputs, links: Links) -> str:
+    """Where the within-element effect stands: why it is missing, or where its per-element values are."""
+    heading = "## Within-element effects (Δ relative to each element's wild type)"
+    features = primary_features(inputs.summary)
+    missing = [f for f in features if is_missing(inputs.summary[f].get(WITHIN_ELEMENT_R))]
+    if features and len(missing) == len(features):
+        reason = not_estimable_reason(inputs.details, features[0], "within")
+        return f"{heading}\n\nNot estimable: {reason}."
+    per_element = [n for n in inputs.tables if n.endswith("within_element.csv")]
+    where = (f" Per-element correlations: [{per_element[0]}]({links(per_element[0])})." if per_element else "")
+    return (f"{heading}\n\nOne correlation per element over its distinct inputs, pooled across elements by a "
+            f"one-sample t-test of the per-element Fisher z (headline columns `within-element r` and `p`).{where}")
+
+
+def find_out_of_fold_r2(details: Mapping[str, Any]) -> list[tuple[str, float]]:
+    """Every numeric leaf whose key names an out-of-fold R² (e.g. `oof_r2`, `out_of_fold_r2`)."""
+    found = []
+    for path, value in flatten(details, lists=False).items():
+        name = path.lower()
+        if (isinstance(value, (int, float)) and not isinstance(value, bool)
+                and ("r2" in name or "r_squared" in name) and ("oof" in name or "out_of_fold" in name)):
+            found.append((path, float(value)))
+    return found
+
+
+def trained_baseline_section(details: Mapping[str, Any]) -> str:
+    values = find_out_of_fold_r2(details)
+    if not values:
+        return ""
+    rows = [(f"`{path}`", fmt(value)) for path, value in values]
+    return ("## Trained baseline: out-of-fold fit\n\nOut-of-fold R² (folds grouped by element; details.json):"
+            "\n\n" + table(["quantity", "R²"], rows))

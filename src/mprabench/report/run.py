@@ -1,0 +1,255 @@
+"""The sections of report.md that say what was run: question, design, strata, QC, predictions, figures,
+detail files, configuration and provenance."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from mprabench.config import InputMode, Params
+from mprabench.plots.labels import target_label
+from mprabench.report.format import UNKNOWN, fmt, plural, table
+from mprabench.report.inputs import Links, ReportInputs
+from mprabench.provenance import SOURCE_OFFLINE
+from mprabench.report.results import verdict_sentence
+from mprabench.schema import QC_MOTIF_CHECKED, QC_MOTIF_MISMATCHES
+from mprabench.settings import as_plain
+from mprabench.tracking import flatten
+
+QUESTIONS = {
+    InputMode.aggregated: (
+        "**Between-element activity.** One row per base element (mean log2 ratio of its oligos); the "
+        "model sees only the motif in N padding. n is the number of elements. Variant effects inside an "
+        "element are not addressed."
+    ),
+    InputMode.individual: (
+        "**Between-element activity at oligo resolution.** Every oligo is a row, but the model sees its "
+        "element's genomic window without the designed perturbation, so all oligos of an element share one "
+        "input: the information is between elements, and the element-level analysis is the honest test. "
+        "Variant effects inside an element cannot be seen."
+    ),
+    InputMode.designed: (
+        "**Within-element variant effects** (and between-element activity). Each oligo's own designed "
+        "sequence sits in its genomic window, so the model sees the perturbation: the within-element "
+        "analysis asks whether predicted changes track measured changes relative to the element's wild type."
+    ),
+}
+
+FIGURE_CAPTIONS = {
+    "forest": "Headline: element-level Pearson r with its confidence interval, per primary feature.",
+    "scatter": "Prediction against measured activity, per feature.",
+    "roc": "ROC curves (activity above its median is positive).",
+    "spearman_heatmap": "Spearman correlations among features and the target.",
+    "distributions": "Distributions of the predictions over distinct model inputs.",
+    "within_element": "Within-element effects, relative to each element's wild type.",
+    "calibration_qq": "Calibration: null p-values against the uniform distribution.",
+}
+
+
+def flat(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Nested blocks as dotted keys; a list stays one value (one table cell)."""
+    return flatten(data, lists=False)
+
+
+def title_section(inputs: ReportInputs) -> str:
+    ctx = inputs.context
+    lines = [
+        f"# MPRA benchmark — {ctx.dataset}, experiment {ctx.experiment}, predictor: {ctx.predictor}",
+        f"**{verdict_sentence(inputs.summary, inputs.details)}**",  # also the MLflow description's
+        inputs.settings.experiment.description.strip(),
+        "\n".join([
+            f"- **Dataset:** {ctx.dataset} (assay biosample: {ctx.assay_text})",
+            f"- **Experiment:** {ctx.experiment}",
+            f"- **Predictor:** {ctx.predictor}" + (f" (source: {ctx.source})" if ctx.source != ctx.predictor else ""),
+            f"- **Biosample of the predictions:** {ctx.biosample_text}"
+            + (f", chosen by {ctx.tracks_chosen_by}" if ctx.tracks_chosen_by else ""),
+            f"- **Target:** {target_label(inputs.settings.evaluate.target)}",
+            f"- **MLflow run:** `{inputs.run_id}`",
+        ]),
+    ]
+    if not ctx.provenance_found:
+        lines.append("> **Provenance unknown:** the predict stage wrote no provenance.json, so the "
+                     "predictor's source and the biosample names could not be checked.")
+    mismatch = ctx.mismatch()
+    if mismatch:
+        lines.append(f"> **Warning — {mismatch}**")
+    return "\n\n".join(line for line in lines if line)
+
+
+def question_section(mode: InputMode) -> str:
+    return "## What this experiment answers\n\n" + QUESTIONS.get(mode, f"inputs mode `{mode.value}`")
+
+
+def effective_n_section(design: Mapping[str, Any]) -> str:
+    rows, inputs, elements = (design.get(k) for k in ("n_rows", "n_unique_inputs", "n_elements"))
+    if None in (rows, inputs, elements):
+        return "## Effective sample size\n\nsummary.json has no complete `design` block."
+    text = (f"## Effective sample size\n\n{plural(rows, 'row')} carry **{plural(inputs, 'distinct model input')}** "
+            f"from **{plural(elements, 'base element')}**.")
+    if inputs < rows:
+        text += (f" Rows that share an input share its prediction exactly, so a naive p-value over "
+                 f"{plural(rows, 'row')} treats copies as independent evidence and is far too small; "
+                 f"naive row-level statistics are in details.json, labelled naive, and feed no verdict.")
+    return text
+
+
+DESIGN_STRATA = ("tf",)  # defined by the designed perturbation, which V1/V2 inputs do not contain
+
+
+def strata_section(strata: Mapping[str, pd.DataFrame], links: Links, design: Mapping[str, Any]) -> str:
+    if not strata:
+        return ""
+    inputs_vary = (design.get("n_unique_inputs") or 0) > (design.get("n_elements") or 0)
+    rows = []
+    for kind, frame in strata.items():
+        estimable = int(frame["estimable"].astype(bool).sum()) if "estimable" in frame else None
+        if kind in DESIGN_STRATA and not inputs_vary:
+            estimable = ("0: a TF label's perturbation is not in the model input (one input per "
+                         "element), so its r would be a between-element correlation")
+        n = frame["stratum"].nunique() if "stratum" in frame else len(frame)
+        rows.append((kind, fmt(int(n)), fmt(estimable, none=UNKNOWN), _table_link(kind, links)))
+    return ("## Strata\n\nA stratum is estimable only where the model can see what defines it (≥ the minimum "
+            "number of distinct inputs); its p-values are not part of the headline. Per kind: strata, how many "
+            "rows of the table are estimable (feature × stratum), and the full table.\n\n"
+            + table(["kind", "strata", "estimable rows", "table"], rows))
+
+
+def _table_link(kind: str, links: Links) -> str:
+    name = f"tables/strata_{kind}.csv"
+    return f"[strata_{kind}.csv]({links(name)})"
+
+
+def qc_section(qc: Mapping[str, Any], qc_details: Mapping[str, Any] | None) -> str:
+    rows = [(key, fmt(value, none=UNKNOWN)) for key, value in flat(qc).items()]
+    parts = ["## Quality control", table(["quantity", "value"], rows) if rows else "qc.json is empty."]
+    parts += _qc_details(qc_details, qc.get(QC_MOTIF_CHECKED))
+    return "\n\n".join(parts)
+
+
+def _qc_details(qc_details: Mapping[str, Any] | None, motif_checked: int | None) -> list[str]:
+    """Whatever qc_details.json holds, as tables; a visible warning for motif mismatches."""
+    if not qc_details:
+        return ["No qc_details.json (pool offsets, dropouts, motif mismatches) for this run."]
+    parts = []
+    for key, value in qc_details.items():
+        if key == QC_MOTIF_MISMATCHES:
+            parts.append(_motif_mismatch(key, value, motif_checked))
+            continue
+        parts.append(f"**{key.replace('_', ' ')}**\n\n" + _any_table(value))
+    return parts
+
+
+def _motif_mismatch(key: str, value: Any, motif_checked: int | None) -> str:
+    names = [_element_name(v) for v in value] if isinstance(value, list) else (
+        list(value) if isinstance(value, Mapping) else [])
+    if not names and not motif_checked:
+        # No claim about a check that did not run (V1 reads no genome: its inputs are the motif in N).
+        return (f"**{key.replace('_', ' ')}**: not checked — no model input of this experiment was compared "
+                f"with the reference genome (`{QC_MOTIF_CHECKED}` = {fmt(motif_checked or 0)}).")
+    if not names:
+        return (f"**{key.replace('_', ' ')}**: none — the motif of all {fmt(motif_checked)} checked rows "
+                f"matches the reference.")
+    detail = _any_table(value) if isinstance(value, (list, Mapping)) else ""
+    return (f"> **Warning — the motif in the oligo name does not match the reference for "
+            f"{plural(len(names), 'element')}:** {', '.join(f'`{n}`' for n in names)}. Their model input "
+            f"may not contain the assayed site.\n\n{detail}")
+
+
+def _element_name(item: Any) -> str:
+    if isinstance(item, Mapping):
+        for key in ("element_id", "element", "name", "id"):
+            if key in item:
+                return str(item[key])
+    return str(item)
+
+
+def _any_table(value: Any) -> str:
+    if isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
+        columns = list(dict.fromkeys(k for v in value for k in v))
+        return table(columns, [[fmt(v.get(c), none=UNKNOWN) for c in columns] for v in value])
+    if isinstance(value, Mapping):
+        leaves = flat(value)
+        return table(["key", "value"], [(k, fmt(v, none=UNKNOWN)) for k, v in leaves.items()]) if leaves else "(empty)"
+    if isinstance(value, list):
+        return ", ".join(f"`{v}`" for v in value) if value else "(none)"
+    return fmt(value, none=UNKNOWN)
+
+
+def prediction_section(prediction: Mapping[str, Any], source: str) -> str:
+    if source == SOURCE_OFFLINE:  # no service behind it: no request, store or retry to report
+        return (f"## Predictions\n\nComputed offline for {fmt(prediction.get('distinct_inputs'))} distinct inputs "
+                f"({fmt(prediction.get('failed', 0))} failed): an offline baseline sends no request and keeps no store.")
+    rows = [(key.replace("_", " "), fmt(value, none=UNKNOWN)) for key, value in flat(prediction).items()]
+    return "## Predictions\n\n" + (table(["quantity", "value"], rows) if rows else "predict.json is empty.")
+
+
+def figures_section(figures: Sequence[str], links: Links) -> str:
+    if not figures:
+        return "## Figures\n\nNo figures."
+    blocks = []
+    for name in sorted(figures, key=lambda f: (_stem(f) != "forest", f)):
+        stem = _stem(name)
+        caption = FIGURE_CAPTIONS.get(stem) or FIGURE_CAPTIONS.get(stem.split("_")[0], stem.replace("_", " "))
+        # The plain link as well: MLflow's artifact viewer shows Markdown images as text.
+        blocks.append(f"**{caption}** ([{name}]({links(name)}))\n\n![{stem}]({links(name)})")
+    return "## Figures\n\n" + "\n\n".join(blocks)
+
+
+def _stem(name: str) -> str:
+    return name.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+
+
+def detail_files_section(inputs: ReportInputs, links: Links) -> str:
+    items = [f"- [{name}]({links(name)})" for name in [*inputs.detail_files, *inputs.tables]]
+    return "## Detail files\n\n" + "\n".join(items) if items else ""
+
+
+def configuration_section(settings: Params) -> str:
+    experiment, dataset, genome = settings.experiment, settings.dataset, settings.genome
+    activity = dataset.activity
+    rows = [
+        ("experiment", (f"{experiment.name}: inputs `{experiment.inputs.value}`, window "
+                        f"{experiment.window} bp, seed_strand_bug {experiment.seed_strand_bug}")),
+        ("dataset", f"{dataset.name} from `{dataset.source}`"),
+        ("activity", f"{activity.method.value} (pseudocount {activity.pseudocount})"),
+        ("genome", f"{genome.assembly}, " + (f"FASTA `{genome.fasta}`" if genome.fasta
+                                             else f"UCSC API `{genome.ucsc_api}`")),
+        ("predictor", ", ".join(f"{k} `{v}`" for k, v in flat(as_plain(settings.predictor)).items()
+                                if not k.startswith("api_key"))),
+        ("evaluation", ", ".join(f"{k} `{v}`" for k, v in flat(as_plain(settings.evaluate)).items())),
+    ]
+    return "## Configuration\n\n" + table(["", "setting"], rows)
+
+
+def provenance_value(provenance: Mapping[str, Any], key: str, code: bool = False) -> str:
+    """A provenance.json value; None (an offline predictor has no model version or store key) is
+    'not applicable', an absent key 'unknown'."""
+    if key not in provenance:
+        return "unknown"
+    value = provenance[key]
+    if value is None:
+        return "not applicable"
+    return f"`{value}`" if code else str(value)
+
+
+def provenance_section(inputs: ReportInputs) -> str:
+    ctx, provenance = inputs.context, inputs.provenance or {}
+    rows = [("MLflow run", f"`{inputs.run_id}`"), ("tracking URI", f"`{inputs.tracking_uri}`"),
+            ("predictor", ctx.predictor), ("prediction source", ctx.source),
+            ("model version", provenance_value(provenance, "model_version")),
+            ("organism", ctx.organism or "unknown"), ("biosamples", ctx.biosample_text),
+            ("store key", provenance_value(provenance, "store_key", code=True))]
+    tracks = provenance.get("tracks")
+    if isinstance(tracks, Mapping):
+        rows += [(f"tracks: {k}", fmt(v, none=UNKNOWN) if not isinstance(v, Mapping) else ", ".join(
+            f"{a}={fmt(b, none=UNKNOWN)}" for a, b in flat(v).items())) for k, v in tracks.items()]
+    shown = {"predictor", "predictor.source", "biosample", "biosample_mismatch"}
+    rows += [(key, f"`{value}`") for key, value in inputs.tags.items()
+             if not key.startswith("mlflow.") and key not in shown]
+    return "## Provenance\n\n" + table(["", "value"], rows)
+
+
+# --------------------------------------------------------------------------------------------
+# The MLflow run description

@@ -1,0 +1,76 @@
+"""scripts/export_results: one tidy row per DVC experiment and feature, from real `dvc exp save` experiments."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import yaml
+
+from mprabench.results_table import COLUMNS
+from scripts.export_results import main
+from tests.conftest import compose_config
+from tests.support.repo_copy import GIT_IDENTITY
+
+
+def block(r: float, low: float | None, high: float | None, p: float) -> dict:
+    return {"element_pearson_r": r, "pearson_r_ci_low": low, "pearson_r_ci_high": high, "element_p": p,
+            "element_neglog10_p": 1.0, "element_bonferroni_significant": p < 0.025}
+
+
+@pytest.fixture
+def dvc_repo(tmp_path, monkeypatch):
+    """A DVC repository with two experiments saved from the workspace (gc on v1, kmer on v2)."""
+    root = tmp_path / "repo"
+    root.mkdir()
+
+    def run(*args: str) -> None:
+        subprocess.run(args, cwd=root, check=True, capture_output=True, env={**GIT_IDENTITY, "PATH": "/usr/bin:/bin",
+                                                                            "DVC_NO_ANALYTICS": "1"})
+
+    def workspace(configuration: str, predictor: str, summary: dict) -> None:
+        params = compose_config([f"experiment={configuration}", f"predictor={predictor}"])
+        (root / "params.yaml").write_text(yaml.safe_dump(params))
+        (root / "metrics" / "summary.json").write_text(json.dumps(summary))
+
+    (root / "metrics").mkdir()
+    run("git", "init", "-q", "-b", "main")
+    run(sys.executable, "-m", "dvc", "init", "-q")
+    workspace("v2", "alphagenome", {"design": {"n_elements": 18}})
+    run("git", "add", "-A")
+    run("git", "commit", "-q", "-m", "baseline")
+    workspace("v1", "gc", {"design": {"n_elements": 18}, "gc_fraction": block(0.02, -0.45, 0.49, 0.92)})
+    run(sys.executable, "-m", "dvc", "exp", "save", "-n", "first")
+    workspace("v2", "kmer", {"design": {"n_elements": 17}, "kmer_ridge_oof": block(0.38, None, None, 0.004)})
+    run(sys.executable, "-m", "dvc", "exp", "save", "-n", "second")
+    monkeypatch.setenv("PATH", f"{sys.executable.rsplit('/', 1)[0]}:/usr/bin:/bin")
+    return root
+
+
+def test_one_row_per_experiment_and_feature_in_csv_and_xlsx(dvc_repo, tmp_path):
+    csv, xlsx = tmp_path / "out" / "results.csv", tmp_path / "out" / "results.xlsx"
+    assert main(["--repo", str(dvc_repo), "--out", str(csv), "--xlsx", str(xlsx)]) == 0
+
+    table = pd.read_csv(csv)
+    assert list(table.columns) == list(COLUMNS)
+    rows = table.set_index("experiment")
+    assert sorted(rows.index) == ["first", "second"]
+    assert rows.loc["first", ["dataset", "configuration", "predictor", "feature"]].tolist() == [
+        "GSE84888", "v1", "gc", "gc_fraction"]
+    assert rows.loc["first", ["element_r", "ci_low", "ci_high", "p", "n_elements"]].tolist() == [
+        0.02, -0.45, 0.49, 0.92, 18]
+    assert rows.loc["second", "predictor"] == "kmer" and rows.loc["second", "n_elements"] == 17
+    assert pd.isna(rows.loc["second", "ci_low"]), "a CI that does not exist stays empty"
+    assert bool(rows.loc["second", "bonferroni_significant"]) is True
+    pd.testing.assert_frame_equal(pd.read_excel(xlsx, sheet_name="results"), table)
+
+
+def test_no_experiment_says_what_to_run(dvc_repo, tmp_path, capsys):
+    subprocess.run([sys.executable, "-m", "dvc", "exp", "remove", "first", "second"], cwd=dvc_repo, check=True,
+                   capture_output=True)
+    assert main(["--repo", str(dvc_repo), "--out", str(tmp_path / "r.csv")]) == 1
+    assert "no DVC experiments on this commit" in capsys.readouterr().err
+    assert not (tmp_path / "r.csv").exists()
