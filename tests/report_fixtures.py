@@ -91,7 +91,10 @@ def make_report_fixture(directory: Path, *, seed: int = 0, within: bool = False,
         "per_feature": {
             f: {"naive_pearson_r": float(rng.uniform(-0.1, 0.1)), "naive_pearson_p": 1e-5,
                 "element_level": {key: "the feature is constant across elements" if f == "cage_mean" else None
-                                  for key in ("r_reason", "p_reason", "ci_reason")},
+                                  for key in ("r_reason", "p_reason", "ci_reason", "spearman_p_reason", "loo_reason")}
+                | ({} if f == "cage_mean" else {  # evaluate's leverage keys (stats/leverage.py)
+                    "spearman_rho": 0.31, "element_spearman_p": 0.2, "loo_r_min": 0.05, "loo_r_max": 0.4,
+                    "loo_verdict_changers": ["E07"] if f == "rna_mean" else []}),
                 "within_element": {"reason": None if within else
                                    "model inputs do not vary within any element (V1/V2 inputs omit the perturbation)",
                                    "summary": {"reason": None} if within else None}}
@@ -105,9 +108,12 @@ def make_report_fixture(directory: Path, *, seed: int = 0, within: bool = False,
         "element_pearson_r": 0.21, "element_p": 0.4, "n_permutations": 999, "oof_r2": 0.0421}
     write_json(directory / "metrics" / "details.json", details)
     write_json(directory / "metrics" / "calibration.json", {
-        "structure": "v2", "n_replicates": 2000, "alpha": 0.05, "ci_level": 0.95,
+        "alpha": 0.05, "ci_level": 0.95,
         "tests": {"element_p": {"type_I": 0.049, "mcse": 0.007}},
-        "intervals": {"pearson_r_ci": {"coverage": 0.944, "mcse": 0.005}}})
+        "intervals": {"pearson_r_ci": {"coverage": 0.944, "mcse": 0.005}},
+        "flags": {"element_bonferroni_significant": {"familywise_rate": 0.047, "mcse": 0.005}},
+        "worst_nulls": "tests.element_p=het_0; intervals.pearson_r_ci=t2_noise; "
+                       "flags.element_bonferroni_significant=het_0"})
     write_json(directory / "metrics" / "qc_details.json", {  # the shape prepare writes
         "activity": {"method": "raw_log2_ratio", "pool_offset_log2": 0.336,
                      "pools": {"Pool6": {"rows": 3720, "median_log2_ratio": -1.097},

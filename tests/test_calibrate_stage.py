@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from mprabench.stages import calibrate
+from mprabench.stats.calibration import worst_nulls
 from tests.conftest import write_params
 from tests.support.null_rows import gse84888_like_rows
 
@@ -20,15 +21,34 @@ def test_calibrate_writes_numbers_only_for_each_predictor_setting(tmp_path, pred
     rows.to_parquet(tmp_path / "rows.parquet")
     params = write_params(tmp_path / "params.yaml", [f"predictor={predictor}", *FAST])
     calibrate.main(["--params", str(params), "--rows", str(tmp_path / "rows.parquet"),
-                    "--calibration", str(tmp_path / "calibration.json"), "--qq", str(tmp_path / "qq.png")])
+                    "--calibration", str(tmp_path / "calibration.json"), "--details", str(tmp_path / "details.json"),
+                    "--qq", str(tmp_path / "qq.png")])
     result = json.loads((tmp_path / "calibration.json").read_text())
-    assert result["n_replicates"] == 200 and "element_p" in result["tests"]
-    # Bonferroni over a family of 6 raises the flag about 6 times less often than over a family of 1.
-    rate = result["flags"]["element_bonferroni_significant"]["rate"]
-    assert rate <= (0.05 / 6 + 0.03 if predictor == "alphagenome" else 0.05 + 0.05)
+    details = json.loads((tmp_path / "details.json").read_text())
+    assert details["n_replicates"] == 200 and "element_p" in result["tests"]
+    # Every null of conf/evaluate's family was simulated, and each worst case names one of them.
+    names = {n["name"] for n in details["nulls"]}
+    assert len(names) == details["n_nulls"] >= 10 and set(details["type_I"]["element_p"]) == names
+    named = worst_nulls(result)  # one string names every worst case's null
+    assert set(named) == {f"{section}.{key}" for section in ("tests", "intervals", "flags") for key in result[section]}
+    assert set(named.values()) <= names
+    # The verdict flag as a family: any of the family's independent null features flagged (family of 6,
+    # or of 1 when primary_features is null); alpha plus 3 MC SE at 200 replicates.
+    assert result["flags"]["element_bonferroni_significant"]["familywise_rate"] <= 0.05 + 0.047
+    assert details["family_size"] == (6 if predictor == "alphagenome" else 1)
     leaves = [v for test in result["tests"].values() for v in test.values()]
-    assert all(isinstance(v, float) for v in leaves), "metrics hold numbers only"
+    assert all(isinstance(v, float) for v in leaves), "rates and MC SEs are numbers"
+    # `dvc metrics diff` budget: calibration.json stays small (every null's rate is in the detail file).
+    assert count_leaves(result) <= MAX_CALIBRATION_LEAVES
     assert (tmp_path / "qq.png").stat().st_size > 0
+
+
+# summary.json 57, qc.json 11, predict.json 5: calibration.json keeps `dvc metrics diff --all` within 100 rows
+MAX_CALIBRATION_LEAVES = 27
+
+
+def count_leaves(node) -> int:
+    return sum(count_leaves(v) for v in node.values()) if isinstance(node, dict) else 1
 
 
 def test_calibrate_simulates_the_within_element_minimum_evaluate_uses(tmp_path):
@@ -49,6 +69,7 @@ def test_calibrate_simulates_the_within_element_minimum_evaluate_uses(tmp_path):
         assert calibrate.simulation_settings(config).min_within_inputs == min_within_inputs(minimum) == max(minimum, 4)
         calibrate.main(["--params", str(params), "--rows", str(tmp_path / "rows.parquet"),
                         "--calibration", str(tmp_path / f"calibration_{minimum}.json"),
+                        "--details", str(tmp_path / f"details_{minimum}.json"),
                         "--qq", str(tmp_path / f"qq_{minimum}.png")])
         results[minimum] = json.loads((tmp_path / f"calibration_{minimum}.json").read_text())
         features = rows.assign(feat=np.random.default_rng(1).normal(size=len(rows)))
@@ -56,5 +77,6 @@ def test_calibrate_simulates_the_within_element_minimum_evaluate_uses(tmp_path):
         # evaluate has a within-element p exactly where calibrate simulates one
         assert (summary["within_element_p"] is not None) == ("within_element_p" in results[minimum]["tests"])
     assert "within_element_p" in results[3]["tests"]
+    assert count_leaves(results[3]) <= MAX_CALIBRATION_LEAVES  # the V3-like design reports the most statistics
     # no element keeps >= 1,100 inputs: nothing to pool, as evaluate finds
     assert "within_element_p" not in results[1100]["tests"]

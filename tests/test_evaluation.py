@@ -144,7 +144,9 @@ def test_a_trained_baseline_gets_no_second_kind_of_p_in_the_dropout_sensitivity(
     assert trained["element_pearson_r"] is not None
     assert trained["element_p"] is None and trained["pearson_r_ci_low"] is None and trained["pearson_r_ci_high"] is None
     assert "headline rows only" in trained["p_reason"] and "headline rows only" in trained["ci_reason"]
-    assert plain["element_p"] is not None and plain["p_reason"] is None
+    # The other features: the element r only, p and CI withheld because calibrate never simulated these rows.
+    assert plain["element_pearson_r"] is not None and plain["element_p"] is None and plain["pearson_r_ci_low"] is None
+    assert "not calibrated" in plain["p_reason"] and "not calibrated" in plain["ci_reason"]
 
 
 def test_v1_sensitivity_uses_the_target_recomputed_with_dropouts():

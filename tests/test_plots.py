@@ -427,7 +427,7 @@ def test_strata_figures_name_what_r_is_and_why_a_stratum_is_hidden(case):
     name, _, evaluation, _, _, _ = case
     for kind, (bars, hidden) in strata_bars(evaluation).items():
         text = _figure_texts(strata_figure(bars, kind, evaluation, feature_styles(FEATURES), None, hidden))
-        expected = "pooled within-element r" if kind == "tf" else "Pearson r of element means"
+        expected = "pooled within-element r" if kind == "tf" else "Spearman ρ of element means"
         assert expected in text, (name, kind)
         if kind == "tf":
             assert "Pearson r" not in text, "a TF bar is a pooled within-element r"
@@ -440,7 +440,7 @@ def test_strata_figures_name_what_r_is_and_why_a_stratum_is_hidden(case):
         assert strata_bars(evaluation)["tf"][1] == [RARE_TF]  # the case above does run
 
 
-def test_within_element_figure_states_the_random_effects_pooling(case):
+def test_within_element_figure_states_the_pooling(case):
     from mprabench.plots.figures import within_element_figure, within_element_features
     from mprabench.plots.style import feature_styles
     from mprabench.stats.within_element import SUMMARY_METHOD_SHORT

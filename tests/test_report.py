@@ -115,14 +115,15 @@ def test_provenance_is_honest_about_the_local_test_server_and_the_biosample(tmp_
 def test_report_cites_calibration_sensitivity_and_out_of_fold_fit(tmp_path, monkeypatch):
     path, _ = run_report(tmp_path, monkeypatch)
     text = path.read_text()
-    assert "p-values calibrated for this design: type I 0.049 ± 0.007" in text
+    assert "p-values and intervals calibrated for this design" in text
+    assert "`element_p` type I 0.049 ± 0.007 (worst: null `het_0`)" in text
     assert "dropouts kept" in text and "0.042" in text
     details = json.loads((path.parent / "details.json").read_text())
     kept = details["sensitivity"]["with_zero_rna_dropouts"]["per_feature"]["dnase_center"]
     row = next(line for line in text.splitlines() if line.startswith("| DNase, central 200 bp (mean) |")
                and "dropouts" not in line and line.count("|") == 6)
     assert f"{kept['element_pearson_r']:.3f}" in row.split("|")[4], row
-    assert text.index("## Headline") < text.index("p-values calibrated") < text.index("## What this")
+    assert text.index("## Headline") < text.index("calibrated for this design") < text.index("## What this")
 
 
 def test_missing_provenance_and_optional_files_say_unknown(tmp_path, monkeypatch):
@@ -132,15 +133,28 @@ def test_missing_provenance_and_optional_files_say_unknown(tmp_path, monkeypatch
     report.main(fixture.argv(with_optional=False))
     text = (tmp_path / "metrics" / "report.md").read_text()
     assert "Provenance unknown" in text and "(provenance unknown)" in text.splitlines()[0]
-    assert "not measured for this run" in text
+    assert "not simulated for this run" in text
     assert "local test server" not in text
     assert_valid_gfm(text, tmp_path / "metrics")
+
+
+def test_headline_gives_spearman_leave_one_out_and_the_element_that_changes_the_verdict(tmp_path, monkeypatch):
+    path, _ = run_report(tmp_path, monkeypatch)
+    text = path.read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| RNA-seq, whole input (mean)"))
+    assert "0.310 (0.200)" in row and "0.050 to 0.400" in row
+    assert "One element changes the verdict: RNA-seq, whole input (mean): without `E07`" in text
+    # a trained baseline's p is its refit null, which calibrate does not simulate
+    dnase = next(line for line in text.splitlines() if line.startswith("| DNase, central 200 bp (mean) (`"))
+    assert "(refit null; not simulated)" in dnase
+    # the fixture's calibration.json simulated element_p and pearson_r_ci only: the Spearman p it prints is not
+    assert "Not simulated for this design, so not called calibrated: `element_spearman_p`." in text
 
 
 def test_within_element_estimable_shows_numbers(tmp_path, monkeypatch):
     path, _ = run_report(tmp_path, monkeypatch, within=True)
     text = path.read_text()
-    headline = text[text.index("## Headline"):text.index("p-values calibrated")]
+    headline = text[text.index("## Headline"):text.index("calibrated for this design")]
     rows = [line for line in headline.splitlines() if line.startswith("| DNase")]
     assert len(rows) == 2 and all(NOT_ESTIMABLE not in row for row in rows)
     assert "a TF label's perturbation is not in the model input" not in text
@@ -151,7 +165,7 @@ def test_every_primary_feature_has_a_human_label_in_the_headline(tmp_path, monke
     path, _ = run_report(tmp_path, monkeypatch)
     text = path.read_text()
     assert "| DNase, central 200 bp (mean) (`dnase_center`) |" in text
-    headline = text[text.index("## Headline"):text.index("p-values calibrated")]
+    headline = text[text.index("## Headline"):text.index("calibrated for this design")]
     assert all(f"(`{feature}`)" in headline for feature in PRIMARY)
 
 
@@ -223,10 +237,13 @@ def test_sensitivity_with_dropouts_prints_the_count_target_and_the_reason_of_a_m
     assert re.search(r"^- n\.e\. \([a-z]\) — the refit null was run on the headline rows only", text, re.MULTILINE)
 
 
-CALIBRATED = {"structure": "v3", "n_replicates": 2000, "alpha": 0.05, "ci_level": 0.95,
-              "tests": {"element_p": {"type_I": 0.049, "mcse": 0.005}, "within_element_p": {"type_I": 0.064,
-                                                                                            "mcse": 0.005}},
-              "intervals": {"pearson_r_ci": {"coverage": 0.931, "mcse": 0.006}}}
+CALIBRATED = {"alpha": 0.05, "ci_level": 0.95,
+              "tests": {"element_p": {"type_I": 0.049, "mcse": 0.005},
+                        "within_element_p": {"type_I": 0.064, "mcse": 0.005}},
+              "intervals": {"pearson_r_ci": {"coverage": 0.931, "mcse": 0.006}},
+              "flags": {"element_bonferroni_significant": {"familywise_rate": 0.06, "mcse": 0.005}},
+              "worst_nulls": "tests.element_p=het_0; tests.within_element_p=het_0.05; intervals.pearson_r_ci=t2_noise; "
+                             "flags.element_bonferroni_significant=het_0"}
 
 
 def tolerances():
@@ -241,19 +258,25 @@ def test_calibration_sentence_says_calibrated_only_within_the_tolerances():
     from mprabench.report.results import calibration_sentence
 
     text = calibration_sentence(CALIBRATED, tolerances())  # 0.064 is within 0.05 ± 0.015, 0.931 within 0.95 ± 0.02
-    assert text.startswith("p-values calibrated for this design: type I 0.049 ± 0.005") and "NOT" not in text
+    assert text.startswith("p-values and intervals calibrated for this design") and "fails" not in text
+    assert "`element_p` type I 0.049 ± 0.005 (worst: null `het_0`)" in text
 
 
 def test_calibration_sentence_names_each_rate_outside_its_tolerance():
     from mprabench.report.results import calibration_sentence
 
-    liberal = CALIBRATED | {"tests": CALIBRATED["tests"] | {"within_element_p": {"type_I": 0.081, "mcse": 0.006}},
-                            "intervals": {"pearson_r_ci": {"coverage": 0.91, "mcse": 0.006}}}
+    liberal = CALIBRATED | {
+        "tests": CALIBRATED["tests"] | {"within_element_p": {"type_I": 0.081, "mcse": 0.006}},
+        "intervals": {"pearson_r_ci": {"coverage": 0.91, "mcse": 0.006}},
+        "flags": {"element_bonferroni_significant": {"familywise_rate": 0.07, "mcse": 0.005}},
+        "worst_nulls": "tests.element_p=het_0; tests.within_element_p=size_linked; "
+                       "intervals.pearson_r_ci=leverage_smallest; flags.element_bonferroni_significant=leverage"}
     text = calibration_sentence(liberal, tolerances())
-    assert "NOT calibrated for this design" in text and "p-values calibrated" not in text
-    assert "`within_element_p` type I 0.081 ± 0.006 (nominal 0.050)" in text
-    assert "`pearson_r_ci` coverage 0.910 ± 0.006 (nominal 0.950)" in text
-    assert "`element_p` type I" not in text.split("All simulated")[0]
+    assert "Calibration fails for this design" in text and "calibrated for this design" not in text
+    assert "`within_element_p` type I 0.081 ± 0.006 under the null `size_linked` (nominal 0.050)" in text
+    assert "`pearson_r_ci` coverage 0.910 ± 0.006 under the null `leverage_smallest` (nominal 0.950)" in text
+    assert "`element_bonferroni_significant` flag rate 0.070 ± 0.005 under the null `leverage` (nominal at most" in text
+    assert "`element_p` type I" not in text.split("Within tolerance")[0]
 
 
 def test_calibration_tolerances_come_from_the_settings():

@@ -99,7 +99,7 @@ def test_v3_recovers_the_planted_within_element_effect_that_v2_cannot_see(plante
         assert sum(qc["excluded"].values()) == 0
         headline = summary["dnase_center"]
         assert summary["design"]["n_unique_inputs"] == n_oligos
-        # 8 elements pooled with random effects (t on 7 df): strong, but not 1e-6 strong.
+        # 8 elements pooled by the t-test of z (t on 7 df): strong, but not 1e-6 strong.
         assert headline["within_element_r"] > 0.8 and headline["within_element_p"] < 1e-3
         details = repo.json("metrics/details.json")
         assert details["per_feature"]["dnase_center"]["within_element"]["summary"]["n_elements_used"] == ELEMENTS

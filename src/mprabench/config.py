@@ -299,11 +299,25 @@ class ExperimentConfig:
 
 
 @dataclass
+class NullConfig:
+    """One null of the calibration family (stats/null_family.py says what each field does)."""
+
+    name: str = MISSING
+    slope_sd: float = setting(ge=0)            # SD of per-element within-element slopes (mean 0)
+    size_linked_slope: float = setting(ge=0)   # SD of extra slopes sorted so the largest elements get the largest
+    noise: str = MISSING                       # gaussian | t2
+    deviation_noise: float = setting(ge=0, le=1)  # input noise grows with the measured deviation (0: constant)
+    size_variance: float = MISSING             # element offset variance ∝ size^this (0: equal)
+    outlier: str = MISSING                     # none | largest | smallest: one element's target moved
+    outlier_sd: float = setting(ge=0)          # ... to this many SD of the other element means
+
+
+@dataclass
 class CalibrationConfig:
-    """The `calibrate` stage: null simulations with the dataset's own structure."""
+    """The `calibrate` stage: null simulations with the dataset's own structure, over a family of nulls."""
 
     n_replicates: int = setting(ge=100)
-    within_slope_sd: float = setting(ge=0)
+    nulls: list[NullConfig] = items(1)
     # The report's verdict: calibrated when every type-I rate is within type_i_tolerance of alpha and
     # every coverage within coverage_tolerance of the CI level (PROTOCOL.md "Inference").
     type_i_tolerance: float = setting(gt=0, lt=1)

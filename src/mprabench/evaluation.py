@@ -59,12 +59,16 @@ from mprabench.stats.clustered import (
     PERMUTATION_METHOD,
     ElementLevelAssociation,
     element_level_association,
+    element_means,
 )
+from mprabench.stats.leverage import LOO_METHOD, SPEARMAN_METHOD, Leverage, leverage
+from mprabench.stats.rng import derive_rng
 from mprabench.stats.orientation import OrientationEffect, orientation_effect, orientation_pairs
 from mprabench.stats.refit_null import ELEMENT_P_REASON
-from mprabench.stats.strata import StrataSettings, stratified_association
+from mprabench.stats.strata import StrataSettings, stratified_association, withhold_trained_strata
 from mprabench.stats.within_element import (
     SUMMARY_METHOD,
+    WITHIN_POOLING,
     WithinElementResult,
     min_within_inputs,
     within_element_effects,
@@ -72,6 +76,15 @@ from mprabench.stats.within_element import (
 
 # Reason keys beside the values of each feature in `sensitivity.with_zero_rna_dropouts.per_feature`.
 SENSITIVITY_R_REASON, SENSITIVITY_P_REASON, SENSITIVITY_CI_REASON = "r_reason", "p_reason", "ci_reason"
+
+REASON_TRAINED_WITHIN_P = (
+    "trained predictor: its only calibrated p is the refit null of the element r (training.json); a "
+    "within-element p of out-of-fold predictions has no refit null, so it is not reported"
+)
+REASON_TRAINED_LEVERAGE = (
+    "trained predictor: its verdict p is the refit null of the element r; a Spearman permutation p of "
+    "out-of-fold predictions would be a different, uncalibrated test"
+)
 
 REASON_TRAINED_CI = (
     "trained predictor: out-of-fold predictions share their training elements, so the Fisher-z interval "
@@ -86,6 +99,19 @@ class FeatureEvaluation:
     element: ElementLevelAssociation   # headline: element means, permutation p, Fisher-z CI
     within: WithinElementResult
     trained: dict[str, Any] | None = None  # out-of-fold fit statistics of a trained baseline
+    leverage: Leverage | None = None       # Spearman rho/p and leave-one-out r (None for trained baselines)
+
+    @property
+    def verdict_p(self) -> float | None:
+        """The p the verdict flag rests on: the refit null of a trained baseline, else Spearman's permutation p."""
+        if self.trained is not None:
+            return self.trained.get(ELEMENT_P)
+        return self.leverage.spearman_p if self.leverage is not None else None
+
+    @property
+    def within_p(self) -> float | None:
+        summary = self.within.summary
+        return None if self.trained is not None or summary is None else summary.p
 
     @property
     def element_p(self) -> float | None:
@@ -133,7 +159,9 @@ class Evaluation:
                 ELEMENT_R_CI: CI_METHOD + f"; level {self.config.ci_level}; needs "
                                 f"{self.config.min_elements_ci} elements (evaluate.min_elements_ci)",
                 "within_element": SUMMARY_METHOD,
-                ELEMENT_BONFERRONI_SIGNIFICANT: f"Bonferroni over the element p of the {len(self.family)} "
+                "leverage": f"{SPEARMAN_METHOD}; {LOO_METHOD}",
+                ELEMENT_BONFERRONI_SIGNIFICANT: f"Bonferroni over the Spearman permutation p of the element means "
+                                                  f"(a trained baseline: its refit-null p) of the {len(self.family)} "
                                                   f"family features at alpha {self.config.alpha}",
                 "naive": "row-level scipy Pearson/Spearman and AUROC, rows treated as independent: descriptions only",
                 "trained_baseline": "element_p of a trained predictor comes from re-running its whole out-of-fold "
@@ -151,13 +179,16 @@ class Evaluation:
         result = self.results[feature]
         low, high = result.ci
         return headline(HeadlineInputs(r=result.element.r, ci_low=low, ci_high=high, p=result.element_p,
-                                       within=result.within.summary,
+                                       # a trained baseline's within p has no refit null: withheld (REASON_TRAINED_WITHIN_P)
+                                       within=None if result.trained is not None else result.within.summary,
                                        significant=self.element_significant.get(feature)))
 
     def _feature_details(self, feature: str) -> dict[str, Any]:
         result = self.results[feature]
         within = result.within.to_dict()
         within.pop("elements")  # per element: metrics/tables/within_element.csv
+        if result.trained is not None:
+            within["p_reason"] = REASON_TRAINED_WITHIN_P
         pooled = result.pooled.to_dict()
         naive = {
             "n_rows": pooled["n"], "naive_pearson_r": pooled["pearson_r"], "naive_pearson_p": pooled["pearson_p"],
@@ -166,6 +197,8 @@ class Evaluation:
             "reasons": {k: pooled[k] for k in ("pearson_reason", "spearman_reason", "auroc_reason") if pooled[k]},
         }
         element = result.element.to_dict()
+        element |= result.leverage.to_dict() if result.leverage is not None else {
+            "spearman_p_reason": REASON_TRAINED_LEVERAGE, "loo_reason": REASON_TRAINED_LEVERAGE}
         if result.trained is not None:
             p_reason = None if result.element_p is not None else (
                 result.trained.get(ELEMENT_P_REASON) or "training.json gives no refit-null element_p")
@@ -211,13 +244,15 @@ def evaluate(
     """
     training = {f: matching_training(stats_, config.target) for f, stats_ in (training or {}).items()}
     rows = headline_rows(table)
-    results = {f: _evaluate_feature(rows, f, config, config.target, training.get(f)) for f in features}
     family = list(config.primary_features)  # resolved against `features` by the stage (primary_family)
-    element = _significant(family, {f: results[f].element_p for f in family}, config.alpha)
+    threshold = config.alpha / len(family)
+    results = {f: _evaluate_feature(rows, f, config, config.target, training.get(f), threshold) for f in features}
+    element = _significant(family, {f: results[f].verdict_p for f in family}, config.alpha)
     settings = StrataSettings(config.min_unique_inputs, config.n_permutations, config.ci_level, config.seed,
                               config.alpha, config.min_elements_ci)
     strata = [stratified_association(rows, features, config.target, kind, settings) for kind in config.strata]
-    strata_frame = pd.concat(strata, ignore_index=True) if strata else pd.DataFrame()
+    strata_frame = withhold_trained_strata(pd.concat(strata, ignore_index=True), set(training)) if strata else (
+        pd.DataFrame())
     sensitivity = dropout_sensitivity(table, family, config, trained=set(training))
     pairs = orientation_pairs(rows)
     orientation = {} if pairs is None else {
@@ -237,6 +272,11 @@ def matching_training(statistics: dict[str, Any], target: str) -> dict[str, Any]
     return statistics | {ELEMENT_P: None, ELEMENT_P_REASON: reason}
 
 
+REASON_SENSITIVITY_NOT_CALIBRATED = (
+    "not calibrated: calibrate simulates the headline rows (dropouts excluded); with the dropouts kept the "
+    "element permutation p and Fisher-z CI failed the null where feature variance follows element size, so "
+    "only the element r is given, as a description"
+)
 REASON_SENSITIVITY_TRAINED = (
     "trained predictor: its element p is the refit null of the whole out-of-fold fit, which was run on the "
     "headline rows only (dropouts excluded); a plain permutation p or Fisher-z interval here would be a "
@@ -246,10 +286,12 @@ REASON_SENSITIVITY_TRAINED = (
 
 def dropout_sensitivity(table: pd.DataFrame, features: list[str], config: EvaluateConfig,
                         trained: Collection[str] = ()) -> dict[str, Any]:
-    """The headline element statistics on all rows, zero-RNA dropouts included.
+    """The element r on all rows, zero-RNA dropouts included: a description beside the headline.
 
-    ``trained``: features of trained baselines; they get their element r only (p and CI None, with
-    the reason), because their headline p is not a permutation p of these rows.
+    Its p and CI are withheld with the reason: calibrate simulates the headline rows, and with the
+    dropouts kept the permutation p rejected 0.069-0.072 of nulls and the CI covered 0.923-0.927 (measured for issue 20)
+    where feature variance follows element size. ``trained``: features of trained baselines, whose
+    headline p is not a permutation p of these rows (their own reason).
     """
     target = config.target
     if f"{target}{WITH_DROPOUTS_SUFFIX}" in table:  # V1: element targets recomputed with the dropouts
@@ -259,12 +301,13 @@ def dropout_sensitivity(table: pd.DataFrame, features: list[str], config: Evalua
     for feature in features:
         element = element_level_association(
             table[feature].to_numpy(float), table[target].to_numpy(float), table[ELEMENT_ID].to_numpy(),
-            n_permutations=config.n_permutations, seed=config.seed, key=f"{feature}|with_dropouts",
+            n_permutations=0, seed=config.seed, key=f"{feature}|with_dropouts",  # no p: see the docstring
             level=config.ci_level, min_elements_ci=config.min_elements_ci,
         )
-        values = {ELEMENT_PEARSON_R: element.r, PEARSON_R_CI_LOW: element.ci_low, PEARSON_R_CI_HIGH: element.ci_high,
-                  ELEMENT_P: element.p, SENSITIVITY_R_REASON: element.r_reason,
-                  SENSITIVITY_P_REASON: element.p_reason, SENSITIVITY_CI_REASON: element.ci_reason}
+        reason = REASON_SENSITIVITY_NOT_CALIBRATED
+        values = {ELEMENT_PEARSON_R: element.r, PEARSON_R_CI_LOW: None, PEARSON_R_CI_HIGH: None,
+                  ELEMENT_P: None, SENSITIVITY_R_REASON: element.r_reason,
+                  SENSITIVITY_P_REASON: element.r_reason or reason, SENSITIVITY_CI_REASON: element.r_reason or reason}
         if feature in trained:
             values |= {PEARSON_R_CI_LOW: None, PEARSON_R_CI_HIGH: None, ELEMENT_P: None,
                        SENSITIVITY_P_REASON: REASON_SENSITIVITY_TRAINED, SENSITIVITY_CI_REASON: REASON_SENSITIVITY_TRAINED}
@@ -273,10 +316,16 @@ def dropout_sensitivity(table: pd.DataFrame, features: list[str], config: Evalua
 
 
 def _evaluate_feature(
-    table: pd.DataFrame, feature: str, config: EvaluateConfig, target: str, trained: dict[str, Any] | None
+    table: pd.DataFrame, feature: str, config: EvaluateConfig, target: str, trained: dict[str, Any] | None,
+    threshold: float,
 ) -> FeatureEvaluation:
+    """``threshold``: the verdict's per-feature level (alpha / Bonferroni family size), for the leave-one-out verdicts."""
     x, y = table[feature].to_numpy(float), table[target].to_numpy(float)
     elements = table[ELEMENT_ID].to_numpy()
+    ids, mean_x, mean_y = element_means(x, y, elements)
+    lever = None if trained is not None else leverage(
+        ids, mean_x, mean_y, n_permutations=config.n_permutations, threshold=threshold,
+        rng=derive_rng(config.seed, f"{feature}|spearman"))
     return FeatureEvaluation(
         feature=feature,
         pooled=pooled_association(x, y),
@@ -285,8 +334,9 @@ def _evaluate_feature(
             level=config.ci_level, min_elements_ci=config.min_elements_ci,
         ),
         within=within_element_effects(table, feature, target, min_distinct_inputs=min_within_inputs(config.min_unique_inputs),
-                                      level=config.ci_level, pooling="random_effects"),
+                                      level=config.ci_level, pooling=WITHIN_POOLING),
         trained=trained,
+        leverage=lever,
     )
 
 

@@ -30,6 +30,15 @@ WITHIN_ELEMENT_R = "within_element_r"
 WITHIN_ELEMENT_P = "within_element_p"
 WITHIN_ELEMENT_NEGLOG10_P = "within_element_neglog10_p"
 ELEMENT_BONFERRONI_SIGNIFICANT = "element_bonferroni_significant"
+# Leverage, beside the element r (details.json per_feature.<f>.element_level; calibration test keys).
+# The verdict flag reads the Spearman p (docs/statistics.md): it holds where leverage breaks the Pearson p.
+ELEMENT_SPEARMAN_RHO = "spearman_rho"  # Spearman rho of the element means
+ELEMENT_SPEARMAN_P = "element_spearman_p"  # its permutation p over elements
+LOO_R_MIN, LOO_R_MAX = "loo_r_min", "loo_r_max"  # leave-one-element-out range of the element r
+LOO_VERDICT_CHANGERS = "loo_verdict_changers"  # elements whose removal flips the verdict flag
+# Element strata (calibration test keys): the per-element robust test, and BH over elements rejecting any
+STRATA_ELEMENT_P = "strata_element_p"
+STRATA_ELEMENT_BH = "strata_element_bh"
 
 # --- the simulations in metrics/calibration.json that check them under the null -----------------
 # `tests` hold type-I rates of p-values, `intervals` the coverage of CIs, `flags` the rate a flag is raised.
@@ -114,14 +123,16 @@ HEADLINE: tuple[HeadlineStatistic, ...] = (
     HeadlineStatistic(ELEMENT_NEGLOG10_P, "−log10 p", "−log10 of the element p",
                       lambda v: neglog10(v.p), _ELEMENT_P_NULL, "p", forest_column="neglog10_p", digits=2),
     HeadlineStatistic(WITHIN_ELEMENT_R, "within-element r",
-                      "per-element r over distinct inputs, Fisher z pooled with random effects",
+                      "per-element r over distinct inputs, Fisher z pooled by a one-sample t-test (unweighted)",
                       _within_r, NullCheck(NULL_INTERVALS, WITHIN_ELEMENT_R_CI), "within"),
-    HeadlineStatistic(WITHIN_ELEMENT_P, "within-element p", "Hartung–Knapp p of the pooled within-element effect",
+    HeadlineStatistic(WITHIN_ELEMENT_P, "within-element p",
+                      "one-sample t-test p of the per-element Fisher z (unweighted, k − 1 df)",
                       _within_p, _WITHIN_P_NULL, "within"),
     HeadlineStatistic(WITHIN_ELEMENT_NEGLOG10_P, "within-element −log10 p", "−log10 of the within-element p",
                       lambda v: neglog10(_within_p(v)), _WITHIN_P_NULL, "within", in_report_table=False, digits=2),
-    HeadlineStatistic(ELEMENT_BONFERRONI_SIGNIFICANT, "Bonferroni (element p)",
-                      "element p ≤ alpha / (primary features with an estimable p)",
+    HeadlineStatistic(ELEMENT_BONFERRONI_SIGNIFICANT, "verdict (Bonferroni)",
+                      "Spearman permutation p of the element means (a trained baseline: its refit-null p) ≤ "
+                      "alpha / (primary features with an estimable p)",
                       lambda v: v.significant, NullCheck(NULL_FLAGS, ELEMENT_BONFERRONI_SIGNIFICANT), "p",
                       forest_column="significant", flag=True),
 )

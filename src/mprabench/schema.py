@@ -80,9 +80,14 @@ DETAILS_ORIENTATION = "orientation"  # per feature, where elements are measured 
 CALIBRATION_ALPHA = "alpha"
 CALIBRATION_CI_LEVEL = "ci_level"
 CALIBRATION_N_REPLICATES = "n_replicates"
-CALIBRATION_TESTS = "tests"  # p-value key -> {"type_I", "mcse"}
-CALIBRATION_INTERVALS = "intervals"  # CI key -> {"coverage", "mcse"}
-CALIBRATION_FLAGS = "flags"  # flag key -> {"rate"}
+CALIBRATION_TESTS = "tests"  # p-value key -> {"type_I", "mcse"}: the worst over the null family
+CALIBRATION_INTERVALS = "intervals"  # CI key -> {"coverage", "mcse"}: the worst over the null family
+CALIBRATION_N_NULLS = "n_nulls"
+CALIBRATION_FLAGS = "flags"  # flag -> {"familywise_rate", "mcse"}: the highest over the null family
+CALIBRATION_FAMILYWISE = "familywise_rate"  # flag raised for any of the primary features, independent nulls
+# One string naming the null of every worst case ("tests.element_p=leverage_smallest; intervals.…"): one
+# row of `dvc metrics diff` instead of one per statistic (the 100-row budget over all metrics files).
+CALIBRATION_WORST_NULLS = "worst_nulls"
 
 
 def require_columns(present: Iterable[str], required: Iterable[str], source: Path | str, writer: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from mprabench.report.format import Reasons
 from mprabench.report.inputs import Links, ReportInputs, design_of
 from mprabench.report.results import (
-    calibration_sentence,
+    calibration_section,
     headline_section,
     sensitivity_section,
     trained_baseline_section,
@@ -33,7 +33,7 @@ def render_report(inputs: ReportInputs, links: Links) -> str:
     sections = [
         title_section(inputs),
         headline_section(inputs, reasons),
-        calibration_sentence(inputs.calibration, inputs.settings.evaluate.calibration),
+        calibration_section(inputs),
         sensitivity_section(inputs, reasons),
         reasons.legend(),
         within_element_section(inputs, links),

@@ -66,7 +66,10 @@ REASON_KEYS = {
     "r": (("element_level", "r_reason"),),
     "p": (("element_level", "p_reason"),),
     "ci": (("element_level", "ci_reason"),),
-    "within": (("within_element", "reason"), ("within_element", "summary", "reason")),
+    "within": (("within_element", "p_reason"), ("within_element", "reason"), ("within_element", "summary", "reason")),
+    # leverage beside the element r (not headline statistics: details.json element_level only)
+    "spearman": (("element_level", "spearman_p_reason"),),
+    "loo": (("element_level", "loo_reason"),),
 }
 SENSITIVITY_REASON_KEYS = {"r": "r_reason", "p": "p_reason", "ci": "ci_reason"}
 

@@ -14,7 +14,8 @@ from mprabench.headline import (
     primary_features,
 )
 from mprabench.plots.labels import RunContext
-from mprabench.report.format import UNKNOWN, fmt, is_missing
+from mprabench.report.format import fmt, is_missing
+from mprabench.report.inputs import feature_details, not_estimable_reason
 from mprabench.report.results import calibration_sentence, verdict_sentence
 
 
@@ -31,9 +32,15 @@ def headline_note(context: RunContext, summary: Mapping[str, Any], calibration: 
     if estimable:
         best = max(estimable, key=lambda f: abs(summary[f][ELEMENT_PEARSON_R]))
         s = summary[best]
-        lines.append(f"Strongest: {context.feature_label(best)} r = {fmt(s[ELEMENT_PEARSON_R])} "
-                     f"[{fmt(s.get(PEARSON_R_CI_LOW), none=UNKNOWN)}, {fmt(s.get(PEARSON_R_CI_HIGH), none=UNKNOWN)}], "
-                     f"p = {fmt(s.get(ELEMENT_P), none=UNKNOWN)}.")
+        if is_missing(s.get(PEARSON_R_CI_LOW)) or is_missing(s.get(PEARSON_R_CI_HIGH)):
+            interval = f"(no CI: {not_estimable_reason(details or {}, best, 'ci')})"
+        else:
+            interval = f"[{fmt(s[PEARSON_R_CI_LOW])}, {fmt(s[PEARSON_R_CI_HIGH])}]"
+        p = (f"p = {fmt(s[ELEMENT_P])}" if not is_missing(s.get(ELEMENT_P))
+             else f"no p: {not_estimable_reason(details or {}, best, 'p')}")
+        if feature_details(details or {}, best).get("trained_baseline") and not is_missing(s.get(ELEMENT_P)):
+            p += " (refit null; not simulated by calibrate)"
+        lines.append(f"Strongest: {context.feature_label(best)} r = {fmt(s[ELEMENT_PEARSON_R])} {interval}, {p}.")
     lines.append(calibration_sentence(calibration, settings))
     mismatch = context.mismatch()
     if mismatch:

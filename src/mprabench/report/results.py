@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mprabench.config import CalibrationConfig
 from mprabench.headline import (
     ELEMENT_BONFERRONI_SIGNIFICANT,
+    ELEMENT_NEGLOG10_P,
     ELEMENT_P,
     ELEMENT_PEARSON_R,
+    ELEMENT_R_CI,
+    ELEMENT_SPEARMAN_P,
+    ELEMENT_SPEARMAN_RHO,
     HEADLINE,
+    LOO_R_MAX,
+    LOO_R_MIN,
+    LOO_VERDICT_CHANGERS,
     PEARSON_R_CI_HIGH,
     PEARSON_R_CI_LOW,
+    WITHIN_ELEMENT_P,
     WITHIN_ELEMENT_R,
     HeadlineStatistic,
     bounds,
@@ -25,13 +33,15 @@ from mprabench.report.inputs import (
     Links,
     ReportInputs,
     design_of,
+    feature_details,
     not_estimable_reason,
 )
 from mprabench.schema import (
     CALIBRATION_ALPHA,
     CALIBRATION_CI_LEVEL,
+    CALIBRATION_FAMILYWISE,
+    CALIBRATION_FLAGS,
     CALIBRATION_INTERVALS,
-    CALIBRATION_N_REPLICATES,
     CALIBRATION_TESTS,
     DETAILS_ALPHA,
     DETAILS_PER_FEATURE,
@@ -39,7 +49,7 @@ from mprabench.schema import (
     DETAILS_TARGET,
     DETAILS_WITH_ZERO_RNA_DROPOUTS,
 )
-from mprabench.stats.calibration import calibration_misses
+from mprabench.stats.calibration import calibration_misses, worst_nulls
 from mprabench.tracking import flatten
 
 # The headline table's columns: every statistic of the contract shown in the report, an interval
@@ -47,25 +57,63 @@ from mprabench.tracking import flatten
 HEADLINE_COLUMNS = [s for s in HEADLINE if s.in_report_table and not s.bounds_of]
 
 
+# Leverage beside the element r (details.json element_level), shown after this headline column.
+LEVERAGE_AFTER = ELEMENT_NEGLOG10_P
+LEVERAGE_LABELS = ["Spearman ρ (p)", "leave-one-out r"]
+
+
 def headline_section(inputs: ReportInputs, reasons: Reasons) -> str:
     summary, details, ctx = inputs.summary, inputs.details, inputs.context
     design = design_of(summary)
     features = primary_features(summary)
-    header = ["feature", *(column_label(s, inputs.ci_level) for s in HEADLINE_COLUMNS)]
-    rows = [(f"{ctx.feature_label(feature)} (`{feature}`)",
-             *(headline_cell(s, summary[feature], details, feature, reasons) for s in HEADLINE_COLUMNS))
-            for feature in features]
+    header = ["feature"]
+    for s in HEADLINE_COLUMNS:
+        header.append(column_label(s, inputs.ci_level))
+        if s.key == LEVERAGE_AFTER:
+            header += LEVERAGE_LABELS
+    rows, changed = [], []
+    for feature in features:
+        row = [f"{ctx.feature_label(feature)} (`{feature}`)"]
+        for s in HEADLINE_COLUMNS:
+            row.append(headline_cell(s, summary[feature], details, feature, reasons))
+            if s.key == LEVERAGE_AFTER:
+                row += leverage_cells(details, feature, reasons)
+        rows.append(row)
+        changers = (feature_details(details, feature).get("element_level") or {}).get(LOO_VERDICT_CHANGERS)
+        if changers:
+            changed.append(f"{ctx.feature_label(feature)}: without {', '.join(f'`{e}`' for e in changers)}")
     alpha = details.get(DETAILS_ALPHA, inputs.settings.evaluate.alpha)
     target = str(details.get(DETAILS_TARGET) or inputs.settings.evaluate.target)
-    return (
+    text = (
         f"## Headline\n\nElement-level association (n = {fmt(design.get('n_elements'), none=UNKNOWN)} elements; "
         f"{fmt(design.get('n_unique_inputs'), none=UNKNOWN)} distinct model inputs, "
         f"{fmt(design.get('n_rows'), none=UNKNOWN)} rows): "
         f"Pearson r of the element-mean prediction against the element-mean {target_label(target)}, "
-        f"its permutation p over elements, and "
-        f"Bonferroni over the {plural(len(features), 'primary feature')} at α = {fmt(alpha, none=UNKNOWN)}.\n\n"
+        f"its permutation p over elements, Spearman's ρ of the same means with its own permutation p, and the "
+        f"range of r leaving out one element at a time. The verdict is Bonferroni over the "
+        f"{plural(len(features), 'primary feature')} at α = {fmt(alpha, none=UNKNOWN)} on the Spearman p (a trained "
+        f"baseline: its refit-null p): in the null simulations one high-leverage element made the Pearson p reject "
+        f"far too often, where the rank-based p held.\n\n"
         + table(header, rows)
     )
+    if changed:
+        text += ("\n\nOne element changes the verdict: " + "; ".join(changed)
+                 + " (the verdict flips when that element is left out).")
+    return text
+
+
+def leverage_cells(details: Mapping[str, Any], feature: str, reasons: Reasons) -> list[str]:
+    """Spearman ρ (its permutation p) and the leave-one-element-out range of r, or n.e. with the reason."""
+    where = f"`{feature}`"
+    element = feature_details(details, feature).get("element_level") or {}
+    spearman_reason = not_estimable_reason(details, feature, "spearman")
+    rho = element.get(ELEMENT_SPEARMAN_RHO)
+    spearman = (f"{fmt(rho)} ({reasons.cell(element.get(ELEMENT_SPEARMAN_P), spearman_reason, where)})"
+                if not is_missing(rho) else reasons.mark(spearman_reason, where))
+    low, high = element.get(LOO_R_MIN), element.get(LOO_R_MAX)
+    loo = (f"{fmt(low)} to {fmt(high)}" if not is_missing(low)
+           else reasons.mark(not_estimable_reason(details, feature, "loo"), where))
+    return [spearman, loo]
 
 
 def column_label(statistic: HeadlineStatistic, level: float) -> str:
@@ -79,7 +127,12 @@ def headline_cell(statistic: HeadlineStatistic, values: Mapping[str, Any], detai
     value = values.get(statistic.key)
     interval = bounds(statistic)
     if not interval or is_missing(value):  # no r, so no interval of it
-        return reasons.cell(value, not_estimable_reason(details, feature, statistic.reason), where, statistic.digits)
+        cell = reasons.cell(value, not_estimable_reason(details, feature, statistic.reason), where, statistic.digits)
+        # A trained baseline's p is its refit null, which calibrate does not simulate: say so beside it.
+        if statistic.key == ELEMENT_P and not is_missing(value) and feature_details(details, feature).get(
+                "trained_baseline"):
+            cell += " (refit null; not simulated)"
+        return cell
     low, high = (values.get(b.key) for b in interval)
     if is_missing(low) or is_missing(high):
         reason = not_estimable_reason(details, feature, interval[0].reason)
@@ -88,36 +141,77 @@ def headline_cell(statistic: HeadlineStatistic, values: Mapping[str, Any], detai
 
 
 def calibration_sentence(calibration: Mapping[str, Any] | None, settings: CalibrationConfig) -> str:
-    """'p-values calibrated for this design: type I 0.049 ± 0.007 (...)', 'NOT calibrated ...', or why there is none.
+    """'calibrated for this design: ...' only when every worst case over the null family is within
+    tolerance; otherwise each failing statistic with the null where it fails; or why there is none.
 
-    Calibrated means every simulated type-I rate is within `settings.type_i_tolerance` of alpha and every
-    coverage within `settings.coverage_tolerance` of the CI level (evaluate.calibration).
+    Within tolerance (evaluate.calibration): type-I rate within `settings.type_i_tolerance` of alpha,
+    coverage within `settings.coverage_tolerance` of the CI level, a flag rate at most alpha + the type-I
+    tolerance. Statistics calibrate does not simulate for this design are not in calibration.json; the
+    report marks them "not simulated".
     """
     if not calibration:
-        return ("Calibration: not measured for this run (no metrics/calibration.json), so the p-values "
+        return ("Calibration: not simulated for this run (no metrics/calibration.json), so the p-values "
                 "and intervals above are not verified for this design.")
-    alpha, n = calibration.get(CALIBRATION_ALPHA), calibration.get(CALIBRATION_N_REPLICATES)
+    alpha, level = calibration.get(CALIBRATION_ALPHA), calibration.get(CALIBRATION_CI_LEVEL)
     tests = calibration.get(CALIBRATION_TESTS) or {}
     intervals = calibration.get(CALIBRATION_INTERVALS) or {}
-    level = calibration.get(CALIBRATION_CI_LEVEL)
-    parts = [f"type I {fmt(t.get('type_I'), none=UNKNOWN)} ± {fmt(t.get('mcse'), none=UNKNOWN)} (`{k}`, "
-             f"nominal {fmt(alpha, none=UNKNOWN)})" for k, t in tests.items() if isinstance(t, Mapping)]
-    covered = [f"coverage {fmt(c.get('coverage'), none=UNKNOWN)} ± {fmt(c.get('mcse'), none=UNKNOWN)} (`{k}`, "
-               f"nominal {fmt(level, none=UNKNOWN)})" for k, c in intervals.items() if isinstance(c, Mapping)]
+    flags = calibration.get(CALIBRATION_FLAGS) or {}
     type_i, coverage = settings.type_i_tolerance, settings.coverage_tolerance
-    tolerance = f"type I within ±{type_i} of α, coverage within ±{coverage} of the level"
     misses = calibration_misses(dict(calibration), type_i, coverage)
-    if misses:
-        failed = "; ".join(f"`{m.key}` {m.kind} {fmt(m.rate)} ± {fmt(m.mcse, none=UNKNOWN)} "
-                           f"(nominal {fmt(m.nominal, none=UNKNOWN)})" for m in misses)
-        sentence = (f"**NOT calibrated for this design:** {failed}. Read the affected p-values and intervals with "
-                    "these rates in mind. All simulated: " + "; ".join(parts))
-    else:
-        sentence = "p-values calibrated for this design: " + ("; ".join(parts) or "no test calibrated")
-    if covered:
-        sentence += "; intervals: " + "; ".join(covered)
-    return (sentence + f" — {fmt(n, none=UNKNOWN)} null simulations with the dataset's structure "
-            f"(`{calibration.get('structure', UNKNOWN)}`; {tolerance}).")
+    failing = {m.key for m in misses}
+    nulls = worst_nulls(dict(calibration))
+    held = ([f"`{k}` type I {_rate(t, 'type_I', nulls.get(f'{CALIBRATION_TESTS}.{k}'))}"
+             for k, t in tests.items() if k not in failing]
+            + [f"`{k}` coverage {_rate(c, 'coverage', nulls.get(f'{CALIBRATION_INTERVALS}.{k}'))}"
+               for k, c in intervals.items() if k not in failing]
+            + [f"`{k}` family-wise rate {_rate(f, CALIBRATION_FAMILYWISE, nulls.get(f'{CALIBRATION_FLAGS}.{k}'))}"
+               for k, f in flags.items() if k not in failing])
+    tolerance = (f"type I within ±{type_i} of α = {fmt(alpha, none=UNKNOWN)}, coverage within ±{coverage} "
+                 f"of {fmt(level, none=UNKNOWN)}, flag rates at most α + {type_i}")
+    scope = (f"worst case per statistic over the family of null simulations with this dataset's structure "
+             f"(metrics/calibration_details.json; {tolerance})")
+    if not misses:
+        return f"p-values and intervals calibrated for this design, {scope}: " + "; ".join(held) + "."
+    failed = "; ".join(f"`{m.key}` {m.kind} {fmt(m.rate)} ± {fmt(m.mcse, none=UNKNOWN)} under the null `{m.null}` "
+                       f"(nominal {'at most ' if m.kind == 'flag rate' else ''}{fmt(m.nominal, none=UNKNOWN)})"
+                       for m in misses)
+    return (f"**Calibration fails for this design** ({scope}): {failed}. Read these with the rates in mind. "
+            + ("Within tolerance in every null: " + "; ".join(held) + "." if held else ""))
+
+
+def _rate(entry: Any, key: str, null: str | None) -> str:
+    """'0.052 ± 0.005 (worst: null `t2_noise`)' from a calibration.json entry and its worst null."""
+    if not isinstance(entry, Mapping):
+        return "not simulated"
+    return f"{fmt(entry.get(key), none=UNKNOWN)} ± {fmt(entry.get('mcse'), none=UNKNOWN)} (worst: null `{null}`)"
+
+
+def calibration_section(inputs: ReportInputs) -> str:
+    """The calibration sentence, then every statistic the headline prints that calibrate did not simulate."""
+    calibration = inputs.calibration
+    text = calibration_sentence(calibration, inputs.settings.evaluate.calibration)
+    simulated = (set((calibration or {}).get(CALIBRATION_TESTS) or {})
+                 | set((calibration or {}).get(CALIBRATION_INTERVALS) or {}))
+    missing = [key for key in printed_statistics(inputs.summary, inputs.details) if key not in simulated]
+    if calibration and missing:
+        text += (" Not simulated for this design, so not called calibrated: "
+                 + ", ".join(f"`{key}`" for key in missing) + ".")
+    return text
+
+
+def printed_statistics(summary: Mapping[str, Any], details: Mapping[str, Any]) -> Sequence[str]:
+    """The calibration keys of the p-values and intervals the headline table prints for some feature
+    (a trained baseline's refit-null p is marked "not simulated" in its own cell)."""
+    features = primary_features(summary)
+    plain = [f for f in features if not feature_details(details, f).get("trained_baseline")]
+    element = {f: feature_details(details, f).get("element_level") or {} for f in plain}
+    shown = {
+        ELEMENT_P: any(not is_missing(summary[f].get(ELEMENT_P)) for f in plain),
+        ELEMENT_SPEARMAN_P: any(not is_missing(element[f].get(ELEMENT_SPEARMAN_P)) for f in plain),
+        WITHIN_ELEMENT_P: any(not is_missing(summary[f].get(WITHIN_ELEMENT_P)) for f in plain),
+        ELEMENT_R_CI: any(not is_missing(summary[f].get(PEARSON_R_CI_LOW)) for f in plain),
+    }
+    return [key for key, printed in shown.items() if printed]
 
 
 def sensitivity_section(inputs: ReportInputs, reasons: Reasons) -> str:
@@ -189,7 +283,7 @@ def verdict_sentence(summary: Mapping[str, Any], details: Mapping[str, Any] | No
     features = primary_features(summary)
     flags = [summary[f].get(ELEMENT_BONFERRONI_SIGNIFICANT) for f in features]
     alpha = (details or {}).get(DETAILS_ALPHA)
-    scope = (f"element-level permutation p, Bonferroni over {plural(len(features), 'primary feature')}"
+    scope = (f"element-level Spearman permutation p (a trained baseline: its refit-null p), Bonferroni over {plural(len(features), 'primary feature')}"
              + (f" at α = {fmt(alpha)}" if alpha is not None else "")
              + f"; n = {fmt(design.get('n_elements'), none=UNKNOWN)} elements")
     significant = sum(flag is True for flag in flags)
@@ -211,8 +305,8 @@ def within_element_section(inputs: ReportInputs, links: Links) -> str:
         return f"{heading}\n\nNot estimable: {reason}."
     per_element = [n for n in inputs.tables if n.endswith("within_element.csv")]
     where = (f" Per-element correlations: [{per_element[0]}]({links(per_element[0])})." if per_element else "")
-    return (f"{heading}\n\nOne correlation per element over its distinct inputs, pooled with random effects "
-            f"across elements (headline columns `within-element r` and `p`).{where}")
+    return (f"{heading}\n\nOne correlation per element over its distinct inputs, pooled across elements by a "
+            f"one-sample t-test of the per-element Fisher z (headline columns `within-element r` and `p`).{where}")
 
 
 def find_out_of_fold_r2(details: Mapping[str, Any]) -> list[tuple[str, float]]:

@@ -5,6 +5,7 @@ The null predictions have this dataset's own structure; no predictions are neede
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from pathlib import Path
 
 import matplotlib
@@ -32,11 +33,13 @@ from mprabench.schema import (  # noqa: E402
 from mprabench.stages._cli import run, stage_parser  # noqa: E402
 from mprabench.stats.calibration import (  # noqa: E402
     CalibrationResult,
+    ScenarioOutcome,
     SimulationSettings,
     calibrate,
     design_structure,
     uniform_quantiles,
 )
+from mprabench.stats.null_family import NullScenario  # noqa: E402
 from mprabench.stats.orientation import (  # noqa: E402
     MIN_ORIENTATION_ELEMENTS,
     orientation_null,
@@ -45,6 +48,7 @@ from mprabench.stats.orientation import (  # noqa: E402
 from mprabench.stats.within_element import min_within_inputs  # noqa: E402
 
 ORIENTATION_P, ORIENTATION_R_CI = "orientation_p", "orientation_r_ci"  # calibration.json keys
+ORIENTATION_NULL = "orientation_shift"  # the orientation analysis's null in calibration_details.json
 
 log = logging.getLogger("mprabench.calibrate")
 
@@ -56,6 +60,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = stage_parser(__doc__)
     parser.add_argument("--rows", type=Path, required=True, help="benchmark rows (Parquet)")
     parser.add_argument("--calibration", type=Path, required=True, help="type-I rates and coverages (JSON)")
+    parser.add_argument("--details", type=Path, required=True,
+                        help="every statistic's rate under every null of the family (JSON)")
     parser.add_argument("--qq", type=Path, required=True, help="QQ plot of the null p-values (PNG)")
     args = parser.parse_args(argv)
     params = load_params(args.params)
@@ -67,6 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     for key, reason in result.not_estimable.items():
         log.info("calibrate: %s not simulated: %s", key, reason)
     write_json_atomic(args.calibration, result.to_dict(params.experiment.name))
+    write_json_atomic(args.details, result.details_dict(params.experiment.name))
     write_qq_figure(result, args.qq, config.dpi)
 
 
@@ -89,14 +96,16 @@ def add_orientation_null(result: CalibrationResult, rows: pd.DataFrame, config: 
     d_measured = pairs.differences(rows[config.target].to_numpy(float))
     p, covered = orientation_null(d_measured, config.calibration.n_replicates, config.n_permutations,
                                   config.ci_level, config.seed)
-    result.pvalues[ORIENTATION_P] = p
-    result.covered[ORIENTATION_R_CI] = covered
+    # Its own null (random orientation shifts on the paired elements), beside the family's: the worst case
+    # of orientation_p / orientation_r_ci names it.
+    result.outcomes[ORIENTATION_NULL] = ScenarioOutcome({ORIENTATION_P: p <= config.alpha}, {ORIENTATION_R_CI: covered},
+                                                        {ORIENTATION_P: p}, {})
 
 
 def simulation_settings(config: EvaluateConfig) -> SimulationSettings:
     return SimulationSettings(
         n_replicates=config.calibration.n_replicates, n_permutations=config.n_permutations, alpha=config.alpha,
-        ci_level=config.ci_level, within_slope_sd=config.calibration.within_slope_sd,
+        ci_level=config.ci_level, nulls=tuple(NullScenario(**asdict(n)) for n in config.calibration.nulls),
         min_elements_ci=config.min_elements_ci, n_primary_features=bonferroni_family_size(config), seed=config.seed,
         min_within_inputs=min_within_inputs(config.min_unique_inputs),
     )
@@ -113,18 +122,20 @@ def bonferroni_family_size(config: EvaluateConfig) -> int:
 
 
 def write_qq_figure(result: CalibrationResult, path: Path, dpi: int) -> None:
-    """-log10 observed vs expected p of every simulated test (the diagonal = calibrated)."""
+    """-log10 observed vs expected p of every reported test, in the null where it was worst (diagonal = calibrated)."""
     fig, ax = plt.subplots(figsize=(5.0, 4.6))
     top = 0.0
-    for key, p in result.pvalues.items():
+    worst = result.worst_tests()
+    for key, p in result.worst_pvalues().items():
         expected = -np.log10(uniform_quantiles(len(p)))
         observed = -np.log10(np.sort(p))
-        ax.plot(expected, observed, ".", ms=3, label=key)
+        ax.plot(expected, observed, ".", ms=3, label=f"{key} ({worst[key].null})")
         top = max(top, expected.max(), observed.max())
     ax.plot([0, top], [0, top], color="0.4", lw=0.8, ls="--")
     ax.set_xlabel("expected −log10 p (uniform)")
     ax.set_ylabel("observed −log10 p")
-    ax.set_title(f"Null p-values, {result.settings.n_replicates:,} replicates of this design\n"
+    ax.set_title(f"Null p-values in each test's worst null of {len(result.outcomes)}, "
+                 f"{result.settings.n_replicates:,} replicates each\n"
                  f"{result.structure.n_rows:,} rows, {result.structure.n_inputs:,} inputs, "
                  f"{result.structure.n_elements} elements", fontsize=9)
     ax.legend(fontsize=7, loc="upper left")

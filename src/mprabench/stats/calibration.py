@@ -1,31 +1,34 @@
-"""Calibration by simulation: null predictions with the dataset's own structure.
+"""Calibration by simulation: null predictions with the dataset's own structure, under a family of nulls.
 
-Every replicate draws one null feature per distinct model input,
-``x_j = u_e + b_e * (ybar_j - ybar_e) + eps_j``, with ``u_e, eps_j ~ N(0, 1)`` and, where
-inputs vary within elements, an element-specific within-element slope ``b_e ~ N(0, slope_sd²)``
-(mean 0: elements differ in their true effect, but on average there is none). ``ybar_j`` is the
-mean target over the input's rows and ``ybar_e`` the element's row mean, so the element-mean
-feature stays independent of the element-mean target: every between-element null is true, and
-the random-effects within-element null (mean effect 0) is true. The real target is kept fixed.
+One null is not enough: a test can hold where feature values are exchangeable and fail when the
+true within-element effect varies by element, when noise is heavy-tailed or grows with the measured
+deviation, when feature variance follows element size, or when one element has high leverage. The
+family (stats/null_family.py, listed in evaluate.calibration.nulls) covers these; in every null the
+real target is kept (or one element moved, for leverage), every between-element null is true, and
+the mean within-element effect over elements is 0.
 
-Every test statistic the summary reports is computed for all replicates at once (matrix
-products, no per-replicate pandas) with exactly the functions evaluate uses, and its rejection
-rate at ``alpha`` and the coverage of each CI are returned with Monte-Carlo standard errors.
+Every test statistic evaluate reports is computed for all replicates at once (matrix products,
+no per-replicate pandas) with the same functions evaluate uses. calibration.json gives, per
+statistic, its worst type-I rate / coverage over the family with its Monte-Carlo SE and the null
+where it happened; the detail file gives every null's rate.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import sparse, stats
 
 from mprabench.headline import (
     ELEMENT_BONFERRONI_SIGNIFICANT,
     ELEMENT_P,
     ELEMENT_R_CI,
+    ELEMENT_SPEARMAN_P,
+    STRATA_ELEMENT_BH,
+    STRATA_ELEMENT_P,
     WITHIN_ELEMENT_P,
     WITHIN_ELEMENT_R_CI,
     null_checks,
@@ -33,10 +36,13 @@ from mprabench.headline import (
 from mprabench.schema import (
     CALIBRATION_ALPHA,
     CALIBRATION_CI_LEVEL,
+    CALIBRATION_FAMILYWISE,
     CALIBRATION_FLAGS,
     CALIBRATION_INTERVALS,
+    CALIBRATION_N_NULLS,
     CALIBRATION_N_REPLICATES,
     CALIBRATION_TESTS,
+    CALIBRATION_WORST_NULLS,
     ELEMENT_ID,
     INPUT_SHA256,
     TF_LABELS,
@@ -44,18 +50,32 @@ from mprabench.schema import (
 from mprabench.stats.clustered import (
     MIN_ELEMENTS_FISHER_Z,
     MIN_PERMUTATION_ELEMENTS,
+    PERMUTATION_TIE_TOLERANCE,
     element_permutations,
     fisher_z_interval,
     grouped_pearson_r,
     permutation_pvalues,
     unit_scaled,
 )
+from mprabench.stats.null_family import (
+    NullScenario,
+    element_level_signature,
+    simulate_scenario_element_means,
+    simulate_scenario_features,
+    with_outlier,
+)
 from mprabench.stats.rng import derive_rng
+from mprabench.stats.robust_correlation import robust_p
 from mprabench.stats.within_element import (
     MIN_POOLED_ELEMENTS,
+    WITHIN_POOLING,
     RandomEffectsPool,
     pool_fisher_z,
 )
+
+# Candidate tests (detail file only): the ones the reported tests were chosen against.
+WITHIN_ELEMENT_P_RANDOM_EFFECTS = "within_element_p_random_effects"
+STRATA_ELEMENT_P_PEARSON = "strata_element_p_pearson"
 
 # Strata defined by an element attribute: their element-aware p is the element permutation p.
 # Element attributes whose strata evaluate tests between elements: kind -> rows column
@@ -128,24 +148,13 @@ class SimulationSettings:
     n_permutations: int
     alpha: float
     ci_level: float
-    within_slope_sd: float
+    nulls: tuple[NullScenario, ...]
     min_elements_ci: int
     n_primary_features: int
     seed: int
     # Distinct inputs an element needs for a within-element r: within_element.min_within_inputs(
     # evaluate.min_unique_inputs), the rule evaluate applies.
     min_within_inputs: int
-
-
-def simulate_null_features(structure: DesignStructure, n: int, slope_sd: float, rng: np.random.Generator) -> np.ndarray:
-    """(n x J) null features per distinct input (see module docstring)."""
-    e, j = structure.n_elements, structure.n_inputs
-    centred = structure.input_target - structure.element_target[structure.input_element]
-    features = rng.standard_normal((n, e))[:, structure.input_element] + rng.standard_normal((n, j))
-    if structure.inputs_vary_within_elements and slope_sd > 0:
-        slopes = rng.normal(0.0, slope_sd, size=(n, e))
-        features += slopes[:, structure.input_element] * centred
-    return features
 
 
 def element_mean_matrix(structure: DesignStructure) -> np.ndarray:
@@ -182,37 +191,129 @@ def rate_with_mcse(hits: np.ndarray) -> dict[str, float]:
     return {"rate": rate, "mcse": float(np.sqrt(rate * (1 - rate) / len(hits)))}
 
 
+STRATA_ELEMENT_P_PER_ELEMENT = "strata_element_p_at_alpha_over_elements"
+# Strata: strand and chrom strata share one method (Spearman rho of element means over the stratum's
+# elements, permutation p), so one key.
+STRATA_BETWEEN_P = "strata_between_p"
+STRATA_TF_P = "strata_tf_p"
+STRATA_TF_R_CI = "strata_tf_r_ci"  # the only strata CI the tables give (strand/chrom and element strata: none)
+REPORTED_FLAGS = (ELEMENT_BONFERRONI_SIGNIFICANT, STRATA_ELEMENT_BH)
+FLAG_MEANINGS = {
+    ELEMENT_BONFERRONI_SIGNIFICANT: "the verdict flag raised for any of family_size independent null features "
+                                    "(Bonferroni at alpha / family_size): must stay <= alpha",
+    STRATA_ELEMENT_BH: "BH over the elements rejects any element (every element null): must stay <= alpha",
+    STRATA_ELEMENT_P_PER_ELEMENT: "an element's robust p <= alpha / number of elements (nominal alpha / elements)",
+}
+
+# Statistics simulated for the choice of a test but not reported by evaluate: in the detail file only.
+CANDIDATE_TESTS = {
+    WITHIN_ELEMENT_P_RANDOM_EFFECTS: "within-element p pooled by random effects (PM tau^2, Hartung-Knapp)",
+    STRATA_ELEMENT_P_PEARSON: "element stratum p of the Pearson t-test (constant noise assumed)",
+}
+
+
+@dataclass
+class ScenarioOutcome:
+    """One null of the family: per statistic, the per-replicate rejections / coverage / p / flags."""
+
+    rejected: dict[str, np.ndarray]   # test key -> rejected at alpha per replicate (per element: flattened)
+    covered: dict[str, np.ndarray]    # interval key -> covered per replicate
+    pvalues: dict[str, np.ndarray]    # test key -> p per replicate (for the QQ figure)
+    flags: dict[str, np.ndarray]      # flag key -> raised per replicate (a rate that must stay <= alpha)
+
+    def merged_with_element_level(self, other: ScenarioOutcome) -> ScenarioOutcome:
+        """This outcome plus the between-element statistics of ``other`` (same element-level signature)."""
+        return ScenarioOutcome(other_first(other.rejected, self.rejected, BETWEEN_TESTS),
+                               other_first(other.covered, self.covered, BETWEEN_INTERVALS),
+                               other_first(other.pvalues, self.pvalues, BETWEEN_TESTS),
+                               other_first(other.flags, self.flags, (ELEMENT_BONFERRONI_SIGNIFICANT,)))
+
+
+def other_first(other: dict[str, np.ndarray], own: dict[str, np.ndarray], keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    shared = {k: v for k, v in other.items() if k in keys or k.startswith(BETWEEN_STRATA_PREFIXES)}
+    return shared | own
+
+
+# Statistics of the element means only (shared by nulls with the same element-level signature).
+BETWEEN_TESTS = (ELEMENT_P, ELEMENT_SPEARMAN_P)
+BETWEEN_INTERVALS = (ELEMENT_R_CI,)
+BETWEEN_STRATA_PREFIXES = (STRATA_BETWEEN_P,)
+
+
+@dataclass(frozen=True)
+class Worst:
+    """The null of the family farthest from nominal (flags: the highest rate) for one statistic."""
+
+    key: str
+    value: float
+    mcse: float
+    null: str
+
+    def as_dict(self, name: str) -> dict[str, Any]:
+        return {name: self.value, "mcse": self.mcse}
+
+
+def worst_case(key: str, rates: dict[str, dict[str, float]], nominal: float | None) -> Worst:
+    """The null whose rate is farthest from nominal (None: the highest rate) among those that simulated it."""
+    distance = (lambda n: rates[n]["rate"]) if nominal is None else (lambda n: abs(rates[n]["rate"] - nominal))
+    null = max(rates, key=distance)
+    return Worst(key, rates[null]["rate"], rates[null]["mcse"], null)
+
+
 @dataclass
 class CalibrationResult:
     structure: DesignStructure
     settings: SimulationSettings
-    pvalues: dict[str, np.ndarray]          # test key -> p per replicate
-    covered: dict[str, np.ndarray]          # interval key -> covered per replicate
-    flags: dict[str, np.ndarray]            # flag key -> raised per replicate
+    outcomes: dict[str, ScenarioOutcome]    # null name -> outcome
     not_estimable: dict[str, str]
 
+    def rates(self, kind: str) -> dict[str, dict[str, dict[str, float]]]:
+        """statistic -> null -> {rate, mcse}; kind: rejected | covered | flags."""
+        table: dict[str, dict[str, dict[str, float]]] = {}
+        for null, outcome in self.outcomes.items():
+            for key, hits in getattr(outcome, kind).items():
+                table.setdefault(key, {})[null] = rate_with_mcse(hits)
+        return table
+
+    def worst_tests(self) -> dict[str, Worst]:
+        return {key: worst_case(key, rates, self.settings.alpha) for key, rates in self.rates("rejected").items()}
+
+    def worst_intervals(self) -> dict[str, Worst]:
+        return {key: worst_case(key, rates, self.settings.ci_level) for key, rates in self.rates("covered").items()}
+
+    def worst_flags(self) -> dict[str, Worst]:
+        return {key: worst_case(key, rates, None) for key, rates in self.rates("flags").items()
+                if key in REPORTED_FLAGS}
+
+    def worst_pvalues(self) -> dict[str, np.ndarray]:
+        """Per reported test, its p-values in the null where its type-I rate was worst (QQ figure)."""
+        return {key: self.outcomes[w.null].pvalues[key] for key, w in self.worst_tests().items()
+                if key not in CANDIDATE_TESTS}
+
     def to_dict(self, structure_name: str) -> dict[str, Any]:
-        """metrics/calibration.json: type-I rate and coverage, with Monte-Carlo SE, of every simulated statistic."""
+        """metrics/calibration.json: per statistic the worst type-I rate / coverage over the null family,
+        its Monte-Carlo SE and the null where it happened; the highest rate of each flag."""
         s = self.settings
-        tests = {}
-        for key, p in self.pvalues.items():
-            r = rate_with_mcse(p <= s.alpha)
-            tests[key] = {"type_I": r["rate"], "mcse": r["mcse"]}
-        intervals = {}
-        for key, covered in self.covered.items():
-            r = rate_with_mcse(covered)
-            intervals[key] = {"coverage": r["rate"], "mcse": r["mcse"]}
-        flags = {}
-        for key, raised in self.flags.items():
-            r = rate_with_mcse(raised)
-            flags[key] = {"rate": r["rate"]}
+        sections = {CALIBRATION_TESTS: {k: w for k, w in self.worst_tests().items() if k not in CANDIDATE_TESTS},
+                    CALIBRATION_INTERVALS: self.worst_intervals(), CALIBRATION_FLAGS: self.worst_flags()}
+        measure = {CALIBRATION_TESTS: "type_I", CALIBRATION_INTERVALS: "coverage", CALIBRATION_FLAGS: CALIBRATION_FAMILYWISE}
+        nulls = "; ".join(f"{section}.{k}={w.null}" for section, worst in sections.items() for k, w in worst.items())
         return {
-            "structure": structure_name, CALIBRATION_N_REPLICATES: s.n_replicates, CALIBRATION_ALPHA: s.alpha,
-            CALIBRATION_CI_LEVEL: s.ci_level, CALIBRATION_TESTS: tests, CALIBRATION_INTERVALS: intervals,
-            CALIBRATION_FLAGS: flags,
-            # Numbers only, and few: `dvc metrics diff` must stay within 100 readable rows over all
-            # metrics files. The design is summary.json's `design`; the simulation settings are
-            # params; the tests not simulated (not estimable here) are logged by the stage.
+            CALIBRATION_ALPHA: s.alpha, CALIBRATION_CI_LEVEL: s.ci_level,
+            **{section: {k: w.as_dict(measure[section]) for k, w in worst.items()} for section, worst in sections.items()},
+            CALIBRATION_WORST_NULLS: nulls,
+            # Few rows: `dvc metrics diff` must stay within 100 readable rows over all metrics files.
+            # Every null's rates, the nulls and the replicate count are in the detail file (details_dict).
+        }
+
+    def details_dict(self, structure_name: str) -> dict[str, Any]:
+        """The detail file: every statistic's rate under every null of the family, and the nulls themselves."""
+        return {
+            "structure": structure_name, CALIBRATION_N_REPLICATES: self.settings.n_replicates,
+            CALIBRATION_N_NULLS: len(self.outcomes), CALIBRATION_ALPHA: self.settings.alpha, "family_size": self.settings.n_primary_features,
+            "nulls": [asdict(n) for n in self.settings.nulls],
+            "type_I": self.rates("rejected"), "coverage": self.rates("covered"), "flag_rates": self.rates("flags"),
+            "flag_meaning": FLAG_MEANINGS, "candidate_tests": CANDIDATE_TESTS, "not_simulated": self.not_estimable,
         }
 
 
@@ -237,28 +338,70 @@ def tf_strata(structure: DesignStructure, min_inputs: int) -> dict[str, tuple[np
 
 
 def pooled_within_p(structure: DesignStructure, features: np.ndarray, used: np.ndarray, per_element: np.ndarray,
-                    inputs: np.ndarray | None = None, pooling: str = "random_effects") -> tuple[np.ndarray, RandomEffectsPool]:
+                    inputs: np.ndarray | None = None, pooling: str = WITHIN_POOLING) -> tuple[np.ndarray, RandomEffectsPool]:
     """Pooled within-element p of every replicate, as evaluate computes it (same pooling function)."""
     r = within_element_correlations(structure, features, used, inputs)
     pool = pool_fisher_z(np.arctanh(np.clip(r, -1 + 1e-12, 1 - 1e-12)), per_element, pooling)
     return pool.p, pool
 
 
-def calibrate(structure: DesignStructure, settings: SimulationSettings) -> CalibrationResult:
-    """Simulate ``n_replicates`` null features and evaluate every reported test on each.
+def any_benjamini_hochberg(p: np.ndarray, alpha: float) -> np.ndarray:
+    """Per row of p (replicates x tests): does BH at alpha reject any test? (some p_(i) <= i alpha / k)."""
+    ordered = np.sort(p, axis=1)
+    k = p.shape[1]
+    return (ordered <= alpha * np.arange(1, k + 1) / k).any(axis=1)
 
-    Strata p-values are pooled per kind (``strata_<kind>_p``: the rejection rate over all
-    estimable strata and replicates), so that calibration.json stays small.
-    """
-    s = settings
-    rng = derive_rng(s.seed, "calibration")
+
+@dataclass(frozen=True)
+class ElementColumns:
+    """Each used element's inputs as one column: the input-level centred target and its powers."""
+
+    indicator: np.ndarray       # (J x k) 0/1
+    centred: np.ndarray         # (J) input target minus the unweighted mean over its element's inputs
+    m: np.ndarray               # (k) distinct inputs per used element
+
+    @classmethod
+    def of(cls, structure: DesignStructure, used: np.ndarray) -> ElementColumns:
+        indicator = element_indicator(structure, used)
+        m = indicator.sum(0)
+        element_mean = np.bincount(structure.input_element, weights=structure.input_target,
+                                   minlength=structure.n_elements) / np.maximum(structure.inputs_per_element, 1)
+        return cls(indicator, structure.input_target - element_mean[structure.input_element], m)
+
+    def robust_and_pearson_p(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(n x k) p of the robust score test and of the Pearson t-test, per used element."""
+        y2 = self.indicator * (self.centred**2)[:, None]
+        sxy = features @ (self.indicator * self.centred[:, None])
+        sx, sxx, syy = features @ self.indicator, (features * features) @ self.indicator, y2.sum(0)
+        mean_x = sx / self.m
+        cross_squares = (features * features) @ y2 - 2 * mean_x * (features @ y2) + mean_x**2 * syy
+        r = sxy / np.sqrt(syy * (sxx - sx * mean_x))
+        df = self.m - 2
+        pearson = 2 * stats.t.sf(np.abs(r * np.sqrt(df / (1 - r * r))), df)
+        return robust_p(sxy, cross_squares, self.m), pearson
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What does not change between nulls: permutations, strata masks, indicators."""
+
+    permutations: np.ndarray
+    spearman_null: np.ndarray
+    element_strata: dict[str, list[np.ndarray]]
+    strata_spearman_nulls: dict[tuple[str, int], np.ndarray]
+    used: np.ndarray
+    within: bool
+    labels: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+    label_indicator: Any                      # sparse (J x columns) or None
+    label_columns: list[tuple[int, int, np.ndarray]]
+    ci_ok: bool
+
+
+def make_plan(structure: DesignStructure, s: SimulationSettings) -> Plan:
     e = structure.n_elements
-    to_means = element_mean_matrix(structure)
-    zy = unit_scaled(structure.element_target)
-    permutations = element_permutations(e, s.n_permutations, derive_rng(s.seed, "calibration|permutations"))
     element_strata = element_attribute_strata(structure)
-    strata_perms = {(kind, i): element_permutations(int(m.sum()), s.n_permutations,
-                                                     derive_rng(s.seed, f"calibration|{kind}|{i}"))
+    strata_nulls = {(kind, i): spearman_null(int(m.sum()), element_permutations(
+                        int(m.sum()), s.n_permutations, derive_rng(s.seed, f"calibration|{kind}|{i}")))
                     for kind, masks in element_strata.items() for i, m in enumerate(masks)}
     used = structure.inputs_per_element >= s.min_within_inputs
     within = structure.inputs_vary_within_elements and used.sum() >= MIN_POOLED_ELEMENTS
@@ -266,70 +409,194 @@ def calibrate(structure: DesignStructure, settings: SimulationSettings) -> Calib
     label_indicator, label_columns, start_column = None, [], 0
     if labels:
         blocks = [element_indicator(structure, used_l, inputs) for inputs, used_l, _ in labels.values()]
-        label_indicator = np.concatenate(blocks, axis=1)
+        # Sparse: each input carries few labels, so the label columns are mostly zeros.
+        label_indicator = sparse.csc_matrix(np.concatenate(blocks, axis=1))
         for block, (_, _, per_element) in zip(blocks, labels.values()):
             label_columns.append((start_column, start_column + block.shape[1], per_element))
             start_column += block.shape[1]
-    pvalues: dict[str, list[np.ndarray]] = {ELEMENT_P: []}
-    covered: dict[str, list[np.ndarray]] = {ELEMENT_R_CI: []}
-    not_estimable: dict[str, str] = {}
-    if within:
-        pvalues[WITHIN_ELEMENT_P], covered[WITHIN_ELEMENT_R_CI] = [], []
-    else:
-        not_estimable[WITHIN_ELEMENT_P] = not_estimable[WITHIN_ELEMENT_R_CI] = "model inputs do not vary within elements"
-        not_estimable["strata_tf_p"] = "the TF perturbation never reaches the model (inputs do not vary within elements)"
-    for kind in element_strata:
-        pvalues[f"strata_{kind}_p"] = []
-    if labels:
-        pvalues["strata_tf_p"] = []
-    if within:
-        pvalues["strata_element_p"] = []
-    ci_ok = e >= max(s.min_elements_ci, MIN_ELEMENTS_FISHER_Z)
-    if not ci_ok:
-        not_estimable[ELEMENT_R_CI] = f"fewer than {s.min_elements_ci} elements"
-        covered.pop(ELEMENT_R_CI)
+    permutations = element_permutations(e, s.n_permutations, derive_rng(s.seed, "calibration|permutations"))
+    return Plan(permutations, spearman_null(e, permutations), element_strata, strata_nulls, used, within, labels, label_indicator, label_columns,
+                e >= max(s.min_elements_ci, MIN_ELEMENTS_FISHER_Z))
+
+
+def sparse_correlations(structure: DesignStructure, features: np.ndarray, indicator: Any) -> np.ndarray:
+    """correlations_over_columns with a sparse indicator (features @ indicator through the sparse side)."""
+    m = np.asarray(indicator.sum(0)).ravel()
+    y = structure.input_target
+    sx = (indicator.T @ features.T).T
+    sxx = (indicator.T @ (features * features).T).T
+    sxy = (indicator.T @ (features * y).T).T
+    sy, syy = indicator.T @ y, indicator.T @ (y * y)
+    cov = sxy - sx * sy / m
+    return cov / np.sqrt((sxx - sx * sx / m) * (syy - sy * sy / m))
+
+
+def spearman_null(n_elements: int, permutations: np.ndarray) -> np.ndarray:
+    """Sorted |rho| of the ranks 1..E against each permutation of them.
+
+    Without ties Spearman's permutation distribution is the same for every feature, so this one
+    sorted null gives each replicate the p evaluate computes with its own random permutations.
+    """
+    ranks = unit_scaled(np.arange(n_elements, dtype=float))
+    return np.sort(np.abs(ranks[permutations] @ ranks))
+
+
+def spearman_pvalues(means: np.ndarray, element_target: np.ndarray, null: np.ndarray) -> np.ndarray:
+    """Two-sided permutation p of Spearman's rho of every row of ``means`` against the target means."""
+    rho = unit_scaled(stats.rankdata(means, axis=1)) @ unit_scaled(stats.rankdata(element_target))
+    n_extreme = len(null) - np.searchsorted(null, np.abs(rho) - PERMUTATION_TIE_TOLERANCE, side="left")
+    return (1 + n_extreme) / (1 + len(null))
+
+
+def slopes_free(scenario: NullScenario) -> bool:
+    """No within-element slope in any element: each element's own null holds (its stratum test is a null)."""
+    return scenario.slope_sd == 0 and scenario.size_linked_slope == 0
+
+
+@dataclass
+class Accumulator:
+    """Per-batch arrays of one null, concatenated at the end."""
+
+    p: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    covered: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    flags: dict[str, list[np.ndarray]] = field(default_factory=dict)
+
+    @staticmethod
+    def add(table: dict[str, list[np.ndarray]], key: str, values: np.ndarray) -> None:
+        table.setdefault(key, []).append(values)
+
+    def outcome(self, alpha: float) -> ScenarioOutcome:
+        pvalues = {k: np.concatenate(v) for k, v in self.p.items()}
+        return ScenarioOutcome({k: v <= alpha for k, v in pvalues.items()},
+                               {k: np.concatenate(v) for k, v in self.covered.items()}, pvalues,
+                               {k: np.concatenate(v) for k, v in self.flags.items()})
+
+
+def element_level_batch(acc: Accumulator, structure: DesignStructure, s: SimulationSettings, plan: Plan,
+                        means: np.ndarray) -> None:
+    """The between-element statistics of one batch of replicates' element means."""
+    e = structure.n_elements
+    zx, zy = unit_scaled(means), unit_scaled(structure.element_target)
+    acc.add(acc.p, ELEMENT_P, permutation_pvalues(zx, zy, plan.permutations))
+    acc.add(acc.p, ELEMENT_SPEARMAN_P, spearman_pvalues(means, structure.element_target, plan.spearman_null))
+    if plan.ci_ok:
+        low, high = fisher_z_interval(zx @ zy, e, s.ci_level)
+        acc.add(acc.covered, ELEMENT_R_CI, (low <= 0) & (high >= 0))
+    for kind, masks in plan.element_strata.items():
+        for i, mask in enumerate(masks):  # Spearman permutation p over the stratum's elements (no CI)
+            acc.add(acc.p, STRATA_BETWEEN_P, spearman_pvalues(means[:, mask], structure.element_target[mask],
+                                                              plan.strata_spearman_nulls[(kind, i)]))
+
+
+def within_batch(acc: Accumulator, structure: DesignStructure, s: SimulationSettings, plan: Plan,
+                 features: np.ndarray, columns: ElementColumns | None) -> None:
+    """The within-element statistics (pooled, per element, per TF label) of one batch."""
+    per_element = structure.inputs_per_element[plan.used]
+    for pooling, key in ((WITHIN_POOLING, WITHIN_ELEMENT_P), ("random_effects", WITHIN_ELEMENT_P_RANDOM_EFFECTS)):
+        values, pool = pooled_within_p(structure, features, plan.used, per_element, pooling=pooling)
+        acc.add(acc.p, key, values)
+        if key == WITHIN_ELEMENT_P:
+            low, high = pool.interval(s.ci_level)
+            acc.add(acc.covered, WITHIN_ELEMENT_R_CI, (low <= 0) & (high >= 0))
+    if columns is not None:  # the element strata: only where no element has a slope (each element's null holds)
+        robust, pearson = columns.robust_and_pearson_p(features)
+        acc.add(acc.p, STRATA_ELEMENT_P, robust.ravel())
+        acc.add(acc.p, STRATA_ELEMENT_P_PEARSON, pearson.ravel())
+        acc.add(acc.flags, STRATA_ELEMENT_BH, any_benjamini_hochberg(robust, s.alpha))
+        acc.add(acc.flags, STRATA_ELEMENT_P_PER_ELEMENT, (robust <= s.alpha / robust.shape[1]).ravel())
+    if plan.labels:  # all labels' element columns in one sparse product: one pass over the features
+        r_labels = sparse_correlations(structure, features, plan.label_indicator)
+        for start_column, stop_column, label_per_element in plan.label_columns:
+            z = np.arctanh(np.clip(r_labels[:, start_column:stop_column], -1 + 1e-12, 1 - 1e-12))
+            pool = pool_fisher_z(z, label_per_element, "t_test")
+            acc.add(acc.p, STRATA_TF_P, pool.p)
+            if len(label_per_element) >= s.min_elements_ci:  # the strata table gives a CI only from this many
+                low, high = pool.interval(s.ci_level)
+                acc.add(acc.covered, STRATA_TF_R_CI, (low <= 0) & (high >= 0))
+
+
+def simulate_scenario(structure: DesignStructure, s: SimulationSettings, plan: Plan, scenario: NullScenario,
+                      verdict_key: str, element_level_done: ScenarioOutcome | None) -> ScenarioOutcome:
+    """Every reported statistic under one null of the family, ``n_replicates`` times.
+
+    ``element_level_done``: the outcome of an earlier null with the same element-level signature, whose
+    between-element statistics this null shares in distribution (they are reused, not resimulated).
+    """
+    structure = with_outlier(structure, scenario)
+    rng = derive_rng(s.seed, f"calibration|{scenario.name}")
+    to_means = element_mean_matrix(structure)
+    columns = ElementColumns.of(structure, plan.used) if plan.within and slopes_free(scenario) else None
+    acc = Accumulator()
     for start in range(0, s.n_replicates, REPLICATE_BATCH):
         n = min(REPLICATE_BATCH, s.n_replicates - start)
-        features = simulate_null_features(structure, n, s.within_slope_sd, rng)
-        means = features @ to_means
-        zx = unit_scaled(means)
-        pvalues[ELEMENT_P].append(permutation_pvalues(zx, zy, permutations))
-        if ci_ok:
-            low, high = fisher_z_interval(zx @ zy, e, s.ci_level)
-            covered[ELEMENT_R_CI].append((low <= 0) & (high >= 0))
-        for kind, masks in element_strata.items():
-            for i, mask in enumerate(masks):
-                p = permutation_pvalues(unit_scaled(means[:, mask]), unit_scaled(structure.element_target[mask]),
-                                        strata_perms[(kind, i)])
-                pvalues[f"strata_{kind}_p"].append(p)
-        if within:
-            p, pool = pooled_within_p(structure, features, used, structure.inputs_per_element[used])
-            pvalues[WITHIN_ELEMENT_P].append(p)
-            low, high = pool.interval(s.ci_level)
-            covered[WITHIN_ELEMENT_R_CI].append((low <= 0) & (high >= 0))
-            # An element stratum tests that one element's own effect: its null needs slope 0 in that element.
-            flat = simulate_null_features(structure, n, 0.0, rng)
-            r = within_element_correlations(structure, flat, used)
-            df = structure.inputs_per_element[used] - 2
-            t = r * np.sqrt(df / (1 - r * r))
-            pvalues["strata_element_p"].append((2 * stats.t.sf(np.abs(t), df)).ravel())
-            if labels:  # all labels' element columns in one product: one pass over the features
-                r_labels = correlations_over_columns(structure, features, label_indicator)
-                for start_column, stop_column, per_element in label_columns:
-                    z = np.arctanh(np.clip(r_labels[:, start_column:stop_column], -1 + 1e-12, 1 - 1e-12))
-                    pvalues["strata_tf_p"].append(pool_fisher_z(z, per_element, "t_test").p)
-    p_arrays = {k: np.concatenate(v) for k, v in pvalues.items()}
-    flags = {ELEMENT_BONFERRONI_SIGNIFICANT: p_arrays[ELEMENT_P] <= s.alpha / max(1, s.n_primary_features)}
-    result = CalibrationResult(structure, s, p_arrays, {k: np.concatenate(v) for k, v in covered.items()},
-                               flags, not_estimable)
+        features = simulate_scenario_features(structure, scenario, n, rng)
+        if element_level_done is None:
+            element_level_batch(acc, structure, s, plan, features @ to_means)
+        if plan.within:
+            within_batch(acc, structure, s, plan, features, columns)
+    outcome = acc.outcome(s.alpha)
+    if element_level_done is None:
+        outcome.flags[ELEMENT_BONFERRONI_SIGNIFICANT] = familywise_flags(structure, s, plan, scenario, to_means,
+                                                                         verdict_key)
+    else:
+        outcome = outcome.merged_with_element_level(element_level_done)
+    return outcome
+
+
+def familywise_flags(structure: DesignStructure, s: SimulationSettings, plan: Plan, scenario: NullScenario,
+                     to_means: np.ndarray, verdict_key: str) -> np.ndarray:
+    """Per replicate family of ``n_primary_features`` independent null features: is the verdict flag
+    (Bonferroni at alpha / family size over the verdict p) raised for any of them?"""
+    k = max(1, s.n_primary_features)
+    rng = derive_rng(s.seed, f"calibration|familywise|{scenario.name}")
+    raised = []
+    per_batch = max(1, REPLICATE_BATCH // k)
+    for start in range(0, s.n_replicates, per_batch):
+        n = min(per_batch, s.n_replicates - start)
+        means = simulate_scenario_element_means(structure, scenario, n * k, to_means, rng)
+        verdict_p = (spearman_pvalues(means, structure.element_target, plan.spearman_null)
+                     if verdict_key == ELEMENT_SPEARMAN_P else
+                     permutation_pvalues(unit_scaled(means), unit_scaled(structure.element_target), plan.permutations))
+        raised.append((verdict_p.reshape(n, k) <= s.alpha / k).any(axis=1))
+    return np.concatenate(raised)
+
+
+def calibrate(structure: DesignStructure, settings: SimulationSettings,
+              verdict_key: str = ELEMENT_SPEARMAN_P) -> CalibrationResult:
+    """Simulate ``n_replicates`` null features under every null of the family and evaluate every reported
+    statistic on each (plus the candidate tests the choice of each test rests on).
+
+    Strata p-values are pooled per kind (``strata_<kind>_p``: the rejection rate over all estimable
+    strata and replicates); ``strata_element_bh``: the rate at which BH over the elements rejects any.
+    """
+    s = settings
+    if not s.nulls:
+        raise ValueError("evaluate.calibration.nulls is empty: list at least one null scenario")
+    plan = make_plan(structure, s)
+    not_estimable: dict[str, str] = {}
+    if not plan.within:
+        not_estimable[WITHIN_ELEMENT_P] = not_estimable[WITHIN_ELEMENT_R_CI] = "model inputs do not vary within elements"
+        not_estimable[STRATA_TF_P] = "the TF perturbation never reaches the model (inputs do not vary within elements)"
+        not_estimable[STRATA_ELEMENT_P] = "model inputs do not vary within elements"
+    if not plan.ci_ok:
+        not_estimable[ELEMENT_R_CI] = f"fewer than {s.min_elements_ci} elements"
+    if plan.within and not any(slopes_free(n) for n in s.nulls):
+        not_estimable[STRATA_ELEMENT_P] = "no null of the family is free of within-element slopes"
+    outcomes: dict[str, ScenarioOutcome] = {}
+    first_of_signature: dict[tuple, str] = {}
+    for scenario in s.nulls:
+        earlier = first_of_signature.setdefault(element_level_signature(scenario), scenario.name)
+        done = outcomes[earlier] if earlier != scenario.name else None
+        outcomes[scenario.name] = simulate_scenario(structure, s, plan, scenario, verdict_key, done)
+    result = CalibrationResult(structure, s, outcomes, not_estimable)
     require_headline_nulls(result)
     return result
 
 
 def require_headline_nulls(result: CalibrationResult) -> None:
     """Every headline statistic's null (mprabench.headline) is simulated or said to be not estimable."""
-    simulated = {CALIBRATION_TESTS: result.pvalues, CALIBRATION_INTERVALS: result.covered,
-                 CALIBRATION_FLAGS: result.flags}
+    simulated = {CALIBRATION_TESTS: result.rates("rejected"), CALIBRATION_INTERVALS: result.rates("covered"),
+                 CALIBRATION_FLAGS: result.rates("flags")}
     missing = [f"{check.kind}.{check.key}" for check in null_checks()
                if check.key not in simulated[check.kind] and check.key not in result.not_estimable]
     if missing:
@@ -339,27 +606,42 @@ def require_headline_nulls(result: CalibrationResult) -> None:
 
 @dataclass(frozen=True)
 class CalibrationMiss:
-    """One simulated rate outside its tolerance: ``kind`` is "type I" or "coverage"."""
+    """One worst-case rate outside its tolerance: ``kind`` is "type I", "coverage" or "flag rate"."""
 
     key: str
     kind: str
     rate: float
     mcse: float | None
     nominal: float
+    null: str | None
 
 
 def calibration_misses(result: dict[str, Any], type_i_tolerance: float, coverage_tolerance: float) -> list[CalibrationMiss]:
-    """Every type-I rate and coverage of a calibration.json dict that is outside its tolerance
-    (evaluate.calibration.type_i_tolerance and coverage_tolerance: the report's verdict)."""
+    """Every worst-case type-I rate, coverage and flag rate of a calibration.json dict outside its tolerance
+    (evaluate.calibration.type_i_tolerance and coverage_tolerance: the report's verdict; a flag rate must
+    stay at most alpha + the type-I tolerance)."""
     misses = []
     alpha, level = result[CALIBRATION_ALPHA], result[CALIBRATION_CI_LEVEL]
+    nulls = worst_nulls(result)
     for key, test in (result.get(CALIBRATION_TESTS) or {}).items():
         if abs(test["type_I"] - alpha) > type_i_tolerance:
-            misses.append(CalibrationMiss(key, "type I", test["type_I"], test.get("mcse"), alpha))
+            misses.append(CalibrationMiss(key, "type I", test["type_I"], test.get("mcse"), alpha,
+                                          nulls.get(f"{CALIBRATION_TESTS}.{key}")))
     for key, interval in (result.get(CALIBRATION_INTERVALS) or {}).items():
         if abs(interval["coverage"] - level) > coverage_tolerance:
-            misses.append(CalibrationMiss(key, "coverage", interval["coverage"], interval.get("mcse"), level))
+            misses.append(CalibrationMiss(key, "coverage", interval["coverage"], interval.get("mcse"), level,
+                                          nulls.get(f"{CALIBRATION_INTERVALS}.{key}")))
+    for key, flag in (result.get(CALIBRATION_FLAGS) or {}).items():
+        if flag[CALIBRATION_FAMILYWISE] > alpha + type_i_tolerance:
+            misses.append(CalibrationMiss(key, "flag rate", flag[CALIBRATION_FAMILYWISE], flag.get("mcse"), alpha,
+                                          nulls.get(f"{CALIBRATION_FLAGS}.{key}")))
     return misses
+
+
+def worst_nulls(result: dict[str, Any]) -> dict[str, str]:
+    """calibration.json's `worst_nulls` string as {"tests.element_p": "leverage_smallest", ...}."""
+    text = result.get(CALIBRATION_WORST_NULLS) or ""
+    return dict(item.split("=", 1) for item in text.split("; ") if "=" in item)
 
 
 def uniform_quantiles(n: int) -> np.ndarray:
@@ -368,4 +650,4 @@ def uniform_quantiles(n: int) -> np.ndarray:
 
 
 __all__ = ["DesignStructure", "SimulationSettings", "CalibrationResult", "design_structure", "calibrate",
-           "simulate_null_features", "calibration_misses", "uniform_quantiles"]
+           "calibration_misses", "worst_nulls", "uniform_quantiles"]

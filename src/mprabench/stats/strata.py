@@ -2,14 +2,21 @@
 
 Per (feature, stratum), the estimate, its p and its CI are always the same quantity:
 
-- ``strand`` / ``chrom``: Pearson r of element means over the stratum's elements, permutation
-  p over those elements, Fisher-z CI (needs ``min_elements_ci`` elements);
+- ``strand`` / ``chrom``: Spearman's rho of element means over the stratum's elements and its
+  permutation p over those elements, as the headline verdict (the Pearson permutation p rejected
+  0.09-0.14 of nulls with one high-leverage element in the calibration family); no CI (no interval of
+  rho is simulated);
 - ``tf``: only where inputs vary within elements (V3) can the model see a TF's perturbation;
   then the within-element effect over the rows carrying the label: per-element Fisher z, one-sample
   t-test across elements (unweighted: calibration on GSE84888 showed the inverse-variance weighted
   pooling rejects ~9 % under the null here, because many elements hold only 4-8 inputs of a label). In V1/V2 every TF stratum is not estimable, with the reason;
-- ``element``: Pearson r over the element's distinct inputs (V3), t-test p and Fisher-z CI with
-  n = distinct inputs; not estimable where the element has one input.
+- ``element``: Pearson r over the element's distinct inputs (V3) with the heteroscedasticity-robust
+  score-test p (stats/robust_correlation.py: the Pearson t-test rejected 0.27-0.34 of nulls when noise
+  grows with the measured deviation); no CI (the Fisher-z interval assumes constant noise, and the
+  calibration family has no interval that holds there); not estimable where the element has one input.
+
+A trained baseline (k-mer) gets no strata p or CI: its only calibrated p is the refit null of its
+element r (``withhold_trained_strata``).
 
 Benjamini–Hochberg runs on these p-values (per feature and kind). Row-level Pearson/Spearman
 are kept as descriptions named ``naive_*``; they never feed BH.
@@ -35,7 +42,9 @@ from mprabench.stats.association import (
     spearman_test,
 )
 from mprabench.stats.rng import derive_rng
-from mprabench.stats.clustered import element_count_reason, element_level_from_means, element_means, fisher_z_interval
+from mprabench.stats.robust_correlation import robust_correlation_p
+from mprabench.stats.clustered import element_count_reason, element_means
+from mprabench.stats.leverage import leverage
 from mprabench.stats.within_element import (
     input_level_values,
     inputs_vary_within_some_element,
@@ -52,14 +61,23 @@ REASON_TF_INVISIBLE = (
     "per-TF correlation only re-tests between-element differences"
 )
 METHODS = {
-    "between": "Pearson r of element means over the stratum's elements; permutation p over elements; Fisher-z CI",
+    "between": "Spearman rho of element means over the stratum's elements; permutation p over elements; no CI",
     "within": "within-element r over the stratum's rows: per-element Fisher z over distinct inputs, one-sample "
               "t-test across elements (p and CI)",
-    "element": "Pearson r over the element's distinct inputs; t-test p and Fisher-z CI with n = distinct inputs",
+    "element": "Pearson r over the element's distinct inputs; heteroscedasticity-robust score-test p "
+               "(t = sum(x_c y_c) / sqrt(m/(m-2) sum(x_c^2 y_c^2)), m - 2 df); no CI",
 }
+REASON_ELEMENT_CI = (
+    "no interval: the Fisher-z interval of an element's r assumes constant noise, which the calibration "
+    "family showed does not hold (noise growing with the measured deviation)"
+)
+REASON_TRAINED_STRATA = (
+    "trained predictor: its only calibrated p is the refit null of the element r (training.json); a stratum's "
+    "permutation or within-element p of out-of-fold predictions has no refit null, so no p, CI or BH here"
+)
 # What the `r` of a stratum is, per `method` value, in a figure's few words.
 METHOD_R_LABELS = {
-    METHODS["between"]: "Pearson r of element means",
+    METHODS["between"]: "Spearman ρ of element means",
     METHODS["within"]: "pooled within-element r",
     METHODS["element"]: "Pearson r over the element's distinct inputs",
 }
@@ -109,15 +127,18 @@ def naive_columns(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     return dict(naive_pearson_r=pearson.estimate, naive_pearson_p=pearson.p, naive_spearman_rho=spearman.estimate)
 
 
+REASON_BETWEEN_CI = "no interval: no confidence interval of Spearman's rho is simulated by calibrate"
+
+
 def between_elements(part: pd.DataFrame, feature: str, target: str, key: str, s: StrataSettings) -> dict[str, Any]:
+    """Spearman rho of the stratum's element means and its permutation p (stats/leverage.py)."""
     x, y = part[feature].to_numpy(float), part[target].to_numpy(float)
-    _, mean_x, mean_y = element_means(x, y, part[ELEMENT_ID].to_numpy())
-    result = element_level_from_means(mean_x, mean_y, n_rows=len(x), n_permutations=s.n_permutations,
-                                      level=s.level, min_elements_ci=s.min_elements_ci, rng=derive_rng(s.seed, key))
-    if result.p is None:
-        return dict(estimable=False, reason=result.p_reason or result.r_reason, ci_reason=result.ci_reason)
-    return dict(estimable=True, r=result.r, p=result.p, ci_low=result.ci_low, ci_high=result.ci_high,
-                ci_reason=result.ci_reason)
+    ids, mean_x, mean_y = element_means(x, y, part[ELEMENT_ID].to_numpy())
+    result = leverage(ids, mean_x, mean_y, n_permutations=s.n_permutations, threshold=s.alpha,
+                      rng=derive_rng(s.seed, key), leave_one_out=False)
+    if result.spearman_p is None:
+        return dict(estimable=False, reason=result.spearman_p_reason, ci_reason=result.spearman_p_reason)
+    return dict(estimable=True, r=result.spearman_rho, p=result.spearman_p, ci_reason=REASON_BETWEEN_CI)
 
 
 def within_elements(part: pd.DataFrame, feature: str, target: str, s: StrataSettings) -> dict[str, Any]:
@@ -140,9 +161,10 @@ def one_element(part: pd.DataFrame, feature: str, target: str, s: StrataSettings
         reason = join_reasons(reasons)
         return dict(estimable=False, reason=reason, ci_reason=reason)
     pearson = pearson_test(x, y)
-    low, high = fisher_z_interval(pearson.estimate, len(x), s.level)
-    return dict(estimable=True, r=pearson.estimate, p=pearson.p, ci_low=finite_or_none(low),
-                ci_high=finite_or_none(high), ci_reason=None)
+    if pearson.reason:
+        return dict(estimable=False, reason=pearson.reason, ci_reason=pearson.reason)
+    return dict(estimable=True, r=pearson.estimate, p=finite_or_none(robust_correlation_p(x, y)), ci_low=None,
+                ci_high=None, ci_reason=REASON_ELEMENT_CI)
 
 
 def analyse_stratum(part: pd.DataFrame, feature: str, target: str, kind: str, key: str,
@@ -170,6 +192,23 @@ def add_benjamini_hochberg(frame: pd.DataFrame, alpha: float) -> pd.DataFrame:
     adjusted = benjamini_hochberg(pvalues, alpha)
     frame["bh_q"] = list(adjusted.p_adjusted)
     frame["bh_significant"] = list(adjusted.reject)
+    return frame
+
+
+def withhold_trained_strata(frame: pd.DataFrame, trained: set[str]) -> pd.DataFrame:
+    """A trained baseline's strata keep their r; p, CI and BH are None with the reason (the issue of
+    trained baselines: every p reported comes from a refit null or is not estimable)."""
+    rows = frame["feature"].isin(trained) & frame["estimable"].astype(bool)
+    if not rows.any():
+        return frame
+    frame = frame.copy()
+    for column in ("p", "ci_low", "ci_high", "bh_q"):
+        frame.loc[rows, column] = pd.NA
+    frame.loc[rows, "bh_significant"] = pd.NA
+    frame["reason"] = frame["reason"].astype(object)
+    frame["ci_reason"] = frame["ci_reason"].astype(object)
+    frame.loc[rows, "reason"] = REASON_TRAINED_STRATA
+    frame.loc[rows, "ci_reason"] = REASON_TRAINED_STRATA
     return frame
 
 
