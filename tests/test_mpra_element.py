@@ -22,7 +22,8 @@ def section(source) -> MpraElementConfig:
     """No element file ships a config yet: the section is written out here, typed by the reader's schema."""
     base = {"name": "encode_example", "reader": "mpra_element", "source": str(source), "remote_suffix": "",
             "files": [{"name": "elements.bed", "sha256": None, "md5": "0" * 32}],
-            "http": {"retries": 0, "backoff_s": 0.0, "timeout_s": 1.0},
+            "http": {"retries": 0, "backoff_s": 0.0, "timeout_s": 1.0, "max_bytes": 1_000_000},
+            "max_decompressed_bytes": 10_000_000, "subset": {"n_elements": None, "seed": 0, "folds": None},
             "assay_biosample": {"species": "human", "organism": "HOMO_SAPIENS", "cell_line": "K562",
                                 "cell_type": "K562", "ontology_term": "EFO:0002067"},
             "design": None, "assembly": "hg38",
