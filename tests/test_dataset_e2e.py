@@ -73,7 +73,7 @@ def test_hepg2_fold_runs_offline_and_matches_an_independent_computation(tmp_path
     assert orientation["r"] == pytest.approx(np.corrcoef(d_model, d_measured)[0, 1], abs=1e-12)
 
     calibration = repo.json("metrics/calibration.json")
-    assert {"element_p", "orientation_p", "strata_class_p"} <= set(calibration["tests"])
+    assert {"element_p", "orientation_p", "strata_between_p"} <= set(calibration["tests"])
     assert "orientation_r_ci" in calibration["intervals"]
     strata = pd.read_csv(repo.root / "metrics/tables/strata_class.csv")
     assert set(strata["stratum"]) == {"enhancer", "promoter"}
