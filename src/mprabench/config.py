@@ -198,12 +198,12 @@ class ClassPattern:
 
 
 @dataclass
-class SequenceTableConfig:
-    """`dataset.reader: sequence_table`: a TSV/CSV (plain or gzipped) of id, sequence and activity."""
+class FetchedDatasetConfig:
+    """What every plugin dataset layout shares: its files, where they come from, its biosample, a subset."""
 
     name: str = MISSING
     reader: str = MISSING
-    # A folder, base URL or file:// URL holding `files`; or, with `files: []`, the one table itself.
+    # A folder, base URL or file:// URL holding `files`; or, with `files: []`, the one file itself.
     source: str = MISSING
     remote_suffix: str = MISSING
     files: list[DataFile] = MISSING
@@ -211,6 +211,12 @@ class SequenceTableConfig:
     max_decompressed_bytes: int = setting(ge=1)  # a gzipped file may expand to at most this
     assay_biosample: AssayBiosampleConfig = MISSING
     subset: SubsetConfig = MISSING  # a sample to try first (experiments.select_subset)
+
+
+@dataclass
+class SequenceTableConfig(FetchedDatasetConfig):
+    """`dataset.reader: sequence_table`: a TSV/CSV (plain or gzipped) of id, sequence and activity."""
+
     # A separate library-design file fetched beside the data (GSE84888's V3); null here, where the
     # table holds the sequences. Every dataset section has it: the fetch stage depends on it.
     design: str | None = MISSING
@@ -229,21 +235,12 @@ class SequenceTableConfig:
 
 
 @dataclass
-class MpraElementConfig:
+class MpraElementConfig(FetchedDatasetConfig):
     """`dataset.reader: mpra_element`: ENCODE/IGVF MPRA element quantifications (BED6+5).
 
     Sequences come from the reference genome (conf/genome/) by an experiment with
     `inputs: reference`."""
 
-    name: str = MISSING
-    reader: str = MISSING
-    source: str = MISSING
-    remote_suffix: str = MISSING
-    files: list[DataFile] = MISSING
-    http: HttpConfig = MISSING
-    max_decompressed_bytes: int = setting(ge=1)  # a gzipped file may expand to at most this
-    assay_biosample: AssayBiosampleConfig = MISSING
-    subset: SubsetConfig = MISSING  # a sample to try first (experiments.select_subset)
     design: str | None = MISSING  # null: sequences come from the reference genome
     assembly: str = MISSING
     class_patterns: list[ClassPattern] = MISSING
