@@ -5,7 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
+
+from mprabench.schema import (
+    ACTIVITY,
+    DESIGN,
+    IS_WILD_TYPE,
+    LOG2_RATIO,
+    MOTIF,
+    N_OLIGOS,
+    TAGS,
+    TF_LABELS,
+    ZERO_RNA_DROPOUT,
+)
 
 
 @dataclass
@@ -24,3 +37,11 @@ class ReadLibrary:
     details: dict[str, Any] = field(default_factory=dict)
     # True when each row carries the sequence that was measured (`sequence`): its model input is that insert
     measured_inserts: bool = False
+
+
+def measured_sequence_columns(n: int, log2: np.ndarray) -> dict[str, Any]:
+    """The rows columns of a layout that measures whole sequences: activity from its log2 ratios, and
+    the GSE84888 name-grammar and barcode columns empty (no motif, design, TF labels, wild type, tags)."""
+    return {MOTIF: None, DESIGN: None, TF_LABELS: [[] for _ in range(n)], IS_WILD_TYPE: False,
+            TAGS: pd.array([pd.NA] * n, dtype="Int64"), LOG2_RATIO: log2, ACTIVITY: np.exp2(log2), N_OLIGOS: 1,
+            ZERO_RNA_DROPOUT: False}

@@ -15,20 +15,14 @@ import numpy as np
 import pandas as pd
 
 from mprabench.errors import InputDataError
-from mprabench.readers.base import ReadLibrary
+from mprabench.readers.base import ReadLibrary, measured_sequence_columns
 from mprabench.config import MpraElementConfig
 from mprabench.readers.sequence_table import UNCLASSIFIED
 from mprabench.schema import (
-    ACTIVITY,
     CHROM,
-    DESIGN,
     ELEMENT_CLASS,
     ELEMENT_ID,
     END,
-    IS_WILD_TYPE,
-    LOG2_RATIO,
-    MOTIF,
-    N_OLIGOS,
     ORIENTATION,
     ORIENTATION_FORWARD,
     ORIENTATION_REVERSE,
@@ -38,9 +32,6 @@ from mprabench.schema import (
     ROW_ID,
     START,
     STRAND,
-    TAGS,
-    TF_LABELS,
-    ZERO_RNA_DROPOUT,
 )
 
 BED_COLUMNS = ("chrom", "chromStart", "chromEnd", "name", "score", "strand", "log2FoldChange", "inputCount",
@@ -104,10 +95,9 @@ def read_bed(path: Path, dataset: MpraElementConfig) -> pd.DataFrame:
         ROW_ID: (table["name"] + "(" + table["strand"] + ")").to_numpy(), POOL: path.name,
         ELEMENT_ID: element.to_numpy(), CHROM: table["chrom"].to_numpy(),
         START: table["chromStart"].astype("int64").to_numpy(), END: table["chromEnd"].astype("int64").to_numpy(),
-        STRAND: table["strand"].to_numpy(), MOTIF: None, DESIGN: None, TF_LABELS: [[] for _ in range(n)],
-        IS_WILD_TYPE: False, TAGS: pd.array([pd.NA] * n, dtype="Int64"),
+        STRAND: table["strand"].to_numpy(),
         RNA: table["outputCount"].round().astype("Int64").to_numpy(),
         PLASMID: table["inputCount"].round().astype("Int64").to_numpy(),
-        LOG2_RATIO: log2, ACTIVITY: np.exp2(log2), N_OLIGOS: 1, ZERO_RNA_DROPOUT: False,
+        **measured_sequence_columns(n, log2),
         ORIENTATION: table["strand"].map(STRANDS).to_numpy(), ELEMENT_CLASS: element_class.to_numpy(),
     })

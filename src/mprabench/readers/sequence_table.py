@@ -19,20 +19,15 @@ import numpy as np
 import pandas as pd
 
 from mprabench.errors import ConfigError, InputDataError
-from mprabench.readers.base import ReadLibrary
+from mprabench.readers.base import ReadLibrary, measured_sequence_columns
 from mprabench.config import ActivityScale, ClassPattern, SequenceTableConfig
 from mprabench.schema import (
-    ACTIVITY,
     CHROM,
-    DESIGN,
     ELEMENT_CLASS,
-    FOLD,
     ELEMENT_ID,
     END,
-    IS_WILD_TYPE,
+    FOLD,
     LOG2_RATIO,
-    MOTIF,
-    N_OLIGOS,
     ORIENTATION,
     ORIENTATION_FORWARD,
     ORIENTATION_REVERSE,
@@ -43,9 +38,6 @@ from mprabench.schema import (
     SEQUENCE,
     START,
     STRAND,
-    TAGS,
-    TF_LABELS,
-    ZERO_RNA_DROPOUT,
 )
 
 HEADER_LINES = 1
@@ -106,10 +98,8 @@ def read_table(path: Path, dataset: SequenceTableConfig) -> tuple[pd.DataFrame, 
         ROW_ID: ids.to_numpy(), POOL: path.name, ELEMENT_ID: element.to_numpy(),
         CHROM: _optional(raw, columns.chrom), START: _coordinate(raw, columns.start, where),
         END: _coordinate(raw, columns.end, where), STRAND: _optional(raw, columns.strand),
-        MOTIF: None, DESIGN: None, TF_LABELS: [[] for _ in range(len(raw))], IS_WILD_TYPE: False,
-        TAGS: pd.array([pd.NA] * len(raw), dtype="Int64"), RNA: pd.array([pd.NA] * len(raw), dtype="Int64"),
-        PLASMID: pd.array([pd.NA] * len(raw), dtype="Int64"),
-        LOG2_RATIO: log2, ACTIVITY: np.exp2(log2), N_OLIGOS: 1, ZERO_RNA_DROPOUT: False,
+        RNA: pd.array([pd.NA] * len(raw), dtype="Int64"), PLASMID: pd.array([pd.NA] * len(raw), dtype="Int64"),
+        **measured_sequence_columns(len(raw), log2),
         SEQUENCE: sequences.to_numpy(), ORIENTATION: orientation.to_numpy(),
         ELEMENT_CLASS: _element_class(raw, ids, columns.element_class, dataset.class_patterns).to_numpy(),
     })
