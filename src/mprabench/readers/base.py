@@ -35,8 +35,6 @@ class ReadLibrary:
     excluded: dict[str, int]
     pool_offset_log2: float | None = None
     details: dict[str, Any] = field(default_factory=dict)
-    # True when each row carries the sequence that was measured (`sequence`): its model input is that insert
-    measured_inserts: bool = False
 
 
 def measured_sequence_columns(n: int, log2: np.ndarray) -> dict[str, Any]:

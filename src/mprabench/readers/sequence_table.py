@@ -75,8 +75,7 @@ def read(dataset: SequenceTableConfig, raw_dir: Path) -> ReadLibrary:
         "elements_by_rows": {str(k): int(v) for k, v in
                              oligos.groupby(ELEMENT_ID).size().value_counts().sort_index().items()},
     }
-    return ReadLibrary(oligos.drop(columns=["_file", "_line"]), rows_in, excluded, None, details,
-                       measured_inserts=True)
+    return ReadLibrary(oligos.drop(columns=["_file", "_line"]), rows_in, excluded, None, details)
 
 
 def read_table(path: Path, dataset: SequenceTableConfig) -> tuple[pd.DataFrame, int]:

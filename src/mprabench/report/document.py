@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from mprabench.readers.registry import layout_of
 from mprabench.report.format import Reasons
 from mprabench.report.inputs import Links, ReportInputs, design_of
 from mprabench.report.results import (
     calibration_section,
     headline_section,
+    orientation_section,
     sensitivity_section,
     trained_baseline_section,
     within_element_section,
@@ -35,13 +37,14 @@ def render_report(inputs: ReportInputs, links: Links) -> str:
         headline_section(inputs, reasons),
         calibration_section(inputs),
         sensitivity_section(inputs, reasons),
-        reasons.legend(),
         within_element_section(inputs, links),
+        orientation_section(inputs, reasons),
+        reasons.legend(),  # after every section that marks an n.e. cell
         trained_baseline_section(inputs.details),
-        question_section(inputs.settings.experiment.inputs),
+        question_section(inputs.settings),
         effective_n_section(design),
         strata_section(inputs.strata, links, design),
-        qc_section(inputs.qc, inputs.qc_details),
+        qc_section(inputs.qc, inputs.qc_details, layout_of(inputs.settings.dataset)),
         prediction_section(inputs.prediction, inputs.context.source),
         figures_section(inputs.figures, links),
         detail_files_section(inputs, links),

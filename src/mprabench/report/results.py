@@ -27,6 +27,7 @@ from mprabench.headline import (
     primary_features,
 )
 from mprabench.plots.labels import target_label
+from mprabench.readers.registry import layout_of
 from mprabench.report.format import UNKNOWN, Reasons, fmt, is_missing, plural, table
 from mprabench.report.inputs import (
     SENSITIVITY_REASON_KEYS,
@@ -44,12 +45,14 @@ from mprabench.schema import (
     CALIBRATION_INTERVALS,
     CALIBRATION_TESTS,
     DETAILS_ALPHA,
+    DETAILS_ORIENTATION,
     DETAILS_PER_FEATURE,
     DETAILS_SENSITIVITY,
     DETAILS_TARGET,
     DETAILS_WITH_ZERO_RNA_DROPOUTS,
 )
 from mprabench.stats.calibration import calibration_misses, worst_nulls
+from mprabench.stats.orientation import ORIENTATION_NULL, ORIENTATION_P, ORIENTATION_R_CI
 from mprabench.tracking import flatten
 
 # The headline table's columns: every statistic of the contract shown in the report, an interval
@@ -219,6 +222,9 @@ def sensitivity_section(inputs: ReportInputs, reasons: Reasons) -> str:
     sensitivity = (inputs.details.get(DETAILS_SENSITIVITY) or {}) if isinstance(inputs.details, Mapping) else {}
     kept = sensitivity.get(DETAILS_WITH_ZERO_RNA_DROPOUTS) if isinstance(sensitivity, Mapping) else None
     heading = "## Headline with and without zero-RNA dropouts"
+    if not layout_of(inputs.settings.dataset).read_counts:
+        return (f"{heading}\n\nNot applicable: {inputs.context.dataset} gives activity as measured, without RNA "
+                "and DNA read counts, so no row can be a zero-RNA dropout; the headline rests on every row.")
     if not isinstance(kept, Mapping) or not kept:
         return (f"{heading}\n\nNot computed: details.json has no `sensitivity.with_zero_rna_dropouts` "
                 "(rows with 0 RNA reads but adequate plasmid reads are excluded as dropouts when the "
@@ -297,16 +303,21 @@ def verdict_sentence(summary: Mapping[str, Any], details: Mapping[str, Any] | No
 
 def within_element_section(inputs: ReportInputs, links: Links) -> str:
     """Where the within-element effect stands: why it is missing, or where its per-element values are."""
-    heading = "## Within-element effects (Δ relative to each element's wild type)"
+    heading = "## Within-element effects"
     features = primary_features(inputs.summary)
     missing = [f for f in features if is_missing(inputs.summary[f].get(WITHIN_ELEMENT_R))]
     if features and len(missing) == len(features):
         reason = not_estimable_reason(inputs.details, features[0], "within")
-        return f"{heading}\n\nNot estimable: {reason}."
+        text = f"{heading}\n\nNot estimable: {reason}."
+        if inputs.details.get(DETAILS_ORIENTATION):  # two inputs per element: too few for an r within it
+            text += (" Here an element's distinct inputs are its orientations, too few for a correlation within "
+                     "one element: the orientation analysis below is this dataset's within-element test.")
+        return text
     per_element = [n for n in inputs.tables if n.endswith("within_element.csv")]
     where = (f" Per-element correlations: [{per_element[0]}]({links(per_element[0])})." if per_element else "")
-    return (f"{heading}\n\nOne correlation per element over its distinct inputs, pooled across elements by a "
-            f"one-sample t-test of the per-element Fisher z (headline columns `within-element r` and `p`).{where}")
+    return (f"{heading}\n\nOne correlation per element over its distinct inputs (e.g. the designed variants of "
+            f"one element), pooled across elements by a one-sample t-test of the per-element Fisher z (headline "
+            f"columns `within-element r` and `p`).{where}")
 
 
 def find_out_of_fold_r2(details: Mapping[str, Any]) -> list[tuple[str, float]]:
@@ -327,3 +338,83 @@ def trained_baseline_section(details: Mapping[str, Any]) -> str:
     rows = [(f"`{path}`", fmt(value)) for path, value in values]
     return ("## Trained baseline: out-of-fold fit\n\nOut-of-fold R² (folds grouped by element; details.json):"
             "\n\n" + table(["quantity", "R²"], rows))
+
+
+def orientation_section(inputs: ReportInputs, reasons: Reasons) -> str:
+    """Where the dataset measures elements in both orientations: the model's forward − reverse effect
+    against the measured one (details.json `orientation`), its calibration and a sentence per feature."""
+    orientation = inputs.details.get(DETAILS_ORIENTATION) if isinstance(inputs.details, Mapping) else None
+    if not isinstance(orientation, Mapping) or not orientation:
+        return ""
+    features = [f for f in primary_features(inputs.summary) if isinstance(orientation.get(f), Mapping)]
+    if not features:
+        return ""
+    ctx, level = inputs.context, inputs.ci_level
+    alpha = inputs.details.get(DETAILS_ALPHA, inputs.settings.evaluate.alpha)
+    n_pairs = max(int(orientation[f].get("n_elements") or 0) for f in features)
+    rows, sentences = [], []
+    for feature in features:
+        effect, where = orientation[feature], f"`{feature}` (orientation)"
+        r, p, low, high = (effect.get(k) for k in ("r", "p", "ci_low", "ci_high"))
+        reason = str(effect.get("reason") or "details.json gives no reason for the missing orientation r").rstrip(".")
+        if is_missing(r):
+            rows.append((ctx.feature_label(feature), fmt(effect.get("n_elements"), none=UNKNOWN),
+                         reasons.mark(reason, where), reasons.mark(reason, where)))
+            sentences.append(f"- **{ctx.feature_label(feature)}**: not estimable ({reason}).")
+            continue
+        interval = (f"[{fmt(low)}, {fmt(high)}]" if not (is_missing(low) or is_missing(high))
+                    else reasons.mark("no interval in details.json", where))
+        rows.append((ctx.feature_label(feature), fmt(effect.get("n_elements"), none=UNKNOWN),
+                     f"{fmt(r)} {interval}", reasons.cell(p, reason, where)))
+        sentences.append(f"- **{ctx.feature_label(feature)}**: " + orientation_reading(r, p, alpha, interval))
+    text = (
+        f"## Orientation: does the model tell which orientation is more active?\n\n"
+        f"{ctx.dataset} measures {plural(n_pairs, 'element')} in both orientations. Per element, the model's "
+        f"forward − reverse difference is set against the measured forward − reverse difference; the table gives "
+        f"their Pearson r across elements with its {level:.0%} Fisher-z CI (n = elements measured in both "
+        f"orientations) and a permutation p over elements. Each element contributes one difference, so the "
+        f"element stays the unit of replication. The headline averages both orientations of an element and "
+        f"cannot see this. These p-values are not in the verdict and not corrected for the number of features.\n\n"
+        + table(["feature", "elements in both orientations", f"orientation r [{level:.0%} CI]", "permutation p"], rows)
+        + "\n\n" + "\n".join(sentences)
+        + "\n\n" + orientation_calibration(inputs.calibration, inputs.settings.evaluate.calibration)
+    )
+    return text
+
+
+def orientation_reading(r: float, p: float | None, alpha: float, interval: str) -> str:
+    """One sentence a reader can act on: follows, runs against, or shows no detectable relation."""
+    numbers = f"r = {fmt(r)} {interval}, p = {fmt(p)}"
+    if is_missing(p) or p > alpha:
+        return (f"no detectable relation between the model's orientation effect and the measured one ({numbers}; "
+                f"p > α = {fmt(alpha)}): it does not tell which orientation of an element is measured more active.")
+    if r > 0:
+        return (f"the model's orientation effect follows the measured one ({numbers}): where an element is "
+                f"measured more active forward than reverse, the model also predicts it higher forward.")
+    return (f"the model's orientation effect runs against the measured one ({numbers}): it predicts the "
+            f"orientation measured as less active to be the more active one.")
+
+
+def orientation_calibration(calibration: Mapping[str, Any] | None, settings: CalibrationConfig) -> str:
+    """Whether calibrate checked the orientation p and CI on this dataset's pairs, in one sentence."""
+    tests = (calibration or {}).get(CALIBRATION_TESTS) or {}
+    intervals = (calibration or {}).get(CALIBRATION_INTERVALS) or {}
+    if not calibration or ORIENTATION_P not in tests:
+        why = "no metrics/calibration.json" if not calibration else "calibration.json has no `orientation_p`"
+        return (f"Calibration: not simulated ({why}), so this p and interval are not verified for this "
+                f"dataset's pairs.")
+    misses = {m.key: m for m in calibration_misses(dict(calibration), settings.type_i_tolerance,
+                                                     settings.coverage_tolerance)}
+    alpha, level = calibration.get(CALIBRATION_ALPHA), calibration.get(CALIBRATION_CI_LEVEL)
+    null = worst_nulls(dict(calibration)).get(f"{CALIBRATION_TESTS}.{ORIENTATION_P}", ORIENTATION_NULL)
+    parts = [f"type-I rate {fmt(tests[ORIENTATION_P].get('type_I'))} ± {fmt(tests[ORIENTATION_P].get('mcse'))} "
+             f"at α = {fmt(alpha, none=UNKNOWN)}"]
+    if ORIENTATION_R_CI in intervals:
+        parts.append(f"CI coverage {fmt(intervals[ORIENTATION_R_CI].get('coverage'))} ± "
+                     f"{fmt(intervals[ORIENTATION_R_CI].get('mcse'))} (nominal {fmt(level, none=UNKNOWN)})")
+    failed = [key for key in (ORIENTATION_P, ORIENTATION_R_CI) if key in misses]
+    verdict = ("**not calibrated** (outside the tolerance: " + ", ".join(f"`{k}`" for k in failed) + ")" if failed
+               else f"calibrated (type I within ±{settings.type_i_tolerance} of α, coverage within "
+                    f"±{settings.coverage_tolerance} of the level)")
+    return (f"Calibration on this dataset's own pairs (null `{null}`: model orientation effects independent of "
+            f"the measured ones, metrics/calibration.json): {'; '.join(parts)}: {verdict}.")

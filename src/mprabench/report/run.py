@@ -8,11 +8,12 @@ from typing import Any
 
 import pandas as pd
 
-from mprabench.config import InputMode, Params
+from mprabench.config import InputContext, InputMode, Params
 from mprabench.plots.labels import target_label
 from mprabench.report.format import UNKNOWN, fmt, plural, table
 from mprabench.report.inputs import Links, ReportInputs
 from mprabench.provenance import SOURCE_OFFLINE
+from mprabench.readers.registry import Layout, layout_of
 from mprabench.report.results import verdict_sentence
 from mprabench.schema import QC_MOTIF_CHECKED, QC_MOTIF_MISMATCHES
 from mprabench.settings import as_plain
@@ -35,7 +36,34 @@ QUESTIONS = {
         "sequence sits in its genomic window, so the model sees the perturbation: the within-element "
         "analysis asks whether predicted changes track measured changes relative to the element's wild type."
     ),
+    InputMode.given: (
+        "**Activity across elements, from each measured sequence.** Every row is a sequence that was "
+        "measured, and the model input is that sequence itself ({context}). The rows of one element (e.g. its "
+        "two orientations) are averaged per element, and n is the number of elements."
+    ),
+    InputMode.reference: (
+        "**Activity across elements, from the reference genome.** Every element's own span of the reference "
+        "genome, on its strand and centred in N padding, is the model input; n is the number of elements."
+    ),
 }
+# How experiment.context surrounds a measured insert (experiments.py builds the inputs this way)
+INSERT_CONTEXTS = {
+    InputContext.n_pad: "centred in N padding up to the model window",
+    InputContext.genome: "in its own genomic context from the reference",
+    InputContext.flanks: "between the configured reporter flanks, then N padding",
+}
+
+
+def insert_context(settings: Params) -> InputContext | None:
+    """What surrounds each measured insert in the model input, or None when the inputs are not the
+    measured inserts. V2's `individual` mode on a sequence table is the insert centred in N
+    (experiments.build_given_inputs), whatever experiment.context says."""
+    experiment = settings.experiment
+    if not layout_of(settings.dataset).measured_inserts:
+        return None
+    if experiment.inputs is InputMode.individual:
+        return InputContext.n_pad
+    return experiment.context if experiment.inputs is InputMode.given else None
 
 FIGURE_CAPTIONS = {
     "forest": "Headline: element-level Pearson r with its confidence interval, per primary feature.",
@@ -44,6 +72,10 @@ FIGURE_CAPTIONS = {
     "spearman_heatmap": "Spearman correlations among features and the target.",
     "distributions": "Distributions of the predictions over distinct model inputs.",
     "within_element": "Within-element effects, relative to each element's wild type.",
+    "strata_class": "Strata by element class (e.g. enhancer, promoter, control): Spearman ρ of element means.",
+    "strata_strand": "Strata by strand: Spearman ρ of element means.",
+    "strata_chrom": "Strata by chromosome: Spearman ρ of element means.",
+    "strata_tf": "Strata by transcription-factor label: the within-element effect of the label's rows.",
     "calibration_qq": "Calibration: null p-values against the uniform distribution.",
 }
 
@@ -54,11 +86,17 @@ def flat(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def title_section(inputs: ReportInputs) -> str:
-    ctx = inputs.context
+    ctx, experiment = inputs.context, inputs.settings.experiment
+    description = experiment.description.strip()
+    if layout_of(inputs.settings.dataset).measured_inserts and experiment.inputs is InputMode.individual:
+        # The default experiment (v2) on a sequence table: its description is about GSE84888's windows.
+        description = (f"Experiment {experiment.name} on {ctx.dataset}: each row's measured sequence, centred in N "
+                       f"padding up to {experiment.window:,} bp, is its model input (the `individual` inputs of a "
+                       f"sequence table; `-S experiment=insert` names this setup).")
     lines = [
         f"# MPRA benchmark — {ctx.dataset}, experiment {ctx.experiment}, predictor: {ctx.predictor}",
         f"**{verdict_sentence(inputs.summary, inputs.details)}**",  # also the MLflow description's
-        inputs.settings.experiment.description.strip(),
+        description,
         "\n".join([
             f"- **Dataset:** {ctx.dataset} (assay biosample: {ctx.assay_text})",
             f"- **Experiment:** {ctx.experiment}",
@@ -78,8 +116,19 @@ def title_section(inputs: ReportInputs) -> str:
     return "\n\n".join(line for line in lines if line)
 
 
-def question_section(mode: InputMode) -> str:
-    return "## What this experiment answers\n\n" + QUESTIONS.get(mode, f"inputs mode `{mode.value}`")
+def question_section(settings: Params) -> str:
+    """What the experiment's inputs let the model see, in the dataset's terms (readers/registry.Layout)."""
+    experiment = settings.experiment
+    mode = experiment.inputs
+    context = insert_context(settings)
+    if context is not None:
+        context_text = INSERT_CONTEXTS.get(context, f"context `{context.value}`")
+        return "## What this experiment answers\n\n" + QUESTIONS[InputMode.given].format(context=context_text)
+    question = QUESTIONS.get(mode)
+    if question is None:  # a mode added without its question: say what is known, not a GSE84888 story
+        question = (f"Model inputs built by `experiment.inputs` = `{mode.value}` "
+                    f"({experiment.description.strip() or 'no description'}); n is the number of elements.")
+    return "## What this experiment answers\n\n" + question
 
 
 def effective_n_section(design: Mapping[str, Any]) -> str:
@@ -87,7 +136,7 @@ def effective_n_section(design: Mapping[str, Any]) -> str:
     if None in (rows, inputs, elements):
         return "## Effective sample size\n\nsummary.json has no complete `design` block."
     text = (f"## Effective sample size\n\n{plural(rows, 'row')} carry **{plural(inputs, 'distinct model input')}** "
-            f"from **{plural(elements, 'base element')}**.")
+            f"from **{plural(elements, 'element')}**.")
     if inputs < rows:
         text += (f" Rows that share an input share its prediction exactly, so a naive p-value over "
                  f"{plural(rows, 'row')} treats copies as independent evidence and is far too small; "
@@ -121,21 +170,31 @@ def _table_link(kind: str, links: Links) -> str:
     return f"[strata_{kind}.csv]({links(name)})"
 
 
-def qc_section(qc: Mapping[str, Any], qc_details: Mapping[str, Any] | None) -> str:
-    rows = [(key, fmt(value, none=UNKNOWN)) for key, value in flat(qc).items()]
+def qc_section(qc: Mapping[str, Any], qc_details: Mapping[str, Any] | None, layout: Layout) -> str:
+    """qc.json and qc_details.json; the motif check only where the dataset's names carry motif sites."""
+    rows = [(key, fmt(value, none=UNKNOWN)) for key, value in flat(qc).items()
+            if layout.motif_sites or not key.startswith(MOTIF_KEY_PREFIX)]
     parts = ["## Quality control", table(["quantity", "value"], rows) if rows else "qc.json is empty."]
-    parts += _qc_details(qc_details, qc.get(QC_MOTIF_CHECKED))
+    parts += _qc_details(qc_details, qc.get(QC_MOTIF_CHECKED), layout)
     return "\n\n".join(parts)
 
 
-def _qc_details(qc_details: Mapping[str, Any] | None, motif_checked: int | None) -> list[str]:
-    """Whatever qc_details.json holds, as tables; a visible warning for motif mismatches."""
+MOTIF_KEY_PREFIX = "motif_"  # qc.json / qc_details.json keys of the motif check (GSE84888's names)
+
+
+def _qc_details(qc_details: Mapping[str, Any] | None, motif_checked: int | None, layout: Layout) -> list[str]:
+    """Whatever qc_details.json holds, as tables; a visible warning for motif mismatches. An empty
+    block says nothing (e.g. `design` of a dataset without a design file) and is left out."""
     if not qc_details:
-        return ["No qc_details.json (pool offsets, dropouts, motif mismatches) for this run."]
+        return ["No qc_details.json (what prepare read, excluded and checked) for this run."]
     parts = []
     for key, value in qc_details.items():
+        if key.startswith(MOTIF_KEY_PREFIX) and not layout.motif_sites:
+            continue  # the dataset's names carry no motif site: there is no check to report
         if key == QC_MOTIF_MISMATCHES:
             parts.append(_motif_mismatch(key, value, motif_checked))
+            continue
+        if isinstance(value, Mapping) and not value:
             continue
         parts.append(f"**{key.replace('_', ' ')}**\n\n" + _any_table(value))
     return parts
@@ -209,14 +268,16 @@ def detail_files_section(inputs: ReportInputs, links: Links) -> str:
 def configuration_section(settings: Params) -> str:
     experiment, dataset, genome = settings.experiment, settings.dataset, settings.genome
     activity = getattr(dataset, "activity", None)  # counts layouts compute it; a table gives it as measured
+    genome_text = f"{genome.assembly}, " + (f"FASTA `{genome.fasta}`" if genome.fasta else f"UCSC API `{genome.ucsc_api}`")
+    if insert_context(settings) in (InputContext.n_pad, InputContext.flanks):
+        genome_text = f"not read (the model inputs are the measured sequences; configured: {genome_text})"
     rows = [
         ("experiment", (f"{experiment.name}: inputs `{experiment.inputs.value}`, window "
                         f"{experiment.window} bp, seed_strand_bug {experiment.seed_strand_bug}")),
         ("dataset", f"{dataset.name} from `{dataset.source}`"),
         ("activity", f"{activity.method.value} (pseudocount {activity.pseudocount})" if activity is not None
                      else f"as measured, read by `{dataset.reader}`"),
-        ("genome", f"{genome.assembly}, " + (f"FASTA `{genome.fasta}`" if genome.fasta
-                                             else f"UCSC API `{genome.ucsc_api}`")),
+        ("genome", genome_text),
         ("predictor", ", ".join(f"{k} `{v}`" for k, v in flat(as_plain(settings.predictor)).items()
                                 if not k.startswith("api_key"))),
         ("evaluation", ", ".join(f"{k} `{v}`" for k, v in flat(as_plain(settings.evaluate)).items())),

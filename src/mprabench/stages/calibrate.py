@@ -42,13 +42,13 @@ from mprabench.stats.calibration import (  # noqa: E402
 from mprabench.stats.null_family import NullScenario  # noqa: E402
 from mprabench.stats.orientation import (  # noqa: E402
     MIN_ORIENTATION_ELEMENTS,
+    ORIENTATION_NULL,
+    ORIENTATION_P,
+    ORIENTATION_R_CI,
     orientation_null,
     orientation_pairs,
 )
 from mprabench.stats.within_element import min_within_inputs  # noqa: E402
-
-ORIENTATION_P, ORIENTATION_R_CI = "orientation_p", "orientation_r_ci"  # calibration.json keys
-ORIENTATION_NULL = "orientation_shift"  # the orientation analysis's null in calibration_details.json
 
 log = logging.getLogger("mprabench.calibrate")
 

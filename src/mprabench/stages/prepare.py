@@ -10,7 +10,7 @@ from mprabench.experiments import build_experiment_inputs, motif_mismatch_warnin
 from mprabench.fasta import write_fasta
 from mprabench.files import require_writable, write_json_atomic, write_parquet_atomic
 from mprabench.genome import ensure_cache_file
-from mprabench.readers.registry import read_dataset
+from mprabench.readers.registry import layout_of, read_dataset
 from mprabench.sequences import BuiltInputs
 from mprabench.stages._cli import run, stage_parser
 
@@ -31,7 +31,8 @@ def main(argv: list[str] | None = None) -> None:
 
     prepared = read_dataset(params.dataset, args.raw)  # the reader gets its own config section only
     ensure_cache_file(args.genome_cache)
-    built = build_experiment_inputs(prepared.oligos, params, args.genome_cache, args.raw, prepared.measured_inserts)
+    built = build_experiment_inputs(prepared.oligos, params, args.genome_cache, args.raw,
+                                    layout_of(params.dataset).measured_inserts)
     _log_warnings(built)
 
     # computed before any output is replaced

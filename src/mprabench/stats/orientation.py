@@ -28,6 +28,9 @@ from mprabench.stats.clustered import (
 )
 from mprabench.stats.rng import derive_rng
 
+# calibration.json keys of the orientation test and interval, and the null calibrate simulates them under
+ORIENTATION_P, ORIENTATION_R_CI = "orientation_p", "orientation_r_ci"
+ORIENTATION_NULL = "orientation_shift"
 MIN_ORIENTATION_ELEMENTS = 10  # fewer paired elements: no estimate (r over a handful of differences)
 METHOD = ("Pearson r across elements of the model's forward − reverse difference vs the measured one; "
           "permutation p over elements; Fisher-z CI with n = paired elements")
