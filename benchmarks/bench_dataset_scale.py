@@ -8,20 +8,24 @@ subprocess, timed like a DVC stage, with its peak resident memory. The gc baseli
 model (predict is timed too but has no target). Settings are the shipped ones unless overridden.
 Targets at the full size: prepare <= 15 s and <= 2 GB, evaluate <= 60 s, calibrate <= 120 s.
 
+Every stage runs under an address-space cap (`--memory-cap-gb`): a stage that needs more fails with a
+MemoryError, printed as "over the memory cap", instead of swapping a small shared machine.
+
 Run: .venv/bin/python -m benchmarks.bench_dataset_scale [--sequences N | --full] [--fractions 0.1,0.5,1]
-     [--permutations N] [--replicates N]
+     [--permutations N] [--replicates N] [--stages prepare,evaluate] [--memory-cap-gb 8]
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from benchmarks.common import CONF, measure, report, stage
+from benchmarks.common import CONF, Measurement, measure, report, stage
 from mprabench.files import sha256_file
 from tests.support.params import write_params
 
@@ -43,7 +47,13 @@ def synthetic_library(path: Path, n_sequences: int, seed: int = 0) -> None:
         path, sep="\t", index=False)
 
 
-def run_size(directory: Path, n_sequences: int, overrides: list[str]) -> dict[str, tuple[float, float]]:
+STAGES = ("prepare", "predict (gc)", "evaluate", "calibrate")  # in pipeline order: each needs the one before
+MEMORY_ERROR = "MemoryError"
+
+
+def run_size(directory: Path, n_sequences: int, overrides: list[str], stages: set[str],
+             cap_bytes: int) -> dict[str, Measurement | str]:
+    """Each stage's measurement, or why it has none ("over the memory cap", "not run")."""
     directory.mkdir(parents=True)
     source = directory / "source"
     source.mkdir()
@@ -67,13 +77,22 @@ def run_size(directory: Path, n_sequences: int, overrides: list[str]) -> dict[st
                           p("details.json"), "--tables", p("tables"), "--figures", p("figures"), "--roc", p("roc.csv"),
                           "--scatter", p("scatter.csv"), "--provenance", p("provenance.json")),
         "calibrate": stage("calibrate", *common, "--rows", p("rows.parquet"), "--calibration", p("calibration.json"),
-                           "--qq", p("qq.png")),
+                           "--details", p("calibration_details.json"), "--qq", p("qq.png")),
     }
-    results = {}
+    results: dict[str, Measurement | str] = {}
     for name, command in commands.items():
-        run = measure(command)
-        results[name] = (run.wall_s, run.peak_rss_mb)
-    return results
+        # predict (and prepare before it) always run: evaluate and calibrate read their outputs
+        needed = name in stages or any(later in stages for later in STAGES[STAGES.index(name) + 1:])
+        if not needed:
+            continue
+        try:
+            results[name] = measure(command, address_space_bytes=cap_bytes)
+        except SystemExit as failure:
+            if MEMORY_ERROR not in str(failure):
+                raise
+            results[name] = f"over the memory cap ({cap_bytes / 2**30:.0f} GB address space): MemoryError"
+            break  # a later stage has no input
+    return {name: result for name, result in results.items() if name in stages}
 
 
 def main() -> None:
@@ -83,29 +102,50 @@ def main() -> None:
     parser.add_argument("--fractions", default="0.1,0.5,1.0", help="sizes as fractions of the 100 %% size")
     parser.add_argument("--permutations", type=int, default=None, help="override evaluate.n_permutations")
     parser.add_argument("--replicates", type=int, default=None, help="override evaluate.calibration.n_replicates")
+    parser.add_argument("--stages", default=",".join(s for s in STAGES if s != "predict (gc)"),
+                        help=f"stages to time, of {', '.join(STAGES)} (earlier ones run untimed as needed)")
+    parser.add_argument("--memory-cap-gb", type=float, default=8.0, help="address-space cap per stage (GB)")
     args = parser.parse_args()
     total = K562_SEQUENCES if args.full else args.sequences
     overrides = ([f"evaluate.n_permutations={args.permutations}"] if args.permutations else []) + \
                 ([f"evaluate.calibration.n_replicates={args.replicates}"] if args.replicates else [])
     fractions = [float(f) for f in args.fractions.split(",")]
-    table = []
+    stages = {s.strip() for s in args.stages.split(",")}
+    unknown = stages - set(STAGES)
+    if unknown:
+        raise SystemExit(f"--stages: unknown {sorted(unknown)}; choose from {', '.join(STAGES)}")
+    table, times = [], {}
     with tempfile.TemporaryDirectory() as scratch:
         for fraction in fractions:
             n = int(round(total * fraction / 2)) * 2
-            for name, (seconds, rss) in run_size(Path(scratch) / f"size_{n}", n, overrides).items():
-                target = TARGETS.get(name)
-                # the targets are for the full K562 library: judged only at that size
-                verdict = "" if target is None or n != K562_SEQUENCES else (
-                    "yes" if seconds <= target[0] and (target[1] is None or rss <= target[1]) else "NO")
-                goal = "" if target is None else f"<= {target[0]:g} s" + (f", <= {target[1]:g} MB" if target[1] else "")
-                table.append([f"{fraction:.0%}", f"{n:,}", name, f"{seconds:.1f}", f"{rss:.0f}", goal, verdict])
+            results = run_size(Path(scratch) / f"size_{n}", n, overrides, stages, int(args.memory_cap_gb * 2**30))
+            for name in (s for s in STAGES if s in results):
+                table.append(row(fraction, n, name, results[name], n == K562_SEQUENCES))
+                if isinstance(results[name], Measurement):
+                    times.setdefault(name, []).append((n, results[name].wall_s))
     report(f"Sequence-table library, {total:,} sequences at 100 % (settings: conf/ plus {overrides or 'nothing'})",
-           ["size", "sequences", "stage", "wall s", "peak MB", "target at 100 %", "met"], table)
-    print("\nGrowth (wall time at 100 % / at the smallest size, for a size ratio of "
-          f"{fractions[-1] / fractions[0]:.0f}):")
-    for name in ("prepare", "evaluate", "calibrate"):
-        times = [float(r[3]) for r in table if r[2] == name]
-        print(f"  {name}: x{times[-1] / max(times[0], 1e-9):.1f}")
+           ["size", "sequences", "stage", "wall s", "cpu s", "peak MB", "target at 100 %", "met"], table)
+    print("\nGrowth of wall time with size (exponent b of time ∝ size^b between the smallest and largest size run):")
+    for name in STAGES:
+        points = times.get(name, [])
+        if len(points) < 2:
+            continue
+        (n0, t0), (n1, t1) = points[0], points[-1]
+        print(f"  {name}: {t0:.1f} s at {n0:,} -> {t1:.1f} s at {n1:,} sequences: x{t1 / max(t0, 1e-9):.1f} "
+              f"for x{n1 / n0:.0f} the size, b = {math.log(max(t1, 1e-9) / max(t0, 1e-9)) / math.log(n1 / n0):.2f}")
+
+
+def row(fraction: float, n: int, name: str, result: Measurement | str, full_size: bool) -> list[str]:
+    """One table row; the verdict only at the full K562 size (the targets are for that size)."""
+    target = TARGETS.get(name)
+    goal = "" if target is None else f"<= {target[0]:g} s" + (f", <= {target[1]:g} MB" if target[1] else "")
+    if isinstance(result, str):
+        return [f"{fraction:.0%}", f"{n:,}", name, result, "", "", goal, "NO" if target and full_size else ""]
+    met = "" if target is None or not full_size else (
+        "yes" if result.wall_s <= target[0] and (target[1] is None or result.peak_rss_mb <= target[1])
+        else "NO (over target)")
+    return [f"{fraction:.0%}", f"{n:,}", name, f"{result.wall_s:.1f}", f"{result.cpu_s:.1f}",
+            f"{result.peak_rss_mb:.0f}", goal, met]
 
 
 if __name__ == "__main__":

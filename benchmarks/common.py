@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -24,10 +25,18 @@ class Measurement:
     cpu_s: float  # user + system time of the child
 
 
-def measure(command: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> Measurement:
-    """Wall time, CPU time and peak resident memory of one child process (its own rusage, via wait4)."""
+def measure(command: list[str], cwd: Path | None = None, env: dict[str, str] | None = None,
+            address_space_bytes: int | None = None) -> Measurement:
+    """Wall time, CPU time and peak resident memory of one child process (its own rusage, via wait4).
+
+    `address_space_bytes`: the child's RLIMIT_AS, so a stage that would take more memory fails with a
+    MemoryError instead of pushing a small shared machine into swap or the OOM killer.
+    """
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    limit = None if address_space_bytes is None else (
+        lambda: resource.setrlimit(resource.RLIMIT_AS, (address_space_bytes, address_space_bytes)))
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               preexec_fn=limit)
     output = process.stdout.read() if process.stdout else ""
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started

@@ -28,7 +28,12 @@ def reverse_complement(sequence: str) -> str:
 
 def sequence_sha256(sequence: str) -> str:
     """The identity of a model input: SHA-256 of its upper-case ASCII bases."""
-    return hashlib.sha256(sequence.upper().encode("ascii")).hexdigest()
+    return hashlib.sha256(upper_case(sequence).encode("ascii")).hexdigest()
+
+
+def upper_case(sequence: str) -> str:
+    """`sequence` in upper case, without copying one that already is (2 kb inputs, 200,000 of them)."""
+    return sequence if sequence.isupper() else sequence.upper()
 
 
 def invalid_bases(sequence: str) -> set[str]:

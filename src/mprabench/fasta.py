@@ -11,12 +11,17 @@ from mprabench.errors import InputDataError
 from mprabench.files import atomic_path
 
 
+FASTA_WRITE_BLOCK = 4096  # records joined per write (~8 MB of 2 kb inputs)
+
+
 def write_fasta(path: Path, records: Mapping[str, str]) -> None:
     """Write records atomically, sorted by name, and drop any stale pyfaidx index."""
+    names = sorted(records)
     with atomic_path(path) as temporary:
         with open(temporary, "w", encoding="ascii") as handle:
-            for name in sorted(records):
-                handle.write(f">{name}\n{records[name]}\n")
+            # Blocks of records in one write each: 200,000 records of 2 kb, without one 400 MB string.
+            for start in range(0, len(names), FASTA_WRITE_BLOCK):
+                handle.write("".join(f">{name}\n{records[name]}\n" for name in names[start:start + FASTA_WRITE_BLOCK]))
     Path(f"{path}.fai").unlink(missing_ok=True)
 
 

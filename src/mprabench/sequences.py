@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from mprabench.dna import centred_start, pad_with_n, reverse_complement, sequence_sha256
+from mprabench.dna import centred_start, pad_with_n, reverse_complement, sequence_sha256, upper_case
 from mprabench.errors import InputDataError
 from mprabench.genome import GenomicWindow
 from mprabench.schema import (
@@ -254,7 +254,10 @@ def build_given_inputs(oligos: pd.DataFrame, width: int,
     rows[N_OLIGOS] = 1
     if placed is not None:  # experiment.context: each row's insert in its flanks (position, insert)
         return _with_inputs(rows, [placed(i, s) for i, s in enumerate(inserts)], motif_checked=0, motif_matches=0)
-    padded = {s: pad_with_n(s, width)[0] for s in dict.fromkeys(inserts)}
+    # One N padding per insert length (the reader allows one length), not one pad_with_n call per row.
+    pads = {n: ("N" * centred_start(width, n), "N" * (width - n - centred_start(width, n)))
+            for n in set(inserts.str.len())}
+    padded = {s: pads[len(s)][0] + s + pads[len(s)][1] for s in dict.fromkeys(inserts)}
     return _with_inputs(rows, [padded[s] for s in inserts], motif_checked=0, motif_matches=0)
 
 
@@ -283,7 +286,7 @@ def build_reference_inputs(oligos: pd.DataFrame, spans: dict[str, GenomicWindow]
 def _with_inputs(rows: pd.DataFrame, sequences: list[str], motif_checked: int, motif_matches: int) -> BuiltInputs:
     # Rows often share one sequence object: hash each distinct sequence once, never copy per row.
     sha_of = {s: sequence_sha256(s) for s in dict.fromkeys(sequences)}
-    distinct = {sha: s.upper() for s, sha in sha_of.items()}
+    distinct = {sha: upper_case(s) for s, sha in sha_of.items()}
     rows = rows.copy()
     rows[INPUT_SHA256] = [sha_of[s] for s in sequences]
     return BuiltInputs(rows.reset_index(drop=True), distinct, motif_checked, motif_matches)
