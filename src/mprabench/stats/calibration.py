@@ -53,9 +53,7 @@ from mprabench.stats.clustered import (
     PERMUTATION_TIE_TOLERANCE,
     element_permutations,
     fisher_z_interval,
-    grouped_pearson_r,
     permutation_pvalues,
-    unit_scaled,
 )
 from mprabench.stats.null_family import (
     NullScenario,
@@ -64,6 +62,7 @@ from mprabench.stats.null_family import (
     simulate_scenario_features,
     with_outlier,
 )
+from mprabench.stats.pearson import grouped_pearson_r, pearson_from_sums, unit_scaled
 from mprabench.stats.rng import derive_rng
 from mprabench.stats.robust_correlation import robust_p
 from mprabench.stats.within_element import (
@@ -174,8 +173,9 @@ def element_indicator(structure: DesignStructure, used: np.ndarray, inputs: np.n
     return indicator[:, used]
 
 
-def correlations_over_columns(structure: DesignStructure, features: np.ndarray, indicator: np.ndarray) -> np.ndarray:
-    """(n x columns) Pearson r of features vs input target over the inputs of each indicator column."""
+def correlations_over_columns(structure: DesignStructure, features: np.ndarray, indicator: Any) -> np.ndarray:
+    """(n x columns) Pearson r of features vs input target over the inputs of each indicator column (dense or
+    sparse)."""
     return grouped_pearson_r(features, structure.input_target, indicator)
 
 
@@ -375,7 +375,7 @@ class ElementColumns:
         sx, sxx, syy = features @ self.indicator, (features * features) @ self.indicator, y2.sum(0)
         mean_x = sx / self.m
         cross_squares = (features * features) @ y2 - 2 * mean_x * (features @ y2) + mean_x**2 * syy
-        r = sxy / np.sqrt(syy * (sxx - sx * mean_x))
+        r = pearson_from_sums(self.m, sx, 0.0, sxx, syy, sxy)  # the target is centred within each element: Σy = 0
         df = self.m - 2
         pearson = 2 * stats.t.sf(np.abs(r * np.sqrt(df / (1 - r * r))), df)
         return robust_p(sxy, cross_squares, self.m), pearson
@@ -417,18 +417,6 @@ def make_plan(structure: DesignStructure, s: SimulationSettings) -> Plan:
     permutations = element_permutations(e, s.n_permutations, derive_rng(s.seed, "calibration|permutations"))
     return Plan(permutations, spearman_null(e, permutations), element_strata, strata_nulls, used, within, labels, label_indicator, label_columns,
                 e >= max(s.min_elements_ci, MIN_ELEMENTS_FISHER_Z))
-
-
-def sparse_correlations(structure: DesignStructure, features: np.ndarray, indicator: Any) -> np.ndarray:
-    """correlations_over_columns with a sparse indicator (features @ indicator through the sparse side)."""
-    m = np.asarray(indicator.sum(0)).ravel()
-    y = structure.input_target
-    sx = (indicator.T @ features.T).T
-    sxx = (indicator.T @ (features * features).T).T
-    sxy = (indicator.T @ (features * y).T).T
-    sy, syy = indicator.T @ y, indicator.T @ (y * y)
-    cov = sxy - sx * sy / m
-    return cov / np.sqrt((sxx - sx * sx / m) * (syy - sy * sy / m))
 
 
 def spearman_null(n_elements: int, permutations: np.ndarray) -> np.ndarray:
@@ -505,7 +493,7 @@ def within_batch(acc: Accumulator, structure: DesignStructure, s: SimulationSett
         acc.add(acc.flags, STRATA_ELEMENT_BH, any_benjamini_hochberg(robust, s.alpha))
         acc.add(acc.flags, STRATA_ELEMENT_P_PER_ELEMENT, (robust <= s.alpha / robust.shape[1]).ravel())
     if plan.labels:  # all labels' element columns in one sparse product: one pass over the features
-        r_labels = sparse_correlations(structure, features, plan.label_indicator)
+        r_labels = correlations_over_columns(structure, features, plan.label_indicator)
         for start_column, stop_column, label_per_element in plan.label_columns:
             z = np.arctanh(np.clip(r_labels[:, start_column:stop_column], -1 + 1e-12, 1 - 1e-12))
             pool = pool_fisher_z(z, label_per_element, "t_test")

@@ -24,8 +24,8 @@ from mprabench.stats.clustered import (
     element_permutations,
     fisher_z_interval,
     permutation_pvalue,
-    unit_scaled,
 )
+from mprabench.stats.pearson import unit_scaled
 from mprabench.stats.rng import derive_rng
 
 MIN_ORIENTATION_ELEMENTS = 10  # fewer paired elements: no estimate (r over a handful of differences)
