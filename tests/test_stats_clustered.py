@@ -112,3 +112,13 @@ def test_every_layout_of_the_one_pearson_formula_equals_scipy():
         for j in range(4):
             expected = [stats.pearsonr(a[:5, j], b[:5, 0]).statistic, stats.pearsonr(a[5:, j], b[5:, 0]).statistic]
             np.testing.assert_allclose(grouped[j], expected, atol=1e-12)
+
+
+def test_centred_inputs_make_the_correction_terms_vanish():
+    """On centred values the sums formula gives the bits of the two-pass form (Σab / sqrt(Σa² Σb²)) and of
+    dividing by the norm: the refit null's r and the permutation r keep their values across the refactor."""
+    rng = np.random.default_rng(7)
+    a, b = rng.normal(3.0, 2.0, size=(40, 6)), rng.normal(-1.0, 0.5, size=(40, 6))
+    ac, bc = a - a.mean(0), b - b.mean(0)
+    np.testing.assert_array_equal(pearson_r(a, b), (ac * bc).sum(0) / np.sqrt((ac * ac).sum(0) * (bc * bc).sum(0)))
+    np.testing.assert_array_equal(unit_scaled(a.T), ac.T / np.linalg.norm(ac.T, axis=-1, keepdims=True))
