@@ -14,6 +14,7 @@ Run: .venv/bin/python -m benchmarks.check_refit_null [--replicates 400] [--permu
 from __future__ import annotations
 
 import argparse
+from types import SimpleNamespace
 import tempfile
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from mprabench.stats.rng import derive_rng
 from tests.support.params import write_params
 
 NULLS = ("noise_only", "permuted_means")
+INPUTS = ("random", "motif")
 SEQUENCE_LENGTH = 2048
 
 
@@ -36,6 +38,12 @@ def main() -> None:
     parser.add_argument("--counts", type=Path, default=REPO.parent / "shared" / "data" / "GSE84888")
     parser.add_argument("--replicates", type=int, default=400)
     parser.add_argument("--permutations", type=int, default=199)
+    parser.add_argument("--rows", choices=("oligos", "elements"), default="oligos",
+                        help="oligos: V2's rows (an element's input weighted by its oligos); elements: V1's aggregated "
+                             "rows (one row per element, every element weight 1)")
+    parser.add_argument("--inputs", choices=INPUTS, default="random",
+                        help="random: one random 2,048-bp sequence per element, drawn anew per replicate; "
+                             "motif: the element's own 16-bp motif (V1's model input, the same in every replicate)")
     args = parser.parse_args()
     if not args.counts.is_dir():
         raise SystemExit(f"real counts not found at {args.counts}: nothing measured (pass --counts DIR)")
@@ -43,33 +51,42 @@ def main() -> None:
         path = write_params(Path(scratch) / "v2.yaml", CONF, ["experiment=v2", "predictor=kmer"])
         params = load_params(path)
         rows = headline_rows(real_structure_rows(args.counts, path, per_oligo_inputs=False))
-    kmer, alpha = params.predictor, params.evaluate.alpha
+    kmer, alpha = SimpleNamespace(**params.predictor), params.evaluate.alpha
     target = rows[kmer.target].to_numpy(float)
     elements, codes = np.unique(rows["element_id"].to_numpy(), return_inverse=True)
     sizes = np.bincount(codes).astype(float)
     means = np.bincount(codes, weights=target) / sizes
     row_sd = float(np.std(target - means[codes], ddof=len(elements)))
+    weights = sizes if args.rows == "oligos" else np.ones_like(sizes)  # V1: one row per element
     folds, _ = assign_group_folds(elements, kmer.n_folds, kmer.seed)
+    # V1's input is the element's motif centred in N: k-mers with N are skipped, so the motif's k-mers
+    motif_features = kmer_frequency_matrix([motif_of(e) for e in elements.astype(str)], kmer.k)
     lines = []
     for null in NULLS:
         rng = derive_rng(kmer.seed, f"check_refit_null|{null}")
         rejected = []
         for replicate in range(args.replicates):
-            sequences = ["".join(rng.choice(list("ACGT"), SEQUENCE_LENGTH)) for _ in elements]
-            features = kmer_frequency_matrix(sequences, kmer.k)
+            features = (kmer_frequency_matrix(["".join(rng.choice(list("ACGT"), SEQUENCE_LENGTH)) for _ in elements], kmer.k)
+                        if args.inputs == "random" else motif_features)
             noise = rng.normal(0.0, row_sd / np.sqrt(sizes))  # the mean of each element's row noise
             element_target = noise if null == "noise_only" else rng.permutation(means) + noise
-            statistics = kmer_training_statistics(features, element_target, sizes, elements.astype(str), folds,
+            statistics = kmer_training_statistics(features, element_target, weights, elements.astype(str), folds,
                                                   alpha=kmer.alpha, n_permutations=args.permutations,
-                                                  seed=int(rng.integers(2**31)))
+                                                  seed=int(rng.integers(2**31)),
+                                                  row_sd=row_sd if args.rows == "oligos" else None)
             if statistics["element_p"] is not None:
                 rejected.append(statistics["element_p"] <= alpha)
         rate = float(np.mean(rejected))
         mcse = np.sqrt(rate * (1 - rate) / len(rejected))
         lines.append([null, f"{rate:.3f}", f"{mcse:.3f}", len(rejected), f"{alpha} ± 0.015",
                       "yes" if abs(rate - alpha) <= 0.015 else "NO"])
-    report(f"k-mer refit-null element p on the real V2 structure ({len(elements)} elements; k = {kmer.k}; "
+    report(f"k-mer refit-null element p on the real V2 structure ({len(elements)} elements; rows {args.rows}; inputs {args.inputs}; k = {kmer.k}; "
            f"{args.permutations} refits per replicate)", ["null", "type I", "MC SE", "replicates", "goal", "met"], lines)
+
+
+def motif_of(element_id: str) -> str:
+    """The element's 16-bp motif: the last field of a GSE84888 element id (e.g. ..._+_TGAAGGTCAGAGTTTA)."""
+    return element_id.rsplit("_", 1)[-1]
 
 
 if __name__ == "__main__":
