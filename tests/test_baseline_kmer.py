@@ -20,7 +20,7 @@ from mprabench.predictors.kmer import (
     kmer_ridge_out_of_fold,
 )
 from mprabench.feature_names import KMER_RIDGE_OOF
-from mprabench.stats.clustered import pearson_r
+from mprabench.stats.pearson import pearson_r
 from mprabench.stats.refit_null import element_average
 
 PLANTED = "GGCC"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mprabench.stats.clustered import pearson_r
+from mprabench.stats.pearson import pearson_r
 from mprabench.stats.refit_null import (
     ELEMENT_P_REASON,
     REASON_REFIT_R_NOT_FINITE,

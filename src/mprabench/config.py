@@ -336,6 +336,7 @@ class EvaluateConfig:
     strata: list[str] = MISSING
     dpi: int = setting(ge=1)
     max_figure_features: int = setting(ge=1)  # features drawn in figures: the family first, then others
+    roc_points: int = setting(ge=2)  # points of the common false-positive-rate grid of the ROC data (dvc plots)
 
 
 @dataclass

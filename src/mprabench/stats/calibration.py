@@ -53,9 +53,7 @@ from mprabench.stats.clustered import (
     PERMUTATION_TIE_TOLERANCE,
     element_permutations,
     fisher_z_interval,
-    grouped_pearson_r,
     permutation_pvalues,
-    unit_scaled,
 )
 from mprabench.stats.null_family import (
     NullScenario,
@@ -64,9 +62,11 @@ from mprabench.stats.null_family import (
     simulate_scenario_features,
     with_outlier,
 )
+from mprabench.stats.pearson import grouped_pearson_r, pearson_from_sums, unit_scaled
 from mprabench.stats.rng import derive_rng
 from mprabench.stats.robust_correlation import robust_p
 from mprabench.stats.within_element import (
+    MAX_ABS_R,
     MIN_POOLED_ELEMENTS,
     WITHIN_POOLING,
     RandomEffectsPool,
@@ -174,8 +174,9 @@ def element_indicator(structure: DesignStructure, used: np.ndarray, inputs: np.n
     return indicator[:, used]
 
 
-def correlations_over_columns(structure: DesignStructure, features: np.ndarray, indicator: np.ndarray) -> np.ndarray:
-    """(n x columns) Pearson r of features vs input target over the inputs of each indicator column."""
+def correlations_over_columns(structure: DesignStructure, features: np.ndarray, indicator: Any) -> np.ndarray:
+    """(n x columns) Pearson r of features vs input target over the inputs of each indicator column (dense or
+    sparse)."""
     return grouped_pearson_r(features, structure.input_target, indicator)
 
 
@@ -338,10 +339,10 @@ def tf_strata(structure: DesignStructure, min_inputs: int) -> dict[str, tuple[np
 
 
 def pooled_within_p(structure: DesignStructure, features: np.ndarray, used: np.ndarray, per_element: np.ndarray,
-                    inputs: np.ndarray | None = None, pooling: str = WITHIN_POOLING) -> tuple[np.ndarray, RandomEffectsPool]:
+                    inputs: np.ndarray | None = None, *, pooling: str) -> tuple[np.ndarray, RandomEffectsPool]:
     """Pooled within-element p of every replicate, as evaluate computes it (same pooling function)."""
     r = within_element_correlations(structure, features, used, inputs)
-    pool = pool_fisher_z(np.arctanh(np.clip(r, -1 + 1e-12, 1 - 1e-12)), per_element, pooling)
+    pool = pool_fisher_z(np.arctanh(np.clip(r, -MAX_ABS_R, MAX_ABS_R)), per_element, pooling)
     return pool.p, pool
 
 
@@ -375,7 +376,7 @@ class ElementColumns:
         sx, sxx, syy = features @ self.indicator, (features * features) @ self.indicator, y2.sum(0)
         mean_x = sx / self.m
         cross_squares = (features * features) @ y2 - 2 * mean_x * (features @ y2) + mean_x**2 * syy
-        r = sxy / np.sqrt(syy * (sxx - sx * mean_x))
+        r = pearson_from_sums(self.m, sx, 0.0, sxx, syy, sxy)  # the target is centred within each element: Σy = 0
         df = self.m - 2
         pearson = 2 * stats.t.sf(np.abs(r * np.sqrt(df / (1 - r * r))), df)
         return robust_p(sxy, cross_squares, self.m), pearson
@@ -417,18 +418,6 @@ def make_plan(structure: DesignStructure, s: SimulationSettings) -> Plan:
     permutations = element_permutations(e, s.n_permutations, derive_rng(s.seed, "calibration|permutations"))
     return Plan(permutations, spearman_null(e, permutations), element_strata, strata_nulls, used, within, labels, label_indicator, label_columns,
                 e >= max(s.min_elements_ci, MIN_ELEMENTS_FISHER_Z))
-
-
-def sparse_correlations(structure: DesignStructure, features: np.ndarray, indicator: Any) -> np.ndarray:
-    """correlations_over_columns with a sparse indicator (features @ indicator through the sparse side)."""
-    m = np.asarray(indicator.sum(0)).ravel()
-    y = structure.input_target
-    sx = (indicator.T @ features.T).T
-    sxx = (indicator.T @ (features * features).T).T
-    sxy = (indicator.T @ (features * y).T).T
-    sy, syy = indicator.T @ y, indicator.T @ (y * y)
-    cov = sxy - sx * sy / m
-    return cov / np.sqrt((sxx - sx * sx / m) * (syy - sy * sy / m))
 
 
 def spearman_null(n_elements: int, permutations: np.ndarray) -> np.ndarray:
@@ -505,9 +494,9 @@ def within_batch(acc: Accumulator, structure: DesignStructure, s: SimulationSett
         acc.add(acc.flags, STRATA_ELEMENT_BH, any_benjamini_hochberg(robust, s.alpha))
         acc.add(acc.flags, STRATA_ELEMENT_P_PER_ELEMENT, (robust <= s.alpha / robust.shape[1]).ravel())
     if plan.labels:  # all labels' element columns in one sparse product: one pass over the features
-        r_labels = sparse_correlations(structure, features, plan.label_indicator)
+        r_labels = correlations_over_columns(structure, features, plan.label_indicator)
         for start_column, stop_column, label_per_element in plan.label_columns:
-            z = np.arctanh(np.clip(r_labels[:, start_column:stop_column], -1 + 1e-12, 1 - 1e-12))
+            z = np.arctanh(np.clip(r_labels[:, start_column:stop_column], -MAX_ABS_R, MAX_ABS_R))
             pool = pool_fisher_z(z, label_per_element, "t_test")
             acc.add(acc.p, STRATA_TF_P, pool.p)
             if len(label_per_element) >= s.min_elements_ci:  # the strata table gives a CI only from this many
@@ -516,7 +505,7 @@ def within_batch(acc: Accumulator, structure: DesignStructure, s: SimulationSett
 
 
 def simulate_scenario(structure: DesignStructure, s: SimulationSettings, plan: Plan, scenario: NullScenario,
-                      verdict_key: str, element_level_done: ScenarioOutcome | None) -> ScenarioOutcome:
+                      element_level_done: ScenarioOutcome | None) -> ScenarioOutcome:
     """Every reported statistic under one null of the family, ``n_replicates`` times.
 
     ``element_level_done``: the outcome of an earlier null with the same element-level signature, whose
@@ -536,17 +525,17 @@ def simulate_scenario(structure: DesignStructure, s: SimulationSettings, plan: P
             within_batch(acc, structure, s, plan, features, columns)
     outcome = acc.outcome(s.alpha)
     if element_level_done is None:
-        outcome.flags[ELEMENT_BONFERRONI_SIGNIFICANT] = familywise_flags(structure, s, plan, scenario, to_means,
-                                                                         verdict_key)
+        outcome.flags[ELEMENT_BONFERRONI_SIGNIFICANT] = familywise_flags(structure, s, plan, scenario, to_means)
     else:
         outcome = outcome.merged_with_element_level(element_level_done)
     return outcome
 
 
 def familywise_flags(structure: DesignStructure, s: SimulationSettings, plan: Plan, scenario: NullScenario,
-                     to_means: np.ndarray, verdict_key: str) -> np.ndarray:
+                     to_means: np.ndarray) -> np.ndarray:
     """Per replicate family of ``n_primary_features`` independent null features: is the verdict flag
-    (Bonferroni at alpha / family size over the verdict p) raised for any of them?"""
+    (Bonferroni at alpha / family size over the verdict p, Spearman's permutation p: stats.leverage.VERDICT_P)
+    raised for any of them?"""
     k = max(1, s.n_primary_features)
     rng = derive_rng(s.seed, f"calibration|familywise|{scenario.name}")
     raised = []
@@ -554,15 +543,12 @@ def familywise_flags(structure: DesignStructure, s: SimulationSettings, plan: Pl
     for start in range(0, s.n_replicates, per_batch):
         n = min(per_batch, s.n_replicates - start)
         means = simulate_scenario_element_means(structure, scenario, n * k, to_means, rng)
-        verdict_p = (spearman_pvalues(means, structure.element_target, plan.spearman_null)
-                     if verdict_key == ELEMENT_SPEARMAN_P else
-                     permutation_pvalues(unit_scaled(means), unit_scaled(structure.element_target), plan.permutations))
+        verdict_p = spearman_pvalues(means, structure.element_target, plan.spearman_null)
         raised.append((verdict_p.reshape(n, k) <= s.alpha / k).any(axis=1))
     return np.concatenate(raised)
 
 
-def calibrate(structure: DesignStructure, settings: SimulationSettings,
-              verdict_key: str = ELEMENT_SPEARMAN_P) -> CalibrationResult:
+def calibrate(structure: DesignStructure, settings: SimulationSettings) -> CalibrationResult:
     """Simulate ``n_replicates`` null features under every null of the family and evaluate every reported
     statistic on each (plus the candidate tests the choice of each test rests on).
 
@@ -587,7 +573,7 @@ def calibrate(structure: DesignStructure, settings: SimulationSettings,
     for scenario in s.nulls:
         earlier = first_of_signature.setdefault(element_level_signature(scenario), scenario.name)
         done = outcomes[earlier] if earlier != scenario.name else None
-        outcomes[scenario.name] = simulate_scenario(structure, s, plan, scenario, verdict_key, done)
+        outcomes[scenario.name] = simulate_scenario(structure, s, plan, scenario, done)
     result = CalibrationResult(structure, s, outcomes, not_estimable)
     require_headline_nulls(result)
     return result

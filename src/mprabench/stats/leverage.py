@@ -20,9 +20,9 @@ from mprabench.stats.clustered import (
     element_count_reason,
     element_permutations,
     permutation_pvalues,
-    unit_scaled,
 )
 from mprabench.stats.json_values import json_ready
+from mprabench.stats.pearson import unit_scaled
 
 VERDICT_P = ELEMENT_SPEARMAN_P
 SPEARMAN_METHOD = ("Spearman rho of element means (n = elements); two-sided permutation p over elements "

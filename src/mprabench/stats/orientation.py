@@ -24,10 +24,13 @@ from mprabench.stats.clustered import (
     element_permutations,
     fisher_z_interval,
     permutation_pvalue,
-    unit_scaled,
 )
+from mprabench.stats.pearson import unit_scaled
 from mprabench.stats.rng import derive_rng
 
+# SD of the simulated model's systematic orientation shift: the r of the differences does not depend on it (a
+# shift common to every element cancels when they are centred), so it is no setting.
+SIMULATED_SHIFT_SD = 1.0
 MIN_ORIENTATION_ELEMENTS = 10  # fewer paired elements: no estimate (r over a handful of differences)
 METHOD = ("Pearson r across elements of the model's forward − reverse difference vs the measured one; "
           "permutation p over elements; Fisher-z CI with n = paired elements")
@@ -102,8 +105,8 @@ def orientation_effect(table: pd.DataFrame, feature: str, target: str, n_permuta
     return OrientationEffect(n, r, p, float(low), float(high), None)
 
 
-def orientation_null(d_measured: np.ndarray, n_replicates: int, n_permutations: int, level: float, seed: int,
-                     shift_sd: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def orientation_null(d_measured: np.ndarray, n_replicates: int, n_permutations: int, level: float,
+                     seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Null p-values and CI coverage of the orientation r on these paired elements.
 
     Each replicate draws a model with its own systematic orientation shift and element effects
@@ -112,7 +115,7 @@ def orientation_null(d_measured: np.ndarray, n_replicates: int, n_permutations: 
     """
     rng = derive_rng(seed, "calibration|orientation")
     n = len(d_measured)
-    shift = rng.normal(0.0, shift_sd, size=(n_replicates, 1))
+    shift = rng.normal(0.0, SIMULATED_SHIFT_SD, size=(n_replicates, 1))
     d_model = shift + rng.standard_normal((n_replicates, n)) - rng.standard_normal((n_replicates, n))
     zx, zy = unit_scaled(d_model), unit_scaled(np.asarray(d_measured, float))
     permutation_rng = derive_rng(seed, "calibration|orientation|permutations")

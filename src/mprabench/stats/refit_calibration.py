@@ -27,7 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mprabench.stats.clustered import element_permutations, permutation_p, unit_scaled
+from mprabench.stats.clustered import element_permutations, permutation_p
+from mprabench.stats.pearson import unit_scaled
 from mprabench.stats.refit_null import scaled_permuted_means
 from mprabench.stats.rng import derive_rng
 

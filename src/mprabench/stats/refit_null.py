@@ -22,9 +22,9 @@ from mprabench.stats.clustered import (
     count_as_extreme,
     element_permutations,
     extreme_threshold,
-    pearson_r,
     permutation_p,
 )
+from mprabench.stats.pearson import pearson_r
 from mprabench.stats.rng import derive_rng
 
 # Key beside `element_p` in a trained baseline's training statistics (training.json) when that p is None.

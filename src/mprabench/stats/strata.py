@@ -33,6 +33,7 @@ import pandas as pd
 
 from mprabench.schema import CHROM, ELEMENT_CLASS, ELEMENT_ID, INPUT_SHA256, STRAND, TF_LABELS
 from mprabench.stats.association import (
+    MIN_CORRELATION_ROWS,
     as_finite_array,
     benjamini_hochberg,
     correlation_preconditions,
@@ -121,7 +122,7 @@ def stratum_memberships(table: pd.DataFrame, kind: StratumKind) -> pd.DataFrame:
 
 def naive_columns(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     """Row-level Pearson r/p and Spearman rho: descriptions only (rows are not independent)."""
-    if correlation_preconditions(x, y, 3):
+    if correlation_preconditions(x, y, MIN_CORRELATION_ROWS):
         return {}
     pearson, spearman = pearson_test(x, y), spearman_test(x, y)
     return dict(naive_pearson_r=pearson.estimate, naive_pearson_p=pearson.p, naive_spearman_rho=spearman.estimate)
