@@ -330,6 +330,8 @@ class EvaluateConfig:
     ci_level: float = setting(gt=0, lt=1)
     seed: int = setting(ge=0)
     n_permutations: int = setting(ge=99)
+    # above this many elements a permutation p is its normal limit (stats/permutation_normal.py)
+    permutation_normal_above_elements: int = setting(ge=5)
     min_unique_inputs: int = setting(ge=3)
     min_elements_ci: int = setting(ge=3)
     calibration: CalibrationConfig = MISSING
