@@ -30,18 +30,18 @@ import yaml
 
 from mprabench.errors import BenchmarkError, InputDataError
 from mprabench.files import write_text_atomic
-from mprabench.plots.forest import FOREST_COLUMNS, forest_figure
+from mprabench.plots.forest import forest_columns, forest_figure
 from mprabench.plots.labels import chosen_terms
 from mprabench.plots.layout import save_figure
 from mprabench.plots.style import NOT_ESTIMABLE, RC_PARAMS, fmt_p
-from mprabench.headline import (
+from mprabench.schema import (
     ELEMENT_BONFERRONI_SIGNIFICANT,
     ELEMENT_P,
     ELEMENT_PEARSON_R,
     PEARSON_R_CI_HIGH,
     PEARSON_R_CI_LOW,
+    SUMMARY_DESIGN,
 )
-from mprabench.schema import SUMMARY_DESIGN
 
 SUMMARY = "metrics/summary.json"
 PARAMS = "params.yaml"
@@ -167,7 +167,7 @@ def write_figure(frame: pd.DataFrame, path: Path, ci_level: float, dpi: int) -> 
         "r": frame["element_r"], "ci_low": frame["ci_low"], "ci_high": frame["ci_high"], "p": frame["p"],
         "neglog10_p": [-math.log10(p) if p > 0 else math.nan for p in frame["p"].fillna(1.0)],
         "significant": [{True: "yes", False: "no"}.get(v, NOT_ESTIMABLE) for v in frame["bonferroni_significant"]],
-    })[FOREST_COLUMNS]
+    })[forest_columns()]
     n = " / ".join(sorted({_count(v) for v in frame["n_elements"]}))
     datasets = frame["dataset"].nunique()
     subtitle = f"leaderboard: {len(frame)} experiments across {datasets} dataset{'s' * (datasets != 1)}"

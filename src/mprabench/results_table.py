@@ -8,14 +8,14 @@ from typing import Any
 
 import pandas as pd
 
-from mprabench.headline import (
+from mprabench.schema import (
     ELEMENT_BONFERRONI_SIGNIFICANT,
     ELEMENT_P,
     ELEMENT_PEARSON_R,
     PEARSON_R_CI_HIGH,
     PEARSON_R_CI_LOW,
+    SUMMARY_DESIGN,
 )
-from mprabench.schema import SUMMARY_DESIGN
 
 COLUMNS = ("dataset", "experiment", "configuration", "predictor", "feature", "element_r", "ci_low", "ci_high",
            "ci_level", "p", "n_elements", "bonferroni_significant")

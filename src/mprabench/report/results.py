@@ -6,26 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mprabench.config import CalibrationConfig
-from mprabench.headline import (
-    ELEMENT_BONFERRONI_SIGNIFICANT,
-    ELEMENT_NEGLOG10_P,
-    ELEMENT_P,
-    ELEMENT_PEARSON_R,
-    ELEMENT_R_CI,
-    ELEMENT_SPEARMAN_P,
-    ELEMENT_SPEARMAN_RHO,
-    HEADLINE,
-    LOO_R_MAX,
-    LOO_R_MIN,
-    LOO_VERDICT_CHANGERS,
-    PEARSON_R_CI_HIGH,
-    PEARSON_R_CI_LOW,
-    WITHIN_ELEMENT_P,
-    WITHIN_ELEMENT_R,
-    HeadlineStatistic,
-    bounds,
-    primary_features,
-)
+from mprabench.headline import HEADLINE, HeadlineStatistic, bounds, primary_features, report_columns
 from mprabench.plots.labels import target_label
 from mprabench.report.format import UNKNOWN, Reasons, fmt, is_missing, plural, table
 from mprabench.report.inputs import (
@@ -48,14 +29,23 @@ from mprabench.schema import (
     DETAILS_SENSITIVITY,
     DETAILS_TARGET,
     DETAILS_WITH_ZERO_RNA_DROPOUTS,
+    ELEMENT_BONFERRONI_SIGNIFICANT,
+    ELEMENT_NEGLOG10_P,
+    ELEMENT_P,
+    ELEMENT_PEARSON_R,
+    ELEMENT_R_CI,
+    ELEMENT_SPEARMAN_P,
+    ELEMENT_SPEARMAN_RHO,
+    LOO_R_MAX,
+    LOO_R_MIN,
+    LOO_VERDICT_CHANGERS,
+    PEARSON_R_CI_HIGH,
+    PEARSON_R_CI_LOW,
+    WITHIN_ELEMENT_P,
+    WITHIN_ELEMENT_R,
 )
 from mprabench.stats.calibration import calibration_misses, worst_nulls
 from mprabench.tracking import flatten
-
-# The headline table's columns: every statistic of the contract shown in the report, an interval
-# inside the cell of the statistic it bounds.
-HEADLINE_COLUMNS = [s for s in HEADLINE if s.in_report_table and not s.bounds_of]
-
 
 # Leverage beside the element r (details.json element_level), shown after this headline column.
 LEVERAGE_AFTER = ELEMENT_NEGLOG10_P
@@ -66,15 +56,15 @@ def headline_section(inputs: ReportInputs, reasons: Reasons) -> str:
     summary, details, ctx = inputs.summary, inputs.details, inputs.context
     design = design_of(summary)
     features = primary_features(summary)
-    header = ["feature"]
-    for s in HEADLINE_COLUMNS:
+    header, columns = ["feature"], report_columns()
+    for s in columns:
         header.append(column_label(s, inputs.ci_level))
         if s.key == LEVERAGE_AFTER:
             header += LEVERAGE_LABELS
     rows, changed = [], []
     for feature in features:
         row = [f"{ctx.feature_label(feature)} (`{feature}`)"]
-        for s in HEADLINE_COLUMNS:
+        for s in columns:
             row.append(headline_cell(s, summary[feature], details, feature, reasons))
             if s.key == LEVERAGE_AFTER:
                 row += leverage_cells(details, feature, reasons)
@@ -211,6 +201,9 @@ def printed_statistics(summary: Mapping[str, Any], details: Mapping[str, Any]) -
         WITHIN_ELEMENT_P: any(not is_missing(summary[f].get(WITHIN_ELEMENT_P)) for f in plain),
         ELEMENT_R_CI: any(not is_missing(summary[f].get(PEARSON_R_CI_LOW)) for f in plain),
     }
+    for s in HEADLINE:  # a statistic of the contract simulated through its own function (headline.NullCheck)
+        if s.null.simulate is not None and s.null.kind in (CALIBRATION_TESTS, CALIBRATION_INTERVALS):
+            shown[s.null.key] = shown.get(s.null.key) or any(not is_missing(summary[f].get(s.key)) for f in plain)
     return [key for key, printed in shown.items() if printed]
 
 

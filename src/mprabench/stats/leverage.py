@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats
 
-from mprabench.headline import ELEMENT_SPEARMAN_P, ELEMENT_SPEARMAN_RHO, LOO_R_MAX, LOO_R_MIN, LOO_VERDICT_CHANGERS
+from mprabench.schema import ELEMENT_SPEARMAN_P, ELEMENT_SPEARMAN_RHO, LOO_R_MAX, LOO_R_MIN, LOO_VERDICT_CHANGERS
 from mprabench.stats.association import finite_or_none
 from mprabench.stats.clustered import (
     MIN_PERMUTATION_ELEMENTS,
