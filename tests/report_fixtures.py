@@ -73,7 +73,7 @@ SENSITIVITY_KEYS = ("element_pearson_r", "pearson_r_ci_low", "pearson_r_ci_high"
 
 
 def make_report_fixture(directory: Path, *, seed: int = 0, within: bool = False,
-                        address: str | None = LOCAL_ADDRESS) -> ReportFixture:
+                        address: str | None = LOCAL_ADDRESS, refit_simulated: bool = False) -> ReportFixture:
     """A V2-like run on the local test server: 18 elements, 18 inputs, 6,963 rows."""
     rng = np.random.default_rng(seed)
     overrides: list[str] = []
@@ -109,11 +109,13 @@ def make_report_fixture(directory: Path, *, seed: int = 0, within: bool = False,
     write_json(directory / "metrics" / "details.json", details)
     write_json(directory / "metrics" / "calibration.json", {
         "alpha": 0.05, "ci_level": 0.95,
-        "tests": {"element_p": {"type_I": 0.049, "mcse": 0.007}},
+        "tests": {"element_p": {"type_I": 0.049, "mcse": 0.007}}
+        | ({"refit_element_p": {"type_I": 0.053, "mcse": 0.005}} if refit_simulated else {}),
         "intervals": {"pearson_r_ci": {"coverage": 0.944, "mcse": 0.005}},
         "flags": {"element_bonferroni_significant": {"familywise_rate": 0.047, "mcse": 0.005}},
         "worst_nulls": "tests.element_p=het_0; intervals.pearson_r_ci=t2_noise; "
-                       "flags.element_bonferroni_significant=het_0"})
+                       "flags.element_bonferroni_significant=het_0"
+                       + ("; tests.refit_element_p=refit_noise_only" if refit_simulated else "")})
     write_json(directory / "metrics" / "qc_details.json", {  # the shape prepare writes
         "activity": {"method": "raw_log2_ratio", "pool_offset_log2": 0.336,
                      "pools": {"Pool6": {"rows": 3720, "median_log2_ratio": -1.097},

@@ -144,10 +144,21 @@ def test_headline_gives_spearman_leave_one_out_and_the_element_that_changes_the_
     row = next(line for line in text.splitlines() if line.startswith("| RNA-seq, whole input (mean)"))
     assert "0.310 (0.200)" in row and "0.050 to 0.400" in row
     assert "One element changes the verdict: RNA-seq, whole input (mean): without `E07`" in text
-    # a trained baseline's p is its refit null, which calibrate does not simulate
+    # a trained baseline's p is its refit null, which this calibration.json does not simulate
     dnase = next(line for line in text.splitlines() if line.startswith("| DNase, central 200 bp (mean) (`"))
     assert "(refit null; not simulated)" in dnase
-    # the fixture's calibration.json simulated element_p and pearson_r_ci only: the Spearman p it prints is not
+    # the fixture's calibration.json simulated element_p and pearson_r_ci only: the Spearman p and the
+    # refit-null p it prints are not
+    assert ("Not simulated for this design, so not called calibrated: `element_spearman_p`, `refit_element_p`."
+            in text)
+
+
+def test_a_simulated_refit_null_is_reported_with_its_calibration(tmp_path, monkeypatch):
+    path, _ = run_report(tmp_path, monkeypatch, refit_simulated=True)
+    text = path.read_text()
+    dnase = next(line for line in text.splitlines() if line.startswith("| DNase, central 200 bp (mean) (`"))
+    assert "(refit null; calibration: `refit_element_p`)" in dnase and "not simulated" not in dnase
+    assert "`refit_element_p` type I 0.053 ± 0.005 (worst: null `refit_noise_only`)" in text
     assert "Not simulated for this design, so not called calibrated: `element_spearman_p`." in text
 
 

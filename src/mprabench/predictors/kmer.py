@@ -22,7 +22,7 @@ from mprabench.feature_names import KMER_RIDGE_OOF
 from mprabench.predictors.base import PredictionReport, Predictor, ResultSink
 from mprabench.schema import ELEMENT_ID, INPUT_SHA256, ZERO_RNA_DROPOUT, dropout_mask, read_rows
 from mprabench.settings import setting
-from mprabench.stats.refit_calibration import LinearRefit
+from mprabench.stats.refit_calibration import REFIT_CALIBRATION, LinearRefit, refit_calibration
 from mprabench.stats.refit_null import refit_null
 
 FOLD_STRATEGY_SKLEARN = "sklearn.GroupKFold(shuffle=True, random_state=seed)"
@@ -325,6 +325,8 @@ class KmerConfig:
     seed: int = setting(ge=0)
     target: str = MISSING
     n_permutations: int = setting(ge=99)  # refit null of the whole out-of-fold fit (element-permuted targets)
+    calibration_replicates: int = setting(ge=100)  # null targets per null simulated for calibrate (refit null)
+    calibration_max_elements: int = setting(ge=5)  # above this many elements the refit null is not simulated
 
 
 class KmerPredictor(Predictor):
@@ -396,13 +398,15 @@ class KmerPredictor(Predictor):
             frame["fold"].to_numpy(), alpha=self.config.alpha, n_permutations=self.config.n_permutations,
             seed=self.config.seed, row_sd=self._within_row_sd(),
         )
-        return {KMER_RIDGE_OOF: statistics | {"target": self.config.target}}
+        calibration = refit_calibration(self.linear_refit(result, features, weights),
+                                        n_replicates=self.config.calibration_replicates,
+                                        n_permutations=self.config.n_permutations, seed=self.config.seed,
+                                        max_elements=self.config.calibration_max_elements)
+        return {KMER_RIDGE_OOF: statistics | {"target": self.config.target, REFIT_CALIBRATION: calibration}}
 
-    def linear_refit(self, inputs: Mapping[str, str]) -> LinearRefit:
-        """The refit behind training_statistics' refit null as one linear map of the target (calibrate
-        simulates that null with it: stats/refit_calibration.py), on the inputs it trains on."""
-        self._require_all_inputs(inputs)
-        result, features, weights = self._fit(inputs)
+    def linear_refit(self, result: KmerOutOfFold, features: np.ndarray, weights: np.ndarray) -> LinearRefit:
+        """The refit behind training_statistics' refit null as one linear map of the target (its type-I
+        rate is simulated with it: stats/refit_calibration.py), on the inputs it trains on."""
         kept = weights > 0
         frame = result.inputs.loc[kept]
         features, weights, folds = features[kept], weights[kept], frame["fold"].to_numpy()

@@ -45,6 +45,7 @@ from mprabench.schema import (
     WITHIN_ELEMENT_R,
 )
 from mprabench.stats.calibration import calibration_misses, worst_nulls
+from mprabench.stats.refit_calibration import REFIT_ELEMENT_P
 from mprabench.tracking import flatten
 
 # Leverage beside the element r (details.json element_level), shown after this headline column.
@@ -65,7 +66,7 @@ def headline_section(inputs: ReportInputs, reasons: Reasons) -> str:
     for feature in features:
         row = [f"{ctx.feature_label(feature)} (`{feature}`)"]
         for s in columns:
-            row.append(headline_cell(s, summary[feature], details, feature, reasons))
+            row.append(headline_cell(s, summary[feature], details, feature, reasons, refit_note(inputs.calibration)))
             if s.key == LEVERAGE_AFTER:
                 row += leverage_cells(details, feature, reasons)
         rows.append(row)
@@ -110,18 +111,24 @@ def column_label(statistic: HeadlineStatistic, level: float) -> str:
     return f"{statistic.label} [{level:.0%} CI]" if bounds(statistic) else statistic.label
 
 
+def refit_note(calibration: Mapping[str, Any] | None) -> str:
+    """Beside a trained baseline's p: its refit null, and whether calibrate simulated it (calibration.json)."""
+    simulated = REFIT_ELEMENT_P in ((calibration or {}).get(CALIBRATION_TESTS) or {})
+    return f" (refit null; calibration: `{REFIT_ELEMENT_P}`)" if simulated else " (refit null; not simulated)"
+
+
 def headline_cell(statistic: HeadlineStatistic, values: Mapping[str, Any], details: Mapping[str, Any], feature: str,
-                  reasons: Reasons) -> str:
+                  reasons: Reasons, trained_note: str = " (refit null; not simulated)") -> str:
     """A statistic's value (with its interval, if it has one), or n.e. with the reason from details.json."""
     where = f"`{feature}`"
     value = values.get(statistic.key)
     interval = bounds(statistic)
     if not interval or is_missing(value):  # no r, so no interval of it
         cell = reasons.cell(value, not_estimable_reason(details, feature, statistic.reason), where, statistic.digits)
-        # A trained baseline's p is its refit null, which calibrate does not simulate: say so beside it.
+        # A trained baseline's p is its refit null: say so beside it, and whether calibrate simulated it.
         if statistic.key == ELEMENT_P and not is_missing(value) and feature_details(details, feature).get(
                 "trained_baseline"):
-            cell += " (refit null; not simulated)"
+            cell += trained_note
         return cell
     low, high = (values.get(b.key) for b in interval)
     if is_missing(low) or is_missing(high):
@@ -191,15 +198,17 @@ def calibration_section(inputs: ReportInputs) -> str:
 
 def printed_statistics(summary: Mapping[str, Any], details: Mapping[str, Any]) -> Sequence[str]:
     """The calibration keys of the p-values and intervals the headline table prints for some feature
-    (a trained baseline's refit-null p is marked "not simulated" in its own cell)."""
+    (a trained baseline's p: its refit null, `refit_element_p`)."""
     features = primary_features(summary)
     plain = [f for f in features if not feature_details(details, f).get("trained_baseline")]
+    trained = [f for f in features if feature_details(details, f).get("trained_baseline")]
     element = {f: feature_details(details, f).get("element_level") or {} for f in plain}
     shown = {
         ELEMENT_P: any(not is_missing(summary[f].get(ELEMENT_P)) for f in plain),
         ELEMENT_SPEARMAN_P: any(not is_missing(element[f].get(ELEMENT_SPEARMAN_P)) for f in plain),
         WITHIN_ELEMENT_P: any(not is_missing(summary[f].get(WITHIN_ELEMENT_P)) for f in plain),
         ELEMENT_R_CI: any(not is_missing(summary[f].get(PEARSON_R_CI_LOW)) for f in plain),
+        REFIT_ELEMENT_P: any(not is_missing(summary[f].get(ELEMENT_P)) for f in trained),
     }
     for s in HEADLINE:  # a statistic of the contract simulated through its own function (headline.NullCheck)
         if s.null.simulate is not None and s.null.kind in (CALIBRATION_TESTS, CALIBRATION_INTERVALS):

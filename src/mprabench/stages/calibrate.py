@@ -4,6 +4,7 @@ The null predictions have this dataset's own structure; no predictions are neede
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import asdict
 from pathlib import Path
@@ -46,6 +47,7 @@ from mprabench.stats.orientation import (  # noqa: E402
     orientation_null,
     orientation_pairs,
 )
+from mprabench.stats.refit_calibration import REFIT_CALIBRATION, REFIT_ELEMENT_P, simulated_pvalues  # noqa: E402
 from mprabench.stats.within_element import min_within_inputs  # noqa: E402
 
 ORIENTATION_P, ORIENTATION_R_CI = "orientation_p", "orientation_r_ci"  # calibration.json keys
@@ -64,6 +66,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--details", type=Path, required=True,
                         help="every statistic's rate under every null of the family (JSON)")
     parser.add_argument("--qq", type=Path, required=True, help="QQ plot of the null p-values (PNG)")
+    parser.add_argument("--training", type=Path, default=None,
+                        help="predict's training.json: a trained baseline's simulated refit null (absent: none)")
     args = parser.parse_args(argv)
     params = load_params(args.params)
     config = params.evaluate
@@ -71,6 +75,8 @@ def main(argv: list[str] | None = None) -> None:
     rows = read_headline_rows(args.rows, config.target)
     result = calibrate(design_structure(rows, config.target), simulation_settings(config), null_checks())
     add_orientation_null(result, rows, config)
+    if args.training is not None:
+        add_refit_null(result, read_training(args.training), config.alpha)
     for key, reason in result.not_estimable.items():
         log.info("calibrate: %s not simulated: %s", key, reason)
     write_json_atomic(args.calibration, result.to_dict(params.experiment.name))
@@ -101,6 +107,27 @@ def add_orientation_null(result: CalibrationResult, rows: pd.DataFrame, config: 
     # of orientation_p / orientation_r_ci names it.
     result.outcomes[ORIENTATION_NULL] = ScenarioOutcome({ORIENTATION_P: p <= config.alpha}, {ORIENTATION_R_CI: covered},
                                                         {ORIENTATION_P: p}, {})
+
+
+def read_training(path: Path) -> dict:
+    """training.json's per-feature statistics; a missing file is an error (dvc passes predict's output)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no training statistics; run the predict stage first (`dvc repro predict`)")
+    return json.loads(path.read_text()).get("features", {})
+
+
+def add_refit_null(result: CalibrationResult, training: dict, alpha: float) -> None:
+    """A trained baseline's refit-null p under the nulls predict simulated it in (training.json
+    features.<f>.refit_calibration; stats/refit_calibration.py); nothing for an untrained predictor."""
+    records = {feature: stats[REFIT_CALIBRATION] for feature, stats in training.items()
+               if isinstance(stats, dict) and isinstance(stats.get(REFIT_CALIBRATION), dict)}
+    for feature, record in records.items():
+        pvalues = simulated_pvalues(record)
+        if not pvalues:
+            result.not_estimable[REFIT_ELEMENT_P] = f"{feature}: {record.get('reason')}"
+        for null, p in pvalues.items():
+            name = null if len(records) == 1 else f"{null}|{feature}"
+            result.outcomes[name] = ScenarioOutcome({REFIT_ELEMENT_P: p <= alpha}, {}, {REFIT_ELEMENT_P: p}, {})
 
 
 def simulation_settings(config: EvaluateConfig) -> SimulationSettings:

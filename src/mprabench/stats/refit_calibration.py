@@ -32,6 +32,7 @@ from mprabench.stats.pearson import unit_scaled
 from mprabench.stats.refit_null import scaled_permuted_means
 from mprabench.stats.rng import derive_rng
 
+REFIT_CALIBRATION = "refit_calibration"  # training.json key (per trained feature): the simulated p-values
 REFIT_ELEMENT_P = "refit_element_p"  # calibration.json tests key: a trained baseline's refit-null element p
 REFIT_NOISE_ONLY, REFIT_PERMUTED_MEANS = "refit_noise_only", "refit_permuted_means"
 REFIT_NULLS = (REFIT_NOISE_ONLY, REFIT_PERMUTED_MEANS)
@@ -141,4 +142,26 @@ def simulate_refit_null(linear: LinearRefit, *, n_replicates: int, n_permutation
     return pvalues
 
 
-__all__ = ["LinearRefit", "REFIT_ELEMENT_P", "REFIT_NULLS", "simulate_refit_null", "refit_pvalues", "check_linear"]
+def refit_calibration(linear: LinearRefit, *, n_replicates: int, n_permutations: int, seed: int,
+                      max_elements: int) -> dict[str, object]:
+    """training.json's record of the simulation: every null's p-values (calibrate reads them), or why none."""
+    common = {"n_replicates": n_replicates, "n_permutations": n_permutations,
+              "method": "refit null simulated through its linear map (stats/refit_calibration.py)"}
+    if linear.n_elements > max_elements:
+        return common | {"extreme_counts": None, "reason": f"{linear.n_elements} elements, more than "
+                         f"predictor.calibration_max_elements = {max_elements} (its cost grows as elements² per "
+                         "permutation)"}
+    pvalues = simulate_refit_null(linear, n_replicates=n_replicates, n_permutations=n_permutations, seed=seed)
+    # p = (1 + count) / (1 + permutations): the counts are exact and short in JSON
+    counts = {null: np.rint(p * (n_permutations + 1) - 1).astype(int).tolist() for null, p in pvalues.items()}
+    return common | {"extreme_counts": counts, "reason": None}
+
+
+def simulated_pvalues(record: dict) -> dict[str, np.ndarray]:
+    """The p-values per null of a training.json refit_calibration record ({} when it was not simulated)."""
+    counts = record.get("extreme_counts") or {}
+    return {null: np.asarray(permutation_p(np.asarray(c), record["n_permutations"]), dtype=float)
+            for null, c in counts.items()}
+
+
+__all__ = ["refit_calibration", "simulated_pvalues", "REFIT_CALIBRATION", "LinearRefit", "REFIT_ELEMENT_P", "REFIT_NULLS", "simulate_refit_null", "refit_pvalues", "check_linear"]
