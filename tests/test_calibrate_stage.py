@@ -12,7 +12,7 @@ from mprabench.stats.calibration import worst_nulls
 from tests.conftest import write_params
 from tests.support.null_rows import gse84888_like_rows
 
-FAST = ["evaluate.calibration.n_replicates=200", "evaluate.n_permutations=199"]
+FAST = ["evaluate.calibration.n_replicates=200", "evaluate.calibration.n_permutations=199", "evaluate.n_permutations=199"]
 
 
 @pytest.mark.parametrize("predictor", ["alphagenome", "gc"])  # gc leaves primary_features null (every feature)
@@ -121,3 +121,19 @@ def test_an_untrained_predictor_adds_no_refit_null(tmp_path):
                     "--calibration", str(tmp_path / "calibration.json"), "--details", str(tmp_path / "details.json"),
                     "--qq", str(tmp_path / "qq.png"), "--training", str(tmp_path / "training.json")])
     assert "refit_element_p" not in json.loads((tmp_path / "calibration.json").read_text())["tests"]
+
+
+def test_calibrate_draws_its_own_number_of_permutations(tmp_path):
+    """evaluate.calibration.n_permutations, not evaluate's: the p's simulated are (1 + k) / (B + 1)."""
+    rows = gse84888_like_rows(np.random.default_rng(0), within=False)
+    rows.to_parquet(tmp_path / "rows.parquet")
+    from mprabench.config import load_params
+    from mprabench.stats.calibration import calibrate as simulate, design_structure
+
+    params = write_params(tmp_path / "params.yaml", ["evaluate.calibration.n_replicates=100",
+                                                     "evaluate.calibration.n_permutations=99"])
+    config = load_params(params).evaluate
+    result = simulate(design_structure(calibrate.read_headline_rows(tmp_path / "rows.parquet", config.target),
+                                       config.target), calibrate.simulation_settings(config))
+    p = next(iter(result.outcomes.values())).pvalues["element_p"]
+    assert config.n_permutations == 10_000 and np.allclose(p * 100, np.round(p * 100))  # steps of 1/100, not 1/10,001

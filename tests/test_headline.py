@@ -87,7 +87,8 @@ def settings(**changes) -> SimulationSettings:
     heterogeneous = NullScenario(name="het_0.15", slope_sd=0.15, size_linked_slope=0.0, noise="gaussian",
                                  deviation_noise=0.0, size_variance=0.0, outlier="none", outlier_sd=6.0)
     values = dict(n_replicates=50, n_permutations=99, alpha=0.05, ci_level=0.95, nulls=(heterogeneous,),
-                  min_elements_ci=10, n_primary_features=6, seed=1, min_within_inputs=4)
+                  min_elements_ci=10, n_primary_features=6, seed=1, min_within_inputs=4,
+                  normal_above_elements=20_000)
     return SimulationSettings(**(values | changes))
 
 

@@ -39,7 +39,8 @@ LEVERAGE = null("leverage_smallest", size_variance=-1.0, outlier="smallest")
 
 def settings(**changes) -> SimulationSettings:
     values = dict(n_replicates=N_REPLICATES, n_permutations=199, alpha=0.05, ci_level=0.95, nulls=(HETEROGENEOUS,),
-                  min_elements_ci=10, n_primary_features=6, seed=1, min_within_inputs=4)
+                  min_elements_ci=10, n_primary_features=6, seed=1, min_within_inputs=4,
+                  normal_above_elements=20_000)
     return SimulationSettings(**(values | changes))
 
 
@@ -119,7 +120,7 @@ def test_vectorised_statistics_equal_evaluate_on_one_replicate():
     inputs = np.sort(rows["input_sha256"].unique())
     rows["feat"] = rows["input_sha256"].map(dict(zip(inputs, features)))
     element = element_level_association(rows["feat"], rows["log2_ratio"], rows["element_id"], n_permutations=0,
-                                        seed=0, key="", level=0.95, min_elements_ci=4)
+                                        seed=0, key="", level=0.95, min_elements_ci=4, normal_above=20_000)
     means = features @ element_mean_matrix(structure)
     expected = pd.DataFrame({"x": rows["feat"], "e": rows["element_id"]}).groupby("e")["x"].mean().to_numpy()
     np.testing.assert_allclose(means, expected, atol=1e-12)

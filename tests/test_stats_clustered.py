@@ -21,7 +21,7 @@ from mprabench.stats.pearson import grouped_pearson_r, pearson_r, unit_scaled
 
 
 # The settings of these tests (the library takes every one as a required argument).
-SETTINGS = dict(n_permutations=99, seed=0, key="", level=0.95, min_elements_ci=10)
+SETTINGS = dict(n_permutations=99, seed=0, key="", level=0.95, min_elements_ci=10, normal_above=20_000)
 
 
 def clustered_rows(seed: int = 0, n_elements: int = 12, rows: int = 20) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -34,7 +34,8 @@ def clustered_rows(seed: int = 0, n_elements: int = 12, rows: int = 20) -> tuple
 
 def test_element_r_and_ci_equal_scipy_on_element_means():
     x, y, elements = clustered_rows()
-    result = element_level_association(x, y, elements, n_permutations=99, seed=0, key="", level=0.9, min_elements_ci=10)
+    result = element_level_association(x, y, elements, n_permutations=99, seed=0, key="", level=0.9, min_elements_ci=10,
+                                     normal_above=20_000)
     means = pd.DataFrame({"x": x, "y": y, "e": elements}).groupby("e").mean()
     golden = stats.pearsonr(means.x, means.y)
     assert result.r == pytest.approx(golden.statistic, abs=1e-12)

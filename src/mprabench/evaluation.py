@@ -247,14 +247,15 @@ def evaluate(
     results = {f: _evaluate_feature(rows, f, config, config.target, training.get(f), threshold) for f in features}
     element = _significant(family, {f: results[f].verdict_p for f in family}, config.alpha)
     settings = StrataSettings(config.min_unique_inputs, config.n_permutations, config.ci_level, config.seed,
-                              config.alpha, config.min_elements_ci)
+                              config.alpha, config.min_elements_ci, config.permutation_normal_above_elements)
     strata = [stratified_association(rows, features, config.target, kind, settings) for kind in config.strata]
     strata_frame = withhold_trained_strata(pd.concat(strata, ignore_index=True), set(training)) if strata else (
         pd.DataFrame())
     sensitivity = dropout_sensitivity(table, family, config, trained=set(training))
     pairs = orientation_pairs(rows)
     orientation = {} if pairs is None else {
-        f: orientation_effect(rows, f, config.target, config.n_permutations, config.seed, config.ci_level, pairs)
+        f: orientation_effect(rows, f, config.target, config.n_permutations, config.seed, config.ci_level, pairs,
+                              normal_above=config.permutation_normal_above_elements)
         for f in features}
     return Evaluation(config.target, list(features), effective_sample_size(rows), results, family, element,
                       strata_frame, config, {DETAILS_WITH_ZERO_RNA_DROPOUTS: sensitivity}, orientation)
@@ -301,6 +302,7 @@ def dropout_sensitivity(table: pd.DataFrame, features: list[str], config: Evalua
             table[feature].to_numpy(float), table[target].to_numpy(float), table[ELEMENT_ID].to_numpy(),
             n_permutations=0, seed=config.seed, key=f"{feature}|with_dropouts",  # no p: see the docstring
             level=config.ci_level, min_elements_ci=config.min_elements_ci,
+            normal_above=config.permutation_normal_above_elements,
         )
         reason = REASON_SENSITIVITY_NOT_CALIBRATED
         values = {ELEMENT_PEARSON_R: element.r, PEARSON_R_CI_LOW: None, PEARSON_R_CI_HIGH: None,
@@ -323,13 +325,14 @@ def _evaluate_feature(
     ids, mean_x, mean_y = element_means(x, y, elements)
     lever = None if trained is not None else leverage(
         ids, mean_x, mean_y, n_permutations=config.n_permutations, threshold=threshold,
-        rng=derive_rng(config.seed, f"{feature}|spearman"))
+        rng=derive_rng(config.seed, f"{feature}|spearman"), normal_above=config.permutation_normal_above_elements)
     return FeatureEvaluation(
         feature=feature,
         pooled=pooled_association(x, y),
         element=element_level_association(
             x, y, elements, n_permutations=config.n_permutations, seed=config.seed, key=feature,
             level=config.ci_level, min_elements_ci=config.min_elements_ci,
+            normal_above=config.permutation_normal_above_elements,
         ),
         within=within_element_effects(table, feature, target, min_distinct_inputs=min_within_inputs(config.min_unique_inputs),
                                       level=config.ci_level, pooling=WITHIN_POOLING),

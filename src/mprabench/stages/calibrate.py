@@ -101,8 +101,8 @@ def add_orientation_null(result: CalibrationResult, rows: pd.DataFrame, config: 
         result.not_estimable[ORIENTATION_P] = f"{len(pairs.elements)} elements measured in both orientations"
         return
     d_measured = pairs.differences(rows[config.target].to_numpy(float))
-    p, covered = orientation_null(d_measured, config.calibration.n_replicates, config.n_permutations,
-                                  config.ci_level, config.seed)
+    p, covered = orientation_null(d_measured, config.calibration.n_replicates, config.calibration.n_permutations,
+                                  config.ci_level, config.seed, normal_above=config.permutation_normal_above_elements)
     # Its own null (random orientation shifts on the paired elements), beside the family's: the worst case
     # of orientation_p / orientation_r_ci names it.
     result.outcomes[ORIENTATION_NULL] = ScenarioOutcome({ORIENTATION_P: p <= config.alpha}, {ORIENTATION_R_CI: covered},
@@ -132,10 +132,11 @@ def add_refit_null(result: CalibrationResult, training: dict, alpha: float) -> N
 
 def simulation_settings(config: EvaluateConfig) -> SimulationSettings:
     return SimulationSettings(
-        n_replicates=config.calibration.n_replicates, n_permutations=config.n_permutations, alpha=config.alpha,
+        n_replicates=config.calibration.n_replicates, n_permutations=config.calibration.n_permutations, alpha=config.alpha,
         ci_level=config.ci_level, nulls=tuple(NullScenario(**asdict(n)) for n in config.calibration.nulls),
         min_elements_ci=config.min_elements_ci, n_primary_features=bonferroni_family_size(config), seed=config.seed,
         min_within_inputs=min_within_inputs(config.min_unique_inputs),
+        normal_above_elements=config.permutation_normal_above_elements,
     )
 
 

@@ -61,6 +61,7 @@ from mprabench.stats.null_family import (
     with_outlier,
 )
 from mprabench.stats.pearson import grouped_pearson_r, pearson_from_sums, unit_scaled
+from mprabench.stats.permutation_normal import normal_limit_p, uses_normal_limit
 from mprabench.stats.rng import derive_rng
 from mprabench.stats.robust_correlation import robust_p
 from mprabench.stats.within_element import (
@@ -153,6 +154,9 @@ class SimulationSettings:
     # Distinct inputs an element needs for a within-element r: within_element.min_within_inputs(
     # evaluate.min_unique_inputs), the rule evaluate applies.
     min_within_inputs: int
+    # Above this many elements a permutation p is its normal limit, in evaluate and here
+    # (evaluate.permutation_normal_above_elements; stats/permutation_normal.py).
+    normal_above_elements: int
 
 
 @dataclass(frozen=True)
@@ -162,7 +166,7 @@ class ElementNullBatch:
 
     means: np.ndarray           # (replicates x E) element means of the null features
     element_target: np.ndarray  # (E) the measured element means of the target
-    permutations: np.ndarray    # (P x E) element permutations, shared with the element permutation p
+    permutations: np.ndarray | None  # (P x E) the element permutation p's permutations (None: its normal limit)
     alpha: float
     ci_level: float
     rng: np.random.Generator    # the statistic's own seeded stream under this null
@@ -176,12 +180,13 @@ class HeadlineNull(Protocol):
     simulate: Callable[[ElementNullBatch], np.ndarray] | None
 
 
-def element_mean_matrix(structure: DesignStructure) -> np.ndarray:
-    """(J x E) matrix mapping input features to element means over rows."""
-    weights = np.zeros((structure.n_inputs, structure.n_elements))
+def element_mean_matrix(structure: DesignStructure) -> sparse.csr_matrix:
+    """(J x E) sparse matrix mapping input features to element means over rows (one entry per input:
+    dense, 196,664 inputs x 98,332 elements would not fit)."""
     rows_per_element = np.bincount(structure.input_element, weights=structure.input_rows, minlength=structure.n_elements)
-    weights[np.arange(structure.n_inputs), structure.input_element] = structure.input_rows / rows_per_element[structure.input_element]
-    return weights
+    share = structure.input_rows / rows_per_element[structure.input_element]
+    return sparse.csr_matrix((share, (np.arange(structure.n_inputs), structure.input_element)),
+                             shape=(structure.n_inputs, structure.n_elements))
 
 
 def element_indicator(structure: DesignStructure, used: np.ndarray, inputs: np.ndarray | None = None) -> np.ndarray:
@@ -407,10 +412,11 @@ class ElementColumns:
 class Plan:
     """What does not change between nulls: permutations, strata masks, indicators."""
 
-    permutations: np.ndarray
-    spearman_null: np.ndarray
+    # None above normal_above_elements elements: the p is the normal limit (no permutations drawn)
+    permutations: np.ndarray | None
+    spearman_null: np.ndarray | None
     element_strata: dict[str, list[np.ndarray]]
-    strata_spearman_nulls: dict[tuple[str, int], np.ndarray]
+    strata_spearman_nulls: dict[tuple[str, int], np.ndarray | None]
     used: np.ndarray
     within: bool
     labels: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
@@ -422,8 +428,9 @@ class Plan:
 def make_plan(structure: DesignStructure, s: SimulationSettings) -> Plan:
     e = structure.n_elements
     element_strata = element_attribute_strata(structure)
-    strata_nulls = {(kind, i): spearman_null(int(m.sum()), element_permutations(
-                        int(m.sum()), s.n_permutations, derive_rng(s.seed, f"calibration|{kind}|{i}")))
+    strata_nulls = {(kind, i): None if uses_normal_limit(int(m.sum()), s.normal_above_elements) else spearman_null(
+                        int(m.sum()), element_permutations(int(m.sum()), s.n_permutations,
+                                                           derive_rng(s.seed, f"calibration|{kind}|{i}")))
                     for kind, masks in element_strata.items() for i, m in enumerate(masks)}
     used = structure.inputs_per_element >= s.min_within_inputs
     within = structure.inputs_vary_within_elements and used.sum() >= MIN_POOLED_ELEMENTS
@@ -436,8 +443,9 @@ def make_plan(structure: DesignStructure, s: SimulationSettings) -> Plan:
         for block, (_, _, per_element) in zip(blocks, labels.values()):
             label_columns.append((start_column, start_column + block.shape[1], per_element))
             start_column += block.shape[1]
-    permutations = element_permutations(e, s.n_permutations, derive_rng(s.seed, "calibration|permutations"))
-    return Plan(permutations, spearman_null(e, permutations), element_strata, strata_nulls, used, within, labels, label_indicator, label_columns,
+    permutations = None if uses_normal_limit(e, s.normal_above_elements) else element_permutations(
+        e, s.n_permutations, derive_rng(s.seed, "calibration|permutations"))
+    return Plan(permutations, None if permutations is None else spearman_null(e, permutations), element_strata, strata_nulls, used, within, labels, label_indicator, label_columns,
                 e >= max(s.min_elements_ci, MIN_ELEMENTS_FISHER_Z))
 
 
@@ -451,9 +459,12 @@ def spearman_null(n_elements: int, permutations: np.ndarray) -> np.ndarray:
     return np.sort(np.abs(ranks[permutations] @ ranks))
 
 
-def spearman_pvalues(means: np.ndarray, element_target: np.ndarray, null: np.ndarray) -> np.ndarray:
-    """Two-sided permutation p of Spearman's rho of every row of ``means`` against the target means."""
+def spearman_pvalues(means: np.ndarray, element_target: np.ndarray, null: np.ndarray | None) -> np.ndarray:
+    """Two-sided permutation p of Spearman's rho of every row of ``means`` against the target means
+    (``null`` None: the normal limit of its permutation distribution, as evaluate above that many elements)."""
     rho = unit_scaled(stats.rankdata(means, axis=1)) @ unit_scaled(stats.rankdata(element_target))
+    if null is None:
+        return normal_limit_p(rho, means.shape[1])
     n_extreme = len(null) - np.searchsorted(null, np.abs(rho) - PERMUTATION_TIE_TOLERANCE, side="left")
     return (1 + n_extreme) / (1 + len(null))
 
@@ -488,7 +499,8 @@ def element_level_batch(acc: Accumulator, structure: DesignStructure, s: Simulat
     statistics that bring their own simulation (``own``: each with its random stream)."""
     e = structure.n_elements
     zx, zy = unit_scaled(means), unit_scaled(structure.element_target)
-    acc.add(acc.p, ELEMENT_P, permutation_pvalues(zx, zy, plan.permutations))
+    acc.add(acc.p, ELEMENT_P, normal_limit_p(zx @ zy, e) if plan.permutations is None else
+            permutation_pvalues(zx, zy, plan.permutations))
     acc.add(acc.p, ELEMENT_SPEARMAN_P, spearman_pvalues(means, structure.element_target, plan.spearman_null))
     if plan.ci_ok:
         low, high = fisher_z_interval(zx @ zy, e, s.ci_level)
@@ -543,7 +555,9 @@ def simulate_scenario(structure: DesignStructure, s: SimulationSettings, plan: P
     columns = ElementColumns.of(structure, plan.used) if plan.within and slopes_free(scenario) else None
     acc = Accumulator()
     own_streams = {check: derive_rng(s.seed, f"calibration|{scenario.name}|{check.key}") for check in own}
-    for start in range(0, s.n_replicates, REPLICATE_BATCH):
+    # Nothing to simulate when the element-level statistics are shared and there are no within-element ones.
+    batches = range(0, s.n_replicates, REPLICATE_BATCH) if element_level_done is None or plan.within else ()
+    for start in batches:
         n = min(REPLICATE_BATCH, s.n_replicates - start)
         features = simulate_scenario_features(structure, scenario, n, rng)
         if element_level_done is None:
@@ -559,7 +573,7 @@ def simulate_scenario(structure: DesignStructure, s: SimulationSettings, plan: P
 
 
 def familywise_flags(structure: DesignStructure, s: SimulationSettings, plan: Plan, scenario: NullScenario,
-                     to_means: np.ndarray) -> np.ndarray:
+                     to_means: sparse.csr_matrix) -> np.ndarray:
     """Per replicate family of ``n_primary_features`` independent null features: is the verdict flag
     (Bonferroni at alpha / family size over the verdict p, Spearman's permutation p: stats.leverage.VERDICT_P)
     raised for any of them?"""

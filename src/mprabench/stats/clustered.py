@@ -24,6 +24,7 @@ from mprabench.stats.association import (
     pearson_test,
 )
 from mprabench.stats.json_values import json_ready
+from mprabench.stats.permutation_normal import NORMAL_LIMIT_METHOD, normal_limit_p, uses_normal_limit
 from mprabench.stats.pearson import unit_scaled
 from mprabench.stats.rng import derive_rng
 
@@ -181,10 +182,17 @@ def element_level_from_means(
     level: float,
     min_elements_ci: int,
     rng: np.random.Generator,
+    normal_above: int,
 ) -> ElementLevelAssociation:
-    """r, permutation p and Fisher-z CI from element means already computed."""
+    """r, permutation p and Fisher-z CI from element means already computed.
+
+    ``normal_above``: with more elements than this the p comes from the normal limit of the permutation
+    distribution (stats/permutation_normal.py; evaluate.permutation_normal_above_elements).
+    """
     n = len(mean_x)
-    common = dict(method_description=PERMUTATION_METHOD, ci_method=CI_METHOD, n_rows=n_rows,
+    method = (f"{PERMUTATION_METHOD}; above {normal_above} elements: {NORMAL_LIMIT_METHOD}"
+              if uses_normal_limit(n, normal_above) else PERMUTATION_METHOD)
+    common = dict(method_description=method, ci_method=CI_METHOD, n_rows=n_rows,
                   n_elements=n, n_permutations=n_permutations, ci_level=level)
     reason = element_mean_reason(mean_x, mean_y, MIN_ELEMENTS_R)
     if reason:
@@ -193,6 +201,8 @@ def element_level_from_means(
     r = pearson_test(mean_x, mean_y).estimate
     if n < MIN_PERMUTATION_ELEMENTS:
         p, p_reason = None, element_count_reason(n, MIN_PERMUTATION_ELEMENTS, "a permutation p that can reach 0.05")
+    elif uses_normal_limit(n, normal_above):
+        p, p_reason = float(normal_limit_p(r, n)), None
     elif n_permutations > 0:
         p, p_reason = permutation_pvalue(mean_x, mean_y, n_permutations, rng), None
     else:
@@ -217,6 +227,7 @@ def element_level_association(
     key: str,
     level: float,
     min_elements_ci: int,
+    normal_above: int,
 ) -> ElementLevelAssociation:
     """Pearson r of element means plus its permutation p over elements and Fisher-z CI."""
     x, y = as_finite_array(x, "x"), as_finite_array(y, "y")
@@ -224,4 +235,5 @@ def element_level_association(
     check_same_length(x=x, y=y, clusters=clusters)
     _, mean_x, mean_y = element_means(x, y, clusters)
     return element_level_from_means(mean_x, mean_y, n_rows=len(x), n_permutations=n_permutations,
-                                    level=level, min_elements_ci=min_elements_ci, rng=derive_rng(seed, key))
+                                    level=level, min_elements_ci=min_elements_ci, rng=derive_rng(seed, key),
+                                    normal_above=normal_above)

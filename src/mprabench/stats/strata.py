@@ -99,6 +99,7 @@ class StrataSettings:
     seed: int
     alpha: float
     min_elements_ci: int
+    normal_above: int  # evaluate.permutation_normal_above_elements
 
 
 def stratum_memberships(table: pd.DataFrame, kind: StratumKind) -> pd.DataFrame:
@@ -136,7 +137,7 @@ def between_elements(part: pd.DataFrame, feature: str, target: str, key: str, s:
     x, y = part[feature].to_numpy(float), part[target].to_numpy(float)
     ids, mean_x, mean_y = element_means(x, y, part[ELEMENT_ID].to_numpy())
     result = leverage(ids, mean_x, mean_y, n_permutations=s.n_permutations, threshold=s.alpha,
-                      rng=derive_rng(s.seed, key), leave_one_out=False)
+                      rng=derive_rng(s.seed, key), normal_above=s.normal_above, leave_one_out=False)
     if result.spearman_p is None:
         return dict(estimable=False, reason=result.spearman_p_reason, ci_reason=result.spearman_p_reason)
     return dict(estimable=True, r=result.spearman_rho, p=result.spearman_p, ci_reason=REASON_BETWEEN_CI)
