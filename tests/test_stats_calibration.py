@@ -91,7 +91,7 @@ def test_the_family_finds_the_nulls_where_the_replaced_tests_fail_and_the_chosen
     assert worst_nulls(report)["intervals.pearson_r_ci"] == "leverage_smallest"
 
 
-def test_fixed_effect_pooling_would_fail_where_random_effects_pass():
+def test_fixed_effect_pooling_over_rejects_with_heterogeneous_slopes():
     """Control: with heterogeneous slopes, a fixed-effect z-test over-rejects; the simulation detects it."""
     rows = gse84888_like_rows(np.random.default_rng(3), within=True)
     structure = design_structure(rows, "log2_ratio")

@@ -325,7 +325,8 @@ def _evaluate_feature(
     ids, mean_x, mean_y = element_means(x, y, elements)
     lever = None if trained is not None else leverage(
         ids, mean_x, mean_y, n_permutations=config.n_permutations, threshold=threshold,
-        rng=derive_rng(config.seed, f"{feature}|spearman"), normal_above=config.permutation_normal_above_elements)
+        rng=derive_rng(config.seed, f"{feature}|spearman"), normal_above=config.permutation_normal_above_elements,
+        ci_level=config.ci_level, min_elements_ci=config.min_elements_ci)
     return FeatureEvaluation(
         feature=feature,
         pooled=pooled_association(x, y),

@@ -41,6 +41,9 @@ from mprabench.schema import (
     LOO_VERDICT_CHANGERS,
     PEARSON_R_CI_HIGH,
     PEARSON_R_CI_LOW,
+    SPEARMAN_CI_HIGH,
+    SPEARMAN_CI_LOW,
+    SPEARMAN_RHO_CI,
     WITHIN_ELEMENT_P,
     WITHIN_ELEMENT_R,
 )
@@ -50,18 +53,22 @@ from mprabench.tracking import flatten
 
 # Leverage beside the element r (details.json element_level), shown after this headline column.
 LEVERAGE_AFTER = ELEMENT_NEGLOG10_P
-LEVERAGE_LABELS = ["Spearman ρ (p)", "leave-one-out r"]
+LEVERAGE_LABELS = ["Spearman ρ [{level:.0%} CI] (p)", "leave-one-out r"]
+# The calibration.json keys of the leverage columns (their "not calibrated" mark)
+LEVERAGE_NULLS = ((SPEARMAN_RHO_CI, ELEMENT_SPEARMAN_P), ())
 
 
 def headline_section(inputs: ReportInputs, reasons: Reasons) -> str:
     summary, details, ctx = inputs.summary, inputs.details, inputs.context
     design = design_of(summary)
     features = primary_features(summary)
+    uncalibrated = uncalibrated_statistics(inputs)
     header, columns = ["feature"], report_columns()
     for s in columns:
-        header.append(column_label(s, inputs.ci_level))
+        header.append(column_label(s, inputs.ci_level) + not_calibrated_mark((s.null.key,), uncalibrated))
         if s.key == LEVERAGE_AFTER:
-            header += LEVERAGE_LABELS
+            header += [label.format(level=inputs.ci_level) + not_calibrated_mark(keys, uncalibrated)
+                       for label, keys in zip(LEVERAGE_LABELS, LEVERAGE_NULLS)]
     rows, changed = [], []
     for feature in features:
         row = [f"{ctx.feature_label(feature)} (`{feature}`)"]
@@ -93,13 +100,33 @@ def headline_section(inputs: ReportInputs, reasons: Reasons) -> str:
     return text
 
 
+def uncalibrated_statistics(inputs: ReportInputs) -> dict[str, str | None]:
+    """calibration.json key -> the null where its worst case misses the tolerance (evaluate.calibration)."""
+    if not inputs.calibration:
+        return {}
+    settings = inputs.settings.evaluate.calibration
+    return {m.key: m.null for m in calibration_misses(dict(inputs.calibration), settings.type_i_tolerance,
+                                                      settings.coverage_tolerance)}
+
+
+def not_calibrated_mark(keys: Sequence[str], uncalibrated: Mapping[str, str | None]) -> str:
+    """' (not calibrated: `null`)' for a column whose p or interval misses its tolerance, else ''."""
+    nulls = [f"`{uncalibrated[k]}`" for k in keys if k in uncalibrated]
+    return f" (not calibrated: {', '.join(dict.fromkeys(nulls))})" if nulls else ""
+
+
 def leverage_cells(details: Mapping[str, Any], feature: str, reasons: Reasons) -> list[str]:
-    """Spearman ρ (its permutation p) and the leave-one-element-out range of r, or n.e. with the reason."""
+    """Spearman ρ [its interval] (its permutation p) and the leave-one-element-out range of r, or n.e. with
+    the reason."""
     where = f"`{feature}`"
     element = feature_details(details, feature).get("element_level") or {}
     spearman_reason = not_estimable_reason(details, feature, "spearman")
     rho = element.get(ELEMENT_SPEARMAN_RHO)
-    spearman = (f"{fmt(rho)} ({reasons.cell(element.get(ELEMENT_SPEARMAN_P), spearman_reason, where)})"
+    ci_low, ci_high = element.get(SPEARMAN_CI_LOW), element.get(SPEARMAN_CI_HIGH)
+    interval = (f" [{fmt(ci_low)}, {fmt(ci_high)}]" if not is_missing(ci_low) and not is_missing(ci_high)
+                else "" if "spearman_ci_reason" not in element
+                else f" {reasons.mark(str(element.get('spearman_ci_reason') or 'not in details.json'), where)}")
+    spearman = (f"{fmt(rho)}{interval} ({reasons.cell(element.get(ELEMENT_SPEARMAN_P), spearman_reason, where)})"
                 if not is_missing(rho) else reasons.mark(spearman_reason, where))
     low, high = element.get(LOO_R_MIN), element.get(LOO_R_MAX)
     loo = (f"{fmt(low)} to {fmt(high)}" if not is_missing(low)
@@ -172,7 +199,8 @@ def calibration_sentence(calibration: Mapping[str, Any] | None, settings: Calibr
     failed = "; ".join(f"`{m.key}` {m.kind} {fmt(m.rate)} ± {fmt(m.mcse, none=UNKNOWN)} under the null `{m.null}` "
                        f"(nominal {'at most ' if m.kind == 'flag rate' else ''}{fmt(m.nominal, none=UNKNOWN)})"
                        for m in misses)
-    return (f"**Calibration fails for this design** ({scope}): {failed}. Read these with the rates in mind. "
+    return (f"**Not calibrated for this design** ({scope}): {failed}. These are marked \"not calibrated\" in "
+            "the headline table: read them as descriptions, not as tests or intervals. "
             + ("Within tolerance in every null: " + "; ".join(held) + "." if held else ""))
 
 
@@ -208,6 +236,7 @@ def printed_statistics(summary: Mapping[str, Any], details: Mapping[str, Any]) -
         ELEMENT_SPEARMAN_P: any(not is_missing(element[f].get(ELEMENT_SPEARMAN_P)) for f in plain),
         WITHIN_ELEMENT_P: any(not is_missing(summary[f].get(WITHIN_ELEMENT_P)) for f in plain),
         ELEMENT_R_CI: any(not is_missing(summary[f].get(PEARSON_R_CI_LOW)) for f in plain),
+        SPEARMAN_RHO_CI: any(not is_missing(element[f].get(SPEARMAN_CI_LOW)) for f in plain),
         REFIT_ELEMENT_P: any(not is_missing(summary[f].get(ELEMENT_P)) for f in trained),
     }
     for s in HEADLINE:  # a statistic of the contract simulated through its own function (headline.NullCheck)

@@ -39,6 +39,7 @@ from mprabench.schema import (
     ELEMENT_R_CI,
     ELEMENT_SPEARMAN_P,
     INPUT_SHA256,
+    SPEARMAN_RHO_CI,
     STRATA_ELEMENT_BH,
     STRATA_ELEMENT_P,
     TF_LABELS,
@@ -61,6 +62,7 @@ from mprabench.stats.null_family import (
     with_outlier,
 )
 from mprabench.stats.pearson import grouped_pearson_r, pearson_from_sums, unit_scaled
+from mprabench.stats.leverage import spearman_interval
 from mprabench.stats.permutation_normal import normal_limit_p, uses_normal_limit
 from mprabench.stats.rng import derive_rng
 from mprabench.stats.robust_correlation import robust_p
@@ -262,7 +264,7 @@ def other_first(other: dict[str, np.ndarray], own: dict[str, np.ndarray], keys: 
 
 # Statistics of the element means only (shared by nulls with the same element-level signature).
 BETWEEN_TESTS = (ELEMENT_P, ELEMENT_SPEARMAN_P)
-BETWEEN_INTERVALS = (ELEMENT_R_CI,)
+BETWEEN_INTERVALS = (ELEMENT_R_CI, SPEARMAN_RHO_CI)
 BETWEEN_STRATA_PREFIXES = (STRATA_BETWEEN_P,)
 
 
@@ -505,6 +507,9 @@ def element_level_batch(acc: Accumulator, structure: DesignStructure, s: Simulat
     if plan.ci_ok:
         low, high = fisher_z_interval(zx @ zy, e, s.ci_level)
         acc.add(acc.covered, ELEMENT_R_CI, (low <= 0) & (high >= 0))
+        rho = unit_scaled(stats.rankdata(means, axis=1)) @ unit_scaled(stats.rankdata(structure.element_target))
+        low, high = spearman_interval(rho, e, s.ci_level)
+        acc.add(acc.covered, SPEARMAN_RHO_CI, (low <= 0) & (high >= 0))
     for kind, masks in plan.element_strata.items():
         for i, mask in enumerate(masks):  # Spearman permutation p over the stratum's elements (no CI)
             acc.add(acc.p, STRATA_BETWEEN_P, spearman_pvalues(means[:, mask], structure.element_target[mask],
@@ -609,7 +614,7 @@ def calibrate(structure: DesignStructure, settings: SimulationSettings,
         not_estimable[STRATA_TF_P] = "the TF perturbation never reaches the model (inputs do not vary within elements)"
         not_estimable[STRATA_ELEMENT_P] = "model inputs do not vary within elements"
     if not plan.ci_ok:
-        not_estimable[ELEMENT_R_CI] = f"fewer than {s.min_elements_ci} elements"
+        not_estimable[ELEMENT_R_CI] = not_estimable[SPEARMAN_RHO_CI] = f"fewer than {s.min_elements_ci} elements"
     if plan.within and not any(slopes_free(n) for n in s.nulls):
         not_estimable[STRATA_ELEMENT_P] = "no null of the family is free of within-element slopes"
     own = [check for check in headline_nulls if check.simulate is not None]

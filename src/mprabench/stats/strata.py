@@ -137,7 +137,8 @@ def between_elements(part: pd.DataFrame, feature: str, target: str, key: str, s:
     x, y = part[feature].to_numpy(float), part[target].to_numpy(float)
     ids, mean_x, mean_y = element_means(x, y, part[ELEMENT_ID].to_numpy())
     result = leverage(ids, mean_x, mean_y, n_permutations=s.n_permutations, threshold=s.alpha,
-                      rng=derive_rng(s.seed, key), normal_above=s.normal_above, leave_one_out=False)
+                      rng=derive_rng(s.seed, key), normal_above=s.normal_above, ci_level=None,
+                      min_elements_ci=s.min_elements_ci, leave_one_out=False)
     if result.spearman_p is None:
         return dict(estimable=False, reason=result.spearman_p_reason, ci_reason=result.spearman_p_reason)
     return dict(estimable=True, r=result.spearman_rho, p=result.spearman_p, ci_reason=REASON_BETWEEN_CI)
