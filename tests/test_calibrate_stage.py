@@ -129,11 +129,12 @@ def test_calibrate_draws_its_own_number_of_permutations(tmp_path):
     rows.to_parquet(tmp_path / "rows.parquet")
     from mprabench.config import load_params
     from mprabench.stats.calibration import calibrate as simulate, design_structure
+    from mprabench.headline import null_checks
 
     params = write_params(tmp_path / "params.yaml", ["evaluate.calibration.n_replicates=100",
                                                      "evaluate.calibration.n_permutations=99"])
     config = load_params(params).evaluate
     result = simulate(design_structure(calibrate.read_headline_rows(tmp_path / "rows.parquet", config.target),
-                                       config.target), calibrate.simulation_settings(config))
+                                       config.target), calibrate.simulation_settings(config), null_checks())
     p = next(iter(result.outcomes.values())).pvalues["element_p"]
     assert config.n_permutations == 10_000 and np.allclose(p * 100, np.round(p * 100))  # steps of 1/100, not 1/10,001

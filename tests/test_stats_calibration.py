@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mprabench.headline import null_checks
 from mprabench.stats.rng import derive_rng
 from mprabench.stats.calibration import (
     SimulationSettings,
@@ -51,7 +52,7 @@ def band(rate: float, n: int) -> float:
 @pytest.mark.parametrize("within", [False, True], ids=["v2-like", "v3-like"])
 def test_every_reported_test_and_interval_is_calibrated_on_the_gse84888_structure(within):
     rows = gse84888_like_rows(np.random.default_rng(2), within)
-    calibrated = calibrate(design_structure(rows, "log2_ratio"), settings(nulls=(HETEROGENEOUS, null("flat"))))
+    calibrated = calibrate(design_structure(rows, "log2_ratio"), settings(nulls=(HETEROGENEOUS, null("flat"))), null_checks())
     result = calibrated.to_dict("test")
     expected_tests = {"element_p", "element_spearman_p", "strata_between_p"} | (
         {"within_element_p", "strata_tf_p", "strata_element_p"} if within else set())
@@ -76,7 +77,7 @@ def test_the_family_finds_the_nulls_where_the_replaced_tests_fail_and_the_chosen
     the Pearson element-stratum test fails noise growing with the deviation, the Pearson element p fails
     a leverage null; the tests that replaced them hold there (3 MC SE at 400 replicates: 0.033)."""
     rows = gse84888_like_rows(np.random.default_rng(2), True)
-    calibrated = calibrate(design_structure(rows, "log2_ratio"), settings(nulls=(SIZE_LINKED, DEVIATION, LEVERAGE)))
+    calibrated = calibrate(design_structure(rows, "log2_ratio"), settings(nulls=(SIZE_LINKED, DEVIATION, LEVERAGE)), null_checks())
     type_i = {key: {n: r["rate"] for n, r in nulls.items()} for key, nulls in calibrated.rates("rejected").items()}
     ok = band(0.05, N_REPLICATES)
     assert type_i["within_element_p_random_effects"]["size_linked"] > 0.05 + ok

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from mprabench.headline import null_checks
 from mprabench.stats.calibration import SimulationSettings, calibrate, design_structure
 from mprabench.stats.clustered import element_level_association, element_permutations, permutation_pvalues
 from mprabench.stats.leverage import leave_one_out_r, leverage
@@ -86,7 +87,7 @@ def test_calibrate_finds_the_normal_limit_p_calibrated_with_many_elements(noise)
     settings = SimulationSettings(n_replicates=2000, n_permutations=199, alpha=0.05, ci_level=0.95, nulls=(scenario,),
                                   min_elements_ci=10, n_primary_features=6, seed=0, min_within_inputs=4,
                                   normal_above_elements=1000)
-    result = calibrate(structure, settings)
+    result = calibrate(structure, settings, null_checks())
     tolerance = 3.5 * np.sqrt(0.05 * 0.95 / 2000)
     for key in ("element_p", "element_spearman_p"):
         assert abs(result.rates("rejected")[key][noise]["rate"] - 0.05) <= tolerance, key

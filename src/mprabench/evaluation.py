@@ -28,8 +28,14 @@ from mprabench.schema import (
     DETAILS_SENSITIVITY,
     DETAILS_TARGET,
     DETAILS_WITH_ZERO_RNA_DROPOUTS,
+    ELEMENT_BONFERRONI_SIGNIFICANT,
     ELEMENT_ID,
+    ELEMENT_P,
+    ELEMENT_PEARSON_R,
+    ELEMENT_R_CI,
     FEATURES_KEY,
+    PEARSON_R_CI_HIGH,
+    PEARSON_R_CI_LOW,
     ROW_ID,
     SUMMARY_DESIGN,
     TARGETS,
@@ -37,16 +43,7 @@ from mprabench.schema import (
     dropout_mask,
     headline_rows,
 )
-from mprabench.headline import (
-    ELEMENT_BONFERRONI_SIGNIFICANT,
-    ELEMENT_P,
-    ELEMENT_PEARSON_R,
-    ELEMENT_R_CI,
-    PEARSON_R_CI_HIGH,
-    PEARSON_R_CI_LOW,
-    HeadlineInputs,
-    headline,
-)
+from mprabench.headline import FeatureData, HeadlineInputs, headline
 from mprabench.stats.association import (
     EffectiveSampleSize,
     PooledAssociation,
@@ -98,6 +95,7 @@ class FeatureEvaluation:
     pooled: PooledAssociation          # naive row-level description
     element: ElementLevelAssociation   # headline: element means, permutation p, Fisher-z CI
     within: WithinElementResult
+    data: FeatureData                  # its element means and settings: what any headline statistic is computed from
     trained: dict[str, Any] | None = None  # out-of-fold fit statistics of a trained baseline
     leverage: Leverage | None = None       # Spearman rho/p and leave-one-out r (None for trained baselines)
 
@@ -181,7 +179,7 @@ class Evaluation:
         return headline(HeadlineInputs(r=result.element.r, ci_low=low, ci_high=high, p=result.element_p,
                                        # a trained baseline's within p has no refit null: withheld (REASON_TRAINED_WITHIN_P)
                                        within=None if result.trained is not None else result.within.summary,
-                                       significant=self.element_significant.get(feature)))
+                                       significant=self.element_significant.get(feature), data=result.data))
 
     def _feature_details(self, feature: str) -> dict[str, Any]:
         result = self.results[feature]
@@ -339,6 +337,8 @@ def _evaluate_feature(
         ),
         within=within_element_effects(table, feature, target, min_distinct_inputs=min_within_inputs(config.min_unique_inputs),
                                       level=config.ci_level, pooling=WITHIN_POOLING),
+        data=FeatureData(feature, ids, mean_x, mean_y, n_permutations=config.n_permutations, ci_level=config.ci_level,
+                         alpha=config.alpha, seed=config.seed, trained=trained is not None),
         trained=trained,
         leverage=lever,
     )

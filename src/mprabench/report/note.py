@@ -6,13 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from mprabench.config import CalibrationConfig
-from mprabench.headline import (
-    ELEMENT_P,
-    ELEMENT_PEARSON_R,
-    PEARSON_R_CI_HIGH,
-    PEARSON_R_CI_LOW,
-    primary_features,
-)
+from mprabench.headline import primary_features
+from mprabench.schema import ELEMENT_P, ELEMENT_PEARSON_R, PEARSON_R_CI_HIGH, PEARSON_R_CI_LOW
 from mprabench.plots.labels import RunContext
 from mprabench.report.format import fmt, is_missing
 from mprabench.report.inputs import feature_details, not_estimable_reason

@@ -6,29 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mprabench.config import CalibrationConfig
-from mprabench.headline import (
-    ELEMENT_BONFERRONI_SIGNIFICANT,
-    ELEMENT_NEGLOG10_P,
-    ELEMENT_P,
-    ELEMENT_PEARSON_R,
-    ELEMENT_R_CI,
-    ELEMENT_SPEARMAN_P,
-    ELEMENT_SPEARMAN_RHO,
-    HEADLINE,
-    LOO_R_MAX,
-    LOO_R_MIN,
-    LOO_VERDICT_CHANGERS,
-    PEARSON_R_CI_HIGH,
-    SPEARMAN_CI_HIGH,
-    SPEARMAN_CI_LOW,
-    SPEARMAN_RHO_CI,
-    PEARSON_R_CI_LOW,
-    WITHIN_ELEMENT_P,
-    WITHIN_ELEMENT_R,
-    HeadlineStatistic,
-    bounds,
-    primary_features,
-)
+from mprabench.headline import HEADLINE, HeadlineStatistic, bounds, primary_features, report_columns
 from mprabench.plots.labels import target_label
 from mprabench.report.format import UNKNOWN, Reasons, fmt, is_missing, plural, table
 from mprabench.report.inputs import (
@@ -51,15 +29,27 @@ from mprabench.schema import (
     DETAILS_SENSITIVITY,
     DETAILS_TARGET,
     DETAILS_WITH_ZERO_RNA_DROPOUTS,
+    ELEMENT_BONFERRONI_SIGNIFICANT,
+    ELEMENT_NEGLOG10_P,
+    ELEMENT_P,
+    ELEMENT_PEARSON_R,
+    ELEMENT_R_CI,
+    ELEMENT_SPEARMAN_P,
+    ELEMENT_SPEARMAN_RHO,
+    LOO_R_MAX,
+    LOO_R_MIN,
+    LOO_VERDICT_CHANGERS,
+    PEARSON_R_CI_HIGH,
+    PEARSON_R_CI_LOW,
+    SPEARMAN_CI_HIGH,
+    SPEARMAN_CI_LOW,
+    SPEARMAN_RHO_CI,
+    WITHIN_ELEMENT_P,
+    WITHIN_ELEMENT_R,
 )
 from mprabench.stats.calibration import calibration_misses, worst_nulls
 from mprabench.stats.refit_calibration import REFIT_ELEMENT_P
 from mprabench.tracking import flatten
-
-# The headline table's columns: every statistic of the contract shown in the report, an interval
-# inside the cell of the statistic it bounds.
-HEADLINE_COLUMNS = [s for s in HEADLINE if s.in_report_table and not s.bounds_of]
-
 
 # Leverage beside the element r (details.json element_level), shown after this headline column.
 LEVERAGE_AFTER = ELEMENT_NEGLOG10_P
@@ -73,8 +63,8 @@ def headline_section(inputs: ReportInputs, reasons: Reasons) -> str:
     design = design_of(summary)
     features = primary_features(summary)
     uncalibrated = uncalibrated_statistics(inputs)
-    header = ["feature"]
-    for s in HEADLINE_COLUMNS:
+    header, columns = ["feature"], report_columns()
+    for s in columns:
         header.append(column_label(s, inputs.ci_level) + not_calibrated_mark((s.null.key,), uncalibrated))
         if s.key == LEVERAGE_AFTER:
             header += [label.format(level=inputs.ci_level) + not_calibrated_mark(keys, uncalibrated)
@@ -82,7 +72,7 @@ def headline_section(inputs: ReportInputs, reasons: Reasons) -> str:
     rows, changed = [], []
     for feature in features:
         row = [f"{ctx.feature_label(feature)} (`{feature}`)"]
-        for s in HEADLINE_COLUMNS:
+        for s in columns:
             row.append(headline_cell(s, summary[feature], details, feature, reasons, refit_note(inputs.calibration)))
             if s.key == LEVERAGE_AFTER:
                 row += leverage_cells(details, feature, reasons)
@@ -249,6 +239,9 @@ def printed_statistics(summary: Mapping[str, Any], details: Mapping[str, Any]) -
         SPEARMAN_RHO_CI: any(not is_missing(element[f].get(SPEARMAN_CI_LOW)) for f in plain),
         REFIT_ELEMENT_P: any(not is_missing(summary[f].get(ELEMENT_P)) for f in trained),
     }
+    for s in HEADLINE:  # a statistic of the contract simulated through its own function (headline.NullCheck)
+        if s.null.simulate is not None and s.null.kind in (CALIBRATION_TESTS, CALIBRATION_INTERVALS):
+            shown[s.null.key] = shown.get(s.null.key) or any(not is_missing(summary[f].get(s.key)) for f in plain)
     return [key for key, printed in shown.items() if printed]
 
 

@@ -18,6 +18,7 @@ import pandas as pd  # noqa: E402
 
 from mprabench.config import EvaluateConfig, load_params  # noqa: E402
 from mprabench.files import atomic_path, write_json_atomic  # noqa: E402
+from mprabench.headline import null_checks  # noqa: E402
 from mprabench.schema import (  # noqa: E402
     CHROM,
     ELEMENT_CLASS,
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     config = params.evaluate
 
     rows = read_headline_rows(args.rows, config.target)
-    result = calibrate(design_structure(rows, config.target), simulation_settings(config))
+    result = calibrate(design_structure(rows, config.target), simulation_settings(config), null_checks())
     add_orientation_null(result, rows, config)
     if args.training is not None:
         add_refit_null(result, read_training(args.training), config.alpha)

@@ -15,25 +15,14 @@ where it happened; the detail file gives every null's rate.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 from scipy import sparse, stats
 
-from mprabench.headline import (
-    ELEMENT_BONFERRONI_SIGNIFICANT,
-    ELEMENT_P,
-    ELEMENT_R_CI,
-    SPEARMAN_RHO_CI,
-    ELEMENT_SPEARMAN_P,
-    STRATA_ELEMENT_BH,
-    STRATA_ELEMENT_P,
-    WITHIN_ELEMENT_P,
-    WITHIN_ELEMENT_R_CI,
-    null_checks,
-)
 from mprabench.schema import (
     CALIBRATION_ALPHA,
     CALIBRATION_CI_LEVEL,
@@ -44,9 +33,18 @@ from mprabench.schema import (
     CALIBRATION_N_REPLICATES,
     CALIBRATION_TESTS,
     CALIBRATION_WORST_NULLS,
+    ELEMENT_BONFERRONI_SIGNIFICANT,
     ELEMENT_ID,
+    ELEMENT_P,
+    ELEMENT_R_CI,
+    ELEMENT_SPEARMAN_P,
     INPUT_SHA256,
+    SPEARMAN_RHO_CI,
+    STRATA_ELEMENT_BH,
+    STRATA_ELEMENT_P,
     TF_LABELS,
+    WITHIN_ELEMENT_P,
+    WITHIN_ELEMENT_R_CI,
 )
 from mprabench.stats.clustered import (
     MIN_ELEMENTS_FISHER_Z,
@@ -163,6 +161,27 @@ class SimulationSettings:
     normal_above_elements: int
 
 
+@dataclass(frozen=True)
+class ElementNullBatch:
+    """A batch of null replicates' element means: what a headline statistic that brings its own null
+    simulation (headline.NullCheck.simulate) is computed from, one value per replicate."""
+
+    means: np.ndarray           # (replicates x E) element means of the null features
+    element_target: np.ndarray  # (E) the measured element means of the target
+    permutations: np.ndarray | None  # (P x E) the element permutation p's permutations (None: its normal limit)
+    alpha: float
+    ci_level: float
+    rng: np.random.Generator    # the statistic's own seeded stream under this null
+
+
+class HeadlineNull(Protocol):
+    """A headline statistic's null check (headline.NullCheck): ``calibration.json[kind][key]``."""
+
+    kind: str
+    key: str
+    simulate: Callable[[ElementNullBatch], np.ndarray] | None
+
+
 def element_mean_matrix(structure: DesignStructure) -> sparse.csr_matrix:
     """(J x E) sparse matrix mapping input features to element means over rows (one entry per input:
     dense, 196,664 inputs x 98,332 elements would not fit)."""
@@ -229,12 +248,13 @@ class ScenarioOutcome:
     pvalues: dict[str, np.ndarray]    # test key -> p per replicate (for the QQ figure)
     flags: dict[str, np.ndarray]      # flag key -> raised per replicate (a rate that must stay <= alpha)
 
-    def merged_with_element_level(self, other: ScenarioOutcome) -> ScenarioOutcome:
-        """This outcome plus the between-element statistics of ``other`` (same element-level signature)."""
-        return ScenarioOutcome(other_first(other.rejected, self.rejected, BETWEEN_TESTS),
-                               other_first(other.covered, self.covered, BETWEEN_INTERVALS),
-                               other_first(other.pvalues, self.pvalues, BETWEEN_TESTS),
-                               other_first(other.flags, self.flags, (ELEMENT_BONFERRONI_SIGNIFICANT,)))
+    def merged_with_element_level(self, other: ScenarioOutcome, own: tuple[str, ...]) -> ScenarioOutcome:
+        """This outcome plus the between-element statistics of ``other`` (same element-level signature);
+        ``own``: the keys of the headline statistics simulated from element means by their own function."""
+        return ScenarioOutcome(other_first(other.rejected, self.rejected, BETWEEN_TESTS + own),
+                               other_first(other.covered, self.covered, BETWEEN_INTERVALS + own),
+                               other_first(other.pvalues, self.pvalues, BETWEEN_TESTS + own),
+                               other_first(other.flags, self.flags, (ELEMENT_BONFERRONI_SIGNIFICANT, *own)))
 
 
 def other_first(other: dict[str, np.ndarray], own: dict[str, np.ndarray], keys: tuple[str, ...]) -> dict[str, np.ndarray]:
@@ -274,6 +294,7 @@ class CalibrationResult:
     settings: SimulationSettings
     outcomes: dict[str, ScenarioOutcome]    # null name -> outcome
     not_estimable: dict[str, str]
+    reported_flags: tuple[str, ...]         # flags calibration.json reports (the rest: detail file only)
 
     def rates(self, kind: str) -> dict[str, dict[str, dict[str, float]]]:
         """statistic -> null -> {rate, mcse}; kind: rejected | covered | flags."""
@@ -291,7 +312,7 @@ class CalibrationResult:
 
     def worst_flags(self) -> dict[str, Worst]:
         return {key: worst_case(key, rates, None) for key, rates in self.rates("flags").items()
-                if key in REPORTED_FLAGS}
+                if key in self.reported_flags}
 
     def worst_pvalues(self) -> dict[str, np.ndarray]:
         """Per reported test, its p-values in the null where its type-I rate was worst (QQ figure)."""
@@ -489,8 +510,9 @@ class Accumulator:
 
 
 def element_level_batch(acc: Accumulator, structure: DesignStructure, s: SimulationSettings, plan: Plan,
-                        means: np.ndarray) -> None:
-    """The between-element statistics of one batch of replicates' element means."""
+                        means: np.ndarray, own: dict[HeadlineNull, np.random.Generator]) -> None:
+    """The between-element statistics of one batch of replicates' element means, then those headline
+    statistics that bring their own simulation (``own``: each with its random stream)."""
     e = structure.n_elements
     zx, zy = unit_scaled(means), unit_scaled(structure.element_target)
     acc.add(acc.p, ELEMENT_P, normal_limit_p(zx @ zy, e) if plan.permutations is None else
@@ -506,6 +528,10 @@ def element_level_batch(acc: Accumulator, structure: DesignStructure, s: Simulat
         for i, mask in enumerate(masks):  # Spearman permutation p over the stratum's elements (no CI)
             acc.add(acc.p, STRATA_BETWEEN_P, spearman_pvalues(means[:, mask], structure.element_target[mask],
                                                               plan.strata_spearman_nulls[(kind, i)]))
+    tables = {CALIBRATION_TESTS: acc.p, CALIBRATION_INTERVALS: acc.covered, CALIBRATION_FLAGS: acc.flags}
+    for check, rng in own.items():
+        batch = ElementNullBatch(means, structure.element_target, plan.permutations, s.alpha, s.ci_level, rng)
+        acc.add(tables[check.kind], check.key, np.asarray(check.simulate(batch)))
 
 
 def within_batch(acc: Accumulator, structure: DesignStructure, s: SimulationSettings, plan: Plan,
@@ -536,7 +562,7 @@ def within_batch(acc: Accumulator, structure: DesignStructure, s: SimulationSett
 
 
 def simulate_scenario(structure: DesignStructure, s: SimulationSettings, plan: Plan, scenario: NullScenario,
-                      element_level_done: ScenarioOutcome | None) -> ScenarioOutcome:
+                      element_level_done: ScenarioOutcome | None, own: Sequence[HeadlineNull]) -> ScenarioOutcome:
     """Every reported statistic under one null of the family, ``n_replicates`` times.
 
     ``element_level_done``: the outcome of an earlier null with the same element-level signature, whose
@@ -547,20 +573,21 @@ def simulate_scenario(structure: DesignStructure, s: SimulationSettings, plan: P
     to_means = element_mean_matrix(structure)
     columns = ElementColumns.of(structure, plan.used) if plan.within and slopes_free(scenario) else None
     acc = Accumulator()
+    own_streams = {check: derive_rng(s.seed, f"calibration|{scenario.name}|{check.key}") for check in own}
     # Nothing to simulate when the element-level statistics are shared and there are no within-element ones.
     batches = range(0, s.n_replicates, REPLICATE_BATCH) if element_level_done is None or plan.within else ()
     for start in batches:
         n = min(REPLICATE_BATCH, s.n_replicates - start)
         features = simulate_scenario_features(structure, scenario, n, rng)
         if element_level_done is None:
-            element_level_batch(acc, structure, s, plan, features @ to_means)
+            element_level_batch(acc, structure, s, plan, features @ to_means, own_streams)
         if plan.within:
             within_batch(acc, structure, s, plan, features, columns)
     outcome = acc.outcome(s.alpha)
     if element_level_done is None:
         outcome.flags[ELEMENT_BONFERRONI_SIGNIFICANT] = familywise_flags(structure, s, plan, scenario, to_means)
     else:
-        outcome = outcome.merged_with_element_level(element_level_done)
+        outcome = outcome.merged_with_element_level(element_level_done, tuple(check.key for check in own))
     return outcome
 
 
@@ -581,12 +608,15 @@ def familywise_flags(structure: DesignStructure, s: SimulationSettings, plan: Pl
     return np.concatenate(raised)
 
 
-def calibrate(structure: DesignStructure, settings: SimulationSettings) -> CalibrationResult:
+def calibrate(structure: DesignStructure, settings: SimulationSettings,
+              headline_nulls: Sequence[HeadlineNull]) -> CalibrationResult:
     """Simulate ``n_replicates`` null features under every null of the family and evaluate every reported
     statistic on each (plus the candidate tests the choice of each test rests on).
 
     Strata p-values are pooled per kind (``strata_<kind>_p``: the rejection rate over all estimable
     strata and replicates); ``strata_element_bh``: the rate at which BH over the elements rejects any.
+    ``headline_nulls``: the null check of every headline statistic (headline.null_checks()); those with
+    their own ``simulate`` are simulated from each batch's element means, the rest by this module.
     """
     s = settings
     if not s.nulls:
@@ -601,26 +631,28 @@ def calibrate(structure: DesignStructure, settings: SimulationSettings) -> Calib
         not_estimable[ELEMENT_R_CI] = not_estimable[SPEARMAN_RHO_CI] = f"fewer than {s.min_elements_ci} elements"
     if plan.within and not any(slopes_free(n) for n in s.nulls):
         not_estimable[STRATA_ELEMENT_P] = "no null of the family is free of within-element slopes"
+    own = [check for check in headline_nulls if check.simulate is not None]
     outcomes: dict[str, ScenarioOutcome] = {}
     first_of_signature: dict[tuple, str] = {}
     for scenario in s.nulls:
         earlier = first_of_signature.setdefault(element_level_signature(scenario), scenario.name)
         done = outcomes[earlier] if earlier != scenario.name else None
-        outcomes[scenario.name] = simulate_scenario(structure, s, plan, scenario, done)
-    result = CalibrationResult(structure, s, outcomes, not_estimable)
-    require_headline_nulls(result)
+        outcomes[scenario.name] = simulate_scenario(structure, s, plan, scenario, done, own)
+    own_flags = tuple(check.key for check in own if check.kind == CALIBRATION_FLAGS)
+    result = CalibrationResult(structure, s, outcomes, not_estimable, REPORTED_FLAGS + own_flags)
+    require_headline_nulls(result, headline_nulls)
     return result
 
 
-def require_headline_nulls(result: CalibrationResult) -> None:
+def require_headline_nulls(result: CalibrationResult, headline_nulls: Sequence[HeadlineNull]) -> None:
     """Every headline statistic's null (mprabench.headline) is simulated or said to be not estimable."""
     simulated = {CALIBRATION_TESTS: result.rates("rejected"), CALIBRATION_INTERVALS: result.rates("covered"),
                  CALIBRATION_FLAGS: result.rates("flags")}
-    missing = [f"{check.kind}.{check.key}" for check in null_checks()
+    missing = [f"{check.kind}.{check.key}" for check in headline_nulls
                if check.key not in simulated[check.kind] and check.key not in result.not_estimable]
     if missing:
-        raise RuntimeError(f"calibrate simulates no null for the headline statistic(s) {missing}: add their "
-                           "simulation to stats/calibration.calibrate (the headline contract, mprabench/headline.py)")
+        raise RuntimeError(f"calibrate simulates no null for the headline statistic(s) {missing}: give their "
+                           "NullCheck a `simulate` function in mprabench/headline.py (the headline contract)")
 
 
 @dataclass(frozen=True)
@@ -668,5 +700,5 @@ def uniform_quantiles(n: int) -> np.ndarray:
     return (np.arange(1, n + 1) - 0.5) / n
 
 
-__all__ = ["DesignStructure", "SimulationSettings", "CalibrationResult", "design_structure", "calibrate",
+__all__ = ["DesignStructure", "SimulationSettings", "CalibrationResult", "ElementNullBatch", "design_structure", "calibrate",
            "calibration_misses", "worst_nulls", "uniform_quantiles"]

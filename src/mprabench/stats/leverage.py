@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats
 
-from mprabench.headline import (
+from mprabench.schema import (
     ELEMENT_SPEARMAN_P,
     ELEMENT_SPEARMAN_RHO,
     LOO_R_MAX,
@@ -32,7 +32,7 @@ from mprabench.stats.clustered import (
 )
 from mprabench.stats.json_values import json_ready
 from mprabench.stats.permutation_normal import normal_limit_p, uses_normal_limit
-from mprabench.stats.pearson import unit_scaled
+from mprabench.stats.pearson import pearson_from_sums, unit_scaled
 
 VERDICT_P = ELEMENT_SPEARMAN_P
 SPEARMAN_METHOD = ("Spearman rho of element means (n = elements); two-sided permutation p over elements "
@@ -85,7 +85,7 @@ def leave_one_out_r(mean_x: np.ndarray, mean_y: np.ndarray) -> np.ndarray:
     sx, sy = -x, -y                                    # sums without element i (the full sums are 0)
     sxx, syy, sxy = (x * x).sum() - x * x, (y * y).sum() - y * y, (x * y).sum() - x * y
     with np.errstate(divide="ignore", invalid="ignore"):
-        return (sxy - sx * sy / m) / np.sqrt((sxx - sx * sx / m) * (syy - sy * sy / m))
+        return pearson_from_sums(m, sx, sy, sxx, syy, sxy)
 
 
 def spearman_interval(rho: np.ndarray | float, n: int, level: float) -> tuple[np.ndarray, np.ndarray]:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from mprabench.headline import ELEMENT_P, ELEMENT_PEARSON_R
+from mprabench.schema import ELEMENT_P, ELEMENT_PEARSON_R
 from mprabench.stats.clustered import (
     count_as_extreme,
     element_permutations,
