@@ -227,6 +227,32 @@ def tidy_types(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def too_small_strata(table: pd.DataFrame, strata: list[tuple[str, np.ndarray]], kind: str, within_visible: bool,
+                     s: StrataSettings) -> dict[str, dict[str, Any]]:
+    """The strata analyse_stratum would find not estimable before any statistic, with its very result.
+
+    Fewer rows than a naive correlation needs and fewer distinct inputs than a stratum needs: the same
+    for every feature, so counted once for all strata (a 98,000-element library has 98,000 element
+    strata of 2 rows; one pandas slice each took minutes).
+    """
+    if kind == "tf" and not within_visible:
+        return {}
+    codes_input = pd.factorize(table[INPUT_SHA256])[0]
+    codes_element = pd.factorize(table[ELEMENT_ID])[0]
+    small = {}
+    for stratum, positions in strata:
+        if len(positions) >= MIN_CORRELATION_ROWS:
+            continue
+        n_inputs = len(np.unique(codes_input[positions]))
+        if n_inputs >= s.min_unique_inputs:
+            continue
+        reason = f"fewer than {s.min_unique_inputs} distinct model inputs ({n_inputs})"
+        small[stratum] = dict(n_rows=len(positions), n_unique_inputs=n_inputs,
+                              n_elements=len(np.unique(codes_element[positions])), estimable=False, reason=reason,
+                              ci_reason=reason)
+    return small
+
+
 def stratified_association(
     table: pd.DataFrame, features: str | Sequence[str], target: str, kind: StratumKind, settings: StrataSettings
 ) -> pd.DataFrame:
@@ -239,13 +265,15 @@ def stratified_association(
               for stratum, positions in stratum_memberships(table, kind).groupby("stratum", sort=True)["position"]]
     if not strata:  # no row carries a label of this kind
         return tidy_types(pd.DataFrame(columns=RESULT_COLUMNS))
+    small = too_small_strata(table, strata, kind, within_visible, settings)
     frames = []
     for feature in features:
         as_finite_array(table[feature], feature)
         rows = [
             dict(feature=feature, kind=kind, stratum=stratum)
-            | analyse_stratum(table.iloc[p], feature, target, kind, f"{feature}|{kind}|{stratum}", within_visible,
-                              settings)
+            | (small[stratum] if stratum in small else
+               analyse_stratum(table.iloc[p], feature, target, kind, f"{feature}|{kind}|{stratum}", within_visible,
+                               settings))
             for stratum, p in strata
         ]
         frames.append(add_benjamini_hochberg(pd.DataFrame(rows, columns=RESULT_COLUMNS), settings.alpha))
