@@ -182,6 +182,7 @@ class Stratum:
 
 def stratum(table: pd.DataFrame, name: str, positions: np.ndarray, target: str, kind: str, within_visible: bool,
             s: StrataSettings) -> Stratum:
+    """The stratum at ``positions`` of ``table``; its input levels only where a within-element estimate is made."""
     part = table[[ELEMENT_ID, INPUT_SHA256, target]].iloc[positions]
     n_inputs = int(part[INPUT_SHA256].nunique())
     needs_levels = kind in ("tf", "element") and n_inputs >= s.min_unique_inputs and (kind != "tf" or within_visible)
