@@ -118,8 +118,8 @@ def claim_workspace(workspace: Path, params: Path, environ: Mapping[str, str] | 
                 f"another DVC run (pid {holder['pid']}, `{holder.get('command', 'dvc')}`) is running in this "
                 f"workspace ({workspace}); two runs at once would mix their settings. "
                 + (f"{params} was put back to that run's settings. " if restored else "")
-                + "Wait for it to finish, then rerun this one (queued runs, `dvc exp run --queue ...` then "
-                "`dvc queue start`, use their own copy)."
+                + "Wait for it to finish, then rerun this one; to run several at once, queue them "
+                "(`dvc exp run --queue ...`, then `dvc queue start -j 2`): queued runs use their own copies."
             )
         if holder is not None and holder.get("pid") == me.pid and holder.get("started") == me.started:
             if holder.get("params_sha256") != digest:
