@@ -75,12 +75,12 @@ def test_constant_means_give_reasons_not_numbers():
     assert result.spearman_p is None and "constant" in result.spearman_p_reason and result.loo_r_min is None
 
 
-def test_spearman_interval_is_fisher_z_with_the_bonett_wright_rho_term_over_n_minus_1():
+def test_spearman_interval_is_fisher_z_with_the_bonett_wright_rho_term_over_n_minus_2():
     rng = np.random.default_rng(9)
     x, y = rng.normal(size=18), rng.normal(size=18)
     result = leverage(IDS, x, y, n_permutations=99, threshold=0.05, rng=rng, **SETTINGS)
     rho = stats.spearmanr(x, y).statistic
-    half = stats.norm.ppf(0.975) * np.sqrt((1 + rho**2 / 2) / 17)
+    half = stats.norm.ppf(0.975) * np.sqrt((1 + rho**2 / 2) / 16)
     assert result.spearman_ci == pytest.approx((np.tanh(np.arctanh(rho) - half), np.tanh(np.arctanh(rho) + half)))
     few = leverage(IDS[:8], x[:8], y[:8], n_permutations=99, threshold=0.05, rng=rng, **SETTINGS)
     assert few.spearman_ci is None and "fewer than 10 elements" in few.spearman_ci_reason

@@ -65,6 +65,7 @@ from mprabench.stats.refit_null import ELEMENT_P_REASON
 from mprabench.stats.strata import StrataSettings, stratified_association, withhold_trained_strata
 from mprabench.stats.within_element import (
     SUMMARY_METHOD,
+    InputLevels,
     WITHIN_POOLING,
     WithinElementResult,
     min_within_inputs,
@@ -244,7 +245,9 @@ def evaluate(
     rows = headline_rows(table)
     family = list(config.primary_features)  # resolved against `features` by the stage (primary_family)
     threshold = config.alpha / len(family)
-    results = {f: _evaluate_feature(rows, f, config, config.target, training.get(f), threshold) for f in features}
+    levels = InputLevels.of(rows, config.target)  # the within-element structure, shared by every feature
+    results = {f: _evaluate_feature(rows, f, config, config.target, training.get(f), threshold, levels)
+               for f in features}
     element = _significant(family, {f: results[f].verdict_p for f in family}, config.alpha)
     settings = StrataSettings(config.min_unique_inputs, config.n_permutations, config.ci_level, config.seed,
                               config.alpha, config.min_elements_ci, config.permutation_normal_above_elements)
@@ -317,9 +320,10 @@ def dropout_sensitivity(table: pd.DataFrame, features: list[str], config: Evalua
 
 def _evaluate_feature(
     table: pd.DataFrame, feature: str, config: EvaluateConfig, target: str, trained: dict[str, Any] | None,
-    threshold: float,
+    threshold: float, levels: InputLevels,
 ) -> FeatureEvaluation:
-    """``threshold``: the verdict's per-feature level (alpha / Bonferroni family size), for the leave-one-out verdicts."""
+    """``threshold``: the verdict's per-feature level (alpha / Bonferroni family size), for the leave-one-out verdicts;
+    ``levels``: the table's InputLevels for ``target``."""
     x, y = table[feature].to_numpy(float), table[target].to_numpy(float)
     elements = table[ELEMENT_ID].to_numpy()
     ids, mean_x, mean_y = element_means(x, y, elements)
@@ -336,7 +340,7 @@ def _evaluate_feature(
             normal_above=config.permutation_normal_above_elements,
         ),
         within=within_element_effects(table, feature, target, min_distinct_inputs=min_within_inputs(config.min_unique_inputs),
-                                      level=config.ci_level, pooling=WITHIN_POOLING),
+                                      level=config.ci_level, pooling=WITHIN_POOLING, levels=levels),
         data=FeatureData(feature, ids, mean_x, mean_y, n_permutations=config.n_permutations, ci_level=config.ci_level,
                          alpha=config.alpha, seed=config.seed, trained=trained is not None),
         trained=trained,

@@ -43,7 +43,7 @@ LOO_METHOD = ("leave-one-element-out: Pearson r of the element means without eac
 
 
 SPEARMAN_CI_METHOD = ("Fisher-z interval of Spearman's rho of the element means with variance (1 + rho^2 / 2) / "
-                      "(n - 1): Bonett-Wright's rho term over the exact variance of rho under independence, 1 / (n - 1)")
+                      "(n - 2): Bonett-Wright's rho term, the denominator chosen by calibrate")
 
 
 @dataclass(frozen=True)
@@ -89,14 +89,15 @@ def leave_one_out_r(mean_x: np.ndarray, mean_y: np.ndarray) -> np.ndarray:
 
 
 def spearman_interval(rho: np.ndarray | float, n: int, level: float) -> tuple[np.ndarray, np.ndarray]:
-    """Fisher-z interval of Spearman's rho with variance (1 + rho²/2) / (n − 1) (vectorised).
+    """Fisher-z interval of Spearman's rho with variance (1 + rho²/2) / (n − 2) (vectorised).
 
-    Bonett and Wright's (1 + rho²/2) / (n − 3) with n − 1, the exact variance of rho under independence
-    (1 / (n − 1), the permutation variance): with 18 elements the n − 3 form covered 0.965-0.971 of nulls
-    (conservative beyond the 0.02 tolerance). Chosen by calibrate: under the leverage nulls the Fisher-z
-    interval of the Pearson r covered 0.68-0.81 (metrics/calibration.json, ``spearman_rho_ci``)."""
+    Chosen by calibrate on GSE84888's 18 elements (benchmarks/bench_calibrate.py): Bonett and Wright's
+    (1 + rho²/2) / (n − 3) covered 0.965-0.971 of nulls (conservative beyond the 0.02 tolerance), the
+    exact null variance of rho, 1 / (n − 1), 0.927 under leverage_smallest; n − 2 covers 0.936-0.940 in
+    its worst null. The Fisher-z interval of the Pearson r covered 0.68-0.81 under the leverage nulls
+    (metrics/calibration.json, ``spearman_rho_ci``)."""
     rho = np.clip(rho, -1 + 1e-15, 1 - 1e-15)
-    half = stats.norm.ppf(0.5 + level / 2.0) * np.sqrt((1 + rho * rho / 2) / (n - 1))
+    half = stats.norm.ppf(0.5 + level / 2.0) * np.sqrt((1 + rho * rho / 2) / (n - 2))
     z = np.arctanh(rho)
     return np.tanh(z - half), np.tanh(z + half)
 
