@@ -23,6 +23,7 @@ from typing import Any
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from mprabench.headline import headline_feature, primary_features
 from mprabench.tracking import displayed_uri, tracking_uri
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -91,16 +92,17 @@ def replace_existing(names: list[str]) -> None:
 
 
 def headline_lines(summary: dict[str, Any]) -> list[str]:
-    """One line per feature of metrics/summary.json: element r, its CI, permutation p."""
+    """One line per feature of metrics/summary.json: element r, its CI, permutation p; the predictor's
+    headline feature (the `headline` block) is marked."""
     lines = []
-    for feature, block in summary.items():
-        if feature == "design" or not isinstance(block, dict):
-            continue
+    shown = headline_feature(summary)
+    for feature in primary_features(summary):
+        block = summary[feature]
         low, high = block.get("pearson_r_ci_low"), block.get("pearson_r_ci_high")
         interval = f"[{low:.2f}, {high:.2f}]" if low is not None and high is not None else "(no CI)"
         r, p = block.get("element_pearson_r"), block.get("element_p")
         lines.append(f"    {feature:<28} element r {'n.e.' if r is None else f'{r:+.3f}'} {interval}"
-                     f"  p {'n.e.' if p is None else f'{p:.3g}'}")
+                     f"  p {'n.e.' if p is None else f'{p:.3g}'}" + ("  (headline)" if feature == shown else ""))
     return lines
 
 

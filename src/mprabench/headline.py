@@ -18,7 +18,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from mprabench.schema import CALIBRATION_FLAGS, CALIBRATION_INTERVALS, CALIBRATION_TESTS, SUMMARY_DESIGN
+from mprabench.schema import (
+    CALIBRATION_FLAGS,
+    CALIBRATION_INTERVALS,
+    CALIBRATION_TESTS,
+    HEADLINE_FEATURE,
+    SUMMARY_HEADLINE,
+    SUMMARY_RESERVED,
+)
 
 # --- keys in metrics/summary.json (per primary feature) ----------------------------------------
 ELEMENT_PEARSON_R = "element_pearson_r"
@@ -156,5 +163,17 @@ def null_checks() -> tuple[NullCheck, ...]:
 
 
 def primary_features(summary: Mapping[str, Any]) -> list[str]:
-    """The features of a summary.json: every top-level block except `design`."""
-    return [k for k, v in summary.items() if k != SUMMARY_DESIGN and isinstance(v, Mapping)]
+    """The features of a summary.json: every top-level block except `design` and `headline`."""
+    return [k for k, v in summary.items() if k not in SUMMARY_RESERVED and isinstance(v, Mapping)]
+
+
+def shared_headline(feature: str, block: Mapping[str, Any]) -> dict[str, Any]:
+    """summary.json's `headline` block: the run's headline feature by name, then its statistics
+    under the same keys as its own block (one set of columns for every predictor)."""
+    return {HEADLINE_FEATURE: feature, **block}
+
+
+def headline_feature(summary: Mapping[str, Any]) -> str | None:
+    """The feature a summary.json's `headline` block shows (None: a summary written before it existed)."""
+    block = summary.get(SUMMARY_HEADLINE)
+    return block.get(HEADLINE_FEATURE) if isinstance(block, Mapping) else None

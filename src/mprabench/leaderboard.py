@@ -8,8 +8,9 @@ experiment with its dataset, predictor, the tracks a model predictor asked for, 
 configuration, n elements, the element-level Pearson r with its CI and the element permutation p.
 
 Each row shows one feature, fixed before looking at any result: `--feature` when the experiment has
-it, else the experiment's first primary feature (`evaluate.primary_features[0]`, the first block of its
-summary.json). Picking each experiment's best feature instead would inflate every r.
+it, else the experiment's headline feature (summary.json's `headline` block: the feature its predictor
+declares, or `evaluate.headline_feature`); a summary written before that block existed shows its first
+primary feature. Picking each experiment's best feature instead would inflate every r.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ from mprabench.headline import (
     ELEMENT_PEARSON_R,
     PEARSON_R_CI_HIGH,
     PEARSON_R_CI_LOW,
+    headline_feature,
+    primary_features,
 )
 from mprabench.schema import SUMMARY_DESIGN
 
@@ -106,10 +109,10 @@ def leaderboard_table(entries: Sequence[Entry], feature: str | None = None) -> p
 
 
 def _row(entry: Entry, feature: str | None) -> dict[str, Any]:
-    features = [k for k, v in entry.summary.items() if k != SUMMARY_DESIGN and isinstance(v, Mapping)]
+    features = primary_features(entry.summary)
     if not features:
         raise InputDataError(f"experiment {entry.name}: summary.json has no feature block")
-    shown = feature if feature in features else features[0]
+    shown = feature if feature in features else (headline_feature(entry.summary) or features[0])
     block, params = entry.summary[shown], entry.params
     return {
         "dataset": _get(params, "dataset", "name"), "predictor": _get(params, "predictor", "name"),

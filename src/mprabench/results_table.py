@@ -14,30 +14,35 @@ from mprabench.headline import (
     ELEMENT_PEARSON_R,
     PEARSON_R_CI_HIGH,
     PEARSON_R_CI_LOW,
+    headline_feature,
+    primary_features,
 )
 from mprabench.schema import SUMMARY_DESIGN
 
-COLUMNS = ("dataset", "experiment", "configuration", "predictor", "feature", "element_r", "ci_low", "ci_high",
-           "ci_level", "p", "n_elements", "bonferroni_significant")
+COLUMNS = ("dataset", "experiment", "configuration", "predictor", "feature", "headline", "element_r", "ci_low",
+           "ci_high", "ci_level", "p", "n_elements", "bonferroni_significant")
 
 
 def tidy_rows(experiment: str, summary: Mapping[str, Any], params: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The rows of one experiment: its summary.json blocks with the params that name what ran.
 
     `experiment` is the DVC experiment (or revision) name; `configuration` the experiment bundle
-    it ran (params `experiment.name`, e.g. v2); a null statistic stays empty, never 0.
+    it ran (params `experiment.name`, e.g. v2); `headline` marks the run's headline feature (the one
+    its predictor declares), so filtering on it gives one comparable row per experiment; a null
+    statistic stays empty, never 0.
     """
     design = summary.get(SUMMARY_DESIGN) or {}
+    shown = headline_feature(summary)
     rows = []
-    for feature, block in summary.items():
-        if feature == SUMMARY_DESIGN:
-            continue
+    for feature in primary_features(summary):
+        block = summary[feature]
         rows.append({
             "dataset": params["dataset"]["name"],
             "experiment": experiment,
             "configuration": params["experiment"]["name"],
             "predictor": params["predictor"]["name"],
             "feature": feature,
+            "headline": feature == shown,
             "element_r": block.get(ELEMENT_PEARSON_R),
             "ci_low": block.get(PEARSON_R_CI_LOW),
             "ci_high": block.get(PEARSON_R_CI_HIGH),

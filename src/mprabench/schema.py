@@ -62,7 +62,13 @@ FEATURES_KEY = INPUT_SHA256
 FEATURES_COLUMNS = (FEATURES_KEY,)  # plus one column per feature
 
 # --- metrics/summary.json (the DVC metric) and metrics/details.json ----------------------------
-SUMMARY_DESIGN = "design"  # the design sizes; every other top-level key is a primary feature
+SUMMARY_DESIGN = "design"  # the design sizes
+# The run's headline feature, the one every predictor declares (predictors/base.py): its name under
+# `feature` and its statistics under the same keys as its own block, so `headline.element_pearson_r`
+# is one column for every predictor in `dvc exp show` and `dvc metrics diff`.
+SUMMARY_HEADLINE = "headline"
+HEADLINE_FEATURE = "feature"
+SUMMARY_RESERVED = (SUMMARY_DESIGN, SUMMARY_HEADLINE)  # every other top-level key is a primary feature
 # Each primary feature's block: the headline statistics listed in mprabench/headline.py (HEADLINE).
 DETAILS_TARGET = "target"
 DETAILS_FEATURES = "features"
