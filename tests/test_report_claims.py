@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 
 from mprabench.provenance import SOURCE_OFFLINE
-from mprabench.report.run import _motif_mismatch
+from mprabench.report.qc import motif_check
 from mprabench.report.run import prediction_section as _prediction
 
 COUNTS = {"distinct_inputs": 18, "served_from_store": 0, "requested": 18, "failed": 0, "retries": 0}
 
 
 def test_no_motif_checked_is_said_not_claimed_as_matching():
-    text = _motif_mismatch("motif_mismatches", [], 0)
-    assert "not checked" in text and "matches the reference" not in text
-    assert "all 6,963 checked rows matches the reference" in _motif_mismatch("motif_mismatches", [], 6963)
-    assert "Warning" in _motif_mismatch("motif_mismatches", [{"element_id": "MAC"}], 48)
+    text = motif_check([], 0)
+    assert "not run" in text and "matches the reference" not in text
+    assert "all 6,963 checked rows matches the reference" in motif_check([], 6963)
+    assert "Warning" in motif_check([{"element_id": "MAC"}], 48)
 
 
 def test_an_offline_predictor_reports_no_requests():

@@ -56,6 +56,8 @@ ROWS_COLUMNS = (ROW_ID, POOL, ELEMENT_ID, CHROM, START, END, STRAND, MOTIF, DESI
 # metrics/qc_details.json (prepare): one record per element whose name motif differs from the reference
 QC_MOTIF_MISMATCHES = "motif_mismatches"
 QC_MOTIF_CHECKED = "motif_checked"  # qc.json: rows whose motif was compared with the reference
+# A mismatch record's `reason`: N bases in the reference over the motif, or another sequence there
+MOTIF_N_RUN, MOTIF_SEQUENCE_MISMATCH = "n_run_in_reference", "sequence_mismatch"
 
 # --- features.parquet --------------------------------------------------------------------------
 FEATURES_KEY = INPUT_SHA256

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mprabench.report.format import Reasons
 from mprabench.report.inputs import Links, ReportInputs, design_of
+from mprabench.report.qc import qc_section
 from mprabench.report.results import (
     calibration_section,
     headline_section,
@@ -18,7 +19,6 @@ from mprabench.report.run import (
     figures_section,
     prediction_section,
     provenance_section,
-    qc_section,
     question_section,
     strata_section,
     title_section,
