@@ -24,6 +24,7 @@ from mprabench.headline import (
     WITHIN_ELEMENT_R,
     HeadlineStatistic,
     bounds,
+    headline_feature,
     primary_features,
 )
 from mprabench.plots.labels import target_label
@@ -72,8 +73,9 @@ def headline_section(inputs: ReportInputs, reasons: Reasons) -> str:
         if s.key == LEVERAGE_AFTER:
             header += LEVERAGE_LABELS
     rows, changed = [], []
+    shown = headline_feature(summary)
     for feature in features:
-        row = [f"{ctx.feature_label(feature)} (`{feature}`)"]
+        row = [f"{ctx.feature_label(feature)} (`{feature}`{', headline' if feature == shown else ''})"]
         for s in HEADLINE_COLUMNS:
             row.append(headline_cell(s, summary[feature], details, feature, reasons))
             if s.key == LEVERAGE_AFTER:
@@ -96,6 +98,9 @@ def headline_section(inputs: ReportInputs, reasons: Reasons) -> str:
         f"far too often, where the rank-based p held.\n\n"
         + table(header, rows)
     )
+    if shown is not None:
+        text += (f"\n\nThe predictor's headline feature, the one it is compared by across predictors, is `{shown}`: "
+                 "summary.json repeats its numbers in the block `headline` (`dvc exp show`, `dvc metrics diff`).")
     if changed:
         text += ("\n\nOne element changes the verdict: " + "; ".join(changed)
                  + " (the verdict flips when that element is left out).")
