@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.common import REPO, report
+from benchmarks.common import REPO, measure, report
 from mprabench.config import DesignGrammar
 from mprabench.names import parse_oligo_names
 from tests.support.http_server import LocalHttpServer
@@ -88,15 +88,20 @@ def main(argv: list[str] | None = None) -> None:
         with LocalHttpServer(genome=None if args.genome else stand_in_genome(args.data)) as ucsc:
             make += [f"GENOME={args.genome.resolve()}"] if args.genome else [f"DEMO_ARGS=--set genome.ucsc_api={ucsc.url}"]
             print("$", " ".join(make), flush=True)
-            started = time.perf_counter()
-            output = repo.run(*make, env={"PATH": f"{REPO / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"}).stdout
-            wall = time.perf_counter() - started
+            load = os.getloadavg()[0]
+            measured = measure(make, cwd=repo.root, env={**repo.env, "PATH": f"{REPO / '.venv' / 'bin'}{os.pathsep}"
+                                                                          f"{os.environ['PATH']}"})
+            output, wall = measured.output, measured.wall_s
             print(output)
             stages = profile(repo) if args.profile else []
     runs = run_times(output)
     report(f"make demo from {args.data} ({args.experiments} × {args.predictors}; genome: "
-           f"{args.genome or 'UCSC stand-in on 127.0.0.1'}), load average {os.getloadavg()[0]:.1f}",
+           f"{args.genome or 'UCSC stand-in on 127.0.0.1'}); load average {load:.1f} at the start, "
+           f"{os.getloadavg()[0]:.1f} at the end, on {os.cpu_count()} cores",
            ["run", "wall s"], [[name, f"{s:.0f}"] for name, s in runs] + [["make demo (total)", f"{wall:.0f}"]])
+    # CPU time does not grow with other processes' load: on an idle machine the wall time is about this,
+    # less what runs in parallel (figures are drawn in one process per core).
+    print(f"CPU time of make demo and every process it started: {measured.cpu_s:.0f} s")
     if stages:
         total = sum(float(s) for _, s in stages)
         report("each stage of the last experiment, rerun alone (dvc repro --force --single-item)",

@@ -14,7 +14,8 @@ from sklearn.metrics import roc_auc_score
 
 from mprabench.config import EvaluateConfig
 from mprabench.evaluation import Evaluation, evaluate
-from mprabench.plots import render_figures, write_plot_data
+from mprabench.plots.data import write_plot_data
+from mprabench.plots.render import render_figures
 from mprabench.plots.data import (
     input_level_table,
     roc_on_grid,

@@ -13,8 +13,9 @@ from mprabench.config import load_params
 from mprabench.errors import ConfigError
 from mprabench.evaluation import Evaluation, evaluate, evaluation_table, feature_columns
 from mprabench.files import atomic_path, require_writable, write_json_atomic
-from mprabench.plots import drawn_subset, render_figures, write_plot_data
+from mprabench.plots.data import write_plot_data
 from mprabench.plots.labels import read_provenance, run_context
+from mprabench.plots.render import drawn_subset, render_figures
 from mprabench.provenance import HEADLINE_FEATURE_KEY
 from mprabench.schema import read_features, read_rows
 from mprabench.stages._cli import run, stage_parser
