@@ -80,16 +80,18 @@ def forest_figure(frame: pd.DataFrame, subtitle: str, n_elements: Any, ci_level:
     row_height = 0.28 + 0.22 * k
     fig, ax, page = figure_with_axes((label_width, 0.55, 4.2, row_height * max(1, len(labels))),
                                      right=0.2 + text_width("r = -0.00, p = 1.0e-04", 7.5), header=header)
-    offsets = (np.arange(k) - (k - 1) / 2) * min(0.22, 0.7 / k)
+    step = min(0.22, 0.7 / k)
     positions = np.arange(len(labels))[::-1].astype(float)  # first feature on top
+    # Per row, the experiments that make its feature, offset around the row (first experiment on top);
+    # a feature an experiment does not make is no "not estimable" value: it is left blank.
+    makers = {label: list(dict.fromkeys(frame.loc[frame["label"] == label, "experiment"])) for label in labels}
     for j, experiment in enumerate(experiments):
         part = frame[frame["experiment"] == experiment].set_index("label").reindex(labels)
         color, marker = OKABE_ITO[j % len(OKABE_ITO)] if k > 1 else "black", MARKERS[j % len(MARKERS)]
-        y = positions - offsets[j]  # first experiment on top
-        made = set(frame.loc[frame["experiment"] == experiment, "label"])
-        for yi, (label, row) in zip(y, part.iterrows()):
-            if label in made:  # a feature this experiment does not make is no "not estimable" value: left blank
-                _draw_interval(ax, yi, row, color, marker)
+        for position, (label, row) in zip(positions, part.iterrows()):
+            if experiment in makers[label]:
+                rank, n = makers[label].index(experiment), len(makers[label])
+                _draw_interval(ax, position - (rank - (n - 1) / 2) * step, row, color, marker)
     ax.axvline(0, color=MUTED, lw=0.8, ls="--")
     ax.set_xlim(-1.05, 1.05)
     ax.set_ylim(-0.6, len(labels) - 0.4)
