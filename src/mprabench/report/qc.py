@@ -157,7 +157,7 @@ def _dropouts(facts: Facts) -> str | None:
         return f"No row had {what}{in_all}."
     if rule.get("exclude"):
         text = (f"{_rows(candidates)} had {what}{in_all}. The {_n(rule.get('flagged', flagged))} dropouts are "
-                "excluded from the headline; the sensitivity analysis keeps them (dataset.activity.zero_rna_dropout.exclude).")
+                "excluded from the headline; the sensitivity analysis keeps them (set by dataset.activity.zero_rna_dropout.exclude).")
     else:
         text = (f"{_rows(candidates)} had {what}{in_all}. They are kept in the headline: "
                 "dataset.activity.zero_rna_dropout.exclude is false.")
