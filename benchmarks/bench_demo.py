@@ -86,7 +86,8 @@ def main(argv: list[str] | None = None) -> None:
         make = ["make", "demo", f"DATA={args.data.resolve()}", f"DEMO_EXPERIMENTS={args.experiments}",
                 f"DEMO_PREDICTORS={args.predictors}"]
         with LocalHttpServer(genome=None if args.genome else stand_in_genome(args.data)) as ucsc:
-            make += [f"GENOME={args.genome.resolve()}"] if args.genome else [f"DEMO_ARGS=--set genome.ucsc_api={ucsc.url}"]
+            make += ([f"GENOME={args.genome.resolve()}"] if args.genome
+                     else [f"DEMO_ARGS=--set genome.ucsc_api={ucsc.url}"])
             print("$", " ".join(make), flush=True)
             load = os.getloadavg()[0]
             measured = measure(make, cwd=repo.root, env={**repo.env, "PATH": f"{REPO / '.venv' / 'bin'}{os.pathsep}"

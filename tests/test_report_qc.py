@@ -118,8 +118,8 @@ def _data_named(name: str, qc: dict, details: dict) -> bool:
     """A key segment that is a name from the data (an element, pool or class), not a key of the format."""
     activity = details.get("activity") or {}
     named = [(activity.get("zero_rna_dropout") or {}).get("candidates_by_element") or {},
-             activity.get("pools") or {}, activity.get("rows_by_class") or {}, activity.get("rows_by_orientation") or {},
-             details.get("motif_mismatch_rows") or {}]
+             activity.get("pools") or {}, activity.get("rows_by_class") or {},
+             activity.get("rows_by_orientation") or {}, details.get("motif_mismatch_rows") or {}]
     return any(name in block for block in named)
 
 

@@ -157,7 +157,8 @@ def _dropouts(facts: Facts) -> str | None:
         return f"No row had {what}{in_all}."
     if rule.get("exclude"):
         text = (f"{_rows(candidates)} had {what}{in_all}. The {_n(rule.get('flagged', flagged))} dropouts are "
-                "excluded from the headline; the sensitivity analysis keeps them (set by dataset.activity.zero_rna_dropout.exclude).")
+                "excluded from the headline; the sensitivity analysis keeps them (set by "
+                "dataset.activity.zero_rna_dropout.exclude).")
     else:
         text = (f"{_rows(candidates)} had {what}{in_all}. They are kept in the headline: "
                 "dataset.activity.zero_rna_dropout.exclude is false.")
@@ -192,8 +193,9 @@ def _kept(facts: Facts) -> str | None:
                                                                      "distinct_inputs"))
     if rows is None:
         return None
-    return (f"The benchmark has {_rows(rows)} from {plural(elements, 'base element') if isinstance(elements, int) else _n(elements)} "
-            f"(the unit of replication) and {plural(inputs, 'distinct model input') if isinstance(inputs, int) else _n(inputs)}; "
+    elements_text = plural(elements, "base element") if isinstance(elements, int) else f"{_n(elements)} base elements"
+    inputs_text = plural(inputs, "distinct model input") if isinstance(inputs, int) else f"{_n(inputs)} distinct inputs"
+    return (f"The benchmark has {_rows(rows)} from {elements_text} (the unit of replication) and {inputs_text}; "
             f"the headline rests on {_n(used)} measured oligo rows (the oligos behind the element targets, without "
             "excluded dropouts).")
 
