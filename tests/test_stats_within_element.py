@@ -10,6 +10,8 @@ from statsmodels.stats.meta_analysis import combine_effects
 
 from mprabench.stats.within_element import (
     REASON_NO_WITHIN_ELEMENT_VARIATION,
+    InputLevels,
+    element_effect,
     fisher_z_variance,
     paule_mandel_tau2,
     random_effects_hartung_knapp,
@@ -89,3 +91,25 @@ def test_one_input_per_element_is_not_estimable():
     result = within_element_effects(table, "feat", "log2_ratio", **HEADLINE_POOLING)
     assert not result.estimable and result.reason == REASON_NO_WITHIN_ELEMENT_VARIATION
     assert result.summary is None
+
+
+def test_input_levels_shared_by_many_features_give_exactly_the_per_element_groupby_results():
+    """evaluate computes the within-element structure once for every feature (issue 22: 1,000 features);
+    every element's r, p and z stay bit-for-bit those of grouping each element's rows by input."""
+    table = element_table(seed=3, n_elements=6, inputs=9, copies=3).sample(frac=1.0, random_state=1)  # rows unsorted
+    table = table.reset_index(drop=True)
+    rng = np.random.default_rng(5)
+    table["other"] = table.groupby("input_sha256")["feat"].transform(lambda f: f + rng.normal())
+    table["log2_ratio"] = table["log2_ratio"].astype(np.float32)  # averaged in its own dtype, as per element
+    levels = InputLevels.of(table, "log2_ratio")
+    for feature in ("feat", "other"):
+        shared = within_element_effects(table, feature, "log2_ratio", **HEADLINE_POOLING, levels=levels)
+        expected = tuple(element_effect(e, group, feature, "log2_ratio", 4)
+                         for e, group in table.groupby("element_id", sort=True))
+        assert [(e.element_id, e.n_rows, e.n_distinct_inputs, e.pearson_r, e.pearson_p, e.fisher_z)
+                for e in shared.elements] == [
+               (e.element_id, e.n_rows, e.n_distinct_inputs, e.pearson_r, e.pearson_p, e.fisher_z) for e in expected]
+        alone = within_element_effects(table, feature, "log2_ratio", **HEADLINE_POOLING)
+        assert shared == alone
+    with pytest.raises(ValueError, match="input levels of"):
+        within_element_effects(table.iloc[:-1], "feat", "log2_ratio", **HEADLINE_POOLING, levels=levels)

@@ -70,6 +70,7 @@ from mprabench.stats.refit_null import ELEMENT_P_REASON
 from mprabench.stats.strata import StrataSettings, stratified_association, withhold_trained_strata
 from mprabench.stats.within_element import (
     SUMMARY_METHOD,
+    InputLevels,
     WITHIN_POOLING,
     WithinElementResult,
     min_within_inputs,
@@ -252,7 +253,9 @@ def evaluate(
     rows = headline_rows(table)
     family = list(config.primary_features)  # resolved against `features` by the stage (primary_family)
     threshold = config.alpha / len(family)
-    results = {f: _evaluate_feature(rows, f, config, config.target, training.get(f), threshold) for f in features}
+    levels = InputLevels.of(rows, config.target)  # the within-element structure, shared by every feature
+    results = {f: _evaluate_feature(rows, f, config, config.target, training.get(f), threshold, levels)
+               for f in features}
     element = _significant(family, {f: results[f].verdict_p for f in family}, config.alpha)
     settings = StrataSettings(config.min_unique_inputs, config.n_permutations, config.ci_level, config.seed,
                               config.alpha, config.min_elements_ci)
@@ -323,9 +326,10 @@ def dropout_sensitivity(table: pd.DataFrame, features: list[str], config: Evalua
 
 def _evaluate_feature(
     table: pd.DataFrame, feature: str, config: EvaluateConfig, target: str, trained: dict[str, Any] | None,
-    threshold: float,
+    threshold: float, levels: InputLevels,
 ) -> FeatureEvaluation:
-    """``threshold``: the verdict's per-feature level (alpha / Bonferroni family size), for the leave-one-out verdicts."""
+    """``threshold``: the verdict's per-feature level (alpha / Bonferroni family size), for the leave-one-out verdicts;
+    ``levels``: the table's InputLevels for ``target``."""
     x, y = table[feature].to_numpy(float), table[target].to_numpy(float)
     elements = table[ELEMENT_ID].to_numpy()
     ids, mean_x, mean_y = element_means(x, y, elements)
@@ -340,7 +344,7 @@ def _evaluate_feature(
             level=config.ci_level, min_elements_ci=config.min_elements_ci,
         ),
         within=within_element_effects(table, feature, target, min_distinct_inputs=min_within_inputs(config.min_unique_inputs),
-                                      level=config.ci_level, pooling=WITHIN_POOLING),
+                                      level=config.ci_level, pooling=WITHIN_POOLING, levels=levels),
         trained=trained,
         leverage=lever,
     )
