@@ -92,7 +92,8 @@ def case(request, tmp_path_factory) -> tuple[str, pd.DataFrame, Evaluation, Path
     evaluation = evaluate(table, FEATURES, config())
     out = tmp_path_factory.mktemp(request.param)
     figures = render_figures(table, evaluation, out / "figures", dpi=TEST_DPI)
-    data = write_plot_data(table, evaluation, roc=out / "data" / "roc.csv", scatter=out / "data" / "scatter.csv")
+    data = write_plot_data(table, evaluation, roc=out / "data" / "roc.csv", scatter=out / "data" / "scatter.csv",
+                           n_roc_points=101)
     return request.param, table, evaluation, out, figures, data
 
 
@@ -288,7 +289,7 @@ def test_forked_workers_write_figures_and_pass_errors_on(tmp_path):
 def test_plot_data_can_go_to_explicit_paths(case, tmp_path):
     _, table, evaluation, out, _, _ = case
     roc, scatter = tmp_path / "a" / "curves.csv", tmp_path / "b" / "points.csv"
-    assert write_plot_data(table, evaluation, roc=roc, scatter=scatter) == [roc, scatter]
+    assert write_plot_data(table, evaluation, roc=roc, scatter=scatter, n_roc_points=101) == [roc, scatter]
     assert roc.read_text() == (out / "data" / "roc.csv").read_text()
     assert scatter.read_text() == (out / "data" / "scatter.csv").read_text()
 

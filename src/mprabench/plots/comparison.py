@@ -17,7 +17,7 @@ import pandas as pd
 
 from mprabench.errors import InputDataError
 from mprabench.headline import headline_feature
-from mprabench.plots.forest import FOREST_COLUMNS, forest_row, forest_table
+from mprabench.plots.forest import forest_columns, forest_row, forest_table
 from mprabench.plots.labels import feature_label
 from mprabench.schema import SUMMARY_DESIGN, SUMMARY_HEADLINE
 
@@ -51,13 +51,13 @@ def headline_table(compared: Sequence[Compared]) -> pd.DataFrame:
                 "declared a headline feature); rerun it (`dvc exp run`), or compare every feature with --per-feature")
         label = f"{item.name}: {item.setting('predictor', 'name')} · {item.label(feature)}"
         rows.append(forest_row(HEADLINE_GROUP, feature, label, item.summary[SUMMARY_HEADLINE]))
-    return pd.DataFrame(rows, columns=FOREST_COLUMNS)
+    return pd.DataFrame(rows, columns=forest_columns())
 
 
 def per_feature_table(compared: Sequence[Compared]) -> pd.DataFrame:
     """One row per (experiment, primary feature); the experiments are the marker groups."""
     frames = [forest_table({item.name: item.summary}, item.label) for item in compared]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=FOREST_COLUMNS)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=forest_columns())
 
 
 def comparison_subtitle(compared: Sequence[Compared]) -> str:

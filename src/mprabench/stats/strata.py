@@ -33,6 +33,7 @@ import pandas as pd
 
 from mprabench.schema import CHROM, ELEMENT_CLASS, ELEMENT_ID, INPUT_SHA256, STRAND, TF_LABELS
 from mprabench.stats.association import (
+    MIN_CORRELATION_ROWS,
     as_finite_array,
     benjamini_hochberg,
     correlation_preconditions,
@@ -98,6 +99,7 @@ class StrataSettings:
     seed: int
     alpha: float
     min_elements_ci: int
+    normal_above: int  # evaluate.permutation_normal_above_elements
 
 
 def stratum_memberships(table: pd.DataFrame, kind: StratumKind) -> pd.DataFrame:
@@ -121,7 +123,7 @@ def stratum_memberships(table: pd.DataFrame, kind: StratumKind) -> pd.DataFrame:
 
 def naive_columns(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     """Row-level Pearson r/p and Spearman rho: descriptions only (rows are not independent)."""
-    if correlation_preconditions(x, y, 3):
+    if correlation_preconditions(x, y, MIN_CORRELATION_ROWS):
         return {}
     pearson, spearman = pearson_test(x, y), spearman_test(x, y)
     return dict(naive_pearson_r=pearson.estimate, naive_pearson_p=pearson.p, naive_spearman_rho=spearman.estimate)
@@ -134,7 +136,8 @@ def between_elements(x: np.ndarray, y: np.ndarray, elements: np.ndarray, key: st
     """Spearman rho of the stratum's element means and its permutation p (stats/leverage.py)."""
     ids, mean_x, mean_y = element_means(x, y, elements)
     result = leverage(ids, mean_x, mean_y, n_permutations=s.n_permutations, threshold=s.alpha,
-                      rng=derive_rng(s.seed, key), leave_one_out=False)
+                      rng=derive_rng(s.seed, key), normal_above=s.normal_above, ci_level=None,
+                      min_elements_ci=s.min_elements_ci, leave_one_out=False)
     if result.spearman_p is None:
         return dict(estimable=False, reason=result.spearman_p_reason, ci_reason=result.spearman_p_reason)
     return dict(estimable=True, r=result.spearman_rho, p=result.spearman_p, ci_reason=REASON_BETWEEN_CI)

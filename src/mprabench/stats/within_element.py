@@ -22,6 +22,7 @@ from scipy import stats
 
 from mprabench.schema import ELEMENT_ID, INPUT_SHA256
 from mprabench.stats.association import (
+    MIN_CORRELATION_ROWS,
     as_finite_array,
     correlation_preconditions,
     finite_or_none,
@@ -70,7 +71,7 @@ POOLING_METHODS = ("random_effects", "t_test")
 WITHIN_POOLING = "t_test"
 
 # |r| is clipped here before arctanh so a perfect element correlation gives a finite z.
-DEFAULT_MAX_ABS_R = 1.0 - 1e-12
+MAX_ABS_R = 1.0 - 1e-12
 PAULE_MANDEL_ITERATIONS = 100
 PAULE_MANDEL_ATOL = 1e-10
 
@@ -281,14 +282,14 @@ def element_effect_of_values(
     base = dict(element_id=str(element_id), n_rows=n_rows, n_distinct_inputs=m)
     needed = min_within_inputs(min_distinct_inputs)
     reasons = [] if m >= needed else [f"fewer than {needed} distinct model inputs in the element ({m})"]
-    reasons = reasons or correlation_preconditions(x, y, 3, "feature", "mean target per input")
+    reasons = reasons or correlation_preconditions(x, y, MIN_CORRELATION_ROWS, "feature", "mean target per input")
     pearson = pearson_test(x, y) if not reasons else None
     if pearson is not None and pearson.reason:
         reasons = [pearson.reason]
     if reasons:
         return ElementEffect(**base, estimable=False, reason=join_reasons(reasons), pearson_r=None,
                              pearson_p=None, fisher_z=None, weight=None)
-    z = float(np.arctanh(np.clip(pearson.estimate, -DEFAULT_MAX_ABS_R, DEFAULT_MAX_ABS_R)))
+    z = float(np.arctanh(np.clip(pearson.estimate, -MAX_ABS_R, MAX_ABS_R)))
     return ElementEffect(**base, estimable=True, reason=None, pearson_r=pearson.estimate,
                          pearson_p=pearson.p, fisher_z=z, weight=None)
 
