@@ -73,7 +73,8 @@ SENSITIVITY_KEYS = ("element_pearson_r", "pearson_r_ci_low", "pearson_r_ci_high"
 
 
 def make_report_fixture(directory: Path, *, seed: int = 0, within: bool = False,
-                        address: str | None = LOCAL_ADDRESS) -> ReportFixture:
+                        address: str | None = LOCAL_ADDRESS, refit_simulated: bool = False,
+                        leverage_fails: bool = False) -> ReportFixture:
     """A V2-like run on the local test server: 18 elements, 18 inputs, 6,963 rows."""
     rng = np.random.default_rng(seed)
     overrides: list[str] = []
@@ -94,6 +95,7 @@ def make_report_fixture(directory: Path, *, seed: int = 0, within: bool = False,
                                   for key in ("r_reason", "p_reason", "ci_reason", "spearman_p_reason", "loo_reason")}
                 | ({} if f == "cage_mean" else {  # evaluate's leverage keys (stats/leverage.py)
                     "spearman_rho": 0.31, "element_spearman_p": 0.2, "loo_r_min": 0.05, "loo_r_max": 0.4,
+                    "spearman_ci_low": -0.19, "spearman_ci_high": 0.68, "spearman_ci_reason": None,
                     "loo_verdict_changers": ["E07"] if f == "rna_mean" else []}),
                 "within_element": {"reason": None if within else
                                    "model inputs do not vary within any element (V1/V2 inputs omit the perturbation)",
@@ -109,11 +111,22 @@ def make_report_fixture(directory: Path, *, seed: int = 0, within: bool = False,
     write_json(directory / "metrics" / "details.json", details)
     write_json(directory / "metrics" / "calibration.json", {
         "alpha": 0.05, "ci_level": 0.95,
-        "tests": {"element_p": {"type_I": 0.049, "mcse": 0.007}},
+        "tests": {"element_p": {"type_I": 0.049, "mcse": 0.007}}
+        | ({"refit_element_p": {"type_I": 0.053, "mcse": 0.005}} if refit_simulated else {}),
         "intervals": {"pearson_r_ci": {"coverage": 0.944, "mcse": 0.005}},
         "flags": {"element_bonferroni_significant": {"familywise_rate": 0.047, "mcse": 0.005}},
         "worst_nulls": "tests.element_p=het_0; intervals.pearson_r_ci=t2_noise; "
-                       "flags.element_bonferroni_significant=het_0"})
+                       "flags.element_bonferroni_significant=het_0"
+                       + ("; tests.refit_element_p=refit_noise_only" if refit_simulated else "")})
+    if leverage_fails:  # the leverage nulls as bench_calibrate measured them on V3: Pearson fails, Spearman holds
+        write_json(directory / "metrics" / "calibration.json", {
+            "alpha": 0.05, "ci_level": 0.95,
+            "tests": {"element_p": {"type_I": 0.268, "mcse": 0.01}, "element_spearman_p": {"type_I": 0.06, "mcse": 0.005}},
+            "intervals": {"pearson_r_ci": {"coverage": 0.68, "mcse": 0.01}, "spearman_rho_ci": {"coverage": 0.945, "mcse": 0.005}},
+            "flags": {"element_bonferroni_significant": {"familywise_rate": 0.058, "mcse": 0.005}},
+            "worst_nulls": "tests.element_p=leverage_smallest; tests.element_spearman_p=leverage_smallest; "
+                           "intervals.pearson_r_ci=leverage_smallest; intervals.spearman_rho_ci=leverage_largest; "
+                           "flags.element_bonferroni_significant=leverage_smallest"})
     write_json(directory / "metrics" / "qc_details.json", {  # the shape prepare writes
         "activity": {"method": "raw_log2_ratio", "pool_offset_log2": 0.336,
                      "pools": {"Pool6": {"rows": 3720, "median_log2_ratio": -1.097},

@@ -18,7 +18,7 @@ from tests.test_dvc_deps import SRC, imported_modules
 
 PACKAGE_DIR = SRC / "mprabench"
 
-FOUNDATIONS = ("errors", "settings", "schema", "headline", "feature_names", "provenance", "dna", "files", "fasta",
+FOUNDATIONS = ("errors", "settings", "schema", "feature_names", "provenance", "dna", "files", "fasta",
                "sources.locations")
 INPUTS = ("sources", "names", "counts", "activity", "design", "genome", "sequences", "experiments", "local_inputs")
 PRESENTATION = ("plots", "report", "report_html", "results_table", "tracking")
@@ -122,8 +122,13 @@ def test_predictors_import_statistics_only_where_documented():
     assert not imports_of(others, ["stats"])
 
 
-def test_statistics_import_no_settings_predictor_evaluation_presentation_or_stage():
-    assert not violations(["stats"], ["config", "predictors", "evaluation", *PRESENTATION, "stages"])
+def test_statistics_import_no_settings_predictor_headline_evaluation_presentation_or_stage():
+    assert not violations(["stats"], ["config", "predictors", "headline", "evaluation", *PRESENTATION, "stages"])
+
+
+def test_the_headline_contract_imports_only_statistics_and_foundations():
+    """headline sits above stats/ (an entry names the functions that compute and simulate it), below the rest."""
+    assert not violations(["headline"], ["config", *INPUTS, "predictors", "evaluation", *PRESENTATION, "stages"])
 
 
 def test_evaluation_and_presentation_import_no_predictor_or_stage():

@@ -20,7 +20,7 @@ from mprabench.predictors.kmer import (
     kmer_ridge_out_of_fold,
 )
 from mprabench.feature_names import KMER_RIDGE_OOF
-from mprabench.stats.clustered import pearson_r
+from mprabench.stats.pearson import pearson_r
 from mprabench.stats.refit_null import element_average
 
 PLANTED = "GGCC"
@@ -259,7 +259,7 @@ def test_a_baseline_trained_on_a_null_target_gets_a_calibrated_p(inputs_per_elem
         weights = np.ones(groups.size)
         folds, _ = assign_group_folds(groups, 5, dataset)
         statistics = kmer_training_statistics(features, targets, weights, groups, folds, alpha=1.0,
-                                              n_permutations=99, seed=dataset)
+                                              n_permutations=99, seed=dataset, row_sd=None)
         p_values.append(statistics["element_p"])
         r_oof.append(statistics["element_pearson_r"])
         fit = ridge_out_of_fold(features, targets[:, None], weights, folds, alpha=1.0)
@@ -279,7 +279,7 @@ def test_refit_null_gives_no_p_when_the_element_r_is_not_finite():
     targets = np.tile([-1.0, 1.0], 12)  # each element: one input at -1, one at +1
     folds, _ = assign_group_folds(groups, 4, 0)
     statistics = kmer_training_statistics(features, targets, np.ones(groups.size), groups, folds, alpha=1.0,
-                                          n_permutations=99, seed=0)
+                                          n_permutations=99, seed=0, row_sd=None)
     assert statistics["element_p"] is None and statistics["element_pearson_r"] is None
     assert "not finite" in statistics["element_p_reason"]
 
@@ -290,10 +290,10 @@ def test_refit_null_leaves_out_elements_whose_rows_are_all_dropouts():
     folds, _ = assign_group_folds(groups, 4, 0)
     weights = np.where(groups == "E00", 0.0, 1.0)  # element E00: dropouts only (zero training weight)
     statistics = kmer_training_statistics(features, targets, weights, groups, folds, alpha=1.0,
-                                          n_permutations=99, seed=0)
+                                          n_permutations=99, seed=0, row_sd=None)
     kept = weights > 0
     expected = kmer_training_statistics(features[kept], targets[kept], weights[kept], groups[kept], folds[kept],
-                                        alpha=1.0, n_permutations=99, seed=0)
+                                        alpha=1.0, n_permutations=99, seed=0, row_sd=None)
     assert statistics["element_pearson_r"] is not None and np.isfinite(statistics["element_pearson_r"])
     assert statistics["element_pearson_r"] == pytest.approx(expected["element_pearson_r"])
     assert statistics["element_p"] == expected["element_p"]

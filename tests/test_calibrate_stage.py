@@ -12,7 +12,7 @@ from mprabench.stats.calibration import worst_nulls
 from tests.conftest import write_params
 from tests.support.null_rows import gse84888_like_rows
 
-FAST = ["evaluate.calibration.n_replicates=200", "evaluate.n_permutations=199"]
+FAST = ["evaluate.calibration.n_replicates=200", "evaluate.calibration.n_permutations=199", "evaluate.n_permutations=199"]
 
 
 @pytest.mark.parametrize("predictor", ["alphagenome", "gc"])  # gc leaves primary_features null (every feature)
@@ -80,3 +80,61 @@ def test_calibrate_simulates_the_within_element_minimum_evaluate_uses(tmp_path):
     assert count_leaves(results[3]) <= MAX_CALIBRATION_LEAVES  # the V3-like design reports the most statistics
     # no element keeps >= 1,100 inputs: nothing to pool, as evaluate finds
     assert "within_element_p" not in results[1100]["tests"]
+
+
+def test_calibrate_reports_the_refit_null_predict_simulated_for_the_kmer_baseline(tmp_path):
+    """The k-mer's refit-null p: predict simulates it with the fit itself (training.json), calibrate
+    reports its worst type-I rate over the two refit nulls like every other statistic."""
+    from mprabench.config import load_params
+    from mprabench.predictors.kmer import KmerPredictor
+    from mprabench.predictors.resolve import configured_predictor
+    from mprabench.stats.refit_calibration import REFIT_ELEMENT_P, REFIT_NULLS
+
+    rng = np.random.default_rng(1)
+    rows = gse84888_like_rows(rng, within=False)
+    rows.to_parquet(tmp_path / "rows.parquet")
+    params = write_params(tmp_path / "params.yaml",
+                          ["predictor=kmer", "predictor.calibration_replicates=1000", "predictor.n_permutations=199", *FAST])
+    settings = configured_predictor(load_params(params), params).settings
+    inputs = {sha: "".join(rng.choice(list("ACGT"), 300)) for sha in rows["input_sha256"].unique()}
+    training = KmerPredictor(settings, tmp_path / "rows.parquet").training_statistics(inputs)
+    (tmp_path / "training.json").write_text(json.dumps({"features": training}))
+    calibrate.main(["--params", str(params), "--rows", str(tmp_path / "rows.parquet"),
+                    "--calibration", str(tmp_path / "calibration.json"), "--details", str(tmp_path / "details.json"),
+                    "--qq", str(tmp_path / "qq.png"), "--training", str(tmp_path / "training.json")])
+    result = json.loads((tmp_path / "calibration.json").read_text())
+    details = json.loads((tmp_path / "details.json").read_text())
+    refit = result["tests"][REFIT_ELEMENT_P]
+    assert worst_nulls(result)[f"tests.{REFIT_ELEMENT_P}"] in REFIT_NULLS
+    assert set(details["type_I"][REFIT_ELEMENT_P]) == set(REFIT_NULLS)
+    # the worst of two nulls at 1,000 replicates: within alpha ± 3.5 MC SE
+    assert abs(refit["type_I"] - 0.05) <= 3.5 * np.sqrt(0.05 * 0.95 / 1000)
+    assert count_leaves(result) <= MAX_CALIBRATION_LEAVES
+
+
+def test_an_untrained_predictor_adds_no_refit_null(tmp_path):
+    rows = gse84888_like_rows(np.random.default_rng(0), within=False)
+    rows.to_parquet(tmp_path / "rows.parquet")
+    params = write_params(tmp_path / "params.yaml", FAST)
+    (tmp_path / "training.json").write_text(json.dumps({"features": {}}))
+    calibrate.main(["--params", str(params), "--rows", str(tmp_path / "rows.parquet"),
+                    "--calibration", str(tmp_path / "calibration.json"), "--details", str(tmp_path / "details.json"),
+                    "--qq", str(tmp_path / "qq.png"), "--training", str(tmp_path / "training.json")])
+    assert "refit_element_p" not in json.loads((tmp_path / "calibration.json").read_text())["tests"]
+
+
+def test_calibrate_draws_its_own_number_of_permutations(tmp_path):
+    """evaluate.calibration.n_permutations, not evaluate's: the p's simulated are (1 + k) / (B + 1)."""
+    rows = gse84888_like_rows(np.random.default_rng(0), within=False)
+    rows.to_parquet(tmp_path / "rows.parquet")
+    from mprabench.config import load_params
+    from mprabench.stats.calibration import calibrate as simulate, design_structure
+    from mprabench.headline import null_checks
+
+    params = write_params(tmp_path / "params.yaml", ["evaluate.calibration.n_replicates=100",
+                                                     "evaluate.calibration.n_permutations=99"])
+    config = load_params(params).evaluate
+    result = simulate(design_structure(calibrate.read_headline_rows(tmp_path / "rows.parquet", config.target),
+                                       config.target), calibrate.simulation_settings(config), null_checks())
+    p = next(iter(result.outcomes.values())).pvalues["element_p"]
+    assert config.n_permutations == 10_000 and np.allclose(p * 100, np.round(p * 100))  # steps of 1/100, not 1/10,001

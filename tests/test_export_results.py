@@ -1,4 +1,5 @@
-"""scripts/export_results: one tidy row per DVC experiment and feature, from real `dvc exp save` experiments."""
+"""scripts/export_results: one tidy row per DVC experiment and feature, from real `dvc exp save` experiments
+(read by `dvc exp show`, or by revision when named)."""
 
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ def dvc_repo(tmp_path, monkeypatch):
     (root / "metrics").mkdir()
     run("git", "init", "-q", "-b", "main")
     run(sys.executable, "-m", "dvc", "init", "-q")
+    (root / "dvc.yaml").write_text("metrics:\n  - metrics/summary.json\n")  # as the pipeline's dvc.yaml declares it
     workspace("v2", "alphagenome", {"design": {"n_elements": 18}})
     run("git", "add", "-A")
     run("git", "commit", "-q", "-m", "baseline")
@@ -74,3 +76,24 @@ def test_no_experiment_says_what_to_run(dvc_repo, tmp_path, capsys):
     assert main(["--repo", str(dvc_repo), "--out", str(tmp_path / "r.csv")]) == 1
     assert "no DVC experiments on this commit" in capsys.readouterr().err
     assert not (tmp_path / "r.csv").exists()
+
+
+def test_named_experiments_are_read_at_their_revision_with_the_same_rows(dvc_repo, tmp_path):
+    every, named = tmp_path / "every.csv", tmp_path / "named.csv"
+    assert main(["--repo", str(dvc_repo), "--out", str(every)]) == 0
+    assert main(["second", "first", "--repo", str(dvc_repo), "--out", str(named)]) == 0
+    by_name = pd.read_csv(named).set_index("experiment")
+    pd.testing.assert_frame_equal(by_name.loc[["first", "second"]], pd.read_csv(every).set_index("experiment")
+                                  .loc[["first", "second"]])
+
+
+def test_leaderboard_rows_are_the_paper_rows_of_the_feature_shown(dvc_repo):
+    """One reader and one row model (mprabench.results_table): the leaderboard picks rows of the paper table."""
+    from mprabench.leaderboard import leaderboard_table
+    from mprabench.results_table import entries_from_dvc, results_table
+
+    entries = entries_from_dvc(dvc_repo)
+    paper = results_table(entries).set_index("experiment")
+    board = leaderboard_table(entries).set_index("experiment")
+    shared = ["dataset", "configuration", "predictor", "feature", "element_r", "ci_low", "ci_high", "p", "n_elements"]
+    pd.testing.assert_frame_equal(board.loc[paper.index, shared], paper[shared], check_dtype=False)

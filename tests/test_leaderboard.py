@@ -15,6 +15,7 @@ import yaml
 
 from mprabench import leaderboard
 from mprabench.errors import InputDataError
+from mprabench.results_table import entries_from_runs
 from tests.conftest import compose_config
 
 GIT = ["git", "-c", "user.email=test@example.com", "-c", "user.name=test"]
@@ -91,7 +92,7 @@ def test_three_dvc_experiments_give_one_row_each_with_element_r_ci_and_p(dvc_rep
 
 def test_a_named_feature_is_shown_where_an_experiment_has_it(tmp_path):
     runs = [write_run(tmp_path / name, overrides, values) for name, (overrides, values) in RUNS.items()]
-    table = leaderboard.leaderboard_table(leaderboard.entries_from_runs(runs), feature="dnase_mean")
+    table = leaderboard.leaderboard_table(entries_from_runs(runs), feature="dnase_mean")
     assert dict(zip(table["experiment"], table["feature"])) == {
         "gse-v2-ag": "dnase_mean", "hepg2-ag": "dnase_mean", "gse-v2-gc": "gc_fraction"}
 
@@ -99,11 +100,11 @@ def test_a_named_feature_is_shown_where_an_experiment_has_it(tmp_path):
 def test_a_run_folder_without_summary_is_named(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputDataError, match=r"empty: no params.yaml or metrics/summary.json"):
-        leaderboard.entries_from_runs([tmp_path / "empty"])
+        entries_from_runs([tmp_path / "empty"])
 
 
 def test_experiments_with_different_ci_levels_are_not_mixed(tmp_path):
     first = write_run(tmp_path / "a", ["experiment=v2"], RUNS["gse-v2-ag"][1])
     second = write_run(tmp_path / "b", ["experiment=v2", "evaluate.ci_level=0.9"], RUNS["gse-v2-ag"][1])
     with pytest.raises(InputDataError, match="ci_level differ"):
-        leaderboard.build(leaderboard.entries_from_runs([first, second]), tmp_path / "out")
+        leaderboard.build(entries_from_runs([first, second]), tmp_path / "out", None, 150)

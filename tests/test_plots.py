@@ -35,6 +35,7 @@ from mprabench.provenance import SOURCE_API, SOURCE_LOCAL
 from mprabench.sources.locations import is_loopback
 from mprabench.plots.render import (
     WITHIN_ELEMENT_FIGURE,
+    drawn_subset,
     figure_builders,
     render_in_processes,
     strata_bars,
@@ -90,7 +91,8 @@ def case(request, tmp_path_factory) -> tuple[str, pd.DataFrame, Evaluation, Path
     evaluation = evaluate(table, FEATURES, config())
     out = tmp_path_factory.mktemp(request.param)
     figures = render_figures(table, evaluation, out / "figures", dpi=TEST_DPI)
-    data = write_plot_data(table, evaluation, roc=out / "data" / "roc.csv", scatter=out / "data" / "scatter.csv")
+    data = write_plot_data(table, evaluation, roc=out / "data" / "roc.csv", scatter=out / "data" / "scatter.csv",
+                           n_roc_points=101)
     return request.param, table, evaluation, out, figures, data
 
 
@@ -155,6 +157,29 @@ def test_roc_csv_curves_are_monotone_from_origin_to_one_and_match_sklearn(case):
         # most half a step, so the area error is at most 0.005.
         assert np.trapezoid(tpr, fpr) == pytest.approx(expected, abs=0.005)
         assert evaluation.results[feature].pooled.auroc == pytest.approx(expected)
+
+
+def test_figures_draw_the_family_first_and_at_most_the_configured_number_of_features(tmp_path):
+    """Issue 22: with many features, figures and their data hold the family and then others up to
+    evaluate.max_figure_features; the tables keep every feature."""
+    table = synthetic_table(vary_within_elements=True)
+    rng = np.random.default_rng(4)
+    others = [f"other_{i:02d}" for i in range(9)]
+    for name in others:
+        table[name] = rng.normal(size=len(table))
+    features = [*others[:4], "signal_a", *others[4:], "signal_b"]  # the family is neither first nor together
+    evaluation = evaluate(table, features, configured(
+        EvaluateConfig, "evaluate", primary_features=["signal_a", "signal_b"], n_permutations=99, strata=["tf"]))
+    drawn_table, drawn = drawn_subset(table, evaluation, max_features=5)
+    assert drawn.features == ["other_00", "other_01", "other_02", "signal_a", "signal_b"]
+    assert drawn.family == ["signal_a", "signal_b"]
+    assert set(drawn.strata["feature"]) == set(drawn.features)
+    assert not set(others[3:]) & set(drawn_table.columns)
+    write_plot_data(drawn_table, drawn, roc=tmp_path / "roc.csv", scatter=tmp_path / "scatter.csv")
+    assert set(pd.read_csv(tmp_path / "scatter.csv")["feature"]) == set(drawn.features)
+    assert set(evaluation.strata["feature"]) == set(features)  # every feature is still tabled
+    # a cap below the family's size keeps the family's first members, never another feature
+    assert drawn_subset(table, evaluation, max_features=1)[1].features == ["signal_a"]
 
 
 def test_roc_on_grid_keeps_area_for_a_step_curve_with_few_thresholds():
@@ -263,7 +288,7 @@ def test_forked_workers_write_figures_and_pass_errors_on(tmp_path):
 def test_plot_data_can_go_to_explicit_paths(case, tmp_path):
     _, table, evaluation, out, _, _ = case
     roc, scatter = tmp_path / "a" / "curves.csv", tmp_path / "b" / "points.csv"
-    assert write_plot_data(table, evaluation, roc=roc, scatter=scatter) == [roc, scatter]
+    assert write_plot_data(table, evaluation, roc=roc, scatter=scatter, n_roc_points=101) == [roc, scatter]
     assert roc.read_text() == (out / "data" / "roc.csv").read_text()
     assert scatter.read_text() == (out / "data" / "scatter.csv").read_text()
 

@@ -151,13 +151,25 @@ def test_headline_gives_spearman_leave_one_out_and_the_element_that_changes_the_
     path, _ = default_report
     text = path.read_text()
     row = next(line for line in text.splitlines() if line.startswith("| RNA-seq, whole input (mean)"))
-    assert "0.310 (0.200)" in row and "0.050 to 0.400" in row
+    assert "0.310 [-0.190, 0.680] (0.200)" in row and "0.050 to 0.400" in row
     assert "One element changes the verdict: RNA-seq, whole input (mean): without `E07`" in text
-    # a trained baseline's p is its refit null, which calibrate does not simulate
+    # a trained baseline's p is its refit null, which this calibration.json does not simulate
     dnase = next(line for line in text.splitlines() if line.startswith("| DNase, central 200 bp (mean) (`"))
     assert "(refit null; not simulated)" in dnase
-    # the fixture's calibration.json simulated element_p and pearson_r_ci only: the Spearman p it prints is not
-    assert "Not simulated for this design, so not called calibrated: `element_spearman_p`." in text
+    # the fixture's calibration.json simulated element_p and pearson_r_ci only: the Spearman p, its interval and the
+    # refit-null p it prints are not
+    assert ("Not simulated for this design, so not called calibrated: `element_spearman_p`, `spearman_rho_ci`, "
+            "`refit_element_p`."
+            in text)
+
+
+def test_a_simulated_refit_null_is_reported_with_its_calibration(tmp_path, monkeypatch):
+    path, _ = run_report(tmp_path, monkeypatch, refit_simulated=True)
+    text = path.read_text()
+    dnase = next(line for line in text.splitlines() if line.startswith("| DNase, central 200 bp (mean) (`"))
+    assert "(refit null; calibration: `refit_element_p`)" in dnase and "not simulated" not in dnase
+    assert "`refit_element_p` type I 0.053 ± 0.005 (worst: null `refit_noise_only`)" in text
+    assert "Not simulated for this design, so not called calibrated: `element_spearman_p`, `spearman_rho_ci`." in text
 
 
 def test_within_element_estimable_shows_numbers(tmp_path, monkeypatch):
@@ -281,7 +293,9 @@ def test_calibration_sentence_names_each_rate_outside_its_tolerance():
         "worst_nulls": "tests.element_p=het_0; tests.within_element_p=size_linked; "
                        "intervals.pearson_r_ci=leverage_smallest; flags.element_bonferroni_significant=leverage"}
     text = calibration_sentence(liberal, tolerances())
-    assert "Calibration fails for this design" in text and "calibrated for this design" not in text
+    assert text.startswith("**Not calibrated for this design**")
+    assert "p-values and intervals calibrated for this design" not in text
+    assert "marked \"not calibrated\" in the headline table" in text
     assert "`within_element_p` type I 0.081 ± 0.006 under the null `size_linked` (nominal 0.050)" in text
     assert "`pearson_r_ci` coverage 0.910 ± 0.006 under the null `leverage_smallest` (nominal 0.950)" in text
     assert "`element_bonferroni_significant` flag rate 0.070 ± 0.005 under the null `leverage` (nominal at most" in text
@@ -322,3 +336,16 @@ def test_report_of_an_offline_predictor_prints_no_none(tmp_path, monkeypatch):
     section = text[text.index("## Provenance"):]
     assert "| model version | not applicable |" in section and "| store key | not applicable |" in section
     assert "None" not in section
+
+
+def test_the_headline_marks_what_failed_its_null_and_keeps_the_calibrated_spearman_interval(tmp_path, monkeypatch):
+    path, _ = run_report(tmp_path, monkeypatch, leverage_fails=True)
+    text = path.read_text()
+    header = next(line for line in text.splitlines() if line.startswith("| feature |"))
+    assert "element r [95% CI] (not calibrated: `leverage_smallest`)" in header
+    assert "element p (not calibrated: `leverage_smallest`)" in header
+    assert "Spearman ρ [95% CI] (p) |" in header  # within tolerance: no mark
+    row = next(line for line in text.splitlines() if line.startswith("| RNA-seq, whole input (mean)"))
+    assert "0.310 [-0.190, 0.680] (0.200)" in row
+    assert "**Not calibrated for this design**" in text and "`element_p` type I 0.268" in text
+    assert "`spearman_rho_ci` coverage 0.945 ± 0.005 (worst: null `leverage_largest`)" in text

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mprabench.headline import null_checks
 from mprabench.stats.rng import derive_rng
 from mprabench.stats.calibration import (
     SimulationSettings,
@@ -38,7 +39,8 @@ LEVERAGE = null("leverage_smallest", size_variance=-1.0, outlier="smallest")
 
 def settings(**changes) -> SimulationSettings:
     values = dict(n_replicates=N_REPLICATES, n_permutations=199, alpha=0.05, ci_level=0.95, nulls=(HETEROGENEOUS,),
-                  min_elements_ci=10, n_primary_features=6, seed=1, min_within_inputs=4)
+                  min_elements_ci=10, n_primary_features=6, seed=1, min_within_inputs=4,
+                  normal_above_elements=20_000)
     return SimulationSettings(**(values | changes))
 
 
@@ -50,7 +52,7 @@ def band(rate: float, n: int) -> float:
 @pytest.mark.parametrize("within", [False, True], ids=["v2-like", "v3-like"])
 def test_every_reported_test_and_interval_is_calibrated_on_the_gse84888_structure(within):
     rows = gse84888_like_rows(np.random.default_rng(2), within)
-    calibrated = calibrate(design_structure(rows, "log2_ratio"), settings(nulls=(HETEROGENEOUS, null("flat"))))
+    calibrated = calibrate(design_structure(rows, "log2_ratio"), settings(nulls=(HETEROGENEOUS, null("flat"))), null_checks())
     result = calibrated.to_dict("test")
     expected_tests = {"element_p", "element_spearman_p", "strata_between_p"} | (
         {"within_element_p", "strata_tf_p", "strata_element_p"} if within else set())
@@ -75,7 +77,7 @@ def test_the_family_finds_the_nulls_where_the_replaced_tests_fail_and_the_chosen
     the Pearson element-stratum test fails noise growing with the deviation, the Pearson element p fails
     a leverage null; the tests that replaced them hold there (3 MC SE at 400 replicates: 0.033)."""
     rows = gse84888_like_rows(np.random.default_rng(2), True)
-    calibrated = calibrate(design_structure(rows, "log2_ratio"), settings(nulls=(SIZE_LINKED, DEVIATION, LEVERAGE)))
+    calibrated = calibrate(design_structure(rows, "log2_ratio"), settings(nulls=(SIZE_LINKED, DEVIATION, LEVERAGE)), null_checks())
     type_i = {key: {n: r["rate"] for n, r in nulls.items()} for key, nulls in calibrated.rates("rejected").items()}
     ok = band(0.05, N_REPLICATES)
     assert type_i["within_element_p_random_effects"]["size_linked"] > 0.05 + ok
@@ -89,7 +91,7 @@ def test_the_family_finds_the_nulls_where_the_replaced_tests_fail_and_the_chosen
     assert worst_nulls(report)["intervals.pearson_r_ci"] == "leverage_smallest"
 
 
-def test_fixed_effect_pooling_would_fail_where_random_effects_pass():
+def test_fixed_effect_pooling_over_rejects_with_heterogeneous_slopes():
     """Control: with heterogeneous slopes, a fixed-effect z-test over-rejects; the simulation detects it."""
     rows = gse84888_like_rows(np.random.default_rng(3), within=True)
     structure = design_structure(rows, "log2_ratio")
@@ -118,7 +120,7 @@ def test_vectorised_statistics_equal_evaluate_on_one_replicate():
     inputs = np.sort(rows["input_sha256"].unique())
     rows["feat"] = rows["input_sha256"].map(dict(zip(inputs, features)))
     element = element_level_association(rows["feat"], rows["log2_ratio"], rows["element_id"], n_permutations=0,
-                                        seed=0, key="", level=0.95, min_elements_ci=4)
+                                        seed=0, key="", level=0.95, min_elements_ci=4, normal_above=20_000)
     means = features @ element_mean_matrix(structure)
     expected = pd.DataFrame({"x": rows["feat"], "e": rows["element_id"]}).groupby("e")["x"].mean().to_numpy()
     np.testing.assert_allclose(means, expected, atol=1e-12)

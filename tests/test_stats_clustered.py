@@ -7,23 +7,21 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
+from scipy import sparse, stats
 
 from mprabench.stats.rng import derive_rng
 from mprabench.stats.clustered import (
     element_level_association,
     element_permutations,
     fisher_z_interval,
-    grouped_pearson_r,
-    pearson_r,
     permutation_pvalue,
     permutation_pvalues,
-    unit_scaled,
 )
+from mprabench.stats.pearson import grouped_pearson_r, pearson_r, unit_scaled
 
 
 # The settings of these tests (the library takes every one as a required argument).
-SETTINGS = dict(n_permutations=99, seed=0, key="", level=0.95, min_elements_ci=10)
+SETTINGS = dict(n_permutations=99, seed=0, key="", level=0.95, min_elements_ci=10, normal_above=20_000)
 
 
 def clustered_rows(seed: int = 0, n_elements: int = 12, rows: int = 20) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -36,7 +34,8 @@ def clustered_rows(seed: int = 0, n_elements: int = 12, rows: int = 20) -> tuple
 
 def test_element_r_and_ci_equal_scipy_on_element_means():
     x, y, elements = clustered_rows()
-    result = element_level_association(x, y, elements, n_permutations=99, seed=0, key="", level=0.9, min_elements_ci=10)
+    result = element_level_association(x, y, elements, n_permutations=99, seed=0, key="", level=0.9, min_elements_ci=10,
+                                     normal_above=20_000)
     means = pd.DataFrame({"x": x, "y": y, "e": elements}).groupby("e").mean()
     golden = stats.pearsonr(means.x, means.y)
     assert result.r == pytest.approx(golden.statistic, abs=1e-12)
@@ -99,7 +98,9 @@ def test_fisher_interval_is_vectorised():
     assert low[0] == pytest.approx(-high[0]) and low[1] < 0.5 < high[1]
 
 
-def test_the_three_forms_of_pearson_r_equal_scipy():
+def test_every_layout_of_the_one_pearson_formula_equals_scipy():
+    """pearson_r (matching columns), unit_scaled dot products and grouped_pearson_r (dense and sparse groups) are
+    the one formula of stats/pearson.py computed from differently formed sums."""
     rng = np.random.default_rng(6)
     a, b = rng.normal(size=(9, 4)), rng.normal(size=(9, 4))
     golden = [stats.pearsonr(a[:, j], b[:, j]).statistic for j in range(4)]
@@ -107,7 +108,18 @@ def test_the_three_forms_of_pearson_r_equal_scipy():
     np.testing.assert_allclose((unit_scaled(a.T) * unit_scaled(b.T)).sum(-1), golden, atol=1e-12)
     groups = np.zeros((9, 2))
     groups[:5, 0] = groups[5:, 1] = 1  # two groups of inputs: the first 5 and the last 4
-    grouped = grouped_pearson_r(a.T, b[:, 0], groups)
-    for j in range(4):
-        expected = [stats.pearsonr(a[:5, j], b[:5, 0]).statistic, stats.pearsonr(a[5:, j], b[5:, 0]).statistic]
-        np.testing.assert_allclose(grouped[j], expected, atol=1e-12)
+    for layout in (groups, sparse.csc_matrix(groups)):
+        grouped = grouped_pearson_r(a.T, b[:, 0], layout)
+        for j in range(4):
+            expected = [stats.pearsonr(a[:5, j], b[:5, 0]).statistic, stats.pearsonr(a[5:, j], b[5:, 0]).statistic]
+            np.testing.assert_allclose(grouped[j], expected, atol=1e-12)
+
+
+def test_centred_inputs_make_the_correction_terms_vanish():
+    """On centred values the sums formula gives the bits of the two-pass form (Σab / sqrt(Σa² Σb²)) and of
+    dividing by the norm: the refit null's r and the permutation r keep their values across the refactor."""
+    rng = np.random.default_rng(7)
+    a, b = rng.normal(3.0, 2.0, size=(40, 6)), rng.normal(-1.0, 0.5, size=(40, 6))
+    ac, bc = a - a.mean(0), b - b.mean(0)
+    np.testing.assert_array_equal(pearson_r(a, b), (ac * bc).sum(0) / np.sqrt((ac * ac).sum(0) * (bc * bc).sum(0)))
+    np.testing.assert_array_equal(unit_scaled(a.T), ac.T / np.linalg.norm(ac.T, axis=-1, keepdims=True))

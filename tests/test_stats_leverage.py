@@ -8,16 +8,18 @@ import pytest
 from scipy import stats
 
 from mprabench.stats.clustered import element_permutations
-from mprabench.stats.leverage import leave_one_out_r, leverage, spearman_permutation_p
+from mprabench.stats.leverage import leave_one_out_r, leverage, spearman_interval, spearman_permutation_p
 from tests.support.null_rows import GSE84888_ELEMENT_SIZES
 
 IDS = np.array([f"E{i:02d}" for i in range(18)])
+# conf/evaluate: the normal limit only above 20,000 elements, 95 % interval of rho from 10 elements
+SETTINGS = dict(normal_above=20_000, ci_level=0.95, min_elements_ci=10)
 
 
 def test_spearman_and_leave_one_out_match_scipy_and_brute_force():
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=18), rng.normal(size=18)
-    result = leverage(IDS, x, y, n_permutations=4999, threshold=0.05 / 6, rng=np.random.default_rng(2))
+    result = leverage(IDS, x, y, n_permutations=4999, threshold=0.05 / 6, rng=np.random.default_rng(2), **SETTINGS)
     assert result.spearman_rho == pytest.approx(stats.spearmanr(x, y).statistic, abs=1e-12)
     exact = stats.permutation_test((x,), lambda a: stats.spearmanr(a, y).statistic, permutation_type="pairings",
                                    n_resamples=4000, random_state=3).pvalue
@@ -31,21 +33,21 @@ def test_the_element_that_carries_the_verdict_is_named():
     """Ranks of 17 elements agree perfectly except one; removing an agreeing element keeps the verdict,
     so no changer, while a weak association that one element carries is flagged by its removal."""
     x = np.arange(18, dtype=float)
-    strong = leverage(IDS, x, x.copy(), n_permutations=999, threshold=0.05 / 6, rng=np.random.default_rng(4))
+    strong = leverage(IDS, x, x.copy(), n_permutations=999, threshold=0.05 / 6, rng=np.random.default_rng(4), **SETTINGS)
     assert strong.spearman_p < 0.05 / 6 and strong.loo_verdict_changers == []
     rng = np.random.default_rng(5)
     for _ in range(50):  # find a weak association near the threshold where one element decides it
         y = x + rng.normal(scale=14, size=18)
         if not 0.01 < stats.spearmanr(x, y).pvalue < 0.1:
             continue
-        result = leverage(IDS, x, y, n_permutations=999, threshold=0.05, rng=np.random.default_rng(6))
+        result = leverage(IDS, x, y, n_permutations=999, threshold=0.05, rng=np.random.default_rng(6), **SETTINGS)
         if result.loo_verdict_changers:
             break
     assert result.loo_verdict_changers, "no sample near the threshold had a verdict-changing element"
     for element in result.loo_verdict_changers:
         i = int(element[1:])
         without = leverage(np.delete(IDS, i), np.delete(x, i), np.delete(y, i), n_permutations=999, threshold=0.05,
-                           rng=np.random.default_rng(7))
+                           rng=np.random.default_rng(7), **SETTINGS)
         assert (without.spearman_p <= 0.05) != (result.spearman_p <= 0.05)
 
 
@@ -69,5 +71,18 @@ def test_spearman_p_holds_under_a_leverage_null_on_the_gse84888_elements_where_p
 
 
 def test_constant_means_give_reasons_not_numbers():
-    result = leverage(IDS, np.ones(18), np.arange(18.0), n_permutations=99, threshold=0.05, rng=np.random.default_rng(0))
+    result = leverage(IDS, np.ones(18), np.arange(18.0), n_permutations=99, threshold=0.05, rng=np.random.default_rng(0), **SETTINGS)
     assert result.spearman_p is None and "constant" in result.spearman_p_reason and result.loo_r_min is None
+
+
+def test_spearman_interval_is_fisher_z_with_the_bonett_wright_rho_term_over_n_minus_2():
+    rng = np.random.default_rng(9)
+    x, y = rng.normal(size=18), rng.normal(size=18)
+    result = leverage(IDS, x, y, n_permutations=99, threshold=0.05, rng=rng, **SETTINGS)
+    rho = stats.spearmanr(x, y).statistic
+    half = stats.norm.ppf(0.975) * np.sqrt((1 + rho**2 / 2) / 16)
+    assert result.spearman_ci == pytest.approx((np.tanh(np.arctanh(rho) - half), np.tanh(np.arctanh(rho) + half)))
+    few = leverage(IDS[:8], x[:8], y[:8], n_permutations=99, threshold=0.05, rng=rng, **SETTINGS)
+    assert few.spearman_ci is None and "fewer than 10 elements" in few.spearman_ci_reason
+    low, high = spearman_interval(np.array([0.0, 0.5]), 18, 0.95)
+    assert low[0] == pytest.approx(-high[0]) and low[1] < 0.5 < high[1]

@@ -29,7 +29,8 @@ def test_pairs_keep_only_elements_measured_in_both_orientations():
 
 
 def test_orientation_effect_finds_a_coupled_model_and_not_a_null_one():
-    coupled = orientation_effect(paired_table(200, 2.0), "f", "y", n_permutations=999, seed=0, level=0.95)
+    coupled = orientation_effect(paired_table(200, 2.0), "f", "y", n_permutations=999, seed=0, level=0.95,
+                                 normal_above=20_000)
     assert coupled.n_elements == 200 and coupled.r > 0.5 and coupled.p <= 0.002
     assert coupled.ci_low < coupled.r < coupled.ci_high
 
@@ -38,6 +39,7 @@ def test_orientation_null_rejects_at_the_nominal_rate_and_covers_at_the_nominal_
     table = paired_table(300, 0.0)
     pairs = orientation_pairs(table)
     d_measured = pairs.differences(table["y"].to_numpy(float)) ** 3  # heavy-tailed, as a real difference may be
-    p, covered = orientation_null(d_measured, n_replicates=2000, n_permutations=199, level=0.95, seed=3)
+    p, covered = orientation_null(d_measured, n_replicates=2000, n_permutations=199, level=0.95, seed=3,
+                                  normal_above=20_000)
     assert abs((p <= 0.05).mean() - 0.05) < 0.015
     assert abs(covered.mean() - 0.95) < 0.02

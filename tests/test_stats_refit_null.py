@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mprabench.stats.clustered import pearson_r
+from mprabench.stats.pearson import pearson_r
 from mprabench.stats.refit_null import (
     ELEMENT_P_REASON,
     REASON_REFIT_R_NOT_FINITE,
@@ -43,7 +43,7 @@ def fixed(prediction: np.ndarray):
 
 def test_a_fit_that_leaks_the_target_gets_r_1_and_p_1():
     groups, targets, weights = design(1)
-    leak = refit_null(targets, lambda y: y, targets, groups, weights, n_permutations=199, seed=0, key="leak")
+    leak = refit_null(targets, lambda y: y, targets, groups, weights, n_permutations=199, seed=0, key="leak", row_sd=None)
     assert leak.r == pytest.approx(1.0) and leak.p == 1.0  # every refit leaks as well: nothing is learnt
 
 
@@ -51,10 +51,10 @@ def test_a_fixed_prediction_gets_the_element_permutation_p():
     groups, targets, weights = design(1)
     rng = np.random.default_rng(2)
     signal = targets + 0.3 * rng.normal(size=targets.size)
-    found = refit_null(signal, fixed(signal), targets, groups, weights, n_permutations=199, seed=0, key="s")
+    found = refit_null(signal, fixed(signal), targets, groups, weights, n_permutations=199, seed=0, key="s", row_sd=None)
     assert found.p == 1 / 200  # no permutation of 12 element means comes near r ~ 0.95
     noise = rng.normal(size=targets.size)
-    ignored = refit_null(noise, fixed(noise), targets, groups, weights, n_permutations=199, seed=0, key="n")
+    ignored = refit_null(noise, fixed(noise), targets, groups, weights, n_permutations=199, seed=0, key="n", row_sd=None)
     expected_r = pearson_r(element_average(noise[:, None], groups, weights),
                            element_average(targets[:, None], groups, weights))[0]
     assert ignored.r == expected_r and ignored.p > 0.05
@@ -63,6 +63,6 @@ def test_a_fixed_prediction_gets_the_element_permutation_p():
 def test_a_constant_prediction_has_no_p_and_says_why():
     groups, targets, weights = design(3)
     null = refit_null(np.zeros(targets.size), lambda y: np.zeros_like(y), targets, groups, weights,
-                      n_permutations=99, seed=0, key="flat")
+                      n_permutations=99, seed=0, key="flat", row_sd=None)
     assert null.r is None and null.p is None
     assert null.reason_entry() == {ELEMENT_P_REASON: REASON_REFIT_R_NOT_FINITE}

@@ -21,7 +21,8 @@ from tests.support.null_rows import gse84888_like_rows
 
 
 def settings(**changes) -> StrataSettings:
-    values = dict(min_unique_inputs=3, n_permutations=999, level=0.95, seed=0, alpha=0.05, min_elements_ci=10)
+    values = dict(min_unique_inputs=3, n_permutations=999, level=0.95, seed=0, alpha=0.05, min_elements_ci=10,
+                  normal_above=20_000)
     return StrataSettings(**(values | changes))
 
 

@@ -1,4 +1,6 @@
-"""Within-element effects: per element over distinct inputs, random-effects (PM + Hartung-Knapp) pooling."""
+"""Within-element effects: per element over distinct inputs, pooled by the headline's one-sample t-test of
+the per-element Fisher z (WITHIN_POOLING); the random-effects pooling (PM + Hartung-Knapp) it replaced is
+kept as calibrate's candidate test and checked against statsmodels."""
 
 from __future__ import annotations
 
@@ -10,6 +12,9 @@ from statsmodels.stats.meta_analysis import combine_effects
 
 from mprabench.stats.within_element import (
     REASON_NO_WITHIN_ELEMENT_VARIATION,
+    WITHIN_POOLING,
+    InputLevels,
+    element_effect,
     fisher_z_variance,
     paule_mandel_tau2,
     random_effects_hartung_knapp,
@@ -17,8 +22,8 @@ from mprabench.stats.within_element import (
 )
 
 
-# The headline's settings: 4 distinct inputs per element, 95% interval, random-effects pooling.
-HEADLINE_POOLING = dict(min_distinct_inputs=4, level=0.95, pooling="random_effects")
+# The headline's settings: 4 distinct inputs per element, 95% interval, its pooling (the t-test of z).
+HEADLINE_WITHIN = dict(min_distinct_inputs=4, level=0.95, pooling=WITHIN_POOLING)
 
 
 def element_table(seed: int = 0, n_elements: int = 8, inputs: int = 12, copies: int = 2) -> pd.DataFrame:
@@ -59,7 +64,7 @@ def test_paule_mandel_is_vectorised_over_rows():
 
 def test_per_element_r_is_scipy_over_distinct_inputs():
     table = element_table()
-    result = within_element_effects(table, "feat", "log2_ratio", **HEADLINE_POOLING)
+    result = within_element_effects(table, "feat", "log2_ratio", **HEADLINE_WITHIN)
     assert result.estimable and len(result.elements) == 8
     for effect in result.elements:
         rows = table[table.element_id == effect.element_id]
@@ -77,7 +82,7 @@ def test_elements_with_too_few_inputs_are_excluded_with_reason():
     table = element_table()
     small = table.element_id == "E0"
     table.loc[small, "input_sha256"] = np.where(np.arange(small.sum()) % 3 == 0, "a", "b")
-    result = within_element_effects(table, "feat", "log2_ratio", **HEADLINE_POOLING)
+    result = within_element_effects(table, "feat", "log2_ratio", **HEADLINE_WITHIN)
     assert "E0" in result.summary.excluded_elements
     assert "fewer than 4 distinct model inputs" in result.summary.excluded_elements["E0"]
     assert result.summary.n_elements_used == 7
@@ -86,6 +91,28 @@ def test_elements_with_too_few_inputs_are_excluded_with_reason():
 def test_one_input_per_element_is_not_estimable():
     table = element_table()
     table["input_sha256"] = table["element_id"]
-    result = within_element_effects(table, "feat", "log2_ratio", **HEADLINE_POOLING)
+    result = within_element_effects(table, "feat", "log2_ratio", **HEADLINE_WITHIN)
     assert not result.estimable and result.reason == REASON_NO_WITHIN_ELEMENT_VARIATION
     assert result.summary is None
+
+
+def test_input_levels_shared_by_many_features_give_exactly_the_per_element_groupby_results():
+    """evaluate computes the within-element structure once for every feature (issue 22: 1,000 features);
+    every element's r, p and z stay bit-for-bit those of grouping each element's rows by input."""
+    table = element_table(seed=3, n_elements=6, inputs=9, copies=3).sample(frac=1.0, random_state=1)  # rows unsorted
+    table = table.reset_index(drop=True)
+    rng = np.random.default_rng(5)
+    table["other"] = table.groupby("input_sha256")["feat"].transform(lambda f: f + rng.normal())
+    table["log2_ratio"] = table["log2_ratio"].astype(np.float32)  # averaged in its own dtype, as per element
+    levels = InputLevels.of(table, "log2_ratio")
+    for feature in ("feat", "other"):
+        shared = within_element_effects(table, feature, "log2_ratio", **HEADLINE_WITHIN, levels=levels)
+        expected = tuple(element_effect(e, group, feature, "log2_ratio", 4)
+                         for e, group in table.groupby("element_id", sort=True))
+        assert [(e.element_id, e.n_rows, e.n_distinct_inputs, e.pearson_r, e.pearson_p, e.fisher_z)
+                for e in shared.elements] == [
+               (e.element_id, e.n_rows, e.n_distinct_inputs, e.pearson_r, e.pearson_p, e.fisher_z) for e in expected]
+        alone = within_element_effects(table, feature, "log2_ratio", **HEADLINE_WITHIN)
+        assert shared == alone
+    with pytest.raises(ValueError, match="input levels of"):
+        within_element_effects(table.iloc[:-1], "feat", "log2_ratio", **HEADLINE_WITHIN, levels=levels)

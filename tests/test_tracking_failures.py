@@ -1,7 +1,7 @@
 """A failing MLflow never loses the report, never hangs, never leaks a credential (issue 22).
 
 The report stage runs as its own process (as DVC runs it) against tracking locations that fail:
-a refused port, a server that accepts connections and never answers, a garbage mlflow.db, and
+a refused port, a server that accepts connections and never answers, a garbage or immutable mlflow.db, and
 a run left RUNNING by a report process that was killed.
 """
 
@@ -90,6 +90,25 @@ def test_a_garbage_local_store_is_a_clear_message_not_a_traceback(tmp_path, cont
     database = tmp_path / "garbage.db"
     database.write_bytes(content or b"\x00" * 4096)
     result, _ = report_process(tmp_path, f"sqlite:///{database}")
+    assert result.returncode == 0 and "tracking skipped" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert_report_written_without_run(tmp_path)
+
+
+def test_an_immutable_local_store_is_a_clear_message_not_a_traceback(tmp_path):
+    """The audit's immutable mlflow.db (`chattr +i`: not even root may write it) ends like a garbage one."""
+    import shutil
+
+    import mlflow
+
+    database = tmp_path / "immutable.db"
+    mlflow.MlflowClient(tracking_uri=f"sqlite:///{database}").create_experiment("made-before")  # a valid store
+    if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", str(database)]).returncode != 0:
+        pytest.skip("chattr +i is not available here (needs root on a file system with the immutable flag)")
+    try:
+        result, _ = report_process(tmp_path, f"sqlite:///{database}")
+    finally:
+        subprocess.run(["chattr", "-i", str(database)], check=True)
     assert result.returncode == 0 and "tracking skipped" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
     assert_report_written_without_run(tmp_path)

@@ -14,7 +14,11 @@ import time
 from pathlib import Path
 
 import pytest
+from dvc.fs import localfs
+from dvc.lock import LockError
+from dvc.rwlock import rwlock
 
+from mprabench.workspace_lock import DVC_EXPERIMENTS_LOCK_DIR
 from tests.conftest import REPO
 
 STAGE = "from mprabench.stages._cli import run; run(lambda: print('stage ran', flush=True))"
@@ -26,16 +30,17 @@ def workspace(tmp_path):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     dvc = bin_dir / "dvc"
-    # Runs one stage, optionally edits params.yaml and runs another, then holds the run open.
-    dvc.write_text('#!/bin/sh\n"$PY" -c "$STAGE" || exit $?\n'
+    # Optionally rewrites params.yaml first (as `dvc exp run -S` does), runs one stage, optionally edits
+    # params.yaml and runs another, then holds the run open.
+    dvc.write_text('#!/bin/sh\nif [ -n "$BEFORE" ]; then echo "$BEFORE" > params.yaml; fi\n"$PY" -c "$STAGE" || exit $?\n'
                    'if [ -n "$EDIT" ]; then echo "$EDIT" > params.yaml; "$PY" -c "$STAGE" || exit $?; fi\n'
                    'sleep "${HOLD:-0}"\n')
     dvc.chmod(0o755)
     return tmp_path
 
 
-def start_dvc(workspace: Path, hold: float = 0, edit: str = "") -> subprocess.Popen:
-    env = {**os.environ, "PY": sys.executable, "STAGE": STAGE, "HOLD": str(hold), "EDIT": edit,
+def start_dvc(workspace: Path, hold: float = 0, edit: str = "", before: str = "") -> subprocess.Popen:
+    env = {**os.environ, "PY": sys.executable, "STAGE": STAGE, "HOLD": str(hold), "EDIT": edit, "BEFORE": before,
            "DVC_ROOT": str(workspace), "PYTHONPATH": str(REPO / "src")}
     return subprocess.Popen([str(workspace / "bin" / "dvc"), "exp", "run"], cwd=workspace, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -71,3 +76,40 @@ def test_stages_not_run_by_dvc_take_no_lock(tmp_path):
     env.pop("DVC_ROOT", None)
     result = subprocess.run([sys.executable, "-c", STAGE], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert result.returncode == 0 and not (tmp_path / ".dvc").exists()
+
+
+def dvc_stashes_the_workspace(workspace: Path) -> None:
+    """What `dvc exp run` (and --temp / --queue) does before it stashes the workspace: DVC's own lock call."""
+    with rwlock(str(workspace / DVC_EXPERIMENTS_LOCK_DIR), localfs, "dvc exp run", [], ["workspace"], False):
+        pass
+
+
+def test_dvc_itself_refuses_a_second_exp_run_while_a_run_holds_the_workspace_and_not_after(workspace):
+    first = start_dvc(workspace, hold=60)
+    try:
+        assert first.stdout.readline().strip() == "stage ran"
+        with pytest.raises(LockError, match=rf"'workspace' is busy(.|\n)*PID {first.pid}\): .*dvc exp run"
+                                             r".*one DVC run per workspace at a time"):
+            dvc_stashes_the_workspace(workspace)
+    finally:
+        first.kill()
+        first.wait()
+    deadline = time.monotonic() + 30  # the watcher drops the mark once the dvc process is gone
+    while "workspace" in (workspace / DVC_EXPERIMENTS_LOCK_DIR / "rwlock").read_text():
+        assert time.monotonic() < deadline, "the mark outlived its dvc process"
+        time.sleep(0.1)
+    dvc_stashes_the_workspace(workspace)
+
+
+def test_a_second_run_that_rewrote_params_puts_the_first_runs_back_before_stopping(workspace):
+    first = start_dvc(workspace, hold=60)
+    try:
+        assert first.stdout.readline().strip() == "stage ran"
+        second = start_dvc(workspace, before="seed: 12")
+        out, err = second.communicate(timeout=60)
+        assert second.returncode == 1 and "stage ran" not in out
+        assert "params.yaml was put back to that run's settings" in err
+        assert (workspace / "params.yaml").read_text() == "seed: 11\n"
+    finally:
+        first.kill()
+        first.wait()

@@ -314,6 +314,9 @@ class CalibrationConfig:
     """The `calibrate` stage: null simulations with the dataset's own structure, over a family of nulls."""
 
     n_replicates: int = setting(ge=100)
+    # permutations per simulated permutation p (fewer than evaluate's: its size is exact whenever
+    # alpha (n_permutations + 1) is an integer, so only the cost changes)
+    n_permutations: int = setting(ge=99)
     nulls: list[NullConfig] = items(1)
     # The report's verdict: calibrated when every type-I rate is within type_i_tolerance of alpha and
     # every coverage within coverage_tolerance of the CI level (PROTOCOL.md "Inference").
@@ -330,12 +333,15 @@ class EvaluateConfig:
     ci_level: float = setting(gt=0, lt=1)
     seed: int = setting(ge=0)
     n_permutations: int = setting(ge=99)
+    # above this many elements a permutation p is its normal limit (stats/permutation_normal.py)
+    permutation_normal_above_elements: int = setting(ge=5)
     min_unique_inputs: int = setting(ge=3)
     min_elements_ci: int = setting(ge=3)
     calibration: CalibrationConfig = MISSING
     strata: list[str] = MISSING
     dpi: int = setting(ge=1)
     max_figure_features: int = setting(ge=1)  # features drawn in figures: the family first, then others
+    roc_points: int = setting(ge=2)  # points of the common false-positive-rate grid of the ROC data (dvc plots)
 
 
 @dataclass

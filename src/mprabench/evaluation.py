@@ -28,8 +28,14 @@ from mprabench.schema import (
     DETAILS_SENSITIVITY,
     DETAILS_TARGET,
     DETAILS_WITH_ZERO_RNA_DROPOUTS,
+    ELEMENT_BONFERRONI_SIGNIFICANT,
     ELEMENT_ID,
+    ELEMENT_P,
+    ELEMENT_PEARSON_R,
+    ELEMENT_R_CI,
     FEATURES_KEY,
+    PEARSON_R_CI_HIGH,
+    PEARSON_R_CI_LOW,
     ROW_ID,
     SUMMARY_DESIGN,
     TARGETS,
@@ -37,16 +43,7 @@ from mprabench.schema import (
     dropout_mask,
     headline_rows,
 )
-from mprabench.headline import (
-    ELEMENT_BONFERRONI_SIGNIFICANT,
-    ELEMENT_P,
-    ELEMENT_PEARSON_R,
-    ELEMENT_R_CI,
-    PEARSON_R_CI_HIGH,
-    PEARSON_R_CI_LOW,
-    HeadlineInputs,
-    headline,
-)
+from mprabench.headline import FeatureData, HeadlineInputs, headline
 from mprabench.stats.association import (
     EffectiveSampleSize,
     PooledAssociation,
@@ -68,6 +65,7 @@ from mprabench.stats.refit_null import ELEMENT_P_REASON
 from mprabench.stats.strata import StrataSettings, stratified_association, withhold_trained_strata
 from mprabench.stats.within_element import (
     SUMMARY_METHOD,
+    InputLevels,
     WITHIN_POOLING,
     WithinElementResult,
     min_within_inputs,
@@ -98,6 +96,7 @@ class FeatureEvaluation:
     pooled: PooledAssociation          # naive row-level description
     element: ElementLevelAssociation   # headline: element means, permutation p, Fisher-z CI
     within: WithinElementResult
+    data: FeatureData                  # its element means and settings: what any headline statistic is computed from
     trained: dict[str, Any] | None = None  # out-of-fold fit statistics of a trained baseline
     leverage: Leverage | None = None       # Spearman rho/p and leave-one-out r (None for trained baselines)
 
@@ -181,7 +180,7 @@ class Evaluation:
         return headline(HeadlineInputs(r=result.element.r, ci_low=low, ci_high=high, p=result.element_p,
                                        # a trained baseline's within p has no refit null: withheld (REASON_TRAINED_WITHIN_P)
                                        within=None if result.trained is not None else result.within.summary,
-                                       significant=self.element_significant.get(feature)))
+                                       significant=self.element_significant.get(feature), data=result.data))
 
     def _feature_details(self, feature: str) -> dict[str, Any]:
         result = self.results[feature]
@@ -246,17 +245,20 @@ def evaluate(
     rows = headline_rows(table)
     family = list(config.primary_features)  # resolved against `features` by the stage (primary_family)
     threshold = config.alpha / len(family)
-    results = {f: _evaluate_feature(rows, f, config, config.target, training.get(f), threshold) for f in features}
+    levels = InputLevels.of(rows, config.target)  # the within-element structure, shared by every feature
+    results = {f: _evaluate_feature(rows, f, config, config.target, training.get(f), threshold, levels)
+               for f in features}
     element = _significant(family, {f: results[f].verdict_p for f in family}, config.alpha)
     settings = StrataSettings(config.min_unique_inputs, config.n_permutations, config.ci_level, config.seed,
-                              config.alpha, config.min_elements_ci)
+                              config.alpha, config.min_elements_ci, config.permutation_normal_above_elements)
     strata = [stratified_association(rows, features, config.target, kind, settings) for kind in config.strata]
     strata_frame = withhold_trained_strata(pd.concat(strata, ignore_index=True), set(training)) if strata else (
         pd.DataFrame())
     sensitivity = dropout_sensitivity(table, family, config, trained=set(training))
     pairs = orientation_pairs(rows)
     orientation = {} if pairs is None else {
-        f: orientation_effect(rows, f, config.target, config.n_permutations, config.seed, config.ci_level, pairs)
+        f: orientation_effect(rows, f, config.target, config.n_permutations, config.seed, config.ci_level, pairs,
+                              normal_above=config.permutation_normal_above_elements)
         for f in features}
     return Evaluation(config.target, list(features), effective_sample_size(rows), results, family, element,
                       strata_frame, config, {DETAILS_WITH_ZERO_RNA_DROPOUTS: sensitivity}, orientation)
@@ -303,6 +305,7 @@ def dropout_sensitivity(table: pd.DataFrame, features: list[str], config: Evalua
             table[feature].to_numpy(float), table[target].to_numpy(float), table[ELEMENT_ID].to_numpy(),
             n_permutations=0, seed=config.seed, key=f"{feature}|with_dropouts",  # no p: see the docstring
             level=config.ci_level, min_elements_ci=config.min_elements_ci,
+            normal_above=config.permutation_normal_above_elements,
         )
         reason = REASON_SENSITIVITY_NOT_CALIBRATED
         values = {ELEMENT_PEARSON_R: element.r, PEARSON_R_CI_LOW: None, PEARSON_R_CI_HIGH: None,
@@ -317,24 +320,29 @@ def dropout_sensitivity(table: pd.DataFrame, features: list[str], config: Evalua
 
 def _evaluate_feature(
     table: pd.DataFrame, feature: str, config: EvaluateConfig, target: str, trained: dict[str, Any] | None,
-    threshold: float,
+    threshold: float, levels: InputLevels,
 ) -> FeatureEvaluation:
-    """``threshold``: the verdict's per-feature level (alpha / Bonferroni family size), for the leave-one-out verdicts."""
+    """``threshold``: the verdict's per-feature level (alpha / Bonferroni family size), for the leave-one-out verdicts;
+    ``levels``: the table's InputLevels for ``target``."""
     x, y = table[feature].to_numpy(float), table[target].to_numpy(float)
     elements = table[ELEMENT_ID].to_numpy()
     ids, mean_x, mean_y = element_means(x, y, elements)
     lever = None if trained is not None else leverage(
         ids, mean_x, mean_y, n_permutations=config.n_permutations, threshold=threshold,
-        rng=derive_rng(config.seed, f"{feature}|spearman"))
+        rng=derive_rng(config.seed, f"{feature}|spearman"), normal_above=config.permutation_normal_above_elements,
+        ci_level=config.ci_level, min_elements_ci=config.min_elements_ci)
     return FeatureEvaluation(
         feature=feature,
         pooled=pooled_association(x, y),
         element=element_level_association(
             x, y, elements, n_permutations=config.n_permutations, seed=config.seed, key=feature,
             level=config.ci_level, min_elements_ci=config.min_elements_ci,
+            normal_above=config.permutation_normal_above_elements,
         ),
         within=within_element_effects(table, feature, target, min_distinct_inputs=min_within_inputs(config.min_unique_inputs),
-                                      level=config.ci_level, pooling=WITHIN_POOLING),
+                                      level=config.ci_level, pooling=WITHIN_POOLING, levels=levels),
+        data=FeatureData(feature, ids, mean_x, mean_y, n_permutations=config.n_permutations, ci_level=config.ci_level,
+                         alpha=config.alpha, seed=config.seed, trained=trained is not None),
         trained=trained,
         leverage=lever,
     )

@@ -1,14 +1,20 @@
 """The headline contract: the statistics summary.json reports for each primary feature, listed once.
 
-Each :class:`HeadlineStatistic` says its key in summary.json, how it is computed (from a
-feature's :class:`HeadlineInputs`), which simulation of the calibrate stage checks it under the
-null (its key in calibration.json), and its label in the report and the forest plot. evaluate
-computes the summary by iterating over :data:`HEADLINE`; calibrate simulates every `null` listed
-here; the report's headline table, the MLflow note and plots/forest.csv read the values through it.
-Adding a statistic is one entry here (and its test); the modules that consume the list follow.
+Each :class:`HeadlineStatistic` says its key in summary.json, how it is computed (``compute``, from a
+feature's :class:`HeadlineInputs`: the element-level results evaluate computed and the feature's own
+element means and settings, :class:`FeatureData`), which simulation of the calibrate stage checks it
+under the null (``null``: its key in calibration.json and, for a statistic calibrate does not simulate
+itself, the function that computes it on simulated null replicates), and its label in the report and
+the forest plot. evaluate computes the summary by iterating over :data:`HEADLINE`; the calibrate stage
+passes :func:`null_checks` to stats.calibration.calibrate, which simulates each one (and fails when one
+is neither simulated nor declared not estimable); the report's headline table, the MLflow note and
+plots/forest.csv read the values through it. Adding a statistic is one entry here (its functions in
+stats/) and its tests; tests/test_headline.py adds one and follows it to summary.json, calibration.json
+and report.md.
 
-It imports only schema.py (the file layouts), so every layer above it (stats, predictors,
-evaluation, presentation) may import it.
+The keys themselves are file layout (schema.py), so stats/ names them without importing this module;
+this module sits above stats/ (it may name their functions) and below evaluation and presentation.
+Consumers call the functions below, which read :data:`HEADLINE` when called.
 """
 
 from __future__ import annotations
@@ -16,35 +22,31 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from mprabench.schema import CALIBRATION_FLAGS, CALIBRATION_INTERVALS, CALIBRATION_TESTS, SUMMARY_DESIGN
+import numpy as np
 
-# --- keys in metrics/summary.json (per primary feature) ----------------------------------------
-ELEMENT_PEARSON_R = "element_pearson_r"
-PEARSON_R_CI_LOW = "pearson_r_ci_low"
-PEARSON_R_CI_HIGH = "pearson_r_ci_high"
-ELEMENT_P = "element_p"
-ELEMENT_NEGLOG10_P = "element_neglog10_p"
-WITHIN_ELEMENT_R = "within_element_r"
-WITHIN_ELEMENT_P = "within_element_p"
-WITHIN_ELEMENT_NEGLOG10_P = "within_element_neglog10_p"
-ELEMENT_BONFERRONI_SIGNIFICANT = "element_bonferroni_significant"
-# Leverage, beside the element r (details.json per_feature.<f>.element_level; calibration test keys).
-# The verdict flag reads the Spearman p (docs/statistics.md): it holds where leverage breaks the Pearson p.
-ELEMENT_SPEARMAN_RHO = "spearman_rho"  # Spearman rho of the element means
-ELEMENT_SPEARMAN_P = "element_spearman_p"  # its permutation p over elements
-LOO_R_MIN, LOO_R_MAX = "loo_r_min", "loo_r_max"  # leave-one-element-out range of the element r
-LOO_VERDICT_CHANGERS = "loo_verdict_changers"  # elements whose removal flips the verdict flag
-# Element strata (calibration test keys): the per-element robust test, and BH over elements rejecting any
-STRATA_ELEMENT_P = "strata_element_p"
-STRATA_ELEMENT_BH = "strata_element_bh"
+from mprabench.schema import (
+    CALIBRATION_FLAGS,
+    CALIBRATION_INTERVALS,
+    CALIBRATION_TESTS,
+    ELEMENT_BONFERRONI_SIGNIFICANT,
+    ELEMENT_NEGLOG10_P,
+    ELEMENT_P,
+    ELEMENT_PEARSON_R,
+    ELEMENT_R_CI,
+    PEARSON_R_CI_HIGH,
+    PEARSON_R_CI_LOW,
+    SUMMARY_DESIGN,
+    WITHIN_ELEMENT_NEGLOG10_P,
+    WITHIN_ELEMENT_P,
+    WITHIN_ELEMENT_R,
+    WITHIN_ELEMENT_R_CI,
+)
+from mprabench.stats.rng import derive_rng
 
-# --- the simulations in metrics/calibration.json that check them under the null -----------------
-# `tests` hold type-I rates of p-values, `intervals` the coverage of CIs, `flags` the rate a flag is raised.
-NULL_TESTS, NULL_INTERVALS, NULL_FLAGS = CALIBRATION_TESTS, CALIBRATION_INTERVALS, CALIBRATION_FLAGS
-ELEMENT_R_CI = "pearson_r_ci"
-WITHIN_ELEMENT_R_CI = "within_element_r_ci"
+if TYPE_CHECKING:
+    from mprabench.stats.calibration import ElementNullBatch
 
 # Which reason in details.json explains a not-estimable value (report.inputs.REASON_KEYS).
 Reason = Literal["r", "p", "ci", "within"]
@@ -58,8 +60,30 @@ class WithinSummary(Protocol):
 
 
 @dataclass(frozen=True)
+class FeatureData:
+    """One feature's data a headline statistic may be computed from, with evaluate's settings.
+
+    Element means are over the headline rows (zero-RNA dropouts excluded), in sorted element order.
+    """
+
+    feature: str
+    element_ids: np.ndarray
+    mean_x: np.ndarray  # element-mean feature
+    mean_y: np.ndarray  # element-mean target
+    n_permutations: int  # evaluate.n_permutations
+    ci_level: float  # evaluate.ci_level
+    alpha: float  # evaluate.alpha
+    seed: int  # evaluate.seed
+    trained: bool  # out-of-fold predictions of a trained baseline: its element means are not independent
+
+    def rng(self, stream: str) -> np.random.Generator:
+        """This feature's seeded random stream named ``stream`` (e.g. the statistic's key)."""
+        return derive_rng(self.seed, f"{self.feature}|{stream}")
+
+
+@dataclass(frozen=True)
 class HeadlineInputs:
-    """What one feature's headline is computed from (evaluation.FeatureEvaluation gives it)."""
+    """What one feature's headline is computed from (evaluation.Evaluation gives it)."""
 
     r: float | None  # Pearson r of element means
     ci_low: float | None  # its interval (None for a trained baseline)
@@ -67,14 +91,22 @@ class HeadlineInputs:
     p: float | None  # element p: permutation p, or a trained baseline's refit null
     within: WithinSummary | None  # None where inputs do not vary within elements
     significant: bool | None  # Bonferroni over the family at evaluate.alpha; None: p not estimable
+    data: FeatureData
 
 
 @dataclass(frozen=True)
 class NullCheck:
-    """The calibrate simulation of a statistic: `calibration.json[kind][key]`."""
+    """The calibrate simulation of a statistic: `calibration.json[kind][key]`.
 
-    kind: str  # NULL_TESTS, NULL_INTERVALS or NULL_FLAGS
+    ``simulate``: the statistic on a batch of null replicates' element means (stats.calibration.ElementNullBatch),
+    one value per replicate: its p (tests), whether its interval covers the null value 0 (intervals) or whether
+    the flag is raised (flags). None for the statistics stats/calibration simulates itself, which need more than
+    element means (within-element inputs, families of features) or share its permutations.
+    """
+
+    kind: str  # CALIBRATION_TESTS, CALIBRATION_INTERVALS or CALIBRATION_FLAGS
     key: str
+    simulate: Callable[[ElementNullBatch], np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
@@ -106,9 +138,9 @@ def _within_p(values: HeadlineInputs) -> float | None:
     return values.within.p if values.within else None
 
 
-_ELEMENT_P_NULL = NullCheck(NULL_TESTS, ELEMENT_P)
-_ELEMENT_CI_NULL = NullCheck(NULL_INTERVALS, ELEMENT_R_CI)
-_WITHIN_P_NULL = NullCheck(NULL_TESTS, WITHIN_ELEMENT_P)
+_ELEMENT_P_NULL = NullCheck(CALIBRATION_TESTS, ELEMENT_P)
+_ELEMENT_CI_NULL = NullCheck(CALIBRATION_INTERVALS, ELEMENT_R_CI)
+_WITHIN_P_NULL = NullCheck(CALIBRATION_TESTS, WITHIN_ELEMENT_P)
 
 HEADLINE: tuple[HeadlineStatistic, ...] = (
     HeadlineStatistic(ELEMENT_PEARSON_R, "element r", "Pearson r of element-mean prediction vs element-mean target",
@@ -124,7 +156,7 @@ HEADLINE: tuple[HeadlineStatistic, ...] = (
                       lambda v: neglog10(v.p), _ELEMENT_P_NULL, "p", forest_column="neglog10_p", digits=2),
     HeadlineStatistic(WITHIN_ELEMENT_R, "within-element r",
                       "per-element r over distinct inputs, Fisher z pooled by a one-sample t-test (unweighted)",
-                      _within_r, NullCheck(NULL_INTERVALS, WITHIN_ELEMENT_R_CI), "within"),
+                      _within_r, NullCheck(CALIBRATION_INTERVALS, WITHIN_ELEMENT_R_CI), "within"),
     HeadlineStatistic(WITHIN_ELEMENT_P, "within-element p",
                       "one-sample t-test p of the per-element Fisher z (unweighted, k − 1 df)",
                       _within_p, _WITHIN_P_NULL, "within"),
@@ -133,16 +165,29 @@ HEADLINE: tuple[HeadlineStatistic, ...] = (
     HeadlineStatistic(ELEMENT_BONFERRONI_SIGNIFICANT, "verdict (Bonferroni)",
                       "Spearman permutation p of the element means (a trained baseline: its refit-null p) ≤ "
                       "alpha / (primary features with an estimable p)",
-                      lambda v: v.significant, NullCheck(NULL_FLAGS, ELEMENT_BONFERRONI_SIGNIFICANT), "p",
+                      lambda v: v.significant, NullCheck(CALIBRATION_FLAGS, ELEMENT_BONFERRONI_SIGNIFICANT), "p",
                       forest_column="significant", flag=True),
 )
-HEADLINE_KEYS = tuple(s.key for s in HEADLINE)
-STATISTICS = {s.key: s for s in HEADLINE}
+
+
+def headline_keys() -> tuple[str, ...]:
+    """summary.json's keys of each primary feature, in the order of :data:`HEADLINE`."""
+    return tuple(s.key for s in HEADLINE)
 
 
 def headline(values: HeadlineInputs) -> dict[str, Any]:
     """One feature's block of summary.json, in the order of :data:`HEADLINE`."""
     return {s.key: s.compute(values) for s in HEADLINE}
+
+
+def report_columns() -> list[HeadlineStatistic]:
+    """The report's headline table columns: every statistic shown there, an interval inside its statistic's cell."""
+    return [s for s in HEADLINE if s.in_report_table and not s.bounds_of]
+
+
+def forest_statistics() -> list[HeadlineStatistic]:
+    """The statistics plots/forest.csv has a column for."""
+    return [s for s in HEADLINE if s.forest_column]
 
 
 def bounds(statistic: HeadlineStatistic) -> tuple[HeadlineStatistic, ...]:

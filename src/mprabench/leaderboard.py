@@ -10,124 +10,51 @@ configuration, n elements, the element-level Pearson r with its CI and the eleme
 Each row shows one feature, fixed before looking at any result: `--feature` when the experiment has
 it, else the experiment's first primary feature (`evaluate.primary_features[0]`, the first block of its
 summary.json). Picking each experiment's best feature instead would inflate every r.
+
+The experiments and their rows come from mprabench.results_table, which the paper table
+(scripts/export_results) reads them with too.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import subprocess
 import sys
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import matplotlib as mpl
 import pandas as pd
-import yaml
 
 from mprabench.errors import BenchmarkError, InputDataError
 from mprabench.files import write_text_atomic
-from mprabench.plots.forest import FOREST_COLUMNS, forest_figure
-from mprabench.plots.labels import chosen_terms
+from mprabench.plots.forest import forest_columns, forest_figure
 from mprabench.plots.layout import save_figure
 from mprabench.plots.style import NOT_ESTIMABLE, RC_PARAMS, fmt_p
-from mprabench.headline import (
-    ELEMENT_BONFERRONI_SIGNIFICANT,
-    ELEMENT_P,
-    ELEMENT_PEARSON_R,
-    PEARSON_R_CI_HIGH,
-    PEARSON_R_CI_LOW,
-)
-from mprabench.schema import SUMMARY_DESIGN
+from mprabench.results_table import Entry, entries_from_dvc, entries_from_runs, param, result_rows
 
-SUMMARY = "metrics/summary.json"
-PARAMS = "params.yaml"
 COLUMNS = ["dataset", "predictor", "tracks", "experiment", "configuration", "feature", "n_elements", "element_r",
            "ci_low", "ci_high", "p", "bonferroni_significant"]
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One experiment: its name, its params and its summary.json."""
-
-    name: str
-    params: Mapping[str, Any]
-    summary: Mapping[str, Any]
-
-
-def entries_from_exp_show(records: Sequence[Mapping[str, Any]]) -> list[Entry]:
-    """The named DVC experiments in `dvc exp show --json` output (not the workspace or baseline commits)."""
-    entries = []
-    for baseline in records:
-        for experiment in baseline.get("experiments") or []:
-            for rev in experiment.get("revs") or []:
-                data = rev.get("data") or {}
-                summary = ((data.get("metrics") or {}).get(SUMMARY) or {}).get("data")
-                params = ((data.get("params") or {}).get(PARAMS) or {}).get("data")
-                name = rev.get("name") or experiment.get("name") or str(rev.get("rev", ""))[:7]
-                if summary is None or params is None:
-                    raise InputDataError(f"DVC experiment {name}: no {SUMMARY} or {PARAMS} (did it fail? "
-                                         f"`dvc queue logs {name}`); remove it with `dvc exp remove {name}`")
-                entries.append(Entry(name, params, summary))
-    return entries
-
-
-def entries_from_dvc(repository: Path) -> list[Entry]:
-    """Every experiment `dvc exp show` lists in `repository`."""
-    shown = subprocess.run([sys.executable, "-m", "dvc", "exp", "show", "--json"], cwd=repository,
-                           capture_output=True, text=True, check=False)
-    if shown.returncode != 0:
-        raise BenchmarkError(f"`dvc exp show --json` failed in {repository}: {shown.stderr.strip()}")
-    return entries_from_exp_show(json.loads(shown.stdout))
-
-
-def entries_from_runs(folders: Sequence[Path]) -> list[Entry]:
-    """Run folders, each with params.yaml and metrics/summary.json (a workspace or a copy of one)."""
-    entries = []
-    for folder in folders:
-        missing = [name for name in (PARAMS, SUMMARY) if not (folder / name).is_file()]
-        if missing:
-            raise InputDataError(f"{folder}: no {' or '.join(missing)}; a run folder holds both (run the pipeline there)")
-        entries.append(Entry(folder.name, yaml.safe_load((folder / PARAMS).read_text()),
-                             json.loads((folder / SUMMARY).read_text())))
-    return entries
+NUMBERS = ["element_r", "ci_low", "ci_high", "p"]
 
 
 def leaderboard_table(entries: Sequence[Entry], feature: str | None = None) -> pd.DataFrame:
-    """One row per entry, sorted by dataset then element r (highest first); missing values are NaN."""
-    rows = [_row(entry, feature) for entry in entries]
-    frame = pd.DataFrame(rows, columns=COLUMNS)
+    """One row per entry (its row of results_table.result_rows for the feature shown), sorted by dataset then
+    element r (highest first); missing values are NaN."""
+    frame = pd.DataFrame([shown_row(entry, feature) for entry in entries], columns=COLUMNS)
+    frame[NUMBERS] = frame[NUMBERS].apply(pd.to_numeric).astype(float)
     order = frame.assign(_r=frame["element_r"].fillna(-math.inf)).sort_values(
         ["dataset", "_r", "experiment"], ascending=[True, False, True], kind="stable")
     return order[COLUMNS].reset_index(drop=True)
 
 
-def _row(entry: Entry, feature: str | None) -> dict[str, Any]:
-    features = [k for k, v in entry.summary.items() if k != SUMMARY_DESIGN and isinstance(v, Mapping)]
-    if not features:
+def shown_row(entry: Entry, feature: str | None) -> dict:
+    """The experiment's row of `feature` where it has that feature, else of its first primary feature."""
+    rows = result_rows(entry)
+    if not rows:
         raise InputDataError(f"experiment {entry.name}: summary.json has no feature block")
-    shown = feature if feature in features else features[0]
-    block, params = entry.summary[shown], entry.params
-    return {
-        "dataset": _get(params, "dataset", "name"), "predictor": _get(params, "predictor", "name"),
-        "tracks": " ".join(chosen_terms(params)) or "-", "experiment": entry.name,
-        "configuration": _get(params, "experiment", "name"), "feature": shown,
-        "n_elements": (entry.summary.get(SUMMARY_DESIGN) or {}).get("n_elements"),
-        "element_r": _number(block.get(ELEMENT_PEARSON_R)), "ci_low": _number(block.get(PEARSON_R_CI_LOW)),
-        "ci_high": _number(block.get(PEARSON_R_CI_HIGH)), "p": _number(block.get(ELEMENT_P)),
-        "bonferroni_significant": block.get(ELEMENT_BONFERRONI_SIGNIFICANT),
-    }
-
-
-def _get(params: Mapping[str, Any], section: str, key: str) -> str:
-    return str((params.get(section) or {}).get(key, "?"))
-
-
-def _number(value: Any) -> float:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
+    return next((row for row in rows if row["feature"] == feature), rows[0])
 
 
 def markdown(frame: pd.DataFrame, ci_level: str) -> str:
@@ -167,7 +94,7 @@ def write_figure(frame: pd.DataFrame, path: Path, ci_level: float, dpi: int) -> 
         "r": frame["element_r"], "ci_low": frame["ci_low"], "ci_high": frame["ci_high"], "p": frame["p"],
         "neglog10_p": [-math.log10(p) if p > 0 else math.nan for p in frame["p"].fillna(1.0)],
         "significant": [{True: "yes", False: "no"}.get(v, NOT_ESTIMABLE) for v in frame["bonferroni_significant"]],
-    })[FOREST_COLUMNS]
+    })[forest_columns()]
     n = " / ".join(sorted({_count(v) for v in frame["n_elements"]}))
     datasets = frame["dataset"].nunique()
     subtitle = f"leaderboard: {len(frame)} experiments across {datasets} dataset{'s' * (datasets != 1)}"
@@ -185,7 +112,12 @@ def _ci_level(entries: Sequence[Entry]) -> float:
     return levels.pop()
 
 
-def build(entries: Sequence[Entry], out: Path, feature: str | None = None, dpi: int = 150) -> list[Path]:
+def figure_dpi(entries: Sequence[Entry]) -> int:
+    """The experiments' own figure resolution (evaluate.dpi in conf/), the highest if they differ."""
+    return max((int(param(e, "evaluate", "dpi")) for e in entries), default=0)
+
+
+def build(entries: Sequence[Entry], out: Path, feature: str | None, dpi: int) -> list[Path]:
     """leaderboard.csv, leaderboard.md and leaderboard.png in `out`."""
     if not entries:
         raise BenchmarkError("no experiments to rank: run some first, e.g. `dvc exp run --queue -n <name> "
@@ -206,10 +138,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repo", type=Path, default=Path.cwd(), help="the repository whose experiments to rank")
     parser.add_argument("--feature", default=None, help="the feature to show where an experiment has it")
     parser.add_argument("--out", type=Path, default=Path("leaderboard"))
-    parser.add_argument("--dpi", type=int, default=150)
+    parser.add_argument("--dpi", type=int, default=None,
+                        help="figure resolution (default: the experiments' evaluate.dpi, the highest if they differ)")
     args = parser.parse_args(argv)
     entries = entries_from_runs(args.runs) if args.runs else entries_from_dvc(args.repo)
-    for path in build(entries, args.out, args.feature, args.dpi):
+    for path in build(entries, args.out, args.feature, args.dpi or figure_dpi(entries)):
         print(path)
 
 

@@ -63,7 +63,26 @@ FEATURES_COLUMNS = (FEATURES_KEY,)  # plus one column per feature
 
 # --- metrics/summary.json (the DVC metric) and metrics/details.json ----------------------------
 SUMMARY_DESIGN = "design"  # the design sizes; every other top-level key is a primary feature
-# Each primary feature's block: the headline statistics listed in mprabench/headline.py (HEADLINE).
+# Each primary feature's block: the headline statistics listed in mprabench/headline.py (HEADLINE), by these keys.
+ELEMENT_PEARSON_R = "element_pearson_r"
+PEARSON_R_CI_LOW = "pearson_r_ci_low"
+PEARSON_R_CI_HIGH = "pearson_r_ci_high"
+ELEMENT_P = "element_p"
+ELEMENT_NEGLOG10_P = "element_neglog10_p"
+WITHIN_ELEMENT_R = "within_element_r"
+WITHIN_ELEMENT_P = "within_element_p"
+WITHIN_ELEMENT_NEGLOG10_P = "within_element_neglog10_p"
+ELEMENT_BONFERRONI_SIGNIFICANT = "element_bonferroni_significant"
+# Leverage, beside the element r (details.json per_feature.<f>.element_level; calibration test keys).
+# The verdict flag reads the Spearman p (docs/statistics.md): it holds where leverage breaks the Pearson p.
+ELEMENT_SPEARMAN_RHO = "spearman_rho"  # Spearman rho of the element means
+ELEMENT_SPEARMAN_P = "element_spearman_p"  # its permutation p over elements
+SPEARMAN_CI_LOW, SPEARMAN_CI_HIGH = "spearman_ci_low", "spearman_ci_high"  # its interval (Bonett-Wright)
+LOO_R_MIN, LOO_R_MAX = "loo_r_min", "loo_r_max"  # leave-one-element-out range of the element r
+LOO_VERDICT_CHANGERS = "loo_verdict_changers"  # elements whose removal flips the verdict flag
+# Element strata (calibration test keys): the per-element robust test, and BH over elements rejecting any
+STRATA_ELEMENT_P = "strata_element_p"
+STRATA_ELEMENT_BH = "strata_element_bh"
 DETAILS_TARGET = "target"
 DETAILS_FEATURES = "features"
 DETAILS_EFFECTIVE_SAMPLE_SIZE = "effective_sample_size"
@@ -88,6 +107,10 @@ CALIBRATION_FAMILYWISE = "familywise_rate"  # flag raised for any of the primary
 # One string naming the null of every worst case ("tests.element_p=leverage_smallest; intervals.…"): one
 # row of `dvc metrics diff` instead of one per statistic (the 100-row budget over all metrics files).
 CALIBRATION_WORST_NULLS = "worst_nulls"
+# Interval keys of the headline CIs (calibration.json `intervals`)
+ELEMENT_R_CI = "pearson_r_ci"
+SPEARMAN_RHO_CI = "spearman_rho_ci"  # the interval of Spearman's rho beside the element r (leverage)
+WITHIN_ELEMENT_R_CI = "within_element_r_ci"
 
 
 def require_columns(present: Iterable[str], required: Iterable[str], source: Path | str, writer: str) -> None:

@@ -26,6 +26,19 @@ from mprabench.errors import BenchmarkError
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+
+class _WithoutTraceback(logging.Filter):
+    """Keeps a record's message, drops its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        return True
+
+
+# MLflow logs a database error (an immutable or read-only mlflow.db) with its whole traceback before
+# raising it; `guarded` turns the error into one line naming the URI, so the log keeps only MLflow's message.
+logging.getLogger("mlflow.store.db.utils").addFilter(_WithoutTraceback())
+
 MAX_PARAM_LENGTH = 6000  # MLflow's limit on a param value
 LOCAL_ARTIFACTS = "mlartifacts"
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"

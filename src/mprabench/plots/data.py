@@ -22,7 +22,6 @@ from mprabench.stats.association import above_median, auroc_above_median
 
 ROC_COLUMNS = ["feature", "fpr", "tpr"]
 SCATTER_COLUMNS = ["feature", "prediction", "target_mean", "n_rows", ELEMENT_ID]
-DEFAULT_ROC_POINTS = 101
 CSV_FLOAT_FORMAT = ".6g"  # six significant digits keep the files small and diffs readable
 
 
@@ -120,7 +119,7 @@ def roc_on_grid(fpr: np.ndarray, tpr: np.ndarray, n_points: int) -> tuple[np.nda
 
 
 def roc_table(table: pd.DataFrame, features: Sequence[str], target: str,
-              n_points: int = DEFAULT_ROC_POINTS) -> pd.DataFrame:
+              n_points: int) -> pd.DataFrame:
     """Long `feature, fpr, tpr` on a common FPR grid; features without an AUROC are left out."""
     y = table[target].to_numpy(float)
     frames = []
@@ -214,7 +213,7 @@ def write_csv(frame: pd.DataFrame, path: Path) -> Path:
 
 
 def write_plot_data(table: pd.DataFrame, evaluation: Evaluation, *, roc: Path, scatter: Path,
-                    n_roc_points: int = DEFAULT_ROC_POINTS) -> list[Path]:
+                    n_roc_points: int) -> list[Path]:
     """Write the CSVs behind `dvc plots` (parent folders are created); returns [roc, scatter].
 
     roc: `feature, fpr, tpr` on a common FPR grid (features without an AUROC left out);

@@ -21,13 +21,19 @@ from matplotlib.lines import Line2D
 from mprabench.plots.data import write_csv
 from mprabench.plots.layout import Header, figure_with_axes, legend_anchor, save_figure, text_width
 from mprabench.plots.style import MUTED, NOT_ESTIMABLE, OKABE_ITO, RC_PARAMS, fmt_p
-from mprabench.headline import HEADLINE, primary_features
+from mprabench.headline import forest_statistics, primary_features
 from mprabench.schema import SUMMARY_DESIGN
 
-# The headline statistics drawn, by their plots/forest.csv column (mprabench.headline).
-FOREST_STATISTICS = [s for s in HEADLINE if s.forest_column]
-NUMBER_COLUMNS = [s.forest_column for s in FOREST_STATISTICS if not s.flag]
-FOREST_COLUMNS = ["experiment", "feature", "label", *(s.forest_column for s in FOREST_STATISTICS)]
+
+
+def forest_columns() -> list[str]:
+    """plots/forest.csv's columns: the run and feature, then one per headline statistic drawn (mprabench.headline)."""
+    return ["experiment", "feature", "label", *(s.forest_column for s in forest_statistics())]
+
+
+def number_columns() -> list[str]:
+    return [s.forest_column for s in forest_statistics() if not s.flag]
+
 MARKERS = ("o", "s", "D", "^", "v", "P", "X")
 
 
@@ -39,8 +45,8 @@ def forest_table(summaries: Mapping[str, Mapping[str, Any]], label: Callable[[st
             values = summary[feature]
             rows.append({"experiment": experiment, "feature": feature, "label": label(feature)} | {
                 s.forest_column: _flag(values.get(s.key)) if s.flag else _number(values.get(s.key))
-                for s in FOREST_STATISTICS})
-    return pd.DataFrame(rows, columns=FOREST_COLUMNS)
+                for s in forest_statistics()})
+    return pd.DataFrame(rows, columns=forest_columns())
 
 
 def _flag(value: Any) -> str:
@@ -54,8 +60,8 @@ def _number(value: Any) -> float:
 def write_forest_csv(frame: pd.DataFrame, path: Path) -> Path:
     """Numbers with six significant digits; a missing (not estimable) value is an empty cell."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = frame[FOREST_COLUMNS].astype(object)
-    for column in NUMBER_COLUMNS:
+    text = frame[forest_columns()].astype(object)
+    for column in number_columns():
         text[column] = [format(v, ".6g") if np.isfinite(v) else "" for v in frame[column].to_numpy(float)]
     return write_csv(text, path)
 

@@ -22,6 +22,7 @@ from mprabench.feature_names import KMER_RIDGE_OOF
 from mprabench.predictors.base import PredictionReport, Predictor, ResultSink
 from mprabench.schema import ELEMENT_ID, INPUT_SHA256, ZERO_RNA_DROPOUT, dropout_mask, read_rows
 from mprabench.settings import setting
+from mprabench.stats.refit_calibration import REFIT_CALIBRATION, LinearRefit, refit_calibration
 from mprabench.stats.refit_null import refit_null
 
 FOLD_STRATEGY_SKLEARN = "sklearn.GroupKFold(shuffle=True, random_state=seed)"
@@ -267,9 +268,12 @@ def out_of_fold_r2(targets: np.ndarray, full: np.ndarray, fold_means: np.ndarray
 
 def kmer_training_statistics(
     features: np.ndarray, targets: np.ndarray, weights: np.ndarray, groups: np.ndarray, folds: np.ndarray, *,
-    alpha: float, n_permutations: int, seed: int,
+    alpha: float, n_permutations: int, seed: int, row_sd: float | None,
 ) -> dict[str, Any]:
     """Element r of the out-of-fold k-mer part, its refit-null p, and the out-of-fold R².
+
+    ``row_sd``: the within-element SD of the target over the training rows (refit_null scales its
+    permutation by each element's sampling variance, row_sd² / rows); None: one row per element.
 
     Inputs with zero weight (only zero-RNA dropout rows) are left out first: they are never trained on,
     and an element whose rows are all dropouts has no element mean (its row weights sum to 0).
@@ -283,7 +287,7 @@ def kmer_training_statistics(
         return ridge_out_of_fold(features, permuted, weights, folds, alpha=alpha).kmer_part
 
     null = refit_null(fit.kmer_part[:, 0], refit, targets, groups, weights, n_permutations=n_permutations,
-                      seed=seed, key=REFIT_NULL_KEY)
+                      seed=seed, key=REFIT_NULL_KEY, row_sd=row_sd)
     full = fit.kmer_part[:, 0] + fit.fold_means[:, 0]
     return null.to_dict() | {
         "oof_r2": out_of_fold_r2(targets, full, fit.fold_means[:, 0], weights),
@@ -321,6 +325,8 @@ class KmerConfig:
     seed: int = setting(ge=0)
     target: str = MISSING
     n_permutations: int = setting(ge=99)  # refit null of the whole out-of-fold fit (element-permuted targets)
+    calibration_replicates: int = setting(ge=100)  # null targets per null simulated for calibrate (refit null)
+    calibration_max_elements: int = setting(ge=5)  # above this many elements the refit null is not simulated
 
 
 class KmerPredictor(Predictor):
@@ -390,6 +396,32 @@ class KmerPredictor(Predictor):
         statistics = kmer_training_statistics(
             features, frame["target_mean"].to_numpy(), weights, frame["group"].astype(str).to_numpy(),
             frame["fold"].to_numpy(), alpha=self.config.alpha, n_permutations=self.config.n_permutations,
-            seed=self.config.seed,
+            seed=self.config.seed, row_sd=self._within_row_sd(),
         )
-        return {KMER_RIDGE_OOF: statistics | {"target": self.config.target}}
+        calibration = refit_calibration(self.linear_refit(result, features, weights),
+                                        n_replicates=self.config.calibration_replicates,
+                                        n_permutations=self.config.n_permutations, seed=self.config.seed,
+                                        max_elements=self.config.calibration_max_elements)
+        return {KMER_RIDGE_OOF: statistics | {"target": self.config.target, REFIT_CALIBRATION: calibration}}
+
+    def linear_refit(self, result: KmerOutOfFold, features: np.ndarray, weights: np.ndarray) -> LinearRefit:
+        """The refit behind training_statistics' refit null as one linear map of the target (its type-I
+        rate is simulated with it: stats/refit_calibration.py), on the inputs it trains on."""
+        kept = weights > 0
+        frame = result.inputs.loc[kept]
+        features, weights, folds = features[kept], weights[kept], frame["fold"].to_numpy()
+        _, element = np.unique(frame["group"].astype(str).to_numpy(), return_inverse=True)
+
+        def refit(targets: np.ndarray) -> np.ndarray:
+            return ridge_out_of_fold(features, targets, weights, folds, alpha=self.config.alpha).kmer_part
+
+        return LinearRefit(refit, element, weights, frame["target_mean"].to_numpy(float), self._within_row_sd())
+
+    def _within_row_sd(self) -> float | None:
+        """Pooled within-element SD of the target over the rows trained on (rows minus elements df); None
+        when every element has one row (V1's aggregated rows)."""
+        rows = self.rows.loc[self.weights > 0]
+        target = rows[self.config.target].to_numpy(float)
+        centred = target - rows.groupby(ELEMENT_ID)[self.config.target].transform("mean").to_numpy(float)
+        df = len(rows) - rows[ELEMENT_ID].nunique()
+        return None if df <= 0 else float(np.sqrt(centred @ centred / df))

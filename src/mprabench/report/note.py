@@ -6,17 +6,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from mprabench.config import CalibrationConfig
-from mprabench.headline import (
-    ELEMENT_P,
-    ELEMENT_PEARSON_R,
-    PEARSON_R_CI_HIGH,
-    PEARSON_R_CI_LOW,
-    primary_features,
-)
+from mprabench.headline import primary_features
+from mprabench.schema import ELEMENT_P, ELEMENT_PEARSON_R, PEARSON_R_CI_HIGH, PEARSON_R_CI_LOW
 from mprabench.plots.labels import RunContext
 from mprabench.report.format import fmt, is_missing
 from mprabench.report.inputs import feature_details, not_estimable_reason
-from mprabench.report.results import calibration_sentence, verdict_sentence
+from mprabench.report.results import calibration_sentence, refit_note, verdict_sentence
 
 
 def headline_note(context: RunContext, summary: Mapping[str, Any], calibration: Mapping[str, Any] | None,
@@ -39,7 +34,7 @@ def headline_note(context: RunContext, summary: Mapping[str, Any], calibration: 
         p = (f"p = {fmt(s[ELEMENT_P])}" if not is_missing(s.get(ELEMENT_P))
              else f"no p: {not_estimable_reason(details or {}, best, 'p')}")
         if feature_details(details or {}, best).get("trained_baseline") and not is_missing(s.get(ELEMENT_P)):
-            p += " (refit null; not simulated by calibrate)"
+            p += refit_note(calibration)
         lines.append(f"Strongest: {context.feature_label(best)} r = {fmt(s[ELEMENT_PEARSON_R])} {interval}, {p}.")
     lines.append(calibration_sentence(calibration, settings))
     mismatch = context.mismatch()

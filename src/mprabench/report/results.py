@@ -6,26 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mprabench.config import CalibrationConfig
-from mprabench.headline import (
-    ELEMENT_BONFERRONI_SIGNIFICANT,
-    ELEMENT_NEGLOG10_P,
-    ELEMENT_P,
-    ELEMENT_PEARSON_R,
-    ELEMENT_R_CI,
-    ELEMENT_SPEARMAN_P,
-    ELEMENT_SPEARMAN_RHO,
-    HEADLINE,
-    LOO_R_MAX,
-    LOO_R_MIN,
-    LOO_VERDICT_CHANGERS,
-    PEARSON_R_CI_HIGH,
-    PEARSON_R_CI_LOW,
-    WITHIN_ELEMENT_P,
-    WITHIN_ELEMENT_R,
-    HeadlineStatistic,
-    bounds,
-    primary_features,
-)
+from mprabench.headline import HEADLINE, HeadlineStatistic, bounds, primary_features, report_columns
 from mprabench.plots.labels import target_label
 from mprabench.report.format import UNKNOWN, Reasons, fmt, is_missing, plural, table
 from mprabench.report.inputs import (
@@ -48,34 +29,51 @@ from mprabench.schema import (
     DETAILS_SENSITIVITY,
     DETAILS_TARGET,
     DETAILS_WITH_ZERO_RNA_DROPOUTS,
+    ELEMENT_BONFERRONI_SIGNIFICANT,
+    ELEMENT_NEGLOG10_P,
+    ELEMENT_P,
+    ELEMENT_PEARSON_R,
+    ELEMENT_R_CI,
+    ELEMENT_SPEARMAN_P,
+    ELEMENT_SPEARMAN_RHO,
+    LOO_R_MAX,
+    LOO_R_MIN,
+    LOO_VERDICT_CHANGERS,
+    PEARSON_R_CI_HIGH,
+    PEARSON_R_CI_LOW,
+    SPEARMAN_CI_HIGH,
+    SPEARMAN_CI_LOW,
+    SPEARMAN_RHO_CI,
+    WITHIN_ELEMENT_P,
+    WITHIN_ELEMENT_R,
 )
 from mprabench.stats.calibration import calibration_misses, worst_nulls
+from mprabench.stats.refit_calibration import REFIT_ELEMENT_P
 from mprabench.tracking import flatten
-
-# The headline table's columns: every statistic of the contract shown in the report, an interval
-# inside the cell of the statistic it bounds.
-HEADLINE_COLUMNS = [s for s in HEADLINE if s.in_report_table and not s.bounds_of]
-
 
 # Leverage beside the element r (details.json element_level), shown after this headline column.
 LEVERAGE_AFTER = ELEMENT_NEGLOG10_P
-LEVERAGE_LABELS = ["Spearman ρ (p)", "leave-one-out r"]
+LEVERAGE_LABELS = ["Spearman ρ [{level:.0%} CI] (p)", "leave-one-out r"]
+# The calibration.json keys of the leverage columns (their "not calibrated" mark)
+LEVERAGE_NULLS = ((SPEARMAN_RHO_CI, ELEMENT_SPEARMAN_P), ())
 
 
 def headline_section(inputs: ReportInputs, reasons: Reasons) -> str:
     summary, details, ctx = inputs.summary, inputs.details, inputs.context
     design = design_of(summary)
     features = primary_features(summary)
-    header = ["feature"]
-    for s in HEADLINE_COLUMNS:
-        header.append(column_label(s, inputs.ci_level))
+    uncalibrated = uncalibrated_statistics(inputs)
+    header, columns = ["feature"], report_columns()
+    for s in columns:
+        header.append(column_label(s, inputs.ci_level) + not_calibrated_mark((s.null.key,), uncalibrated))
         if s.key == LEVERAGE_AFTER:
-            header += LEVERAGE_LABELS
+            header += [label.format(level=inputs.ci_level) + not_calibrated_mark(keys, uncalibrated)
+                       for label, keys in zip(LEVERAGE_LABELS, LEVERAGE_NULLS)]
     rows, changed = [], []
     for feature in features:
         row = [f"{ctx.feature_label(feature)} (`{feature}`)"]
-        for s in HEADLINE_COLUMNS:
-            row.append(headline_cell(s, summary[feature], details, feature, reasons))
+        for s in columns:
+            row.append(headline_cell(s, summary[feature], details, feature, reasons, refit_note(inputs.calibration)))
             if s.key == LEVERAGE_AFTER:
                 row += leverage_cells(details, feature, reasons)
         rows.append(row)
@@ -102,13 +100,33 @@ def headline_section(inputs: ReportInputs, reasons: Reasons) -> str:
     return text
 
 
+def uncalibrated_statistics(inputs: ReportInputs) -> dict[str, str | None]:
+    """calibration.json key -> the null where its worst case misses the tolerance (evaluate.calibration)."""
+    if not inputs.calibration:
+        return {}
+    settings = inputs.settings.evaluate.calibration
+    return {m.key: m.null for m in calibration_misses(dict(inputs.calibration), settings.type_i_tolerance,
+                                                      settings.coverage_tolerance)}
+
+
+def not_calibrated_mark(keys: Sequence[str], uncalibrated: Mapping[str, str | None]) -> str:
+    """' (not calibrated: `null`)' for a column whose p or interval misses its tolerance, else ''."""
+    nulls = [f"`{uncalibrated[k]}`" for k in keys if k in uncalibrated]
+    return f" (not calibrated: {', '.join(dict.fromkeys(nulls))})" if nulls else ""
+
+
 def leverage_cells(details: Mapping[str, Any], feature: str, reasons: Reasons) -> list[str]:
-    """Spearman ρ (its permutation p) and the leave-one-element-out range of r, or n.e. with the reason."""
+    """Spearman ρ [its interval] (its permutation p) and the leave-one-element-out range of r, or n.e. with
+    the reason."""
     where = f"`{feature}`"
     element = feature_details(details, feature).get("element_level") or {}
     spearman_reason = not_estimable_reason(details, feature, "spearman")
     rho = element.get(ELEMENT_SPEARMAN_RHO)
-    spearman = (f"{fmt(rho)} ({reasons.cell(element.get(ELEMENT_SPEARMAN_P), spearman_reason, where)})"
+    ci_low, ci_high = element.get(SPEARMAN_CI_LOW), element.get(SPEARMAN_CI_HIGH)
+    interval = (f" [{fmt(ci_low)}, {fmt(ci_high)}]" if not is_missing(ci_low) and not is_missing(ci_high)
+                else "" if "spearman_ci_reason" not in element
+                else f" {reasons.mark(str(element.get('spearman_ci_reason') or 'not in details.json'), where)}")
+    spearman = (f"{fmt(rho)}{interval} ({reasons.cell(element.get(ELEMENT_SPEARMAN_P), spearman_reason, where)})"
                 if not is_missing(rho) else reasons.mark(spearman_reason, where))
     low, high = element.get(LOO_R_MIN), element.get(LOO_R_MAX)
     loo = (f"{fmt(low)} to {fmt(high)}" if not is_missing(low)
@@ -120,18 +138,24 @@ def column_label(statistic: HeadlineStatistic, level: float) -> str:
     return f"{statistic.label} [{level:.0%} CI]" if bounds(statistic) else statistic.label
 
 
+def refit_note(calibration: Mapping[str, Any] | None) -> str:
+    """Beside a trained baseline's p: its refit null, and whether calibrate simulated it (calibration.json)."""
+    simulated = REFIT_ELEMENT_P in ((calibration or {}).get(CALIBRATION_TESTS) or {})
+    return f" (refit null; calibration: `{REFIT_ELEMENT_P}`)" if simulated else " (refit null; not simulated)"
+
+
 def headline_cell(statistic: HeadlineStatistic, values: Mapping[str, Any], details: Mapping[str, Any], feature: str,
-                  reasons: Reasons) -> str:
+                  reasons: Reasons, trained_note: str = " (refit null; not simulated)") -> str:
     """A statistic's value (with its interval, if it has one), or n.e. with the reason from details.json."""
     where = f"`{feature}`"
     value = values.get(statistic.key)
     interval = bounds(statistic)
     if not interval or is_missing(value):  # no r, so no interval of it
         cell = reasons.cell(value, not_estimable_reason(details, feature, statistic.reason), where, statistic.digits)
-        # A trained baseline's p is its refit null, which calibrate does not simulate: say so beside it.
+        # A trained baseline's p is its refit null: say so beside it, and whether calibrate simulated it.
         if statistic.key == ELEMENT_P and not is_missing(value) and feature_details(details, feature).get(
                 "trained_baseline"):
-            cell += " (refit null; not simulated)"
+            cell += trained_note
         return cell
     low, high = (values.get(b.key) for b in interval)
     if is_missing(low) or is_missing(high):
@@ -175,7 +199,8 @@ def calibration_sentence(calibration: Mapping[str, Any] | None, settings: Calibr
     failed = "; ".join(f"`{m.key}` {m.kind} {fmt(m.rate)} ± {fmt(m.mcse, none=UNKNOWN)} under the null `{m.null}` "
                        f"(nominal {'at most ' if m.kind == 'flag rate' else ''}{fmt(m.nominal, none=UNKNOWN)})"
                        for m in misses)
-    return (f"**Calibration fails for this design** ({scope}): {failed}. Read these with the rates in mind. "
+    return (f"**Not calibrated for this design** ({scope}): {failed}. These are marked \"not calibrated\" in "
+            "the headline table: read them as descriptions, not as tests or intervals. "
             + ("Within tolerance in every null: " + "; ".join(held) + "." if held else ""))
 
 
@@ -201,16 +226,22 @@ def calibration_section(inputs: ReportInputs) -> str:
 
 def printed_statistics(summary: Mapping[str, Any], details: Mapping[str, Any]) -> Sequence[str]:
     """The calibration keys of the p-values and intervals the headline table prints for some feature
-    (a trained baseline's refit-null p is marked "not simulated" in its own cell)."""
+    (a trained baseline's p: its refit null, `refit_element_p`)."""
     features = primary_features(summary)
     plain = [f for f in features if not feature_details(details, f).get("trained_baseline")]
+    trained = [f for f in features if feature_details(details, f).get("trained_baseline")]
     element = {f: feature_details(details, f).get("element_level") or {} for f in plain}
     shown = {
         ELEMENT_P: any(not is_missing(summary[f].get(ELEMENT_P)) for f in plain),
         ELEMENT_SPEARMAN_P: any(not is_missing(element[f].get(ELEMENT_SPEARMAN_P)) for f in plain),
         WITHIN_ELEMENT_P: any(not is_missing(summary[f].get(WITHIN_ELEMENT_P)) for f in plain),
         ELEMENT_R_CI: any(not is_missing(summary[f].get(PEARSON_R_CI_LOW)) for f in plain),
+        SPEARMAN_RHO_CI: any(not is_missing(element[f].get(SPEARMAN_CI_LOW)) for f in plain),
+        REFIT_ELEMENT_P: any(not is_missing(summary[f].get(ELEMENT_P)) for f in trained),
     }
+    for s in HEADLINE:  # a statistic of the contract simulated through its own function (headline.NullCheck)
+        if s.null.simulate is not None and s.null.kind in (CALIBRATION_TESTS, CALIBRATION_INTERVALS):
+            shown[s.null.key] = shown.get(s.null.key) or any(not is_missing(summary[f].get(s.key)) for f in plain)
     return [key for key, printed in shown.items() if printed]
 
 

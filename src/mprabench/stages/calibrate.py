@@ -4,6 +4,7 @@ The null predictions have this dataset's own structure; no predictions are neede
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import asdict
 from pathlib import Path
@@ -17,6 +18,7 @@ import pandas as pd  # noqa: E402
 
 from mprabench.config import EvaluateConfig, load_params  # noqa: E402
 from mprabench.files import atomic_path, write_json_atomic  # noqa: E402
+from mprabench.headline import null_checks  # noqa: E402
 from mprabench.schema import (  # noqa: E402
     CHROM,
     ELEMENT_CLASS,
@@ -45,6 +47,7 @@ from mprabench.stats.orientation import (  # noqa: E402
     orientation_null,
     orientation_pairs,
 )
+from mprabench.stats.refit_calibration import REFIT_CALIBRATION, REFIT_ELEMENT_P, simulated_pvalues  # noqa: E402
 from mprabench.stats.within_element import min_within_inputs  # noqa: E402
 
 ORIENTATION_P, ORIENTATION_R_CI = "orientation_p", "orientation_r_ci"  # calibration.json keys
@@ -63,13 +66,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--details", type=Path, required=True,
                         help="every statistic's rate under every null of the family (JSON)")
     parser.add_argument("--qq", type=Path, required=True, help="QQ plot of the null p-values (PNG)")
+    parser.add_argument("--training", type=Path, default=None,
+                        help="predict's training.json: a trained baseline's simulated refit null (absent: none)")
     args = parser.parse_args(argv)
     params = load_params(args.params)
     config = params.evaluate
 
     rows = read_headline_rows(args.rows, config.target)
-    result = calibrate(design_structure(rows, config.target), simulation_settings(config))
+    result = calibrate(design_structure(rows, config.target), simulation_settings(config), null_checks())
     add_orientation_null(result, rows, config)
+    if args.training is not None:
+        add_refit_null(result, read_training(args.training), config.alpha)
     for key, reason in result.not_estimable.items():
         log.info("calibrate: %s not simulated: %s", key, reason)
     write_json_atomic(args.calibration, result.to_dict(params.experiment.name))
@@ -94,20 +101,42 @@ def add_orientation_null(result: CalibrationResult, rows: pd.DataFrame, config: 
         result.not_estimable[ORIENTATION_P] = f"{len(pairs.elements)} elements measured in both orientations"
         return
     d_measured = pairs.differences(rows[config.target].to_numpy(float))
-    p, covered = orientation_null(d_measured, config.calibration.n_replicates, config.n_permutations,
-                                  config.ci_level, config.seed)
+    p, covered = orientation_null(d_measured, config.calibration.n_replicates, config.calibration.n_permutations,
+                                  config.ci_level, config.seed, normal_above=config.permutation_normal_above_elements)
     # Its own null (random orientation shifts on the paired elements), beside the family's: the worst case
     # of orientation_p / orientation_r_ci names it.
     result.outcomes[ORIENTATION_NULL] = ScenarioOutcome({ORIENTATION_P: p <= config.alpha}, {ORIENTATION_R_CI: covered},
                                                         {ORIENTATION_P: p}, {})
 
 
+def read_training(path: Path) -> dict:
+    """training.json's per-feature statistics; a missing file is an error (dvc passes predict's output)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no training statistics; run the predict stage first (`dvc repro predict`)")
+    return json.loads(path.read_text()).get("features", {})
+
+
+def add_refit_null(result: CalibrationResult, training: dict, alpha: float) -> None:
+    """A trained baseline's refit-null p under the nulls predict simulated it in (training.json
+    features.<f>.refit_calibration; stats/refit_calibration.py); nothing for an untrained predictor."""
+    records = {feature: stats[REFIT_CALIBRATION] for feature, stats in training.items()
+               if isinstance(stats, dict) and isinstance(stats.get(REFIT_CALIBRATION), dict)}
+    for feature, record in records.items():
+        pvalues = simulated_pvalues(record)
+        if not pvalues:
+            result.not_estimable[REFIT_ELEMENT_P] = f"{feature}: {record.get('reason')}"
+        for null, p in pvalues.items():
+            name = null if len(records) == 1 else f"{null}|{feature}"
+            result.outcomes[name] = ScenarioOutcome({REFIT_ELEMENT_P: p <= alpha}, {}, {REFIT_ELEMENT_P: p}, {})
+
+
 def simulation_settings(config: EvaluateConfig) -> SimulationSettings:
     return SimulationSettings(
-        n_replicates=config.calibration.n_replicates, n_permutations=config.n_permutations, alpha=config.alpha,
+        n_replicates=config.calibration.n_replicates, n_permutations=config.calibration.n_permutations, alpha=config.alpha,
         ci_level=config.ci_level, nulls=tuple(NullScenario(**asdict(n)) for n in config.calibration.nulls),
         min_elements_ci=config.min_elements_ci, n_primary_features=bonferroni_family_size(config), seed=config.seed,
         min_within_inputs=min_within_inputs(config.min_unique_inputs),
+        normal_above_elements=config.permutation_normal_above_elements,
     )
 
 

@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     write_tables(evaluation, args.tables)
     table, drawn = drawn_subset(table, evaluation, config.max_figure_features)
     render_figures(table, drawn, args.figures, config.dpi, context=context)
-    write_plot_data(table, drawn, roc=args.roc, scatter=args.scatter)
+    write_plot_data(table, drawn, roc=args.roc, scatter=args.scatter, n_roc_points=config.roc_points)
 
 
 def primary_family(configured: list[str] | None, available: list[str], source: Path) -> list[str]:

@@ -28,6 +28,9 @@ REASON_CONSTANT_TARGET = "constant target"
 REASON_ONE_CLASS = "only one class after binarising the target at its median"
 REASON_NON_FINITE = "scipy returned a non-finite value"
 
+# Pairs a correlation test needs: its t statistic has n − 2 degrees of freedom.
+MIN_CORRELATION_ROWS = 3
+
 # Relative spread below which values count as constant (guards against round-off "variation").
 DEFAULT_CONSTANT_RTOL = 1e-12
 
@@ -87,7 +90,7 @@ class CorrelationTest:
 def correlation_preconditions(
     x: np.ndarray,
     y: np.ndarray,
-    min_rows: int = 3,
+    min_rows: int = MIN_CORRELATION_ROWS,
     x_name: str = "feature",
     y_name: str = "target",
     constant_rtol: float = DEFAULT_CONSTANT_RTOL,
@@ -117,14 +120,14 @@ def _correlation_test(
 
 
 def pearson_test(
-    x: np.ndarray, y: np.ndarray, min_rows: int = 3, x_name: str = "feature", y_name: str = "target"
+    x: np.ndarray, y: np.ndarray, min_rows: int = MIN_CORRELATION_ROWS, x_name: str = "feature", y_name: str = "target"
 ) -> CorrelationTest:
     """scipy.stats.pearsonr, guarded: too few rows / constant input give a reason instead."""
     return _correlation_test(stats.pearsonr, x, y, min_rows, x_name, y_name)
 
 
 def spearman_test(
-    x: np.ndarray, y: np.ndarray, min_rows: int = 3, x_name: str = "feature", y_name: str = "target"
+    x: np.ndarray, y: np.ndarray, min_rows: int = MIN_CORRELATION_ROWS, x_name: str = "feature", y_name: str = "target"
 ) -> CorrelationTest:
     """scipy.stats.spearmanr, guarded like :func:`pearson_test`."""
     return _correlation_test(stats.spearmanr, x, y, min_rows, x_name, y_name)
@@ -174,7 +177,7 @@ class PooledAssociation:
         return json_ready(asdict(self))
 
 
-def pooled_association(x: Any, y: Any, min_rows: int = 3) -> PooledAssociation:
+def pooled_association(x: Any, y: Any, min_rows: int = MIN_CORRELATION_ROWS) -> PooledAssociation:
     """Pearson r/p, Spearman rho/p and AUROC (y > median positive) of feature x vs target y."""
     x, y = as_finite_array(x, "x"), as_finite_array(y, "y")
     check_same_length(x=x, y=y)

@@ -15,24 +15,14 @@ where it happened; the detail file gives every null's rate.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 from scipy import sparse, stats
 
-from mprabench.headline import (
-    ELEMENT_BONFERRONI_SIGNIFICANT,
-    ELEMENT_P,
-    ELEMENT_R_CI,
-    ELEMENT_SPEARMAN_P,
-    STRATA_ELEMENT_BH,
-    STRATA_ELEMENT_P,
-    WITHIN_ELEMENT_P,
-    WITHIN_ELEMENT_R_CI,
-    null_checks,
-)
 from mprabench.schema import (
     CALIBRATION_ALPHA,
     CALIBRATION_CI_LEVEL,
@@ -43,9 +33,18 @@ from mprabench.schema import (
     CALIBRATION_N_REPLICATES,
     CALIBRATION_TESTS,
     CALIBRATION_WORST_NULLS,
+    ELEMENT_BONFERRONI_SIGNIFICANT,
     ELEMENT_ID,
+    ELEMENT_P,
+    ELEMENT_R_CI,
+    ELEMENT_SPEARMAN_P,
     INPUT_SHA256,
+    SPEARMAN_RHO_CI,
+    STRATA_ELEMENT_BH,
+    STRATA_ELEMENT_P,
     TF_LABELS,
+    WITHIN_ELEMENT_P,
+    WITHIN_ELEMENT_R_CI,
 )
 from mprabench.stats.clustered import (
     MIN_ELEMENTS_FISHER_Z,
@@ -53,9 +52,7 @@ from mprabench.stats.clustered import (
     PERMUTATION_TIE_TOLERANCE,
     element_permutations,
     fisher_z_interval,
-    grouped_pearson_r,
     permutation_pvalues,
-    unit_scaled,
 )
 from mprabench.stats.null_family import (
     NullScenario,
@@ -64,9 +61,13 @@ from mprabench.stats.null_family import (
     simulate_scenario_features,
     with_outlier,
 )
+from mprabench.stats.pearson import grouped_pearson_r, pearson_from_sums, unit_scaled
+from mprabench.stats.leverage import spearman_interval
+from mprabench.stats.permutation_normal import normal_limit_p, uses_normal_limit
 from mprabench.stats.rng import derive_rng
 from mprabench.stats.robust_correlation import robust_p
 from mprabench.stats.within_element import (
+    MAX_ABS_R,
     MIN_POOLED_ELEMENTS,
     WITHIN_POOLING,
     RandomEffectsPool,
@@ -155,14 +156,39 @@ class SimulationSettings:
     # Distinct inputs an element needs for a within-element r: within_element.min_within_inputs(
     # evaluate.min_unique_inputs), the rule evaluate applies.
     min_within_inputs: int
+    # Above this many elements a permutation p is its normal limit, in evaluate and here
+    # (evaluate.permutation_normal_above_elements; stats/permutation_normal.py).
+    normal_above_elements: int
 
 
-def element_mean_matrix(structure: DesignStructure) -> np.ndarray:
-    """(J x E) matrix mapping input features to element means over rows."""
-    weights = np.zeros((structure.n_inputs, structure.n_elements))
+@dataclass(frozen=True)
+class ElementNullBatch:
+    """A batch of null replicates' element means: what a headline statistic that brings its own null
+    simulation (headline.NullCheck.simulate) is computed from, one value per replicate."""
+
+    means: np.ndarray           # (replicates x E) element means of the null features
+    element_target: np.ndarray  # (E) the measured element means of the target
+    permutations: np.ndarray | None  # (P x E) the element permutation p's permutations (None: its normal limit)
+    alpha: float
+    ci_level: float
+    rng: np.random.Generator    # the statistic's own seeded stream under this null
+
+
+class HeadlineNull(Protocol):
+    """A headline statistic's null check (headline.NullCheck): ``calibration.json[kind][key]``."""
+
+    kind: str
+    key: str
+    simulate: Callable[[ElementNullBatch], np.ndarray] | None
+
+
+def element_mean_matrix(structure: DesignStructure) -> sparse.csr_matrix:
+    """(J x E) sparse matrix mapping input features to element means over rows (one entry per input:
+    dense, 196,664 inputs x 98,332 elements would not fit)."""
     rows_per_element = np.bincount(structure.input_element, weights=structure.input_rows, minlength=structure.n_elements)
-    weights[np.arange(structure.n_inputs), structure.input_element] = structure.input_rows / rows_per_element[structure.input_element]
-    return weights
+    share = structure.input_rows / rows_per_element[structure.input_element]
+    return sparse.csr_matrix((share, (np.arange(structure.n_inputs), structure.input_element)),
+                             shape=(structure.n_inputs, structure.n_elements))
 
 
 def element_indicator(structure: DesignStructure, used: np.ndarray, inputs: np.ndarray | None = None) -> np.ndarray:
@@ -174,8 +200,9 @@ def element_indicator(structure: DesignStructure, used: np.ndarray, inputs: np.n
     return indicator[:, used]
 
 
-def correlations_over_columns(structure: DesignStructure, features: np.ndarray, indicator: np.ndarray) -> np.ndarray:
-    """(n x columns) Pearson r of features vs input target over the inputs of each indicator column."""
+def correlations_over_columns(structure: DesignStructure, features: np.ndarray, indicator: Any) -> np.ndarray:
+    """(n x columns) Pearson r of features vs input target over the inputs of each indicator column (dense or
+    sparse)."""
     return grouped_pearson_r(features, structure.input_target, indicator)
 
 
@@ -221,12 +248,13 @@ class ScenarioOutcome:
     pvalues: dict[str, np.ndarray]    # test key -> p per replicate (for the QQ figure)
     flags: dict[str, np.ndarray]      # flag key -> raised per replicate (a rate that must stay <= alpha)
 
-    def merged_with_element_level(self, other: ScenarioOutcome) -> ScenarioOutcome:
-        """This outcome plus the between-element statistics of ``other`` (same element-level signature)."""
-        return ScenarioOutcome(other_first(other.rejected, self.rejected, BETWEEN_TESTS),
-                               other_first(other.covered, self.covered, BETWEEN_INTERVALS),
-                               other_first(other.pvalues, self.pvalues, BETWEEN_TESTS),
-                               other_first(other.flags, self.flags, (ELEMENT_BONFERRONI_SIGNIFICANT,)))
+    def merged_with_element_level(self, other: ScenarioOutcome, own: tuple[str, ...]) -> ScenarioOutcome:
+        """This outcome plus the between-element statistics of ``other`` (same element-level signature);
+        ``own``: the keys of the headline statistics simulated from element means by their own function."""
+        return ScenarioOutcome(other_first(other.rejected, self.rejected, BETWEEN_TESTS + own),
+                               other_first(other.covered, self.covered, BETWEEN_INTERVALS + own),
+                               other_first(other.pvalues, self.pvalues, BETWEEN_TESTS + own),
+                               other_first(other.flags, self.flags, (ELEMENT_BONFERRONI_SIGNIFICANT, *own)))
 
 
 def other_first(other: dict[str, np.ndarray], own: dict[str, np.ndarray], keys: tuple[str, ...]) -> dict[str, np.ndarray]:
@@ -236,7 +264,7 @@ def other_first(other: dict[str, np.ndarray], own: dict[str, np.ndarray], keys: 
 
 # Statistics of the element means only (shared by nulls with the same element-level signature).
 BETWEEN_TESTS = (ELEMENT_P, ELEMENT_SPEARMAN_P)
-BETWEEN_INTERVALS = (ELEMENT_R_CI,)
+BETWEEN_INTERVALS = (ELEMENT_R_CI, SPEARMAN_RHO_CI)
 BETWEEN_STRATA_PREFIXES = (STRATA_BETWEEN_P,)
 
 
@@ -266,6 +294,7 @@ class CalibrationResult:
     settings: SimulationSettings
     outcomes: dict[str, ScenarioOutcome]    # null name -> outcome
     not_estimable: dict[str, str]
+    reported_flags: tuple[str, ...]         # flags calibration.json reports (the rest: detail file only)
 
     def rates(self, kind: str) -> dict[str, dict[str, dict[str, float]]]:
         """statistic -> null -> {rate, mcse}; kind: rejected | covered | flags."""
@@ -283,7 +312,7 @@ class CalibrationResult:
 
     def worst_flags(self) -> dict[str, Worst]:
         return {key: worst_case(key, rates, None) for key, rates in self.rates("flags").items()
-                if key in REPORTED_FLAGS}
+                if key in self.reported_flags}
 
     def worst_pvalues(self) -> dict[str, np.ndarray]:
         """Per reported test, its p-values in the null where its type-I rate was worst (QQ figure)."""
@@ -338,10 +367,10 @@ def tf_strata(structure: DesignStructure, min_inputs: int) -> dict[str, tuple[np
 
 
 def pooled_within_p(structure: DesignStructure, features: np.ndarray, used: np.ndarray, per_element: np.ndarray,
-                    inputs: np.ndarray | None = None, pooling: str = WITHIN_POOLING) -> tuple[np.ndarray, RandomEffectsPool]:
+                    inputs: np.ndarray | None = None, *, pooling: str) -> tuple[np.ndarray, RandomEffectsPool]:
     """Pooled within-element p of every replicate, as evaluate computes it (same pooling function)."""
     r = within_element_correlations(structure, features, used, inputs)
-    pool = pool_fisher_z(np.arctanh(np.clip(r, -1 + 1e-12, 1 - 1e-12)), per_element, pooling)
+    pool = pool_fisher_z(np.arctanh(np.clip(r, -MAX_ABS_R, MAX_ABS_R)), per_element, pooling)
     return pool.p, pool
 
 
@@ -375,7 +404,7 @@ class ElementColumns:
         sx, sxx, syy = features @ self.indicator, (features * features) @ self.indicator, y2.sum(0)
         mean_x = sx / self.m
         cross_squares = (features * features) @ y2 - 2 * mean_x * (features @ y2) + mean_x**2 * syy
-        r = sxy / np.sqrt(syy * (sxx - sx * mean_x))
+        r = pearson_from_sums(self.m, sx, 0.0, sxx, syy, sxy)  # the target is centred within each element: Σy = 0
         df = self.m - 2
         pearson = 2 * stats.t.sf(np.abs(r * np.sqrt(df / (1 - r * r))), df)
         return robust_p(sxy, cross_squares, self.m), pearson
@@ -385,10 +414,11 @@ class ElementColumns:
 class Plan:
     """What does not change between nulls: permutations, strata masks, indicators."""
 
-    permutations: np.ndarray
-    spearman_null: np.ndarray
+    # None above normal_above_elements elements: the p is the normal limit (no permutations drawn)
+    permutations: np.ndarray | None
+    spearman_null: np.ndarray | None
     element_strata: dict[str, list[np.ndarray]]
-    strata_spearman_nulls: dict[tuple[str, int], np.ndarray]
+    strata_spearman_nulls: dict[tuple[str, int], np.ndarray | None]
     used: np.ndarray
     within: bool
     labels: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
@@ -400,8 +430,9 @@ class Plan:
 def make_plan(structure: DesignStructure, s: SimulationSettings) -> Plan:
     e = structure.n_elements
     element_strata = element_attribute_strata(structure)
-    strata_nulls = {(kind, i): spearman_null(int(m.sum()), element_permutations(
-                        int(m.sum()), s.n_permutations, derive_rng(s.seed, f"calibration|{kind}|{i}")))
+    strata_nulls = {(kind, i): None if uses_normal_limit(int(m.sum()), s.normal_above_elements) else spearman_null(
+                        int(m.sum()), element_permutations(int(m.sum()), s.n_permutations,
+                                                           derive_rng(s.seed, f"calibration|{kind}|{i}")))
                     for kind, masks in element_strata.items() for i, m in enumerate(masks)}
     used = structure.inputs_per_element >= s.min_within_inputs
     within = structure.inputs_vary_within_elements and used.sum() >= MIN_POOLED_ELEMENTS
@@ -414,21 +445,10 @@ def make_plan(structure: DesignStructure, s: SimulationSettings) -> Plan:
         for block, (_, _, per_element) in zip(blocks, labels.values()):
             label_columns.append((start_column, start_column + block.shape[1], per_element))
             start_column += block.shape[1]
-    permutations = element_permutations(e, s.n_permutations, derive_rng(s.seed, "calibration|permutations"))
-    return Plan(permutations, spearman_null(e, permutations), element_strata, strata_nulls, used, within, labels, label_indicator, label_columns,
+    permutations = None if uses_normal_limit(e, s.normal_above_elements) else element_permutations(
+        e, s.n_permutations, derive_rng(s.seed, "calibration|permutations"))
+    return Plan(permutations, None if permutations is None else spearman_null(e, permutations), element_strata, strata_nulls, used, within, labels, label_indicator, label_columns,
                 e >= max(s.min_elements_ci, MIN_ELEMENTS_FISHER_Z))
-
-
-def sparse_correlations(structure: DesignStructure, features: np.ndarray, indicator: Any) -> np.ndarray:
-    """correlations_over_columns with a sparse indicator (features @ indicator through the sparse side)."""
-    m = np.asarray(indicator.sum(0)).ravel()
-    y = structure.input_target
-    sx = (indicator.T @ features.T).T
-    sxx = (indicator.T @ (features * features).T).T
-    sxy = (indicator.T @ (features * y).T).T
-    sy, syy = indicator.T @ y, indicator.T @ (y * y)
-    cov = sxy - sx * sy / m
-    return cov / np.sqrt((sxx - sx * sx / m) * (syy - sy * sy / m))
 
 
 def spearman_null(n_elements: int, permutations: np.ndarray) -> np.ndarray:
@@ -441,9 +461,26 @@ def spearman_null(n_elements: int, permutations: np.ndarray) -> np.ndarray:
     return np.sort(np.abs(ranks[permutations] @ ranks))
 
 
-def spearman_pvalues(means: np.ndarray, element_target: np.ndarray, null: np.ndarray) -> np.ndarray:
-    """Two-sided permutation p of Spearman's rho of every row of ``means`` against the target means."""
-    rho = unit_scaled(stats.rankdata(means, axis=1)) @ unit_scaled(stats.rankdata(element_target))
+def spearman_rho_rows(means: np.ndarray, element_target: np.ndarray) -> np.ndarray:
+    """Spearman's rho of every row of ``means`` (simulated, continuous: no ties) against the target means.
+
+    One argsort per row: rho = sum_j s_j c[order_j], with s the unit-scaled ranks 1..E, c the unit-scaled
+    target ranks and order the row's argsort; rankdata's tie handling would double the cost (with
+    thousands of elements the ranking is most of calibrate's time) for ties that cannot occur.
+    """
+    c = unit_scaled(stats.rankdata(element_target))
+    order = np.argsort(means, axis=1)
+    return c[order] @ unit_scaled(np.arange(means.shape[1], dtype=float))
+
+
+def spearman_pvalues(means: np.ndarray, element_target: np.ndarray, null: np.ndarray | None,
+                     rho: np.ndarray | None = None) -> np.ndarray:
+    """Two-sided permutation p of Spearman's rho of every row of ``means`` against the target means
+    (``null`` None: the normal limit of its permutation distribution, as evaluate above that many elements;
+    ``rho``: already computed by spearman_rho_rows)."""
+    rho = spearman_rho_rows(means, element_target) if rho is None else rho
+    if null is None:
+        return normal_limit_p(rho, means.shape[1])
     n_extreme = len(null) - np.searchsorted(null, np.abs(rho) - PERMUTATION_TIE_TOLERANCE, side="left")
     return (1 + n_extreme) / (1 + len(null))
 
@@ -473,19 +510,28 @@ class Accumulator:
 
 
 def element_level_batch(acc: Accumulator, structure: DesignStructure, s: SimulationSettings, plan: Plan,
-                        means: np.ndarray) -> None:
-    """The between-element statistics of one batch of replicates' element means."""
+                        means: np.ndarray, own: dict[HeadlineNull, np.random.Generator]) -> None:
+    """The between-element statistics of one batch of replicates' element means, then those headline
+    statistics that bring their own simulation (``own``: each with its random stream)."""
     e = structure.n_elements
     zx, zy = unit_scaled(means), unit_scaled(structure.element_target)
-    acc.add(acc.p, ELEMENT_P, permutation_pvalues(zx, zy, plan.permutations))
-    acc.add(acc.p, ELEMENT_SPEARMAN_P, spearman_pvalues(means, structure.element_target, plan.spearman_null))
+    acc.add(acc.p, ELEMENT_P, normal_limit_p(zx @ zy, e) if plan.permutations is None else
+            permutation_pvalues(zx, zy, plan.permutations))
+    rho = spearman_rho_rows(means, structure.element_target)
+    acc.add(acc.p, ELEMENT_SPEARMAN_P, spearman_pvalues(means, structure.element_target, plan.spearman_null, rho))
     if plan.ci_ok:
         low, high = fisher_z_interval(zx @ zy, e, s.ci_level)
         acc.add(acc.covered, ELEMENT_R_CI, (low <= 0) & (high >= 0))
+        low, high = spearman_interval(rho, e, s.ci_level)
+        acc.add(acc.covered, SPEARMAN_RHO_CI, (low <= 0) & (high >= 0))
     for kind, masks in plan.element_strata.items():
         for i, mask in enumerate(masks):  # Spearman permutation p over the stratum's elements (no CI)
             acc.add(acc.p, STRATA_BETWEEN_P, spearman_pvalues(means[:, mask], structure.element_target[mask],
                                                               plan.strata_spearman_nulls[(kind, i)]))
+    tables = {CALIBRATION_TESTS: acc.p, CALIBRATION_INTERVALS: acc.covered, CALIBRATION_FLAGS: acc.flags}
+    for check, rng in own.items():
+        batch = ElementNullBatch(means, structure.element_target, plan.permutations, s.alpha, s.ci_level, rng)
+        acc.add(tables[check.kind], check.key, np.asarray(check.simulate(batch)))
 
 
 def within_batch(acc: Accumulator, structure: DesignStructure, s: SimulationSettings, plan: Plan,
@@ -505,9 +551,9 @@ def within_batch(acc: Accumulator, structure: DesignStructure, s: SimulationSett
         acc.add(acc.flags, STRATA_ELEMENT_BH, any_benjamini_hochberg(robust, s.alpha))
         acc.add(acc.flags, STRATA_ELEMENT_P_PER_ELEMENT, (robust <= s.alpha / robust.shape[1]).ravel())
     if plan.labels:  # all labels' element columns in one sparse product: one pass over the features
-        r_labels = sparse_correlations(structure, features, plan.label_indicator)
+        r_labels = correlations_over_columns(structure, features, plan.label_indicator)
         for start_column, stop_column, label_per_element in plan.label_columns:
-            z = np.arctanh(np.clip(r_labels[:, start_column:stop_column], -1 + 1e-12, 1 - 1e-12))
+            z = np.arctanh(np.clip(r_labels[:, start_column:stop_column], -MAX_ABS_R, MAX_ABS_R))
             pool = pool_fisher_z(z, label_per_element, "t_test")
             acc.add(acc.p, STRATA_TF_P, pool.p)
             if len(label_per_element) >= s.min_elements_ci:  # the strata table gives a CI only from this many
@@ -516,7 +562,7 @@ def within_batch(acc: Accumulator, structure: DesignStructure, s: SimulationSett
 
 
 def simulate_scenario(structure: DesignStructure, s: SimulationSettings, plan: Plan, scenario: NullScenario,
-                      verdict_key: str, element_level_done: ScenarioOutcome | None) -> ScenarioOutcome:
+                      element_level_done: ScenarioOutcome | None, own: Sequence[HeadlineNull]) -> ScenarioOutcome:
     """Every reported statistic under one null of the family, ``n_replicates`` times.
 
     ``element_level_done``: the outcome of an earlier null with the same element-level signature, whose
@@ -527,26 +573,29 @@ def simulate_scenario(structure: DesignStructure, s: SimulationSettings, plan: P
     to_means = element_mean_matrix(structure)
     columns = ElementColumns.of(structure, plan.used) if plan.within and slopes_free(scenario) else None
     acc = Accumulator()
-    for start in range(0, s.n_replicates, REPLICATE_BATCH):
+    own_streams = {check: derive_rng(s.seed, f"calibration|{scenario.name}|{check.key}") for check in own}
+    # Nothing to simulate when the element-level statistics are shared and there are no within-element ones.
+    batches = range(0, s.n_replicates, REPLICATE_BATCH) if element_level_done is None or plan.within else ()
+    for start in batches:
         n = min(REPLICATE_BATCH, s.n_replicates - start)
         features = simulate_scenario_features(structure, scenario, n, rng)
         if element_level_done is None:
-            element_level_batch(acc, structure, s, plan, features @ to_means)
+            element_level_batch(acc, structure, s, plan, features @ to_means, own_streams)
         if plan.within:
             within_batch(acc, structure, s, plan, features, columns)
     outcome = acc.outcome(s.alpha)
     if element_level_done is None:
-        outcome.flags[ELEMENT_BONFERRONI_SIGNIFICANT] = familywise_flags(structure, s, plan, scenario, to_means,
-                                                                         verdict_key)
+        outcome.flags[ELEMENT_BONFERRONI_SIGNIFICANT] = familywise_flags(structure, s, plan, scenario, to_means)
     else:
-        outcome = outcome.merged_with_element_level(element_level_done)
+        outcome = outcome.merged_with_element_level(element_level_done, tuple(check.key for check in own))
     return outcome
 
 
 def familywise_flags(structure: DesignStructure, s: SimulationSettings, plan: Plan, scenario: NullScenario,
-                     to_means: np.ndarray, verdict_key: str) -> np.ndarray:
+                     to_means: sparse.csr_matrix) -> np.ndarray:
     """Per replicate family of ``n_primary_features`` independent null features: is the verdict flag
-    (Bonferroni at alpha / family size over the verdict p) raised for any of them?"""
+    (Bonferroni at alpha / family size over the verdict p, Spearman's permutation p: stats.leverage.VERDICT_P)
+    raised for any of them?"""
     k = max(1, s.n_primary_features)
     rng = derive_rng(s.seed, f"calibration|familywise|{scenario.name}")
     raised = []
@@ -554,20 +603,20 @@ def familywise_flags(structure: DesignStructure, s: SimulationSettings, plan: Pl
     for start in range(0, s.n_replicates, per_batch):
         n = min(per_batch, s.n_replicates - start)
         means = simulate_scenario_element_means(structure, scenario, n * k, to_means, rng)
-        verdict_p = (spearman_pvalues(means, structure.element_target, plan.spearman_null)
-                     if verdict_key == ELEMENT_SPEARMAN_P else
-                     permutation_pvalues(unit_scaled(means), unit_scaled(structure.element_target), plan.permutations))
+        verdict_p = spearman_pvalues(means, structure.element_target, plan.spearman_null)
         raised.append((verdict_p.reshape(n, k) <= s.alpha / k).any(axis=1))
     return np.concatenate(raised)
 
 
 def calibrate(structure: DesignStructure, settings: SimulationSettings,
-              verdict_key: str = ELEMENT_SPEARMAN_P) -> CalibrationResult:
+              headline_nulls: Sequence[HeadlineNull]) -> CalibrationResult:
     """Simulate ``n_replicates`` null features under every null of the family and evaluate every reported
     statistic on each (plus the candidate tests the choice of each test rests on).
 
     Strata p-values are pooled per kind (``strata_<kind>_p``: the rejection rate over all estimable
     strata and replicates); ``strata_element_bh``: the rate at which BH over the elements rejects any.
+    ``headline_nulls``: the null check of every headline statistic (headline.null_checks()); those with
+    their own ``simulate`` are simulated from each batch's element means, the rest by this module.
     """
     s = settings
     if not s.nulls:
@@ -579,29 +628,31 @@ def calibrate(structure: DesignStructure, settings: SimulationSettings,
         not_estimable[STRATA_TF_P] = "the TF perturbation never reaches the model (inputs do not vary within elements)"
         not_estimable[STRATA_ELEMENT_P] = "model inputs do not vary within elements"
     if not plan.ci_ok:
-        not_estimable[ELEMENT_R_CI] = f"fewer than {s.min_elements_ci} elements"
+        not_estimable[ELEMENT_R_CI] = not_estimable[SPEARMAN_RHO_CI] = f"fewer than {s.min_elements_ci} elements"
     if plan.within and not any(slopes_free(n) for n in s.nulls):
         not_estimable[STRATA_ELEMENT_P] = "no null of the family is free of within-element slopes"
+    own = [check for check in headline_nulls if check.simulate is not None]
     outcomes: dict[str, ScenarioOutcome] = {}
     first_of_signature: dict[tuple, str] = {}
     for scenario in s.nulls:
         earlier = first_of_signature.setdefault(element_level_signature(scenario), scenario.name)
         done = outcomes[earlier] if earlier != scenario.name else None
-        outcomes[scenario.name] = simulate_scenario(structure, s, plan, scenario, verdict_key, done)
-    result = CalibrationResult(structure, s, outcomes, not_estimable)
-    require_headline_nulls(result)
+        outcomes[scenario.name] = simulate_scenario(structure, s, plan, scenario, done, own)
+    own_flags = tuple(check.key for check in own if check.kind == CALIBRATION_FLAGS)
+    result = CalibrationResult(structure, s, outcomes, not_estimable, REPORTED_FLAGS + own_flags)
+    require_headline_nulls(result, headline_nulls)
     return result
 
 
-def require_headline_nulls(result: CalibrationResult) -> None:
+def require_headline_nulls(result: CalibrationResult, headline_nulls: Sequence[HeadlineNull]) -> None:
     """Every headline statistic's null (mprabench.headline) is simulated or said to be not estimable."""
     simulated = {CALIBRATION_TESTS: result.rates("rejected"), CALIBRATION_INTERVALS: result.rates("covered"),
                  CALIBRATION_FLAGS: result.rates("flags")}
-    missing = [f"{check.kind}.{check.key}" for check in null_checks()
+    missing = [f"{check.kind}.{check.key}" for check in headline_nulls
                if check.key not in simulated[check.kind] and check.key not in result.not_estimable]
     if missing:
-        raise RuntimeError(f"calibrate simulates no null for the headline statistic(s) {missing}: add their "
-                           "simulation to stats/calibration.calibrate (the headline contract, mprabench/headline.py)")
+        raise RuntimeError(f"calibrate simulates no null for the headline statistic(s) {missing}: give their "
+                           "NullCheck a `simulate` function in mprabench/headline.py (the headline contract)")
 
 
 @dataclass(frozen=True)
@@ -649,5 +700,5 @@ def uniform_quantiles(n: int) -> np.ndarray:
     return (np.arange(1, n + 1) - 0.5) / n
 
 
-__all__ = ["DesignStructure", "SimulationSettings", "CalibrationResult", "design_structure", "calibrate",
+__all__ = ["DesignStructure", "SimulationSettings", "CalibrationResult", "ElementNullBatch", "design_structure", "calibrate",
            "calibration_misses", "worst_nulls", "uniform_quantiles"]

@@ -24,6 +24,8 @@ from mprabench.stats.association import (
     pearson_test,
 )
 from mprabench.stats.json_values import json_ready
+from mprabench.stats.permutation_normal import NORMAL_LIMIT_METHOD, normal_limit_p, uses_normal_limit
+from mprabench.stats.pearson import unit_scaled
 from mprabench.stats.rng import derive_rng
 
 PERMUTATION_METHOD = (
@@ -73,38 +75,6 @@ def element_means(
     return ids, mean_x, mean_y
 
 
-# Pearson r in the three forms the statistics need (all here, each checked against scipy in the tests):
-# unit_scaled (a dot product is r: permutations and replicates share one matrix product), pearson_r
-# (matching columns) and grouped_pearson_r (over groups of inputs, from sums).
-
-
-def unit_scaled(values: np.ndarray) -> np.ndarray:
-    """Centred and scaled to unit norm along the last axis: a dot product of two is Pearson r.
-
-    The form of Pearson r the permutation tests use: one matrix product gives the r of many
-    permutations (or simulated replicates) at once.
-    """
-    centred = values - values.mean(axis=-1, keepdims=True)
-    return centred / np.linalg.norm(centred, axis=-1, keepdims=True)
-
-
-def pearson_r(a: np.ndarray, b: np.ndarray, axis: int = 0) -> np.ndarray:
-    """Pearson r of matching slices of a and b along ``axis`` (NaN where one is constant)."""
-    a, b = a - a.mean(axis, keepdims=True), b - b.mean(axis, keepdims=True)
-    return (a * b).sum(axis) / np.sqrt((a * a).sum(axis) * (b * b).sum(axis))
-
-
-def grouped_pearson_r(x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """(n x columns) Pearson r of each row of x (n x J) with y (J) over the members of each column of the
-    0/1 matrix `groups` (J x columns), from per-group sums: one matrix product for every row and group."""
-    m = groups.sum(0)
-    sx, sxx, sxy = x @ groups, (x * x) @ groups, (x * y) @ groups
-    sy, syy = y @ groups, (y * y) @ groups
-    cov = sxy - sx * sy / m
-    var_x, var_y = sxx - sx * sx / m, syy - sy * sy / m
-    return cov / np.sqrt(var_x * var_y)
-
-
 def element_permutations(n_elements: int, n_permutations: int, rng: np.random.Generator) -> np.ndarray:
     """(n_permutations x n_elements) independent uniform permutations of 0..n_elements-1."""
     return rng.permuted(np.broadcast_to(np.arange(n_elements), (n_permutations, n_elements)), axis=1)
@@ -128,7 +98,7 @@ def permutation_p(n_extreme: np.ndarray | int, n_permutations: int) -> np.ndarra
 def permutation_pvalues(zx: np.ndarray, zy: np.ndarray, permutations: np.ndarray) -> np.ndarray:
     """Two-sided permutation p of r = zx·zy for every row of ``zx`` (B x E), permuting ``zy``.
 
-    ``zx``, ``zy`` are unit-scaled (:func:`unit_scaled`); ``permutations`` (P x E) index ``zy``.
+    ``zx``, ``zy`` are unit-scaled (:func:`mprabench.stats.pearson.unit_scaled`); ``permutations`` (P x E) index ``zy``.
     Permuting the target means instead of the features gives the same null distribution and
     lets many features (or simulated replicates) share one permuted block.
     """
@@ -212,10 +182,17 @@ def element_level_from_means(
     level: float,
     min_elements_ci: int,
     rng: np.random.Generator,
+    normal_above: int,
 ) -> ElementLevelAssociation:
-    """r, permutation p and Fisher-z CI from element means already computed."""
+    """r, permutation p and Fisher-z CI from element means already computed.
+
+    ``normal_above``: with more elements than this the p comes from the normal limit of the permutation
+    distribution (stats/permutation_normal.py; evaluate.permutation_normal_above_elements).
+    """
     n = len(mean_x)
-    common = dict(method_description=PERMUTATION_METHOD, ci_method=CI_METHOD, n_rows=n_rows,
+    method = (f"{PERMUTATION_METHOD}; above {normal_above} elements: {NORMAL_LIMIT_METHOD}"
+              if uses_normal_limit(n, normal_above) else PERMUTATION_METHOD)
+    common = dict(method_description=method, ci_method=CI_METHOD, n_rows=n_rows,
                   n_elements=n, n_permutations=n_permutations, ci_level=level)
     reason = element_mean_reason(mean_x, mean_y, MIN_ELEMENTS_R)
     if reason:
@@ -224,6 +201,8 @@ def element_level_from_means(
     r = pearson_test(mean_x, mean_y).estimate
     if n < MIN_PERMUTATION_ELEMENTS:
         p, p_reason = None, element_count_reason(n, MIN_PERMUTATION_ELEMENTS, "a permutation p that can reach 0.05")
+    elif uses_normal_limit(n, normal_above):
+        p, p_reason = float(normal_limit_p(r, n)), None
     elif n_permutations > 0:
         p, p_reason = permutation_pvalue(mean_x, mean_y, n_permutations, rng), None
     else:
@@ -248,6 +227,7 @@ def element_level_association(
     key: str,
     level: float,
     min_elements_ci: int,
+    normal_above: int,
 ) -> ElementLevelAssociation:
     """Pearson r of element means plus its permutation p over elements and Fisher-z CI."""
     x, y = as_finite_array(x, "x"), as_finite_array(y, "y")
@@ -255,4 +235,5 @@ def element_level_association(
     check_same_length(x=x, y=y, clusters=clusters)
     _, mean_x, mean_y = element_means(x, y, clusters)
     return element_level_from_means(mean_x, mean_y, n_rows=len(x), n_permutations=n_permutations,
-                                    level=level, min_elements_ci=min_elements_ci, rng=derive_rng(seed, key))
+                                    level=level, min_elements_ci=min_elements_ci, rng=derive_rng(seed, key),
+                                    normal_above=normal_above)

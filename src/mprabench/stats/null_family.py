@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy import sparse
 
 if TYPE_CHECKING:
     from mprabench.stats.calibration import DesignStructure
@@ -116,7 +117,7 @@ def simulate_scenario_features(structure: DesignStructure, scenario: NullScenari
 
 
 def simulate_scenario_element_means(structure: DesignStructure, scenario: NullScenario, n: int,
-                                    to_means: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+                                    to_means: sparse.csr_matrix, rng: np.random.Generator) -> np.ndarray:
     """(n x E) row-weighted element means of null features (slopes add exactly 0 to them).
 
     Gaussian noise: the input noise's contribution to an element mean is exactly normal with variance
@@ -126,7 +127,7 @@ def simulate_scenario_element_means(structure: DesignStructure, scenario: NullSc
     if scenario.noise != "gaussian":
         return simulate_scenario_features(structure, scenario, n, rng) @ to_means
     offsets = draw_noise(scenario.noise, (n, structure.n_elements), rng) * offset_scales(structure, scenario.size_variance)
-    noise_sd = np.sqrt((to_means**2).T @ noise_scales(structure, scenario.deviation_noise) ** 2)
+    noise_sd = np.sqrt(to_means.multiply(to_means).T @ noise_scales(structure, scenario.deviation_noise) ** 2)
     return offsets + rng.standard_normal((n, structure.n_elements)) * noise_sd
 
 

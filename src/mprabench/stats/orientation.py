@@ -24,10 +24,14 @@ from mprabench.stats.clustered import (
     element_permutations,
     fisher_z_interval,
     permutation_pvalue,
-    unit_scaled,
 )
+from mprabench.stats.permutation_normal import normal_limit_p, uses_normal_limit
+from mprabench.stats.pearson import unit_scaled
 from mprabench.stats.rng import derive_rng
 
+# SD of the simulated model's systematic orientation shift: the r of the differences does not depend on it (a
+# shift common to every element cancels when they are centred), so it is no setting.
+SIMULATED_SHIFT_SD = 1.0
 MIN_ORIENTATION_ELEMENTS = 10  # fewer paired elements: no estimate (r over a handful of differences)
 METHOD = ("Pearson r across elements of the model's forward − reverse difference vs the measured one; "
           "permutation p over elements; Fisher-z CI with n = paired elements")
@@ -81,8 +85,12 @@ class OrientationEffect:
 
 
 def orientation_effect(table: pd.DataFrame, feature: str, target: str, n_permutations: int, seed: int,
-                       level: float, pairs: OrientationPairs | None = None) -> OrientationEffect | None:
-    """The orientation analysis of one feature; None when the dataset has no orientations."""
+                       level: float, pairs: OrientationPairs | None = None, *, normal_above: int
+                       ) -> OrientationEffect | None:
+    """The orientation analysis of one feature; None when the dataset has no orientations.
+
+    ``normal_above``: with more paired elements the p is the normal limit of its permutation
+    distribution (stats/permutation_normal.py)."""
     pairs = pairs if pairs is not None else orientation_pairs(table)
     if pairs is None:
         return None
@@ -97,13 +105,14 @@ def orientation_effect(table: pd.DataFrame, feature: str, target: str, n_permuta
         return OrientationEffect(n, None, None, None, None,
                                  f"the {which} forward − reverse difference is the same for every element")
     r = float(np.corrcoef(d_model, d_measured)[0, 1])
-    p = permutation_pvalue(d_model, d_measured, n_permutations, derive_rng(seed, f"{feature}|orientation"))
+    p = (float(normal_limit_p(r, n)) if uses_normal_limit(n, normal_above) else
+         permutation_pvalue(d_model, d_measured, n_permutations, derive_rng(seed, f"{feature}|orientation")))
     low, high = fisher_z_interval(r, n, level)
     return OrientationEffect(n, r, p, float(low), float(high), None)
 
 
-def orientation_null(d_measured: np.ndarray, n_replicates: int, n_permutations: int, level: float, seed: int,
-                     shift_sd: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def orientation_null(d_measured: np.ndarray, n_replicates: int, n_permutations: int, level: float,
+                     seed: int, *, normal_above: int) -> tuple[np.ndarray, np.ndarray]:
     """Null p-values and CI coverage of the orientation r on these paired elements.
 
     Each replicate draws a model with its own systematic orientation shift and element effects
@@ -112,14 +121,22 @@ def orientation_null(d_measured: np.ndarray, n_replicates: int, n_permutations: 
     """
     rng = derive_rng(seed, "calibration|orientation")
     n = len(d_measured)
-    shift = rng.normal(0.0, shift_sd, size=(n_replicates, 1))
+    shift = rng.normal(0.0, SIMULATED_SHIFT_SD, size=(n_replicates, 1))
+    zy = unit_scaled(np.asarray(d_measured, float))
+    if uses_normal_limit(n, normal_above):  # the p orientation_effect reports above that many elements
+        # replicates in batches: (replicates x elements) floats would not fit with 98,000 elements
+        batch = max(1, PERMUTATION_MEMORY_ENTRIES // n)
+        r = np.concatenate([unit_scaled(part + rng.standard_normal((len(part), n)) - rng.standard_normal((len(part), n))) @ zy
+                            for part in np.split(shift, range(batch, n_replicates, batch))])
+        low, high = fisher_z_interval(r, n, level)
+        return normal_limit_p(r, n), (low <= 0) & (high >= 0)
     d_model = shift + rng.standard_normal((n_replicates, n)) - rng.standard_normal((n_replicates, n))
-    zx, zy = unit_scaled(d_model), unit_scaled(np.asarray(d_measured, float))
+    zx = unit_scaled(d_model)
+    low, high = fisher_z_interval(zx @ zy, n, level)
     permutation_rng = derive_rng(seed, "calibration|orientation|permutations")
     rows = max(1, PERMUTATION_MEMORY_ENTRIES // max(1, n))  # bounded memory with many elements
     n_extreme = np.zeros(n_replicates, dtype=np.int64)
     for start in range(0, n_permutations, rows):
         n_extreme += count_extreme(zx, zy, element_permutations(n, min(rows, n_permutations - start), permutation_rng))
     p = (1 + n_extreme) / (1 + n_permutations)
-    low, high = fisher_z_interval(zx @ zy, n, level)
     return p, (low <= 0) & (high >= 0)

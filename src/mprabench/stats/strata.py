@@ -33,6 +33,7 @@ import pandas as pd
 
 from mprabench.schema import CHROM, ELEMENT_CLASS, ELEMENT_ID, INPUT_SHA256, STRAND, TF_LABELS
 from mprabench.stats.association import (
+    MIN_CORRELATION_ROWS,
     as_finite_array,
     benjamini_hochberg,
     correlation_preconditions,
@@ -46,10 +47,10 @@ from mprabench.stats.robust_correlation import robust_correlation_p
 from mprabench.stats.clustered import element_count_reason, element_means
 from mprabench.stats.leverage import leverage
 from mprabench.stats.within_element import (
-    input_level_values,
+    InputLevels,
     inputs_vary_within_some_element,
     min_within_inputs,
-    within_element_effects,
+    within_element_effects_of_values,
 )
 
 StratumKind = Literal["tf", "strand", "chrom", "element", "class"]
@@ -98,6 +99,7 @@ class StrataSettings:
     seed: int
     alpha: float
     min_elements_ci: int
+    normal_above: int  # evaluate.permutation_normal_above_elements
 
 
 def stratum_memberships(table: pd.DataFrame, kind: StratumKind) -> pd.DataFrame:
@@ -121,7 +123,7 @@ def stratum_memberships(table: pd.DataFrame, kind: StratumKind) -> pd.DataFrame:
 
 def naive_columns(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     """Row-level Pearson r/p and Spearman rho: descriptions only (rows are not independent)."""
-    if correlation_preconditions(x, y, 3):
+    if correlation_preconditions(x, y, MIN_CORRELATION_ROWS):
         return {}
     pearson, spearman = pearson_test(x, y), spearman_test(x, y)
     return dict(naive_pearson_r=pearson.estimate, naive_pearson_p=pearson.p, naive_spearman_rho=spearman.estimate)
@@ -130,20 +132,20 @@ def naive_columns(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
 REASON_BETWEEN_CI = "no interval: no confidence interval of Spearman's rho is simulated by calibrate"
 
 
-def between_elements(part: pd.DataFrame, feature: str, target: str, key: str, s: StrataSettings) -> dict[str, Any]:
+def between_elements(x: np.ndarray, y: np.ndarray, elements: np.ndarray, key: str, s: StrataSettings) -> dict[str, Any]:
     """Spearman rho of the stratum's element means and its permutation p (stats/leverage.py)."""
-    x, y = part[feature].to_numpy(float), part[target].to_numpy(float)
-    ids, mean_x, mean_y = element_means(x, y, part[ELEMENT_ID].to_numpy())
+    ids, mean_x, mean_y = element_means(x, y, elements)
     result = leverage(ids, mean_x, mean_y, n_permutations=s.n_permutations, threshold=s.alpha,
-                      rng=derive_rng(s.seed, key), leave_one_out=False)
+                      rng=derive_rng(s.seed, key), normal_above=s.normal_above, ci_level=None,
+                      min_elements_ci=s.min_elements_ci, leave_one_out=False)
     if result.spearman_p is None:
         return dict(estimable=False, reason=result.spearman_p_reason, ci_reason=result.spearman_p_reason)
     return dict(estimable=True, r=result.spearman_rho, p=result.spearman_p, ci_reason=REASON_BETWEEN_CI)
 
 
-def within_elements(part: pd.DataFrame, feature: str, target: str, s: StrataSettings) -> dict[str, Any]:
-    result = within_element_effects(part, feature, target, min_distinct_inputs=min_within_inputs(s.min_unique_inputs),
-                                    level=s.level, pooling="t_test")
+def within_elements(feature: str, x: np.ndarray, levels: InputLevels, s: StrataSettings) -> dict[str, Any]:
+    result = within_element_effects_of_values(feature, x, levels, min_distinct_inputs=min_within_inputs(s.min_unique_inputs),
+                                              level=s.level, pooling="t_test")
     summary = result.summary
     if summary is None or summary.p is None:
         reason = result.reason if summary is None else summary.reason
@@ -154,8 +156,9 @@ def within_elements(part: pd.DataFrame, feature: str, target: str, s: StrataSett
     return dict(estimable=True, r=summary.pooled_r, p=summary.p, ci_low=low, ci_high=high, ci_reason=ci_reason)
 
 
-def one_element(part: pd.DataFrame, feature: str, target: str, s: StrataSettings) -> dict[str, Any]:
-    x, y = input_level_values(part, feature, target)
+def one_element(x: np.ndarray, levels: InputLevels, s: StrataSettings) -> dict[str, Any]:
+    """Pearson r over the distinct inputs of a stratum that is one element (``levels`` of its rows)."""
+    x, y = levels.values(x)
     reasons = correlation_preconditions(x, y, min_within_inputs(s.min_unique_inputs), "feature", "mean target per input")
     if reasons:
         reason = join_reasons(reasons)
@@ -167,23 +170,45 @@ def one_element(part: pd.DataFrame, feature: str, target: str, s: StrataSettings
                 ci_high=None, ci_reason=REASON_ELEMENT_CI)
 
 
-def analyse_stratum(part: pd.DataFrame, feature: str, target: str, kind: str, key: str,
-                    within_visible: bool, s: StrataSettings) -> dict[str, Any]:
-    """Sizes, element-aware estimate/p/CI and naive descriptions for one stratum's rows."""
-    x, y = part[feature].to_numpy(float), part[target].to_numpy(float)
+@dataclass(frozen=True)
+class Stratum:
+    """One stratum's rows and what about them does not depend on the feature, computed once for all features."""
+
+    name: str
+    positions: np.ndarray        # its rows in the table
+    y: np.ndarray                # their target
+    elements: np.ndarray         # their element ids
+    n_inputs: int
+    n_elements: int
+    levels: InputLevels | None   # per-input values (tf and element strata that get an estimate)
+
+
+def stratum(table: pd.DataFrame, name: str, positions: np.ndarray, target: str, kind: str, within_visible: bool,
+            s: StrataSettings) -> Stratum:
+    """The stratum at ``positions`` of ``table``; its input levels only where a within-element estimate is made."""
+    part = table[[ELEMENT_ID, INPUT_SHA256, target]].iloc[positions]
     n_inputs = int(part[INPUT_SHA256].nunique())
-    result: dict[str, Any] = dict(n_rows=len(part), n_unique_inputs=n_inputs,
-                                  n_elements=int(part[ELEMENT_ID].nunique()), **naive_columns(x, y))
+    needs_levels = kind in ("tf", "element") and n_inputs >= s.min_unique_inputs and (kind != "tf" or within_visible)
+    return Stratum(name, positions, part[target].to_numpy(float), part[ELEMENT_ID].to_numpy(), n_inputs,
+                   int(part[ELEMENT_ID].nunique()), InputLevels.of(part, target) if needs_levels else None)
+
+
+def analyse_stratum(part: Stratum, x: np.ndarray, feature: str, kind: str, key: str, within_visible: bool,
+                    s: StrataSettings) -> dict[str, Any]:
+    """Sizes, element-aware estimate/p/CI and naive descriptions for one stratum's rows (``x``: the feature on them)."""
+    y = part.y
+    result: dict[str, Any] = dict(n_rows=len(part.positions), n_unique_inputs=part.n_inputs,
+                                  n_elements=part.n_elements, **naive_columns(x, y))
     if kind == "tf" and not within_visible:
         return result | dict(estimable=False, reason=REASON_TF_INVISIBLE, ci_reason=REASON_TF_INVISIBLE)
-    if n_inputs < s.min_unique_inputs:
-        reason = f"fewer than {s.min_unique_inputs} distinct model inputs ({n_inputs})"
+    if part.n_inputs < s.min_unique_inputs:
+        reason = f"fewer than {s.min_unique_inputs} distinct model inputs ({part.n_inputs})"
         return result | dict(estimable=False, reason=reason, ci_reason=reason)
     if kind == "tf":
-        return result | dict(method=METHODS["within"]) | within_elements(part, feature, target, s)
+        return result | dict(method=METHODS["within"]) | within_elements(feature, x, part.levels, s)
     if kind == "element":
-        return result | dict(method=METHODS["element"]) | one_element(part, feature, target, s)
-    return result | dict(method=METHODS["between"]) | between_elements(part, feature, target, key, s)
+        return result | dict(method=METHODS["element"]) | one_element(x, part.levels, s)
+    return result | dict(method=METHODS["between"]) | between_elements(x, y, part.elements, key, s)
 
 
 def add_benjamini_hochberg(frame: pd.DataFrame, alpha: float) -> pd.DataFrame:
@@ -232,18 +257,21 @@ def stratified_association(
     as_finite_array(table[target], target)
     table = table.reset_index(drop=True)
     within_visible = inputs_vary_within_some_element(table)
-    strata = [(str(stratum), positions.to_numpy())
-              for stratum, positions in stratum_memberships(table, kind).groupby("stratum", sort=True)["position"]]
+    # Everything that does not depend on the feature is computed once per stratum (and no per-feature
+    # copy of the table's rows carries every other feature's column): evaluate's cost grows linearly
+    # in the feature count (issue 22: 1,000 features).
+    strata = [stratum(table, str(name), positions.to_numpy(), target, kind, within_visible, settings)
+              for name, positions in stratum_memberships(table, kind).groupby("stratum", sort=True)["position"]]
     if not strata:  # no row carries a label of this kind
         return tidy_types(pd.DataFrame(columns=RESULT_COLUMNS))
     frames = []
     for feature in features:
-        as_finite_array(table[feature], feature)
+        values = as_finite_array(table[feature], feature)
         rows = [
-            dict(feature=feature, kind=kind, stratum=stratum)
-            | analyse_stratum(table.iloc[p], feature, target, kind, f"{feature}|{kind}|{stratum}", within_visible,
-                              settings)
-            for stratum, p in strata
+            dict(feature=feature, kind=kind, stratum=part.name)
+            | analyse_stratum(part, values[part.positions], feature, kind, f"{feature}|{kind}|{part.name}",
+                              within_visible, settings)
+            for part in strata
         ]
         frames.append(add_benjamini_hochberg(pd.DataFrame(rows, columns=RESULT_COLUMNS), settings.alpha))
     return tidy_types(pd.concat(frames, ignore_index=True))

@@ -22,6 +22,7 @@ from scipy import stats
 
 from mprabench.schema import ELEMENT_ID, INPUT_SHA256
 from mprabench.stats.association import (
+    MIN_CORRELATION_ROWS,
     as_finite_array,
     correlation_preconditions,
     finite_or_none,
@@ -70,7 +71,7 @@ POOLING_METHODS = ("random_effects", "t_test")
 WITHIN_POOLING = "t_test"
 
 # |r| is clipped here before arctanh so a perfect element correlation gives a finite z.
-DEFAULT_MAX_ABS_R = 1.0 - 1e-12
+MAX_ABS_R = 1.0 - 1e-12
 PAULE_MANDEL_ITERATIONS = 100
 PAULE_MANDEL_ATOL = 1e-10
 
@@ -220,23 +221,75 @@ def input_level_values(group: pd.DataFrame, feature: str, target: str) -> tuple[
     return by_input[feature].first().to_numpy(float), by_input[target].mean().to_numpy(float)
 
 
+@dataclass(frozen=True)
+class InputLevels:
+    """The feature-independent part of the within-element analysis of one set of rows, computed once.
+
+    Per element (sorted) its distinct inputs (sorted): the position of each input's first row and
+    the input's mean target, exactly as :func:`input_level_values` gives them per element. Every
+    feature then costs a gather and its correlations, not a pandas groupby per element; with
+    hundreds of features and strata the groupbys (and copying every feature column into each
+    element's group) made evaluate grow faster than linearly in the feature count (issue 22).
+    """
+
+    target: str
+    n_rows: int
+    varies: bool                  # inputs_vary_within_some_element
+    sizes: pd.DataFrame           # per element: rows ("size") and distinct inputs ("nunique")
+    first_row: np.ndarray         # per (element, input) group: the position of its first row
+    mean_target: np.ndarray       # per (element, input) group: its mean target
+    spans: dict[Any, tuple[int, int]]  # element -> its groups' [start, stop) in the two arrays above
+
+    @classmethod
+    def of(cls, table: pd.DataFrame, target: str) -> InputLevels:
+        if table.empty:
+            return cls(target, 0, False, pd.DataFrame(columns=["size", "nunique"]), np.array([], dtype=np.int64),
+                       np.array([]), {})
+        keys = table[[ELEMENT_ID, INPUT_SHA256]].reset_index(drop=True)
+        sizes = keys.groupby(ELEMENT_ID, sort=True)[INPUT_SHA256].agg(["size", "nunique"])
+        # the target keeps its dtype, as input_level_values averages it, and is cast to float afterwards
+        frame = keys.assign(position=np.arange(len(keys)), target=table[target].to_numpy())
+        groups = frame.groupby([ELEMENT_ID, INPUT_SHA256], sort=True, observed=True)
+        first_row = groups["position"].first()
+        mean_target = groups["target"].mean()
+        per_element = first_row.groupby(level=0, sort=True).size()
+        stops = np.cumsum(per_element.to_numpy())
+        spans = {element: (int(stop - count), int(stop))
+                 for element, count, stop in zip(per_element.index, per_element.to_numpy(), stops, strict=True)}
+        return cls(target, len(table), bool((sizes["nunique"] > 1).any()), sizes,
+                   first_row.to_numpy(np.int64), mean_target.to_numpy(float), spans)
+
+    def values(self, feature_values: np.ndarray, element: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """Feature (at each input's first row) and mean target per distinct input of one element
+        (``None``: of every element, e.g. when the rows are one element's)."""
+        start, stop = (0, len(self.first_row)) if element is None else self.spans.get(element, (0, 0))
+        return np.asarray(feature_values[self.first_row[start:stop]], dtype=float), self.mean_target[start:stop]
+
+
 def element_effect(
     element_id: str, group: pd.DataFrame, feature: str, target: str, min_distinct_inputs: int
 ) -> ElementEffect:
     """Pearson r over one element's distinct inputs, with its Fisher z and pooling weight."""
     x, y = input_level_values(group, feature, target)
+    return element_effect_of_values(element_id, len(group), x, y, min_distinct_inputs)
+
+
+def element_effect_of_values(
+    element_id: str, n_rows: int, x: np.ndarray, y: np.ndarray, min_distinct_inputs: int
+) -> ElementEffect:
+    """:func:`element_effect` from the element's values per distinct input (feature x, mean target y)."""
     m = len(x)
-    base = dict(element_id=str(element_id), n_rows=len(group), n_distinct_inputs=m)
+    base = dict(element_id=str(element_id), n_rows=n_rows, n_distinct_inputs=m)
     needed = min_within_inputs(min_distinct_inputs)
     reasons = [] if m >= needed else [f"fewer than {needed} distinct model inputs in the element ({m})"]
-    reasons = reasons or correlation_preconditions(x, y, 3, "feature", "mean target per input")
+    reasons = reasons or correlation_preconditions(x, y, MIN_CORRELATION_ROWS, "feature", "mean target per input")
     pearson = pearson_test(x, y) if not reasons else None
     if pearson is not None and pearson.reason:
         reasons = [pearson.reason]
     if reasons:
         return ElementEffect(**base, estimable=False, reason=join_reasons(reasons), pearson_r=None,
                              pearson_p=None, fisher_z=None, weight=None)
-    z = float(np.arctanh(np.clip(pearson.estimate, -DEFAULT_MAX_ABS_R, DEFAULT_MAX_ABS_R)))
+    z = float(np.arctanh(np.clip(pearson.estimate, -MAX_ABS_R, MAX_ABS_R)))
     return ElementEffect(**base, estimable=True, reason=None, pearson_r=pearson.estimate,
                          pearson_p=pearson.p, fisher_z=z, weight=None)
 
@@ -278,31 +331,47 @@ def inputs_vary_within_some_element(table: pd.DataFrame) -> bool:
 
 def within_element_effects(
     table: pd.DataFrame, feature: str, target: str, *, min_distinct_inputs: int, level: float, pooling: str,
+    levels: InputLevels | None = None,
 ) -> WithinElementResult:
     """Per-element correlations over distinct inputs and their pooled summary.
 
     ``pooling``: ``t_test`` (unweighted t-test of z; the headline and the TF strata, ``WITHIN_POOLING``:
     the calibration family showed the weighted pooling liberal under small or size-linked heterogeneity)
     or ``random_effects`` (PM + Hartung-Knapp, weighted by distinct inputs; kept as the candidate it replaced).
+    ``levels``: :meth:`InputLevels.of` of these rows and this target, when the caller evaluates many
+    features on the same rows (computed here otherwise).
     """
-    if table.empty or not inputs_vary_within_some_element(table):
-        reason = REASON_EMPTY_TABLE if table.empty else REASON_NO_WITHIN_ELEMENT_VARIATION
-        return WithinElementResult(feature, target, False, reason, (), None)
-    as_finite_array(table[feature], feature)
-    as_finite_array(table[target], target)
-    # Elements with too few distinct inputs get their reason from one groupby, not one each: with
+    if levels is None:
+        levels = InputLevels.of(table, target)
+    elif levels.target != target or levels.n_rows != len(table):
+        raise ValueError(f"input levels of {levels.n_rows} rows and target {levels.target!r} given for "
+                         f"{len(table)} rows and target {target!r}")
+    values = np.array([])
+    if levels.n_rows and levels.varies:
+        values = as_finite_array(table[feature], feature)
+        as_finite_array(table[target], target)
+    return within_element_effects_of_values(feature, values, levels, min_distinct_inputs=min_distinct_inputs,
+                                            level=level, pooling=pooling)
+
+
+def within_element_effects_of_values(
+    feature: str, values: np.ndarray, levels: InputLevels, *, min_distinct_inputs: int, level: float, pooling: str,
+) -> WithinElementResult:
+    """:func:`within_element_effects` from the feature's finite ``values`` on the rows ``levels`` describes."""
+    if not levels.n_rows or not levels.varies:
+        reason = REASON_EMPTY_TABLE if not levels.n_rows else REASON_NO_WITHIN_ELEMENT_VARIATION
+        return WithinElementResult(feature, levels.target, False, reason, (), None)
+    # Elements with too few distinct inputs get their reason from the sizes, not a correlation each: with
     # thousands of two-input elements (both orientations of a sequence) the per-element path dominated.
     needed = min_within_inputs(min_distinct_inputs)
-    sizes = table.groupby(ELEMENT_ID, sort=True)[INPUT_SHA256].agg(["size", "nunique"])
-    small = sizes["nunique"] < needed
-    computed = {element_id: element_effect(element_id, group, feature, target, min_distinct_inputs)
-                for element_id, group in table[table[ELEMENT_ID].isin(sizes.index[~small])].groupby(ELEMENT_ID, sort=True)}
+    sizes = levels.sizes
     effects = tuple(
-        computed[element_id] if not is_small else ElementEffect(
+        element_effect_of_values(element_id, int(n_rows), *levels.values(values, element_id),
+                                 min_distinct_inputs) if m >= needed else ElementEffect(
             element_id=str(element_id), n_rows=int(n_rows), n_distinct_inputs=int(m), estimable=False,
             reason=f"fewer than {needed} distinct model inputs in the element ({int(m)})", pearson_r=None,
             pearson_p=None, fisher_z=None, weight=None)
-        for element_id, n_rows, m, is_small in zip(sizes.index, sizes["size"], sizes["nunique"], small, strict=True)
+        for element_id, n_rows, m in zip(sizes.index, sizes["size"], sizes["nunique"], strict=True)
     )
     summary, effects = pool_element_effects(effects, level, pooling)
-    return WithinElementResult(feature, target, True, None, effects, summary)
+    return WithinElementResult(feature, levels.target, True, None, effects, summary)
