@@ -30,9 +30,11 @@ DEMO_EXPERIMENTS ?= v1 v2
 DEMO_PREDICTORS  ?= gc kmer motif
 DATA   ?=
 GENOME ?=
+DEMO_ARGS ?=
+# DEMO_ARGS: more scripts.demo options, e.g. DEMO_ARGS="--set genome.ucsc_api=http://127.0.0.1:8080" (benchmarks/bench_demo.py)
 demo: $(STAMP)
 	$(RUN) $(BIN)/python -m scripts.demo --experiments $(DEMO_EXPERIMENTS) --predictors $(DEMO_PREDICTORS) \
-	  $(if $(DATA),--data "$(DATA)") $(if $(GENOME),--genome "$(GENOME)")
+	  $(if $(DATA),--data "$(DATA)") $(if $(GENOME),--genome "$(GENOME)") $(DEMO_ARGS)
 
 # Two workers (pytest-xdist): the end-to-end DVC runs are mostly subprocess waits.
 test: $(STAMP)

@@ -68,6 +68,7 @@ def main() -> None:
         workspace = shaped_workspace(Path(scratch) / "prepare", 1, [
             "experiment=v2", "predictor=precomputed", "predictor.path=features.parquet",
             f"evaluate.primary_features=[{','.join(names[:PRIMARY])}]",
+            f"evaluate.headline_feature={names[0]}",  # no predict stage here, so no provenance.json to declare it
             f"evaluate.n_permutations={args.permutations}"])
         result = measure(evaluate_command(workspace))
         figures = sorted(p.name for p in (workspace.directory / "figures").glob("*.png"))

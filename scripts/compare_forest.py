@@ -1,57 +1,76 @@
-"""The headline forest plot of several revisions or DVC experiments, side by side, as one PNG.
+"""Several DVC experiments (or revisions) in one forest plot, as a PNG for a paper or a slide.
 
-`dvc plots diff v1 v2` draws the same comparison in the browser from plots/forest.csv; this
-script writes a static figure for a paper or a slide, from each revision's summary.json:
+    python scripts/compare_forest.py demo-v2-gc demo-v2-kmer demo-v2-motif        # one row per experiment
+    python scripts/compare_forest.py v1 v2 --per-feature --out plots/forest_v1_v2.png --csv plots/forest_v1_v2.csv
 
-    python scripts/compare_forest.py v1 v2                    # DVC experiment names, tags, commits
-    python scripts/compare_forest.py v1 v2 --out plots/forest_v1_v2.png --csv plots/forest_v1_v2.csv
-
-Feature labels and the subtitle come from the same label table and run context as every other
-figure (params.yaml and provenance.json of the workspace).
+By default each experiment is one row: its headline feature (summary.json's `headline` block, the
+feature its predictor declares), so predictors with no feature in common are side by side.
+`--per-feature` draws every primary feature, one row per feature and one marker per experiment;
+a feature an experiment's predictor does not make is left blank. The title names the dataset(s),
+predictors and experiments compared, read from each experiment's own params.yaml and
+metrics/summary.json (`dvc plots diff` draws the per-feature view in the browser).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import dvc.api
 import matplotlib as mpl
+import yaml
 
-from mprabench.config import load_params
-from mprabench.plots.forest import forest_figure, forest_table, write_forest_csv
-from mprabench.plots.labels import read_provenance, run_context
+from mprabench.errors import BenchmarkError
+from mprabench.plots.comparison import (
+    Compared,
+    comparison_subtitle,
+    headline_table,
+    n_elements_text,
+    per_feature_table,
+    shared_ci_level,
+)
+from mprabench.plots.forest import forest_figure, write_forest_csv
 from mprabench.plots.layout import save_figure
 from mprabench.plots.style import RC_PARAMS
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
 
-def main(argv: list[str] | None = None) -> None:
+def read_compared(revisions: list[str], repo: Path, summary: str, params: str) -> list[Compared]:
+    return [Compared(rev, yaml.safe_load(dvc.api.read(params, rev=rev, repo=str(repo))),
+                     yaml.safe_load(dvc.api.read(summary, rev=rev, repo=str(repo)))) for rev in revisions]
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("revisions", nargs="+", help="DVC experiment names, git tags, branches or commits")
+    parser.add_argument("--per-feature", action="store_true",
+                        help="every primary feature, one row each, instead of each experiment's headline feature")
     parser.add_argument("--summary", default="metrics/summary.json", help="the headline metrics file")
-    parser.add_argument("--provenance", type=Path, default=REPOSITORY / "data/predictions/provenance.json")
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--repo", type=Path, default=REPOSITORY)
     parser.add_argument("--out", type=Path, default=REPOSITORY / "plots/forest_comparison.png")
     parser.add_argument("--csv", type=Path, default=None, help="also write the compared rows as CSV")
     parser.add_argument("--dpi", type=int, default=150)
     args = parser.parse_args(argv)
 
-    settings = load_params(REPOSITORY / "params.yaml")
-    context = run_context(settings, read_provenance(args.provenance))
-    summaries = {rev: dvc.api.metrics_show(args.summary, rev=rev, repo=str(REPOSITORY))
-                 for rev in args.revisions}
-    frame = forest_table(summaries, context.feature_label)
-    n_elements = sorted({str((s.get("design") or {}).get("n_elements", "?")) for s in summaries.values()})
-    subtitle = (f"{context.dataset} · {' vs '.join(args.revisions)} · predictor: {context.predictor} · "
-                f"biosample: {context.biosample_text}")
+    try:
+        compared = read_compared(args.revisions, args.repo, args.summary, args.params)
+        frame = per_feature_table(compared) if args.per_feature else headline_table(compared)
+        level = shared_ci_level(compared)
+    except BenchmarkError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    rows = "per feature" if args.per_feature else "per experiment (its predictor's headline feature)"
     with mpl.rc_context(RC_PARAMS):
-        figure = forest_figure(frame, subtitle, " / ".join(n_elements), settings.evaluate.ci_level)
+        figure = forest_figure(frame, comparison_subtitle(compared), n_elements_text(compared), level, rows=rows)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         print(save_figure(figure, args.out, args.dpi))
     if args.csv:
         print(write_forest_csv(frame, args.csv))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

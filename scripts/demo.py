@@ -23,10 +23,14 @@ from typing import Any
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from mprabench.headline import headline_feature, primary_features
 from mprabench.tracking import displayed_uri, tracking_uri
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 RUNS_TABLE = "workflowType=machine_learning"  # MLflow 3 opens the runs table, not the GenAI view
+# The README's recipe (section "Comparing results"): every predictor's headline feature in the same columns.
+COMPARE_RECIPE = ("dvc exp show --hide-workspace --drop '.*' --keep 'Experiment' --keep 'predictor\\.name$' \\\n"
+                  "  --keep 'headline\\.(feature|element_pearson_r|pearson_r_ci_(low|high)|element_neglog10_p)$'")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -91,16 +95,17 @@ def replace_existing(names: list[str]) -> None:
 
 
 def headline_lines(summary: dict[str, Any]) -> list[str]:
-    """One line per feature of metrics/summary.json: element r, its CI, permutation p."""
+    """One line per feature of metrics/summary.json: element r, its CI, permutation p; the predictor's
+    headline feature (the `headline` block) is marked."""
     lines = []
-    for feature, block in summary.items():
-        if feature == "design" or not isinstance(block, dict):
-            continue
+    shown = headline_feature(summary)
+    for feature in primary_features(summary):
+        block = summary[feature]
         low, high = block.get("pearson_r_ci_low"), block.get("pearson_r_ci_high")
         interval = f"[{low:.2f}, {high:.2f}]" if low is not None and high is not None else "(no CI)"
         r, p = block.get("element_pearson_r"), block.get("element_p")
         lines.append(f"    {feature:<28} element r {'n.e.' if r is None else f'{r:+.3f}'} {interval}"
-                     f"  p {'n.e.' if p is None else f'{p:.3g}'}")
+                     f"  p {'n.e.' if p is None else f'{p:.3g}'}" + ("  (headline)" if feature == shown else ""))
     return lines
 
 
@@ -128,8 +133,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"   done in {time.monotonic() - run_started:.0f} s; metrics/report.md, one MLflow run")
         print("\n".join(headline_lines(summary)))
     print(f"\nmake demo: {len(runs)} experiments in {time.monotonic() - started:.0f} s. Next:")
-    print(f"  dvc exp show --only-changed                       # the {len(runs)} runs side by side")
-    print(f"  dvc metrics diff {runs[0][2]} {runs[-1][2]}")
+    print(f"  # the {len(runs)} runs side by side, each predictor's headline feature in the same columns")
+    print("  " + COMPARE_RECIPE)
+    print(f"  dvc metrics diff --all {runs[0][2]} {runs[-1][2]}")
+    print(f"  python scripts/compare_forest.py {' '.join(name for *_, name in runs)}")
     print("  mlflow ui --backend-store-uri sqlite:///$PWD/mlflow.db   # then open the experiment with "
           f"?{RUNS_TABLE}")
     return 0

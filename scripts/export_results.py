@@ -4,9 +4,10 @@
     python -m scripts.export_results demo-v1-gc demo-v2-gc --out results.csv --xlsx results.xlsx
 
 One row per experiment and primary feature: dataset, experiment (its DVC name), configuration
-(the experiment bundle, e.g. v2), predictor, feature, element r, its CI and level, permutation p,
-n elements and the Bonferroni verdict, read from each experiment's metrics/summary.json and
-params.yaml by mprabench.results_table (the reader and row model the leaderboard shares).
+(the experiment bundle, e.g. v2), predictor, feature, whether it is the predictor's headline
+feature, element r, its CI and level, permutation p, n elements and the Bonferroni verdict, read
+from each experiment's metrics/summary.json and params.yaml by mprabench.results_table (the reader
+and row model the leaderboard shares).
 """
 
 from __future__ import annotations

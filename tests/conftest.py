@@ -94,6 +94,27 @@ def tiny_repo(tmp_path: Path, library: TinyLibrary) -> RepoCopy:
     return copy
 
 
+# An end-to-end test runs several whole `dvc exp run`s; on a 2-core machine shared with other jobs one
+# took 300 s (most of it waiting for a core), so the suite-wide hang detector (pyproject.toml's 300 s)
+# would fail it for the machine's load, not for a hang. A hang still fails, after this long.
+E2E_TIMEOUT_S = 900
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """End-to-end tests first, each with the longer hang timeout.
+
+    They are the longest tests (minutes each, the rest seconds). pytest-xdist hands out tests in
+    collection order, so starting them first lets the short tests fill both workers around them,
+    instead of one worker running the last long test alone at the end (longest job first).
+    The order within each group is unchanged.
+    """
+    e2e = [item for item in items if item.get_closest_marker("e2e")]
+    for item in e2e:
+        if item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(E2E_TIMEOUT_S))
+    items[:] = e2e + [item for item in items if not item.get_closest_marker("e2e")]
+
+
 @pytest.fixture
 def tiny_library(tmp_path: Path) -> TinyLibrary:
     return make_tiny_library(tmp_path)

@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from mprabench.config import EvaluateConfig
-from mprabench.headline import headline_keys
+from mprabench.headline import headline_feature, headline_keys, primary_features
 from mprabench.schema import (
     DETAILS_ALPHA,
     DETAILS_BONFERRONI_FAMILY,
@@ -63,6 +63,35 @@ def test_summary_has_the_contract_keys_only_and_naive_numbers_go_to_details():
     naive = evaluation.details()["per_feature"]["a"]["naive"]
     golden = stats.pearsonr(table["a"], table["log2_ratio"])
     assert naive["naive_pearson_r"] == pytest.approx(golden.statistic) and naive["naive_pearson_p"] == pytest.approx(golden.pvalue)
+
+
+def test_the_shared_headline_block_repeats_the_declared_features_statistics_under_one_name():
+    table = with_features(gse84888_like_rows(np.random.default_rng(0), within=True), 1)
+    evaluation = evaluate(table, ["a", "b", "c"], config())
+    plain, shared = evaluation.summary(), evaluation.summary("b")
+    assert list(shared) == ["design", "headline", "a", "b"], "headline after design: the first columns of exp show"
+    assert shared["headline"] == {"feature": "b", **plain["b"]}
+    assert {k: v for k, v in shared.items() if k != "headline"} == plain, "the per-feature blocks are unchanged"
+    assert primary_features(shared) == ["a", "b"] and headline_feature(shared) == "b"
+    assert headline_feature(plain) is None
+
+
+def test_the_headline_feature_is_the_declared_one_unless_set_and_must_be_primary(tmp_path):
+    from mprabench.errors import ConfigError
+    from mprabench.stages.evaluate import headline_of
+
+    source = tmp_path / "provenance.json"
+    declared = {"headline_feature": "gc_fraction"}
+    assert headline_of(None, declared, ["gc_fraction"], source) == "gc_fraction"
+    assert headline_of("cage_center", {"headline_feature": "dnase_center"}, ["dnase_center", "cage_center"],
+                       source) == "cage_center"
+    with pytest.raises(ConfigError, match=r"the predictor's declared headline .*provenance.json\) is 'gc_fraction', "
+                                          r"which is not a primary feature \['a'\]"):
+        headline_of(None, declared, ["a"], source)
+    with pytest.raises(ConfigError, match="evaluate.headline_feature is 'x', which is not a primary feature"):
+        headline_of("x", declared, ["gc_fraction"], source)
+    with pytest.raises(ConfigError, match="no headline feature: no --provenance given names none"):
+        headline_of(None, None, ["gc_fraction"], None)
 
 
 def test_one_row_per_element_reproduces_the_plain_pearson_r():

@@ -46,7 +46,9 @@ def dvc_repo(tmp_path, monkeypatch):
     run("git", "commit", "-q", "-m", "baseline")
     workspace("v1", "gc", {"design": {"n_elements": 18}, "gc_fraction": block(0.02, -0.45, 0.49, 0.92)})
     run(sys.executable, "-m", "dvc", "exp", "save", "-n", "first")
-    workspace("v2", "kmer", {"design": {"n_elements": 17}, "kmer_ridge_oof": block(0.38, None, None, 0.004)})
+    kmer = block(0.38, None, None, 0.004)
+    workspace("v2", "kmer", {"design": {"n_elements": 17}, "headline": {"feature": "kmer_ridge_oof", **kmer},
+                             "kmer_ridge_oof": kmer})
     run(sys.executable, "-m", "dvc", "exp", "save", "-n", "second")
     monkeypatch.setenv("PATH", f"{sys.executable.rsplit('/', 1)[0]}:/usr/bin:/bin")
     return root
@@ -65,6 +67,8 @@ def test_one_row_per_experiment_and_feature_in_csv_and_xlsx(dvc_repo, tmp_path):
     assert rows.loc["first", ["element_r", "ci_low", "ci_high", "p", "n_elements"]].tolist() == [
         0.02, -0.45, 0.49, 0.92, 18]
     assert rows.loc["second", "predictor"] == "kmer" and rows.loc["second", "n_elements"] == 17
+    assert len(rows.loc[["second"]]) == 1, "the shared headline block is no feature row of its own"
+    assert bool(rows.loc["second", "headline"]) is True and bool(rows.loc["first", "headline"]) is False
     assert pd.isna(rows.loc["second", "ci_low"]), "a CI that does not exist stays empty"
     assert bool(rows.loc["second", "bonferroni_significant"]) is True
     pd.testing.assert_frame_equal(pd.read_excel(xlsx, sheet_name="results"), table)

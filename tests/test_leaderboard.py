@@ -97,6 +97,17 @@ def test_a_named_feature_is_shown_where_an_experiment_has_it(tmp_path):
         "gse-v2-ag": "dnase_mean", "hepg2-ag": "dnase_mean", "gse-v2-gc": "gc_fraction"}
 
 
+def test_the_headline_block_chooses_the_feature_shown_unless_one_is_named(tmp_path):
+    values = summary(0.18, -0.31, 0.60, 0.47, 18, ("dnase_center", "cage_center"))
+    values = {"design": values["design"], "headline": {"feature": "cage_center", **values["cage_center"]}, **values}
+    run = write_run(tmp_path / "declared", ["experiment=v2"], values)
+    shown = leaderboard.leaderboard_table(leaderboard.entries_from_runs([run]))
+    assert shown.loc[0, "feature"] == "cage_center"
+    assert shown.loc[0, "element_r"] == values["cage_center"]["element_pearson_r"]
+    named = leaderboard.leaderboard_table(leaderboard.entries_from_runs([run]), feature="dnase_center")
+    assert named.loc[0, "feature"] == "dnase_center", "--feature wins where the experiment has it"
+
+
 def test_a_run_folder_without_summary_is_named(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputDataError, match=r"empty: no params.yaml or metrics/summary.json"):

@@ -44,6 +44,9 @@ class TinyPredictor(Predictor):
     def __init__(self, config: TinyConfig):
         self.config = config
 
+    def headline_feature(self):
+        return "tiny_length"
+
     def predict(self, inputs, sink):
         sink.put_many({sha: {"tiny_length": self.config.scale * len(seq)} for sha, seq in inputs.items()})
         return PredictionReport(requested=len(inputs))
@@ -89,6 +92,7 @@ def test_a_new_predictor_runs_from_its_module_and_config_file_alone(project):
 
     provenance = json.loads((project / "provenance.json").read_text())  # what figures and the report name
     assert (provenance["label"], provenance["source"]) == ("tiny baseline (offline)", "offline baseline")
+    assert provenance["headline_feature"] == "tiny_length", "evaluate's shared headline block reads it"
 
     local = ["--counts", "c.json", "--design", "d.json", "--genome", "g.json", "--predictions", "p.json"]
     local_inputs.main(["--params", str(params), *local])
@@ -96,6 +100,36 @@ def test_a_new_predictor_runs_from_its_module_and_config_file_alone(project):
     (project / "weights.txt").write_text("1\n")
     local_inputs.main(["--params", str(params), *local])
     assert set(json.loads((project / "p.json").read_text())) == {"sha256"}
+
+
+def test_a_predictor_that_declares_no_headline_feature_is_named(project, monkeypatch):
+    import tiny_predictor
+
+    from mprabench.config import load_params
+    from mprabench.errors import ConfigError
+    from mprabench.predictors.resolve import configured_predictor
+
+    class Undeclared(tiny_predictor.Predictor):  # everything but headline_feature
+        settings, label, predict = tiny_predictor.TinyConfig, "undeclared", tiny_predictor.TinyPredictor.predict
+
+    monkeypatch.setattr(tiny_predictor, "Undeclared", Undeclared, raising=False)
+    params = write_params(project / "params.yaml", project / "conf",
+                          ["predictor=tiny", "predictor._target_=tiny_predictor.Undeclared"])
+    with pytest.raises(ConfigError, match=r"tiny_predictor.Undeclared does not declare \['headline_feature'\]"):
+        configured_predictor(load_params(params), params)
+
+
+def test_a_declared_headline_feature_the_predictor_does_not_write_stops_predict(project):
+    from mprabench.errors import BenchmarkError
+    from mprabench.predictors.runner import declared_headline
+
+    class Wrong:
+        def headline_feature(self):
+            return "tiny_lenght"
+
+    with pytest.raises(BenchmarkError, match="declares 'tiny_lenght' its headline feature but writes"):
+        declared_headline(Wrong(), "tiny", ["tiny_length"])  # type: ignore[arg-type]
+    assert declared_headline(Wrong(), "tiny", []) == "tiny_lenght", "nothing written (every input failed): no check"
 
 
 def test_a_new_predictors_settings_are_checked_by_its_own_schema(project):

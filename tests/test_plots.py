@@ -14,7 +14,8 @@ from sklearn.metrics import roc_auc_score
 
 from mprabench.config import EvaluateConfig
 from mprabench.evaluation import Evaluation, evaluate
-from mprabench.plots import render_figures, write_plot_data
+from mprabench.plots.data import write_plot_data
+from mprabench.plots.render import render_figures
 from mprabench.plots.data import (
     input_level_table,
     roc_on_grid,
@@ -175,7 +176,7 @@ def test_figures_draw_the_family_first_and_at_most_the_configured_number_of_feat
     assert drawn.family == ["signal_a", "signal_b"]
     assert set(drawn.strata["feature"]) == set(drawn.features)
     assert not set(others[3:]) & set(drawn_table.columns)
-    write_plot_data(drawn_table, drawn, roc=tmp_path / "roc.csv", scatter=tmp_path / "scatter.csv")
+    write_plot_data(drawn_table, drawn, roc=tmp_path / "roc.csv", scatter=tmp_path / "scatter.csv", n_roc_points=101)
     assert set(pd.read_csv(tmp_path / "scatter.csv")["feature"]) == set(drawn.features)
     assert set(evaluation.strata["feature"]) == set(features)  # every feature is still tabled
     # a cap below the family's size keeps the family's first members, never another feature

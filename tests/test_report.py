@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from markdown_it import MarkdownIt
 
 from mprabench.plots.style import NOT_ESTIMABLE
@@ -25,6 +26,14 @@ def run_report(tmp_path: Path, monkeypatch, **fixture_options) -> tuple[Path, st
     monkeypatch.chdir(tmp_path)
     report.main(fixture.argv())
     return tmp_path / "metrics" / "report.md", uri
+
+
+@pytest.fixture(scope="module")
+def default_report(tmp_path_factory) -> tuple[Path, str]:
+    """The report stage run once on the default fixture, for the tests that only read what it wrote
+    (report.md, the MLflow run): one run instead of one per test."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        return run_report(tmp_path_factory.mktemp("default_report"), monkeypatch)
 
 
 def table_blocks(text: str) -> list[list[str]]:
@@ -72,10 +81,10 @@ def test_numbers_are_formatted_for_reading():
     assert plural(1, "feature") == "1 feature" and plural(6, "feature") == "6 features"
 
 
-def test_report_is_valid_gfm_and_links_resolve_in_repository_and_artifacts(tmp_path, monkeypatch):
+def test_report_is_valid_gfm_and_links_resolve_in_repository_and_artifacts(default_report, tmp_path):
     import mlflow
 
-    path, uri = run_report(tmp_path, monkeypatch)
+    path, uri = default_report
     text = path.read_text()
     assert_valid_gfm(text, path.parent)
     client = mlflow.MlflowClient(tracking_uri=uri)
@@ -86,8 +95,8 @@ def test_report_is_valid_gfm_and_links_resolve_in_repository_and_artifacts(tmp_p
     assert "figures/forest.png" in artifact_text and "../plots/forest.png" in text
 
 
-def test_every_not_estimable_cell_has_its_reason(tmp_path, monkeypatch):
-    path, _ = run_report(tmp_path, monkeypatch)
+def test_every_not_estimable_cell_has_its_reason(default_report):
+    path, _ = default_report
     text = path.read_text()
     letters = re.findall(r"n\.e\. \(([a-z])\)", text)
     assert letters, "the fixture has a not-estimable feature and no within-element effect"
@@ -101,8 +110,8 @@ def test_every_not_estimable_cell_has_its_reason(tmp_path, monkeypatch):
     assert "a TF label's perturbation is not in the model input" in text, "V2: TF strata are not estimable"
 
 
-def test_provenance_is_honest_about_the_local_test_server_and_the_biosample(tmp_path, monkeypatch):
-    path, _ = run_report(tmp_path, monkeypatch)
+def test_provenance_is_honest_about_the_local_test_server_and_the_biosample(default_report):
+    path, _ = default_report
     text = path.read_text()
     title = text.splitlines()[0]
     assert "local test server (synthetic tracks)" in title
@@ -112,8 +121,8 @@ def test_provenance_is_honest_about_the_local_test_server_and_the_biosample(tmp_
     assert re.search(rf"Warning — the motif .* `{re.escape(MISMATCHED_ELEMENT)}`", text)
 
 
-def test_report_cites_calibration_sensitivity_and_out_of_fold_fit(tmp_path, monkeypatch):
-    path, _ = run_report(tmp_path, monkeypatch)
+def test_report_cites_calibration_sensitivity_and_out_of_fold_fit(default_report):
+    path, _ = default_report
     text = path.read_text()
     assert "p-values and intervals calibrated for this design" in text
     assert "`element_p` type I 0.049 ± 0.007 (worst: null `het_0`)" in text
@@ -138,8 +147,8 @@ def test_missing_provenance_and_optional_files_say_unknown(tmp_path, monkeypatch
     assert_valid_gfm(text, tmp_path / "metrics")
 
 
-def test_headline_gives_spearman_leave_one_out_and_the_element_that_changes_the_verdict(tmp_path, monkeypatch):
-    path, _ = run_report(tmp_path, monkeypatch)
+def test_headline_gives_spearman_leave_one_out_and_the_element_that_changes_the_verdict(default_report):
+    path, _ = default_report
     text = path.read_text()
     row = next(line for line in text.splitlines() if line.startswith("| RNA-seq, whole input (mean)"))
     assert "0.310 [-0.190, 0.680] (0.200)" in row and "0.050 to 0.400" in row
@@ -173,8 +182,8 @@ def test_within_element_estimable_shows_numbers(tmp_path, monkeypatch):
     assert "Per-element correlations: [tables/within_element.csv](tables/within_element.csv)" in text
 
 
-def test_every_primary_feature_has_a_human_label_in_the_headline(tmp_path, monkeypatch):
-    path, _ = run_report(tmp_path, monkeypatch)
+def test_every_primary_feature_has_a_human_label_in_the_headline(default_report):
+    path, _ = default_report
     text = path.read_text()
     assert "| DNase, central 200 bp (mean) (`dnase_center`) |" in text
     headline = text[text.index("## Headline"):text.index("calibrated for this design")]

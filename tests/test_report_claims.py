@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 
 from mprabench.provenance import SOURCE_OFFLINE
-from mprabench.report.run import _motif_mismatch
+from mprabench.report.qc import motif_check
 from mprabench.report.run import prediction_section as _prediction
 
 COUNTS = {"distinct_inputs": 18, "served_from_store": 0, "requested": 18, "failed": 0, "retries": 0}
 
 
 def test_no_motif_checked_is_said_not_claimed_as_matching():
-    text = _motif_mismatch("motif_mismatches", [], 0)
-    assert "not checked" in text and "matches the reference" not in text
-    assert "all 6,963 checked rows matches the reference" in _motif_mismatch("motif_mismatches", [], 6963)
-    assert "Warning" in _motif_mismatch("motif_mismatches", [{"element_id": "MAC"}], 48)
+    text = motif_check([], 0)
+    assert "not run" in text and "matches the reference" not in text
+    assert "all 6,963 checked rows matches the reference" in motif_check([], 6963)
+    assert "Warning" in motif_check([{"element_id": "MAC"}], 48)
 
 
 def test_an_offline_predictor_reports_no_requests():
@@ -69,3 +69,32 @@ def test_a_dropout_sensitivity_beyond_the_ci_half_width_is_called_out(tmp_path, 
     section = _sensitivity_section(_report_text(tmp_path, monkeypatch, move))
     callout = section[section.index("> **The headline depends on excluding the dropouts:**"):]
     assert callout.count("> - ") == 1 and "DNase" in callout
+
+
+def test_the_shared_headline_block_is_marked_once_and_never_counted_as_a_feature(tmp_path, monkeypatch):
+    import mlflow
+
+    from mprabench.stages import report
+    from tests.report_fixtures import make_report_fixture
+
+    fixture = make_report_fixture(tmp_path)
+    path = tmp_path / "metrics" / "summary.json"
+    summary = json.loads(path.read_text())
+    features = [k for k in summary if k != "design"]
+    path.write_text(json.dumps({"design": summary["design"], "headline": {"feature": "dnase_center",
+                                                                          **summary["dnase_center"]},
+                                **{f: summary[f] for f in features}}))
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(tmp_path)
+    report.main(fixture.argv())
+    text = (tmp_path / "metrics" / "report.md").read_text()
+    assert text.count("(`dnase_center`, headline)") == 1 and "(`headline`)" not in text
+    assert "The predictor's headline feature, the one it is compared by across predictors, is `dnase_center`" in text
+    assert f"over the {len(features)} primary features" in text, "the headline block is no seventh feature"
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("mprabench-GSE84888").experiment_id])
+    r = summary["dnase_center"]["element_pearson_r"]
+    assert run.data.metrics["headline.headline.element_pearson_r"] == r, "MLflow compares runs by one key"
+    forest = (tmp_path / "plots" / "forest.csv").read_text()
+    assert forest.count("dnase_center") == 1, "the forest plot draws each feature once"

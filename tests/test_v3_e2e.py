@@ -109,7 +109,7 @@ def test_v3_recovers_the_planted_within_element_effect_that_v2_cannot_see(plante
 
         calls_before = server.counters().predict_calls
         summary, qc = run(repo, server, "v3_mouse", f"dataset.design={design_path}")
-        assert set(summary) == {"design"} | {f"{o}_{k}" for o in ("dnase", "rna") for k in ("mean", "center")}
+        assert set(summary) == {"design", "headline"} | {f"{o}_{k}" for o in ("dnase", "rna") for k in ("mean", "center")}
         assert summary["dnase_center"]["within_element_r"] > 0.8
         counters = server.counters()
         assert counters.predict_calls - calls_before == n_oligos, "one request per distinct 16 kb input"

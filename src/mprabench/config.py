@@ -329,6 +329,8 @@ class EvaluateConfig:
     target: str = MISSING
     # null: every feature the predictor produces is primary; a listed name it lacks is an error
     primary_features: list[str] | None = items(1)
+    # summary.json's shared `headline` block: null = the feature the predictor declares; a name: that primary feature
+    headline_feature: str | None = MISSING
     alpha: float = setting(gt=0, lt=1)
     ci_level: float = setting(gt=0, lt=1)
     seed: int = setting(ge=0)

@@ -38,12 +38,13 @@ from mprabench.schema import (
     PEARSON_R_CI_LOW,
     ROW_ID,
     SUMMARY_DESIGN,
+    SUMMARY_HEADLINE,
     TARGETS,
     WITH_DROPOUTS_SUFFIX,
     dropout_mask,
     headline_rows,
 )
-from mprabench.headline import FeatureData, HeadlineInputs, headline
+from mprabench.headline import FeatureData, HeadlineInputs, headline, shared_headline
 from mprabench.stats.association import (
     EffectiveSampleSize,
     PooledAssociation,
@@ -141,9 +142,13 @@ class Evaluation:
     # per feature: the within-element orientation analysis (stats/orientation.py); empty without orientations
     orientation: dict[str, OrientationEffect] = field(default_factory=dict)
 
-    def summary(self) -> dict[str, Any]:
-        """metrics/summary.json: design sizes and the headline of each family (primary) feature."""
-        return {SUMMARY_DESIGN: self.sizes.to_dict()} | {f: self._headline(f) for f in self.family}
+    def summary(self, headline_feature: str | None = None) -> dict[str, Any]:
+        """metrics/summary.json: design sizes, the shared `headline` block of `headline_feature` (a
+        family feature; the evaluate stage resolves it) and the headline of each family (primary) feature."""
+        features = {f: self._headline(f) for f in self.family}
+        shared = {} if headline_feature is None else {SUMMARY_HEADLINE: shared_headline(headline_feature,
+                                                                                         features[headline_feature])}
+        return {SUMMARY_DESIGN: self.sizes.to_dict()} | shared | features
 
     def details(self) -> dict[str, Any]:
         """Everything behind the headline: methods, naive descriptions, reasons, sensitivity."""

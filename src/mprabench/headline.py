@@ -35,9 +35,12 @@ from mprabench.schema import (
     ELEMENT_P,
     ELEMENT_PEARSON_R,
     ELEMENT_R_CI,
+    HEADLINE_FEATURE,
     PEARSON_R_CI_HIGH,
     PEARSON_R_CI_LOW,
     SUMMARY_DESIGN,
+    SUMMARY_HEADLINE,
+    SUMMARY_RESERVED,
     WITHIN_ELEMENT_NEGLOG10_P,
     WITHIN_ELEMENT_P,
     WITHIN_ELEMENT_R,
@@ -201,5 +204,17 @@ def null_checks() -> tuple[NullCheck, ...]:
 
 
 def primary_features(summary: Mapping[str, Any]) -> list[str]:
-    """The features of a summary.json: every top-level block except `design`."""
-    return [k for k, v in summary.items() if k != SUMMARY_DESIGN and isinstance(v, Mapping)]
+    """The features of a summary.json: every top-level block except `design` and `headline`."""
+    return [k for k, v in summary.items() if k not in SUMMARY_RESERVED and isinstance(v, Mapping)]
+
+
+def shared_headline(feature: str, block: Mapping[str, Any]) -> dict[str, Any]:
+    """summary.json's `headline` block: the run's headline feature by name, then its statistics
+    under the same keys as its own block (one set of columns for every predictor)."""
+    return {HEADLINE_FEATURE: feature, **block}
+
+
+def headline_feature(summary: Mapping[str, Any]) -> str | None:
+    """The feature a summary.json's `headline` block shows (None: a summary written before it existed)."""
+    block = summary.get(SUMMARY_HEADLINE)
+    return block.get(HEADLINE_FEATURE) if isinstance(block, Mapping) else None

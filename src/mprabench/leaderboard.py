@@ -8,8 +8,9 @@ experiment with its dataset, predictor, the tracks a model predictor asked for, 
 configuration, n elements, the element-level Pearson r with its CI and the element permutation p.
 
 Each row shows one feature, fixed before looking at any result: `--feature` when the experiment has
-it, else the experiment's first primary feature (`evaluate.primary_features[0]`, the first block of its
-summary.json). Picking each experiment's best feature instead would inflate every r.
+it, else the experiment's headline feature (summary.json's `headline` block: the feature its predictor
+declares, or `evaluate.headline_feature`); a summary written before that block existed shows its first
+primary feature. Picking each experiment's best feature instead would inflate every r.
 
 The experiments and their rows come from mprabench.results_table, which the paper table
 (scripts/export_results) reads them with too.
@@ -50,11 +51,13 @@ def leaderboard_table(entries: Sequence[Entry], feature: str | None = None) -> p
 
 
 def shown_row(entry: Entry, feature: str | None) -> dict:
-    """The experiment's row of `feature` where it has that feature, else of its first primary feature."""
+    """The experiment's row of `feature` where it has that feature, else of its headline feature (the
+    one its predictor declares), else (a summary written before the headline block) its first."""
     rows = result_rows(entry)
     if not rows:
         raise InputDataError(f"experiment {entry.name}: summary.json has no feature block")
-    return next((row for row in rows if row["feature"] == feature), rows[0])
+    return next((row for row in rows if row["feature"] == feature),
+                next((row for row in rows if row["headline"]), rows[0]))
 
 
 def markdown(frame: pd.DataFrame, ci_level: str) -> str:

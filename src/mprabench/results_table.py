@@ -21,7 +21,7 @@ import pandas as pd
 import yaml
 
 from mprabench.errors import BenchmarkError, InputDataError
-from mprabench.headline import primary_features
+from mprabench.headline import headline_feature, primary_features
 from mprabench.plots.labels import chosen_terms
 from mprabench.schema import (
     ELEMENT_BONFERRONI_SIGNIFICANT,
@@ -35,8 +35,9 @@ from mprabench.schema import (
 SUMMARY = "metrics/summary.json"
 PARAMS = "params.yaml"
 # The paper table's columns (scripts/export_results); a row also has `tracks` (the leaderboard shows it).
-COLUMNS = ("dataset", "experiment", "configuration", "predictor", "feature", "element_r", "ci_low", "ci_high",
-           "ci_level", "p", "n_elements", "bonferroni_significant")
+# `headline` marks the predictor's headline feature (summary.json's `headline` block): one comparable row each.
+COLUMNS = ("dataset", "experiment", "configuration", "predictor", "feature", "headline", "element_r", "ci_low",
+           "ci_high", "ci_level", "p", "n_elements", "bonferroni_significant")
 
 
 @dataclass(frozen=True)
@@ -108,8 +109,9 @@ def result_rows(entry: Entry) -> list[dict[str, Any]]:
                  "configuration": param(entry, "experiment", "name"), "predictor": param(entry, "predictor", "name"),
                  "tracks": " ".join(chosen_terms(entry.params)) or "-"}
     ci_level = param(entry, "evaluate", "ci_level")
+    shown = headline_feature(entry.summary)
     return [described | {
-        "feature": feature,
+        "feature": feature, "headline": feature == shown,
         "element_r": block.get(ELEMENT_PEARSON_R), "ci_low": block.get(PEARSON_R_CI_LOW),
         "ci_high": block.get(PEARSON_R_CI_HIGH), "ci_level": ci_level, "p": block.get(ELEMENT_P),
         "n_elements": design.get("n_elements"), "bonferroni_significant": block.get(ELEMENT_BONFERRONI_SIGNIFICANT),

@@ -56,13 +56,21 @@ ROWS_COLUMNS = (ROW_ID, POOL, ELEMENT_ID, CHROM, START, END, STRAND, MOTIF, DESI
 # metrics/qc_details.json (prepare): one record per element whose name motif differs from the reference
 QC_MOTIF_MISMATCHES = "motif_mismatches"
 QC_MOTIF_CHECKED = "motif_checked"  # qc.json: rows whose motif was compared with the reference
+# A mismatch record's `reason`: N bases in the reference over the motif, or another sequence there
+MOTIF_N_RUN, MOTIF_SEQUENCE_MISMATCH = "n_run_in_reference", "sequence_mismatch"
 
 # --- features.parquet --------------------------------------------------------------------------
 FEATURES_KEY = INPUT_SHA256
 FEATURES_COLUMNS = (FEATURES_KEY,)  # plus one column per feature
 
 # --- metrics/summary.json (the DVC metric) and metrics/details.json ----------------------------
-SUMMARY_DESIGN = "design"  # the design sizes; every other top-level key is a primary feature
+SUMMARY_DESIGN = "design"  # the design sizes
+# The run's headline feature, the one every predictor declares (predictors/base.py): its name under
+# `feature` and its statistics under the same keys as its own block, so `headline.element_pearson_r`
+# is one column for every predictor in `dvc exp show` and `dvc metrics diff`.
+SUMMARY_HEADLINE = "headline"
+HEADLINE_FEATURE = "feature"
+SUMMARY_RESERVED = (SUMMARY_DESIGN, SUMMARY_HEADLINE)  # every other top-level key is a primary feature
 # Each primary feature's block: the headline statistics listed in mprabench/headline.py (HEADLINE), by these keys.
 ELEMENT_PEARSON_R = "element_pearson_r"
 PEARSON_R_CI_LOW = "pearson_r_ci_low"

@@ -19,6 +19,8 @@ from mprabench.schema import (
     ELEMENT_ID,
     INPUT_SHA256,
     IS_WILD_TYPE,
+    MOTIF_N_RUN,  # the reasons of a motif mismatch record (re-exported: tests import them from here)
+    MOTIF_SEQUENCE_MISMATCH,
     N_OLIGOS,
     ROW_ID,
     SEQUENCE,
@@ -117,12 +119,8 @@ def motif_matches_reference(site: MotifSite, window: GenomicWindow, reference: s
     return _reference_site(site, window, reference) == site.plus_strand_motif
 
 
-# Why a name's motif differs from the reference: the reference has unknown bases (an N run of
-# the assembly) over the site, or real bases that differ.
-MOTIF_N_RUN = "n_run_in_reference"
-MOTIF_SEQUENCE_MISMATCH = "sequence_mismatch"
-
-
+# Why a name's motif differs from the reference (MOTIF_N_RUN, MOTIF_SEQUENCE_MISMATCH from schema): the
+# reference has unknown bases (an N run of the assembly) over the site, or real bases that differ.
 def motif_mismatch_reason(site: MotifSite, window: GenomicWindow, reference: str) -> str | None:
     """None when the motif matches the reference, else MOTIF_N_RUN or MOTIF_SEQUENCE_MISMATCH."""
     found = _reference_site(site, window, reference)

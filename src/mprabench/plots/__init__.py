@@ -1,10 +1,7 @@
 """Figures (PNG) and DVC plot data (CSV) of an evaluation.
 
-`render_figures` writes the report's PNGs; `write_plot_data` writes the CSVs that
-`dvc plots show/diff` render with the templates in `.dvc/plots/`.
+`plots.render.render_figures` writes the report's PNGs; `plots.data.write_plot_data` writes the
+CSVs that `dvc plots show/diff` render with the templates in `.dvc/plots/`. This package file
+imports none of its modules, so a stage that needs only the forest plot or the labels (report,
+scripts/compare_forest.py) does not load scikit-learn and every figure module.
 """
-
-from mprabench.plots.data import write_plot_data
-from mprabench.plots.render import drawn_subset, render_figures
-
-__all__ = ["drawn_subset", "render_figures", "write_plot_data"]

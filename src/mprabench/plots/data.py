@@ -9,16 +9,18 @@ from __future__ import annotations
 import csv
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_curve
 
-from mprabench.evaluation import Evaluation
 from mprabench.files import atomic_path
 from mprabench.plots.style import natural_key
 from mprabench.schema import ELEMENT_ID, INPUT_SHA256, IS_WILD_TYPE
 from mprabench.stats.association import above_median, auroc_above_median
+
+if TYPE_CHECKING:  # an annotation only: the report stage imports this module without the evaluation
+    from mprabench.evaluation import Evaluation
 
 ROC_COLUMNS = ["feature", "fpr", "tpr"]
 SCATTER_COLUMNS = ["feature", "prediction", "target_mean", "n_rows", ELEMENT_ID]
@@ -89,6 +91,10 @@ def spearman_matrix(
 
 def roc_points(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Full-resolution ROC vertices (fpr, tpr) of feature x for y > median."""
+    # imported here: the report stage reaches this module for write_csv only, and scikit-learn's
+    # import is a second of CPU in every report (benchmarks/bench_demo.py)
+    from sklearn.metrics import roc_curve
+
     fpr, tpr, _ = roc_curve(above_median(y), x)
     return fpr, tpr
 

@@ -39,14 +39,16 @@ MARKERS = ("o", "s", "D", "^", "v", "P", "X")
 
 def forest_table(summaries: Mapping[str, Mapping[str, Any]], label: Callable[[str], str]) -> pd.DataFrame:
     """One row per (experiment, primary feature) from each summary.json; missing values stay NaN."""
-    rows = []
-    for experiment, summary in summaries.items():
-        for feature in primary_features(summary):
-            values = summary[feature]
-            rows.append({"experiment": experiment, "feature": feature, "label": label(feature)} | {
-                s.forest_column: _flag(values.get(s.key)) if s.flag else _number(values.get(s.key))
-                for s in forest_statistics()})
+    rows = [forest_row(experiment, feature, label(feature), summary[feature])
+            for experiment, summary in summaries.items() for feature in primary_features(summary)]
     return pd.DataFrame(rows, columns=forest_columns())
+
+
+def forest_row(experiment: str, feature: str, label: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """One row of plots/forest.csv from a feature's block of summary.json (or the `headline` block)."""
+    return {"experiment": experiment, "feature": feature, "label": label} | {
+        s.forest_column: _flag(values.get(s.key)) if s.flag else _number(values.get(s.key))
+        for s in forest_statistics()}
 
 
 def _flag(value: Any) -> str:
@@ -73,23 +75,30 @@ def forest_figure(frame: pd.DataFrame, subtitle: str, n_elements: Any, ci_level:
     labels = list(dict.fromkeys(frame["label"]))
     experiments = list(dict.fromkeys(frame["experiment"]))
     k = len(experiments)
+    partial = k > 1 and len(frame) < k * len(labels)
     header = Header(
         f"Element-level Pearson r with {ci_level:.0%} CI, {rows} (n = {n_elements} elements)\n{subtitle}",
         notes=("Filled marker: Bonferroni-significant over the primary features (element permutation p); "
-               "open: not significant. p is printed beside each interval; n.e. = not estimable."),
+               "open: not significant. p is printed beside each interval; n.e. = not estimable."
+               + (" A row without a marker of an experiment: that experiment's predictor has no such feature."
+                  if partial else "")),
         legend_row=k > 1)
     label_width = 0.3 + text_width(max(labels, key=len) if labels else "", 8.0)
     row_height = 0.28 + 0.22 * k
     fig, ax, page = figure_with_axes((label_width, 0.55, 4.2, row_height * max(1, len(labels))),
                                      right=0.2 + text_width("r = -0.00, p = 1.0e-04", 7.5), header=header)
-    offsets = (np.arange(k) - (k - 1) / 2) * min(0.22, 0.7 / k)
+    step = min(0.22, 0.7 / k)
     positions = np.arange(len(labels))[::-1].astype(float)  # first feature on top
+    # Per row, the experiments that make its feature, offset around the row (first experiment on top);
+    # a feature an experiment does not make is no "not estimable" value: it is left blank.
+    makers = {label: list(dict.fromkeys(frame.loc[frame["label"] == label, "experiment"])) for label in labels}
     for j, experiment in enumerate(experiments):
         part = frame[frame["experiment"] == experiment].set_index("label").reindex(labels)
         color, marker = OKABE_ITO[j % len(OKABE_ITO)] if k > 1 else "black", MARKERS[j % len(MARKERS)]
-        y = positions - offsets[j]  # first experiment on top
-        for yi, (_, row) in zip(y, part.iterrows()):
-            _draw_interval(ax, yi, row, color, marker)
+        for position, (label, row) in zip(positions, part.iterrows()):
+            if experiment in makers[label]:
+                rank, n = makers[label].index(experiment), len(makers[label])
+                _draw_interval(ax, position - (rank - (n - 1) / 2) * step, row, color, marker)
     ax.axvline(0, color=MUTED, lw=0.8, ls="--")
     ax.set_xlim(-1.05, 1.05)
     ax.set_ylim(-0.6, len(labels) - 0.4)

@@ -11,12 +11,15 @@ import math
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from mprabench.files import atomic_path
-from mprabench.stats.association import EffectiveSampleSize
+
+if TYPE_CHECKING:  # an annotation only (see plots/data.py)
+    from mprabench.stats.association import EffectiveSampleSize
 
 GRID_COLUMNS = 3
 MIN_FIGURE_WIDTH = 7.5  # inches: room for a wrapped two-line title and a one-row legend

@@ -62,6 +62,7 @@ from mprabench.predictors.features import (
     PADDING,
     FeatureError,
     FeatureWindowConfig,
+    headline_track_feature,
     output_features,
     own_positions,
     pad_for_model,
@@ -428,6 +429,9 @@ class AlphaGenomePredictor(ModelPredictor):
         self._api_key = resolve_api_key(self.config.api_key_env, self.dotenv)
         if self._api_key is None:
             raise MissingApiKey(missing_key_message(self.config, self.dotenv))
+
+    def headline_feature(self) -> str:
+        return headline_track_feature(self.config.outputs)
 
     def features(self, profile: Profile) -> dict[str, float]:
         return output_features(profile, self.config.outputs, self.config.features)

@@ -49,6 +49,7 @@ from mprabench.predictors.features import (
     FeatureWindowConfig,
     Placement,
     model_length,
+    headline_track_feature,
     output_features,
     own_positions,
     pad_for_model,
@@ -331,6 +332,9 @@ class AlphaGenomeLocalPredictor(ModelPredictor):
     def _profile(values: Mapping[str, tuple[np.ndarray, int]], placement: Placement) -> Profile:
         return {output: own_positions(array, resolution, placement, output)
                 for output, (array, resolution) in values.items()}
+
+    def headline_feature(self) -> str:
+        return headline_track_feature(self.config.outputs)
 
     def features(self, profile: Profile) -> dict[str, float]:
         return output_features(profile, self.config.outputs, self.config.features)

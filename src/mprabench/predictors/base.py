@@ -12,7 +12,9 @@ Two kinds:
 
 Both report the inputs that failed instead of inventing values for them. A predictor class
 declares what the rest of the pipeline needs to know about it before it is built (`Declared`):
-its settings schema, its label, what it is built with and the local file it reads, if any.
+its settings schema, its label, what it is built with and the local file it reads, if any; and,
+once built, its headline feature (`headline_feature`): the one feature summary.json shows under
+the shared `headline` block, so every predictor has the same columns in `dvc exp show`.
 conf/predictor/<name>.yaml names the class (`_target_`); predictors/resolve.py does the rest.
 """
 
@@ -74,7 +76,7 @@ class TooManyRequests(BenchmarkError):
     """A run would send more new requests than its budget allows; nothing was sent."""
 
 
-class Declared:
+class Declared(abc.ABC):
     """What a predictor class declares, read before it is built (predictors/resolve.py)."""
 
     settings: ClassVar[type]  # the dataclass that types its `predictor` section of params.yaml
@@ -93,8 +95,14 @@ class Declared:
         """Checks relating its settings to other sections (ranges of one field are declared on the field)."""
         return []
 
+    @abc.abstractmethod
+    def headline_feature(self) -> str:
+        """The one feature that stands for this predictor where predictors are compared: one of the
+        features it writes, fixed by its settings before any result is seen (summary.json's
+        `headline` block; `evaluate.headline_feature` may name another primary feature instead)."""
 
-class Predictor(Declared, abc.ABC):
+
+class Predictor(Declared):
     """An offline predictor: turns distinct inputs (SHA-256 -> sequence) into features."""
 
     source: ClassVar[str] = SOURCE_OFFLINE  # provenance.json's `source`
@@ -108,7 +116,7 @@ class Predictor(Declared, abc.ABC):
         element p); default none: untrained predictors have nothing to report."""
         return {}
 
-class ModelPredictor(Declared, abc.ABC):
+class ModelPredictor(Declared):
     """A model whose answers (profiles) are stored and requested (or computed) at most once."""
 
     # the setting naming its prediction store folder (null: the repository's store)

@@ -9,13 +9,13 @@ with N; every feature is read from the positions of the original input only:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from mprabench.dna import centred_start, pad_with_n
-from mprabench.feature_names import CENTER, MAX, MEAN, output_prefix
+from mprabench.feature_names import CENTER, MAX, MEAN, output_prefix, track_feature
 from mprabench.predictors.store import Profile, TrackProfile
 from mprabench.settings import setting
 
@@ -104,6 +104,13 @@ def profile_features(profile: TrackProfile, window: FeatureWindowConfig, prefix:
     if not all(math.isfinite(v) for v in result.values()):
         raise FeatureError(f"{prefix}: non-finite feature values")
     return result
+
+
+def headline_track_feature(outputs: Sequence[str]) -> str:
+    """A track model's headline feature: the central window of its first configured output (e.g.
+    dnase_center): the feature the original analysis centres on, and the first of the default
+    Bonferroni family (conf/evaluate/default.yaml)."""
+    return track_feature(outputs[0], CENTER)
 
 
 def output_features(profile: Profile, outputs: Iterable[str], window: FeatureWindowConfig) -> dict[str, float]:

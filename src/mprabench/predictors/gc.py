@@ -65,6 +65,9 @@ class GcPredictor(Predictor):
         self.config = config
 
 
+    def headline_feature(self) -> str:
+        return GC_FRACTION
+
     def predict(self, inputs: Mapping[str, str], sink: ResultSink) -> PredictionReport:
         values = gc_fraction_central(list(inputs.values()), self.config.width)
         sink.put_many({sha: {GC_FRACTION: float(v)} for sha, v in zip(inputs, values, strict=True)})

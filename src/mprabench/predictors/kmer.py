@@ -347,6 +347,8 @@ class KmerPredictor(Predictor):
             raise InputDataError(f"{rows}: target {config.target} has non-finite values")
         self.weights = (~dropout_mask(self.rows)).astype(float)
 
+    def headline_feature(self) -> str:
+        return KMER_RIDGE_OOF
 
     def _fit(self, inputs: Mapping[str, str]) -> tuple[KmerOutOfFold, np.ndarray, np.ndarray]:
         """Out-of-fold fit on the non-dropout rows, with per-input features and training weights."""

@@ -262,6 +262,9 @@ class MotifPredictor(Predictor):
                 f"would never fit in the window; set predictor.width >= {longest}"
             )
 
+    def headline_feature(self) -> str:
+        """The score of the first matrix in predictor.matrix_ids (the PPARγ::RXRα dimer by default)."""
+        return self.matrices[0].column
 
     def predict(self, inputs: Mapping[str, str], sink: ResultSink) -> PredictionReport:
         scores = best_motif_scores(list(inputs.values()), self.matrices, self.config.width)

@@ -56,6 +56,9 @@ class PrecomputedPredictor(Predictor):
         _require_usable(self.table, self.features, self.path)
         self.table[self.features] = self.table[self.features].astype(float)
 
+    def headline_feature(self) -> str:
+        """The first of predictor.features (null: the file's first feature column)."""
+        return self.features[0]
 
     def predict(self, inputs: Mapping[str, str], sink: ResultSink) -> PredictionReport:
         # A `sequence` may be the input as prepare wrote it or without its N padding (a sequence

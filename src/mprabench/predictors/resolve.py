@@ -88,7 +88,8 @@ def predictor_class(target: Any, source: Path | str) -> type[Predictor] | type[M
     if not (isinstance(cls, type) and issubclass(cls, Predictor | ModelPredictor)):
         raise ConfigError(f"{source}: `predictor.{TARGET_KEY}` = {target!r} is not a predictor class in "
                           f"{module_name} (a subclass of Predictor or ModelPredictor); {hint}")
-    undeclared = [name for name in Declared.__annotations__ if not hasattr(cls, name)]
+    undeclared = [name for name in Declared.__annotations__ if not hasattr(cls, name)] + sorted(
+        getattr(cls, "__abstractmethods__", ()))
     if undeclared:
         raise ConfigError(f"{target} does not declare {undeclared} (see mprabench.predictors.base.Declared)")
     return cls

@@ -30,6 +30,7 @@ from mprabench.predictors.base import (
     TooManyRequests,
 )
 from mprabench.predictors.store import DamagedRecord, ProfileStore, catalogue_id, last_catalogue
+from mprabench.provenance import HEADLINE_FEATURE_KEY
 from mprabench.schema import FEATURES_KEY
 
 log = logging.getLogger(__name__)
@@ -91,9 +92,19 @@ def run_predictor(predictor: ModelPredictor | Predictor, name: str, inputs: Mapp
     else:
         run = _run_offline(predictor, name, inputs)
     run.wall_seconds = time.monotonic() - started
+    run.provenance[HEADLINE_FEATURE_KEY] = declared_headline(predictor, name, list(run.features.columns))
     log.info("predict: %d inputs, %d served from the store, %d requested, %.1f s", len(inputs),
              run.served_from_store, run.report.requested, run.wall_seconds)
     return run
+
+
+def declared_headline(predictor: ModelPredictor | Predictor, name: str, written: list[str]) -> str:
+    """The headline feature the predictor declares, which must be one it wrote (unless it wrote none)."""
+    feature = predictor.headline_feature()
+    if written and feature not in written:
+        raise BenchmarkError(f"predictor {name} ({type(predictor).__name__}) declares {feature!r} its headline "
+                             f"feature but writes {written}; its headline_feature() must name one of them")
+    return feature
 
 
 def _run_model(predictor: ModelPredictor, inputs: Mapping[str, str], store_root: Path) -> PredictRun:

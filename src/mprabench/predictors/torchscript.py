@@ -202,6 +202,10 @@ class TorchScriptPredictor(ModelPredictor):
                             for strand, row in rows.items()})
         return results
 
+    def headline_feature(self) -> str:
+        """Its first named output."""
+        return self.config.output_names[0]
+
     def features(self, profile: Profile) -> dict[str, float]:
         # float64: the stored outputs are float16 where they fit; the mean of strands is exact here
         stacked = np.stack([profile[strand].values[0].astype(np.float64) for strand in self._strands()])

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from mprabench.readers.registry import layout_of
 from mprabench.report.format import Reasons
 from mprabench.report.inputs import Links, ReportInputs, design_of
+from mprabench.report.qc import qc_section
 from mprabench.report.results import (
     calibration_section,
     headline_section,
@@ -20,7 +20,6 @@ from mprabench.report.run import (
     figures_section,
     prediction_section,
     provenance_section,
-    qc_section,
     question_section,
     strata_section,
     title_section,
@@ -44,7 +43,7 @@ def render_report(inputs: ReportInputs, links: Links) -> str:
         question_section(inputs.settings),
         effective_n_section(design),
         strata_section(inputs.strata, links, design),
-        qc_section(inputs.qc, inputs.qc_details, layout_of(inputs.settings.dataset)),
+        qc_section(inputs.qc, inputs.qc_details),
         prediction_section(inputs.prediction, inputs.context.source),
         figures_section(inputs.figures, links),
         detail_files_section(inputs, links),

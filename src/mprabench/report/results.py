@@ -6,7 +6,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mprabench.config import CalibrationConfig
-from mprabench.headline import HEADLINE, HeadlineStatistic, bounds, primary_features, report_columns
+from mprabench.headline import (
+    HEADLINE,
+    HeadlineStatistic,
+    bounds,
+    headline_feature,
+    primary_features,
+    report_columns,
+)
 from mprabench.plots.labels import target_label
 from mprabench.readers.registry import layout_of
 from mprabench.report.format import UNKNOWN, Reasons, fmt, is_missing, plural, table
@@ -73,8 +80,9 @@ def headline_section(inputs: ReportInputs, reasons: Reasons) -> str:
             header += [label.format(level=inputs.ci_level) + not_calibrated_mark(keys, uncalibrated)
                        for label, keys in zip(LEVERAGE_LABELS, LEVERAGE_NULLS)]
     rows, changed = [], []
+    shown = headline_feature(summary)
     for feature in features:
-        row = [f"{ctx.feature_label(feature)} (`{feature}`)"]
+        row = [f"{ctx.feature_label(feature)} (`{feature}`{', headline' if feature == shown else ''})"]
         for s in columns:
             row.append(headline_cell(s, summary[feature], details, feature, reasons, refit_note(inputs.calibration)))
             if s.key == LEVERAGE_AFTER:
@@ -97,6 +105,9 @@ def headline_section(inputs: ReportInputs, reasons: Reasons) -> str:
         f"far too often, where the rank-based p held.\n\n"
         + table(header, rows)
     )
+    if shown is not None:
+        text += (f"\n\nThe predictor's headline feature, the one it is compared by across predictors, is `{shown}`: "
+                 "summary.json repeats its numbers in the block `headline` (`dvc exp show`, `dvc metrics diff`).")
     if changed:
         text += ("\n\nOne element changes the verdict: " + "; ".join(changed)
                  + " (the verdict flips when that element is left out).")

@@ -1,5 +1,5 @@
-"""The sections of report.md that say what was run: question, design, strata, QC, predictions, figures,
-detail files, configuration and provenance."""
+"""The sections of report.md that say what was run: question, design, strata, predictions, figures,
+detail files, configuration and provenance (QC: report/qc.py)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,8 @@ from mprabench.plots.labels import target_label
 from mprabench.report.format import UNKNOWN, fmt, plural, table
 from mprabench.report.inputs import Links, ReportInputs
 from mprabench.provenance import SOURCE_OFFLINE
-from mprabench.readers.registry import Layout, layout_of
+from mprabench.readers.registry import layout_of
 from mprabench.report.results import verdict_sentence
-from mprabench.schema import QC_MOTIF_CHECKED, QC_MOTIF_MISMATCHES
 from mprabench.settings import as_plain
 from mprabench.tracking import flatten
 
@@ -168,72 +167,6 @@ def strata_section(strata: Mapping[str, pd.DataFrame], links: Links, design: Map
 def _table_link(kind: str, links: Links) -> str:
     name = f"tables/strata_{kind}.csv"
     return f"[strata_{kind}.csv]({links(name)})"
-
-
-def qc_section(qc: Mapping[str, Any], qc_details: Mapping[str, Any] | None, layout: Layout) -> str:
-    """qc.json and qc_details.json; the motif check only where the dataset's names carry motif sites."""
-    rows = [(key, fmt(value, none=UNKNOWN)) for key, value in flat(qc).items()
-            if layout.motif_sites or not key.startswith(MOTIF_KEY_PREFIX)]
-    parts = ["## Quality control", table(["quantity", "value"], rows) if rows else "qc.json is empty."]
-    parts += _qc_details(qc_details, qc.get(QC_MOTIF_CHECKED), layout)
-    return "\n\n".join(parts)
-
-
-MOTIF_KEY_PREFIX = "motif_"  # qc.json / qc_details.json keys of the motif check (GSE84888's names)
-
-
-def _qc_details(qc_details: Mapping[str, Any] | None, motif_checked: int | None, layout: Layout) -> list[str]:
-    """Whatever qc_details.json holds, as tables; a visible warning for motif mismatches. An empty
-    block says nothing (e.g. `design` of a dataset without a design file) and is left out."""
-    if not qc_details:
-        return ["No qc_details.json (what prepare read, excluded and checked) for this run."]
-    parts = []
-    for key, value in qc_details.items():
-        if key.startswith(MOTIF_KEY_PREFIX) and not layout.motif_sites:
-            continue  # the dataset's names carry no motif site: there is no check to report
-        if key == QC_MOTIF_MISMATCHES:
-            parts.append(_motif_mismatch(key, value, motif_checked))
-            continue
-        if isinstance(value, Mapping) and not value:
-            continue
-        parts.append(f"**{key.replace('_', ' ')}**\n\n" + _any_table(value))
-    return parts
-
-
-def _motif_mismatch(key: str, value: Any, motif_checked: int | None) -> str:
-    names = [_element_name(v) for v in value] if isinstance(value, list) else (
-        list(value) if isinstance(value, Mapping) else [])
-    if not names and not motif_checked:
-        # No claim about a check that did not run (V1 reads no genome: its inputs are the motif in N).
-        return (f"**{key.replace('_', ' ')}**: not checked — no model input of this experiment was compared "
-                f"with the reference genome (`{QC_MOTIF_CHECKED}` = {fmt(motif_checked or 0)}).")
-    if not names:
-        return (f"**{key.replace('_', ' ')}**: none — the motif of all {fmt(motif_checked)} checked rows "
-                f"matches the reference.")
-    detail = _any_table(value) if isinstance(value, (list, Mapping)) else ""
-    return (f"> **Warning — the motif in the oligo name does not match the reference for "
-            f"{plural(len(names), 'element')}:** {', '.join(f'`{n}`' for n in names)}. Their model input "
-            f"may not contain the assayed site.\n\n{detail}")
-
-
-def _element_name(item: Any) -> str:
-    if isinstance(item, Mapping):
-        for key in ("element_id", "element", "name", "id"):
-            if key in item:
-                return str(item[key])
-    return str(item)
-
-
-def _any_table(value: Any) -> str:
-    if isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
-        columns = list(dict.fromkeys(k for v in value for k in v))
-        return table(columns, [[fmt(v.get(c), none=UNKNOWN) for c in columns] for v in value])
-    if isinstance(value, Mapping):
-        leaves = flat(value)
-        return table(["key", "value"], [(k, fmt(v, none=UNKNOWN)) for k, v in leaves.items()]) if leaves else "(empty)"
-    if isinstance(value, list):
-        return ", ".join(f"`{v}`" for v in value) if value else "(none)"
-    return fmt(value, none=UNKNOWN)
 
 
 def prediction_section(prediction: Mapping[str, Any], source: str) -> str:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import logging
+import os
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 from mprabench.errors import BenchmarkError
 from mprabench.workspace_lock import claim_workspace
@@ -28,10 +32,29 @@ def run(main: Callable[[], None]) -> None:
         main()
     except BenchmarkError as error:
         print(f"error: {error}", file=sys.stderr)
-        sys.exit(1)
+        exit_now(1)
     except OSError as error:  # a file system fault (missing input, permissions, full disk) the user can act on
         print(f"error: {describe_os_error(error)}", file=sys.stderr)
-        sys.exit(1)
+        exit_now(1)
+
+
+def exit_now(code: int) -> NoReturn:
+    """End a failed stage with `code` once its message is out, without the C++ teardown of native libraries.
+
+    A stage that fails right after reading a Parquet file (evaluate: primary features missing) exits
+    while pyarrow's thread pool is still winding down; the C++ static destructors run by a normal
+    interpreter exit then sometimes abort the process ("terminate called without an active exception",
+    exit -6 instead of 1) after the message was printed. Python's own exit work still runs: other
+    threads are joined and the atexit handlers (logging, MLflow, temporary files) are called;
+    only the native libraries' destructors are skipped.
+    """
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def describe_os_error(error: OSError) -> str:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -11,8 +13,10 @@ from mprabench.config import load_params
 from mprabench.errors import ConfigError
 from mprabench.evaluation import Evaluation, evaluate, evaluation_table, feature_columns
 from mprabench.files import atomic_path, require_writable, write_json_atomic
-from mprabench.plots import drawn_subset, render_figures, write_plot_data
+from mprabench.plots.data import write_plot_data
 from mprabench.plots.labels import read_provenance, run_context
+from mprabench.plots.render import drawn_subset, render_figures
+from mprabench.provenance import HEADLINE_FEATURE_KEY
 from mprabench.schema import read_features, read_rows
 from mprabench.stages._cli import run, stage_parser
 
@@ -35,14 +39,16 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params(args.params)
     config = params.evaluate
     require_writable(args.summary, args.details, args.tables, args.figures, args.roc, args.scatter)
-    context = run_context(params, read_provenance(args.provenance))
+    provenance = read_provenance(args.provenance)
+    context = run_context(params, provenance)
 
     features = read_features(args.features)
     config.primary_features = primary_family(config.primary_features, feature_columns(features), args.features)
     table = evaluation_table(read_rows(args.rows), features, config.target)
+    headline = headline_of(config.headline_feature, provenance, config.primary_features, args.provenance)
     evaluation = evaluate(table, feature_columns(features), config, read_training(args.training))
 
-    write_json_atomic(args.summary, evaluation.summary())
+    write_json_atomic(args.summary, evaluation.summary(headline))
     write_json_atomic(args.details, evaluation.details())
     write_tables(evaluation, args.tables)
     table, drawn = drawn_subset(table, evaluation, config.max_figure_features)
@@ -62,6 +68,23 @@ def primary_family(configured: list[str] | None, available: list[str], source: P
             f"`dvc exp run -S 'evaluate.primary_features=[{','.join(available[:2])}]'` (null: all of them)."
         )
     return list(configured)
+
+
+def headline_of(configured: str | None, provenance: Mapping[str, Any] | None, family: list[str],
+                source: Path | None) -> str:
+    """The feature of summary.json's `headline` block: evaluate.headline_feature, else the one the
+    predictor declared (provenance.json); it must be in the Bonferroni family."""
+    declared = (provenance or {}).get(HEADLINE_FEATURE_KEY)
+    feature = configured or declared
+    if feature is None:
+        raise ConfigError(f"no headline feature: {source or 'no --provenance given'} names none (its predictor "
+                          f"declares one; rerun predict) and evaluate.headline_feature is null. Rerun the "
+                          f"pipeline (`dvc exp run`), or set -S evaluate.headline_feature=<one of {family}>")
+    if feature not in family:
+        origin = "evaluate.headline_feature" if configured else f"the predictor's declared headline ({source})"
+        raise ConfigError(f"{origin} is {feature!r}, which is not a primary feature {family}; add it to "
+                          f"evaluate.primary_features or set -S evaluate.headline_feature=<one of them>")
+    return feature
 
 
 def read_training(path: Path | None) -> dict:

@@ -16,7 +16,6 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from scipy import stats
-from sklearn.metrics import roc_auc_score
 from statsmodels.stats.multitest import multipletests
 
 from mprabench.schema import ELEMENT_ID, INPUT_SHA256
@@ -150,6 +149,8 @@ def auroc_above_median(x: np.ndarray, y: np.ndarray) -> tuple[float | None, str 
         reasons.append(REASON_ONE_CLASS)
     if reasons:
         return None, join_reasons(reasons)
+    from sklearn.metrics import roc_auc_score  # here: the report and plots import this module, not AUROC
+
     return finite_or_none(roc_auc_score(labels, x)), None
 
 
