@@ -13,7 +13,7 @@ from tests.support.null_rows import GSE84888_ELEMENT_SIZES
 
 IDS = np.array([f"E{i:02d}" for i in range(18)])
 # conf/evaluate: the normal limit only above 20,000 elements, 95 % interval of rho from 10 elements
-SETTINGS = dict(normal_above=20_000, ci_level=0.95, min_elements_ci=10)
+SETTINGS = dict(normal_above=20_000, ci_level=0.95, min_elements_ci=10, changers_max_elements=500)
 
 
 def test_spearman_and_leave_one_out_match_scipy_and_brute_force():
@@ -86,3 +86,17 @@ def test_spearman_interval_is_fisher_z_with_the_bonett_wright_rho_term_over_n_mi
     assert few.spearman_ci is None and "fewer than 10 elements" in few.spearman_ci_reason
     low, high = spearman_interval(np.array([0.0, 0.5]), 18, 0.95)
     assert low[0] == pytest.approx(-high[0]) and low[1] < 0.5 < high[1]
+
+
+def test_verdict_changers_above_the_configured_element_count_are_not_computed_and_say_why():
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=18)
+    y = x + rng.normal(size=18)
+    bounded = leverage(IDS, x, y, n_permutations=199, threshold=0.05, rng=np.random.default_rng(1),
+                       **(SETTINGS | {"changers_max_elements": 17}))
+    computed = leverage(IDS, x, y, n_permutations=199, threshold=0.05, rng=np.random.default_rng(1), **SETTINGS)
+    assert bounded.loo_verdict_changers is None and "verdict_changers_max_elements" in bounded.loo_verdict_reason
+    assert computed.loo_verdict_changers is not None and computed.loo_verdict_reason is None
+    # the rest of the leverage block is the same either way
+    assert (bounded.spearman_p, bounded.loo_r_min, bounded.loo_r_max) == (computed.spearman_p, computed.loo_r_min,
+                                                                           computed.loo_r_max)

@@ -337,6 +337,8 @@ class EvaluateConfig:
     n_permutations: int = setting(ge=99)
     # above this many elements a permutation p is its normal limit (stats/permutation_normal.py)
     permutation_normal_above_elements: int = setting(ge=5)
+    # above this many elements the leave-one-out verdict changers are not computed (n² × permutations work)
+    verdict_changers_max_elements: int = setting(ge=0)
     min_unique_inputs: int = setting(ge=3)
     min_elements_ci: int = setting(ge=3)
     calibration: CalibrationConfig = MISSING

@@ -335,7 +335,8 @@ def _evaluate_feature(
     lever = None if trained is not None else leverage(
         ids, mean_x, mean_y, n_permutations=config.n_permutations, threshold=threshold,
         rng=derive_rng(config.seed, f"{feature}|spearman"), normal_above=config.permutation_normal_above_elements,
-        ci_level=config.ci_level, min_elements_ci=config.min_elements_ci)
+        ci_level=config.ci_level, min_elements_ci=config.min_elements_ci,
+        changers_max_elements=config.verdict_changers_max_elements)
     return FeatureEvaluation(
         feature=feature,
         pooled=pooled_association(x, y),

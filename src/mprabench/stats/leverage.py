@@ -39,7 +39,8 @@ SPEARMAN_METHOD = ("Spearman rho of element means (n = elements); two-sided perm
                    "(the verdict's p: Bonferroni over the primary features)")
 LOO_METHOD = ("leave-one-element-out: Pearson r of the element means without each element in turn (a "
               "description, no p); verdict changers: elements whose removal flips the Bonferroni flag of "
-              "the Spearman permutation p; not computed (null) above evaluate.permutation_normal_above_elements elements")
+              "the Spearman permutation p; not computed (null, with loo_verdict_reason) above "
+              "evaluate.verdict_changers_max_elements or evaluate.permutation_normal_above_elements elements")
 
 
 SPEARMAN_CI_METHOD = ("Fisher-z interval of Spearman's rho of the element means with variance (1 + rho^2 / 2) / "
@@ -55,6 +56,7 @@ class Leverage:
     loo_r_max: float | None
     loo_reason: str | None
     loo_verdict_changers: list[str] | None
+    loo_verdict_reason: str | None  # why the verdict changers were not computed
     spearman_ci: tuple[float, float] | None  # rho's interval (the headline's; None in strata, or with a reason)
     spearman_ci_reason: str | None
 
@@ -66,7 +68,8 @@ class Leverage:
                 "spearman_ci_method": SPEARMAN_CI_METHOD,
                 "spearman_p_reason": values["spearman_p_reason"], "spearman_method": SPEARMAN_METHOD,
                 LOO_R_MIN: values["loo_r_min"], LOO_R_MAX: values["loo_r_max"], "loo_reason": values["loo_reason"],
-                LOO_VERDICT_CHANGERS: values["loo_verdict_changers"], "loo_method": LOO_METHOD}
+                LOO_VERDICT_CHANGERS: values["loo_verdict_changers"],
+                "loo_verdict_reason": values["loo_verdict_reason"], "loo_method": LOO_METHOD}
 
 
 def spearman_permutation_p(mean_x: np.ndarray, mean_y: np.ndarray, permutations: np.ndarray) -> float:
@@ -111,7 +114,7 @@ def spearman_p(mean_x: np.ndarray, mean_y: np.ndarray, rho: float, permutations:
 
 def leverage(element_ids: np.ndarray, mean_x: np.ndarray, mean_y: np.ndarray, *, n_permutations: int,
              threshold: float, rng: np.random.Generator, normal_above: int, ci_level: float | None,
-             min_elements_ci: int, leave_one_out: bool = True) -> Leverage:
+             min_elements_ci: int, changers_max_elements: int | None, leave_one_out: bool = True) -> Leverage:
     """Spearman rho and its permutation p, the leave-one-out r range and the verdict changers.
 
     ``threshold``: the verdict's per-feature level (alpha / Bonferroni family size). ``leave_one_out``:
@@ -119,7 +122,9 @@ def leverage(element_ids: np.ndarray, mean_x: np.ndarray, mean_y: np.ndarray, *,
     which needs max(``min_elements_ci``, 4) elements. ``normal_above``: with more elements, the p is the normal limit
     of the permutation distribution (stats/permutation_normal.py) and the verdict changers are not
     computed (n Spearman p's of n − 1 elements: n² work; with that many elements no single one moves a
-    rank-based verdict except at its boundary).
+    rank-based verdict except at its boundary). ``changers_max_elements`` (None without ``leave_one_out``): above it the verdict changers
+    are not computed either, with the reason: each is a Spearman permutation p of n − 1 elements, so
+    their cost grows with n² × permutations (489 s at 2,002 elements).
     """
     n = len(mean_x)
     constant = np.ptp(mean_x) == 0 or np.ptp(mean_y) == 0
@@ -127,7 +132,7 @@ def leverage(element_ids: np.ndarray, mean_x: np.ndarray, mean_y: np.ndarray, *,
     reason = "constant element means" if constant else element_count_reason(
         n, minimum, "a Spearman permutation p" + (" and its leave-one-out verdicts" if leave_one_out else ""))
     if reason:
-        return Leverage(None, None, reason, None, None, reason, None, None, reason)
+        return Leverage(None, None, reason, None, None, reason, None, reason, None, reason)
     rho = finite_or_none(stats.spearmanr(mean_x, mean_y).statistic)
     normal = uses_normal_limit(n, normal_above)
     if not leave_one_out:
@@ -144,15 +149,17 @@ def leverage(element_ids: np.ndarray, mean_x: np.ndarray, mean_y: np.ndarray, *,
         if interval_reason is None and rho is not None:
             interval = tuple(float(v) for v in spearman_interval(rho, n, ci_level))
     if n_permutations <= 0 and not normal:
-        return Leverage(rho, None, "evaluate.n_permutations = 0: no permutation test was run", low, high,
-                        loo_reason, None, interval, interval_reason)
+        no_test = "evaluate.n_permutations = 0: no permutation test was run"
+        return Leverage(rho, None, no_test, low, high, loo_reason, None, no_test, interval, interval_reason)
     p = spearman_p(mean_x, mean_y, rho, None if normal else element_permutations(n, n_permutations, rng))
     if not leave_one_out:
-        return Leverage(rho, p, None, None, None, "not computed", None, None, interval_reason)
-    if normal:
-        return Leverage(rho, p, None, low, high, loo_reason, None, interval, interval_reason)
+        return Leverage(rho, p, None, None, None, "not computed", None, "not computed", None, interval_reason)
+    if normal or changers_max_elements is None or n > changers_max_elements:
+        limit = ("evaluate.permutation_normal_above_elements" if normal else "evaluate.verdict_changers_max_elements")
+        too_many = f"not computed for {n} elements (more than {limit}: n Spearman p's of n − 1 elements each)"
+        return Leverage(rho, p, None, low, high, loo_reason, None, too_many, interval, interval_reason)
     smaller = element_permutations(n - 1, n_permutations, rng)
     flag = p <= threshold
     changers = [str(element_ids[i]) for i in range(n)
                 if (spearman_permutation_p(np.delete(mean_x, i), np.delete(mean_y, i), smaller) <= threshold) != flag]
-    return Leverage(rho, p, None, low, high, loo_reason, changers, interval, interval_reason)
+    return Leverage(rho, p, None, low, high, loo_reason, changers, None, interval, interval_reason)

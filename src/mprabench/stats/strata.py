@@ -137,7 +137,7 @@ def between_elements(x: np.ndarray, y: np.ndarray, elements: np.ndarray, key: st
     ids, mean_x, mean_y = element_means(x, y, elements)
     result = leverage(ids, mean_x, mean_y, n_permutations=s.n_permutations, threshold=s.alpha,
                       rng=derive_rng(s.seed, key), normal_above=s.normal_above, ci_level=None,
-                      min_elements_ci=s.min_elements_ci, leave_one_out=False)
+                      min_elements_ci=s.min_elements_ci, changers_max_elements=None, leave_one_out=False)
     if result.spearman_p is None:
         return dict(estimable=False, reason=result.spearman_p_reason, ci_reason=result.spearman_p_reason)
     return dict(estimable=True, r=result.spearman_rho, p=result.spearman_p, ci_reason=REASON_BETWEEN_CI)
