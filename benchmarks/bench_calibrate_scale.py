@@ -18,27 +18,15 @@ import json
 import tempfile
 from pathlib import Path
 
-from benchmarks.bench_dataset_scale import K562_SEQUENCES, synthetic_library
-from benchmarks.common import CONF, measure, report, stage
-from mprabench.files import sha256_file
-from tests.support.params import write_params
+from benchmarks.bench_dataset_scale import K562_SEQUENCES, fetched_library
+from benchmarks.common import measure, report, stage
 
 SECONDS_GOAL = 120.0
 
 
 def calibrate_at_size(directory: Path, n_sequences: int, overrides: list[str]) -> list[str]:
     """Fetch and prepare a library of n_sequences, then time calibrate on its rows."""
-    directory.mkdir(parents=True)
-    source = directory / "source"
-    source.mkdir()
-    synthetic_library(source / "test_HepG2.tsv", n_sequences)
-    params = write_params(directory / "params.yaml", CONF, [
-        "dataset=agarwal2025_hepg2_test", f"dataset.source={source}",
-        f"dataset.files.0.sha256={sha256_file(source / 'test_HepG2.tsv')}", "experiment=insert", "predictor=gc",
-        *overrides])
-    p = lambda name: str(directory / name)  # noqa: E731
-    common = ["--params", str(params)]
-    measure(stage("fetch", *common, "--out", p("raw")))
+    common, p = fetched_library(directory, n_sequences, overrides)
     measure(stage("prepare", *common, "--raw", p("raw"), "--genome-cache", p("cache.fa"), "--rows", p("rows.parquet"),
                   "--inputs", p("inputs.fa"), "--qc", p("qc.json"), "--qc-details", p("qc_details.json")))
     run = measure(stage("calibrate", *common, "--rows", p("rows.parquet"), "--calibration", p("calibration.json"),

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import math
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -51,9 +52,10 @@ STAGES = ("prepare", "predict (gc)", "evaluate", "calibrate")  # in pipeline ord
 MEMORY_ERROR = "MemoryError"
 
 
-def run_size(directory: Path, n_sequences: int, overrides: list[str], stages: set[str],
-             cap_bytes: int) -> dict[str, Measurement | str]:
-    """Each stage's measurement, or why it has none ("over the memory cap", "not run")."""
+def fetched_library(directory: Path, n_sequences: int, overrides: list[str]) -> tuple[list[str], Callable[[str], str]]:
+    """Write a synthetic library of n_sequences into directory and run the real fetch stage on it.
+
+    Returns the stages' common arguments (`--params`) and the path of a file in directory by name."""
     directory.mkdir(parents=True)
     source = directory / "source"
     source.mkdir()
@@ -62,9 +64,15 @@ def run_size(directory: Path, n_sequences: int, overrides: list[str], stages: se
         "dataset=agarwal2025_hepg2_test", f"dataset.source={source}",
         f"dataset.files.0.sha256={sha256_file(source / 'test_HepG2.tsv')}", "experiment=insert", "predictor=gc",
         *overrides])
-    p = lambda name: str(directory / name)  # noqa: E731
     common = ["--params", str(params)]
-    measure(stage("fetch", *common, "--out", p("raw")))
+    measure(stage("fetch", *common, "--out", str(directory / "raw")))
+    return common, lambda name: str(directory / name)
+
+
+def run_size(directory: Path, n_sequences: int, overrides: list[str], stages: set[str],
+             cap_bytes: int) -> dict[str, Measurement | str]:
+    """Each stage's measurement, or why it has none ("over the memory cap", "not run")."""
+    common, p = fetched_library(directory, n_sequences, overrides)
     commands = {
         "prepare": stage("prepare", *common, "--raw", p("raw"), "--genome-cache", p("cache.fa"), "--rows",
                          p("rows.parquet"), "--inputs", p("inputs.fa"), "--qc", p("qc.json"), "--qc-details",
