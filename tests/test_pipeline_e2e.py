@@ -69,7 +69,7 @@ def test_v1_and_v2_experiments_diff_and_log_one_mlflow_run_each_and_the_api_key_
     summary = repo.json("metrics/summary.json")
     assert summary["design"]["n_rows"] == 48 and summary["design"]["n_unique_inputs"] == 4
     report = (repo.root / "metrics/report.md").read_text()
-    assert "48 rows carry **4 distinct model inputs** from **4 base elements**" in report
+    assert "48 rows carry **4 distinct model inputs** from **4 elements**" in report
     assert "Within-element effects" in report and "Not estimable: model inputs do not vary" in report
 
     diff = json.loads(repo.dvc("metrics", "diff", "v1", "v2", "--all", "--json").stdout)

@@ -216,7 +216,8 @@ def test_an_offline_baseline_writes_provenance_and_keeps_no_store(tmp_path):
                   "--provenance", str(tmp_path / "provenance.json"), "--no-progress"])
     provenance = json.loads((tmp_path / "provenance.json").read_text())
     assert provenance == {"predictor": "gc", "store_key": None, "source": "offline baseline", "model_version": None,
-                          "organism": None, "biosamples": [], "tracks": {}, "label": "gc baseline (offline)"}
+                          "organism": None, "biosamples": [], "tracks": {}, "label": "gc baseline (offline)",
+                          "headline_feature": "gc_fraction"}
     metrics = json.loads((tmp_path / "predict.json").read_text())
     assert len(metrics) <= 7 and all(isinstance(v, int) for v in metrics.values())
     assert metrics["distinct_inputs"] == 2 and not (tmp_path / "store").exists()

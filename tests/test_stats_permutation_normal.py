@@ -64,7 +64,7 @@ def test_leverage_above_the_threshold_gives_the_normal_limit_and_no_changers():
     x, y = rng.normal(size=300), rng.normal(size=300)
     ids = np.array([f"E{i}" for i in range(300)])
     result = leverage(ids, x, y, n_permutations=999, threshold=0.05, rng=rng, normal_above=100, ci_level=0.95,
-                      min_elements_ci=10)
+                      min_elements_ci=10, changers_max_elements=500)
     assert result.spearman_p == pytest.approx(float(normal_limit_p(result.spearman_rho, 300)))
     assert result.loo_r_min is not None and result.loo_verdict_changers is None
 
