@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mprabench.readers.registry import layout_of
 from mprabench.report.format import Reasons
 from mprabench.report.inputs import Links, ReportInputs, design_of
 from mprabench.report.qc import qc_section
@@ -43,7 +44,7 @@ def render_report(inputs: ReportInputs, links: Links) -> str:
         question_section(inputs.settings),
         effective_n_section(design),
         strata_section(inputs.strata, links, design),
-        qc_section(inputs.qc, inputs.qc_details),
+        qc_section(inputs.qc, inputs.qc_details, motif_sites=layout_of(inputs.settings.dataset).motif_sites),
         prediction_section(inputs.prediction, inputs.context.source),
         figures_section(inputs.figures, links),
         detail_files_section(inputs, links),

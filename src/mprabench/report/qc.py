@@ -357,12 +357,16 @@ def unworded(keys: Sequence[str]) -> list[str]:
     return [k for k in keys if not any(fnmatch.fnmatchcase(k, p) for p in patterns)]
 
 
-def qc_section(qc: Mapping[str, Any], qc_details: Mapping[str, Any] | None) -> str:
-    """## Quality control: one sentence (or a small table) per count, with what it means."""
+def qc_section(qc: Mapping[str, Any], qc_details: Mapping[str, Any] | None, *, motif_sites: bool) -> str:
+    """## Quality control: one sentence (or a small table) per count, with what it means.
+
+    ``motif_sites``: whether the dataset's names carry motif sites (readers/registry.py Layout); without
+    them the motif check does not apply and is not mentioned."""
     if not qc and not qc_details:
         return "## Quality control\n\nqc.json and qc_details.json are empty: prepare recorded nothing."
     facts = Facts(qc, qc_details or {})
-    parts = ["## Quality control", *_paragraphs([text for w in WORDING if (text := w.say(facts))])]
+    wording = [w for w in WORDING if motif_sites or w.say is not _motif]
+    parts = ["## Quality control", *_paragraphs([text for w in wording if (text := w.say(facts))])]
     if not qc_details:
         parts.append("No qc_details.json (pools, dropouts by element, motif mismatches) for this run.")
     leftover = unworded(keys_of(qc, qc_details))
