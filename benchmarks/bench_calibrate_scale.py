@@ -18,7 +18,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from benchmarks.bench_dataset_scale import K562_SEQUENCES, fetched_library
+from benchmarks.bench_dataset_scale import add_size_arguments, fetched_library, library_sizes
 from benchmarks.common import measure, report, stage
 
 SECONDS_GOAL = 120.0
@@ -44,17 +44,14 @@ def calibrate_at_size(directory: Path, n_sequences: int, overrides: list[str]) -
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sequences", type=int, default=20_000, help="100 %% size (default small; --full: K562)")
-    parser.add_argument("--full", action="store_true", help=f"100 %% = {K562_SEQUENCES:,} sequences")
-    parser.add_argument("--fractions", default="0.1,0.5,1.0", help="sizes as fractions of the 100 %% size")
+    add_size_arguments(parser)
     parser.add_argument("--replicates", type=int, default=None, help="override evaluate.calibration.n_replicates")
     args = parser.parse_args()
-    total = K562_SEQUENCES if args.full else args.sequences
+    total, sizes = library_sizes(args)
     overrides = [f"evaluate.calibration.n_replicates={args.replicates}"] if args.replicates else []
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
-        for fraction in (float(f) for f in args.fractions.split(",")):
-            n = int(round(total * fraction / 2)) * 2
+        for fraction, n in sizes:
             rows.append([f"{fraction:.0%}", *calibrate_at_size(Path(scratch) / f"size_{n}", n, overrides)])
     report(f"calibrate on a synthetic sequence-table library, {total:,} sequences at 100 % "
            f"(goal <= {SECONDS_GOAL:.0f} s; settings: conf/ plus {overrides or 'nothing'})",

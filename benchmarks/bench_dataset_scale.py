@@ -103,29 +103,38 @@ def run_size(directory: Path, n_sequences: int, overrides: list[str], stages: se
     return {name: result for name, result in results.items() if name in stages}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_size_arguments(parser: argparse.ArgumentParser) -> None:
+    """--sequences, --full and --fractions: the library sizes a scale benchmark runs."""
     parser.add_argument("--sequences", type=int, default=20_000, help="100 %% size (default small; --full: K562)")
     parser.add_argument("--full", action="store_true", help=f"100 %% = {K562_SEQUENCES:,} sequences (K562)")
     parser.add_argument("--fractions", default="0.1,0.5,1.0", help="sizes as fractions of the 100 %% size")
+
+
+def library_sizes(args: argparse.Namespace) -> tuple[int, list[tuple[float, int]]]:
+    """The 100 % size and each (fraction, sequences) to run; sizes are even (both orientations of each element)."""
+    total = K562_SEQUENCES if args.full else args.sequences
+    return total, [(f, int(round(total * f / 2)) * 2) for f in (float(x) for x in args.fractions.split(","))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_size_arguments(parser)
     parser.add_argument("--permutations", type=int, default=None, help="override evaluate.n_permutations")
     parser.add_argument("--replicates", type=int, default=None, help="override evaluate.calibration.n_replicates")
     parser.add_argument("--stages", default=",".join(s for s in STAGES if s != "predict (gc)"),
                         help=f"stages to time, of {', '.join(STAGES)} (earlier ones run untimed as needed)")
     parser.add_argument("--memory-cap-gb", type=float, default=8.0, help="address-space cap per stage (GB)")
     args = parser.parse_args()
-    total = K562_SEQUENCES if args.full else args.sequences
+    total, sizes = library_sizes(args)
     overrides = ([f"evaluate.n_permutations={args.permutations}"] if args.permutations else []) + \
                 ([f"evaluate.calibration.n_replicates={args.replicates}"] if args.replicates else [])
-    fractions = [float(f) for f in args.fractions.split(",")]
     stages = {s.strip() for s in args.stages.split(",")}
     unknown = stages - set(STAGES)
     if unknown:
         raise SystemExit(f"--stages: unknown {sorted(unknown)}; choose from {', '.join(STAGES)}")
     table, times = [], {}
     with tempfile.TemporaryDirectory() as scratch:
-        for fraction in fractions:
-            n = int(round(total * fraction / 2)) * 2
+        for fraction, n in sizes:
             results = run_size(Path(scratch) / f"size_{n}", n, overrides, stages, int(args.memory_cap_gb * 2**30))
             for name in (s for s in STAGES if s in results):
                 table.append(row(fraction, n, name, results[name], n == K562_SEQUENCES))
