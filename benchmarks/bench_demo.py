@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     if not (args.data / "GSE84888_Pool6_MPRA.txt").is_file():
         raise SystemExit(f"{args.data}: no GSE84888_Pool6_MPRA.txt; --data names a folder with the counts files")
 
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as scratch:  # a DVC child may still write
         repo = make_repo_copy(REPO, Path(scratch) / "repo")
         (repo.root / ".venv").symlink_to(REPO / ".venv")  # set-up done: `make` finds its stamp
         make = ["make", "demo", f"DATA={args.data.resolve()}", f"DEMO_EXPERIMENTS={args.experiments}",
