@@ -85,6 +85,7 @@ ELEMENT_BONFERRONI_SIGNIFICANT = "element_bonferroni_significant"
 # The verdict flag reads the Spearman p (docs/statistics.md): it holds where leverage breaks the Pearson p.
 ELEMENT_SPEARMAN_RHO = "spearman_rho"  # Spearman rho of the element means
 ELEMENT_SPEARMAN_P = "element_spearman_p"  # its permutation p over elements
+ELEMENT_SPEARMAN_NEGLOG10_P = "element_spearman_neglog10_p"  # −log10 of it (summary.json)
 SPEARMAN_CI_LOW, SPEARMAN_CI_HIGH = "spearman_ci_low", "spearman_ci_high"  # its interval (Bonett-Wright)
 LOO_R_MIN, LOO_R_MAX = "loo_r_min", "loo_r_max"  # leave-one-element-out range of the element r
 LOO_VERDICT_CHANGERS = "loo_verdict_changers"  # elements whose removal flips the verdict flag
@@ -117,6 +118,7 @@ CALIBRATION_FAMILYWISE = "familywise_rate"  # flag raised for any of the primary
 CALIBRATION_WORST_NULLS = "worst_nulls"
 # Interval keys of the headline CIs (calibration.json `intervals`)
 ELEMENT_R_CI = "pearson_r_ci"
+REFIT_ELEMENT_P = "refit_element_p"  # a trained baseline's refit-null element p (stats/refit_calibration.py)
 SPEARMAN_RHO_CI = "spearman_rho_ci"  # the interval of Spearman's rho beside the element r (leverage)
 WITHIN_ELEMENT_R_CI = "within_element_r_ci"
 
