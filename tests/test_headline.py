@@ -72,7 +72,7 @@ def test_every_statistic_is_computed_from_the_inputs_in_the_listed_order():
     assert block == {"element_pearson_r": 0.4, "pearson_r_ci_low": 0.1, "pearson_r_ci_high": 0.6, "element_p": 0.001,
                      "element_neglog10_p": pytest.approx(3.0), "spearman_rho": 0.3, "spearman_ci_low": 0.05,
                      "spearman_ci_high": 0.5, "element_spearman_p": 0.01,
-                     "element_spearman_neglog10_p": pytest.approx(2.0), "within_element_r": 0.2, "within_element_p": 0.01,
+                     "spearman_neglog10_p": pytest.approx(2.0), "within_element_r": 0.2, "within_element_p": 0.01,
                      "within_element_neglog10_p": pytest.approx(2.0), "element_bonferroni_significant": True}
 
 

@@ -10,13 +10,16 @@ from mprabench.headline import (
     HEADLINE,
     HeadlineStatistic,
     bounds,
+    calibration_key,
     headline_feature,
     primary_features,
     report_columns,
+    withheld_reason,
 )
 from mprabench.plots.labels import target_label
+from mprabench.plots.style import NOT_ESTIMABLE
 from mprabench.readers.registry import layout_of
-from mprabench.report.format import UNKNOWN, Reasons, fmt, is_missing, plural, table
+from mprabench.report.format import UNKNOWN, WITHHELD, Reasons, fmt, is_missing, plural, table
 from mprabench.report.inputs import (
     SENSITIVITY_REASON_KEYS,
     Links,
@@ -165,7 +168,10 @@ def headline_cell(statistic: HeadlineStatistic, values: Mapping[str, Any], detai
     value = values.get(statistic.key)
     interval = bounds(statistic)
     if not interval or is_missing(value):  # no r, so no interval of it
-        cell = reasons.cell(value, not_estimable_reason(details, feature, statistic.reason), where, statistic.digits)
+        if not is_missing(value):
+            cell = fmt(value, statistic.digits)
+        else:
+            cell = missing_mark(statistic, values, details, feature, reasons)
         # A trained baseline's p is its refit null: say so beside it, and whether calibrate simulated it.
         if statistic.key == ELEMENT_P and not is_missing(value) and feature_details(details, feature).get(
                 "trained_baseline"):
@@ -173,9 +179,19 @@ def headline_cell(statistic: HeadlineStatistic, values: Mapping[str, Any], detai
         return cell
     low, high = (values.get(b.key) for b in interval)
     if is_missing(low) or is_missing(high):
-        reason = not_estimable_reason(details, feature, interval[0].reason)
-        return f"{fmt(value, statistic.digits)} {reasons.mark(reason, where)}"
+        mark = missing_mark(interval[0], values, details, feature, reasons)
+        return f"{fmt(value, statistic.digits)} [{mark}]" if mark.startswith(WITHHELD) else (
+            f"{fmt(value, statistic.digits)} {mark}")
     return f"{fmt(value, statistic.digits)} [{fmt(low, statistic.digits)}, {fmt(high, statistic.digits)}]"
+
+
+def missing_mark(statistic: HeadlineStatistic, values: Mapping[str, Any], details: Mapping[str, Any], feature: str,
+                 reasons: Reasons) -> str:
+    """A missing value's mark: `withheld (x)` where this design's calibration fails its check (summary.json's
+    `<check>_reason`; the legend gives details.json's longer reason), else `n.e. (x)` with why it is not estimable."""
+    withheld = withheld_reason(values, statistic.key)
+    reason = not_estimable_reason(details, feature, statistic.reason, default=withheld)
+    return reasons.mark(reason, f"`{feature}`", WITHHELD if withheld else NOT_ESTIMABLE)
 
 
 def calibration_sentence(calibration: Mapping[str, Any] | None, settings: CalibrationConfig) -> str:
@@ -213,8 +229,17 @@ def calibration_sentence(calibration: Mapping[str, Any] | None, settings: Calibr
     failed = "; ".join(f"`{m.key}` {m.kind} {fmt(m.rate)} ± {fmt(m.mcse, none=UNKNOWN)} under the null `{m.null}` "
                        f"(nominal {'at most ' if m.kind == 'flag rate' else ''}{fmt(m.nominal, none=UNKNOWN)})"
                        for m in misses)
-    return (f"**Not calibrated for this design** ({scope}): {failed}. These are marked \"not calibrated\" in "
-            "the headline table: read them as descriptions, not as tests or intervals. "
+    headline = {s.null.key for s in HEADLINE} | {calibration_key(s, trained=True) for s in HEADLINE}
+    withheld = [f"`{m.key}`" for m in misses if m.key in headline]
+    others = [f"`{m.key}`" for m in misses if m.key not in headline]
+    consequence = ((f"The headline's {', '.join(withheld)} {'is' if len(withheld) == 1 else 'are'} withheld: "
+                    "summary.json gives the reason beside each (`<check>_reason`) and the table marks the cell "
+                    "withheld; Spearman's ρ, its interval and p stand in their place where they held. ")
+                   if withheld else "")
+    consequence += (f"Where {', '.join(others)} {'is' if len(others) == 1 else 'are'} printed (not in the headline), "
+                    f"read {'it' if len(others) == 1 else 'them'} as {'a description' if len(others) == 1 else 'descriptions'}, "
+                    "not as tests or intervals. " if others else "")
+    return (f"**Not calibrated for this design** ({scope}): {failed}. {consequence}"
             + ("Within tolerance in every null: " + "; ".join(held) + "." if held else ""))
 
 
