@@ -4,38 +4,15 @@ on the design's own rows), not on a hand-written calibration.json."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
-import pandas as pd
 import pytest
 
 from mprabench.config import load_params
 from mprabench.evaluation import evaluate
 from mprabench.headline import HEADLINE, calibration_key, headline_keys, reason_key, withheld_reason
-from mprabench.stages import calibrate as calibrate_stage
 from mprabench.stats.calibration import calibration_misses
-from tests.conftest import write_params
+from tests.support.calibrated import BALANCED_SIZES, calibrated, with_features
 from tests.support.null_rows import gse84888_like_rows
-
-# 2,000 replicates (conf's): the leverage null's Pearson type-I rate (~0.17 on GSE84888's 18 elements) is ~20
-# MC SE outside the tolerance; a balanced design's Pearson p and interval stay within it (0.056 and 0.943 at
-# worst). Other checks could miss by Monte-Carlo noise: the tests follow whatever the simulation says for them.
-FAST = ["evaluate.calibration.n_replicates=2000", "evaluate.calibration.n_permutations=999",
-        "evaluate.n_permutations=199", "evaluate.primary_features=[a,b]", "evaluate.strata=[]"]
-BALANCED_SIZES = (60,) * 60  # 60 elements of 60 oligos: no element with high leverage
-
-
-def calibrated(tmp_path: Path, rows: pd.DataFrame) -> tuple[dict, Path]:
-    """calibration.json of the calibrate stage on these rows, and the params it ran with."""
-    rows.to_parquet(tmp_path / "rows.parquet")
-    params = write_params(tmp_path / "params.yaml", FAST)
-    calibrate_stage.main(["--params", str(params), "--rows", str(tmp_path / "rows.parquet"),
-                          "--calibration", str(tmp_path / "calibration.json"),
-                          "--details", str(tmp_path / "calibration_details.json"), "--qq", str(tmp_path / "qq.png")])
-    return json.loads((tmp_path / "calibration.json").read_text()), params
-
 
 def follows_the_calibration(block: dict, plain: dict, failing: set[str]) -> None:
     """Every statistic of a summary.json block is withheld (None, with its reason) exactly where calibrate shows its
@@ -49,19 +26,13 @@ def follows_the_calibration(block: dict, plain: dict, failing: set[str]) -> None
         reason_key(s) for s in HEADLINE if not s.description and s.null.key in failing and plain[s.key] is not None}
 
 
-def with_features(rows: pd.DataFrame, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    codes = pd.factorize(rows["input_sha256"])[0]
-    return rows.assign(**{name: rng.normal(size=codes.max() + 1)[codes] for name in ("a", "b")})
-
-
 @pytest.fixture(scope="module")
 def gse84888_like(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("gse84888_like")
     rows = gse84888_like_rows(np.random.default_rng(0), within=False)
-    calibration, params = calibrated(tmp_path, rows)
+    calibration, params = calibrated(tmp_path, rows, ["a", "b"])
     config = load_params(params).evaluate
-    return with_features(rows, 1), calibration, config
+    return with_features(rows, 1, ["a", "b"]), calibration, config
 
 
 def test_on_gse84888s_elements_the_pearson_p_and_interval_fail_and_are_withheld_with_the_reason(gse84888_like):
@@ -103,13 +74,13 @@ def test_on_gse84888s_elements_the_pearson_p_and_interval_fail_and_are_withheld_
 
 def test_on_a_large_balanced_design_the_calibration_passes_and_the_pearson_p_and_interval_are_printed(tmp_path):
     rows = gse84888_like_rows(np.random.default_rng(4), within=False, sizes=BALANCED_SIZES)
-    calibration, params = calibrated(tmp_path, rows)
+    calibration, params = calibrated(tmp_path, rows, ["a", "b"])
     config = load_params(params).evaluate
     failing = {m.key for m in calibration_misses(calibration, config.calibration.type_i_tolerance,
                                                  config.calibration.coverage_tolerance)}
     assert not {"element_p", "pearson_r_ci"} & failing, calibration
 
-    table = with_features(rows, 1)
+    table = with_features(rows, 1, ["a", "b"])
     summary = evaluate(table, ["a", "b"], config, calibration=calibration).summary("a")
     plain = evaluate(table, ["a", "b"], config).summary("a")
     for feature in ("a", "b", "headline"):

@@ -187,11 +187,12 @@ def headline_cell(statistic: HeadlineStatistic, values: Mapping[str, Any], detai
 
 def missing_mark(statistic: HeadlineStatistic, values: Mapping[str, Any], details: Mapping[str, Any], feature: str,
                  reasons: Reasons) -> str:
-    """A missing value's mark: `withheld (x)` where this design's calibration fails its check (summary.json's
-    `<check>_reason`; the legend gives details.json's longer reason), else `n.e. (x)` with why it is not estimable."""
+    """A missing value's mark: `withheld (x)` where this design's calibration fails its check (the reason
+    summary.json gives beside it, `<check>_reason`), else `n.e. (x)` with why it is not estimable (details.json)."""
     withheld = withheld_reason(values, statistic.key)
-    reason = not_estimable_reason(details, feature, statistic.reason, default=withheld)
-    return reasons.mark(reason, f"`{feature}`", WITHHELD if withheld else NOT_ESTIMABLE)
+    if withheld:
+        return reasons.mark(withheld, f"`{feature}`", WITHHELD)
+    return reasons.mark(not_estimable_reason(details, feature, statistic.reason), f"`{feature}`")
 
 
 def calibration_sentence(calibration: Mapping[str, Any] | None, settings: CalibrationConfig) -> str:
@@ -360,6 +361,9 @@ def verdict_sentence(summary: Mapping[str, Any], details: Mapping[str, Any] | No
              + (f" at α = {fmt(alpha)}" if alpha is not None else "")
              + f"; n = {fmt(design.get('n_elements'), none=UNKNOWN)} elements")
     significant = sum(flag is True for flag in flags)
+    withheld = next((r for f in features if (r := withheld_reason(summary[f], ELEMENT_BONFERRONI_SIGNIFICANT))), None)
+    if withheld and not significant and not any(flag is False for flag in flags):
+        return f"Verdict: withheld, {withheld} ({scope})."
     if significant:
         return (f"Verdict: {significant} of {plural(len(features), 'primary feature')} "
                 f"{'predicts' if significant == 1 else 'predict'} activity across elements ({scope}).")
