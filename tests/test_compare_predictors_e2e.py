@@ -54,8 +54,9 @@ def test_three_predictors_side_by_side_in_exp_show_metrics_diff_and_the_forest_c
     table = repo.dvc(*recipe[1:]).stdout
     print(table)  # what a user sees (pytest -s)
     header = next(line for line in table.splitlines() if "Experiment" in line).split()
-    assert header == ["Experiment", "headline.feature", "headline.element_pearson_r", "headline.pearson_r_ci_low",
-                      "headline.pearson_r_ci_high", "headline.element_neglog10_p", "predictor.name"], header
+    assert header == ["Experiment", "headline.feature", "headline.element_pearson_r", "headline.spearman_rho",
+                      "headline.spearman_ci_low", "headline.spearman_ci_high", "headline.spearman_neglog10_p",
+                      "predictor.name"], header
     assert "…" not in table, "every column fits: nothing is elided"
     predictor = {"cmp-gc": "gc", "cmp-kmer": "kmer", "cmp-ag": "alphagenome"}
     for name, (_, feature) in RUNS.items():

@@ -64,6 +64,7 @@ from mprabench.stats.orientation import ORIENTATION_NULL, ORIENTATION_P, ORIENTA
 from mprabench.stats.refit_calibration import REFIT_ELEMENT_P
 from mprabench.tracking import flatten
 
+HEADLINE_BY_KEY = {s.key: s for s in HEADLINE}
 # Leverage beside the element r (details.json element_level), shown after this headline column.
 LEVERAGE_AFTER = ELEMENT_NEGLOG10_P
 LEVERAGE_LABELS = ["Spearman ρ [{level:.0%} CI] (p)", "leave-one-out r"]
@@ -321,7 +322,8 @@ def sensitivity_section(inputs: ReportInputs, reasons: Reasons) -> str:
             inputs.context.feature_label(feature),
             reasons.cell(main.get(ELEMENT_PEARSON_R), not_estimable_reason(inputs.details, feature, "r"),
                          f"`{feature}`"),
-            reasons.cell(main.get(ELEMENT_P), not_estimable_reason(inputs.details, feature, "p"), f"`{feature}`"),
+            fmt(main[ELEMENT_P]) if not is_missing(main.get(ELEMENT_P)) else missing_mark(
+                HEADLINE_BY_KEY[ELEMENT_P], main, inputs.details, feature, reasons),
             reasons.cell(other.get(ELEMENT_PEARSON_R), kept_reason("r"), where),
             reasons.cell(other.get(ELEMENT_P), kept_reason("p"), where),
         ))
