@@ -239,8 +239,8 @@ def calibration_sentence(calibration: Mapping[str, Any] | None, settings: Calibr
                     "withheld; Spearman's ρ, its interval and p stand in their place where they held. ")
                    if withheld else "")
     consequence += (f"Where {', '.join(others)} {'is' if len(others) == 1 else 'are'} printed (not in the headline), "
-                    f"read {'it' if len(others) == 1 else 'them'} as {'a description' if len(others) == 1 else 'descriptions'}, "
-                    "not as tests or intervals. " if others else "")
+                    + ("read it as a description, not as a test or an interval. " if len(others) == 1 else
+                       "read them as descriptions, not as tests or intervals. ") if others else "")
     return (f"**Not calibrated for this design** ({scope}): {failed}. {consequence}"
             + ("Within tolerance in every null: " + "; ".join(held) + "." if held else ""))
 
