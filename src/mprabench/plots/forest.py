@@ -82,7 +82,9 @@ def forest_figure(frame: pd.DataFrame, subtitle: str, n_elements: Any, ci_level:
     partial = k > 1 and len(frame) < k * len(labels)
     withheld = frame[WITHHELD_COLUMN].fillna("").astype(str).str.len().gt(0).any() if WITHHELD_COLUMN in frame else False
     header = Header(
-        f"Element-level Pearson r with {ci_level:.0%} CI, {rows} (n = {n_elements} elements)\n{subtitle}",
+        (f"Element-level Pearson r; Spearman's ρ with {ci_level:.0%} CI (Pearson CI withheld), "
+         if withheld else f"Element-level Pearson r with {ci_level:.0%} CI, ")
+        + f"{rows} (n = {n_elements} elements)\n{subtitle}",
         notes=("Filled marker: Bonferroni-significant over the primary features (Spearman permutation p; a trained "
                "baseline: its refit-null p); open: not significant. p is printed beside each interval; "
                "n.e. = not estimable."
@@ -113,7 +115,8 @@ def forest_figure(frame: pd.DataFrame, subtitle: str, n_elements: Any, ci_level:
     ax.set_xlim(-1.05, 1.05)
     ax.set_ylim(-0.6, len(labels) - 0.4)
     ax.set_yticks(positions, labels)
-    ax.set_xlabel("element-level Pearson r (prediction vs measured activity, element means)")
+    ax.set_xlabel("element-level Spearman ρ (◇), Pearson r (○ ●)" if withheld else
+                  "element-level Pearson r (prediction vs measured activity, element means)")
     ax.grid(axis="x", color="#E5E5E5", lw=0.6)
     ax.set_axisbelow(True)
     if k > 1:
