@@ -78,8 +78,10 @@ def headline_section(inputs: ReportInputs, reasons: Reasons) -> str:
     features = primary_features(summary)
     uncalibrated = uncalibrated_statistics(inputs)
     header, columns = ["feature"], report_columns()
-    for s in columns:
-        header.append(column_label(s, inputs.ci_level) + not_calibrated_mark((s.null.key,), uncalibrated))
+    trained = {bool(feature_details(details, f).get("trained_baseline")) for f in features}
+    for s in columns:  # the check of each feature's value (a trained baseline's p: its refit null)
+        keys = tuple(dict.fromkeys(calibration_key(s, t) for t in sorted(trained))) or (s.null.key,)
+        header.append(column_label(s, inputs.ci_level) + not_calibrated_mark(keys, uncalibrated))
         if s.key == LEVERAGE_AFTER:
             header += [label.format(level=inputs.ci_level) + not_calibrated_mark(keys, uncalibrated)
                        for label, keys in zip(LEVERAGE_LABELS, LEVERAGE_NULLS)]
