@@ -76,7 +76,8 @@ def test_on_gse84888s_elements_the_report_prints_the_pearson_p_and_interval_as_w
 
 def test_where_the_calibration_passes_the_report_prints_the_pearson_interval_and_p(tmp_path, monkeypatch):
     text, summary, _ = run_report(tmp_path, monkeypatch, sizes=BALANCED_SIZES)
-    assert "withheld" not in text.split("## Headline", 1)[1].split("## Headline with and without", 1)[0]
+    headline = text.split("## Headline", 1)[1].split("## Headline with and without", 1)[0]
+    assert "not calibrated: pearson_r_ci" not in headline and "not calibrated: element_p" not in headline
     for row in headline_rows(text):
         feature = row.split("`")[1]
         block = summary[feature]

@@ -12,10 +12,11 @@ import pandas as pd
 from mprabench.stages import calibrate as calibrate_stage
 from tests.conftest import write_params
 
-# 2,000 replicates (conf's): the leverage null's Pearson type-I rate (~0.17 on GSE84888's 18 elements) is ~20
-# MC SE outside the tolerance; a balanced design's Pearson p and interval stay within it (0.056 and 0.943 at
-# worst). Other checks could miss by Monte-Carlo noise: tests follow whatever the simulation says for them.
-FAST = ["evaluate.calibration.n_replicates=2000", "evaluate.calibration.n_permutations=999",
+# 5,000 replicates (MC SE 0.003 at 0.05): the leverage null's Pearson type-I rate (~0.17 on GSE84888's 18
+# elements) is far outside the tolerance; a balanced design's Pearson p and interval stay within it (0.056 and
+# 0.943 at worst with 2,000) by several MC SE. Other checks (the flag, with calibrate's 999 permutations) may
+# miss: tests follow whatever the simulation says for them.
+FAST = ["evaluate.calibration.n_replicates=5000", "evaluate.calibration.n_permutations=999",
         "evaluate.n_permutations=199", "evaluate.strata=[]"]
 BALANCED_SIZES = (60,) * 60  # 60 elements of 60 oligos: no element with high leverage
 
