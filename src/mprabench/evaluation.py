@@ -51,7 +51,7 @@ from mprabench.schema import (
     headline_rows,
 )
 from mprabench.headline import FeatureData, HeadlineInputs, headline, shared_headline
-from mprabench.stats.calibration import CalibrationMiss, calibration_misses
+from mprabench.stats.calibration_verdict import CalibrationMiss, calibration_misses
 from mprabench.stats.association import (
     EffectiveSampleSize,
     PooledAssociation,

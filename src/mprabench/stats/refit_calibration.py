@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mprabench.schema import REFIT_ELEMENT_P  # calibration.json tests key: a trained baseline's refit-null element p
+from mprabench.schema import REFIT_ELEMENT_P
 from mprabench.stats.clustered import element_permutations, permutation_p
 from mprabench.stats.pearson import unit_scaled
 from mprabench.stats.refit_null import scaled_permuted_means
