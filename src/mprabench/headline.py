@@ -8,7 +8,9 @@ itself, the function that computes it on simulated null replicates), and its lab
 the forest plot. evaluate computes the summary by iterating over :data:`HEADLINE`; the calibrate stage
 passes :func:`null_checks` to stats.calibration.calibrate, which simulates each one (and fails when one
 is neither simulated nor declared not estimable); the report's headline table, the MLflow note and
-plots/forest.csv read the values through it. Adding a statistic is one entry here (its functions in
+plots/forest.csv read the values through it. A statistic whose null check this design's calibration.json
+shows failing is withheld: None, with ``<check>_reason`` beside it (:func:`headline`, :func:`withheld_reason`),
+unless it is a ``description`` (a point estimate). Adding a statistic is one entry here (its functions in
 stats/) and its tests; tests/test_headline.py adds one and follows it to summary.json, calibration.json
 and report.md.
 
