@@ -96,9 +96,10 @@ def replace_existing(names: list[str]) -> None:
         dvc("exp", "remove", *sorted(existing))
 
 
-def headline_lines(summary: dict[str, Any]) -> list[str]:
+def headline_lines(summary: dict[str, Any], details: dict[str, Any] | None = None) -> list[str]:
     """One line per feature of metrics/summary.json: element r, its CI and permutation p (or 'withheld' where
-    this design's calibration fails them), then Spearman's rho with its interval and p (the verdict's);
+    this design's calibration fails them), then Spearman's rho with its interval and p (the verdict's, from
+    metrics/details.json: summary.json has them for the headline feature only);
     the predictor's headline feature (the `headline` block) is marked. The reasons follow, once each."""
     lines, reasons = [], {}
     shown = headline_feature(summary)
@@ -111,8 +112,9 @@ def headline_lines(summary: dict[str, Any]) -> list[str]:
                     high is not None else "(no CI)")
         r, p = block.get("element_pearson_r"), block.get("element_p")
         p_text = "withheld" if p_withheld else "n.e." if p is None else f"{p:.3g}"
-        rho, rho_low, rho_high, rho_p = (block.get(k) for k in ("spearman_rho", "spearman_ci_low",
-                                                                "spearman_ci_high", "element_spearman_p"))
+        element = ((details or {}).get("per_feature", {}).get(feature) or {}).get("element_level") or {}
+        rho, rho_low, rho_high, rho_p = (element.get(k) for k in ("spearman_rho", "spearman_ci_low",
+                                                                  "spearman_ci_high", "element_spearman_p"))
         spearman = "" if rho is None else (
             f"  ρ {rho:+.3f}" + (f" [{rho_low:.2f}, {rho_high:.2f}]" if rho_low is not None and rho_high is not None
                                  else "") + (f" p {rho_p:.3g}" if rho_p is not None else ""))
@@ -143,8 +145,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"make demo stopped: {name} failed (its output is above; `dvc exp run` again resumes).")
             return 1
         summary = json.loads((REPOSITORY / "metrics/summary.json").read_text())
+        details = json.loads((REPOSITORY / "metrics/details.json").read_text())
         print(f"   done in {time.monotonic() - run_started:.0f} s; metrics/report.md, one MLflow run")
-        print("\n".join(headline_lines(summary)))
+        print("\n".join(headline_lines(summary, details)))
     print(f"\nmake demo: {len(runs)} experiments in {time.monotonic() - started:.0f} s. Next:")
     print(f"  # the {len(runs)} runs side by side, each predictor's headline feature in the same columns")
     print("  " + COMPARE_RECIPE)

@@ -71,7 +71,8 @@ def test_per_feature_rows_leave_a_feature_an_experiment_lacks_blank_not_n_e():
 
 def test_a_value_that_was_not_estimated_is_still_written_n_e():
     lacking = compared("tiny", "gc", {"gc_fraction": 0.2}, "gc_fraction")
-    lacking.summary["gc_fraction"]["element_pearson_r"] = None
+    for block in ("gc_fraction", "headline"):  # the feature's block and the shared block that repeats it
+        lacking.summary[block]["element_pearson_r"] = None
     frame = per_feature_table([lacking, RUNS[0]])
     with mpl.rc_context(RC_PARAMS):
         figure = forest_figure(frame, "x", "18", 0.95)

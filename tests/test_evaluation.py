@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from mprabench.config import EvaluateConfig
-from mprabench.headline import headline_feature, headline_keys, primary_features
+from mprabench.headline import feature_keys, headline_feature, headline_keys, primary_features
 from mprabench.schema import (
     DETAILS_ALPHA,
     DETAILS_BONFERRONI_FAMILY,
@@ -58,7 +58,7 @@ def test_summary_has_the_contract_keys_only_and_naive_numbers_go_to_details():
                                          DETAILS_PER_FEATURE, DETAILS_SENSITIVITY}
     assert summary["design"] == {"n_rows": len(table), "n_unique_inputs": len(table), "n_elements": 18}
     for feature in ("a", "b"):
-        assert list(summary[feature]) == list(headline_keys())  # in the contract's order
+        assert list(summary[feature]) == list(feature_keys())  # in the contract's order
         assert summary[feature]["element_neglog10_p"] == pytest.approx(-np.log10(summary[feature]["element_p"]))
         assert summary[feature]["pearson_r_ci_low"] < summary[feature]["element_pearson_r"] < summary[feature]["pearson_r_ci_high"]
     naive = evaluation.details()["per_feature"]["a"]["naive"]
@@ -71,7 +71,13 @@ def test_the_shared_headline_block_repeats_the_declared_features_statistics_unde
     evaluation = evaluate(table, ["a", "b", "c"], config())
     plain, shared = evaluation.summary(), evaluation.summary("b")
     assert list(shared) == ["design", "headline", "a", "b"], "headline after design: the first columns of exp show"
-    assert shared["headline"] == {"feature": "b", **plain["b"]}
+    # its own block's statistics, plus Spearman's, which only the shared block carries (details.json has them
+    # for every feature): `dvc metrics diff --all v1 v2` stays within 100 rows
+    spearman = {"spearman_rho", "spearman_ci_low", "spearman_ci_high", "element_spearman_p", "spearman_neglog10_p"}
+    assert {k: v for k, v in shared["headline"].items() if k not in spearman} == {"feature": "b", **plain["b"]}
+    assert set(shared["headline"]) - {"feature", *plain["b"]} == spearman
+    element = evaluation.details()["per_feature"]["b"]["element_level"]
+    assert shared["headline"]["spearman_rho"] == element["spearman_rho"] is not None
     assert {k: v for k, v in shared.items() if k != "headline"} == plain, "the per-feature blocks are unchanged"
     assert primary_features(shared) == ["a", "b"] and headline_feature(shared) == "b"
     assert headline_feature(plain) is None

@@ -5,6 +5,7 @@ calibration is the calibrate stage's on the design's own rows; summary.json and 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -52,7 +53,8 @@ def test_on_gse84888s_elements_the_report_prints_the_pearson_p_and_interval_as_w
         assert cells[1].split(" ", 1)[1].startswith("[withheld (") and cells[2].startswith("withheld (")
         assert cells[3] == cells[2], "the −log10 p shares the p's reason"
         rho, interval = cells[4].split(" [", 1)
-        assert float(rho) == pytest.approx(summary[PRIMARY[rows.index(row)]]["spearman_rho"], abs=5e-4)
+        element = json.loads(Path("metrics/details.json").read_text())["per_feature"][PRIMARY[rows.index(row)]]
+        assert float(rho) == pytest.approx(element["element_level"]["spearman_rho"], abs=5e-4)
         assert interval[0] in "-0123456789" and "withheld" not in cells[4]
     legend = text[text.index("Why each not-estimable or withheld cell is empty"):]
     coverage = calibration["intervals"]["pearson_r_ci"]

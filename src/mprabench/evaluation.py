@@ -50,7 +50,7 @@ from mprabench.schema import (
     dropout_mask,
     headline_rows,
 )
-from mprabench.headline import FeatureData, HeadlineInputs, headline, shared_headline
+from mprabench.headline import FeatureData, HeadlineInputs, feature_block, headline, shared_headline
 from mprabench.stats.calibration_verdict import CalibrationMiss, calibration_misses
 from mprabench.stats.association import (
     EffectiveSampleSize,
@@ -192,10 +192,10 @@ class Evaluation:
     def summary(self, headline_feature: str | None = None) -> dict[str, Any]:
         """metrics/summary.json: design sizes, the shared `headline` block of `headline_feature` (a
         family feature; the evaluate stage resolves it) and the headline of each family (primary) feature."""
-        features = {f: self._headline(f) for f in self.family}
+        blocks = {f: self._headline(f) for f in self.family}
         shared = {} if headline_feature is None else {SUMMARY_HEADLINE: shared_headline(headline_feature,
-                                                                                         features[headline_feature])}
-        return {SUMMARY_DESIGN: self.sizes.to_dict()} | shared | features
+                                                                                         blocks[headline_feature])}
+        return {SUMMARY_DESIGN: self.sizes.to_dict()} | shared | {f: feature_block(b) for f, b in blocks.items()}
 
     def details(self) -> dict[str, Any]:
         """Everything behind the headline: methods, naive descriptions, reasons, sensitivity."""

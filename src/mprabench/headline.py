@@ -148,6 +148,9 @@ class HeadlineStatistic:
     digits: int = 3  # decimals in the report
     # A point estimate, no test: printed even where its null check failed (then its interval and p are withheld).
     description: bool = False
+    # False: only in summary.json's shared `headline` block, not in each feature's block, so that
+    # `dvc metrics diff --all v1 v2` stays within 100 rows (details.json has it for every feature).
+    every_feature: bool = True
 
 
 def neglog10(p: float | None) -> float | None:
@@ -195,18 +198,18 @@ HEADLINE: tuple[HeadlineStatistic, ...] = (
     # high-leverage element breaks the Pearson p and interval (the report shows them in its leverage column).
     HeadlineStatistic(ELEMENT_SPEARMAN_RHO, "Spearman ρ", "Spearman rho of element-mean prediction vs target",
                       lambda v: v.spearman.spearman_rho if v.spearman else None, _SPEARMAN_CI_NULL, "spearman",
-                      forest_column="rho", in_report_table=False, description=True),
+                      forest_column="rho", in_report_table=False, description=True, every_feature=False),
     HeadlineStatistic(SPEARMAN_CI_LOW, "ρ CI low", "Fisher-z interval of Spearman's rho (Bonett-Wright, n − 2), lower bound",
                       lambda v: _spearman_ci(v, 0), _SPEARMAN_CI_NULL, "spearman_ci", forest_column="rho_ci_low",
-                      bounds_of=ELEMENT_SPEARMAN_RHO, in_report_table=False),
+                      bounds_of=ELEMENT_SPEARMAN_RHO, in_report_table=False, every_feature=False),
     HeadlineStatistic(SPEARMAN_CI_HIGH, "ρ CI high", "Fisher-z interval of Spearman's rho (Bonett-Wright, n − 2), upper bound",
                       lambda v: _spearman_ci(v, 1), _SPEARMAN_CI_NULL, "spearman_ci", forest_column="rho_ci_high",
-                      bounds_of=ELEMENT_SPEARMAN_RHO, in_report_table=False),
+                      bounds_of=ELEMENT_SPEARMAN_RHO, in_report_table=False, every_feature=False),
     HeadlineStatistic(ELEMENT_SPEARMAN_P, "Spearman p", "two-sided permutation p of Spearman's rho over elements",
-                      _spearman_p, _SPEARMAN_P_NULL, "spearman", forest_column="spearman_p", in_report_table=False),
+                      _spearman_p, _SPEARMAN_P_NULL, "spearman", forest_column="spearman_p", in_report_table=False, every_feature=False),
     HeadlineStatistic(ELEMENT_SPEARMAN_NEGLOG10_P, "Spearman −log10 p", "−log10 of the Spearman p",
                       lambda v: neglog10(_spearman_p(v)), _SPEARMAN_P_NULL, "spearman", in_report_table=False,
-                      digits=2),
+                      digits=2, every_feature=False),
     HeadlineStatistic(WITHIN_ELEMENT_R, "within-element r",
                       "per-element r over distinct inputs, Fisher z pooled by a one-sample t-test (unweighted)",
                       _within_r, NullCheck(CALIBRATION_INTERVALS, WITHIN_ELEMENT_R_CI), "within", description=True),
@@ -224,8 +227,13 @@ HEADLINE: tuple[HeadlineStatistic, ...] = (
 
 
 def headline_keys() -> tuple[str, ...]:
-    """summary.json's keys of each primary feature, in the order of :data:`HEADLINE`."""
+    """summary.json's keys of the shared `headline` block (after `feature`), in the order of :data:`HEADLINE`."""
     return tuple(s.key for s in HEADLINE)
+
+
+def feature_keys() -> tuple[str, ...]:
+    """summary.json's keys of each primary feature's own block (:func:`feature_block`)."""
+    return tuple(s.key for s in HEADLINE if s.every_feature)
 
 
 def headline(values: HeadlineInputs, withheld: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -294,6 +302,24 @@ def shared_headline(feature: str, block: Mapping[str, Any]) -> dict[str, Any]:
     """summary.json's `headline` block: the run's headline feature by name, then its statistics
     under the same keys as its own block (one set of columns for every predictor)."""
     return {HEADLINE_FEATURE: feature, **block}
+
+
+def feature_statistics(summary: Mapping[str, Any], feature: str) -> Mapping[str, Any]:
+    """Every statistic summary.json has for `feature`: the shared `headline` block when it is the
+    headline feature (it also carries the shared-only ones), else the feature's own block."""
+    shared = summary.get(SUMMARY_HEADLINE)
+    if isinstance(shared, Mapping) and shared.get(HEADLINE_FEATURE) == feature:
+        return shared
+    return summary[feature]
+
+
+def feature_block(block: Mapping[str, Any]) -> dict[str, Any]:
+    """A feature's own block of summary.json: its headline block without the statistics (and their
+    reasons) that only the shared `headline` block carries (`every_feature=False`)."""
+    only_shared = {s.key for s in HEADLINE if not s.every_feature}
+    kept_checks = {s.null.key for s in HEADLINE if s.every_feature}
+    dropped_reasons = {reason_key(s) for s in HEADLINE if not s.every_feature and s.null.key not in kept_checks}
+    return {k: v for k, v in block.items() if k not in only_shared | dropped_reasons}
 
 
 def headline_feature(summary: Mapping[str, Any]) -> str | None:

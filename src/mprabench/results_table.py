@@ -21,7 +21,7 @@ import pandas as pd
 import yaml
 
 from mprabench.errors import BenchmarkError, InputDataError
-from mprabench.headline import headline_feature, primary_features, withheld_reason
+from mprabench.headline import feature_statistics, headline_feature, primary_features, withheld_reason
 from mprabench.plots.labels import chosen_terms
 from mprabench.schema import (
     ELEMENT_BONFERRONI_SIGNIFICANT,
@@ -125,7 +125,7 @@ def result_rows(entry: Entry) -> list[dict[str, Any]]:
         "spearman_rho": block.get(ELEMENT_SPEARMAN_RHO), "spearman_ci_low": block.get(SPEARMAN_CI_LOW),
         "spearman_ci_high": block.get(SPEARMAN_CI_HIGH), "spearman_p": block.get(ELEMENT_SPEARMAN_P),
         "n_elements": design.get("n_elements"), "bonferroni_significant": block.get(ELEMENT_BONFERRONI_SIGNIFICANT),
-    } for feature, block in ((f, entry.summary[f]) for f in primary_features(entry.summary))]
+    } for feature, block in ((f, feature_statistics(entry.summary, f)) for f in primary_features(entry.summary))]
 
 
 def param(entry: Entry, section: str, key: str) -> Any:

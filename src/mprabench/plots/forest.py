@@ -21,7 +21,7 @@ from matplotlib.lines import Line2D
 from mprabench.files import write_csv
 from mprabench.plots.layout import Header, figure_with_axes, legend_anchor, save_figure, text_width
 from mprabench.plots.style import MUTED, NOT_ESTIMABLE, OKABE_ITO, RC_PARAMS, fmt_p
-from mprabench.headline import forest_statistics, primary_features, withheld_reason
+from mprabench.headline import feature_statistics, forest_statistics, primary_features, withheld_reason
 from mprabench.schema import ELEMENT_P, PEARSON_R_CI_LOW, SUMMARY_DESIGN
 
 # The reason(s) a row's Pearson interval or p is withheld (this design's calibration fails them), or empty.
@@ -42,7 +42,7 @@ MARKERS = ("o", "s", "D", "^", "v", "P", "X")
 
 def forest_table(summaries: Mapping[str, Mapping[str, Any]], label: Callable[[str], str]) -> pd.DataFrame:
     """One row per (experiment, primary feature) from each summary.json; missing values stay NaN."""
-    rows = [forest_row(experiment, feature, label(feature), summary[feature])
+    rows = [forest_row(experiment, feature, label(feature), feature_statistics(summary, feature))
             for experiment, summary in summaries.items() for feature in primary_features(summary)]
     return pd.DataFrame(rows, columns=forest_columns())
 

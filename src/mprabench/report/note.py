@@ -38,7 +38,8 @@ def headline_note(context: RunContext, summary: Mapping[str, Any], calibration: 
         s = summary[best]
         if withheld_reason(s, PEARSON_R_CI_LOW) or withheld_reason(s, ELEMENT_P):
             lines.append(f"Strongest: {context.feature_label(best)} r = {fmt(s[ELEMENT_PEARSON_R])} "
-                         f"({withheld_pearson(s)}); {spearman_text(s)}.")
+                         f"({withheld_pearson(s)}); "
+                         f"{spearman_text(feature_details(details or {}, best).get('element_level') or {})}.")
         else:
             if is_missing(s.get(PEARSON_R_CI_LOW)) or is_missing(s.get(PEARSON_R_CI_HIGH)):
                 interval = f"(no CI: {not_estimable_reason(details or {}, best, 'ci')})"
@@ -63,14 +64,14 @@ def withheld_pearson(block: Mapping[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def spearman_text(block: Mapping[str, Any]) -> str:
-    """Spearman's rho with its interval and p from a summary.json block (what the verdict rests on)."""
-    rho, low, high, p = (block.get(k) for k in (ELEMENT_SPEARMAN_RHO, SPEARMAN_CI_LOW, SPEARMAN_CI_HIGH,
-                                                ELEMENT_SPEARMAN_P))
+def spearman_text(element: Mapping[str, Any]) -> str:
+    """Spearman's rho with its interval and p (what the verdict rests on) from a feature's details.json
+    `element_level` block (summary.json has them for the headline feature only)."""
+    rho, low, high, p = (element.get(k) for k in (ELEMENT_SPEARMAN_RHO, SPEARMAN_CI_LOW, SPEARMAN_CI_HIGH,
+                                                  ELEMENT_SPEARMAN_P))
     if is_missing(rho):
         return "Spearman ρ not estimable"
     interval = f" [{fmt(low)}, {fmt(high)}]" if not (is_missing(low) or is_missing(high)) else ""
-    p_text = (f"p = {fmt(p)}" if not is_missing(p)
-              else f"p withheld, {withheld_reason(block, ELEMENT_SPEARMAN_P)}" if withheld_reason(block, ELEMENT_SPEARMAN_P)
-              else "no p")
+    reason = element.get("spearman_p_reason")
+    p_text = f"p = {fmt(p)}" if not is_missing(p) else f"no p: {reason}" if reason else "no p"
     return f"Spearman ρ = {fmt(rho)}{interval}, {p_text}"
