@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import GroupKFold
 from omegaconf import MISSING
 
 from mprabench.dna import BASE_CODE_N, central_window, describe_input, encode_bases, n_free_starts
@@ -94,6 +93,10 @@ def assign_group_folds(
     Uses ``GroupKFold(shuffle=True, random_state=seed)`` (scikit-learn >= 1.6, which the lock pins).
     Returns ``(folds, strategy_description)``.
     """
+    # Imported here: every stage's local_inputs step imports this class for its declarations only,
+    # and sklearn.model_selection costs 1.5 s of start-up there (benchmarks/bench_demo.py).
+    from sklearn.model_selection import GroupKFold
+
     group_array = np.asarray(groups)
     _check_fold_count(group_array, n_folds)
     folds = np.full(group_array.size, -1, dtype=np.int64)
