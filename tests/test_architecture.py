@@ -8,6 +8,8 @@ and every module in it.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
@@ -158,8 +160,18 @@ def test_only_stages_load_params(path):
     assert not loads, f"{path}: imports load_params at line(s) {loads}"
 
 
+def test_the_report_stage_imports_no_scientific_stack():
+    """It only reads the other stages' files; scipy.stats, statsmodels and sklearn would cost every run about
+    a second of start-up (benchmarks/bench_demo.py)."""
+    code = ("import sys, mprabench.stages.report; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'scipy', 'statsmodels', 'sklearn'}))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]", f"the report stage imports {loaded.strip()}"
+
+
 def test_the_document_states_the_rules_checked_here():
     text = (PACKAGE_DIR.parents[1] / "docs" / "ARCHITECTURE.md").read_text()
     for words in ("no import cycle", "only stages call `load_params`", "only from `kmer`",
-                  "`stages/predict` and `stages/local_inputs`", "tests/test_architecture.py"):
+                  "`stages/predict` and `stages/local_inputs`", "imports no scipy, statsmodels or",
+                  "tests/test_architecture.py"):
         assert words in text, words

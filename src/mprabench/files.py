@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
 import json
 import os
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 _CHUNK = 1 << 20
+CSV_FLOAT_FORMAT = ".6g"  # six significant digits keep the files small and diffs readable
 
 
 @contextlib.contextmanager
@@ -89,3 +91,19 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: handle.read(_CHUNK), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def csv_column(values: pd.Series) -> list:
+    """A column as Python values; floats with six significant digits (small, readable diffs)."""
+    if values.dtype.kind == "f":
+        return [format(v, CSV_FLOAT_FORMAT) for v in values.to_numpy(float).tolist()]
+    return values.tolist()
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> Path:
+    """Write atomically with the csv module (about twice as fast as DataFrame.to_csv here)."""
+    with atomic_path(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(frame.columns)
+        writer.writerows(zip(*(csv_column(frame[c]) for c in frame.columns)))
+    return path

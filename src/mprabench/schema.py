@@ -118,6 +118,10 @@ CALIBRATION_WORST_NULLS = "worst_nulls"
 # Interval keys of the headline CIs (calibration.json `intervals`)
 ELEMENT_R_CI = "pearson_r_ci"
 SPEARMAN_RHO_CI = "spearman_rho_ci"  # the interval of Spearman's rho beside the element r (leverage)
+# The orientation test and interval (stats/orientation), and the null calibrate simulates them under
+ORIENTATION_P, ORIENTATION_R_CI = "orientation_p", "orientation_r_ci"
+ORIENTATION_NULL = "orientation_shift"
+REFIT_ELEMENT_P = "refit_element_p"  # tests key: a trained baseline's refit-null element p (stats/refit_calibration)
 WITHIN_ELEMENT_R_CI = "within_element_r_ci"
 
 

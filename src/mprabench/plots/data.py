@@ -6,7 +6,6 @@ entry per distinct input (the unit that carries independent model information).
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from mprabench.files import atomic_path
+from mprabench.files import write_csv
 from mprabench.plots.style import natural_key
 from mprabench.schema import ELEMENT_ID, INPUT_SHA256, IS_WILD_TYPE
 from mprabench.stats.association import above_median, auroc_above_median
@@ -24,7 +23,6 @@ if TYPE_CHECKING:  # an annotation only: the report stage imports this module wi
 
 ROC_COLUMNS = ["feature", "fpr", "tpr"]
 SCATTER_COLUMNS = ["feature", "prediction", "target_mean", "n_rows", ELEMENT_ID]
-CSV_FLOAT_FORMAT = ".6g"  # six significant digits keep the files small and diffs readable
 
 
 # --------------------------------------------------------------------------------------------
@@ -200,22 +198,6 @@ def within_element_deltas(
 # --------------------------------------------------------------------------------------------
 # DVC plot files
 # --------------------------------------------------------------------------------------------
-
-
-def csv_column(values: pd.Series) -> list:
-    """A column as Python values; floats with six significant digits (small, readable diffs)."""
-    if pd.api.types.is_float_dtype(values):
-        return [format(v, CSV_FLOAT_FORMAT) for v in values.to_numpy(float).tolist()]
-    return values.tolist()
-
-
-def write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    """Write atomically with the csv module (about twice as fast as DataFrame.to_csv here)."""
-    with atomic_path(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(frame.columns)
-        writer.writerows(zip(*(csv_column(frame[c]) for c in frame.columns)))
-    return path
 
 
 def write_plot_data(table: pd.DataFrame, evaluation: Evaluation, *, roc: Path, scatter: Path,

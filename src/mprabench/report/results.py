@@ -48,17 +48,19 @@ from mprabench.schema import (
     LOO_R_MAX,
     LOO_R_MIN,
     LOO_VERDICT_CHANGERS,
+    ORIENTATION_NULL,
+    ORIENTATION_P,
+    ORIENTATION_R_CI,
     PEARSON_R_CI_HIGH,
     PEARSON_R_CI_LOW,
+    REFIT_ELEMENT_P,
     SPEARMAN_CI_HIGH,
     SPEARMAN_CI_LOW,
     SPEARMAN_RHO_CI,
     WITHIN_ELEMENT_P,
     WITHIN_ELEMENT_R,
 )
-from mprabench.stats.calibration import calibration_misses, worst_nulls
-from mprabench.stats.orientation import ORIENTATION_NULL, ORIENTATION_P, ORIENTATION_R_CI
-from mprabench.stats.refit_calibration import REFIT_ELEMENT_P
+from mprabench.stats.calibration_verdict import calibration_misses, worst_nulls
 from mprabench.tracking import flatten
 
 # Leverage beside the element r (details.json element_level), shown after this headline column.

@@ -55,6 +55,7 @@ from mprabench.stats.clustered import (
     fisher_z_interval,
     permutation_pvalues,
 )
+from mprabench.stats.calibration_verdict import CalibrationMiss, calibration_misses, worst_nulls
 from mprabench.stats.null_family import (
     NullScenario,
     element_level_signature,
@@ -737,46 +738,6 @@ def require_headline_nulls(result: CalibrationResult, headline_nulls: Sequence[H
     if missing:
         raise RuntimeError(f"calibrate simulates no null for the headline statistic(s) {missing}: give their "
                            "NullCheck a `simulate` function in mprabench/headline.py (the headline contract)")
-
-
-@dataclass(frozen=True)
-class CalibrationMiss:
-    """One worst-case rate outside its tolerance: ``kind`` is "type I", "coverage" or "flag rate"."""
-
-    key: str
-    kind: str
-    rate: float
-    mcse: float | None
-    nominal: float
-    null: str | None
-
-
-def calibration_misses(result: dict[str, Any], type_i_tolerance: float, coverage_tolerance: float) -> list[CalibrationMiss]:
-    """Every worst-case type-I rate, coverage and flag rate of a calibration.json dict outside its tolerance
-    (evaluate.calibration.type_i_tolerance and coverage_tolerance: the report's verdict; a flag rate must
-    stay at most alpha + the type-I tolerance)."""
-    misses = []
-    alpha, level = result[CALIBRATION_ALPHA], result[CALIBRATION_CI_LEVEL]
-    nulls = worst_nulls(result)
-    for key, test in (result.get(CALIBRATION_TESTS) or {}).items():
-        if abs(test["type_I"] - alpha) > type_i_tolerance:
-            misses.append(CalibrationMiss(key, "type I", test["type_I"], test.get("mcse"), alpha,
-                                          nulls.get(f"{CALIBRATION_TESTS}.{key}")))
-    for key, interval in (result.get(CALIBRATION_INTERVALS) or {}).items():
-        if abs(interval["coverage"] - level) > coverage_tolerance:
-            misses.append(CalibrationMiss(key, "coverage", interval["coverage"], interval.get("mcse"), level,
-                                          nulls.get(f"{CALIBRATION_INTERVALS}.{key}")))
-    for key, flag in (result.get(CALIBRATION_FLAGS) or {}).items():
-        if flag[CALIBRATION_FAMILYWISE] > alpha + type_i_tolerance:
-            misses.append(CalibrationMiss(key, "flag rate", flag[CALIBRATION_FAMILYWISE], flag.get("mcse"), alpha,
-                                          nulls.get(f"{CALIBRATION_FLAGS}.{key}")))
-    return misses
-
-
-def worst_nulls(result: dict[str, Any]) -> dict[str, str]:
-    """calibration.json's `worst_nulls` string as {"tests.element_p": "leverage_smallest", ...}."""
-    text = result.get(CALIBRATION_WORST_NULLS) or ""
-    return dict(item.split("=", 1) for item in text.split("; ") if "=" in item)
 
 
 def uniform_quantiles(n: int) -> np.ndarray:

@@ -17,7 +17,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mprabench.schema import ELEMENT_ID, ORIENTATION, ORIENTATION_FORWARD, ORIENTATION_REVERSE
+from mprabench.schema import (
+    ELEMENT_ID,
+    ORIENTATION,
+    ORIENTATION_FORWARD,
+    ORIENTATION_NULL,
+    ORIENTATION_P,
+    ORIENTATION_R_CI,
+    ORIENTATION_REVERSE,
+)
 from mprabench.stats.clustered import (
     PERMUTATION_MEMORY_ENTRIES,
     count_extreme,
@@ -29,9 +37,6 @@ from mprabench.stats.permutation_normal import normal_limit_p, uses_normal_limit
 from mprabench.stats.pearson import unit_scaled
 from mprabench.stats.rng import derive_rng
 
-# calibration.json keys of the orientation test and interval, and the null calibrate simulates them under
-ORIENTATION_P, ORIENTATION_R_CI = "orientation_p", "orientation_r_ci"
-ORIENTATION_NULL = "orientation_shift"
 # SD of the simulated model's systematic orientation shift: the r of the differences does not depend on it (a
 # shift common to every element cancels when they are centred), so it is no setting.
 SIMULATED_SHIFT_SD = 1.0

@@ -27,13 +27,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mprabench.schema import REFIT_ELEMENT_P
 from mprabench.stats.clustered import element_permutations, permutation_p
 from mprabench.stats.pearson import unit_scaled
 from mprabench.stats.refit_null import scaled_permuted_means
 from mprabench.stats.rng import derive_rng
 
 REFIT_CALIBRATION = "refit_calibration"  # training.json key (per trained feature): the simulated p-values
-REFIT_ELEMENT_P = "refit_element_p"  # calibration.json tests key: a trained baseline's refit-null element p
 REFIT_NOISE_ONLY, REFIT_PERMUTED_MEANS = "refit_noise_only", "refit_permuted_means"
 REFIT_NULLS = (REFIT_NOISE_ONLY, REFIT_PERMUTED_MEANS)
 # Replicates per batch: bounds memory at (batch x permutations x elements) floats.
