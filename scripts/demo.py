@@ -23,14 +23,16 @@ from typing import Any
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from mprabench.headline import headline_feature, primary_features
+from mprabench.headline import headline_feature, primary_features, withheld_reason
 from mprabench.tracking import displayed_uri, tracking_uri
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 RUNS_TABLE = "workflowType=machine_learning"  # MLflow 3 opens the runs table, not the GenAI view
 # The README's recipe (section "Comparing results"): every predictor's headline feature in the same columns.
+# The verdict's numbers: Spearman's rho with its interval and −log10 p (calibrated on every design so far);
+# the Pearson r beside them is a description (its interval and p may be withheld: docs/statistics.md).
 COMPARE_RECIPE = ("dvc exp show --hide-workspace --drop '.*' --keep 'Experiment' --keep 'predictor\\.name$' \\\n"
-                  "  --keep 'headline\\.(feature|element_pearson_r|pearson_r_ci_(low|high)|element_neglog10_p)$'")
+                  "  --keep 'headline\\.(feature|element_pearson_r|spearman_(rho|ci_low|ci_high|neglog10_p))$'")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -95,17 +97,28 @@ def replace_existing(names: list[str]) -> None:
 
 
 def headline_lines(summary: dict[str, Any]) -> list[str]:
-    """One line per feature of metrics/summary.json: element r, its CI, permutation p; the predictor's
-    headline feature (the `headline` block) is marked."""
-    lines = []
+    """One line per feature of metrics/summary.json: element r, its CI and permutation p (or 'withheld' where
+    this design's calibration fails them), then Spearman's rho with its interval and p (the verdict's);
+    the predictor's headline feature (the `headline` block) is marked. The reasons follow, once each."""
+    lines, reasons = [], {}
     shown = headline_feature(summary)
     for feature in primary_features(summary):
         block = summary[feature]
         low, high = block.get("pearson_r_ci_low"), block.get("pearson_r_ci_high")
-        interval = f"[{low:.2f}, {high:.2f}]" if low is not None and high is not None else "(no CI)"
+        ci_withheld, p_withheld = withheld_reason(block, "pearson_r_ci_low"), withheld_reason(block, "element_p")
+        reasons |= dict.fromkeys(r for r in (ci_withheld, p_withheld) if r)
+        interval = ("[CI withheld]" if ci_withheld else f"[{low:.2f}, {high:.2f}]" if low is not None and
+                    high is not None else "(no CI)")
         r, p = block.get("element_pearson_r"), block.get("element_p")
+        p_text = "withheld" if p_withheld else "n.e." if p is None else f"{p:.3g}"
+        rho, rho_low, rho_high, rho_p = (block.get(k) for k in ("spearman_rho", "spearman_ci_low",
+                                                                "spearman_ci_high", "element_spearman_p"))
+        spearman = "" if rho is None else (
+            f"  ρ {rho:+.3f}" + (f" [{rho_low:.2f}, {rho_high:.2f}]" if rho_low is not None and rho_high is not None
+                                 else "") + (f" p {rho_p:.3g}" if rho_p is not None else ""))
         lines.append(f"    {feature:<28} element r {'n.e.' if r is None else f'{r:+.3f}'} {interval}"
-                     f"  p {'n.e.' if p is None else f'{p:.3g}'}" + ("  (headline)" if feature == shown else ""))
+                     f"  p {p_text}{spearman}" + ("  (headline)" if feature == shown else ""))
+    lines += [f"    withheld: {reason}" for reason in reasons]
     return lines
 
 

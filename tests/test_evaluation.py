@@ -28,6 +28,7 @@ from tests.conftest import configured
 
 HEADLINE_KEYS = {
     "element_pearson_r", "pearson_r_ci_low", "pearson_r_ci_high", "element_p", "element_neglog10_p",
+    "spearman_rho", "spearman_ci_low", "spearman_ci_high", "element_spearman_p", "spearman_neglog10_p",
     "within_element_r", "within_element_p", "within_element_neglog10_p", "element_bonferroni_significant",
 }  # fmt: skip
 

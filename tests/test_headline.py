@@ -57,14 +57,41 @@ def within(pooled_r: float | None, p: float | None) -> WithinElementSummary:
                                 ci_high=None, p=p, tau2=None, reason=None)
 
 
+@dataclasses.dataclass
+class Spearman:
+    spearman_rho: float | None
+    spearman_p: float | None
+    spearman_ci: tuple[float, float] | None
+
+
 def test_every_statistic_is_computed_from_the_inputs_in_the_listed_order():
     values = HeadlineInputs(r=0.4, ci_low=0.1, ci_high=0.6, p=0.001, within=within(0.2, 0.01), significant=True,
-                            data=DATA)
+                            data=DATA, spearman=Spearman(0.3, 0.01, (0.05, 0.5)))
     block = headline(values)
     assert list(block) == list(headline_keys()) == [s.key for s in HEADLINE]
     assert block == {"element_pearson_r": 0.4, "pearson_r_ci_low": 0.1, "pearson_r_ci_high": 0.6, "element_p": 0.001,
-                     "element_neglog10_p": pytest.approx(3.0), "within_element_r": 0.2, "within_element_p": 0.01,
+                     "element_neglog10_p": pytest.approx(3.0), "spearman_rho": 0.3, "spearman_ci_low": 0.05,
+                     "spearman_ci_high": 0.5, "element_spearman_p": 0.01,
+                     "spearman_neglog10_p": pytest.approx(2.0), "within_element_r": 0.2, "within_element_p": 0.01,
                      "within_element_neglog10_p": pytest.approx(2.0), "element_bonferroni_significant": True}
+
+
+def test_a_statistic_whose_check_fails_is_withheld_with_its_reason_and_a_description_is_kept():
+    values = HeadlineInputs(r=0.4, ci_low=0.1, ci_high=0.6, p=0.001, within=None, significant=True, data=DATA,
+                            spearman=Spearman(0.3, 0.01, (0.05, 0.5)))
+    block = headline(values, {"pearson_r_ci": "coverage 0.81", "element_p": "type I 0.18"})
+    assert block["element_pearson_r"] == 0.4  # a description: kept
+    assert block["pearson_r_ci_low"] is None and block["pearson_r_ci_high"] is None
+    assert block["element_p"] is None and block["element_neglog10_p"] is None
+    assert block["pearson_r_ci_reason"] == "coverage 0.81" and block["element_p_reason"] == "type I 0.18"
+    assert list(block)[-2:] == ["pearson_r_ci_reason", "element_p_reason"]  # after the statistics
+    assert block["spearman_ci_low"] == 0.05 and block["element_spearman_p"] == 0.01
+    # a trained baseline's element p is its refit null: only `refit_element_p` withholds it
+    trained = dataclasses.replace(values, data=dataclasses.replace(DATA, trained=True))
+    assert headline(trained, {"element_p": "type I 0.18"})["element_p"] == 0.001
+    assert headline(trained, {"refit_element_p": "type I 0.1"})["element_p_reason"] == "type I 0.1"
+    # a value not estimable anyway keeps its own reason (details.json), not the calibration's
+    assert "within_element_p_reason" not in headline(values, {"within_element_p": "type I 0.1"})
 
 
 def test_missing_inputs_give_missing_statistics_and_a_within_r_needs_its_p():

@@ -21,9 +21,19 @@ from tests.conftest import compose_config
 GIT = ["git", "-c", "user.email=test@example.com", "-c", "user.name=test"]
 
 
-def summary(r: float, low: float, high: float, p: float, n: int, features=("dnase_center", "dnase_mean")) -> dict:
+# as evaluate writes them where this design's calibration fails the Pearson interval and p (GSE84888, V2)
+CI_REASON = "not calibrated: pearson_r_ci coverage 0.808 ± 0.009 under the null leverage_smallest (nominal 0.95)"
+P_REASON = "not calibrated: element_p type I 0.176 ± 0.009 under the null leverage_smallest (nominal 0.05)"
+
+
+def summary(r: float, low: float, high: float, p: float, n: int, features=("dnase_center", "dnase_mean"),
+            withheld: bool = False) -> dict:
     blocks = {f: {"element_pearson_r": r - 0.1 * i, "pearson_r_ci_low": low, "pearson_r_ci_high": high,
-                  "element_p": p, "element_bonferroni_significant": p < 0.05 / len(features)}
+                  "element_p": p, "spearman_rho": r - 0.06, "spearman_ci_low": low - 0.06,
+                  "spearman_ci_high": high - 0.06, "element_spearman_p": p,
+                  "element_bonferroni_significant": p < 0.05 / len(features)}
+              | ({"pearson_r_ci_low": None, "pearson_r_ci_high": None, "element_p": None,
+                  "pearson_r_ci_reason": CI_REASON, "element_p_reason": P_REASON} if withheld else {})
               for i, f in enumerate(features)}
     return {"design": {"n_rows": 2 * n, "n_elements": n, "n_unique_inputs": 2 * n}, **blocks}
 
@@ -33,7 +43,7 @@ def params(overrides: list[str]) -> dict:
 
 
 RUNS = {  # experiment name -> (params overrides, summary)
-    "gse-v2-ag": (["experiment=v2"], summary(0.18, -0.31, 0.60, 0.47, 18)),
+    "gse-v2-ag": (["experiment=v2"], summary(0.18, -0.31, 0.60, 0.47, 18, withheld=True)),
     "hepg2-ag": (["experiment.tracks=null", "dataset.name=agarwal2025_hepg2_test",
                   "dataset.assay_biosample.ontology_term=EFO:0001187"], summary(0.41, 0.39, 0.43, 1e-4, 6149)),
     "gse-v2-gc": (["experiment=v2", "predictor=gc"], summary(-0.05, -0.50, 0.42, 0.83, 18, ("gc_fraction",))),
@@ -73,9 +83,10 @@ def test_three_dvc_experiments_give_one_row_each_with_element_r_ci_and_p(dvc_rep
         row = table.set_index("experiment").loc[name]
         first = next(k for k in values if k != "design")  # the first primary feature, not the best one
         assert row["feature"] == first
-        assert np.allclose([row["element_r"], row["ci_low"], row["ci_high"], row["p"]],
-                           [values[first]["element_pearson_r"], values[first]["pearson_r_ci_low"],
-                            values[first]["pearson_r_ci_high"], values[first]["element_p"]])
+        expected = [values[first][k] for k in ("element_pearson_r", "pearson_r_ci_low", "pearson_r_ci_high",
+                                               "element_p", "spearman_rho", "spearman_ci_low", "spearman_ci_high")]
+        assert np.allclose(row[["element_r", "ci_low", "ci_high", "p", "spearman_rho", "spearman_ci_low",
+                                "spearman_ci_high"]].to_numpy(float), np.array(expected, dtype=float), equal_nan=True)
         assert row["n_elements"] == values["design"]["n_elements"]
     rows = table.set_index("experiment")
     assert (rows.loc["hepg2-ag", "dataset"], rows.loc["hepg2-ag", "tracks"]) == ("agarwal2025_hepg2_test",
@@ -85,7 +96,12 @@ def test_three_dvc_experiments_give_one_row_each_with_element_r_ci_and_p(dvc_rep
     assert list(table["experiment"][:2]) == ["gse-v2-ag", "gse-v2-gc"], "within a dataset: highest r first"
     text = (out / "leaderboard.md").read_text()
     assert "| agarwal2025_hepg2_test | alphagenome | EFO:0001187 | hepg2-ag | v2 | dnase_center | 6,149 | " \
-           "+0.410 [+0.39, +0.43] | 1.0e-04 | yes |" in text
+           "+0.410 [+0.39, +0.43] | 1.0e-04 | +0.350 [+0.33, +0.37] (1.0e-04) | yes |" in text
+    # a Pearson interval and p withheld by calibration: short in the Markdown, the reason in the CSV
+    assert "| +0.180 [CI withheld: not calibrated] | withheld: not calibrated | +0.120 [-0.37, +0.54] (0.47) | no |" in text
+    assert (rows.loc["gse-v2-ag", "ci_reason"], rows.loc["gse-v2-ag", "p_reason"]) == (CI_REASON, P_REASON)
+    assert pd.isna(rows.loc["gse-v2-ag", "ci_low"]) and pd.isna(rows.loc["hepg2-ag", "ci_reason"])
+    assert "nan" not in text and "unknown" not in text
     assert text.count("\n") == 2 + len(RUNS)
     assert (out / "leaderboard.png").stat().st_size > 10_000
 

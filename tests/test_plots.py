@@ -440,6 +440,26 @@ def test_forest_plot_puts_experiments_side_by_side_from_summaries():
         t.get_text() for t in forest_figure(frame, "s", 5, 0.95).axes[0].texts)
 
 
+def test_forest_plot_draws_spearmans_interval_where_the_pearson_one_is_withheld(tmp_path):
+    from mprabench.plots.forest import write_forest_csv
+
+    reason = "not calibrated: pearson_r_ci coverage 0.808 ± 0.009 under the null leverage_smallest (nominal 0.95)"
+    withheld = {"element_pearson_r": 0.3, "pearson_r_ci_low": None, "pearson_r_ci_high": None, "element_p": None,
+                "element_neglog10_p": None, "spearman_rho": 0.2, "spearman_ci_low": -0.3, "spearman_ci_high": 0.6,
+                "element_spearman_p": 0.4, "spearman_neglog10_p": 0.4, "element_bonferroni_significant": False,
+                "pearson_r_ci_reason": reason, "element_p_reason": reason.replace("pearson_r_ci", "element_p")}
+    frame = forest_table({"v2": {"design": {"n_elements": 18}, "dnase_center": withheld}}, feature_label)
+    assert frame.loc[0, "withheld"].startswith(reason)
+    figure = forest_figure(frame, "subtitle", 18, 0.95)
+    annotations = "\n".join(t.get_text() for t in figure.axes[0].texts)
+    assert "r = +0.30, ρ = +0.20, p(ρ) = 0.4 (Pearson CI, p withheld)" in annotations
+    lines = [c for c in figure.axes[0].collections if len(c.get_segments())]
+    assert any(np.allclose(seg[:, 0], [-0.3, 0.6]) for c in lines for seg in c.get_segments()), "ρ's interval"
+    assert "Spearman's ρ, where this design's calibration withholds" in figure_text(figure)
+    written = write_forest_csv(frame, tmp_path / "forest.csv").read_text()
+    assert reason in written and "nan" not in written
+
+
 def _figure_texts(fig) -> str:
     texts = [t.get_text() for t in fig.texts]
     texts += [a.get_xlabel() for a in fig.axes] + [a.get_title() for a in fig.axes]

@@ -295,7 +295,13 @@ def test_calibration_sentence_names_each_rate_outside_its_tolerance():
     text = calibration_sentence(liberal, tolerances())
     assert text.startswith("**Not calibrated for this design**")
     assert "p-values and intervals calibrated for this design" not in text
-    assert "marked \"not calibrated\" in the headline table" in text
+    # the headline's failing checks are withheld (evaluate), a strata check is read as a description
+    assert ("The headline's `within_element_p`, `pearson_r_ci`, `element_bonferroni_significant` are withheld: "
+            "summary.json gives the reason beside each") in text
+    strata = calibration_sentence(CALIBRATED | {"tests": CALIBRATED["tests"] | {
+        "strata_between_p": {"type_I": 0.029, "mcse": 0.002}}}, tolerances())
+    assert "withheld" not in strata and "Where `strata_between_p` is printed (not in the headline), read it as a " \
+                                       "description" in strata
     assert "`within_element_p` type I 0.081 ± 0.006 under the null `size_linked` (nominal 0.050)" in text
     assert "`pearson_r_ci` coverage 0.910 ± 0.006 under the null `leverage_smallest` (nominal 0.950)" in text
     assert "`element_bonferroni_significant` flag rate 0.070 ± 0.005 under the null `leverage` (nominal at most" in text

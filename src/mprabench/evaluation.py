@@ -8,14 +8,14 @@ numbers are descriptions only (``naive_*`` in details.json) and never feed a fla
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from mprabench.config import EvaluateConfig
+from mprabench.config import CalibrationConfig, EvaluateConfig
 from mprabench.errors import InputDataError
 from mprabench.schema import (
     DETAILS_ALPHA,
@@ -33,18 +33,25 @@ from mprabench.schema import (
     ELEMENT_P,
     ELEMENT_PEARSON_R,
     ELEMENT_R_CI,
+    ELEMENT_SPEARMAN_P,
     FEATURES_KEY,
     PEARSON_R_CI_HIGH,
     PEARSON_R_CI_LOW,
+    REFIT_ELEMENT_P,
     ROW_ID,
+    SPEARMAN_CI_HIGH,
+    SPEARMAN_CI_LOW,
+    SPEARMAN_RHO_CI,
     SUMMARY_DESIGN,
     SUMMARY_HEADLINE,
     TARGETS,
     WITH_DROPOUTS_SUFFIX,
+    WITHIN_ELEMENT_P,
     dropout_mask,
     headline_rows,
 )
 from mprabench.headline import FeatureData, HeadlineInputs, headline, shared_headline
+from mprabench.stats.calibration_verdict import CalibrationMiss, calibration_misses
 from mprabench.stats.association import (
     EffectiveSampleSize,
     PooledAssociation,
@@ -89,6 +96,44 @@ REASON_TRAINED_CI = (
     "trained predictor: out-of-fold predictions share their training elements, so the Fisher-z interval "
     "of independent element means does not apply; see the out-of-fold R² in details"
 )
+
+
+@dataclass(frozen=True)
+class Withheld:
+    """A p, interval or flag this design's calibration shows failing (a stats.calibration.CalibrationMiss):
+    evaluate withholds it, saying why (``short`` in summary.json, ``long`` in details.json and the report)."""
+
+    miss: CalibrationMiss
+
+    @property
+    def short(self) -> str:
+        m = self.miss
+        nominal = f"{'at most ' if m.kind == 'flag rate' else ''}{m.nominal:g}"
+        mcse = "" if m.mcse is None else f" ± {m.mcse:.3f}"
+        return f"not calibrated: {m.key} {m.kind} {m.rate:.3f}{mcse} under the null {m.null} (nominal {nominal})"
+
+    def long(self, tolerances: CalibrationConfig) -> str:
+        m = self.miss
+        tolerance = tolerances.coverage_tolerance if m.kind == "coverage" else tolerances.type_i_tolerance
+        held = ("; read Spearman's rho with its interval and permutation p, which held" if m.key in PEARSON_CHECKS
+                else "")
+        return (f"withheld, {self.short.replace('not calibrated: ', 'not calibrated for this design: ', 1)}, "
+                f"outside the tolerance {tolerance:g} (evaluate.calibration) in calibrate's null simulations with "
+                f"this dataset's structure (metrics/calibration.json){held}")
+
+
+# The Pearson p and interval: where they fail, the Spearman ones beside them are the calibrated answer.
+PEARSON_CHECKS = (ELEMENT_P, ELEMENT_R_CI)
+
+
+def withheld_by_calibration(calibration: Mapping[str, Any] | None, tolerances: CalibrationConfig) -> dict[str, Withheld]:
+    """calibration.json key -> the failing check, for every statistic whose worst case over calibrate's null
+    family misses its tolerance (stats.calibration.calibration_misses, the report's verdict too); {} without
+    a calibration (evaluate run on its own: nothing simulated, nothing withheld, the report says so)."""
+    if not calibration:
+        return {}
+    misses = calibration_misses(dict(calibration), tolerances.type_i_tolerance, tolerances.coverage_tolerance)
+    return {m.key: Withheld(m) for m in misses}
 
 
 @dataclass(frozen=True)
@@ -141,6 +186,8 @@ class Evaluation:
     sensitivity: dict[str, Any] = field(default_factory=dict)
     # per feature: the within-element orientation analysis (stats/orientation.py); empty without orientations
     orientation: dict[str, OrientationEffect] = field(default_factory=dict)
+    # calibration.json key -> the check this design's calibration fails (withheld_by_calibration)
+    withheld: dict[str, Withheld] = field(default_factory=dict)
 
     def summary(self, headline_feature: str | None = None) -> dict[str, Any]:
         """metrics/summary.json: design sizes, the shared `headline` block of `headline_feature` (a
@@ -185,7 +232,23 @@ class Evaluation:
         return headline(HeadlineInputs(r=result.element.r, ci_low=low, ci_high=high, p=result.element_p,
                                        # a trained baseline's within p has no refit null: withheld (REASON_TRAINED_WITHIN_P)
                                        within=None if result.trained is not None else result.within.summary,
-                                       significant=self.element_significant.get(feature), data=result.data))
+                                       significant=self.element_significant.get(feature), data=result.data,
+                                       spearman=result.leverage),
+                        {key: w.short for key, w in self.withheld.items()})
+
+    def _withhold_details(self, feature: str, element: dict[str, Any], within: dict[str, Any]) -> None:
+        """details.json: each value this design's calibration fails becomes None, its reason beside it."""
+        trained = self.results[feature].trained is not None
+        blocks = {  # calibration key -> (block, value keys, reason key)
+            REFIT_ELEMENT_P if trained else ELEMENT_P: (element, ("p",), "p_reason"),
+            ELEMENT_R_CI: (element, ("ci_low", "ci_high"), "ci_reason"),
+            ELEMENT_SPEARMAN_P: (element, (ELEMENT_SPEARMAN_P,), "spearman_p_reason"),
+            SPEARMAN_RHO_CI: (element, (SPEARMAN_CI_LOW, SPEARMAN_CI_HIGH), "spearman_ci_reason"),
+            WITHIN_ELEMENT_P: (within, ("p",), "p_reason"),
+        }
+        for key, (block, values, reason) in blocks.items():
+            if key in self.withheld and any(block.get(v) is not None for v in values):
+                block |= dict.fromkeys(values) | {reason: self.withheld[key].long(self.config.calibration)}
 
     def _feature_details(self, feature: str) -> dict[str, Any]:
         result = self.results[feature]
@@ -208,6 +271,7 @@ class Evaluation:
                 result.trained.get(ELEMENT_P_REASON) or "training.json gives no refit-null element_p")
             element |= {"p": result.element_p, "p_source": "trained baseline refit null (training.json)",
                         "p_reason": p_reason, "ci_low": None, "ci_high": None, "ci_reason": REASON_TRAINED_CI}
+        self._withhold_details(feature, element, within)
         return {
             "naive": naive,
             "element_level": element,
@@ -239,12 +303,14 @@ def feature_columns(features: pd.DataFrame) -> list[str]:
 
 
 def evaluate(
-    table: pd.DataFrame, features: list[str], config: EvaluateConfig, training: dict[str, Any] | None = None
+    table: pd.DataFrame, features: list[str], config: EvaluateConfig, training: dict[str, Any] | None = None,
+    calibration: Mapping[str, Any] | None = None,
 ) -> Evaluation:
     """Headline, details, strata and the zero-RNA dropout sensitivity of every feature.
 
     `config.primary_features` is the Bonferroni family, each one of `features` (the evaluate stage
-    resolves it: stages/evaluate.primary_family).
+    resolves it: stages/evaluate.primary_family). `calibration`: the calibrate stage's calibration.json;
+    every p, interval or flag whose worst case there misses its tolerance is withheld with the reason.
     """
     training = {f: matching_training(stats_, config.target) for f, stats_ in (training or {}).items()}
     rows = headline_rows(table)
@@ -266,7 +332,8 @@ def evaluate(
                               normal_above=config.permutation_normal_above_elements)
         for f in features}
     return Evaluation(config.target, list(features), effective_sample_size(rows), results, family, element,
-                      strata_frame, config, {DETAILS_WITH_ZERO_RNA_DROPOUTS: sensitivity}, orientation)
+                      strata_frame, config, {DETAILS_WITH_ZERO_RNA_DROPOUTS: sensitivity}, orientation,
+                      withheld_by_calibration(calibration, config.calibration))
 
 
 def matching_training(statistics: dict[str, Any], target: str) -> dict[str, Any]:

@@ -8,7 +8,9 @@ itself, the function that computes it on simulated null replicates), and its lab
 the forest plot. evaluate computes the summary by iterating over :data:`HEADLINE`; the calibrate stage
 passes :func:`null_checks` to stats.calibration.calibrate, which simulates each one (and fails when one
 is neither simulated nor declared not estimable); the report's headline table, the MLflow note and
-plots/forest.csv read the values through it. Adding a statistic is one entry here (its functions in
+plots/forest.csv read the values through it. A statistic whose null check this design's calibration.json
+shows failing is withheld: None, with ``<check>_reason`` beside it (:func:`headline`, :func:`withheld_reason`),
+unless it is a ``description`` (a point estimate). Adding a statistic is one entry here (its functions in
 stats/) and its tests; tests/test_headline.py adds one and follows it to summary.json, calibration.json
 and report.md.
 
@@ -35,9 +37,16 @@ from mprabench.schema import (
     ELEMENT_P,
     ELEMENT_PEARSON_R,
     ELEMENT_R_CI,
+    ELEMENT_SPEARMAN_NEGLOG10_P,
+    ELEMENT_SPEARMAN_P,
+    ELEMENT_SPEARMAN_RHO,
     HEADLINE_FEATURE,
     PEARSON_R_CI_HIGH,
     PEARSON_R_CI_LOW,
+    REFIT_ELEMENT_P,
+    SPEARMAN_CI_HIGH,
+    SPEARMAN_CI_LOW,
+    SPEARMAN_RHO_CI,
     SUMMARY_DESIGN,
     SUMMARY_HEADLINE,
     SUMMARY_RESERVED,
@@ -52,7 +61,18 @@ if TYPE_CHECKING:
     from mprabench.stats.calibration import ElementNullBatch
 
 # Which reason in details.json explains a not-estimable value (report.inputs.REASON_KEYS).
-Reason = Literal["r", "p", "ci", "within"]
+Reason = Literal["r", "p", "ci", "within", "spearman", "spearman_ci"]
+# A statistic withheld because calibrate found it outside tolerance for this design: its value is None and
+# `<calibration key>_reason` beside it in the block says which check failed, by how much and under which null.
+REASON_SUFFIX = "_reason"
+
+
+class SpearmanSummary(Protocol):
+    """Spearman's rho of the element means with its permutation p and interval (stats.leverage.Leverage)."""
+
+    spearman_rho: float | None
+    spearman_p: float | None
+    spearman_ci: tuple[float, float] | None
 
 
 class WithinSummary(Protocol):
@@ -95,6 +115,7 @@ class HeadlineInputs:
     within: WithinSummary | None  # None where inputs do not vary within elements
     significant: bool | None  # Bonferroni over the family at evaluate.alpha; None: p not estimable
     data: FeatureData
+    spearman: SpearmanSummary | None = None  # None for a trained baseline (its verdict p is the refit null)
 
 
 @dataclass(frozen=True)
@@ -125,6 +146,8 @@ class HeadlineStatistic:
     bounds_of: str | None = None  # an interval bound of that statistic, shown in its cell
     in_report_table: bool = True
     digits: int = 3  # decimals in the report
+    # A point estimate, no test: printed even where its null check failed (then its interval and p are withheld).
+    description: bool = False
 
 
 def neglog10(p: float | None) -> float | None:
@@ -141,13 +164,24 @@ def _within_p(values: HeadlineInputs) -> float | None:
     return values.within.p if values.within else None
 
 
+def _spearman_ci(values: HeadlineInputs, bound: int) -> float | None:
+    interval = values.spearman.spearman_ci if values.spearman else None
+    return None if interval is None else interval[bound]
+
+
+def _spearman_p(values: HeadlineInputs) -> float | None:
+    return values.spearman.spearman_p if values.spearman else None
+
+
 _ELEMENT_P_NULL = NullCheck(CALIBRATION_TESTS, ELEMENT_P)
 _ELEMENT_CI_NULL = NullCheck(CALIBRATION_INTERVALS, ELEMENT_R_CI)
 _WITHIN_P_NULL = NullCheck(CALIBRATION_TESTS, WITHIN_ELEMENT_P)
+_SPEARMAN_P_NULL = NullCheck(CALIBRATION_TESTS, ELEMENT_SPEARMAN_P)
+_SPEARMAN_CI_NULL = NullCheck(CALIBRATION_INTERVALS, SPEARMAN_RHO_CI)
 
 HEADLINE: tuple[HeadlineStatistic, ...] = (
     HeadlineStatistic(ELEMENT_PEARSON_R, "element r", "Pearson r of element-mean prediction vs element-mean target",
-                      lambda v: v.r, _ELEMENT_CI_NULL, "r", forest_column="r"),
+                      lambda v: v.r, _ELEMENT_CI_NULL, "r", forest_column="r", description=True),
     HeadlineStatistic(PEARSON_R_CI_LOW, "CI low", "Fisher-z interval of the element r, lower bound",
                       lambda v: v.ci_low, _ELEMENT_CI_NULL, "ci", forest_column="ci_low", bounds_of=ELEMENT_PEARSON_R),
     HeadlineStatistic(PEARSON_R_CI_HIGH, "CI high", "Fisher-z interval of the element r, upper bound",
@@ -157,9 +191,25 @@ HEADLINE: tuple[HeadlineStatistic, ...] = (
                       lambda v: v.p, _ELEMENT_P_NULL, "p", forest_column="p"),
     HeadlineStatistic(ELEMENT_NEGLOG10_P, "−log10 p", "−log10 of the element p",
                       lambda v: neglog10(v.p), _ELEMENT_P_NULL, "p", forest_column="neglog10_p", digits=2),
+    # Spearman's rho of the same means, its interval and permutation p: the verdict's p, calibrated where one
+    # high-leverage element breaks the Pearson p and interval (the report shows them in its leverage column).
+    HeadlineStatistic(ELEMENT_SPEARMAN_RHO, "Spearman ρ", "Spearman rho of element-mean prediction vs target",
+                      lambda v: v.spearman.spearman_rho if v.spearman else None, _SPEARMAN_CI_NULL, "spearman",
+                      forest_column="rho", in_report_table=False, description=True),
+    HeadlineStatistic(SPEARMAN_CI_LOW, "ρ CI low", "Fisher-z interval of Spearman's rho (Bonett-Wright, n − 2), lower bound",
+                      lambda v: _spearman_ci(v, 0), _SPEARMAN_CI_NULL, "spearman_ci", forest_column="rho_ci_low",
+                      bounds_of=ELEMENT_SPEARMAN_RHO, in_report_table=False),
+    HeadlineStatistic(SPEARMAN_CI_HIGH, "ρ CI high", "Fisher-z interval of Spearman's rho (Bonett-Wright, n − 2), upper bound",
+                      lambda v: _spearman_ci(v, 1), _SPEARMAN_CI_NULL, "spearman_ci", forest_column="rho_ci_high",
+                      bounds_of=ELEMENT_SPEARMAN_RHO, in_report_table=False),
+    HeadlineStatistic(ELEMENT_SPEARMAN_P, "Spearman p", "two-sided permutation p of Spearman's rho over elements",
+                      _spearman_p, _SPEARMAN_P_NULL, "spearman", forest_column="spearman_p", in_report_table=False),
+    HeadlineStatistic(ELEMENT_SPEARMAN_NEGLOG10_P, "Spearman −log10 p", "−log10 of the Spearman p",
+                      lambda v: neglog10(_spearman_p(v)), _SPEARMAN_P_NULL, "spearman", in_report_table=False,
+                      digits=2),
     HeadlineStatistic(WITHIN_ELEMENT_R, "within-element r",
                       "per-element r over distinct inputs, Fisher z pooled by a one-sample t-test (unweighted)",
-                      _within_r, NullCheck(CALIBRATION_INTERVALS, WITHIN_ELEMENT_R_CI), "within"),
+                      _within_r, NullCheck(CALIBRATION_INTERVALS, WITHIN_ELEMENT_R_CI), "within", description=True),
     HeadlineStatistic(WITHIN_ELEMENT_P, "within-element p",
                       "one-sample t-test p of the per-element Fisher z (unweighted, k − 1 df)",
                       _within_p, _WITHIN_P_NULL, "within"),
@@ -178,9 +228,41 @@ def headline_keys() -> tuple[str, ...]:
     return tuple(s.key for s in HEADLINE)
 
 
-def headline(values: HeadlineInputs) -> dict[str, Any]:
-    """One feature's block of summary.json, in the order of :data:`HEADLINE`."""
-    return {s.key: s.compute(values) for s in HEADLINE}
+def headline(values: HeadlineInputs, withheld: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """One feature's block of summary.json, in the order of :data:`HEADLINE`.
+
+    ``withheld``: calibration.json key -> the reason, for each check whose worst case over calibrate's
+    null family missed its tolerance (evaluation.withheld_by_calibration). Each statistic that check
+    covers becomes None, with ``<key>_reason`` after the block's statistics, unless it is a description
+    (a point estimate) or was not estimable anyway (its reason is then in details.json).
+    """
+    block = {s.key: s.compute(values) for s in HEADLINE}
+    reasons = {}
+    for s in HEADLINE:
+        key = calibration_key(s, values.data.trained)
+        if withheld and key in withheld and not s.description and block[s.key] is not None:
+            block[s.key] = None
+            reasons[reason_key(s)] = withheld[key]
+    return block | reasons
+
+
+def calibration_key(statistic: HeadlineStatistic, trained: bool) -> str:
+    """The calibration.json key that checks ``statistic`` for a feature: its null check's, except that a
+    trained baseline's element p is its refit null (``refit_element_p``)."""
+    return REFIT_ELEMENT_P if trained and statistic.null.key == ELEMENT_P else statistic.null.key
+
+
+def reason_key(statistic: HeadlineStatistic) -> str:
+    """The key beside a withheld statistic that says why (one per null check: `pearson_r_ci_reason` covers
+    both bounds of the interval, `element_p_reason` the p and its −log10)."""
+    return f"{statistic.null.key}{REASON_SUFFIX}"
+
+
+def withheld_reason(block: Mapping[str, Any], key: str) -> str | None:
+    """Why the statistic ``key`` of a summary.json block is withheld (its reason key), or None."""
+    statistic = next((s for s in HEADLINE if s.key == key), None)
+    reason = block.get(reason_key(statistic)) if statistic is not None else None
+    return reason if isinstance(reason, str) and reason else None
 
 
 def report_columns() -> list[HeadlineStatistic]:

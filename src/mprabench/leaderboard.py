@@ -36,8 +36,10 @@ from mprabench.plots.style import NOT_ESTIMABLE, RC_PARAMS, fmt_p
 from mprabench.results_table import Entry, entries_from_dvc, entries_from_runs, param, result_rows
 
 COLUMNS = ["dataset", "predictor", "tracks", "experiment", "configuration", "feature", "n_elements", "element_r",
-           "ci_low", "ci_high", "p", "bonferroni_significant"]
-NUMBERS = ["element_r", "ci_low", "ci_high", "p"]
+           "ci_low", "ci_high", "p", "ci_reason", "p_reason", "spearman_rho", "spearman_ci_low", "spearman_ci_high",
+           "spearman_p", "bonferroni_significant"]
+NUMBERS = ["element_r", "ci_low", "ci_high", "p", "spearman_rho", "spearman_ci_low", "spearman_ci_high", "spearman_p"]
+WITHHELD_SHORT = "withheld: not calibrated"  # a Pearson CI or p this design's calibration fails (reason: the CSV)
 
 
 def leaderboard_table(entries: Sequence[Entry], feature: str | None = None) -> pd.DataFrame:
@@ -63,10 +65,11 @@ def shown_row(entry: Entry, feature: str | None) -> dict:
 def markdown(frame: pd.DataFrame, ci_level: str) -> str:
     """The table as Markdown: r with its CI in one cell, p as the report prints it."""
     lines = [f"| dataset | predictor | tracks | experiment | configuration | feature | n elements | "
-             f"element r [{ci_level} CI] | p | Bonferroni |", "|---" * 10 + "|"]
+             f"element r [{ci_level} CI] | p | Spearman ρ [{ci_level} CI] (p) | Bonferroni |", "|---" * 11 + "|"]
     for row in frame.itertuples(index=False):
+        p = WITHHELD_SHORT if isinstance(row.p_reason, str) and row.p_reason else fmt_p(row.p)
         lines.append(f"| {row.dataset} | {row.predictor} | {row.tracks} | {row.experiment} | {row.configuration} | "
-                     f"{row.feature} | {_count(row.n_elements)} | {_r_with_ci(row)} | {fmt_p(row.p)} | "
+                     f"{row.feature} | {_count(row.n_elements)} | {_r_with_ci(row)} | {p} | {_rho_with_ci(row)} | "
                      f"{ {True: 'yes', False: 'no'}.get(row.bonferroni_significant, NOT_ESTIMABLE)} |")
     return "\n".join(lines) + "\n"
 
@@ -79,8 +82,17 @@ def _r_with_ci(row: Any) -> str:
     if not math.isfinite(row.element_r):
         return NOT_ESTIMABLE
     ci = (f" [{row.ci_low:+.2f}, {row.ci_high:+.2f}]" if math.isfinite(row.ci_low) and math.isfinite(row.ci_high)
-          else " [CI n.e.]")
+          else f" [CI {WITHHELD_SHORT}]" if isinstance(row.ci_reason, str) and row.ci_reason else " [CI n.e.]")
     return f"{row.element_r:+.3f}{ci}"
+
+
+def _rho_with_ci(row: Any) -> str:
+    """Spearman's rho [its interval] (its p): the verdict's numbers, shown beside a withheld Pearson CI."""
+    if not math.isfinite(row.spearman_rho):
+        return NOT_ESTIMABLE
+    ci = (f" [{row.spearman_ci_low:+.2f}, {row.spearman_ci_high:+.2f}]"
+          if math.isfinite(row.spearman_ci_low) and math.isfinite(row.spearman_ci_high) else "")
+    return f"{row.spearman_rho:+.3f}{ci} ({fmt_p(row.spearman_p)})"
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> Path:
@@ -96,7 +108,11 @@ def write_figure(frame: pd.DataFrame, path: Path, ci_level: float, dpi: int) -> 
         "label": [f"{r.dataset} · {r.predictor} · {r.experiment} ({r.feature})" for r in frame.itertuples()],
         "r": frame["element_r"], "ci_low": frame["ci_low"], "ci_high": frame["ci_high"], "p": frame["p"],
         "neglog10_p": [-math.log10(p) if p > 0 else math.nan for p in frame["p"].fillna(1.0)],
+        "rho": frame["spearman_rho"], "rho_ci_low": frame["spearman_ci_low"], "rho_ci_high": frame["spearman_ci_high"],
+        "spearman_p": frame["spearman_p"],
         "significant": [{True: "yes", False: "no"}.get(v, NOT_ESTIMABLE) for v in frame["bonferroni_significant"]],
+        "withheld": ["; ".join(r for r in (c, p) if isinstance(r, str) and r)
+                     for c, p in zip(frame["ci_reason"], frame["p_reason"])],
     })[forest_columns()]
     n = " / ".join(sorted({_count(v) for v in frame["n_elements"]}))
     datasets = frame["dataset"].nunique()

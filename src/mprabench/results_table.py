@@ -21,14 +21,18 @@ import pandas as pd
 import yaml
 
 from mprabench.errors import BenchmarkError, InputDataError
-from mprabench.headline import headline_feature, primary_features
+from mprabench.headline import headline_feature, primary_features, withheld_reason
 from mprabench.plots.labels import chosen_terms
 from mprabench.schema import (
     ELEMENT_BONFERRONI_SIGNIFICANT,
     ELEMENT_P,
     ELEMENT_PEARSON_R,
+    ELEMENT_SPEARMAN_P,
+    ELEMENT_SPEARMAN_RHO,
     PEARSON_R_CI_HIGH,
     PEARSON_R_CI_LOW,
+    SPEARMAN_CI_HIGH,
+    SPEARMAN_CI_LOW,
     SUMMARY_DESIGN,
 )
 
@@ -36,8 +40,11 @@ SUMMARY = "metrics/summary.json"
 PARAMS = "params.yaml"
 # The paper table's columns (scripts/export_results); a row also has `tracks` (the leaderboard shows it).
 # `headline` marks the predictor's headline feature (summary.json's `headline` block): one comparable row each.
+# `ci_reason` / `p_reason`: why the Pearson CI / p is empty where this design's calibration fails it (withheld);
+# Spearman's rho, its interval and p (the verdict's) follow.
 COLUMNS = ("dataset", "experiment", "configuration", "predictor", "feature", "headline", "element_r", "ci_low",
-           "ci_high", "ci_level", "p", "n_elements", "bonferroni_significant")
+           "ci_high", "ci_level", "p", "ci_reason", "p_reason", "spearman_rho", "spearman_ci_low", "spearman_ci_high",
+           "spearman_p", "n_elements", "bonferroni_significant")
 
 
 @dataclass(frozen=True)
@@ -114,6 +121,9 @@ def result_rows(entry: Entry) -> list[dict[str, Any]]:
         "feature": feature, "headline": feature == shown,
         "element_r": block.get(ELEMENT_PEARSON_R), "ci_low": block.get(PEARSON_R_CI_LOW),
         "ci_high": block.get(PEARSON_R_CI_HIGH), "ci_level": ci_level, "p": block.get(ELEMENT_P),
+        "ci_reason": withheld_reason(block, PEARSON_R_CI_LOW), "p_reason": withheld_reason(block, ELEMENT_P),
+        "spearman_rho": block.get(ELEMENT_SPEARMAN_RHO), "spearman_ci_low": block.get(SPEARMAN_CI_LOW),
+        "spearman_ci_high": block.get(SPEARMAN_CI_HIGH), "spearman_p": block.get(ELEMENT_SPEARMAN_P),
         "n_elements": design.get("n_elements"), "bonferroni_significant": block.get(ELEMENT_BONFERRONI_SIGNIFICANT),
     } for feature, block in ((f, entry.summary[f]) for f in primary_features(entry.summary))]
 

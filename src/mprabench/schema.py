@@ -85,6 +85,7 @@ ELEMENT_BONFERRONI_SIGNIFICANT = "element_bonferroni_significant"
 # The verdict flag reads the Spearman p (docs/statistics.md): it holds where leverage breaks the Pearson p.
 ELEMENT_SPEARMAN_RHO = "spearman_rho"  # Spearman rho of the element means
 ELEMENT_SPEARMAN_P = "element_spearman_p"  # its permutation p over elements
+ELEMENT_SPEARMAN_NEGLOG10_P = "spearman_neglog10_p"  # −log10 of it (summary.json)
 SPEARMAN_CI_LOW, SPEARMAN_CI_HIGH = "spearman_ci_low", "spearman_ci_high"  # its interval (Bonett-Wright)
 LOO_R_MIN, LOO_R_MAX = "loo_r_min", "loo_r_max"  # leave-one-element-out range of the element r
 LOO_VERDICT_CHANGERS = "loo_verdict_changers"  # elements whose removal flips the verdict flag

@@ -21,14 +21,17 @@ from matplotlib.lines import Line2D
 from mprabench.files import write_csv
 from mprabench.plots.layout import Header, figure_with_axes, legend_anchor, save_figure, text_width
 from mprabench.plots.style import MUTED, NOT_ESTIMABLE, OKABE_ITO, RC_PARAMS, fmt_p
-from mprabench.headline import forest_statistics, primary_features
-from mprabench.schema import SUMMARY_DESIGN
+from mprabench.headline import forest_statistics, primary_features, withheld_reason
+from mprabench.schema import ELEMENT_P, PEARSON_R_CI_LOW, SUMMARY_DESIGN
+
+# The reason(s) a row's Pearson interval or p is withheld (this design's calibration fails them), or empty.
+WITHHELD_COLUMN = "withheld"
 
 
 
 def forest_columns() -> list[str]:
     """plots/forest.csv's columns: the run and feature, then one per headline statistic drawn (mprabench.headline)."""
-    return ["experiment", "feature", "label", *(s.forest_column for s in forest_statistics())]
+    return ["experiment", "feature", "label", *(s.forest_column for s in forest_statistics()), WITHHELD_COLUMN]
 
 
 def number_columns() -> list[str]:
@@ -46,9 +49,10 @@ def forest_table(summaries: Mapping[str, Mapping[str, Any]], label: Callable[[st
 
 def forest_row(experiment: str, feature: str, label: str, values: Mapping[str, Any]) -> dict[str, Any]:
     """One row of plots/forest.csv from a feature's block of summary.json (or the `headline` block)."""
+    withheld = [reason for key in (PEARSON_R_CI_LOW, ELEMENT_P) if (reason := withheld_reason(values, key))]
     return {"experiment": experiment, "feature": feature, "label": label} | {
         s.forest_column: _flag(values.get(s.key)) if s.flag else _number(values.get(s.key))
-        for s in forest_statistics()}
+        for s in forest_statistics()} | {WITHHELD_COLUMN: "; ".join(withheld)}
 
 
 def _flag(value: Any) -> str:
@@ -76,17 +80,25 @@ def forest_figure(frame: pd.DataFrame, subtitle: str, n_elements: Any, ci_level:
     experiments = list(dict.fromkeys(frame["experiment"]))
     k = len(experiments)
     partial = k > 1 and len(frame) < k * len(labels)
+    withheld = frame[WITHHELD_COLUMN].fillna("").astype(str).str.len().gt(0).any() if WITHHELD_COLUMN in frame else False
     header = Header(
-        f"Element-level Pearson r with {ci_level:.0%} CI, {rows} (n = {n_elements} elements)\n{subtitle}",
-        notes=("Filled marker: Bonferroni-significant over the primary features (element permutation p); "
-               "open: not significant. p is printed beside each interval; n.e. = not estimable."
+        (f"Element-level Pearson r; Spearman's ρ with {ci_level:.0%} CI (Pearson CI withheld), "
+         if withheld else f"Element-level Pearson r with {ci_level:.0%} CI, ")
+        + f"{rows} (n = {n_elements} elements)\n{subtitle}",
+        notes=("Filled marker: Bonferroni-significant over the primary features (Spearman permutation p; a trained "
+               "baseline: its refit-null p); open: not significant. p is printed beside each interval; "
+               "n.e. = not estimable."
+               + (" Grey ◇ with its interval: Spearman's ρ, where this design's calibration withholds the Pearson "
+                  "interval and p (not calibrated: summary.json gives the reason); its p is then Spearman's."
+                  if withheld else "")
                + (" A row without a marker of an experiment: that experiment's predictor has no such feature."
                   if partial else "")),
         legend_row=k > 1)
     label_width = 0.3 + text_width(max(labels, key=len) if labels else "", 8.0)
     row_height = 0.28 + 0.22 * k
+    annotation = "r = -0.00, ρ = -0.00, p(ρ) = 1.0e-04 (Pearson CI, p withheld)" if withheld else "r = -0.00, p = 1.0e-04"
     fig, ax, page = figure_with_axes((label_width, 0.55, 4.2, row_height * max(1, len(labels))),
-                                     right=0.2 + text_width("r = -0.00, p = 1.0e-04", 7.5), header=header)
+                                     right=0.2 + text_width(annotation, 7.5), header=header)
     step = min(0.22, 0.7 / k)
     positions = np.arange(len(labels))[::-1].astype(float)  # first feature on top
     # Per row, the experiments that make its feature, offset around the row (first experiment on top);
@@ -103,7 +115,8 @@ def forest_figure(frame: pd.DataFrame, subtitle: str, n_elements: Any, ci_level:
     ax.set_xlim(-1.05, 1.05)
     ax.set_ylim(-0.6, len(labels) - 0.4)
     ax.set_yticks(positions, labels)
-    ax.set_xlabel("element-level Pearson r (prediction vs measured activity, element means)")
+    ax.set_xlabel("element-level Spearman ρ (◇), Pearson r (○ ●)" if withheld else
+                  "element-level Pearson r (prediction vs measured activity, element means)")
     ax.grid(axis="x", color="#E5E5E5", lw=0.6)
     ax.set_axisbelow(True)
     if k > 1:
@@ -123,10 +136,23 @@ def _draw_interval(ax: Any, y: float, row: pd.Series, color: str, marker: str) -
     if np.isfinite(low) and np.isfinite(high):
         ax.hlines(y, low, high, color=color, lw=1.6)
     filled = row["significant"] == "yes"
+    withheld = isinstance(row.get(WITHHELD_COLUMN), str) and bool(row.get(WITHHELD_COLUMN))
+    rho = row.get("rho", np.nan)
+    if withheld and np.isfinite(rho):  # the calibrated interval in place of the withheld Pearson one
+        rho_low, rho_high = row.get("rho_ci_low", np.nan), row.get("rho_ci_high", np.nan)
+        if np.isfinite(rho_low) and np.isfinite(rho_high):
+            ax.hlines(y - 0.08, rho_low, rho_high, color=MUTED, lw=1.2)
+        ax.plot([rho], [y - 0.08], marker="D", ms=4, color=MUTED, markerfacecolor="white", ls="")
     ax.plot([r], [y], marker=marker, ms=6, color=color, markerfacecolor=color if filled else "white",
             markeredgewidth=1.4, ls="")
-    p = row["p"] if np.isfinite(row["p"]) else None
-    ax.annotate(f"r = {r:+.2f}, p = {fmt_p(p)}", xy=(1.03, y), xycoords=("axes fraction", "data"),
+    if withheld:
+        rho_p = row.get("spearman_p", np.nan)
+        text = (f"r = {r:+.2f}, ρ = {rho:+.2f}, p(ρ) = {fmt_p(rho_p if np.isfinite(rho_p) else None)} "
+                "(Pearson CI, p withheld)") if np.isfinite(rho) else f"r = {r:+.2f} (Pearson CI, p withheld)"
+    else:
+        p = row["p"] if np.isfinite(row["p"]) else None
+        text = f"r = {r:+.2f}, p = {fmt_p(p)}"
+    ax.annotate(text, xy=(1.03, y), xycoords=("axes fraction", "data"),
                 va="center", ha="left", fontsize=7.5, annotation_clip=False)
 
 

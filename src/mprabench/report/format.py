@@ -9,6 +9,9 @@ from typing import Any
 from mprabench.plots.style import NOT_ESTIMABLE
 
 UNKNOWN = "unknown"  # a missing fact in prose or a generic table (n.e. is for estimates)
+# A value computed but not printed: this design's calibration shows its p or interval failing (summary.json
+# gives `<check>_reason` beside it; mprabench.headline).
+WITHHELD = "withheld"
 
 
 def fmt(value: Any, digits: int = 3, none: str = NOT_ESTIMABLE) -> str:
@@ -58,13 +61,16 @@ class Reasons:
 
     def __init__(self) -> None:
         self.letters: dict[str, str] = {}
+        self.labels: dict[str, str] = {}
         self.where: dict[str, list[str]] = {}
 
-    def mark(self, reason: str, where: str) -> str:
+    def mark(self, reason: str, where: str, label: str = NOT_ESTIMABLE) -> str:
+        """``label`` (letter): n.e., or WITHHELD for a value computed but not printed (its calibration failed)."""
         if reason not in self.letters:
             self.letters[reason] = chr(ord("a") + len(self.letters) % 26)
+            self.labels[reason] = label
         self.where.setdefault(reason, []).append(where)
-        return f"{NOT_ESTIMABLE} ({self.letters[reason]})"
+        return f"{label} ({self.letters[reason]})"
 
     def cell(self, value: Any, reason: str, where: str, digits: int = 3) -> str:
         """`value` formatted, or n.e. with the letter of its reason."""
@@ -73,6 +79,7 @@ class Reasons:
     def legend(self) -> str:
         if not self.letters:
             return ""
-        lines = [f"- {NOT_ESTIMABLE} ({letter}) — {reason} ({', '.join(dict.fromkeys(self.where[reason]))})"
+        lines = [f"- {self.labels[reason]} ({letter}) — {reason} ({', '.join(dict.fromkeys(self.where[reason]))})"
                  for reason, letter in self.letters.items()]
-        return "Why each not-estimable cell is empty:\n\n" + "\n".join(lines)
+        kinds = "not-estimable or withheld" if WITHHELD in self.labels.values() else "not-estimable"
+        return f"Why each {kinds} cell is empty:\n\n" + "\n".join(lines)

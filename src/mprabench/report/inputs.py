@@ -69,6 +69,7 @@ REASON_KEYS = {
     "within": (("within_element", "p_reason"), ("within_element", "reason"), ("within_element", "summary", "reason")),
     # leverage beside the element r (not headline statistics: details.json element_level only)
     "spearman": (("element_level", "spearman_p_reason"),),
+    "spearman_ci": (("element_level", "spearman_ci_reason"), ("element_level", "spearman_p_reason")),
     "loo": (("element_level", "loo_reason"),),
 }
 SENSITIVITY_REASON_KEYS = {"r": "r_reason", "p": "p_reason", "ci": "ci_reason"}
@@ -86,11 +87,12 @@ def _at(node: Any, path: Sequence[str]) -> Any:
     return node
 
 
-def not_estimable_reason(details: Mapping[str, Any], feature: str, quantity: str) -> str:
-    """Why `quantity` ('r', 'p', 'ci' of the element r, or 'within') of a feature is missing: details.json."""
+def not_estimable_reason(details: Mapping[str, Any], feature: str, quantity: str, default: str | None = None) -> str:
+    """Why `quantity` ('r', 'p', 'ci' of the element r, or 'within') of a feature is missing: details.json
+    (else ``default``, e.g. the reason summary.json gives beside a withheld value)."""
     block = feature_details(details, feature)
     for path in REASON_KEYS[quantity]:
         reason = _at(block, path)
         if isinstance(reason, str) and reason.strip():
             return reason.strip().rstrip(".")
-    return f"details.json gives no reason for the missing {quantity} value"
+    return default or f"details.json gives no reason for the missing {quantity} value"

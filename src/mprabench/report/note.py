@@ -6,8 +6,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from mprabench.config import CalibrationConfig
-from mprabench.headline import primary_features
-from mprabench.schema import ELEMENT_P, ELEMENT_PEARSON_R, PEARSON_R_CI_HIGH, PEARSON_R_CI_LOW
+from mprabench.headline import primary_features, withheld_reason
+from mprabench.schema import (
+    ELEMENT_P,
+    ELEMENT_PEARSON_R,
+    ELEMENT_SPEARMAN_P,
+    ELEMENT_SPEARMAN_RHO,
+    PEARSON_R_CI_HIGH,
+    PEARSON_R_CI_LOW,
+    SPEARMAN_CI_HIGH,
+    SPEARMAN_CI_LOW,
+)
 from mprabench.plots.labels import RunContext
 from mprabench.report.format import fmt, is_missing
 from mprabench.report.inputs import feature_details, not_estimable_reason
@@ -27,17 +36,41 @@ def headline_note(context: RunContext, summary: Mapping[str, Any], calibration: 
     if estimable:
         best = max(estimable, key=lambda f: abs(summary[f][ELEMENT_PEARSON_R]))
         s = summary[best]
-        if is_missing(s.get(PEARSON_R_CI_LOW)) or is_missing(s.get(PEARSON_R_CI_HIGH)):
-            interval = f"(no CI: {not_estimable_reason(details or {}, best, 'ci')})"
+        if withheld_reason(s, PEARSON_R_CI_LOW) or withheld_reason(s, ELEMENT_P):
+            lines.append(f"Strongest: {context.feature_label(best)} r = {fmt(s[ELEMENT_PEARSON_R])} "
+                         f"({withheld_pearson(s)}); {spearman_text(s)}.")
         else:
-            interval = f"[{fmt(s[PEARSON_R_CI_LOW])}, {fmt(s[PEARSON_R_CI_HIGH])}]"
-        p = (f"p = {fmt(s[ELEMENT_P])}" if not is_missing(s.get(ELEMENT_P))
-             else f"no p: {not_estimable_reason(details or {}, best, 'p')}")
-        if feature_details(details or {}, best).get("trained_baseline") and not is_missing(s.get(ELEMENT_P)):
-            p += refit_note(calibration)
-        lines.append(f"Strongest: {context.feature_label(best)} r = {fmt(s[ELEMENT_PEARSON_R])} {interval}, {p}.")
+            if is_missing(s.get(PEARSON_R_CI_LOW)) or is_missing(s.get(PEARSON_R_CI_HIGH)):
+                interval = f"(no CI: {not_estimable_reason(details or {}, best, 'ci')})"
+            else:
+                interval = f"[{fmt(s[PEARSON_R_CI_LOW])}, {fmt(s[PEARSON_R_CI_HIGH])}]"
+            p = (f"p = {fmt(s[ELEMENT_P])}" if not is_missing(s.get(ELEMENT_P))
+                 else f"no p: {not_estimable_reason(details or {}, best, 'p')}")
+            if feature_details(details or {}, best).get("trained_baseline") and not is_missing(s.get(ELEMENT_P)):
+                p += refit_note(calibration)
+            lines.append(f"Strongest: {context.feature_label(best)} r = {fmt(s[ELEMENT_PEARSON_R])} {interval}, {p}.")
     lines.append(calibration_sentence(calibration, settings))
     mismatch = context.mismatch()
     if mismatch:
         lines.append(f"Warning: {mismatch}")
     return "  \n".join(lines[:5])
+
+
+def withheld_pearson(block: Mapping[str, Any]) -> str:
+    """'CI withheld: <reason>; p withheld: <reason>' for the Pearson values this design's calibration fails."""
+    parts = [f"{what} withheld, {reason}" for what, key in (("CI", PEARSON_R_CI_LOW), ("p", ELEMENT_P))
+             if (reason := withheld_reason(block, key))]
+    return "; ".join(parts)
+
+
+def spearman_text(block: Mapping[str, Any]) -> str:
+    """Spearman's rho with its interval and p from a summary.json block (what the verdict rests on)."""
+    rho, low, high, p = (block.get(k) for k in (ELEMENT_SPEARMAN_RHO, SPEARMAN_CI_LOW, SPEARMAN_CI_HIGH,
+                                                ELEMENT_SPEARMAN_P))
+    if is_missing(rho):
+        return "Spearman ρ not estimable"
+    interval = f" [{fmt(low)}, {fmt(high)}]" if not (is_missing(low) or is_missing(high)) else ""
+    p_text = (f"p = {fmt(p)}" if not is_missing(p)
+              else f"p withheld, {withheld_reason(block, ELEMENT_SPEARMAN_P)}" if withheld_reason(block, ELEMENT_SPEARMAN_P)
+              else "no p")
+    return f"Spearman ρ = {fmt(rho)}{interval}, {p_text}"

@@ -10,13 +10,16 @@ from mprabench.headline import (
     HEADLINE,
     HeadlineStatistic,
     bounds,
+    calibration_key,
     headline_feature,
     primary_features,
     report_columns,
+    withheld_reason,
 )
 from mprabench.plots.labels import target_label
+from mprabench.plots.style import NOT_ESTIMABLE
 from mprabench.readers.registry import layout_of
-from mprabench.report.format import UNKNOWN, Reasons, fmt, is_missing, plural, table
+from mprabench.report.format import UNKNOWN, WITHHELD, Reasons, fmt, is_missing, plural, table
 from mprabench.report.inputs import (
     SENSITIVITY_REASON_KEYS,
     Links,
@@ -63,6 +66,7 @@ from mprabench.schema import (
 from mprabench.stats.calibration_verdict import calibration_misses, worst_nulls
 from mprabench.tracking import flatten
 
+HEADLINE_BY_KEY = {s.key: s for s in HEADLINE}
 # Leverage beside the element r (details.json element_level), shown after this headline column.
 LEVERAGE_AFTER = ELEMENT_NEGLOG10_P
 LEVERAGE_LABELS = ["Spearman ρ [{level:.0%} CI] (p)", "leave-one-out r"]
@@ -76,8 +80,10 @@ def headline_section(inputs: ReportInputs, reasons: Reasons) -> str:
     features = primary_features(summary)
     uncalibrated = uncalibrated_statistics(inputs)
     header, columns = ["feature"], report_columns()
-    for s in columns:
-        header.append(column_label(s, inputs.ci_level) + not_calibrated_mark((s.null.key,), uncalibrated))
+    trained = {bool(feature_details(details, f).get("trained_baseline")) for f in features}
+    for s in columns:  # the check of each feature's value (a trained baseline's p: its refit null)
+        keys = tuple(dict.fromkeys(calibration_key(s, t) for t in sorted(trained))) or (s.null.key,)
+        header.append(column_label(s, inputs.ci_level) + not_calibrated_mark(keys, uncalibrated))
         if s.key == LEVERAGE_AFTER:
             header += [label.format(level=inputs.ci_level) + not_calibrated_mark(keys, uncalibrated)
                        for label, keys in zip(LEVERAGE_LABELS, LEVERAGE_NULLS)]
@@ -167,7 +173,10 @@ def headline_cell(statistic: HeadlineStatistic, values: Mapping[str, Any], detai
     value = values.get(statistic.key)
     interval = bounds(statistic)
     if not interval or is_missing(value):  # no r, so no interval of it
-        cell = reasons.cell(value, not_estimable_reason(details, feature, statistic.reason), where, statistic.digits)
+        if not is_missing(value):
+            cell = fmt(value, statistic.digits)
+        else:
+            cell = missing_mark(statistic, values, details, feature, reasons)
         # A trained baseline's p is its refit null: say so beside it, and whether calibrate simulated it.
         if statistic.key == ELEMENT_P and not is_missing(value) and feature_details(details, feature).get(
                 "trained_baseline"):
@@ -175,9 +184,20 @@ def headline_cell(statistic: HeadlineStatistic, values: Mapping[str, Any], detai
         return cell
     low, high = (values.get(b.key) for b in interval)
     if is_missing(low) or is_missing(high):
-        reason = not_estimable_reason(details, feature, interval[0].reason)
-        return f"{fmt(value, statistic.digits)} {reasons.mark(reason, where)}"
+        mark = missing_mark(interval[0], values, details, feature, reasons)
+        return f"{fmt(value, statistic.digits)} [{mark}]" if mark.startswith(WITHHELD) else (
+            f"{fmt(value, statistic.digits)} {mark}")
     return f"{fmt(value, statistic.digits)} [{fmt(low, statistic.digits)}, {fmt(high, statistic.digits)}]"
+
+
+def missing_mark(statistic: HeadlineStatistic, values: Mapping[str, Any], details: Mapping[str, Any], feature: str,
+                 reasons: Reasons) -> str:
+    """A missing value's mark: `withheld (x)` where this design's calibration fails its check (the reason
+    summary.json gives beside it, `<check>_reason`), else `n.e. (x)` with why it is not estimable (details.json)."""
+    withheld = withheld_reason(values, statistic.key)
+    if withheld:
+        return reasons.mark(withheld, f"`{feature}`", WITHHELD)
+    return reasons.mark(not_estimable_reason(details, feature, statistic.reason), f"`{feature}`")
 
 
 def calibration_sentence(calibration: Mapping[str, Any] | None, settings: CalibrationConfig) -> str:
@@ -215,8 +235,17 @@ def calibration_sentence(calibration: Mapping[str, Any] | None, settings: Calibr
     failed = "; ".join(f"`{m.key}` {m.kind} {fmt(m.rate)} ± {fmt(m.mcse, none=UNKNOWN)} under the null `{m.null}` "
                        f"(nominal {'at most ' if m.kind == 'flag rate' else ''}{fmt(m.nominal, none=UNKNOWN)})"
                        for m in misses)
-    return (f"**Not calibrated for this design** ({scope}): {failed}. These are marked \"not calibrated\" in "
-            "the headline table: read them as descriptions, not as tests or intervals. "
+    headline = {s.null.key for s in HEADLINE} | {calibration_key(s, trained=True) for s in HEADLINE}
+    withheld = [f"`{m.key}`" for m in misses if m.key in headline]
+    others = [f"`{m.key}`" for m in misses if m.key not in headline]
+    consequence = ((f"The headline's {', '.join(withheld)} {'is' if len(withheld) == 1 else 'are'} withheld: "
+                    "summary.json gives the reason beside each (`<check>_reason`) and the table marks the cell "
+                    "withheld; Spearman's ρ, its interval and p stand in their place where they held. ")
+                   if withheld else "")
+    consequence += (f"Where {', '.join(others)} {'is' if len(others) == 1 else 'are'} printed (not in the headline), "
+                    + ("read it as a description, not as a test or an interval. " if len(others) == 1 else
+                       "read them as descriptions, not as tests or intervals. ") if others else "")
+    return (f"**Not calibrated for this design** ({scope}): {failed}. {consequence}"
             + ("Within tolerance in every null: " + "; ".join(held) + "." if held else ""))
 
 
@@ -297,9 +326,11 @@ def sensitivity_section(inputs: ReportInputs, reasons: Reasons) -> str:
             inputs.context.feature_label(feature),
             reasons.cell(main.get(ELEMENT_PEARSON_R), not_estimable_reason(inputs.details, feature, "r"),
                          f"`{feature}`"),
-            reasons.cell(main.get(ELEMENT_P), not_estimable_reason(inputs.details, feature, "p"), f"`{feature}`"),
+            fmt(main[ELEMENT_P]) if not is_missing(main.get(ELEMENT_P)) else missing_mark(
+                HEADLINE_BY_KEY[ELEMENT_P], main, inputs.details, feature, reasons),
             reasons.cell(other.get(ELEMENT_PEARSON_R), kept_reason("r"), where),
-            reasons.cell(other.get(ELEMENT_P), kept_reason("p"), where),
+            fmt(other[ELEMENT_P]) if not is_missing(other.get(ELEMENT_P)) else reasons.mark(
+                kept_reason("p"), where, WITHHELD if kept_reason("p").startswith("not calibrated") else NOT_ESTIMABLE),
         ))
     moves = moves_beyond_ci(inputs, kept)
     callout = ("\n\n> **The headline depends on excluding the dropouts:** keeping them moves element r by "
@@ -337,6 +368,9 @@ def verdict_sentence(summary: Mapping[str, Any], details: Mapping[str, Any] | No
              + (f" at α = {fmt(alpha)}" if alpha is not None else "")
              + f"; n = {fmt(design.get('n_elements'), none=UNKNOWN)} elements")
     significant = sum(flag is True for flag in flags)
+    withheld = next((r for f in features if (r := withheld_reason(summary[f], ELEMENT_BONFERRONI_SIGNIFICANT))), None)
+    if withheld and not significant and not any(flag is False for flag in flags):
+        return f"Verdict: withheld, {withheld} ({scope})."
     if significant:
         return (f"Verdict: {significant} of {plural(len(features), 'primary feature')} "
                 f"{'predicts' if significant == 1 else 'predict'} activity across elements ({scope}).")

@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--figures", type=Path, required=True, help="folder for PNG figures")
     parser.add_argument("--roc", type=Path, required=True, help="ROC curve data for `dvc plots` (CSV)")
     parser.add_argument("--scatter", type=Path, required=True, help="scatter data for `dvc plots` (CSV)")
+    parser.add_argument("--calibration", type=Path, default=None,
+                        help="the calibrate stage's calibration.json: a p or interval it shows failing for this "
+                             "design is withheld with the reason (without it nothing is withheld)")
     parser.add_argument("--provenance", type=Path, default=None,
                         help="the predict stage's provenance (JSON; figure subtitles say 'unknown' without it)")
     args = parser.parse_args(argv)
@@ -46,7 +49,8 @@ def main(argv: list[str] | None = None) -> None:
     config.primary_features = primary_family(config.primary_features, feature_columns(features), args.features)
     table = evaluation_table(read_rows(args.rows), features, config.target)
     headline = headline_of(config.headline_feature, provenance, config.primary_features, args.provenance)
-    evaluation = evaluate(table, feature_columns(features), config, read_training(args.training))
+    evaluation = evaluate(table, feature_columns(features), config, read_training(args.training),
+                          read_calibration(args.calibration))
 
     write_json_atomic(args.summary, evaluation.summary(headline))
     write_json_atomic(args.details, evaluation.details())
@@ -92,6 +96,16 @@ def read_training(path: Path | None) -> dict:
     if path is None or not path.is_file():
         return {}
     return json.loads(path.read_text()).get("features", {})
+
+
+def read_calibration(path: Path | None) -> dict | None:
+    """calibration.json (the calibrate stage runs first); None when not given."""
+    if path is None:
+        return None
+    if not path.is_file():
+        raise ConfigError(f"{path}: no calibration (the calibrate stage writes it before evaluate); run "
+                          "`dvc repro calibrate` or the whole pipeline (`dvc exp run`)")
+    return json.loads(path.read_text())
 
 
 def write_tables(evaluation: Evaluation, folder: Path) -> None:
