@@ -7,7 +7,7 @@ elements calibrate simulates the normal limit of the permutation p (stats/permut
 draws no permutations; below it, the permutation p with evaluate.n_permutations. The worst type-I rate
 of the element p and the Spearman p at each size are printed beside the time.
 Goal: calibrate <= 120 s at 196,664 sequences with the shipped 2,000 replicates per null.
-Run: .venv/bin/python -m benchmarks.bench_calibrate_scale [--sequences N | --full] [--fractions 0.1,0.5,1]
+Run: .venv/bin/python -m benchmarks.bench_calibrate_scale [--sequences N | --full] [--fractions 0.1,0.25,0.5,1]
      [--replicates N]
 """
 

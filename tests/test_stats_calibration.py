@@ -144,3 +144,50 @@ def test_element_means_drawn_directly_have_the_distribution_of_simulated_feature
     full = simulate_scenario_features(structure, scenario, 4000, derive_rng(0, "full")) @ to_means
     np.testing.assert_allclose(direct.var(0), full.var(0), rtol=0.1)
     assert np.abs(np.corrcoef(direct.T) - np.eye(6)).max() < 0.1
+
+
+@pytest.mark.parametrize("rounding", [None, 1], ids=["continuous target", "target with ties"])
+def test_spearman_rho_of_rows_and_of_strata_equals_scipy(rounding):
+    """calibrate's Spearman rho (one argsort per replicate; strata from that same argsort) equals scipy's
+    spearmanr, on a target with and without ties (a measured target rounded to a few decimals has ties; the
+    simulated continuous features do not)."""
+    from scipy import stats
+
+    from mprabench.stats.calibration import scaled_ranks, spearman_rho_of_order, spearman_rho_rows, stratum_order
+
+    rng = np.random.default_rng(4)
+    target = rng.normal(size=300)
+    target = target if rounding is None else target.round(rounding)
+    means = rng.normal(size=(25, 300))
+    expected = [stats.spearmanr(row, target).statistic for row in means]
+    np.testing.assert_allclose(spearman_rho_rows(means, target), expected, atol=1e-12)
+    order = np.argsort(means, axis=1)
+    for mask in (rng.random(300) < 0.3, np.arange(300) % 7 == 0):
+        from_whole = spearman_rho_of_order(stratum_order(order, mask), scaled_ranks(target[mask]))
+        # the same ranks as sorting the stratum on its own, hence the same floats
+        np.testing.assert_array_equal(from_whole, spearman_rho_rows(means[:, mask], target[mask]))
+        np.testing.assert_allclose(from_whole, [stats.spearmanr(row[mask], target[mask]).statistic for row in means],
+                                   atol=1e-12)
+
+
+def test_a_family_of_one_flags_exactly_the_replicates_whose_spearman_p_rejects():
+    """The family-wise flag's first feature is the replicate whose element statistics were simulated: with a
+    family of one, the flag is that replicate's Spearman p <= alpha, replicate by replicate."""
+    structure = design_structure(gse84888_like_rows(np.random.default_rng(3), within=False), "log2_ratio")
+    result = calibrate(structure, settings(n_primary_features=1, nulls=(null("het_0"),)), null_checks())
+    outcome = result.outcomes["het_0"]
+    np.testing.assert_array_equal(outcome.flags["element_bonferroni_significant"],
+                                  outcome.pvalues["element_spearman_p"] <= 0.05)
+
+
+def test_the_numbers_do_not_depend_on_the_number_of_threads():
+    structure = design_structure(gse84888_like_rows(np.random.default_rng(3), within=True), "log2_ratio")
+    nulls = (HETEROGENEOUS, null("het_0"), DEVIATION, LEVERAGE)
+    one, two = (calibrate(structure, settings(n_replicates=60, nulls=nulls, workers=w), null_checks()) for w in (1, 2))
+    assert list(one.outcomes) == list(two.outcomes) == [n.name for n in nulls]
+    for name in one.outcomes:
+        for kind in ("rejected", "covered", "pvalues", "flags"):
+            a, b = getattr(one.outcomes[name], kind), getattr(two.outcomes[name], kind)
+            assert a.keys() == b.keys()
+            for key in a:
+                np.testing.assert_array_equal(a[key], b[key])

@@ -43,3 +43,8 @@ def test_orientation_null_rejects_at_the_nominal_rate_and_covers_at_the_nominal_
                                   normal_above=20_000)
     assert abs((p <= 0.05).mean() - 0.05) < 0.015
     assert abs(covered.mean() - 0.95) < 0.02
+    # above the normal-limit size (set low here) the null's p is the normal limit, drawn in batches
+    p, covered = orientation_null(d_measured, n_replicates=2000, n_permutations=199, level=0.95, seed=3,
+                                  normal_above=100)
+    assert abs((p <= 0.05).mean() - 0.05) < 0.015
+    assert abs(covered.mean() - 0.95) < 0.02

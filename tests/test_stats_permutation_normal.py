@@ -91,3 +91,9 @@ def test_calibrate_finds_the_normal_limit_p_calibrated_with_many_elements(noise)
     tolerance = 3.5 * np.sqrt(0.05 * 0.95 / 2000)
     for key in ("element_p", "element_spearman_p"):
         assert abs(result.rates("rejected")[key][noise]["rate"] - 0.05) <= tolerance, key
+    # The verdict flag over a family of 6 independent null features (Bonferroni at alpha / 6): its rate is
+    # 1 - (1 - alpha / 6)^6 when each Spearman p is uniform (the first feature of each family is the replicate
+    # above, the other 5 are drawn for the flag alone).
+    flag = result.rates("flags")["element_bonferroni_significant"][noise]["rate"]
+    expected = 1 - (1 - 0.05 / 6) ** 6
+    assert abs(flag - expected) <= 3.5 * np.sqrt(expected * (1 - expected) / 2000)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import asdict
 from pathlib import Path
 
@@ -136,7 +137,7 @@ def simulation_settings(config: EvaluateConfig) -> SimulationSettings:
         ci_level=config.ci_level, nulls=tuple(NullScenario(**asdict(n)) for n in config.calibration.nulls),
         min_elements_ci=config.min_elements_ci, n_primary_features=bonferroni_family_size(config), seed=config.seed,
         min_within_inputs=min_within_inputs(config.min_unique_inputs),
-        normal_above_elements=config.permutation_normal_above_elements,
+        normal_above_elements=config.permutation_normal_above_elements, workers=len(os.sched_getaffinity(0)),
     )
 
 

@@ -16,12 +16,14 @@ where it happened; the detail file gives every null's rate.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 from scipy import sparse, stats
+from threadpoolctl import threadpool_limits
 
 from mprabench.schema import (
     CALIBRATION_ALPHA,
@@ -58,6 +60,7 @@ from mprabench.stats.calibration_verdict import CalibrationMiss, calibration_mis
 from mprabench.stats.null_family import (
     NullScenario,
     element_level_signature,
+    element_mean_sd,
     simulate_scenario_element_means,
     simulate_scenario_features,
     with_outlier,
@@ -86,6 +89,16 @@ MIN_STRATUM_ELEMENTS = MIN_PERMUTATION_ELEMENTS
 
 # Replicates simulated per batch: bounds memory at (batch x distinct inputs) floats.
 REPLICATE_BATCH = 250
+# Where only element means are drawn (means_batch_rows), a batch holds at most this many floats (16 MB):
+# with ~98,000 elements a 250-replicate batch is a 200 MB array per step, and each fresh array of that
+# size is mapped and page-faulted anew (a third of calibrate's time was spent in the kernel); arrays of
+# this size are reused by the allocator instead.
+MEANS_BATCH_ENTRIES = 2**21
+
+
+def means_batch_rows(n_elements: int) -> int:
+    """Replicates per batch where only element means are drawn: REPLICATE_BATCH, fewer with many elements."""
+    return max(1, min(REPLICATE_BATCH, MEANS_BATCH_ENTRIES // max(1, n_elements)))
 
 
 @dataclass(frozen=True)
@@ -160,6 +173,8 @@ class SimulationSettings:
     # Above this many elements a permutation p is its normal limit, in evaluate and here
     # (evaluate.permutation_normal_above_elements; stats/permutation_normal.py).
     normal_above_elements: int
+    # Threads the nulls are simulated on (the stage: the CPUs it may use); the numbers do not depend on it.
+    workers: int = 1
 
 
 @dataclass(frozen=True)
@@ -465,13 +480,29 @@ def spearman_null(n_elements: int, permutations: np.ndarray) -> np.ndarray:
 def spearman_rho_rows(means: np.ndarray, element_target: np.ndarray) -> np.ndarray:
     """Spearman's rho of every row of ``means`` (simulated, continuous: no ties) against the target means.
 
-    One argsort per row: rho = sum_j s_j c[order_j], with s the unit-scaled ranks 1..E, c the unit-scaled
-    target ranks and order the row's argsort; rankdata's tie handling would double the cost (with
+    One argsort per row (spearman_rho_of_order); rankdata's tie handling would double the cost (with
     thousands of elements the ranking is most of calibrate's time) for ties that cannot occur.
     """
-    c = unit_scaled(stats.rankdata(element_target))
-    order = np.argsort(means, axis=1)
-    return c[order] @ unit_scaled(np.arange(means.shape[1], dtype=float))
+    return spearman_rho_of_order(np.argsort(means, axis=1), scaled_ranks(element_target))
+
+
+def scaled_ranks(values: np.ndarray) -> np.ndarray:
+    """Unit-scaled ranks (ties: mid-ranks) of the target means: computed once per null, not per batch."""
+    return unit_scaled(stats.rankdata(values))
+
+
+def spearman_rho_of_order(order: np.ndarray, target_ranks: np.ndarray) -> np.ndarray:
+    """Spearman's rho of rows whose argsort is ``order`` (no ties) against the target whose unit-scaled ranks
+    are ``target_ranks`` (c): rho = sum_j s_j c[order_j], with s the unit-scaled ranks 1..E."""
+    return target_ranks[order] @ unit_scaled(np.arange(order.shape[1], dtype=float))
+
+
+def stratum_order(order: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The argsort of each row restricted to the stratum's elements (``mask``), as indices into the stratum,
+    from the argsort of the whole row: the stratum's elements keep their relative order in the whole row's
+    sorted order, so a second sort per stratum is not needed (the same ranks, hence the same rho)."""
+    in_stratum = np.cumsum(mask) - 1  # an element's index among the stratum's elements
+    return in_stratum[order[mask[order]].reshape(len(order), int(mask.sum()))]
 
 
 def spearman_pvalues(means: np.ndarray, element_target: np.ndarray, null: np.ndarray | None,
@@ -480,8 +511,14 @@ def spearman_pvalues(means: np.ndarray, element_target: np.ndarray, null: np.nda
     (``null`` None: the normal limit of its permutation distribution, as evaluate above that many elements;
     ``rho``: already computed by spearman_rho_rows)."""
     rho = spearman_rho_rows(means, element_target) if rho is None else rho
+    return spearman_p_of_rho(rho, means.shape[1], null)
+
+
+def spearman_p_of_rho(rho: np.ndarray, n_elements: int, null: np.ndarray | None) -> np.ndarray:
+    """Two-sided p of Spearman's rho over ``n_elements``: permutation p against the sorted |rho| ``null``,
+    or (None) its normal limit."""
     if null is None:
-        return normal_limit_p(rho, means.shape[1])
+        return normal_limit_p(rho, n_elements)
     n_extreme = len(null) - np.searchsorted(null, np.abs(rho) - PERMUTATION_TIE_TOLERANCE, side="left")
     return (1 + n_extreme) / (1 + len(null))
 
@@ -510,15 +547,25 @@ class Accumulator:
                                {k: np.concatenate(v) for k, v in self.flags.items()})
 
 
+def target_ranks(structure: DesignStructure, plan: Plan) -> dict[tuple[str, int] | None, np.ndarray]:
+    """scaled_ranks of the target means over all elements (key None) and over each element stratum."""
+    ranks: dict[tuple[str, int] | None, np.ndarray] = {None: scaled_ranks(structure.element_target)}
+    for kind, masks in plan.element_strata.items():
+        ranks |= {(kind, i): scaled_ranks(structure.element_target[mask]) for i, mask in enumerate(masks)}
+    return ranks
+
+
 def element_level_batch(acc: Accumulator, structure: DesignStructure, s: SimulationSettings, plan: Plan,
-                        means: np.ndarray, own: dict[HeadlineNull, np.random.Generator]) -> None:
+                        means: np.ndarray, own: dict[HeadlineNull, np.random.Generator],
+                        ranks: dict[tuple[str, int] | None, np.ndarray]) -> None:
     """The between-element statistics of one batch of replicates' element means, then those headline
-    statistics that bring their own simulation (``own``: each with its random stream)."""
+    statistics that bring their own simulation (``own``: each with its random stream); ``ranks``: target_ranks."""
     e = structure.n_elements
     zx, zy = unit_scaled(means), unit_scaled(structure.element_target)
     acc.add(acc.p, ELEMENT_P, normal_limit_p(zx @ zy, e) if plan.permutations is None else
             permutation_pvalues(zx, zy, plan.permutations))
-    rho = spearman_rho_rows(means, structure.element_target)
+    order = np.argsort(means, axis=1)  # the one sort of each replicate: its strata reuse it
+    rho = spearman_rho_of_order(order, ranks[None])
     acc.add(acc.p, ELEMENT_SPEARMAN_P, spearman_pvalues(means, structure.element_target, plan.spearman_null, rho))
     if plan.ci_ok:
         low, high = fisher_z_interval(zx @ zy, e, s.ci_level)
@@ -527,8 +574,9 @@ def element_level_batch(acc: Accumulator, structure: DesignStructure, s: Simulat
         acc.add(acc.covered, SPEARMAN_RHO_CI, (low <= 0) & (high >= 0))
     for kind, masks in plan.element_strata.items():
         for i, mask in enumerate(masks):  # Spearman permutation p over the stratum's elements (no CI)
-            acc.add(acc.p, STRATA_BETWEEN_P, spearman_pvalues(means[:, mask], structure.element_target[mask],
-                                                              plan.strata_spearman_nulls[(kind, i)]))
+            rho_stratum = spearman_rho_of_order(stratum_order(order, mask), ranks[(kind, i)])
+            acc.add(acc.p, STRATA_BETWEEN_P, spearman_p_of_rho(rho_stratum, int(mask.sum()),
+                                                               plan.strata_spearman_nulls[(kind, i)]))
     tables = {CALIBRATION_TESTS: acc.p, CALIBRATION_INTERVALS: acc.covered, CALIBRATION_FLAGS: acc.flags}
     for check, rng in own.items():
         batch = ElementNullBatch(means, structure.element_target, plan.permutations, s.alpha, s.ci_level, rng)
@@ -576,37 +624,63 @@ def simulate_scenario(structure: DesignStructure, s: SimulationSettings, plan: P
     acc = Accumulator()
     own_streams = {check: derive_rng(s.seed, f"calibration|{scenario.name}|{check.key}") for check in own}
     # Nothing to simulate when the element-level statistics are shared and there are no within-element ones.
-    batches = range(0, s.n_replicates, REPLICATE_BATCH) if element_level_done is None or plan.within else ()
-    for start in batches:
-        n = min(REPLICATE_BATCH, s.n_replicates - start)
+    simulate = element_level_done is None or plan.within
+    # Without within-element statistics only the element means are used: where elements have several inputs
+    # they are drawn directly (simulate_scenario_element_means: the same distribution, a fraction of the
+    # work, in memory-sized batches). With one input per element both draws cost the same and the per-input
+    # one is kept, so one-input designs (GSE84888 V1, V2) keep their numbers.
+    means_only = not plan.within and structure.n_inputs > structure.n_elements
+    rows = means_batch_rows(structure.n_elements) if means_only else REPLICATE_BATCH
+    sd = element_mean_sd(structure, scenario, to_means)
+    ranks = target_ranks(structure, plan)
+    for start in range(0, s.n_replicates, rows) if simulate else ():
+        n = min(rows, s.n_replicates - start)
+        if means_only:
+            means = simulate_scenario_element_means(structure, scenario, n, to_means, rng, sd)
+            element_level_batch(acc, structure, s, plan, means, own_streams, ranks)
+            continue
         features = simulate_scenario_features(structure, scenario, n, rng)
         if element_level_done is None:
-            element_level_batch(acc, structure, s, plan, features @ to_means, own_streams)
+            element_level_batch(acc, structure, s, plan, features @ to_means, own_streams, ranks)
         if plan.within:
             within_batch(acc, structure, s, plan, features, columns)
     outcome = acc.outcome(s.alpha)
     if element_level_done is None:
-        outcome.flags[ELEMENT_BONFERRONI_SIGNIFICANT] = familywise_flags(structure, s, plan, scenario, to_means)
+        outcome.flags[ELEMENT_BONFERRONI_SIGNIFICANT] = familywise_flags(
+            structure, s, plan, scenario, to_means, outcome.pvalues[ELEMENT_SPEARMAN_P])
     else:
         outcome = outcome.merged_with_element_level(element_level_done, tuple(check.key for check in own))
     return outcome
 
 
 def familywise_flags(structure: DesignStructure, s: SimulationSettings, plan: Plan, scenario: NullScenario,
-                     to_means: sparse.csr_matrix) -> np.ndarray:
+                     to_means: sparse.csr_matrix, first_p: np.ndarray) -> np.ndarray:
     """Per replicate family of ``n_primary_features`` independent null features: is the verdict flag
     (Bonferroni at alpha / family size over the verdict p, Spearman's permutation p: stats.leverage.VERDICT_P)
-    raised for any of them?"""
+    raised for any of them?
+
+    ``first_p``: the element Spearman p of this null's replicates (element_level_batch), the verdict p of
+    each family's first feature. In the real design every primary feature is tested against the same
+    measured target, and each simulated feature is an independent draw against that same target with the
+    same p, so the replicate already simulated is a valid first member of its family: only the other
+    family_size - 1 features are drawn here (a family of 1 needs no draw). Families stay independent of one
+    another, so the flag rate and its Monte-Carlo SE mean what they did (docs/statistics.md).
+    """
     k = max(1, s.n_primary_features)
+    level = s.alpha / k
+    raised = first_p <= level
+    if k == 1:
+        return raised
     rng = derive_rng(s.seed, f"calibration|familywise|{scenario.name}")
-    raised = []
-    per_batch = max(1, REPLICATE_BATCH // k)
+    sd = element_mean_sd(structure, scenario, to_means)
+    others = []
+    per_batch = max(1, means_batch_rows(structure.n_elements) // (k - 1))
     for start in range(0, s.n_replicates, per_batch):
         n = min(per_batch, s.n_replicates - start)
-        means = simulate_scenario_element_means(structure, scenario, n * k, to_means, rng)
+        means = simulate_scenario_element_means(structure, scenario, n * (k - 1), to_means, rng, sd)
         verdict_p = spearman_pvalues(means, structure.element_target, plan.spearman_null)
-        raised.append((verdict_p.reshape(n, k) <= s.alpha / k).any(axis=1))
-    return np.concatenate(raised)
+        others.append((verdict_p.reshape(n, k - 1) <= level).any(axis=1))
+    return raised | np.concatenate(others)
 
 
 def calibrate(structure: DesignStructure, settings: SimulationSettings,
@@ -633,12 +707,26 @@ def calibrate(structure: DesignStructure, settings: SimulationSettings,
     if plan.within and not any(slopes_free(n) for n in s.nulls):
         not_estimable[STRATA_ELEMENT_P] = "no null of the family is free of within-element slopes"
     own = [check for check in headline_nulls if check.simulate is not None]
-    outcomes: dict[str, ScenarioOutcome] = {}
-    first_of_signature: dict[tuple, str] = {}
+    # Nulls with the same element-level signature share its first null's between-element statistics, so each
+    # signature's nulls run in order; signatures are independent (each null has its own seeded streams), so
+    # they run on s.workers threads (numpy's sorts and draws release the GIL) with the same numbers.
+    groups: dict[tuple, list[NullScenario]] = {}
     for scenario in s.nulls:
-        earlier = first_of_signature.setdefault(element_level_signature(scenario), scenario.name)
-        done = outcomes[earlier] if earlier != scenario.name else None
-        outcomes[scenario.name] = simulate_scenario(structure, s, plan, scenario, done, own)
+        groups.setdefault(element_level_signature(scenario), []).append(scenario)
+
+    def simulate_group(group: list[NullScenario]) -> dict[str, ScenarioOutcome]:
+        first = simulate_scenario(structure, s, plan, group[0], None, own)
+        return {group[0].name: first} | {scenario.name: simulate_scenario(structure, s, plan, scenario, first, own)
+                                         for scenario in group[1:]}
+
+    simulated: dict[str, ScenarioOutcome] = {}
+    # BLAS on one thread: its own threads (2 per matrix product) spun beside the workers and doubled the CPU
+    # time per replicate at 98,000 elements; one thread also keeps every product's floats the same whatever
+    # the number of workers.
+    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(max_workers=max(1, s.workers)) as pool:
+        for group_outcomes in pool.map(simulate_group, groups.values()):
+            simulated |= group_outcomes
+    outcomes = {scenario.name: simulated[scenario.name] for scenario in s.nulls}
     own_flags = tuple(check.key for check in own if check.kind == CALIBRATION_FLAGS)
     result = CalibrationResult(structure, s, outcomes, not_estimable, REPORTED_FLAGS + own_flags)
     require_headline_nulls(result, headline_nulls)

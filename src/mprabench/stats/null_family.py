@@ -116,19 +116,27 @@ def simulate_scenario_features(structure: DesignStructure, scenario: NullScenari
     return features
 
 
+def element_mean_sd(structure: DesignStructure, scenario: NullScenario, to_means: sparse.csr_matrix) -> np.ndarray:
+    """(E) SD of a Gaussian null feature's element mean: the element offset's SD and the input noise's
+    contribution sqrt(sum_j w_j² h_j²) (w_j the input's share of its element's rows), added in quadrature."""
+    noise_var = to_means.multiply(to_means).T @ noise_scales(structure, scenario.deviation_noise) ** 2
+    return np.sqrt(offset_scales(structure, scenario.size_variance) ** 2 + noise_var)
+
+
 def simulate_scenario_element_means(structure: DesignStructure, scenario: NullScenario, n: int,
-                                    to_means: sparse.csr_matrix, rng: np.random.Generator) -> np.ndarray:
+                                    to_means: sparse.csr_matrix, rng: np.random.Generator,
+                                    sd: np.ndarray | None = None) -> np.ndarray:
     """(n x E) row-weighted element means of null features (slopes add exactly 0 to them).
 
-    Gaussian noise: the input noise's contribution to an element mean is exactly normal with variance
-    sum_j w_j² h_j² (w_j the input's share of its element's rows), so it is drawn directly instead of
-    per input; t2 noise is drawn per input and averaged.
+    Gaussian noise: an element mean is its offset plus the mean of its inputs' noise, independent
+    normals, so it is exactly normal with the variance element_mean_sd gives and is drawn as one normal
+    per element instead of per input; t2 noise is drawn per input and averaged. ``sd``: element_mean_sd,
+    when the caller draws many batches.
     """
     if scenario.noise != "gaussian":
         return simulate_scenario_features(structure, scenario, n, rng) @ to_means
-    offsets = draw_noise(scenario.noise, (n, structure.n_elements), rng) * offset_scales(structure, scenario.size_variance)
-    noise_sd = np.sqrt(to_means.multiply(to_means).T @ noise_scales(structure, scenario.deviation_noise) ** 2)
-    return offsets + rng.standard_normal((n, structure.n_elements)) * noise_sd
+    sd = element_mean_sd(structure, scenario, to_means) if sd is None else sd
+    return rng.standard_normal((n, structure.n_elements)) * sd
 
 
 def with_outlier(structure: DesignStructure, scenario: NullScenario) -> DesignStructure:
@@ -147,4 +155,4 @@ def with_outlier(structure: DesignStructure, scenario: NullScenario) -> DesignSt
 
 
 __all__ = ["NullScenario", "NOISES", "OUTLIERS", "simulate_scenario_features", "with_outlier", "element_sizes", "simulate_scenario_element_means",
-           "element_level_signature"]
+           "element_mean_sd", "element_level_signature"]

@@ -40,6 +40,8 @@ from mprabench.stats.rng import derive_rng
 # SD of the simulated model's systematic orientation shift: the r of the differences does not depend on it (a
 # shift common to every element cancels when they are centred), so it is no setting.
 SIMULATED_SHIFT_SD = 1.0
+# Floats per batch of the null's replicates above the normal-limit size (16 MB: reused by the allocator).
+NULL_BATCH_ENTRIES = 2**21
 MIN_ORIENTATION_ELEMENTS = 10  # fewer paired elements: no estimate (r over a handful of differences)
 METHOD = ("Pearson r across elements of the model's forward − reverse difference vs the measured one; "
           "permutation p over elements; Fisher-z CI with n = paired elements")
@@ -132,9 +134,12 @@ def orientation_null(d_measured: np.ndarray, n_replicates: int, n_permutations: 
     shift = rng.normal(0.0, SIMULATED_SHIFT_SD, size=(n_replicates, 1))
     zy = unit_scaled(np.asarray(d_measured, float))
     if uses_normal_limit(n, normal_above):  # the p orientation_effect reports above that many elements
-        # replicates in batches: (replicates x elements) floats would not fit with 98,000 elements
-        batch = max(1, PERMUTATION_MEMORY_ENTRIES // n)
-        r = np.concatenate([unit_scaled(part + rng.standard_normal((len(part), n)) - rng.standard_normal((len(part), n))) @ zy
+        # Replicates in batches of at most NULL_BATCH_ENTRIES floats: (replicates x elements) would not fit
+        # with 98,000 elements, and smaller arrays are reused by the allocator instead of page-faulted anew.
+        # The forward and reverse noises are independent standard normals: their difference is one normal
+        # with variance 2 (one draw per element instead of two).
+        batch = max(1, NULL_BATCH_ENTRIES // n)
+        r = np.concatenate([unit_scaled(part + np.sqrt(2.0) * rng.standard_normal((len(part), n))) @ zy
                             for part in np.split(shift, range(batch, n_replicates, batch))])
         low, high = fisher_z_interval(r, n, level)
         return normal_limit_p(r, n), (low <= 0) & (high >= 0)
