@@ -78,6 +78,8 @@ def test_v1_and_v2_experiments_diff_and_log_one_mlflow_run_each_and_the_api_key_
         for metric in HEADLINE:
             assert f"{feature}.{metric}" in keys, f"{feature}.{metric} missing from dvc metrics diff"
     assert diff["metrics/summary.json"]["design.n_rows"] == {"old": 4, "new": 48, "diff": 44}
+    rows = sum(len(metrics) for metrics in diff.values())
+    assert rows <= 100, f"`dvc metrics diff --all v1 v2` prints {rows} rows: keep it within 100 (details.json)"
 
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{repo.root / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("mprabench-GSE84888")
