@@ -131,13 +131,18 @@ def add_refit_null(result: CalibrationResult, training: dict, alpha: float) -> N
             result.outcomes[name] = ScenarioOutcome({REFIT_ELEMENT_P: p <= alpha}, {}, {REFIT_ELEMENT_P: p}, {})
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (macOS has no sched_getaffinity: all of them)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def simulation_settings(config: EvaluateConfig) -> SimulationSettings:
     return SimulationSettings(
         n_replicates=config.calibration.n_replicates, n_permutations=config.calibration.n_permutations, alpha=config.alpha,
         ci_level=config.ci_level, nulls=tuple(NullScenario(**asdict(n)) for n in config.calibration.nulls),
         min_elements_ci=config.min_elements_ci, n_primary_features=bonferroni_family_size(config), seed=config.seed,
         min_within_inputs=min_within_inputs(config.min_unique_inputs),
-        normal_above_elements=config.permutation_normal_above_elements, workers=len(os.sched_getaffinity(0)),
+        normal_above_elements=config.permutation_normal_above_elements, workers=usable_cpus(),
     )
 
 
