@@ -67,7 +67,8 @@ def test_edits_in_place_rerun_exactly_their_readers(repo, tiny_library, tmp_path
     assert repro(repo, "prepare") == {"local_inputs", "fetch", "prepare"}
     predictions = tmp_path / "predictions.csv"
     write_predictions(repo, predictions)
-    assert repro(repo) == {"local_inputs", "predict", "evaluate"}
+    # calibrate too: evaluate reads its calibration.json (a p or interval it fails is withheld)
+    assert repro(repo) == {"local_inputs", "predict", "calibrate", "evaluate"}
     before = element_r(repo)
     assert before != 0 and np.isfinite(before)
 
