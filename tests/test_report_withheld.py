@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mprabench.config import load_params
@@ -67,6 +68,13 @@ def test_on_gse84888s_elements_the_report_prints_the_pearson_p_and_interval_as_w
 
     # the MLflow note: the Pearson values as their reason, Spearman's interval in their place
     details = json.loads((tmp_path / "metrics" / "details.json").read_text())
+    # the forest plot: every feature's Spearman interval (summary.json has the headline feature's; details the rest)
+    forest = pd.read_csv(tmp_path / "plots" / "forest.csv")
+    assert forest["withheld"].notna().all() and forest["ci_low"].isna().all()
+    for row in forest.itertuples():
+        element = details["per_feature"][row.feature]["element_level"]
+        assert (row.rho, row.rho_ci_low, row.rho_ci_high) == pytest.approx(
+            (element["spearman_rho"], element["spearman_ci_low"], element["spearman_ci_high"]), abs=1e-5)
     context = RunContext("GSE84888", "v2", "alphagenome", "local test server", "HOMO_SAPIENS", ())
     note = headline_note(context, summary, calibration, load_params(tmp_path / "params.yaml").evaluate.calibration,
                          details)

@@ -32,6 +32,7 @@ from mprabench.schema import (
     CALIBRATION_FLAGS,
     CALIBRATION_INTERVALS,
     CALIBRATION_TESTS,
+    DETAILS_PER_FEATURE,
     ELEMENT_BONFERRONI_SIGNIFICANT,
     ELEMENT_NEGLOG10_P,
     ELEMENT_P,
@@ -304,13 +305,19 @@ def shared_headline(feature: str, block: Mapping[str, Any]) -> dict[str, Any]:
     return {HEADLINE_FEATURE: feature, **block}
 
 
-def feature_statistics(summary: Mapping[str, Any], feature: str) -> Mapping[str, Any]:
-    """Every statistic summary.json has for `feature`: the shared `headline` block when it is the
-    headline feature (it also carries the shared-only ones), else the feature's own block."""
+def feature_statistics(summary: Mapping[str, Any], feature: str,
+                       details: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+    """Every statistic of `feature`: the shared `headline` block when it is the headline feature (it also
+    carries the shared-only ones), else the feature's own block, completed from details.json's
+    `per_feature.<feature>.element_level` (same keys) when `details` is given."""
     shared = summary.get(SUMMARY_HEADLINE)
     if isinstance(shared, Mapping) and shared.get(HEADLINE_FEATURE) == feature:
         return shared
-    return summary[feature]
+    element = (((details or {}).get(DETAILS_PER_FEATURE) or {}).get(feature) or {}).get("element_level") or {}
+    only_shared = {s.key: element[s.key] for s in HEADLINE if not s.every_feature and s.key in element}
+    if ELEMENT_SPEARMAN_P in only_shared:  # details.json gives no −log10 p
+        only_shared[ELEMENT_SPEARMAN_NEGLOG10_P] = neglog10(only_shared[ELEMENT_SPEARMAN_P])
+    return {**summary[feature], **only_shared}
 
 
 def feature_block(block: Mapping[str, Any]) -> dict[str, Any]:

@@ -40,9 +40,12 @@ def number_columns() -> list[str]:
 MARKERS = ("o", "s", "D", "^", "v", "P", "X")
 
 
-def forest_table(summaries: Mapping[str, Mapping[str, Any]], label: Callable[[str], str]) -> pd.DataFrame:
-    """One row per (experiment, primary feature) from each summary.json; missing values stay NaN."""
-    rows = [forest_row(experiment, feature, label(feature), feature_statistics(summary, feature))
+def forest_table(summaries: Mapping[str, Mapping[str, Any]], label: Callable[[str], str],
+                 details: Mapping[str, Mapping[str, Any]] | None = None) -> pd.DataFrame:
+    """One row per (experiment, primary feature) from each summary.json (Spearman's numbers of a feature other
+    than the headline one from that experiment's details.json, when given); missing values stay NaN."""
+    rows = [forest_row(experiment, feature, label(feature),
+                       feature_statistics(summary, feature, (details or {}).get(experiment)))
             for experiment, summary in summaries.items() for feature in primary_features(summary)]
     return pd.DataFrame(rows, columns=forest_columns())
 
@@ -157,9 +160,10 @@ def _draw_interval(ax: Any, y: float, row: pd.Series, color: str, marker: str) -
 
 
 def write_forest(summary: Mapping[str, Any], experiment: str, label: Callable[[str], str], subtitle: str,
-                 ci_level: float, csv_path: Path, figure_path: Path, dpi: int) -> list[Path]:
-    """plots/forest.csv and the forest PNG of one run's summary.json."""
-    frame = forest_table({experiment: summary}, label)
+                 ci_level: float, csv_path: Path, figure_path: Path, dpi: int,
+                 details: Mapping[str, Any] | None = None) -> list[Path]:
+    """plots/forest.csv and the forest PNG of one run's summary.json (and details.json)."""
+    frame = forest_table({experiment: summary}, label, {experiment: details} if details else None)
     n_elements = (summary.get(SUMMARY_DESIGN) or {}).get("n_elements", "?")
     figure_path.parent.mkdir(parents=True, exist_ok=True)
     with mpl.rc_context(RC_PARAMS):

@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     context = run_context(settings, provenance)
 
     write_forest(metrics["summary"], context.experiment, context.feature_label, context.subtitle,
-                 settings.evaluate.ci_level, args.forest_csv, args.forest_figure, settings.evaluate.dpi)
+                 settings.evaluate.ci_level, args.forest_csv, args.forest_figure, settings.evaluate.dpi, details)
     files = artifact_files(args)
     root = repository_root().resolve()
     tags = run_tags(settings, root, context) | predictor_tags(provenance)
