@@ -23,7 +23,7 @@ from typing import Any
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from mprabench.headline import headline_feature, primary_features, withheld_reason
+from mprabench.headline import feature_statistics, headline_feature, primary_features, withheld_reason
 from mprabench.tracking import displayed_uri, tracking_uri
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -98,13 +98,13 @@ def replace_existing(names: list[str]) -> None:
 
 def headline_lines(summary: dict[str, Any], details: dict[str, Any] | None = None) -> list[str]:
     """One line per feature of metrics/summary.json: element r, its CI and permutation p (or 'withheld' where
-    this design's calibration fails them), then Spearman's rho with its interval and p (the verdict's, from
-    metrics/details.json: summary.json has them for the headline feature only);
+    this design's calibration fails them), then Spearman's rho with its interval and p (the verdict's;
+    summary.json has them for the headline feature, metrics/details.json for the others);
     the predictor's headline feature (the `headline` block) is marked. The reasons follow, once each."""
     lines, reasons = [], {}
     shown = headline_feature(summary)
     for feature in primary_features(summary):
-        block = summary[feature]
+        block = feature_statistics(summary, feature, details)
         low, high = block.get("pearson_r_ci_low"), block.get("pearson_r_ci_high")
         ci_withheld, p_withheld = withheld_reason(block, "pearson_r_ci_low"), withheld_reason(block, "element_p")
         reasons |= dict.fromkeys(r for r in (ci_withheld, p_withheld) if r)
@@ -112,9 +112,8 @@ def headline_lines(summary: dict[str, Any], details: dict[str, Any] | None = Non
                     high is not None else "(no CI)")
         r, p = block.get("element_pearson_r"), block.get("element_p")
         p_text = "withheld" if p_withheld else "n.e." if p is None else f"{p:.3g}"
-        element = ((details or {}).get("per_feature", {}).get(feature) or {}).get("element_level") or {}
-        rho, rho_low, rho_high, rho_p = (element.get(k) for k in ("spearman_rho", "spearman_ci_low",
-                                                                  "spearman_ci_high", "element_spearman_p"))
+        rho, rho_low, rho_high, rho_p = (block.get(k) for k in ("spearman_rho", "spearman_ci_low",
+                                                                "spearman_ci_high", "element_spearman_p"))
         spearman = "" if rho is None else (
             f"  ρ {rho:+.3f}" + (f" [{rho_low:.2f}, {rho_high:.2f}]" if rho_low is not None and rho_high is not None
                                  else "") + (f" p {rho_p:.3g}" if rho_p is not None else ""))
