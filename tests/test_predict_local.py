@@ -168,8 +168,17 @@ def test_ctrl_c_keeps_every_finished_batch_and_a_rerun_computes_only_the_rest(ti
             os.kill(os.getpid(), signal.SIGINT)
 
     predictor.model.register_forward_pre_hook(ctrl_c_at_the_third_batch)
-    with pytest.raises(PredictionInterrupted, match="Stored: [1-5] of the 6"):
-        run_predictor(predictor, "alphagenome_local", inputs, tmp_path)
+    # Python's own Ctrl-C handler, as the predict stage's process has it: in a test worker another test or
+    # library may have left a different one (this test once saw no interrupt in a full xdist run).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(PredictionInterrupted, match="Stored: [1-5] of the 6"):
+            run_predictor(predictor, "alphagenome_local", inputs, tmp_path)
+    except pytest.fail.Exception as error:
+        raise AssertionError(f"{error}: {len(forward_calls)} forward passes ran; the SIGINT handler the worker "
+                             f"had before this test: {previous!r}") from None
+    finally:
+        signal.signal(signal.SIGINT, previous)
     stored = len(list(tmp_path.glob("*/*/profiles/*/*.rec")))
     assert 1 <= stored < 6
 
