@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
+from dvc.utils.hydra import compose_and_dump
 
 from mprabench.files import sha256_file
 from tests.support import params as testing_params
@@ -83,6 +84,10 @@ def make_tiny_library(directory: Path, seed: int = 7) -> TinyLibrary:
     return TinyLibrary(genome, elements, counts_dir, files)
 
 
+TINY_NULL_REPLICATES = 200
+TINY_DPI = 50
+
+
 def tiny_repo(tmp_path: Path, library: TinyLibrary) -> RepoCopy:
     """A git copy of the repository at tmp_path/repo with `dataset=tiny` and `genome=tiny` options
     (the library's counts and its genome, written to tmp_path/genome.fa)."""
@@ -91,7 +96,19 @@ def tiny_repo(tmp_path: Path, library: TinyLibrary) -> RepoCopy:
     library.genome.write_chromosome_fasta(fasta)
     copy.add_config("dataset", "tiny", library.dataset_section())
     copy.add_config("genome", "tiny", {**compose_config()["genome"], "fasta": str(fasta)})
+    copy.add_config("evaluate", "default", tiny_evaluation(copy.root / "conf" / "evaluate" / "default.yaml"))
+    compose_and_dump(str(copy.root / "params.yaml"), str(copy.root / "conf"), None, "config", str(copy.root), [])
+    copy.git("commit", "-q", "-m", "params.yaml composed with the tiny evaluation", "params.yaml")
     return copy
+
+
+def tiny_evaluation(path: Path) -> dict:
+    """conf/evaluate/default.yaml with fewer null replicates and smaller figures: a tiny repository's runs
+    test the pipeline's wiring, not its numbers, and every `dvc exp run` of the suite pays for both."""
+    evaluate = yaml.safe_load(path.read_text())
+    evaluate["calibration"]["n_replicates"] = TINY_NULL_REPLICATES
+    evaluate["dpi"] = TINY_DPI
+    return evaluate
 
 
 # An end-to-end test runs several whole `dvc exp run`s; on a 2-core machine shared with other jobs one

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import tempfile
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,9 +19,21 @@ T = TypeVar("T")
 
 
 def compose_config(conf_dir: Path, overrides: list[str] | None = None) -> dict[str, Any]:
-    """Hydra compose + resolve of `conf_dir/config.yaml` with overrides, as plain data."""
-    with initialize_config_dir(str(Path(conf_dir).resolve()), version_base=None):
-        config = compose(config_name="config", overrides=overrides or [])
+    """Hydra compose + resolve of `conf_dir/config.yaml` with overrides, as plain data (a fresh copy)."""
+    folder = Path(conf_dir).resolve()
+    return copy.deepcopy(_composed(str(folder), tuple(overrides or []), _conf_state(folder)))
+
+
+def _conf_state(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    """Every config file's name, size and mtime: a test that edits conf/ composes afresh."""
+    return tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.rglob("*.yaml")))
+
+
+# The suite composes the same few hundred configurations again and again; Hydra takes ~0.1 s each.
+@functools.lru_cache(maxsize=512)
+def _composed(folder: str, overrides: tuple[str, ...], state: tuple) -> dict[str, Any]:
+    with initialize_config_dir(folder, version_base=None):
+        config = compose(config_name="config", overrides=list(overrides))
     OmegaConf.resolve(config)
     return OmegaConf.to_container(config)  # type: ignore[return-value]
 
