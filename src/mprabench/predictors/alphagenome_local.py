@@ -28,14 +28,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import huggingface_hub.constants
 import numpy as np
 import pandas as pd
-import torch
-from alphagenome_pt import DEFAULT_RAW_METADATA_FILENAME, AlphaGenome, AlphaGenomeConfig
-from alphagenome_pt import deepmind_config, load_alphagenome_checkpoint
 from omegaconf import MISSING
 from safetensors import safe_open
 
@@ -71,6 +68,14 @@ from mprabench.provenance import SOURCE_CHECKPOINT
 from mprabench.settings import items
 from mprabench.sources.locations import local_path
 
+if TYPE_CHECKING:
+    import torch
+    from alphagenome_pt import AlphaGenome
+
+# torch and alphagenome-pt are imported where a checkpoint is loaded or run: the local_inputs stage
+# resolves the configured predictor on every `dvc exp run` for its settings alone, and importing the two
+# costs it about 2 s.
+
 # alphagenome-pt fetches weights from the Hugging Face Hub when a file is absent; this pipeline
 # never downloads at run time. Files are checked first; this is the second guard (the hub reads
 # the flag at call time; the environment variable covers processes started from here).
@@ -85,7 +90,7 @@ METADATA_FILES = ("alphagenome_metadata.json", "metadata.json")  # the official 
 ORGANISM_NAMES = {"HOMO_SAPIENS": "human", "MUS_MUSCULUS": "mouse"}
 # precision: what `dtype_policy` the model computes in for each predictor.dtype
 # (bfloat16 = the published model's own policy: float32 weights, bfloat16 compute)
-_POLICIES = {torch.float32: "float32", torch.bfloat16: "deepmind"}
+_POLICIES = {"float32": "float32", "bfloat16": "deepmind"}  # by dtype_name(predictor dtype)
 
 
 @dataclass
@@ -145,6 +150,8 @@ def read_checkpoint(location: str) -> LocalCheckpoint:
     if metadata_path is None:
         raise ConfigError(f"{directory}: no {' or '.join(METADATA_FILES)} (the checkpoint's organisms and heads) "
                           "beside the weights. Download it with the weights (README, \"Local checkpoints\").")
+    from alphagenome_pt import DEFAULT_RAW_METADATA_FILENAME
+
     raw_path = directory / DEFAULT_RAW_METADATA_FILENAME
     if not raw_path.is_file():
         raise ConfigError(f"{directory}: no {DEFAULT_RAW_METADATA_FILENAME} (the track names and biosamples) beside "
@@ -175,6 +182,8 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def _published_architecture() -> dict[str, Any]:
     """The published AlphaGenome hyperparameters (alphagenome-pt's `deepmind_config`), no metadata."""
+    from alphagenome_pt import deepmind_config
+
     return deepmind_config(metadata={"organisms": [], "heads": {}}).to_dict()
 
 
@@ -243,13 +252,15 @@ class AlphaGenomeLocalPredictor(ModelPredictor):
     def _load_model(self) -> AlphaGenome:
         """The architecture built from the checkpoint's configuration, its weights loaded by
         alphagenome-pt's own loader; any mismatch is a wrong-architecture ConfigError."""
+        from alphagenome_pt import AlphaGenome, AlphaGenomeConfig, load_alphagenome_checkpoint
+
         where = self.checkpoint.weights
         metadata = json.loads(json.dumps(self.checkpoint.metadata))  # a private copy: heads get `enabled` below
         for head, entry in metadata.get("heads", {}).items():
             entry["enabled"] = head in {head_name(o) for o in self.config.outputs}  # run only what is read
         try:
             model = AlphaGenome(AlphaGenomeConfig(**{**self.checkpoint.architecture, "metadata": metadata,
-                                                     "dtype_policy": _POLICIES[self.dtype]}))
+                                                     "dtype_policy": _POLICIES[dtype_name(self.dtype)]}))
             result = load_alphagenome_checkpoint(model, where, map_location="cpu")
         except (ValueError, TypeError, RuntimeError, KeyError, AssertionError) as error:
             raise ConfigError(
@@ -315,6 +326,8 @@ class AlphaGenomeLocalPredictor(ModelPredictor):
         return report
 
     def _predict_batch(self, sequences: list[str]) -> BatchResult:
+        import torch
+
         padded = [pad_for_model(sequence, self.supported_lengths) for sequence in sequences]
         predictions = self.model.predict([p[0] for p in padded], organism_index=self.organism_index)
         columns = {output: torch.as_tensor(rows.index.to_numpy(), device=self.device)

@@ -22,8 +22,8 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
 from omegaconf import MISSING
 from tqdm.auto import tqdm
 
@@ -34,11 +34,17 @@ from mprabench.predictors.features import FeatureError
 from mprabench.predictors.store import Profile, ProfileStore
 from mprabench.settings import setting
 
+if TYPE_CHECKING:
+    import torch
+
+# torch is imported inside the functions that run a model: the local_inputs stage resolves the configured
+# predictor on every `dvc exp run` for its settings alone, and importing torch costs it about a second.
+
 log = logging.getLogger(__name__)
 
 DEVICE_AUTO = "auto"
 DTYPE_AUTO = "auto"
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+DTYPES = ("float32", "bfloat16")  # predictor.dtype's values besides auto: torch dtypes of these names
 CHECKPOINT_HASHES = "checkpoint_hashes"  # folder under the store root: one record per fingerprinted file
 # What a CPU allocation failure says (a CUDA one raises torch.OutOfMemoryError).
 _CPU_OOM_MESSAGES = ("can't allocate memory", "out of memory")
@@ -63,6 +69,8 @@ class OutOfMemory(BenchmarkError):
 
 def resolve_device(name: str) -> torch.device:
     """`auto`: the first CUDA GPU when one is visible, else the CPU; otherwise the named device."""
+    import torch
+
     if name == DEVICE_AUTO:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -80,11 +88,13 @@ def resolve_device(name: str) -> torch.device:
 
 def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
     """`auto`: bfloat16 on a GPU, float32 on the CPU (where bfloat16 is slower, not faster)."""
+    import torch
+
     if name == DTYPE_AUTO:
         return torch.bfloat16 if device.type == "cuda" else torch.float32
     if name not in DTYPES:
         raise ConfigError(f"predictor.dtype = {name!r} is not one of {[DTYPE_AUTO, *DTYPES]}")
-    return DTYPES[name]
+    return getattr(torch, name)
 
 
 def dtype_name(dtype: torch.dtype) -> str:
@@ -113,6 +123,8 @@ def checkpoint_sha256(path: Path, store_root: Path) -> str:
 
 def is_out_of_memory(error: BaseException) -> bool:
     """A CUDA out-of-memory error, or a CPU allocator failure (a RuntimeError saying so)."""
+    import torch
+
     if isinstance(error, torch.OutOfMemoryError):
         return True
     return isinstance(error, RuntimeError) and any(text in str(error) for text in _CPU_OOM_MESSAGES)
@@ -171,6 +183,8 @@ def _run_batch(fresh: Sequence[str], inputs: Mapping[str, str], store: ProfileSt
                predict_batch: Callable[[list[str]], BatchResult], report: PredictionReport,
                stats: BatchStats, device: torch.device) -> bool:
     """Predict and store one batch; False when it ran out of memory (the batch size is halved)."""
+    import torch
+
     stats.forward_calls += 1
     try:
         with torch.inference_mode():
@@ -207,6 +221,8 @@ def _run_batch(fresh: Sequence[str], inputs: Mapping[str, str], store: ProfileSt
 
 
 def _release_memory(device: torch.device) -> None:
+    import torch
+
     if device.type == "cuda":
         torch.cuda.empty_cache()
 
@@ -222,6 +238,8 @@ def _stopped_message(inputs: Mapping[str, str], store: ProfileStore) -> str:
 
 def describe_hardware(device: torch.device) -> str:
     """One line naming the device, for logs and benchmarks."""
+    import torch
+
     if device.type == "cuda":
         return f"CUDA GPU {torch.cuda.get_device_name(device)}"
     return f"CPU ({torch.get_num_threads()} threads; no GPU in use)"

@@ -15,12 +15,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from omegaconf import MISSING
 
 from mprabench.dna import central_window, pad_with_n, reverse_complement
@@ -42,6 +41,11 @@ from mprabench.predictors.store import Profile, ProfileStore, TrackProfile
 from mprabench.provenance import SOURCE_CHECKPOINT
 from mprabench.settings import items, setting
 from mprabench.sources.locations import local_path
+
+if TYPE_CHECKING:
+    import torch
+
+# torch is imported where the model is loaded or run (predictors/local.py says why).
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +119,8 @@ class TorchScriptPredictor(ModelPredictor):
         self._sha256: str | None = None
 
     def _load(self) -> torch.jit.ScriptModule:
+        import torch
+
         if not self.path.is_file():
             raise ConfigError(f"predictor.checkpoint = {self.config.checkpoint!r}: {self.path} does not exist. "
                               "Export the model with torch.jit.script/trace and torch.jit.save, and point here.")
@@ -127,6 +133,8 @@ class TorchScriptPredictor(ModelPredictor):
 
     def _check_outputs(self) -> int:
         """Run one all-N input through the model to learn its outputs, before any real input is read."""
+        import torch
+
         try:
             with torch.inference_mode():
                 answer = self.model(self._tensor(["N" * self.config.input_length]))
@@ -144,6 +152,8 @@ class TorchScriptPredictor(ModelPredictor):
         return n_outputs
 
     def _tensor(self, sequences: list[str]) -> torch.Tensor:
+        import torch
+
         batch = torch.from_numpy(self.one_hot.encode(sequences)).to(self.device, self.dtype)
         return batch.transpose(1, 2) if self.config.channels_first else batch
 
@@ -233,6 +243,8 @@ class TorchScriptPredictor(ModelPredictor):
 
 def _outputs(answer: Any) -> torch.Tensor:
     """The model's answer as (batch, outputs)."""
+    import torch
+
     if not isinstance(answer, torch.Tensor):
         raise ConfigError(f"the TorchScript model returned {type(answer).__name__}, expected a tensor "
                           "(batch,) or (batch, outputs)")
