@@ -15,6 +15,7 @@ params.yaml (`tracking.experiment_name`, `tracking.local_store`) unless given.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import socket
 import subprocess
@@ -55,7 +56,9 @@ def free_port() -> int:
 def start_server(tracking_uri: str, port: int, log: Path) -> subprocess.Popen:
     command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
                "--workers", "1", "--backend-store-uri", tracking_uri]
-    return subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    # No GenAI job runners: MLflow 3 starts 7 polling Huey consumers for them, which a screenshot never needs.
+    environment = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    return subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT, env=environment)
 
 
 def wait_healthy(url: str, process: subprocess.Popen, timeout_s: float = 180) -> None:

@@ -120,10 +120,11 @@ E2E_TIMEOUT_S = 900
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """End-to-end tests first, each with the longer hang timeout.
 
-    They are the longest tests (minutes each, the rest seconds). pytest-xdist hands out tests in
-    collection order, so starting them first lets the short tests fill both workers around them,
-    instead of one worker running the last long test alone at the end (longest job first).
-    The order within each group is unchanged.
+    They are the longest tests (minutes each, the rest seconds). With `--maxschedchunk 1` (make test)
+    pytest-xdist hands out tests one at a time in collection order, so both workers start on them and
+    the short tests fill in around them, instead of one worker running the last long test alone at
+    the end (longest job first). Without it xdist sends each worker a first block of ~120 consecutive
+    tests, and one worker gets every end-to-end test. The order within each group is unchanged.
     """
     e2e = [item for item in items if item.get_closest_marker("e2e")]
     for item in e2e:

@@ -7,6 +7,7 @@ local default (sqlite under DVC_ROOT, where temporary experiment copies also log
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -59,6 +60,11 @@ def test_headline_metrics_come_first_and_stop_at_the_limit():
     assert omitted == 2
 
 
+# MLflow 3's server starts 7 Huey job consumers (GenAI jobs) that poll while it runs: about 90 CPU seconds
+# over this module's tests on 2 cores, for a feature no test uses.
+NO_SERVER_JOBS = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -73,7 +79,7 @@ def mlflow_server(tmp_path_factory):
         [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
          "--backend-store-uri", f"sqlite:///{directory / 'server.db'}",
          "--artifacts-destination", str(directory / "artifacts")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **NO_SERVER_JOBS},
     )
     url = f"http://127.0.0.1:{port}"
     try:
