@@ -13,6 +13,7 @@ from dvc.utils.hydra import compose_and_dump
 
 from mprabench.files import sha256_file
 from tests.support import params as testing_params
+from tests.support.mlflow_store import empty_store
 from tests.support.repo_copy import RepoCopy, make_repo_copy
 from tests.support.synthetic import (
     SyntheticElement,
@@ -99,6 +100,7 @@ def tiny_repo(tmp_path: Path, library: TinyLibrary) -> RepoCopy:
     copy.add_config("evaluate", "default", tiny_evaluation(copy.root / "conf" / "evaluate" / "default.yaml"))
     compose_and_dump(str(copy.root / "params.yaml"), str(copy.root / "conf"), None, "config", str(copy.root), [])
     copy.git("commit", "-q", "-m", "params.yaml composed with the tiny evaluation", "params.yaml")
+    empty_store(copy.root / compose_config()["tracking"]["local_store"])  # the report's, ready (git-ignored)
     return copy
 
 

@@ -45,6 +45,7 @@ from mprabench.stats.null_family import NullScenario
 from mprabench.stats.within_element import WithinElementSummary
 from tests.conftest import write_params
 from tests.report_fixtures import PRIMARY, make_report_fixture
+from tests.support.mlflow_store import empty_store
 from tests.support.null_rows import gse84888_like_rows
 
 # Not used by the statistics here: the element means a statistic of the contract may be computed from.
@@ -204,7 +205,7 @@ def test_a_statistic_added_to_the_contract_reaches_summary_calibration_report_an
     assert f"tests.{KENDALL_P}=" in calibration["worst_nulls"]
 
     # the report's headline table and calibration sentence, and plots/forest.csv
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", empty_store(tmp_path / "mlflow.db"))
     monkeypatch.chdir(tmp_path)
     report_stage.main(fixture.argv())
     text = fixture.path("metrics/report.md").read_text()

@@ -7,6 +7,7 @@ import json
 from mprabench.provenance import SOURCE_OFFLINE
 from mprabench.report.qc import motif_check
 from mprabench.report.run import prediction_section as _prediction
+from tests.support.mlflow_store import empty_store
 
 COUNTS = {"distinct_inputs": 18, "served_from_store": 0, "requested": 18, "failed": 0, "retries": 0}
 
@@ -33,7 +34,7 @@ def test_the_report_opens_with_the_verdict_the_mlflow_description_carries(tmp_pa
     from tests.report_fixtures import make_report_fixture
 
     fixture = make_report_fixture(tmp_path)
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = empty_store(tmp_path / "mlflow.db")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.chdir(tmp_path)
     report.main(fixture.argv())
@@ -84,7 +85,7 @@ def test_the_shared_headline_block_is_marked_once_and_never_counted_as_a_feature
     path.write_text(json.dumps({"design": summary["design"], "headline": {"feature": "dnase_center",
                                                                           **summary["dnase_center"]},
                                 **{f: summary[f] for f in features}}))
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = empty_store(tmp_path / "mlflow.db")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.chdir(tmp_path)
     report.main(fixture.argv())

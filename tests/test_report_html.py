@@ -11,11 +11,12 @@ import mlflow
 from mprabench.report_html import self_contained_html
 from mprabench.stages import report
 from tests.report_fixtures import make_report_fixture
+from tests.support.mlflow_store import empty_store
 
 
 def test_mlflow_run_carries_report_html_with_every_figure_inline(tmp_path, monkeypatch):
     fixture = make_report_fixture(tmp_path)
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = empty_store(tmp_path / "mlflow.db")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.chdir(tmp_path)
     report.main(fixture.argv())

@@ -18,6 +18,7 @@ import pytest
 
 from tests.conftest import REPO, write_params
 from tests.report_fixtures import LOCAL_ADDRESS, make_report_fixture
+from tests.support.mlflow_store import empty_store
 
 PASSWORD = "s3cret-PW-91d2"
 
@@ -119,7 +120,7 @@ def test_a_run_left_running_by_a_killed_report_is_marked_failed_by_the_next_repo
 
     from mprabench.tracking import HOST_TAG, PID_TAG
 
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = empty_store(tmp_path / "mlflow.db")
     client = mlflow.MlflowClient(tracking_uri=uri)
     experiment = client.create_experiment("mprabench-GSE84888")
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -139,7 +140,7 @@ def test_sigterm_during_the_run_ends_it_failed_not_running(tmp_path):
     """A report stopped with SIGTERM (as `kill` or a stopped DVC run does) ends its run FAILED."""
     import mlflow
 
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = empty_store(tmp_path / "mlflow.db")
     fixture = make_report_fixture(tmp_path)
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PYTHONPATH": str(REPO / "src")}
     # The stage itself, paused inside its open run (where a kill lands in a real run) so the
