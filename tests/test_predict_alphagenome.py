@@ -23,7 +23,7 @@ import pytest
 from mprabench.dna import sequence_sha256
 from mprabench.errors import BenchmarkError, ConfigError
 from mprabench.fasta import write_fasta
-from mprabench.predictors.alphagenome import SUPPORTED_LENGTHS, AdaptiveLimit, MissingApiKey, ServiceDown
+from mprabench.predictors.alphagenome import AdaptiveLimit, MissingApiKey, ServiceDown, supported_lengths
 from mprabench.predictors.base import TooManyRequests
 from mprabench.predictors.features import pad_for_model
 from mprabench.predictors.runner import PredictionsFailed
@@ -75,7 +75,7 @@ class PredictRun:
         return pd.read_parquet(self.directory / "features.parquet").set_index("input_sha256")
 
     def server_key(self, sha: str) -> str:
-        return sequence_key(pad_for_model(self.inputs[sha], SUPPORTED_LENGTHS)[0])
+        return sequence_key(pad_for_model(self.inputs[sha], supported_lengths())[0])
 
 
 @pytest.fixture
@@ -148,7 +148,7 @@ def test_features_are_read_from_the_original_positions_of_every_track(run_in, se
     setup.run()
     features = setup.features()
     for sha, sequence in setup.inputs.items():
-        padded, placement = pad_for_model(sequence, SUPPORTED_LENGTHS)
+        padded, placement = pad_for_model(sequence, supported_lengths())
         own = slice(placement.offset, placement.offset + placement.length)
         centre = slice(placement.offset + 924, placement.offset + 1_124)
         for output, prefix, tracks in (("DNASE", "dnase", 1), ("CAGE", "cage", 2), ("RNA_SEQ", "rna", 2)):

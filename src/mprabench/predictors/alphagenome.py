@@ -28,6 +28,7 @@ within seconds, keeping every stored answer.
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import os
 import random
@@ -38,11 +39,10 @@ from collections.abc import Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from alphagenome.data import ontology
-from alphagenome.models import dna_client
 from dotenv import dotenv_values
 from omegaconf import MISSING
 from tqdm.auto import tqdm
@@ -73,21 +73,41 @@ from mprabench.provenance import SOURCE_API, SOURCE_LOCAL
 from mprabench.settings import items, setting
 from mprabench.sources.locations import is_loopback
 
+if TYPE_CHECKING:
+    from alphagenome.models import dna_client
+
+# The SDK's client module (`dna_client`) is imported where a client is built or its enums are read: the
+# local_inputs stage resolves the configured predictor on every `dvc exp run` for its settings alone, and the
+# module (with anndata) costs it about 0.6 s.
+
 log = logging.getLogger(__name__)
 
 DEAD_SERVICE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 QUOTA = grpc.StatusCode.RESOURCE_EXHAUSTED
 AUTHENTICATION = frozenset({grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED})
 RETRYABLE = DEAD_SERVICE | {QUOTA}
-SUPPORTED_LENGTHS = tuple(sorted(dna_client.SUPPORTED_SEQUENCE_LENGTHS.values()))
 DEFAULT_ADDRESS = "dns:///gdmscience.googleapis.com:443"  # the SDK's `create` default
 PUSHBACK_HEADER = "grpc-retry-pushback-ms"  # gRPC's retry pushback (A6), in milliseconds
 STATUS_DETAILS_HEADER = "grpc-status-details-bin"  # google.rpc.Status, may carry a RetryInfo
 _RETRY_INFO_TYPE = "type.googleapis.com/google.rpc.RetryInfo"
 _POLL_S = 0.2
-# `predict_sequence` carries the SDK's own retry decorator; call the undecorated method so
-# that retries happen once, here, where they are counted and include DEADLINE_EXCEEDED.
-_PREDICT_SEQUENCE = getattr(dna_client.DnaClient.predict_sequence, "__wrapped__", dna_client.DnaClient.predict_sequence)
+
+
+@functools.cache
+def supported_lengths() -> tuple[int, ...]:
+    """The sequence lengths the model accepts (the SDK's), shortest first."""
+    from alphagenome.models import dna_client
+
+    return tuple(sorted(dna_client.SUPPORTED_SEQUENCE_LENGTHS.values()))
+
+
+@functools.cache
+def _predict_sequence() -> Any:
+    """`DnaClient.predict_sequence` without the SDK's own retry decorator, so that retries happen once,
+    here, where they are counted and include DEADLINE_EXCEEDED."""
+    from alphagenome.models import dna_client
+
+    return getattr(dna_client.DnaClient.predict_sequence, "__wrapped__", dna_client.DnaClient.predict_sequence)
 
 
 @dataclass
@@ -189,6 +209,8 @@ def open_client(config: AlphaGenomeConfig, api_key: str) -> tuple[dna_client.Dna
     """A DnaClient on a channel like `dna_client.create`'s, plus the deadline interceptor.
 
     The raw channel is returned too: closing it cancels every request in flight."""
+    from alphagenome.models import dna_client
+
     address = config.address or DEFAULT_ADDRESS
     options = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
     if config.insecure:
@@ -387,6 +409,8 @@ class AlphaGenomePredictor(ModelPredictor):
 
     def __init__(self, config: AlphaGenomeConfig, dotenv: Path | None = None, progress: bool = True,
                  biosample: BiosampleDefaults | None = None):
+        from alphagenome.models import dna_client
+
         self.config = config
         self.dotenv = dotenv
         self.progress = progress
@@ -418,7 +442,7 @@ class AlphaGenomePredictor(ModelPredictor):
             "outputs": sorted(self.config.outputs),
             "ontology_terms": sorted(self.ontology_terms()),
             "padding": PADDING,
-            "supported_lengths": list(SUPPORTED_LENGTHS),
+            "supported_lengths": list(supported_lengths()),
         }
 
     def request_budget(self) -> RequestBudget:
@@ -548,14 +572,14 @@ class AlphaGenomePredictor(ModelPredictor):
             return self._request_with_retries(sha, sequence, state)
 
     def _request_with_retries(self, sha: str, sequence: str, state: _RunState) -> _Outcome:
-        padded, placement = pad_for_model(sequence, SUPPORTED_LENGTHS)
+        padded, placement = pad_for_model(sequence, supported_lengths())
         dead_attempts = quota_attempts = 0
         while True:
             if not state.limit.acquire(state.stopping):
                 return _Outcome(sha, "stopped", retries=dead_attempts + quota_attempts, requested=True)
             outcome, failure = "error", None
             try:
-                output = _PREDICT_SEQUENCE(state.client, padded, organism=self.organism,
+                output = _predict_sequence()(state.client, padded, organism=self.organism,
                                            requested_outputs=self.outputs, ontology_terms=list(self.ontology_terms()))
                 outcome = "ok"
             except grpc.RpcError as error:
@@ -614,6 +638,8 @@ class AlphaGenomePredictor(ModelPredictor):
     def _check_against_service(self, client: dna_client.DnaClient | None) -> dict[str, list[dict[str, Any]]]:
         """The service's track metadata for the chosen biosample (fetched once per run): the terms to
         request and the tracks used. Stops before any prediction request when it has no tracks."""
+        from alphagenome.models import dna_client
+
         if self._tracks_used is None:
             if client is None:
                 if self._api_key is None:
