@@ -580,7 +580,7 @@ class AlphaGenomePredictor(ModelPredictor):
             outcome, failure = "error", None
             try:
                 output = _predict_sequence()(state.client, padded, organism=self.organism,
-                                           requested_outputs=self.outputs, ontology_terms=list(self.ontology_terms()))
+                                             requested_outputs=self.outputs, ontology_terms=list(self.ontology_terms()))
                 outcome = "ok"
             except grpc.RpcError as error:
                 failure = error
