@@ -36,13 +36,11 @@ demo: $(STAMP)
 	$(RUN) $(BIN)/python -m scripts.demo --experiments $(DEMO_EXPERIMENTS) --predictors $(DEMO_PREDICTORS) \
 	  $(if $(DATA),--data "$(DATA)") $(if $(GENOME),--genome "$(GENOME)") $(DEMO_ARGS)
 
-# pytest-xdist workers, handed one test at a time (--maxschedchunk 1): by default xdist gives each
-# worker a first block of ~120 consecutive tests, so one worker got every end-to-end test and ran them
-# alone while the other finished the short ones (8 min 21 s instead of about 7). Three workers on the
-# two cores: some tests wait on local servers and subprocesses, and the third fills those gaps
-# (docs/development.md has the measured times).
+# Two workers (pytest-xdist), handed one test at a time (--maxschedchunk 1): by default xdist gives
+# each worker a first block of ~120 consecutive tests, so one worker got every end-to-end test and
+# ran them alone while the other finished the short ones (8 min 21 s instead of about 7; docs/development.md).
 test: $(STAMP)
-	$(RUN) $(BIN)/python -m pytest -n 3 --maxschedchunk 1
+	$(RUN) $(BIN)/python -m pytest -n 2 --maxschedchunk 1
 
 # Regenerate params.yaml from conf/ exactly as `dvc exp run` composes it.
 params: $(STAMP)
