@@ -274,6 +274,13 @@ def withheld_reason(block: Mapping[str, Any], key: str) -> str | None:
     return reason if isinstance(reason, str) and reason else None
 
 
+def withheld_pearson(block: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """("CI", reason) and ("p", reason) for the Pearson interval and p of a block that this design's
+    calibration withholds; empty when both are printed."""
+    return [(what, reason) for what, key in (("CI", PEARSON_R_CI_LOW), ("p", ELEMENT_P))
+            if (reason := withheld_reason(block, key))]
+
+
 def report_columns() -> list[HeadlineStatistic]:
     """The report's headline table columns: every statistic shown there, an interval inside its statistic's cell."""
     return [s for s in HEADLINE if s.in_report_table and not s.bounds_of]

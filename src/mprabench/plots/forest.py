@@ -21,8 +21,8 @@ from matplotlib.lines import Line2D
 from mprabench.files import write_csv
 from mprabench.plots.layout import Header, figure_with_axes, legend_anchor, save_figure, text_width
 from mprabench.plots.style import MUTED, NOT_ESTIMABLE, OKABE_ITO, RC_PARAMS, fmt_p
-from mprabench.headline import feature_statistics, forest_statistics, primary_features, withheld_reason
-from mprabench.schema import ELEMENT_P, PEARSON_R_CI_LOW, SUMMARY_DESIGN
+from mprabench.headline import feature_statistics, forest_statistics, primary_features, withheld_pearson
+from mprabench.schema import SUMMARY_DESIGN
 
 # The reason(s) a row's Pearson interval or p is withheld (this design's calibration fails them), or empty.
 WITHHELD_COLUMN = "withheld"
@@ -52,10 +52,9 @@ def forest_table(summaries: Mapping[str, Mapping[str, Any]], label: Callable[[st
 
 def forest_row(experiment: str, feature: str, label: str, values: Mapping[str, Any]) -> dict[str, Any]:
     """One row of plots/forest.csv from a feature's block of summary.json (or the `headline` block)."""
-    withheld = [reason for key in (PEARSON_R_CI_LOW, ELEMENT_P) if (reason := withheld_reason(values, key))]
     return {"experiment": experiment, "feature": feature, "label": label} | {
         s.forest_column: _flag(values.get(s.key)) if s.flag else _number(values.get(s.key))
-        for s in forest_statistics()} | {WITHHELD_COLUMN: "; ".join(withheld)}
+        for s in forest_statistics()} | {WITHHELD_COLUMN: "; ".join(reason for _, reason in withheld_pearson(values))}
 
 
 def _flag(value: Any) -> str:

@@ -72,9 +72,9 @@ class Reasons:
         self.where.setdefault(reason, []).append(where)
         return f"{label} ({self.letters[reason]})"
 
-    def cell(self, value: Any, reason: str, where: str, digits: int = 3) -> str:
-        """`value` formatted, or n.e. with the letter of its reason."""
-        return self.mark(reason, where) if is_missing(value) else fmt(value, digits)
+    def cell(self, value: Any, reason: str, where: str, digits: int = 3, label: str = NOT_ESTIMABLE) -> str:
+        """`value` formatted, or ``label`` (n.e. or withheld) with the letter of its reason."""
+        return self.mark(reason, where, label) if is_missing(value) else fmt(value, digits)
 
     def legend(self) -> str:
         if not self.letters:

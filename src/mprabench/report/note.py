@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mprabench.config import CalibrationConfig
-from mprabench.headline import primary_features, withheld_reason
+from mprabench.headline import primary_features, withheld_pearson
 from mprabench.schema import (
     ELEMENT_P,
     ELEMENT_PEARSON_R,
@@ -36,9 +36,10 @@ def headline_note(context: RunContext, summary: Mapping[str, Any], calibration: 
     if estimable:
         best = max(estimable, key=lambda f: abs(summary[f][ELEMENT_PEARSON_R]))
         s = summary[best]
-        if withheld_reason(s, PEARSON_R_CI_LOW) or withheld_reason(s, ELEMENT_P):
+        withheld = withheld_pearson(s)
+        if withheld:
             lines.append(f"Strongest: {context.feature_label(best)} r = {fmt(s[ELEMENT_PEARSON_R])} "
-                         f"({withheld_pearson(s)}); "
+                         f"({'; '.join(f'{what} withheld, {reason}' for what, reason in withheld)}); "
                          f"{spearman_text(feature_details(details or {}, best).get('element_level') or {})}.")
         else:
             if is_missing(s.get(PEARSON_R_CI_LOW)) or is_missing(s.get(PEARSON_R_CI_HIGH)):
@@ -55,13 +56,6 @@ def headline_note(context: RunContext, summary: Mapping[str, Any], calibration: 
     if mismatch:
         lines.append(f"Warning: {mismatch}")
     return "  \n".join(lines[:5])
-
-
-def withheld_pearson(block: Mapping[str, Any]) -> str:
-    """'CI withheld: <reason>; p withheld: <reason>' for the Pearson values this design's calibration fails."""
-    parts = [f"{what} withheld, {reason}" for what, key in (("CI", PEARSON_R_CI_LOW), ("p", ELEMENT_P))
-             if (reason := withheld_reason(block, key))]
-    return "; ".join(parts)
 
 
 def spearman_text(element: Mapping[str, Any]) -> str:

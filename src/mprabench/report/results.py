@@ -322,6 +322,7 @@ def sensitivity_section(inputs: ReportInputs, reasons: Reasons) -> str:
             return reason.strip().rstrip(".") if isinstance(reason, str) and reason.strip() else (
                 "not in the sensitivity analysis of details.json")
 
+        kept_p = kept_reason("p")
         rows.append((
             inputs.context.feature_label(feature),
             reasons.cell(main.get(ELEMENT_PEARSON_R), not_estimable_reason(inputs.details, feature, "r"),
@@ -329,8 +330,8 @@ def sensitivity_section(inputs: ReportInputs, reasons: Reasons) -> str:
             fmt(main[ELEMENT_P]) if not is_missing(main.get(ELEMENT_P)) else missing_mark(
                 HEADLINE_BY_KEY[ELEMENT_P], main, inputs.details, feature, reasons),
             reasons.cell(other.get(ELEMENT_PEARSON_R), kept_reason("r"), where),
-            fmt(other[ELEMENT_P]) if not is_missing(other.get(ELEMENT_P)) else reasons.mark(
-                kept_reason("p"), where, WITHHELD if kept_reason("p").startswith("not calibrated") else NOT_ESTIMABLE),
+            reasons.cell(other.get(ELEMENT_P), kept_p, where,
+                         label=WITHHELD if kept_p.startswith("not calibrated") else NOT_ESTIMABLE),
         ))
     moves = moves_beyond_ci(inputs, kept)
     callout = ("\n\n> **The headline depends on excluding the dropouts:** keeping them moves element r by "
