@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
-from dvc.utils.hydra import compose_and_dump
 
 from mprabench.files import sha256_file
 from tests.support import params as testing_params
@@ -98,7 +97,7 @@ def tiny_repo(tmp_path: Path, library: TinyLibrary) -> RepoCopy:
     copy.add_config("dataset", "tiny", library.dataset_section())
     copy.add_config("genome", "tiny", {**compose_config()["genome"], "fasta": str(fasta)})
     copy.add_config("evaluate", "default", tiny_evaluation(copy.root / "conf" / "evaluate" / "default.yaml"))
-    compose_and_dump(str(copy.root / "params.yaml"), str(copy.root / "conf"), None, "config", str(copy.root), [])
+    copy.compose_params()
     copy.git("commit", "-q", "-m", "params.yaml composed with the tiny evaluation", "params.yaml")
     empty_store(copy.root / compose_config()["tracking"]["local_store"])  # the report's, ready (git-ignored)
     return copy

@@ -40,6 +40,10 @@ class RepoCopy:
     def git(self, *args: str) -> subprocess.CompletedProcess:
         return self.run("git", *args)
 
+    def compose_params(self) -> None:
+        """params.yaml composed again from the copy's conf/, as `make params` does."""
+        compose_and_dump(str(self.root / "params.yaml"), str(self.root / "conf"), None, "config", str(self.root), [])
+
     def add_config(self, group: str, name: str, content: dict) -> None:
         """A Hydra option under conf/<group>/, committed so experiments can select it."""
         path = self.root / "conf" / group / f"{name}.yaml"
@@ -67,8 +71,6 @@ def make_repo_copy(source_repo: Path, destination: Path) -> RepoCopy:
             target = destination / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
-    compose_and_dump(str(destination / "params.yaml"), str(destination / "conf"), None, "config",
-                     str(destination), [])
     env = {
         **os.environ,
         **GIT_IDENTITY,
@@ -81,6 +83,7 @@ def make_repo_copy(source_repo: Path, destination: Path) -> RepoCopy:
     for name in ("MLFLOW_TRACKING_URI", "MPRABENCH_PREDICTION_STORE", "ALPHAGENOME_API_KEY"):
         env.pop(name, None)
     copy = RepoCopy(destination, env)
+    copy.compose_params()
     copy.git("init", "-q", "-b", "main")
     copy.git("add", "-A")
     copy.git("commit", "-q", "-m", "copy of the working tree")
