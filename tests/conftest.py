@@ -88,18 +88,25 @@ TINY_NULL_REPLICATES = 200
 TINY_DPI = 50
 
 
-def tiny_repo(tmp_path: Path, library: TinyLibrary) -> RepoCopy:
-    """A git copy of the repository at tmp_path/repo with `dataset=tiny` and `genome=tiny` options
-    (the library's counts and its genome, written to tmp_path/genome.fa)."""
+def pipeline_repo(tmp_path: Path) -> RepoCopy:
+    """A git copy of the repository at tmp_path/repo for whole pipeline runs: the tiny evaluation
+    settings (`tiny_evaluation`) and an empty MLflow store, ready for the report stage."""
     copy = make_repo_copy(REPO, tmp_path / "repo")
-    fasta = tmp_path / "genome.fa"
-    library.genome.write_chromosome_fasta(fasta)
-    copy.add_config("dataset", "tiny", library.dataset_section())
-    copy.add_config("genome", "tiny", {**compose_config()["genome"], "fasta": str(fasta)})
     copy.add_config("evaluate", "default", tiny_evaluation(copy.root / "conf" / "evaluate" / "default.yaml"))
     copy.compose_params()
     copy.git("commit", "-q", "-m", "params.yaml composed with the tiny evaluation", "params.yaml")
     empty_store(copy.root / compose_config()["tracking"]["local_store"])  # the report's, ready (git-ignored)
+    return copy
+
+
+def tiny_repo(tmp_path: Path, library: TinyLibrary) -> RepoCopy:
+    """A `pipeline_repo` with `dataset=tiny` and `genome=tiny` options (the library's counts and its
+    genome, written to tmp_path/genome.fa)."""
+    copy = pipeline_repo(tmp_path)
+    fasta = tmp_path / "genome.fa"
+    library.genome.write_chromosome_fasta(fasta)
+    copy.add_config("dataset", "tiny", library.dataset_section())
+    copy.add_config("genome", "tiny", {**compose_config()["genome"], "fasta": str(fasta)})
     return copy
 
 

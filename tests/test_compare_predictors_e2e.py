@@ -39,7 +39,8 @@ def test_three_predictors_side_by_side_in_exp_show_metrics_diff_and_the_forest_c
         for name, (overrides, _) in RUNS.items():
             address = [f"predictor.address={server.address}"] if name == "cmp-ag" else []
             settings = [*FAST, *overrides, *address]
-            repo.dvc("exp", "run", "-n", name, *[a for s in settings for a in ("-S", s)])
+            # up to evaluate: the comparison reads summary.json (the report: test_pipeline_e2e)
+            repo.dvc("exp", "run", "-n", name, *[a for s in settings for a in ("-S", s)], "evaluate")
             summaries[name] = repo.json("metrics/summary.json")
         assert server.counters().predict_calls == 4, "AlphaGenome: the 4 distinct inputs, once each"
 

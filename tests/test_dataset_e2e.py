@@ -12,8 +12,7 @@ import pandas as pd
 import pytest
 
 from mprabench.files import sha256_file
-from tests.conftest import REPO
-from tests.support.repo_copy import make_repo_copy
+from tests.conftest import pipeline_repo
 
 pytestmark = pytest.mark.e2e
 
@@ -40,7 +39,7 @@ def write_fold(folder, n_elements: int, seed: int = 5) -> tuple[pd.DataFrame, pd
 
 
 def test_hepg2_fold_runs_offline_and_matches_an_independent_computation(tmp_path):
-    repo = make_repo_copy(REPO, tmp_path / "repo")
+    repo = pipeline_repo(tmp_path)
     fold, features = write_fold(tmp_path / "fold", n_elements=300)
     # predictions keyed by the measured insert itself (the model input is that insert centred in N)
     features.to_csv(tmp_path / "preds.csv", index=False)
@@ -83,14 +82,16 @@ def test_hepg2_fold_runs_offline_and_matches_an_independent_computation(tmp_path
 
 def test_a_users_own_csv_runs_with_the_table_config_and_no_other_dataset_setting(tmp_path):
     """README: `dvc exp run -S dataset=table -S dataset.source=my_library.csv` (an offline predictor here)."""
-    repo = make_repo_copy(REPO, tmp_path / "repo")
+    repo = pipeline_repo(tmp_path)
     rng = np.random.default_rng(2)
     sequences = ["".join(rng.choice(list("ACGT"), 150)) for _ in range(40)]
     table = pd.DataFrame({"name": [f"s{i}" for i in range(40)], "sequence": sequences,
                           "activity": rng.normal(size=40).round(3)})
     table.to_csv(repo.root / "my_library.csv", index=False)
     repo.dvc("exp", "run", "-n", "mine", "-S", "dataset=table", "-S", "dataset.source=my_library.csv",
-             "-S", "predictor=gc", "-S", "evaluate.n_permutations=199", "-S", "evaluate.calibration.n_replicates=100")
+             "-S", "predictor=gc", "-S", "evaluate.n_permutations=199",
+             "-S", "evaluate.calibration.n_replicates=100",
+             "evaluate")  # what the checks read (a dataset's report: the HepG2 test above)
     qc = repo.json("metrics/qc.json")
     assert (qc["rows_in"], qc["benchmark_rows"], qc["elements"], qc["distinct_inputs"]) == (40, 40, 40, 40)
     gc = np.array([(s.count("G") + s.count("C")) / 150 for s in sequences])

@@ -69,16 +69,18 @@ def test_kmer_baseline_follows_the_training_rows(tmp_path):
     frame = pd.DataFrame(rows)
     first = run_stage(tmp_path, inputs, ["predictor=kmer", "predictor.k=4", "predictor.n_folds=4"], frame)
     assert list(first.columns) == ["kmer_ridge_oof"] and len(first) == 36
-    frame["log2_ratio"] = -frame["log2_ratio"]
-    second = run_stage(tmp_path, inputs, ["predictor=kmer", "predictor.k=4", "predictor.n_folds=4"], frame)
-    assert not np.allclose(first["kmer_ridge_oof"], second["kmer_ridge_oof"]), "new training data, new predictions"
     assert not (tmp_path / "store").exists(), "offline baselines keep no prediction store"
     training = json.loads((tmp_path / "training.json").read_text())["features"]["kmer_ridge_oof"]
     assert training["n_permutations"] == 999 and 0 < training["element_p"] <= 1 and training["n_elements"] == 12
     assert training["oof_r2"] is not None
 
+    fewer = ["predictor=kmer", "predictor.k=4", "predictor.n_folds=4", "predictor.n_permutations=99"]  # p unread
+    frame["log2_ratio"] = -frame["log2_ratio"]
+    second = run_stage(tmp_path, inputs, fewer, frame)
+    assert not np.allclose(first["kmer_ridge_oof"], second["kmer_ridge_oof"]), "new training data, new predictions"
+
     frame["zero_rna_dropout"] = frame["row_id"].str.endswith("_0")  # trained on the other rows only
-    third = run_stage(tmp_path, inputs, ["predictor=kmer", "predictor.k=4", "predictor.n_folds=4"], frame)
+    third = run_stage(tmp_path, inputs, fewer, frame)
     assert len(third) == 36 and np.isfinite(third["kmer_ridge_oof"]).all()
     training = json.loads((tmp_path / "training.json").read_text())["features"]["kmer_ridge_oof"]
     assert training["n_inputs"] == 24

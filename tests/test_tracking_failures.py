@@ -73,7 +73,7 @@ def test_a_tracking_server_that_never_answers_is_bounded_by_the_settings(tmp_pat
     silent.bind(("127.0.0.1", 0))
     silent.listen(64)  # connections complete in the kernel's backlog; nothing ever answers
     try:
-        timeout_s, retries, backoff = 2, 1, 1
+        timeout_s, retries, backoff = 1, 1, 1
         result, _ = report_process(
             tmp_path, f"http://127.0.0.1:{silent.getsockname()[1]}",
             [f"tracking.request_timeout_s={timeout_s}", f"tracking.max_retries={retries}",

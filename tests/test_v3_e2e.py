@@ -20,15 +20,17 @@ from tests.support.synthetic import (
     replace_span,
     wild_type_oligo,
 )
-from tests.conftest import REPO, compose_config
-from tests.support.repo_copy import make_repo_copy
+from tests.conftest import compose_config, pipeline_repo
 
 pytestmark = pytest.mark.e2e
 
 DR1 = "AGGTCAAAGGTCA"
 NEUTRAL = "ACTTGCATCCGTA"
 OLIGO, MOTIF_OFFSET, ELEMENTS, DESIGNS = 150, 60, 8, 10
-FAST = ["evaluate.n_permutations=500"]
+# The shipped number of null replicates (pipeline_repo's tiny one is too few to pass the calibration
+# check of the within-element p this test reads, which would withhold it).
+FAST = ["evaluate.n_permutations=500",
+        f"evaluate.calibration.n_replicates={compose_config()['evaluate']['calibration']['n_replicates']}"]
 
 
 def planted_library(directory, rng):
@@ -67,7 +69,7 @@ def planted(tmp_path):
     from mprabench.files import sha256_file
 
     counts, design_path, design = planted_library(tmp_path, np.random.default_rng(5))
-    repo = make_repo_copy(REPO, tmp_path / "repo")
+    repo = pipeline_repo(tmp_path)
     dataset = compose_config()["dataset"]
     dataset.update(source=str(counts.parent), files=[{"name": counts.name, "pool": "Pool6",
                    "design_grammar": "site_replacement", "sha256": sha256_file(counts)}])
