@@ -619,17 +619,18 @@ def test_a_missing_dotenv_names_the_repository_file(run_in, server, monkeypatch,
 
 def test_a_full_disk_names_the_prediction_store_not_a_file(run_in, server):
     """RLIMIT_FSIZE makes every write past 3 KB fail (EFBIG), as a full disk fails a write (ENOSPC)."""
-    import resource
-
     setup = run_in(count=2)
-
-    def limit_file_size() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead of a kill
-        resource.setrlimit(resource.RLIMIT_FSIZE, (3000, 3000))  # tracks.json (1.4 KB) fits, a record (4.8 KB) not
-
+    # The limit is set by the stage's own interpreter, not by a preexec_fn: a preexec_fn runs in a fork
+    # of this process, whose gRPC server threads the fork handlers of gRPC then abort on (exit -6).
+    limited_stage = (
+        "import resource, runpy, signal, sys; "
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "  # the write fails with EFBIG instead of a kill
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (3000, 3000)); "  # tracks.json (1.4 KB) fits, a record (4.8 KB) not
+        "sys.argv = sys.argv[1:]; runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)"
+    )
     env = {**os.environ, "ALPHAGENOME_API_KEY": KEY}
-    result = subprocess.run([sys.executable, "-m", "mprabench.stages.predict", *setup.argv()], env=env,
-                            capture_output=True, text=True, preexec_fn=limit_file_size, timeout=120)
+    result = subprocess.run([sys.executable, "-c", limited_stage, "mprabench.stages.predict", *setup.argv()],
+                            env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert f"error: prediction store {setup.directory / 'store'}: cannot write the answer" in result.stderr
     assert "File too large" in result.stderr and "rerun" in result.stderr
