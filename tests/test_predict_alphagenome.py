@@ -621,7 +621,7 @@ def test_a_full_disk_names_the_prediction_store_not_a_file(run_in, server):
     """RLIMIT_FSIZE makes every write past 3 KB fail (EFBIG), as a full disk fails a write (ENOSPC)."""
     setup = run_in(count=2)
     # The limit is set by the stage's own interpreter, not by a preexec_fn: a preexec_fn runs in a fork
-    # of this process, whose gRPC server threads the fork handlers of gRPC then abort on (exit -6).
+    # of this process, and with this process's gRPC server running the fork sometimes crashed (-6, -11).
     limited_stage = (
         "import resource, runpy, signal, sys; "
         "signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "  # the write fails with EFBIG instead of a kill
