@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from mprabench.stages import report
 from tests.conftest import write_params
+from tests.support.mlflow_store import empty_store
 
 PRIMARY = ["dnase_center", "dnase_mean", "cage_center", "cage_mean", "rna_center", "rna_mean"]
 LOCAL_ADDRESS = "127.0.0.1:50051"
@@ -43,6 +45,15 @@ class ReportFixture:
                      "--provenance", str(d / "data" / "provenance.json"),
                      "--calibration-figure", str(d / "plots" / "calibration_qq.png")]
         return argv
+
+    def run_report(self, monkeypatch, *, with_optional: bool = True) -> str:
+        """Run the report stage in this process, in the fixture's folder, logging to a fresh local MLflow
+        store there (a copy of tests/support/mlflow_store.py's empty one); returns its tracking URI."""
+        uri = empty_store(self.directory / "mlflow.db")
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+        monkeypatch.chdir(self.directory)
+        report.main(self.argv(with_optional=with_optional))
+        return uri
 
 
 def headline(rng: np.random.Generator, *, within: bool) -> dict:

@@ -33,7 +33,6 @@ from mprabench.plots.forest import forest_columns, forest_table
 from mprabench.report.results import column_label
 from mprabench.schema import CALIBRATION_FLAGS, CALIBRATION_INTERVALS, CALIBRATION_TESTS, ELEMENT_PEARSON_R
 from mprabench.stages import calibrate as calibrate_stage
-from mprabench.stages import report as report_stage
 from mprabench.stats.calibration import (
     ElementNullBatch,
     SimulationSettings,
@@ -45,7 +44,6 @@ from mprabench.stats.null_family import NullScenario
 from mprabench.stats.within_element import WithinElementSummary
 from tests.conftest import write_params
 from tests.report_fixtures import PRIMARY, make_report_fixture
-from tests.support.mlflow_store import empty_store
 from tests.support.null_rows import gse84888_like_rows
 
 # Not used by the statistics here: the element means a statistic of the contract may be computed from.
@@ -205,9 +203,7 @@ def test_a_statistic_added_to_the_contract_reaches_summary_calibration_report_an
     assert f"tests.{KENDALL_P}=" in calibration["worst_nulls"]
 
     # the report's headline table and calibration sentence, and plots/forest.csv
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", empty_store(tmp_path / "mlflow.db"))
-    monkeypatch.chdir(tmp_path)
-    report_stage.main(fixture.argv())
+    fixture.run_report(monkeypatch)
     text = fixture.path("metrics/report.md").read_text()
     header = next(line for line in text.splitlines() if line.startswith("| feature |"))
     assert header.split("|")[-2].strip().startswith("Kendall p")  # the last column (with its calibration mark)

@@ -12,9 +12,7 @@ from markdown_it import MarkdownIt
 
 from mprabench.plots.style import NOT_ESTIMABLE
 from mprabench.report.format import fmt, plural
-from mprabench.stages import report
 from tests.report_fixtures import MISMATCHED_ELEMENT, PRIMARY, make_report_fixture
-from tests.support.mlflow_store import empty_store
 
 GFM = MarkdownIt("commonmark").enable("table")
 
@@ -22,10 +20,7 @@ GFM = MarkdownIt("commonmark").enable("table")
 def run_report(tmp_path: Path, monkeypatch, **fixture_options) -> tuple[Path, str]:
     """Run the report stage on contract-shaped inputs; returns (report path, tracking URI)."""
     fixture = make_report_fixture(tmp_path, **fixture_options)
-    uri = empty_store(tmp_path / "mlflow.db")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.chdir(tmp_path)
-    report.main(fixture.argv())
+    uri = fixture.run_report(monkeypatch)
     return tmp_path / "metrics" / "report.md", uri
 
 
@@ -138,9 +133,7 @@ def test_report_cites_calibration_sensitivity_and_out_of_fold_fit(default_report
 
 def test_missing_provenance_and_optional_files_say_unknown(tmp_path, monkeypatch):
     fixture = make_report_fixture(tmp_path, address=None)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", empty_store(tmp_path / "mlflow.db"))
-    monkeypatch.chdir(tmp_path)
-    report.main(fixture.argv(with_optional=False))
+    fixture.run_report(monkeypatch, with_optional=False)
     text = (tmp_path / "metrics" / "report.md").read_text()
     assert "Provenance unknown" in text and "(provenance unknown)" in text.splitlines()[0]
     assert "not simulated for this run" in text
@@ -225,9 +218,7 @@ def _rewrite_details(tmp_path: Path, change) -> None:
 def _report_text(tmp_path: Path, monkeypatch, change) -> str:
     fixture = make_report_fixture(tmp_path)
     _rewrite_details(tmp_path, change)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", empty_store(tmp_path / "mlflow.db"))
-    monkeypatch.chdir(tmp_path)
-    report.main(fixture.argv())
+    fixture.run_report(monkeypatch)
     return (tmp_path / "metrics" / "report.md").read_text()
 
 
@@ -336,9 +327,7 @@ def test_report_of_an_offline_predictor_prints_no_none(tmp_path, monkeypatch):
     path = tmp_path / "data" / "provenance.json"
     provenance = json.loads(path.read_text()) | {"model_version": None, "store_key": None}
     path.write_text(json.dumps(provenance))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", empty_store(tmp_path / "mlflow.db"))
-    monkeypatch.chdir(tmp_path)
-    report.main(fixture.argv())
+    fixture.run_report(monkeypatch)
     text = (tmp_path / "metrics" / "report.md").read_text()
     section = text[text.index("## Provenance"):]
     assert "| model version | not applicable |" in section and "| store key | not applicable |" in section

@@ -7,7 +7,6 @@ import json
 from mprabench.provenance import SOURCE_OFFLINE
 from mprabench.report.qc import motif_check
 from mprabench.report.run import prediction_section as _prediction
-from tests.support.mlflow_store import empty_store
 
 COUNTS = {"distinct_inputs": 18, "served_from_store": 0, "requested": 18, "failed": 0, "retries": 0}
 
@@ -29,15 +28,11 @@ def test_an_offline_predictor_reports_no_requests():
 def test_the_report_opens_with_the_verdict_the_mlflow_description_carries(tmp_path, monkeypatch):
     import mlflow
 
-    from mprabench.stages import report
     from mprabench.tracking import NOTE_TAG
     from tests.report_fixtures import make_report_fixture
 
     fixture = make_report_fixture(tmp_path)
-    uri = empty_store(tmp_path / "mlflow.db")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.chdir(tmp_path)
-    report.main(fixture.argv())
+    uri = fixture.run_report(monkeypatch)
     text = (tmp_path / "metrics" / "report.md").read_text()
     client = mlflow.MlflowClient(tracking_uri=uri)
     (run,) = client.search_runs([client.get_experiment_by_name("mprabench-GSE84888").experiment_id])
@@ -75,7 +70,6 @@ def test_a_dropout_sensitivity_beyond_the_ci_half_width_is_called_out(tmp_path, 
 def test_the_shared_headline_block_is_marked_once_and_never_counted_as_a_feature(tmp_path, monkeypatch):
     import mlflow
 
-    from mprabench.stages import report
     from tests.report_fixtures import make_report_fixture
 
     fixture = make_report_fixture(tmp_path)
@@ -85,10 +79,7 @@ def test_the_shared_headline_block_is_marked_once_and_never_counted_as_a_feature
     path.write_text(json.dumps({"design": summary["design"], "headline": {"feature": "dnase_center",
                                                                           **summary["dnase_center"]},
                                 **{f: summary[f] for f in features}}))
-    uri = empty_store(tmp_path / "mlflow.db")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.chdir(tmp_path)
-    report.main(fixture.argv())
+    uri = fixture.run_report(monkeypatch)
     text = (tmp_path / "metrics" / "report.md").read_text()
     assert text.count("(`dnase_center`, headline)") == 1 and "(`headline`)" not in text
     assert "The predictor's headline feature, the one it is compared by across predictors, is `dnase_center`" in text

@@ -8,10 +8,8 @@ import re
 from pathlib import Path
 
 from mprabench.readers.registry import layout_of
-from mprabench.stages import report
 from tests.conftest import write_params
 from tests.report_fixtures import LOCAL_ADDRESS, make_report_fixture, write_json
-from tests.support.mlflow_store import empty_store
 
 ORIENTATION = {
     "dnase_center": {"n_elements": 6149, "r": 0.3, "p": 0.0001, "ci_low": 0.277, "ci_high": 0.323, "reason": None},
@@ -43,9 +41,7 @@ def agarwal_report(tmp_path: Path, monkeypatch, *, orientation_type_i: float | N
     write_json(tmp_path / "metrics" / "qc_details.json", {  # the shape the sequence_table reader writes
         "activity": {"reader": "sequence_table", "files": ["test_HepG2.tsv"], "insert_length": 230},
         "motif_mismatches": [], "motif_mismatch_rows": {}, "elements_without_target": [], "design": {}})
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", empty_store(tmp_path / "mlflow.db"))
-    monkeypatch.chdir(tmp_path)
-    report.main(fixture.argv())
+    fixture.run_report(monkeypatch)
     return (tmp_path / "metrics" / "report.md").read_text()
 
 

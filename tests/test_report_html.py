@@ -9,17 +9,12 @@ from pathlib import Path
 import mlflow
 
 from mprabench.report_html import self_contained_html
-from mprabench.stages import report
 from tests.report_fixtures import make_report_fixture
-from tests.support.mlflow_store import empty_store
 
 
 def test_mlflow_run_carries_report_html_with_every_figure_inline(tmp_path, monkeypatch):
     fixture = make_report_fixture(tmp_path)
-    uri = empty_store(tmp_path / "mlflow.db")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.chdir(tmp_path)
-    report.main(fixture.argv())
+    uri = fixture.run_report(monkeypatch)
 
     client = mlflow.MlflowClient(tracking_uri=uri)
     (run,) = client.search_runs([client.get_experiment_by_name("mprabench-GSE84888").experiment_id])

@@ -15,10 +15,8 @@ from mprabench.config import load_params
 from mprabench.evaluation import evaluate
 from mprabench.plots.labels import RunContext
 from mprabench.report.note import headline_note
-from mprabench.stages import report as report_stage
 from tests.report_fixtures import PRIMARY, make_report_fixture, write_json
 from tests.support.calibrated import BALANCED_SIZES, calibrated, with_features
-from tests.support.mlflow_store import empty_store
 from tests.support.null_rows import gse84888_like_rows
 
 
@@ -34,9 +32,7 @@ def run_report(tmp_path, monkeypatch, sizes=None) -> tuple[str, dict, dict]:
     write_json(fixture.path("metrics/summary.json"), summary)
     write_json(fixture.path("metrics/details.json"), evaluation.details())
     write_json(fixture.path("metrics/calibration.json"), calibration)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", empty_store(tmp_path / "mlflow.db"))
-    monkeypatch.chdir(tmp_path)
-    report_stage.main(fixture.argv())
+    fixture.run_report(monkeypatch)
     return fixture.path("metrics/report.md").read_text(), summary, calibration
 
 
