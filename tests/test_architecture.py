@@ -169,9 +169,18 @@ def test_the_report_stage_imports_no_scientific_stack():
     assert loaded.strip() == "[]", f"the report stage imports {loaded.strip()}"
 
 
+def test_the_always_run_local_inputs_stage_imports_no_pandas():
+    """It runs on every `dvc repro` and `dvc exp run` and only fingerprints files; pandas would cost each run
+    about 0.3 s of start-up."""
+    code = "import sys, mprabench.stages.local_inputs; print('pandas' in sys.modules)"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "False", "the local_inputs stage imports pandas"
+
+
 def test_the_document_states_the_rules_checked_here():
     text = (PACKAGE_DIR.parents[1] / "docs" / "ARCHITECTURE.md").read_text()
     for words in ("no import cycle", "only stages call `load_params`", "only from `kmer`",
                   "`stages/predict` and `stages/local_inputs`", "imports no scipy, statsmodels or",
+                  "`local_inputs`, which runs on every repro, imports no pandas",
                   "tests/test_architecture.py"):
         assert words in text, words

@@ -19,9 +19,10 @@ import difflib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # only annotations: the always-run local_inputs stage imports this module without pandas
+    import pandas as pd
 
 from mprabench.config import AssayBiosampleConfig, Params, TracksConfig
 from mprabench.errors import ConfigError
