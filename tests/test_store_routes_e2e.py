@@ -114,11 +114,32 @@ def test_every_dvc_route_requests_only_inputs_missing_from_the_one_store(repo, s
 
 
 def run_queue(repo: RepoCopy, jobs: int, expected: int) -> None:
+    """`dvc queue start`, then wait until the queue is empty and check that `expected` experiments succeeded.
+
+    Until the experiments' refs appear, the wait asks git (milliseconds) and `dvc queue status` only
+    every 10 s: each status call starts DVC (a CPU-second or more), which the queued runs would wait for."""
+    before = experiment_refs(repo)
     repo.dvc("queue", "start", "-j", str(jobs))
     deadline = time.monotonic() + 400
-    while time.monotonic() < deadline:
-        status = repo.dvc("queue", "status").stdout
-        if not re.search(r"\b(Queued|Running)\b", status):
-            break
+    asked = time.monotonic()
+    while time.monotonic() < deadline and len(experiment_refs(repo) - before) < expected and not failed_runs(repo):
+        if time.monotonic() - asked > 10:
+            if not re.search(r"\b(Queued|Running)\b", repo.dvc("queue", "status").stdout):
+                break
+            asked = time.monotonic()
+        time.sleep(0.2)
+    status = repo.dvc("queue", "status").stdout
+    while re.search(r"\b(Queued|Running)\b", status) and time.monotonic() < deadline:
         time.sleep(1)
+        status = repo.dvc("queue", "status").stdout
     assert status.count("Success") == expected, status
+
+
+def experiment_refs(repo: RepoCopy) -> set[str]:
+    """The experiments' own refs (refs/exps/<baseline>/<name>), not the queue's (refs/exps/celery/...)."""
+    refs = repo.git("for-each-ref", "--format=%(refname)", "refs/exps").stdout.split()
+    return {ref for ref in refs if re.fullmatch(r"refs/exps/[0-9a-f]{2}/[0-9a-f]{38}/[^/]+", ref)}
+
+
+def failed_runs(repo: RepoCopy) -> bool:
+    return bool(repo.git("for-each-ref", "refs/exps/celery/failed").stdout.strip())
