@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -22,10 +24,11 @@ def block(r: float, low: float | None, high: float | None, p: float) -> dict:
             "element_neglog10_p": 1.0, "element_bonferroni_significant": p < 0.025}
 
 
-@pytest.fixture
-def dvc_repo(tmp_path, monkeypatch):
-    """A DVC repository with two experiments saved from the workspace (gc on v1, kmer on v2)."""
-    root = tmp_path / "repo"
+@pytest.fixture(scope="module")
+def saved_repo(tmp_path_factory) -> Path:
+    """A DVC repository with two experiments saved from the workspace (gc on v1, kmer on v2); built once
+    (five DVC and git runs), read by every test but the one that removes the experiments from a copy."""
+    root = tmp_path_factory.mktemp("export") / "repo"
     root.mkdir()
 
     def run(*args: str) -> None:
@@ -50,8 +53,13 @@ def dvc_repo(tmp_path, monkeypatch):
     workspace("v2", "kmer", {"design": {"n_elements": 17}, "headline": {"feature": "kmer_ridge_oof", **kmer},
                              "kmer_ridge_oof": kmer})
     run(sys.executable, "-m", "dvc", "exp", "save", "-n", "second")
-    monkeypatch.setenv("PATH", f"{sys.executable.rsplit('/', 1)[0]}:/usr/bin:/bin")
     return root
+
+
+@pytest.fixture
+def dvc_repo(saved_repo, monkeypatch) -> Path:
+    monkeypatch.setenv("PATH", f"{sys.executable.rsplit('/', 1)[0]}:/usr/bin:/bin")
+    return saved_repo
 
 
 def test_one_row_per_experiment_and_feature_in_csv_and_xlsx(dvc_repo, tmp_path):
@@ -75,9 +83,10 @@ def test_one_row_per_experiment_and_feature_in_csv_and_xlsx(dvc_repo, tmp_path):
 
 
 def test_no_experiment_says_what_to_run(dvc_repo, tmp_path, capsys):
-    subprocess.run([sys.executable, "-m", "dvc", "exp", "remove", "first", "second"], cwd=dvc_repo, check=True,
+    emptied = shutil.copytree(dvc_repo, tmp_path / "repo")  # the other tests read the shared one
+    subprocess.run([sys.executable, "-m", "dvc", "exp", "remove", "first", "second"], cwd=emptied, check=True,
                    capture_output=True)
-    assert main(["--repo", str(dvc_repo), "--out", str(tmp_path / "r.csv")]) == 1
+    assert main(["--repo", str(emptied), "--out", str(tmp_path / "r.csv")]) == 1
     assert "no DVC experiments on this commit" in capsys.readouterr().err
     assert not (tmp_path / "r.csv").exists()
 
