@@ -27,7 +27,7 @@ def block(r: float, low: float | None, high: float | None, p: float) -> dict:
 @pytest.fixture(scope="module")
 def saved_repo(tmp_path_factory) -> Path:
     """A DVC repository with two experiments saved from the workspace (gc on v1, kmer on v2); built once
-    (five DVC and git runs), read by every test but the one that removes the experiments from a copy."""
+    (six git and DVC commands), read by every test but the one that removes the experiments from a copy."""
     root = tmp_path_factory.mktemp("export") / "repo"
     root.mkdir()
 
