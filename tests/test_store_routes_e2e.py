@@ -121,17 +121,14 @@ def run_queue(repo: RepoCopy, jobs: int, expected: int) -> None:
     before = experiment_refs(repo)
     repo.dvc("queue", "start", "-j", str(jobs))
     deadline = time.monotonic() + 400
-    asked = time.monotonic()
-    while time.monotonic() < deadline and len(experiment_refs(repo) - before) < expected and not failed_runs(repo):
-        if time.monotonic() - asked > 10:
-            if not re.search(r"\b(Queued|Running)\b", repo.dvc("queue", "status").stdout):
+    status, asked = "", time.monotonic()
+    while time.monotonic() < deadline:
+        settled = len(experiment_refs(repo) - before) >= expected or failed_runs(repo)
+        if settled or time.monotonic() - asked > 10:
+            status, asked = repo.dvc("queue", "status").stdout, time.monotonic()
+            if not re.search(r"\b(Queued|Running)\b", status):
                 break
-            asked = time.monotonic()
-        time.sleep(0.2)
-    status = repo.dvc("queue", "status").stdout
-    while re.search(r"\b(Queued|Running)\b", status) and time.monotonic() < deadline:
-        time.sleep(1)
-        status = repo.dvc("queue", "status").stdout
+        time.sleep(1 if settled else 0.2)
     assert status.count("Success") == expected, status
 
 
