@@ -110,6 +110,12 @@ def test_k_distinct_inputs_cost_exactly_k_requests_and_a_rerun_none(run_in, serv
     assert (metrics["requested"], metrics["served_from_store"]) == (0, 6)
 
 
+def test_the_catalogue_check_and_the_requests_of_a_run_share_one_connection(run_in, server):
+    run_in(count=3).run()
+    counters = server.counters()
+    assert (counters.metadata_calls, counters.predict_calls, counters.connections) == (1, 3, 1)
+
+
 # The store keeps float16: each value is rounded to within 2**-11 of itself (relative), so a
 # mean or max of non-negative values is within 2**-11 (relative) of the exact one.
 FLOAT16_REL = 2**-11 + 1e-6

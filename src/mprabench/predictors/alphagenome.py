@@ -49,7 +49,6 @@ from tqdm.auto import tqdm
 
 from mprabench.config import curie_problems
 from mprabench.errors import BenchmarkError, ConfigError
-from mprabench.feature_names import output_prefix
 from mprabench.predictors.base import (
     ModelPredictor,
     PredictionFailure,
@@ -425,11 +424,12 @@ class AlphaGenomePredictor(ModelPredictor):
         self._service_metadata: dict[str, Any] | None = None
         self._terms: tuple[str, ...] | None = self.choice.ontology_terms
         self._tracks_used: dict[str, list[dict[str, Any]]] | None = None
+        self._connection: tuple[dna_client.DnaClient, grpc.Channel] | None = None
 
     def ontology_terms(self) -> tuple[str, ...]:
         """The terms to request; a biosample chosen by name is looked up in the service's metadata."""
         if self._terms is None:
-            self._check_against_service(None)
+            self._check_against_service()
         assert self._terms is not None
         return self._terms
 
@@ -474,23 +474,32 @@ class AlphaGenomePredictor(ModelPredictor):
         }
 
     def catalogue(self) -> dict[str, list[dict[str, Any]]]:
-        if self._api_key is None:
-            self.prepare()
-        return self._check_against_service(None)
+        return self._check_against_service()
 
     def request_profiles(self, inputs: Mapping[str, str], store: ProfileStore) -> PredictionReport:
         if not inputs:
             return PredictionReport()
-        if self._api_key is None:
-            self.prepare()
-        client, channel = open_client(self.config, self._api_key)  # type: ignore[arg-type]
-        try:
-            state = _RunState(client, store, channel,
-                              CircuitBreaker(self.config.breaker_failures, self.config.breaker_seconds),
-                              AdaptiveLimit(self.config.max_workers))
-            return self._request_all(inputs, state)
-        finally:
-            channel.close()
+        client, channel = self._connect()
+        state = _RunState(client, store, channel,
+                          CircuitBreaker(self.config.breaker_failures, self.config.breaker_seconds),
+                          AdaptiveLimit(self.config.max_workers))
+        return self._request_all(inputs, state)
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection[1].close()
+            self._connection = None
+
+    def _connect(self) -> tuple[dna_client.DnaClient, grpc.Channel]:
+        """The run's one connection, opened on first use: the catalogue check and the requests share it.
+
+        gRPC's advice is one channel per client: a channel closed within 0.2 s of its readiness check
+        waits out gRPC's connectivity poll, which two channels per run paid twice."""
+        if self._connection is None:
+            if self._api_key is None:
+                self.prepare()
+            self._connection = open_client(self.config, self._api_key)  # type: ignore[arg-type]
+        return self._connection
 
     def _request_all(self, inputs: Mapping[str, str], state: _RunState) -> PredictionReport:
         report = PredictionReport()
@@ -635,22 +644,13 @@ class AlphaGenomePredictor(ModelPredictor):
             profile[output_type.name] = own_positions(tracks.values, tracks.resolution, placement, output_type.name)
         return profile
 
-    def _check_against_service(self, client: dna_client.DnaClient | None) -> dict[str, list[dict[str, Any]]]:
+    def _check_against_service(self) -> dict[str, list[dict[str, Any]]]:
         """The service's track metadata for the chosen biosample (fetched once per run): the terms to
         request and the tracks used. Stops before any prediction request when it has no tracks."""
         from alphagenome.models import dna_client
 
         if self._tracks_used is None:
-            if client is None:
-                if self._api_key is None:
-                    self.prepare()
-                client, channel = open_client(self.config, self._api_key)  # type: ignore[arg-type]
-                try:
-                    metadata = self._metadata(client)
-                finally:
-                    channel.close()
-            else:
-                metadata = self._metadata(client)
+            metadata = self._metadata(self._connect()[0])
             frames = {output: metadata.get(dna_client.OutputType[output]) for output in self.config.outputs}
             self._terms, self._tracks_used = check_tracks(frames, self.config.outputs, self.choice)
             log.info("AlphaGenome tracks: %s %s (%s)", self.choice.organism, ", ".join(self._terms), self.choice.origin)

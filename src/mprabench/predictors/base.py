@@ -146,6 +146,9 @@ class ModelPredictor(Declared):
     def features(self, profile: Profile) -> dict[str, float]:
         """The configured features of one stored answer."""
 
+    def close(self) -> None:
+        """Release what the run opened (a service connection); called once the run ends, however it ends."""
+
     @abc.abstractmethod
     def provenance(self, store: ProfileStore) -> dict[str, Any]:
         """Source, model, organism, biosamples and track counts behind the stored answers."""

@@ -88,7 +88,10 @@ def run_predictor(predictor: ModelPredictor | Predictor, name: str, inputs: Mapp
     """Features for all of `inputs` (failed inputs are absent and listed in the report)."""
     started = time.monotonic()
     if isinstance(predictor, ModelPredictor):
-        run = _run_model(predictor, inputs, store_root)
+        try:
+            run = _run_model(predictor, inputs, store_root)
+        finally:
+            predictor.close()
     else:
         run = _run_offline(predictor, name, inputs)
     run.wall_seconds = time.monotonic() - started

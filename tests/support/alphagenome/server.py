@@ -82,6 +82,7 @@ class ServerCounters:
     completed_calls_by_sequence: Mapping[str, int]
     metadata_calls: int
     api_keys_seen: frozenset[str | None]  # None = call without the header
+    connections: int  # distinct client connections (peer addresses) the calls came over
     active_calls: int  # PredictSequence handlers currently running
     quota_rejections: int  # calls answered RESOURCE_EXHAUSTED by the quota (set_quota)
     early_quota_retries: int  # calls for a refused sequence sooner than the refusal's retry delay
@@ -277,6 +278,7 @@ class LocalAlphaGenomeServer(FaultInjector):
                 completed_calls_by_sequence=MappingProxyType(dict(self._completed_by_sequence)),
                 metadata_calls=self._metadata_calls,
                 api_keys_seen=frozenset(self._api_keys_seen),
+                connections=len(self._peers_seen),
                 active_calls=self._active_calls,
                 quota_rejections=quota_rejections,
                 early_quota_retries=early_quota_retries,
@@ -313,6 +315,7 @@ class LocalAlphaGenomeServer(FaultInjector):
         self._completed_by_sequence: Counter[str] = Counter()
         self._metadata_calls = 0
         self._api_keys_seen: set[str | None] = set()
+        self._peers_seen: set[str] = set()
         self._peak_active_calls = self._active_calls
         self._terms_requested: Counter[str] = Counter()
         self._organisms_requested: Counter[str] = Counter()
@@ -324,6 +327,7 @@ class LocalAlphaGenomeServer(FaultInjector):
         key = dict(context.invocation_metadata()).get(API_KEY_HEADER)
         with self._lock:
             self._api_keys_seen.add(key)
+            self._peers_seen.add(context.peer())
             expected = self._expected_api_key
         if expected is not None and key != expected:
             context.abort(
