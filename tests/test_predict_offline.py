@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from mprabench.dna import sequence_sha256
-from mprabench.errors import InputDataError
+from mprabench.errors import ConfigError, InputDataError
 from mprabench.fasta import write_fasta
 from mprabench.stages import predict
 from tests.conftest import write_params
@@ -84,6 +84,15 @@ def test_kmer_baseline_follows_the_training_rows(tmp_path):
     assert len(third) == 36 and np.isfinite(third["kmer_ridge_oof"]).all()
     training = json.loads((tmp_path / "training.json").read_text())["features"]["kmer_ridge_oof"]
     assert training["n_inputs"] == 24
+
+
+def test_kmer_baseline_with_fewer_elements_than_folds_names_the_setting(tmp_path):
+    inputs = sequences_with_gc([0.2, 0.4, 0.6, 0.8])
+    rows = pd.DataFrame({"row_id": ["a", "b", "c", "d"], "input_sha256": list(inputs),
+                         "element_id": ["e1", "e1", "e2", "e3"], "log2_ratio": [0.1, 0.2, 0.3, 0.4],
+                         "zero_rna_dropout": False})
+    with pytest.raises(ConfigError, match=r"3 element\(s\), fewer than predictor.n_folds=5; set `-S predictor.n_folds=3`"):
+        run_stage(tmp_path, inputs, ["predictor=kmer", "predictor.n_folds=5"], rows)
 
 
 @pytest.mark.parametrize("form", ["csv_sequence", "parquet_sha"])

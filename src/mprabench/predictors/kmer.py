@@ -16,7 +16,7 @@ import pandas as pd
 from omegaconf import MISSING
 
 from mprabench.dna import BASE_CODE_N, central_window, describe_input, encode_bases, n_free_starts
-from mprabench.errors import InputDataError
+from mprabench.errors import ConfigError, InputDataError
 from mprabench.feature_names import KMER_RIDGE_OOF
 from mprabench.predictors.base import PredictionReport, Predictor, ResultSink
 from mprabench.schema import ELEMENT_ID, INPUT_SHA256, ZERO_RNA_DROPOUT, dropout_mask, read_rows
@@ -349,6 +349,17 @@ class KmerPredictor(Predictor):
         if not np.isfinite(self.rows[config.target].to_numpy(float)).all():
             raise InputDataError(f"{rows}: target {config.target} has non-finite values")
         self.weights = (~dropout_mask(self.rows)).astype(float)
+        self._require_enough_elements(rows)
+
+    def _require_enough_elements(self, rows: Path) -> None:
+        """Folds are whole elements: fewer elements than folds is a setting to change, not a crash."""
+        n_elements = self.rows[ELEMENT_ID].nunique()
+        if n_elements >= self.config.n_folds:
+            return
+        change = (f"set `-S predictor.n_folds={n_elements}`" if n_elements >= 2
+                  else "use a dataset with at least 2 elements, or another predictor")
+        raise ConfigError(f"{rows}: the k-mer baseline holds out whole elements, and these rows have {n_elements} "
+                          f"element(s), fewer than predictor.n_folds={self.config.n_folds}; {change}")
 
     def headline_feature(self) -> str:
         return KMER_RIDGE_OOF
