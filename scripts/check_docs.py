@@ -88,12 +88,16 @@ def help_text(*command: str) -> str | None:
 
 
 def check_overrides(overrides: list[str], root: Path) -> str | None:
+    return compose_problem(tuple(o for o in overrides if "<" not in o), root)
+
+
+@functools.cache  # the documents repeat the same -S lists (77 commands, 19 distinct lists)
+def compose_problem(real: tuple[str, ...], root: Path) -> str | None:
     from hydra import compose, initialize_config_dir
 
-    real = [o for o in overrides if "<" not in o]
     try:
         with initialize_config_dir(str(root / "conf"), version_base=None):
-            compose(config_name="config", overrides=real)
+            compose(config_name="config", overrides=list(real))
     except Exception as error:  # Hydra's own message names the override
         return f"-S {' -S '.join(real)} does not compose with conf/: {str(error).splitlines()[0]}"
     return None

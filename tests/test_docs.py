@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import shutil
+import sys
+from pathlib import Path
 
-from scripts.check_docs import commands, problems
+from scripts.check_docs import commands, help_text, problems
 from tests.conftest import REPO
 
 
 def test_every_command_and_link_in_the_readme_and_docs_checks_out():
     assert problems(REPO) == []
+    # the weights download in docs/local-checkpoints.md: its options are checked above, its fold here
+    # (the same `alphagenome-pt download --help`, run once: help_text is cached)
+    assert "alphagenome-pt download --local-dir alphagenome-checkpoint --fold all_folds" in \
+        (REPO / "docs" / "local-checkpoints.md").read_text()
+    assert "all_folds" in (help_text(str(Path(sys.executable).parent / "alphagenome-pt"), "download") or "")
 
 
 def test_the_checker_finds_bad_commands_and_links(tmp_path):

@@ -416,17 +416,6 @@ def test_the_readmes_tiny_checkpoint_block_builds_a_checkpoint_the_predictor_run
     assert run.report.requested == 1 and run.provenance["tracks"] == {"DNASE": 1, "CAGE": 1, "RNA_SEQ": 1}
 
 
-def test_the_readmes_weights_command_exists_with_the_options_it_uses():
-    import subprocess
-    import sys
-
-    command = Path(sys.executable).parent / "alphagenome-pt"
-    assert "alphagenome-pt download --local-dir alphagenome-checkpoint --fold all_folds" in \
-        (REPO / "docs" / "local-checkpoints.md").read_text()
-    shown = subprocess.run([str(command), "download", "--help"], capture_output=True, text=True, check=True).stdout
-    assert "--local-dir" in shown and "all_folds" in shown  # parsed only: no weights are downloaded here
-
-
 def test_provenance_names_a_local_checkpoint_run_by_its_model_and_checkpoint(tiny_checkpoint, tmp_path):
     predictor = AlphaGenomeLocalPredictor(local_config(tiny_checkpoint), progress=False, store_root=tmp_path)
     run = run_predictor(predictor, "alphagenome_local", random_sequences(1, 300, seed=9), tmp_path)
