@@ -286,5 +286,7 @@ def stratified_association(
                               within_visible, settings)
             for part in strata
         ]
-        frames.append(add_benjamini_hochberg(pd.DataFrame(rows, columns=RESULT_COLUMNS), settings.alpha))
-    return tidy_types(pd.concat(frames, ignore_index=True))
+        # typed per feature: a feature with no estimable stratum has all-NA columns, whose dtype pandas'
+        # concat is deprecating to ignore (FutureWarning); with the dtypes set first there is nothing to ignore
+        frames.append(tidy_types(add_benjamini_hochberg(pd.DataFrame(rows, columns=RESULT_COLUMNS), settings.alpha)))
+    return pd.concat(frames, ignore_index=True)
