@@ -100,7 +100,7 @@ REASON_TRAINED_CI = (
 
 @dataclass(frozen=True)
 class Withheld:
-    """A p, interval or flag this design's calibration shows failing (a stats.calibration.CalibrationMiss):
+    """A p, interval or flag this design's calibration shows failing (a stats.calibration_verdict.CalibrationMiss):
     evaluate withholds it, saying why (``short`` in summary.json, ``long`` in details.json and the report)."""
 
     miss: CalibrationMiss

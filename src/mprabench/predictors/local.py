@@ -31,7 +31,7 @@ from mprabench.errors import BenchmarkError, ConfigError
 from mprabench.files import sha256_file, write_json_atomic
 from mprabench.predictors.base import PredictionFailure, PredictionInterrupted, PredictionReport
 from mprabench.predictors.features import FeatureError
-from mprabench.predictors.store import Profile, ProfileStore
+from mprabench.predictors.store import ProfileStore
 from mprabench.settings import setting
 
 if TYPE_CHECKING:

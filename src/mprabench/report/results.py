@@ -169,7 +169,6 @@ def refit_note(calibration: Mapping[str, Any] | None) -> str:
 def headline_cell(statistic: HeadlineStatistic, values: Mapping[str, Any], details: Mapping[str, Any], feature: str,
                   reasons: Reasons, trained_note: str = " (refit null; not simulated)") -> str:
     """A statistic's value (with its interval, if it has one), or n.e. with the reason from details.json."""
-    where = f"`{feature}`"
     value = values.get(statistic.key)
     interval = bounds(statistic)
     if not interval or is_missing(value):  # no r, so no interval of it

@@ -26,6 +26,9 @@ from mprabench.schema import (  # noqa: E402
     ELEMENT_ID,
     INPUT_SHA256,
     ORIENTATION,
+    ORIENTATION_NULL,
+    ORIENTATION_P,
+    ORIENTATION_R_CI,
     STRAND,
     TF_LABELS,
     ZERO_RNA_DROPOUT,
@@ -45,9 +48,6 @@ from mprabench.stats.calibration import (  # noqa: E402
 from mprabench.stats.null_family import NullScenario  # noqa: E402
 from mprabench.stats.orientation import (  # noqa: E402
     MIN_ORIENTATION_ELEMENTS,
-    ORIENTATION_NULL,
-    ORIENTATION_P,
-    ORIENTATION_R_CI,
     orientation_null,
     orientation_pairs,
 )

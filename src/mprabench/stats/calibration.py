@@ -56,7 +56,7 @@ from mprabench.stats.clustered import (
     fisher_z_interval,
     permutation_pvalues,
 )
-from mprabench.stats.calibration_verdict import CalibrationMiss, calibration_misses, worst_nulls
+from mprabench.stats.calibration_verdict import calibration_misses, worst_nulls
 from mprabench.stats.null_family import (
     NullScenario,
     element_level_signature,

@@ -21,9 +21,6 @@ from mprabench.schema import (
     ELEMENT_ID,
     ORIENTATION,
     ORIENTATION_FORWARD,
-    ORIENTATION_NULL,
-    ORIENTATION_P,
-    ORIENTATION_R_CI,
     ORIENTATION_REVERSE,
 )
 from mprabench.stats.clustered import (
