@@ -18,14 +18,14 @@ from mprabench.predictors.store import STORE_ENV
 from tests.conftest import tiny_repo
 from tests.support.repo_copy import RepoCopy
 from tests.support.local_models import save_tiny_alphagenome
-from tests.test_store_routes_e2e import run_queue
+from tests.test_store_routes_e2e import experiment_refs, run_queue
 
 pytestmark = pytest.mark.e2e
 
 
 def experiment_metrics(repo: RepoCopy, name: str) -> dict:
     """The predict stage's metrics as experiment `name` committed them (its git ref under refs/exps)."""
-    refs = repo.git("for-each-ref", "--format=%(refname)", "refs/exps").stdout.split()
+    refs = experiment_refs(repo)
     found = [ref for ref in refs if ref.rsplit("/", 1)[-1] == name]
     assert len(found) == 1, f"experiment {name}: refs {refs}"
     return json.loads(repo.git("show", f"{found[0]}:metrics/predict.json").stdout)
